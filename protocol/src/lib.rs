@@ -1,0 +1,473 @@
+//! The voicedesk signaling protocol, version 1.
+//!
+//! This module is the single source of truth for what travels over `/ws`: JSON text frames,
+//! each an object with a `type` tag. `docs/protocol.md` shows an example of every message and
+//! a test in this crate checks that every example there parses.
+//!
+//! Rules every message follows:
+//! - every client message gets a reply or an event; a failure is an [`ServerMessage::Error`]
+//!   carrying a stable [`ErrorCode`], and the connection stays usable;
+//! - ids are opaque strings;
+//! - times are milliseconds (`*_ms`), either durations or Unix epoch milliseconds (`*_at_ms`).
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version carried in [`ServerMessage::Welcome`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest WebSocket message (and frame) the server accepts, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Who is on the other end of a connection. Decided by the server from the session, never by
+/// the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// An anonymous member of the public calling from the hall.
+    Citizen,
+    /// A virtual service agent answering calls in the agent console.
+    Agent,
+    /// Backend support staff.
+    Staff,
+    /// Administrator (has every staff right).
+    Admin,
+}
+
+impl Role {
+    /// The stable lowercase name used in the store and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Citizen => "citizen",
+            Role::Agent => "agent",
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the stable name written by [`Role::as_str`].
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "citizen" => Some(Role::Citizen),
+            "agent" => Some(Role::Agent),
+            "staff" => Some(Role::Staff),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    /// Number of fixed receive slots a media leg of this role has (DESIGN.md, idea 4):
+    /// citizen hears agent + barge, agent hears citizen + coach, staff hear citizen + agent.
+    pub fn receive_slots(self) -> usize {
+        2
+    }
+}
+
+/// An agent's availability as the agent sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentAvailability {
+    /// Ready to be offered calls.
+    Available,
+    /// Logged in but not taking calls.
+    Away,
+}
+
+/// What an agent is doing, as the server reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentActivity {
+    /// Waiting for a call.
+    Available,
+    /// Not taking calls.
+    Away,
+    /// A call is ringing at this agent.
+    Ringing,
+    /// Talking to a citizen.
+    OnCall,
+}
+
+/// Why a call ended. Stored with the call record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The citizen hung up while talking.
+    CitizenHangUp,
+    /// The agent hung up while talking.
+    AgentHangUp,
+    /// The citizen gave up before an agent answered.
+    Abandoned,
+    /// A media connection failed (ICE/DTLS) or went silent.
+    MediaFailed,
+    /// The citizen's signaling connection went away.
+    CitizenDisconnected,
+    /// The agent's signaling connection went away or the agent logged out.
+    AgentDisconnected,
+    /// No agent can take calls right now (nobody logged in).
+    NoAgents,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+impl EndReason {
+    /// The stable snake_case name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::CitizenHangUp => "citizen_hang_up",
+            EndReason::AgentHangUp => "agent_hang_up",
+            EndReason::Abandoned => "abandoned",
+            EndReason::MediaFailed => "media_failed",
+            EndReason::CitizenDisconnected => "citizen_disconnected",
+            EndReason::AgentDisconnected => "agent_disconnected",
+            EndReason::NoAgents => "no_agents",
+            EndReason::ServerShutdown => "server_shutdown",
+        }
+    }
+}
+
+/// Why an offer was taken back from an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawReason {
+    /// The agent rejected it.
+    Rejected,
+    /// The ring timeout passed without an answer.
+    RingTimeout,
+    /// The citizen hung up while it was ringing.
+    CitizenLeft,
+}
+
+/// Stable error codes. Clients branch on these; the text is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a JSON object with a `type`.
+    BadJson,
+    /// The `type` is not a message of this protocol, or its fields are wrong.
+    UnknownType,
+    /// The message was larger than [`MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// The message is not allowed for this connection's role.
+    Forbidden,
+    /// The message is valid but not in the current state (e.g. accepting a call not offered).
+    InvalidState,
+    /// The call id is not known to this connection.
+    UnknownCall,
+    /// The SDP is not a usable audio offer.
+    BadSdp,
+    /// The session token is unknown, forged or expired.
+    SessionExpired,
+    /// The media relay could not take the connection.
+    MediaUnavailable,
+    /// Something broke on the server; the message had no effect.
+    Internal,
+}
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Liveness check; answered with [`ServerMessage::Pong`].
+    Ping,
+    /// Citizen only: take back an earlier anonymous identity after a reload.
+    Resume {
+        /// The `citizen_token` from an earlier [`ServerMessage::Welcome`].
+        citizen_token: String,
+    },
+    /// Citizen only: call an agent. The relay answers the offer at once
+    /// ([`ServerMessage::CallQueued`]).
+    Call {
+        /// The service the citizen chose in the hall (free text in protocol v1).
+        #[serde(default)]
+        service: Option<String>,
+        /// An SDP offer with 1 to [`Role::receive_slots`] audio sections; the first sends the
+        /// microphone.
+        sdp: String,
+    },
+    /// Agent only: open the headset media connection kept for the whole session.
+    MediaConnect {
+        /// An SDP offer, as in [`ClientMessage::Call`].
+        sdp: String,
+    },
+    /// Agent only: become available or go away.
+    SetState {
+        /// The new availability.
+        state: AgentAvailability,
+        /// Why the agent is away (free text, optional).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Agent only: take the call ringing at this agent.
+    Accept {
+        /// The offered call.
+        call_id: String,
+    },
+    /// Agent only: decline the call ringing at this agent; it goes to the next agent.
+    Reject {
+        /// The offered call.
+        call_id: String,
+    },
+    /// Either side: end the call (a citizen may also leave the queue this way).
+    HangUp {
+        /// The call to end.
+        call_id: String,
+    },
+}
+
+impl ClientMessage {
+    /// The `type` tag, for error replies and logs.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientMessage::Ping => "ping",
+            ClientMessage::Resume { .. } => "resume",
+            ClientMessage::Call { .. } => "call",
+            ClientMessage::MediaConnect { .. } => "media_connect",
+            ClientMessage::SetState { .. } => "set_state",
+            ClientMessage::Accept { .. } => "accept",
+            ClientMessage::Reject { .. } => "reject",
+            ClientMessage::HangUp { .. } => "hang_up",
+        }
+    }
+
+    /// The roles allowed to send this message.
+    pub fn allowed_for(&self, role: Role) -> bool {
+        match self {
+            ClientMessage::Ping | ClientMessage::HangUp { .. } => true,
+            ClientMessage::Resume { .. } | ClientMessage::Call { .. } => role == Role::Citizen,
+            ClientMessage::MediaConnect { .. }
+            | ClientMessage::SetState { .. }
+            | ClientMessage::Accept { .. }
+            | ClientMessage::Reject { .. } => role == Role::Agent,
+        }
+    }
+}
+
+/// The signed-in person behind an agent connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Stable user id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown to citizens and colleagues.
+    pub display_name: String,
+    /// The user's role.
+    pub role: Role,
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message on every connection.
+    Welcome {
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// The role this connection is bound to.
+        role: Role,
+        /// Citizen connections: a resumable anonymous session token (keep it in
+        /// `sessionStorage`, send it in [`ClientMessage::Resume`] after a reload).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        citizen_token: Option<String>,
+        /// Staff connections: who is signed in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserInfo>,
+    },
+    /// Reply to [`ClientMessage::Ping`].
+    Pong,
+    /// Reply to [`ClientMessage::Resume`]: this connection now carries the earlier identity.
+    Resumed {
+        /// The same token, still valid.
+        citizen_token: String,
+    },
+    /// Reply to [`ClientMessage::Call`]: the relay answered and the call waits in the queue.
+    CallQueued {
+        /// The new call.
+        call_id: String,
+        /// The relay's SDP answer.
+        sdp: String,
+    },
+    /// The citizen's place in the queue changed (1 = next).
+    QueuePosition {
+        /// The queued call.
+        call_id: String,
+        /// 1-based position.
+        position: u32,
+    },
+    /// Reply to [`ClientMessage::MediaConnect`].
+    MediaAnswer {
+        /// The relay's SDP answer.
+        sdp: String,
+    },
+    /// The state of this connection's media leg changed.
+    MediaState {
+        /// `connected`, `failed` or `closed`.
+        state: MediaLegState,
+    },
+    /// The agent's state, after every change (including the reply to
+    /// [`ClientMessage::SetState`]).
+    AgentState {
+        /// What the agent is doing now.
+        state: AgentActivity,
+        /// Reason given for `away`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// When this state began (Unix epoch ms).
+        since_ms: u64,
+    },
+    /// A call rings at this agent.
+    CallOffered {
+        /// The call.
+        call_id: String,
+        /// The service the citizen chose.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// How long the citizen has waited so far.
+        waited_ms: u64,
+        /// How long the offer rings before it goes to the next agent.
+        ring_timeout_ms: u64,
+    },
+    /// An offer to this agent was taken back.
+    OfferWithdrawn {
+        /// The call.
+        call_id: String,
+        /// Why.
+        reason: WithdrawReason,
+    },
+    /// Both sides are bridged; voice flows.
+    CallConnected {
+        /// The call.
+        call_id: String,
+        /// The other party's name as shown to this side.
+        peer_name: String,
+    },
+    /// The call is over for this side.
+    CallEnded {
+        /// The call.
+        call_id: String,
+        /// Why it ended.
+        reason: EndReason,
+    },
+    /// A request failed; nothing changed.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Readable explanation.
+        message: String,
+        /// The `type` of the message that failed, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_type: Option<String>,
+    },
+}
+
+/// State of a media leg as reported to its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaLegState {
+    /// ICE and DTLS are up; media flows.
+    Connected,
+    /// ICE or DTLS failed or the leg went silent.
+    Failed,
+    /// The leg was closed.
+    Closed,
+}
+
+impl ServerMessage {
+    /// Builds an [`ServerMessage::Error`].
+    pub fn error(code: ErrorCode, message: impl Into<String>, request_type: Option<&str>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+            request_type: request_type.map(str::to_owned),
+        }
+    }
+}
+
+/// Why a text frame could not be read as a [`ClientMessage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// [`ErrorCode::BadJson`] or [`ErrorCode::UnknownType`].
+    pub code: ErrorCode,
+    /// Readable explanation.
+    pub message: String,
+    /// The `type` tag, when the frame had one.
+    pub request_type: Option<String>,
+}
+
+/// Reads one client frame, telling apart broken JSON from a well-formed message of an unknown
+/// type or with wrong fields.
+pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| DecodeError {
+        code: ErrorCode::BadJson,
+        message: format!("not valid JSON: {e}"),
+        request_type: None,
+    })?;
+    let Some(tag) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
+        return Err(DecodeError {
+            code: ErrorCode::BadJson,
+            message: "expected a JSON object with a string field \"type\"".into(),
+            request_type: None,
+        });
+    };
+    serde_json::from_value(value).map_err(|e| DecodeError {
+        code: ErrorCode::UnknownType,
+        message: format!("not a valid \"{tag}\" message: {e}"),
+        request_type: Some(tag),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_json_and_unknown_types_are_told_apart() {
+        assert_eq!(decode_client_message("{").unwrap_err().code, ErrorCode::BadJson);
+        assert_eq!(decode_client_message("[1]").unwrap_err().code, ErrorCode::BadJson);
+        let e = decode_client_message(r#"{"type":"fly"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownType);
+        assert_eq!(e.request_type.as_deref(), Some("fly"));
+        let e = decode_client_message(r#"{"type":"accept"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownType, "missing call_id is a wrong-fields error");
+        assert_eq!(
+            decode_client_message(r#"{"type":"accept","call_id":"c1"}"#).unwrap(),
+            ClientMessage::Accept { call_id: "c1".into() }
+        );
+    }
+
+    #[test]
+    fn roles_are_checked_per_message() {
+        let call = ClientMessage::Call { service: None, sdp: String::new() };
+        assert!(call.allowed_for(Role::Citizen));
+        assert!(!call.allowed_for(Role::Agent));
+        let accept = ClientMessage::Accept { call_id: "c".into() };
+        assert!(accept.allowed_for(Role::Agent));
+        assert!(!accept.allowed_for(Role::Citizen));
+    }
+
+    /// Every JSON example in `docs/protocol.md` must be a message of this module.
+    #[test]
+    fn every_example_in_the_protocol_document_parses() {
+        let doc = include_str!("../../docs/protocol.md");
+        let mut client = 0;
+        let mut server = 0;
+        let mut lines = doc.lines();
+        while let Some(line) = lines.next() {
+            let direction = line.trim();
+            if direction != "```json client" && direction != "```json server" {
+                continue;
+            }
+            let body: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
+            let text = body.join("\n");
+            if direction.ends_with("client") {
+                decode_client_message(&text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+                client += 1;
+            } else {
+                serde_json::from_str::<ServerMessage>(&text)
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                server += 1;
+            }
+        }
+        assert!(client >= 8, "every client message has an example (found {client})");
+        assert!(server >= 14, "every server message has an example (found {server})");
+    }
+}
