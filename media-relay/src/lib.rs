@@ -1,1 +1,84 @@
-//! placeholder
+//! The voicedesk media relay: a small SFU for voice.
+//!
+//! It terminates every participant's WebRTC connection (ICE-lite, DTLS-SRTP, Opus) on ONE UDP
+//! port, demultiplexed by STUN username and remote address, using the sans-I/O core of
+//! webrtc-rs (`rtc`). It forwards RTP between legs by a routing table of fixed receive slots
+//! and rewrites SSRC, sequence numbers and timestamps so every slot stays one continuous
+//! stream when its source changes — calls are bridged by re-routing, never by renegotiation.
+//!
+//! - [`routing`]: the routing table (pure): which source feeds which slot.
+//! - [`rewrite`]: per-slot header rewriting (pure).
+//! - [`demux`]: datagram classification and first-contact STUN parsing (pure).
+//! - [`sdp`]: offer checks.
+//! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
+//! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
+
+pub mod core;
+pub mod demux;
+pub mod driver;
+mod leg;
+pub mod metrics;
+pub mod rewrite;
+pub mod routing;
+pub mod sdp;
+
+pub use crate::core::{RelayCore, RelayTimeouts};
+pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
+pub use metrics::RelayStats;
+pub use routing::{LegId, RoutingTable, SlotFeed, SlotRef};
+
+/// Why a relay request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelayError {
+    /// The offer is not a usable audio offer.
+    #[error("unusable SDP offer: {0}")]
+    BadSdp(String),
+    /// No such leg (never existed or already ended).
+    #[error("unknown media leg {0}")]
+    UnknownLeg(LegId),
+    /// The leg has no such receive slot.
+    #[error("media leg {} has no receive slot {}", .0.leg, .0.slot)]
+    UnknownSlot(SlotRef),
+    /// A leg cannot hear itself.
+    #[error("media leg {0} cannot feed its own slot")]
+    SelfFeed(LegId),
+    /// The WebRTC stack refused something.
+    #[error("WebRTC stack error: {0}")]
+    Stack(String),
+    /// A socket error.
+    #[error("media socket: {0}")]
+    Io(String),
+    /// The relay task has stopped.
+    #[error("the media relay has stopped")]
+    Stopped,
+}
+
+/// Why a leg ended on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegEndReason {
+    /// ICE or DTLS failed.
+    Failed,
+    /// The participant closed the connection (DTLS close) after it was up.
+    Disconnected,
+    /// It never connected within the connect limit.
+    ConnectTimeout,
+    /// Nothing arrived from it within the silence limit.
+    Silence,
+}
+
+/// What the relay tells the owner of the legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayEvent {
+    /// ICE and DTLS are up; media can flow.
+    LegConnected {
+        /// The leg.
+        leg: LegId,
+    },
+    /// The leg is gone (not sent for legs closed by [`RelayHandle::close_leg`]).
+    LegEnded {
+        /// The leg.
+        leg: LegId,
+        /// Why.
+        reason: LegEndReason,
+    },
+}

@@ -1,0 +1,419 @@
+//! The relay as a state machine: datagrams, commands and time in; datagrams and events out.
+//!
+//! [`RelayCore`] owns every leg's sans-I/O WebRTC stack, the demultiplexing maps and the
+//! routing table. It never touches a socket or reads the clock: the driver in
+//! [`crate::driver`] reads the socket, passes `now`, and sends what [`RelayCore::poll_transmit`]
+//! returns. The per-packet path is: find the leg by remote address → let its stack decrypt →
+//! look the leg up in the routing table → rewrite the header per destination slot → let each
+//! destination's stack encrypt → queue the datagrams.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
+use crate::leg::{Leg, LegState, answer_offer};
+use crate::metrics::RelayStats;
+use crate::rewrite::SourceKey;
+use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
+use crate::sdp::check_offer;
+use crate::{LegEndReason, RelayError, RelayEvent};
+
+/// Timing rules of the relay.
+#[derive(Debug, Clone)]
+pub struct RelayTimeouts {
+    /// A leg that has not connected (ICE + DTLS) this long after its answer is failed.
+    pub connect: Duration,
+    /// A connected leg from which nothing (not even a STUN consent check) arrived this long
+    /// is failed.
+    pub silence: Duration,
+}
+
+impl Default for RelayTimeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(20), silence: Duration::from_secs(15) }
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit {
+    /// Where to.
+    pub to: SocketAddr,
+    /// The bytes.
+    pub payload: BytesMut,
+}
+
+/// How often connect and silence limits are checked.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The relay's whole state. See the module documentation.
+pub struct RelayCore {
+    /// The address written into every answer's one host candidate; also the local address
+    /// every stack is told datagrams arrive on (ICE matches local candidates by it).
+    advertised: SocketAddr,
+    timeouts: RelayTimeouts,
+    /// One DTLS certificate for all legs, generated at start: saves a key generation per call.
+    certificate: RTCCertificate,
+    next_leg: u64,
+    legs: HashMap<LegId, Leg>,
+    /// First-contact demultiplexing: our ICE ufrag → leg.
+    by_ufrag: HashMap<String, LegId>,
+    /// Steady-state demultiplexing: remote address → leg.
+    by_addr: HashMap<SocketAddr, LegId>,
+    routes: RoutingTable,
+    /// (deadline, leg) of every leg stack's next timeout; stale entries are skipped.
+    timers: BinaryHeap<Reverse<(Instant, LegId)>>,
+    next_sweep: Instant,
+    transmit: VecDeque<Transmit>,
+    events: VecDeque<RelayEvent>,
+    stats: Arc<RelayStats>,
+}
+
+impl RelayCore {
+    /// A relay that advertises `advertised` (public IP and media port) in its answers.
+    pub fn new(
+        now: Instant,
+        advertised: SocketAddr,
+        timeouts: RelayTimeouts,
+        stats: Arc<RelayStats>,
+    ) -> Result<Self, RelayError> {
+        let provider = rtc::crypto::default_provider()
+            .map_err(|e| RelayError::Stack(format!("no crypto provider: {e}")))?;
+        let certificate = RTCCertificate::generate(
+            provider.crypto(),
+            rtc::crypto::SignatureScheme::EcdsaP256Sha256,
+            CertificateParams::new(vec!["voicedesk-relay".to_owned()])
+                .map_err(|e| RelayError::Stack(e.to_string()))?,
+        )
+        .map_err(|e| RelayError::Stack(e.to_string()))?;
+        Ok(Self {
+            advertised,
+            timeouts,
+            certificate,
+            next_leg: 1,
+            legs: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            routes: RoutingTable::new(),
+            timers: BinaryHeap::new(),
+            next_sweep: now + SWEEP_INTERVAL,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            stats,
+        })
+    }
+
+    /// Answers a participant's offer with a new leg of up to `max_slots` receive slots.
+    pub fn create_leg(
+        &mut self,
+        now: Instant,
+        offer: &str,
+        max_slots: usize,
+    ) -> Result<(LegId, String), RelayError> {
+        let summary = check_offer(offer, max_slots)?;
+        let id = LegId(self.next_leg);
+        let new = answer_offer(now, id, offer, summary.audio_sections, self.advertised, &self.certificate)?;
+        self.next_leg += 1;
+        self.by_ufrag.insert(new.leg.ufrag.clone(), id);
+        self.legs.insert(id, new.leg);
+        self.stats.legs_created.inc();
+        self.service(now, id);
+        Ok((id, new.answer))
+    }
+
+    /// Number of receive slots of `leg`.
+    pub fn slot_count(&self, leg: LegId) -> Option<usize> {
+        self.legs.get(&leg).map(|l| l.slots.len())
+    }
+
+    /// Applies routing changes all or nothing: if any names an unknown leg or slot, nothing
+    /// changes.
+    pub fn set_feeds(&mut self, feeds: &[SlotFeed]) -> Result<(), RelayError> {
+        for feed in feeds {
+            let slots = self.slot_count(feed.slot.leg).ok_or(RelayError::UnknownLeg(feed.slot.leg))?;
+            if feed.slot.slot as usize >= slots {
+                return Err(RelayError::UnknownSlot(feed.slot));
+            }
+            if let Some(source) = feed.source {
+                if !self.legs.contains_key(&source) {
+                    return Err(RelayError::UnknownLeg(source));
+                }
+                if source == feed.slot.leg {
+                    return Err(RelayError::SelfFeed(source));
+                }
+            }
+        }
+        for feed in feeds {
+            self.routes.set(*feed);
+            if let Some(leg) = self.legs.get_mut(&feed.slot.leg) {
+                leg.slots[feed.slot.slot as usize].rewriter.detach();
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a leg at the owner's request. No event is emitted for it.
+    pub fn close_leg(&mut self, leg: LegId) -> Result<(), RelayError> {
+        self.remove_leg(leg).map(|_| ()).ok_or(RelayError::UnknownLeg(leg))
+    }
+
+    /// Number of open legs.
+    pub fn leg_count(&self) -> usize {
+        self.legs.len()
+    }
+
+    /// Feeds one received datagram.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.stats.datagrams_in.inc();
+        self.stats.bytes_in.inc_by(data.len() as u64);
+        let kind = classify(data);
+        let leg_id = match self.by_addr.get(&from) {
+            Some(id) => *id,
+            None => {
+                let known = (kind == DatagramKind::Stun)
+                    .then(|| binding_request_local_ufrag(data))
+                    .flatten()
+                    .and_then(|ufrag| self.by_ufrag.get(ufrag).copied());
+                let Some(id) = known else {
+                    self.stats.datagrams_dropped.inc();
+                    return;
+                };
+                self.by_addr.insert(from, id);
+                if let Some(leg) = self.legs.get_mut(&id) {
+                    leg.addrs.push(from);
+                }
+                id
+            }
+        };
+        if kind == DatagramKind::Unknown {
+            self.stats.datagrams_dropped.inc();
+            return;
+        }
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            self.by_addr.remove(&from);
+            self.stats.datagrams_dropped.inc();
+            return;
+        };
+        leg.last_rx = now;
+        let message = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.advertised,
+                peer_addr: from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = leg.pc.handle_read(message) {
+            tracing::debug!(leg = %leg_id, error = %e, "datagram rejected by the WebRTC stack");
+            self.stats.datagrams_dropped.inc();
+        }
+        self.service(now, leg_id);
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, leg_id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(leg) = self.legs.get_mut(&leg_id) else { continue };
+            if leg.scheduled != Some(at) {
+                continue;
+            }
+            leg.scheduled = None;
+            if let Err(e) = leg.pc.handle_timeout(now) {
+                tracing::debug!(leg = %leg_id, error = %e, "timeout handling failed");
+            }
+            self.service(now, leg_id);
+        }
+        if now >= self.next_sweep {
+            self.next_sweep = now + SWEEP_INTERVAL;
+            self.sweep(now);
+        }
+    }
+
+    /// The earliest instant at which [`RelayCore::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Instant {
+        match self.timers.peek() {
+            Some(Reverse((at, _))) => (*at).min(self.next_sweep),
+            None => self.next_sweep,
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmit.pop_front()
+    }
+
+    /// The next event for the owner of the legs.
+    pub fn poll_event(&mut self) -> Option<RelayEvent> {
+        self.events.pop_front()
+    }
+
+    /// Ends legs that never connected or went silent.
+    fn sweep(&mut self, now: Instant) {
+        let mut expired = Vec::new();
+        for leg in self.legs.values() {
+            let reason = match leg.state {
+                LegState::Connecting if now.duration_since(leg.created_at) > self.timeouts.connect => {
+                    Some(LegEndReason::ConnectTimeout)
+                }
+                LegState::Connected if now.duration_since(leg.last_rx) > self.timeouts.silence => {
+                    Some(LegEndReason::Silence)
+                }
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                expired.push((leg.id, reason));
+            }
+        }
+        for (leg, reason) in expired {
+            self.fail_leg(leg, reason);
+        }
+    }
+
+    fn fail_leg(&mut self, leg: LegId, reason: LegEndReason) {
+        if self.remove_leg(leg).is_some() {
+            tracing::info!(%leg, ?reason, "media leg ended");
+            self.stats.legs_failed.inc();
+            self.events.push_back(RelayEvent::LegEnded { leg, reason });
+        }
+    }
+
+    fn remove_leg(&mut self, id: LegId) -> Option<Leg> {
+        let mut leg = self.legs.remove(&id)?;
+        self.by_ufrag.remove(&leg.ufrag);
+        for addr in &leg.addrs {
+            self.by_addr.remove(addr);
+        }
+        self.routes.remove_leg(id);
+        // Tell the participant (DTLS close_notify) so it does not wait for consent to fail.
+        let _ = leg.pc.close();
+        while let Some(out) = leg.pc.poll_write() {
+            self.queue_transmit(out);
+        }
+        Some(leg)
+    }
+
+    fn queue_transmit(&mut self, out: TaggedBytesMut) {
+        self.stats.datagrams_out.inc();
+        self.stats.bytes_out.inc_by(out.message.len() as u64);
+        self.transmit.push_back(Transmit { to: out.transport.peer_addr, payload: out.message });
+    }
+
+    /// Drains everything a leg's stack produced: events, received media, datagrams; then
+    /// reschedules its timer.
+    fn service(&mut self, now: Instant, id: LegId) {
+        let mut failed = None;
+        let mut media = Vec::new();
+        {
+            let Some(leg) = self.legs.get_mut(&id) else { return };
+            while let Some(event) = leg.pc.poll_event() {
+                if let RTCPeerConnectionEvent::OnConnectionStateChangeEvent(state) = event {
+                    match state {
+                        RTCPeerConnectionState::Connected if leg.state == LegState::Connecting => {
+                            leg.state = LegState::Connected;
+                            tracing::info!(leg = %id, setup_ms = now.duration_since(leg.created_at).as_millis() as u64, "media leg connected");
+                            self.events.push_back(RelayEvent::LegConnected { leg: id });
+                        }
+                        RTCPeerConnectionState::Failed => failed = Some(LegEndReason::Failed),
+                        RTCPeerConnectionState::Closed | RTCPeerConnectionState::Disconnected
+                            if leg.state == LegState::Connected =>
+                        {
+                            failed = Some(LegEndReason::Disconnected)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            while let Some(message) = leg.pc.poll_read() {
+                if let RTCMessage::RtpPacket(_, packet) = message.message {
+                    media.push(packet);
+                }
+            }
+        }
+        for packet in media {
+            self.forward(now, id, packet);
+        }
+        self.flush(now, id);
+        if let Some(reason) = failed {
+            self.fail_leg(id, reason);
+        }
+    }
+
+    /// Copies one RTP packet from `source` to every slot the routing table names.
+    fn forward(&mut self, now: Instant, source: LegId, mut packet: rtc::rtp::Packet) {
+        self.stats.rtp_in.inc();
+        let destinations = self.routes.destinations(source);
+        if destinations.is_empty() {
+            return;
+        }
+        let destinations = destinations.to_vec();
+        // Header extensions were negotiated with the sender, not with the receivers.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        packet.header.extensions_padding = 0;
+        packet.header.padding = false;
+        let key = SourceKey { leg: source.0, ssrc: packet.header.ssrc };
+        let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
+        for SlotRef { leg: dest, slot } in destinations {
+            let Some(leg) = self.legs.get_mut(&dest) else { continue };
+            if leg.state != LegState::Connected {
+                continue;
+            }
+            let slot = &mut leg.slots[slot as usize];
+            let out = slot.rewriter.rewrite(now, key, seq, ts);
+            let mut copy = packet.clone();
+            copy.header.ssrc = out.ssrc;
+            copy.header.sequence_number = out.seq;
+            copy.header.timestamp = out.ts;
+            copy.header.payload_type = slot.payload_type;
+            let sender = slot.sender;
+            match leg.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, copy)) {
+                Some(Ok(())) => self.stats.rtp_forwarded.inc(),
+                Some(Err(e)) => tracing::debug!(leg = %dest, error = %e, "write_rtp failed"),
+                None => {}
+            }
+            self.flush(now, dest);
+        }
+    }
+
+    /// Queues a leg's outgoing datagrams and reschedules its timer.
+    fn flush(&mut self, now: Instant, id: LegId) {
+        let Some(leg) = self.legs.get_mut(&id) else { return };
+        let mut out = Vec::new();
+        while let Some(datagram) = leg.pc.poll_write() {
+            out.push(datagram);
+        }
+        if let Some(at) = leg.pc.poll_timeout() {
+            let at = at.max(now + Duration::from_millis(1));
+            if leg.scheduled.is_none_or(|s| at < s || s < now) {
+                leg.scheduled = Some(at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+        for datagram in out {
+            self.queue_transmit(datagram);
+        }
+    }
+
+    /// Test hook: the routing table.
+    #[doc(hidden)]
+    pub fn routes(&self) -> &RoutingTable {
+        &self.routes
+    }
+}

@@ -1,0 +1,164 @@
+//! The async shell around [`RelayCore`]: one UDP socket, one task, a command channel.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{RelayCore, RelayTimeouts};
+use crate::metrics::RelayStats;
+use crate::routing::{LegId, SlotFeed};
+use crate::{RelayError, RelayEvent};
+
+/// How the relay is started.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The one UDP port all media uses.
+    pub listen: SocketAddr,
+    /// The address written into ICE candidates. Defaults to the listen address, or
+    /// 127.0.0.1 when listening on all interfaces.
+    pub public_ip: Option<IpAddr>,
+    /// Connect and silence limits.
+    pub timeouts: RelayTimeouts,
+}
+
+enum Command {
+    CreateLeg { offer: String, max_slots: usize, reply: oneshot::Sender<Result<(LegId, String), RelayError>> },
+    SetFeeds { feeds: Vec<SlotFeed>, reply: oneshot::Sender<Result<(), RelayError>> },
+    CloseLeg { leg: LegId, reply: oneshot::Sender<Result<(), RelayError>> },
+}
+
+/// The control side of a running relay. Cheap to clone.
+#[derive(Clone)]
+pub struct RelayHandle {
+    commands: mpsc::Sender<Command>,
+    stats: Arc<RelayStats>,
+    local_addr: SocketAddr,
+    advertised: SocketAddr,
+}
+
+/// A started relay: its handle and the stream of leg events for the owner.
+pub struct StartedRelay {
+    /// Control.
+    pub handle: RelayHandle,
+    /// Leg events (connected, ended). The relay stops when this receiver and every handle
+    /// are dropped.
+    pub events: mpsc::UnboundedReceiver<RelayEvent>,
+}
+
+/// Binds the media port and spawns the relay task.
+pub async fn start(config: RelayConfig) -> Result<StartedRelay, RelayError> {
+    let socket = UdpSocket::bind(config.listen)
+        .await
+        .map_err(|e| RelayError::Io(format!("cannot bind media port {}: {e}", config.listen)))?;
+    let local_addr = socket.local_addr().map_err(|e| RelayError::Io(e.to_string()))?;
+    let ip = match config.public_ip {
+        Some(ip) => ip,
+        None if local_addr.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        None => local_addr.ip(),
+    };
+    let advertised = SocketAddr::new(ip, local_addr.port());
+    let stats = Arc::new(RelayStats::default());
+    let core = RelayCore::new(Instant::now(), advertised, config.timeouts, stats.clone())?;
+    let (commands, command_rx) = mpsc::channel(1024);
+    let (event_tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(run(core, socket, command_rx, event_tx, stats.clone()));
+    tracing::info!(%local_addr, %advertised, "media relay listening");
+    Ok(StartedRelay { handle: RelayHandle { commands, stats, local_addr, advertised }, events })
+}
+
+impl RelayHandle {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, RelayError>>) -> Command,
+    ) -> Result<T, RelayError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(make(reply)).await.map_err(|_| RelayError::Stopped)?;
+        rx.await.map_err(|_| RelayError::Stopped)?
+    }
+
+    /// Answers an offer; the new leg has as many receive slots as the offer has audio
+    /// sections (at most `max_slots`).
+    pub async fn create_leg(&self, offer: String, max_slots: usize) -> Result<(LegId, String), RelayError> {
+        self.call(|reply| Command::CreateLeg { offer, max_slots, reply }).await
+    }
+
+    /// Changes routing all at once (see [`crate::RoutingTable`]).
+    pub async fn set_feeds(&self, feeds: Vec<SlotFeed>) -> Result<(), RelayError> {
+        self.call(|reply| Command::SetFeeds { feeds, reply }).await
+    }
+
+    /// Closes a leg; it stops feeding and hearing at once.
+    pub async fn close_leg(&self, leg: LegId) -> Result<(), RelayError> {
+        self.call(|reply| Command::CloseLeg { leg, reply }).await
+    }
+
+    /// Counters for `/metrics`.
+    pub fn stats(&self) -> &RelayStats {
+        &self.stats
+    }
+
+    /// Whether the relay task is still running.
+    pub fn is_running(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
+    /// The bound media socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address written into ICE candidates.
+    pub fn advertised_addr(&self) -> SocketAddr {
+        self.advertised
+    }
+}
+
+async fn run(
+    mut core: RelayCore,
+    socket: UdpSocket,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::UnboundedSender<RelayEvent>,
+    stats: Arc<RelayStats>,
+) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(t) = core.poll_transmit() {
+            if let Err(e) = socket.send_to(&t.payload, t.to).await {
+                tracing::debug!(to = %t.to, error = %e, "media send failed");
+            }
+        }
+        while let Some(event) = core.poll_event() {
+            let _ = events.send(event);
+        }
+        stats.legs_open.store(core.leg_count() as u64, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::from_std(core.poll_timeout());
+        tokio::select! {
+            biased;
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                let now = Instant::now();
+                match command {
+                    Command::CreateLeg { offer, max_slots, reply } => {
+                        let _ = reply.send(core.create_leg(now, &offer, max_slots));
+                    }
+                    Command::SetFeeds { feeds, reply } => {
+                        let _ = reply.send(core.set_feeds(&feeds));
+                    }
+                    Command::CloseLeg { leg, reply } => {
+                        let _ = reply.send(core.close_leg(leg));
+                    }
+                }
+            }
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => core.handle_datagram(Instant::now(), from, &buf[..n]),
+                Err(e) => tracing::debug!(error = %e, "media receive failed"),
+            },
+            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
+        }
+    }
+    tracing::info!("media relay stopped");
+}

@@ -1,0 +1,207 @@
+//! One participant's WebRTC connection at the relay: a webrtc-rs sans-I/O peer connection
+//! answering the participant's offer, plus the receive slots the relay writes into.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::RTCPeerConnection;
+use rtc::peer_connection::RTCPeerConnectionBuilder;
+use rtc::peer_connection::certificate::RTCCertificate;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+
+use crate::RelayError;
+use crate::rewrite::SlotRewriter;
+use crate::routing::LegId;
+
+/// Opus as browsers offer it.
+fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// Where a leg is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LegState {
+    /// Answer sent; waiting for ICE and DTLS.
+    Connecting,
+    /// ICE and DTLS are up.
+    Connected,
+}
+
+/// One receive slot: a send track on the relay's side of the connection.
+pub(crate) struct Slot {
+    /// The rtc sender that writes this slot's packets.
+    pub(crate) sender: RTCRtpSenderId,
+    /// The Opus payload type the participant negotiated for this section.
+    pub(crate) payload_type: u8,
+    /// Keeps the slot's stream continuous across source changes.
+    pub(crate) rewriter: SlotRewriter,
+}
+
+/// A participant's connection.
+pub(crate) struct Leg {
+    pub(crate) id: LegId,
+    /// The sans-I/O WebRTC stack for this connection; the relay loop feeds it datagrams.
+    pub(crate) pc: RTCPeerConnection,
+    /// Our ICE username fragment: the demultiplexing key of first-contact STUN requests.
+    pub(crate) ufrag: String,
+    /// Receive slots in m-line order.
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) state: LegState,
+    pub(crate) created_at: Instant,
+    /// Last datagram from the participant (any kind); silence past a limit ends the leg.
+    pub(crate) last_rx: Instant,
+    /// Remote addresses that passed a STUN check for this leg (for cleanup of the demux map).
+    pub(crate) addrs: Vec<SocketAddr>,
+    /// The deadline currently in the relay's timer heap for this leg.
+    pub(crate) scheduled: Option<Instant>,
+}
+
+/// A new leg and the SDP answer to send back.
+pub(crate) struct NewLeg {
+    pub(crate) leg: Leg,
+    pub(crate) answer: String,
+}
+
+fn random_token(len: usize) -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// Answers `offer` (already checked by [`crate::sdp::check_offer`]) with an ICE-lite,
+/// DTLS-passive peer connection whose one host candidate is `advertised`.
+pub(crate) fn answer_offer(
+    now: Instant,
+    id: LegId,
+    offer: &str,
+    audio_sections: usize,
+    advertised: SocketAddr,
+    certificate: &RTCCertificate,
+) -> Result<NewLeg, RelayError> {
+    let stack = |e: rtc::shared::error::Error| RelayError::Stack(e.to_string());
+    let ufrag = random_token(16);
+    let setting_engine = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_ice_credentials(ufrag.clone(), random_token(32))
+        // The participant starts DTLS; the relay never sends first to an address.
+        .with_answering_dtls_role(RTCDtlsRole::Server)
+        .build();
+
+    let mut media_engine = MediaEngine::default();
+    media_engine
+        .register_codec(
+            RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: 111, ..Default::default() },
+            RtpCodecKind::Audio,
+        )
+        .map_err(stack)?;
+    // Sender and receiver reports only: they give both ends round-trip time and loss.
+    let registry = configure_rtcp_reports(Registry::new());
+    let config = RTCConfigurationBuilder::new().with_certificates(vec![certificate.clone()]).build();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(config)
+        .with_setting_engine(setting_engine)
+        .with_media_engine(media_engine)
+        .with_interceptor_registry(registry)
+        .build(now)
+        .map_err(stack)?;
+
+    let description = RTCSessionDescription::offer(offer.to_owned())
+        .map_err(|e| RelayError::BadSdp(e.to_string()))?;
+    pc.set_remote_description(now, description).map_err(|e| RelayError::BadSdp(e.to_string()))?;
+
+    let mut rng = rand::rng();
+    let mut senders = Vec::with_capacity(audio_sections);
+    for slot in 0..audio_sections {
+        let ssrc: u32 = rng.random();
+        let track = MediaStreamTrack::new(
+            format!("voicedesk-{id}"),
+            format!("{id}-slot-{slot}"),
+            format!("slot {slot}"),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: opus_codec(),
+                ..Default::default()
+            }],
+        );
+        let sender = pc.add_track(track).map_err(stack)?;
+        senders.push((sender, ssrc));
+    }
+
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: advertised.ip().to_string(),
+            port: advertised.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(stack)?;
+    let init = RTCIceCandidate::from(&candidate).to_json().map_err(stack)?;
+    pc.add_local_candidate(init).map_err(stack)?;
+
+    let answer = pc.create_answer(None).map_err(stack)?;
+    pc.set_local_description(now, answer).map_err(stack)?;
+    let answer = pc
+        .local_description()
+        .ok_or_else(|| RelayError::Stack("no local description after answering".into()))?
+        .sdp;
+
+    let mut slots = Vec::with_capacity(senders.len());
+    for (sender, ssrc) in senders {
+        let payload_type = pc
+            .rtp_sender(sender)
+            .and_then(|mut s| {
+                s.get_parameters()
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(MIME_TYPE_OPUS))
+                    .map(|c| c.payload_type)
+            })
+            .ok_or_else(|| RelayError::BadSdp("no Opus payload type was negotiated".into()))?;
+        slots.push(Slot {
+            sender,
+            payload_type,
+            rewriter: SlotRewriter::new(ssrc, rng.random(), rng.random()),
+        });
+    }
+
+    Ok(NewLeg {
+        leg: Leg {
+            id,
+            pc,
+            ufrag,
+            slots,
+            state: LegState::Connecting,
+            created_at: now,
+            last_rx: now,
+            addrs: Vec::new(),
+            scheduled: None,
+        },
+        answer,
+    })
+}
