@@ -1,0 +1,110 @@
+//! The one error type of the store.
+
+use sqlx::error::ErrorKind;
+use voicedesk_protocol::Role;
+
+/// Everything a [`Store`](crate::Store) operation can fail with.
+///
+/// The first variants are outcomes a caller branches on (a missing row, a taken name); the last
+/// ones are faults of the database or its configuration. Messages name the table and key
+/// involved but never a password, a token or a connection URL.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row the operation needs does not exist (e.g. marking an unknown call).
+    #[error("{entity} {id:?} not found")]
+    NotFound {
+        /// What was looked for: "call", "user", …
+        entity: &'static str,
+        /// The id that was not found.
+        id: String,
+    },
+
+    /// A row with the same unique key already exists (duplicate username, call id, …).
+    #[error("{entity} with {key} {value:?} already exists")]
+    Conflict {
+        /// The kind of row: "user", "session", "call".
+        entity: &'static str,
+        /// The unique column that clashed: "username", "id", …
+        key: &'static str,
+        /// The clashing value (never a secret: token hashes are reported as `"<redacted>"`).
+        value: String,
+    },
+
+    /// The row refers to a row that does not exist (a session for an unknown user, a call
+    /// offered to an unknown agent).
+    #[error("{entity} refers to {target} {id:?}, which does not exist")]
+    InvalidReference {
+        /// The kind of row being written.
+        entity: &'static str,
+        /// The kind of row it refers to.
+        target: &'static str,
+        /// The id that does not exist.
+        id: String,
+    },
+
+    /// Users are agents, staff or admins; citizens are anonymous and have no user row.
+    #[error("a user cannot have the role {:?} (citizens are anonymous)", .0.as_str())]
+    InvalidUserRole(Role),
+
+    /// A value read back from the database is not one the store writes (a hand-edited row or a
+    /// newer schema).
+    #[error("corrupt row in {table}.{column}: unexpected value {value:?}")]
+    Corrupt {
+        /// Table of the bad value.
+        table: &'static str,
+        /// Column of the bad value.
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
+
+    /// The URL names no backend this build supports.
+    #[error(
+        "unsupported store URL scheme {scheme:?}: expected \"sqlite:\", \"postgres://\" or \"postgresql://\""
+    )]
+    UnsupportedUrl {
+        /// The part of the URL before the first ':' (the rest may hold a password and is not kept).
+        scheme: String,
+    },
+
+    /// Applying the embedded migrations failed (also: the database was migrated by a newer or a
+    /// modified version of this program).
+    #[error("migrating the {backend} database failed: {source}")]
+    Migrate {
+        /// "sqlite" or "postgres".
+        backend: &'static str,
+        /// What went wrong.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// Any other database failure: connection lost, pool timeout, disk full, I/O error, …
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// True for [`StoreError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StoreError::NotFound { .. })
+    }
+
+    /// True for [`StoreError::Conflict`].
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}
+
+/// The constraint class of a database error, if it is one.
+pub(crate) fn constraint_kind(err: &sqlx::Error) -> Option<ErrorKind> {
+    err.as_database_error().map(|e| e.kind())
+}
+
+/// Whether a constraint error names `needle` (Postgres: in the constraint name, e.g.
+/// `users_username_key`; SQLite: in the message, e.g. `UNIQUE constraint failed: users.username`).
+pub(crate) fn constraint_mentions(err: &sqlx::Error, needle: &str) -> bool {
+    err.as_database_error().is_some_and(|e| {
+        e.constraint().is_some_and(|c| c.contains(needle)) || e.message().contains(needle)
+    })
+}
