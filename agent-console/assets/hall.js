@@ -1,0 +1,245 @@
+// The citizen's page: pick a service, read the monitoring notice, call, talk, mute, hang up.
+import {
+  Signaling,
+  StatusLine,
+  closeAudioPeer,
+  createAudioPeer,
+  getMicrophone,
+  offerWhenGathered,
+  setupLang,
+  showError,
+  t,
+} from "./common.js";
+
+const TOKEN_KEY = "voicedesk.citizen_token";
+
+const $ = (id) => document.getElementById(id);
+const form = $("call-form");
+const serviceSelect = $("service-select");
+const callButton = $("call-button");
+const muteButton = $("mute-button");
+const hangupButton = $("hangup-button");
+const errorBox = $("error-message");
+const audios = [$("remote-audio-0"), $("remote-audio-1")];
+const status = new StatusLine($("status"));
+
+/**
+ * The one call this page can have. `phase` is `idle` (no call), `starting` (microphone and
+ * offer, no call id yet), `queued`, `connected` or `ending` (hang-up sent, waiting for
+ * `call_ended`).
+ */
+const call = { phase: "idle", id: null, pc: null, mic: null, muted: false };
+
+/** A token from a `welcome` we hold back while a `resume` of the stored one is pending. */
+let freshToken = null;
+
+const signaling = new Signaling({ onMessage, onDrop });
+
+setupLang(renderButtons);
+status.set("idle", "status.idle");
+renderButtons();
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  startCall();
+});
+hangupButton.addEventListener("click", hangUp);
+muteButton.addEventListener("click", toggleMute);
+signaling.open();
+
+function renderButtons() {
+  callButton.disabled = call.phase !== "idle";
+  serviceSelect.disabled = call.phase !== "idle";
+  hangupButton.disabled = call.phase === "idle" || call.phase === "ending";
+  muteButton.disabled = !call.mic;
+  muteButton.setAttribute("aria-pressed", String(call.muted));
+  muteButton.dataset.i18n = call.muted ? "button.unmute" : "button.mute";
+  muteButton.textContent = t(muteButton.dataset.i18n);
+}
+
+async function startCall() {
+  if (call.phase !== "idle") return;
+  showError(errorBox, null);
+  call.phase = "starting";
+  renderButtons();
+  status.set("requesting_mic", "status.requesting_mic");
+  let mic;
+  try {
+    mic = await getMicrophone();
+  } catch (error) {
+    console.warn("voicedesk: microphone refused", error);
+    resetCall();
+    status.set("idle", "status.mic_denied");
+    return;
+  }
+  if (call.phase !== "starting") {
+    // Hung up while the browser was asking.
+    closeAudioPeer(null, mic);
+    return;
+  }
+  call.mic = mic;
+  status.set("setting_up", "status.setting_up");
+  const pc = createAudioPeer(mic, audios);
+  call.pc = pc;
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc === call.pc && pc.connectionState === "failed") {
+      status.set("media_failed", "status.media_failed");
+    }
+  });
+  renderButtons();
+  let sdp;
+  try {
+    sdp = await offerWhenGathered(pc);
+  } catch (error) {
+    resetCall();
+    status.set("idle", "status.idle");
+    showError(errorBox, { code: "webrtc", message: String(error) });
+    return;
+  }
+  if (call.pc !== pc || call.phase !== "starting") return;
+  if (!signaling.send({ type: "call", service: serviceSelect.value, sdp })) {
+    resetCall();
+    status.set("idle", "status.idle");
+    showError(errorBox, { code: "offline", message: t("status.offline") });
+  }
+}
+
+function hangUp() {
+  if (call.id && (call.phase === "queued" || call.phase === "connected")) {
+    call.phase = "ending";
+    signaling.send({ type: "hang_up", call_id: call.id });
+    status.set("ending", "status.hanging_up");
+    renderButtons();
+  } else if (call.phase === "starting") {
+    resetCall();
+    status.set("idle", "status.idle");
+  }
+}
+
+function toggleMute() {
+  if (!call.mic) return;
+  call.muted = !call.muted;
+  for (const track of call.mic.getAudioTracks()) track.enabled = !call.muted;
+  renderButtons();
+}
+
+/** Back to idle: closes the connection and stops the microphone. `window.voicedesk.pc` keeps
+ * the closed connection until the next call. */
+function resetCall() {
+  closeAudioPeer(call.pc, call.mic, audios);
+  Object.assign(call, { phase: "idle", id: null, pc: null, mic: null, muted: false });
+  renderButtons();
+}
+
+function endCall(reason) {
+  resetCall();
+  status.set("ended", "status.ended", { reason });
+}
+
+async function onMessage(msg) {
+  switch (msg.type) {
+    case "welcome":
+      onWelcome(msg);
+      break;
+    case "resumed":
+      storeToken(msg.citizen_token);
+      freshToken = null;
+      break;
+    case "call_queued":
+      await onCallQueued(msg);
+      break;
+    case "queue_position":
+      if (msg.call_id === call.id && call.phase === "queued") {
+        status.set("queued", "status.queue_position", { position: msg.position });
+      }
+      break;
+    case "call_connected":
+      if (msg.call_id === call.id) {
+        call.phase = "connected";
+        status.set("connected", "status.connected", { peer: msg.peer_name });
+        renderButtons();
+      }
+      break;
+    case "call_ended":
+      if (msg.call_id === call.id) endCall(msg.reason);
+      break;
+    case "error":
+      onError(msg);
+      break;
+    case "pong":
+      break;
+    default:
+      console.warn("voicedesk: unexpected message", msg.type);
+  }
+}
+
+function onWelcome(msg) {
+  const stored = loadToken();
+  if (stored && msg.citizen_token && stored !== msg.citizen_token) {
+    freshToken = msg.citizen_token;
+    signaling.send({ type: "resume", citizen_token: stored });
+  } else if (msg.citizen_token) {
+    storeToken(msg.citizen_token);
+  }
+  if (call.phase === "idle" && status.element.dataset.state === "reconnecting") {
+    status.set("idle", "status.idle");
+  }
+}
+
+async function onCallQueued(msg) {
+  const pc = call.pc;
+  if (!pc || call.phase !== "starting") {
+    // Not ours any more (hung up while the offer was on its way): end it on the server too.
+    signaling.send({ type: "hang_up", call_id: msg.call_id });
+    return;
+  }
+  call.id = msg.call_id;
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+  } catch (error) {
+    signaling.send({ type: "hang_up", call_id: msg.call_id });
+    resetCall();
+    status.set("idle", "status.idle");
+    showError(errorBox, { code: "bad_sdp", message: String(error) });
+    return;
+  }
+  if (call.pc !== pc || call.phase !== "starting") return;
+  call.phase = "queued";
+  status.set("queued", "status.queued");
+  renderButtons();
+}
+
+function onError(msg) {
+  if (msg.request_type === "resume") {
+    // The stored identity is gone; keep the one this connection was given.
+    if (freshToken) storeToken(freshToken);
+    freshToken = null;
+    return;
+  }
+  showError(errorBox, msg);
+  if (msg.request_type === "call" && call.phase === "starting") {
+    resetCall();
+    status.set("idle", "status.idle");
+  }
+}
+
+function onDrop(retrySeconds) {
+  // The server ends a call whose citizen connection went away.
+  if (call.phase !== "idle") endCall("citizen_disconnected");
+  status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
+}
+
+function loadToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function storeToken(token) {
+  try {
+    sessionStorage.setItem(TOKEN_KEY, token);
+  } catch {
+    // Without storage a reload starts a new anonymous session.
+  }
+}

@@ -1,0 +1,181 @@
+// Shared by the browser tests: the voicedesk server on port 0, Chromium through playwright-core
+// (the system's /usr/bin/chromium; no browser is ever downloaded), polling and page helpers.
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, "../..");
+/** Logs of every run (server output, page consoles); kept for reading after a failure. */
+export const resultsDir = join(here, "test-results");
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+/** The demo accounts `voicedesk --demo` creates. */
+export const DEMO_PASSWORD = "demo";
+
+const LISTENING = /^voicedesk listening on (http:\/\/127\.0\.0\.1:\d+)\s*$/;
+
+/**
+ * Starts `voicedesk --demo` on free ports with a fresh data directory and resolves once it
+ * prints its listening line. `name` names the log file under test-results/.
+ * Returns `{ url, stop }`; `stop()` ends the server and removes the data directory.
+ */
+export async function startServer(name) {
+  const bin = process.env.VOICEDESK_BIN
+    ? resolve(process.env.VOICEDESK_BIN)
+    : join(repoRoot, "target/debug/voicedesk");
+  const dataDir = mkdtempSync(join(tmpdir(), "voicedesk-browser-"));
+  mkdirSync(resultsDir, { recursive: true });
+  const logPath = join(resultsDir, `${name}-server.log`);
+  const log = createWriteStream(logPath);
+  const args = [
+    "--demo",
+    "--listen", "127.0.0.1:0",
+    "--media-listen", "127.0.0.1:0",
+    "--public-ip", "127.0.0.1",
+    "--data-dir", dataDir,
+  ];
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+  child.stderr.on("data", (chunk) => log.write(chunk));
+
+  const url = await new Promise((resolveUrl, reject) => {
+    let pending = "";
+    const timer = setTimeout(
+      () => fail(new Error(`no "voicedesk listening on" line within 30 s; see ${logPath}`)),
+      30_000,
+    );
+    function fail(error) {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(error);
+    }
+    child.once("error", (error) =>
+      fail(new Error(`cannot start ${bin} (build it with \`cargo build -p voicedesk\`): ${error.message}`)),
+    );
+    const onEarlyExit = (code, signal) =>
+      fail(new Error(`${bin} exited (code ${code}, signal ${signal}) before listening; see ${logPath}`));
+    child.once("exit", onEarlyExit);
+    child.stdout.on("data", (chunk) => {
+      log.write(chunk);
+      pending += chunk.toString("utf8");
+      let newline;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        const match = LISTENING.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          child.removeListener("exit", onEarlyExit);
+          resolveUrl(match[1]);
+        }
+      }
+    });
+  });
+  // The stdout listener stays: the rest of the output goes on into the log.
+
+  async function stop() {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    log.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return { url, stop };
+}
+
+/** Chromium with fake microphone and autoplay allowed, headless. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * Opens a page in a fresh context, writes its console to test-results/<name>.log and collects
+ * uncaught exceptions in the returned `errors` array (tests assert it stays empty).
+ */
+export async function openPage(browser, name, url, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  mkdirSync(resultsDir, { recursive: true });
+  const log = createWriteStream(join(resultsDir, `${name}.log`));
+  const errors = [];
+  page.on("console", (msg) => log.write(`[${msg.type()}] ${msg.text()}\n`));
+  page.on("pageerror", (error) => {
+    errors.push(error);
+    log.write(`[pageerror] ${error.stack || error}\n`);
+  });
+  page.on("close", () => log.end());
+  await page.goto(url);
+  return { context, page, errors };
+}
+
+/** Calls `probe` until it returns a truthy value (which is returned) or `timeoutMs` passes. */
+export async function pollUntil(probe, { timeoutMs = 10_000, intervalMs = 200, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last) return last;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((wake) => setTimeout(wake, intervalMs));
+  }
+}
+
+/**
+ * The audio bytes received so far on one receive slot of the page's `window.voicedesk.pc`
+ * (slot 0 = the first transceiver). `{ closed: true }` once the connection is closed.
+ */
+export function slotBytesReceived(page, slot) {
+  return page.evaluate(async (slot) => {
+    const pc = window.voicedesk?.pc;
+    if (!pc || pc.signalingState === "closed") return { closed: true, bytes: null };
+    const receiver = pc.getTransceivers()[slot]?.receiver;
+    if (!receiver) return { closed: false, bytes: 0 };
+    let bytes = 0;
+    (await receiver.getStats()).forEach((stat) => {
+      if (stat.type === "inbound-rtp" && stat.kind === "audio") bytes += stat.bytesReceived ?? 0;
+    });
+    return { closed: false, bytes };
+  }, slot);
+}
+
+/** Waits for an element whose `data-state` is one of `states`; returns the state found. */
+export async function waitForState(page, selector, states, timeoutMs = 15_000) {
+  const wanted = Array.isArray(states) ? states : [states];
+  const alternatives = wanted.map((state) => `${selector}[data-state="${state}"]`).join(", ");
+  try {
+    await page.locator(alternatives).first().waitFor({ state: "attached", timeout: timeoutMs });
+  } catch (error) {
+    const now = await page.locator(selector).first().evaluate((node) => ({
+      state: node.dataset.state,
+      text: node.textContent,
+    })).catch(() => null);
+    throw new Error(
+      `${selector} did not reach ${wanted.join("|")} within ${timeoutMs} ms; it is ${JSON.stringify(now)}`,
+      { cause: error },
+    );
+  }
+  return page.locator(selector).first().getAttribute("data-state");
+}
