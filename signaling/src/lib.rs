@@ -1,1 +1,128 @@
-//! placeholder
+//! The voicedesk signaling server: HTTP API, the WebSocket protocol, authentication, and the
+//! hub that carries out the queueing engine's decisions on the media relay and the store.
+//!
+//! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
+//! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
+//! - [`hub`]: the one task that owns calls, connections and the engine.
+//! - [`auth`]: passwords, tokens, sessions.
+//! - [`demo`]: demo accounts for a first try.
+
+pub mod auth;
+mod clock;
+pub mod config;
+pub mod demo;
+mod http;
+pub mod hub;
+pub mod metrics;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use voicedesk_media_relay::{RelayHandle, StartedRelay};
+use voicedesk_store::Store;
+
+pub use config::ServerConfig;
+use hub::HubHandle;
+use metrics::SignalingStats;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<App>);
+
+pub(crate) struct App {
+    pub(crate) config: ServerConfig,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) sessions: auth::Sessions,
+    pub(crate) relay: RelayHandle,
+    pub(crate) hub: HubHandle,
+    pub(crate) stats: Arc<SignalingStats>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The routes.
+fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(http::hall))
+        .route("/agent", get(http::agent_console))
+        .route("/assets/{file}", get(http::asset))
+        .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics))
+        .route("/api/login", post(http::login))
+        .route("/api/logout", post(http::logout))
+        .route("/api/me", get(http::me))
+        .route("/ws", get(ws::upgrade))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct RunningServer {
+    /// The bound HTTP address (useful with port 0).
+    pub local_addr: SocketAddr,
+    /// The media relay it uses.
+    pub relay: RelayHandle,
+    hub: HubHandle,
+    stop_http: Option<oneshot::Sender<()>>,
+    http: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
+    pub async fn shutdown(mut self) {
+        self.hub.shutdown().await;
+        if let Some(stop) = self.stop_http.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.http).await;
+        self.http.abort();
+    }
+}
+
+/// Binds the HTTP listener and starts the hub. The relay and the store are started by the
+/// caller (the binary, or a test).
+pub async fn start(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    relay: StartedRelay,
+) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let local_addr = listener.local_addr()?;
+    match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(n, "closed call records left open by an earlier run"),
+        Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
+    }
+    let stats = Arc::new(SignalingStats::default());
+    let hub = hub::spawn(store.clone(), relay.handle.clone(), relay.events, config.ring_timeout, stats.clone());
+    let state = AppState(Arc::new(App {
+        sessions: auth::Sessions::new(store.clone(), config.session_ttl),
+        config,
+        store,
+        relay: relay.handle.clone(),
+        hub: hub.clone(),
+        stats,
+    }));
+    let (stop_http, stopped) = oneshot::channel::<()>();
+    let router = app(state);
+    let http = tokio::spawn(async move {
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    Ok(RunningServer { local_addr, relay: relay.handle, hub, stop_http: Some(stop_http), http })
+}

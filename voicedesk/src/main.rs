@@ -1,1 +1,130 @@
-fn main() {}
+//! `voicedesk`: the whole service on one machine — signaling, media relay and store.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
+use voicedesk_signaling::ServerConfig;
+use voicedesk_signaling::demo::{DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts};
+
+/// The voice-consultation service of the online social-insurance service hall.
+#[derive(Debug, Parser)]
+#[command(name = "voicedesk", version)]
+struct Args {
+    /// HTTP and WebSocket address.
+    #[arg(long, env = "VOICEDESK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The one UDP port all media uses.
+    #[arg(long, env = "VOICEDESK_MEDIA_LISTEN", default_value = "127.0.0.1:7900")]
+    media_listen: SocketAddr,
+    /// The address written into ICE candidates (the address browsers can reach the media
+    /// port at). Defaults to the media listen address, or 127.0.0.1 when that is 0.0.0.0.
+    #[arg(long, env = "VOICEDESK_PUBLIC_IP")]
+    public_ip: Option<IpAddr>,
+    /// Where the SQLite database lives (when no --database-url is given).
+    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// `sqlite:…` or `postgres://…`; a Postgres URL switches the store to Postgres.
+    #[arg(long, env = "VOICEDESK_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Create demo accounts and print them at start.
+    #[arg(long, env = "VOICEDESK_DEMO")]
+    demo: bool,
+    /// Also create this many `bench-agent-<n>` accounts (password "demo") for load tests.
+    #[arg(long, env = "VOICEDESK_BENCH_AGENTS", default_value_t = 0)]
+    bench_agents: usize,
+    /// Extra origins allowed to open the WebSocket (comma-separated), e.g. behind a proxy.
+    #[arg(long, env = "VOICEDESK_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// Seconds an offer rings at an agent before it moves on.
+    #[arg(long, env = "VOICEDESK_RING_TIMEOUT_SECS", default_value_t = 15)]
+    ring_timeout_secs: u64,
+    /// Seconds without any packet from a connected participant before the leg is ended.
+    #[arg(long, env = "VOICEDESK_MEDIA_SILENCE_SECS", default_value_t = 15)]
+    media_silence_secs: u64,
+    /// Mark the session cookie Secure (when served behind HTTPS).
+    #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rtc=warn,rtc_ice=warn,rtc_dtls=warn,rtc_srtp=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+            format!("sqlite:{}", args.data_dir.join("voicedesk.db").display())
+        }
+    };
+    let store = voicedesk_store::open(&database_url).await.context("cannot open the store")?;
+    tracing::info!(backend = store.backend(), "store ready");
+    if args.demo {
+        ensure_demo_accounts(store.as_ref()).await.context("cannot create demo accounts")?;
+    }
+    if args.bench_agents > 0 {
+        ensure_bench_agents(store.as_ref(), args.bench_agents).await.context("cannot create bench agents")?;
+    }
+
+    let relay = voicedesk_media_relay::start(RelayConfig {
+        listen: args.media_listen,
+        public_ip: args.public_ip,
+        timeouts: RelayTimeouts { silence: Duration::from_secs(args.media_silence_secs), ..Default::default() },
+    })
+    .await?;
+    let media = relay.handle.advertised_addr();
+
+    let config = ServerConfig {
+        listen: args.listen,
+        allowed_origins: args.allowed_origins,
+        ring_timeout: Duration::from_secs(args.ring_timeout_secs),
+        secure_cookies: args.secure_cookies,
+        ..Default::default()
+    };
+    let server = voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
+    let url = format!("http://{}", server.local_addr);
+    // The tests read this exact line to find the port.
+    println!("voicedesk listening on {url}");
+    println!("  hall:          {url}/");
+    println!("  agent console: {url}/agent");
+    println!("  media (UDP):   {media}");
+    if args.demo {
+        println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");
+        for (username, name, role) in DEMO_ACCOUNTS {
+            println!("    {username:<8} {:<7} {name}", role.as_str());
+        }
+    }
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: ending calls");
+    server.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,184 @@
+//! Passwords, session tokens and sessions.
+//!
+//! - Passwords are stored as argon2id PHC strings.
+//! - A session token is 32 random bytes (hex). Only its SHA-256 is stored, so a copy of the
+//!   database does not let anyone sign in. Agents get it in an HttpOnly, SameSite=Strict
+//!   cookie; citizens get theirs in the `welcome` message (anonymous, resumable).
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use voicedesk_protocol::{Role, UserInfo};
+use voicedesk_store::{NewSession, Session, Store, StoreError, User};
+
+use crate::clock::now_ms;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "vd_session";
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("16 bytes is a valid salt");
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters cannot fail")
+        .to_string()
+}
+
+/// Checks a password against a stored PHC string. A malformed hash is a mismatch.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A new opaque session token (64 hex characters).
+pub fn new_token() -> String {
+    hex::encode(random_bytes::<32>())
+}
+
+/// What the store keeps of a token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The public face of a user.
+pub fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+    }
+}
+
+/// Sessions over the store.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    ttl_ms: i64,
+    /// A real argon2 hash, verified against when the username is unknown, so that a wrong
+    /// username takes as long as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+/// A valid session with its user (none for citizens).
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The stored session.
+    pub session: Session,
+    /// The signed-in user.
+    pub user: Option<User>,
+}
+
+impl Sessions {
+    /// Sessions that live `ttl`.
+    pub fn new(store: Arc<dyn Store>, ttl: std::time::Duration) -> Self {
+        Self { store, ttl_ms: ttl.as_millis() as i64, dummy_hash: hash_password("not a password").into() }
+    }
+
+    /// Checks credentials and opens a session; returns the raw token and the user. `None`
+    /// for a wrong username or password alike.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Option<(String, User)>, StoreError> {
+        let user = self.store.user_by_username(username).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let password = password.to_owned();
+        let dummy = self.dummy_hash.clone();
+        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || {
+            let matches = verify_password(&password, hash.as_deref().unwrap_or(&dummy));
+            matches && hash.is_some()
+        })
+        .await
+        .unwrap_or(false);
+        let Some(user) = user.filter(|_| ok) else { return Ok(None) };
+        let token = self.open(user.role, Some(user.id.clone())).await?;
+        Ok(Some((token, user)))
+    }
+
+    /// Opens a session for `role` and returns its raw token.
+    pub async fn open(&self, role: Role, user_id: Option<String>) -> Result<String, StoreError> {
+        let token = new_token();
+        let now = now_ms();
+        self.store
+            .create_session(&NewSession {
+                token_hash: token_hash(&token),
+                role,
+                user_id,
+                created_at_ms: now,
+                expires_at_ms: now + self.ttl_ms,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// Looks up a raw token. Unknown, forged and expired tokens give `None`.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, StoreError> {
+        if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let Some(session) = self.store.session_by_token_hash(&token_hash(token), now_ms()).await? else {
+            return Ok(None);
+        };
+        let user = match &session.user_id {
+            Some(id) => match self.store.user_by_id(id).await? {
+                Some(user) => Some(user),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        Ok(Some(Authenticated { session, user }))
+    }
+
+    /// Ends a session.
+    pub async fn logout(&self, token: &str) -> Result<(), StoreError> {
+        self.store.delete_session(&token_hash(token)).await
+    }
+}
+
+/// Reads the session cookie from a `Cookie` header value.
+pub fn session_cookie(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_with_the_right_secret() {
+        let hash = hash_password("correct horse");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsE", &hash));
+        assert!(!verify_password("correct horse", "not a phc string"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_ne!(token_hash(&a), a);
+        assert_eq!(token_hash(&a), token_hash(&a));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        assert_eq!(session_cookie("a=1; vd_session=abc; b=2"), Some("abc"));
+        assert_eq!(session_cookie("a=1"), None);
+    }
+}

@@ -1,0 +1,50 @@
+//! Counters of the signaling side and the `/metrics` page (Prometheus text format 0.0.4).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use voicedesk_media_relay::RelayStats;
+
+/// Signaling counters and gauges; updated by the hub and the WebSocket handlers.
+#[derive(Debug, Default)]
+pub struct SignalingStats {
+    /// Open WebSocket connections.
+    pub connections: AtomicI64,
+    /// Calls waiting in the queue (including ringing ones).
+    pub queue_length: AtomicI64,
+    /// Calls in progress (queued, ringing or talking).
+    pub active_calls: AtomicI64,
+    /// Calls created since start.
+    pub calls_total: AtomicU64,
+    /// Calls answered by an agent since start.
+    pub calls_answered: AtomicU64,
+    /// Client messages refused with an `error`.
+    pub client_errors: AtomicU64,
+}
+
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+}
+
+/// Renders every metric.
+pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
+    let mut out = String::with_capacity(2048);
+    let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
+    let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    metric(&mut out, "voicedesk_ws_connections", "gauge", "Open WebSocket connections.", g(&s.connections));
+    metric(&mut out, "voicedesk_queue_length", "gauge", "Calls waiting for an agent.", g(&s.queue_length));
+    metric(&mut out, "voicedesk_active_calls", "gauge", "Calls queued, ringing or talking.", g(&s.active_calls));
+    metric(&mut out, "voicedesk_calls_total", "counter", "Calls placed since start.", c(&s.calls_total));
+    metric(&mut out, "voicedesk_calls_answered_total", "counter", "Calls answered by an agent since start.", c(&s.calls_answered));
+    metric(&mut out, "voicedesk_client_errors_total", "counter", "Client messages refused with an error.", c(&s.client_errors));
+    metric(&mut out, "voicedesk_relay_legs", "gauge", "Open media legs.", r.legs_open.load(Ordering::Relaxed));
+    metric(&mut out, "voicedesk_relay_legs_failed_total", "counter", "Media legs ended by failure or silence.", r.legs_failed.get());
+    metric(&mut out, "voicedesk_relay_datagrams_received_total", "counter", "UDP datagrams received on the media port.", r.datagrams_in.get());
+    metric(&mut out, "voicedesk_relay_datagrams_sent_total", "counter", "UDP datagrams sent from the media port.", r.datagrams_out.get());
+    metric(&mut out, "voicedesk_relay_datagrams_dropped_total", "counter", "Datagrams dropped (unknown sender or not STUN/DTLS/RTP).", r.datagrams_dropped.get());
+    metric(&mut out, "voicedesk_relay_bytes_received_total", "counter", "Bytes received on the media port.", r.bytes_in.get());
+    metric(&mut out, "voicedesk_relay_bytes_sent_total", "counter", "Bytes sent from the media port.", r.bytes_out.get());
+    metric(&mut out, "voicedesk_relay_rtp_packets_received_total", "counter", "RTP packets received from participants.", r.rtp_in.get());
+    metric(&mut out, "voicedesk_relay_rtp_packets_forwarded_total", "counter", "RTP packets written to receive slots.", r.rtp_forwarded.get());
+    out
+}
