@@ -149,7 +149,7 @@ function enterConsole(user) {
   el.logout.hidden = false;
   el.userName.textContent = user.display_name || user.username;
   status.set("logged_in", "status.logged_in", { name: user.display_name || user.username });
-  session.signaling = new Signaling({ onMessage, onDrop });
+  session.signaling = new Signaling({ query: "?role=agent", onMessage, onDrop });
   session.signaling.open();
   render();
 }
@@ -250,12 +250,6 @@ async function onMessage(msg) {
 }
 
 async function onWelcome(msg) {
-  if (msg.role === "citizen") {
-    // The session cookie is gone or expired.
-    leaveConsole();
-    showLogin();
-    return;
-  }
   if (msg.role !== "agent") {
     leaveConsole();
     showLogin();
@@ -267,12 +261,36 @@ async function onWelcome(msg) {
   await openHeadset();
 }
 
-function onDrop(retrySeconds) {
+async function onDrop(retrySeconds, welcomed) {
   // The server drops the media leg, the offer and the call with the connection.
   closeHeadset();
   Object.assign(session, { agentState: null, offer: null, call: null });
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
   render();
+  if (!welcomed) await checkSession();
+}
+
+/** After a refused handshake: back to the login form if the session is gone (401) or is not
+ * an agent's (403 on /ws); otherwise the server was unreachable and the retry goes on. */
+async function checkSession() {
+  let response;
+  try {
+    response = await fetch("/api/me", { credentials: "same-origin" });
+  } catch {
+    return;
+  }
+  if (response.status === 401) {
+    leaveConsole();
+    showLogin();
+    loginError(t("status.session_expired"));
+  } else if (response.ok) {
+    const { user } = await response.json();
+    if (user.role !== "agent") {
+      leaveConsole();
+      showLogin();
+      loginError(t("status.not_agent"));
+    }
+  }
 }
 
 // --- the headset ------------------------------------------------------------------------------
@@ -361,7 +379,8 @@ function render() {
   el.available.setAttribute("aria-pressed", String(activity === "available"));
   el.away.setAttribute("aria-pressed", String(activity === "away"));
   const busy = activity === "ringing" || activity === "on_call";
-  el.available.disabled = busy || !session.agentState;
+  // The server makes an agent available only with a connected headset.
+  el.available.disabled = busy || !session.agentState || session.headset.state !== "connected";
   el.away.disabled = busy || !session.agentState;
 
   const wasHidden = el.incoming.hidden;

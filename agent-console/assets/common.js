@@ -78,6 +78,10 @@ const STRINGS = {
     en: ({ name }) => `Logged in as ${name}`,
   },
   "status.logged_out": { "zh-CN": "已退出登录。", en: "Logged out." },
+  "status.session_expired": {
+    "zh-CN": "登录已过期,请重新登录。",
+    en: "Your session has expired; please log in again.",
+  },
   "status.not_agent": {
     "zh-CN": "此账号不是坐席账号,不能使用坐席工作台。",
     en: "This account is not an agent account and cannot use the agent console.",
@@ -169,14 +173,13 @@ export function t(key, params = {}) {
 }
 
 /** `t(prefix + value)` when such a string exists, else the raw value (for server-sent names). */
-export function tOr(prefix, value) {
+function tOr(prefix, value) {
   return STRINGS[prefix + value] ? t(prefix + value) : value;
 }
 
-/** The name of a service the hall sends (a code such as `pension_inquiry`); other free text
- * shows as sent. */
+/** A call's service as shown to the agent: the hall's free text, as sent. */
 export function serviceName(service) {
-  return service ? tOr("service.", service) : t("agent.no_service");
+  return service || t("agent.no_service");
 }
 
 /** Fills every `[data-i18n]` element and sets `<html lang>`; then re-renders dynamic texts. */
@@ -256,20 +259,25 @@ export function formatDuration(ms) {
 // ---------------------------------------------------------------------------------------------
 // Signaling
 
-/** The `/ws` URL on this page's origin. */
-function signalingUrl() {
+/** The `/ws` URL on this page's origin; `query` is `""` (citizen) or `"?role=agent"`. */
+function signalingUrl(query) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws`;
+  return `${scheme}//${location.host}/ws${query}`;
 }
 
 /**
- * One WebSocket to `/ws`, reopened with a growing delay after it drops (until `close()`).
- * Handlers: `onMessage(msg)` for every server message, `onOpen()`, `onDrop(retryInSeconds)`.
+ * One WebSocket to `/ws` (`query` `"?role=agent"` for the agent console, which the server
+ * authenticates by the session cookie), reopened with a growing delay after it drops (until
+ * `close()`). Handlers: `onMessage(msg)` for every server message, `onOpen()`,
+ * `onDrop(retryInSeconds, welcomed)` — `welcomed` is false when the connection never got its
+ * `welcome`, as when the server refuses the handshake (HTTP 401/403, which a browser cannot
+ * see).
  * Messages are handled one at a time in arrival order: an async `onMessage` (one that awaits
  * `setRemoteDescription`, say) finishes before the next message is looked at.
  */
 export class Signaling {
-  constructor({ onMessage, onOpen = () => {}, onDrop = () => {} }) {
+  constructor({ query = "", onMessage, onOpen = () => {}, onDrop = () => {} }) {
+    this.query = query;
     this.onMessage = onMessage;
     this.onOpen = onOpen;
     this.onDrop = onDrop;
@@ -283,8 +291,9 @@ export class Signaling {
 
   open() {
     this.closed = false;
-    const socket = new WebSocket(signalingUrl());
+    const socket = new WebSocket(signalingUrl(this.query));
     this.socket = socket;
+    let welcomed = false;
     socket.addEventListener("open", () => {
       this.retryMs = 1000;
       this.onOpen();
@@ -297,6 +306,7 @@ export class Signaling {
         console.warn("voicedesk: ignoring a frame that is not JSON");
         return;
       }
+      if (msg.type === "welcome") welcomed = true;
       this.handled = this.handled
         .then(() => this.onMessage(msg))
         // A bug in a handler surfaces as an uncaught error; the next message is still handled.
@@ -307,7 +317,7 @@ export class Signaling {
       this.socket = null;
       const delay = this.retryMs;
       this.retryMs = Math.min(this.retryMs * 2, 30000);
-      this.onDrop(Math.round(delay / 1000));
+      this.onDrop(Math.round(delay / 1000), welcomed);
       this.retryTimer = setTimeout(() => this.open(), delay);
     });
   }
