@@ -1,1 +1,217 @@
-//! placeholder
+//! Shared harness of the end-to-end tests: the real server (signaling, relay, store) on
+//! port 0 in this process, and Rust clients built on the `webrtc` crate talking to it over
+//! real sockets on loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
+use voicedesk_protocol::{AgentActivity, AgentAvailability, ClientMessage, ServerMessage};
+use voicedesk_signaling::{RunningServer, ServerConfig};
+use voicedesk_softphone::{MediaLeg, SignalingClient};
+use voicedesk_store::Store;
+
+pub use voicedesk_signaling::demo::DEMO_PASSWORD;
+
+/// How long any single expected event may take in a test.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A running server and the store behind it.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    /// The store the server writes to.
+    pub store: Arc<dyn Store>,
+    /// The server.
+    pub server: Option<RunningServer>,
+    _data_dir: Option<TempDir>,
+}
+
+/// Knobs the tests change.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// Ring timeout of offers.
+    pub ring_timeout: Duration,
+    /// Silence limit of media legs.
+    pub media_silence: Duration,
+    /// A `postgres://` URL, or `None` for SQLite in a fresh temporary directory.
+    pub database_url: Option<String>,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self { ring_timeout: Duration::from_secs(15), media_silence: Duration::from_secs(15), database_url: None }
+    }
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestServer {
+    /// Starts a server with default options and the demo accounts.
+    pub async fn start() -> Result<Self> {
+        Self::start_with(TestOptions::default()).await
+    }
+
+    /// Starts a server with `options` and the demo accounts.
+    pub async fn start_with(options: TestOptions) -> Result<Self> {
+        init_tracing();
+        let (url, dir) = match options.database_url {
+            Some(url) => (url, None),
+            None => {
+                let dir = std::env::temp_dir().join(format!("voicedesk-e2e-{}", uuid_like()));
+                std::fs::create_dir_all(&dir)?;
+                (format!("sqlite:{}", dir.join("voicedesk.db").display()), Some(TempDir(dir)))
+            }
+        };
+        let store = voicedesk_store::open(&url).await.context("open store")?;
+        voicedesk_signaling::demo::ensure_demo_accounts(store.as_ref()).await?;
+        let relay = voicedesk_media_relay::start(RelayConfig {
+            listen: "127.0.0.1:0".parse()?,
+            public_ip: None,
+            timeouts: RelayTimeouts { silence: options.media_silence, ..Default::default() },
+        })
+        .await?;
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            ring_timeout: options.ring_timeout,
+            ..Default::default()
+        };
+        let server = voicedesk_signaling::start(config, store.clone(), relay).await?;
+        Ok(Self {
+            base_url: format!("http://{}", server.local_addr),
+            store,
+            server: Some(server),
+            _data_dir: dir,
+        })
+    }
+
+    /// The WebSocket URL for citizens.
+    pub fn citizen_ws(&self) -> String {
+        format!("{}/ws", self.base_url.replacen("http", "ws", 1))
+    }
+
+    /// The WebSocket URL for agents.
+    pub fn agent_ws(&self) -> String {
+        format!("{}/ws?role=agent", self.base_url.replacen("http", "ws", 1))
+    }
+
+    /// The media port of the relay.
+    pub fn media_addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().expect("running").relay.local_addr()
+    }
+
+    /// Opens a citizen connection and reads `welcome`.
+    pub async fn citizen(&self) -> Result<SignalingClient> {
+        let mut ws = SignalingClient::connect(&self.citizen_ws(), &self.base_url, None).await?;
+        match ws.recv(STEP).await? {
+            ServerMessage::Welcome { citizen_token: Some(_), .. } => Ok(ws),
+            other => bail!("expected a citizen welcome, got {other:?}"),
+        }
+    }
+
+    /// Signs an agent in, connects the headset and makes the agent available.
+    pub async fn ready_agent(&self, username: &str) -> Result<Agent> {
+        let cookie = voicedesk_softphone::login(&self.base_url, username, DEMO_PASSWORD).await?;
+        let mut ws = SignalingClient::connect(&self.agent_ws(), &self.base_url, Some(&cookie)).await?;
+        let user = match ws.recv(STEP).await? {
+            ServerMessage::Welcome { user: Some(user), .. } => user,
+            other => bail!("expected an agent welcome, got {other:?}"),
+        };
+        let media = MediaLeg::new(username, 2).await?;
+        let offer = media.create_offer().await?;
+        ws.send(&ClientMessage::MediaConnect { sdp: offer }).await?;
+        let answer = match ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await? {
+            ServerMessage::MediaAnswer { sdp } => sdp,
+            _ => unreachable!(),
+        };
+        media.apply_answer(&answer).await?;
+        media.wait_connected(STEP).await?;
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await?;
+        ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None }).await?;
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. }))
+            .await?;
+        Ok(Agent { ws, media, user_id: user.id, cookie })
+    }
+
+    /// Stops the server cleanly.
+    pub async fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// A signed-in, available agent with a connected headset.
+pub struct Agent {
+    /// Its signaling connection.
+    pub ws: SignalingClient,
+    /// Its headset.
+    pub media: MediaLeg,
+    /// The user id (agent id in records).
+    pub user_id: String,
+    /// The session cookie value.
+    pub cookie: String,
+}
+
+/// A citizen's call in progress.
+pub struct CitizenCall {
+    /// Signaling.
+    pub ws: SignalingClient,
+    /// Media.
+    pub media: MediaLeg,
+    /// The call id from `call_queued`.
+    pub call_id: String,
+}
+
+/// Places a call: offer → `call_queued` → answer applied → media connected.
+pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCall> {
+    let mut ws = server.citizen().await?;
+    let media = MediaLeg::new("citizen", 2).await?;
+    let offer = media.create_offer().await?;
+    ws.send(&ClientMessage::Call { service: Some(service.to_owned()), sdp: offer }).await?;
+    let (call_id, answer) = match ws.recv(STEP).await? {
+        ServerMessage::CallQueued { call_id, sdp } => (call_id, sdp),
+        other => bail!("expected call_queued, got {other:?}"),
+    };
+    media.apply_answer(&answer).await?;
+    media.wait_connected(STEP).await?;
+    Ok(CitizenCall { ws, media, call_id })
+}
+
+/// Waits for `call_offered` at an agent and returns the call id.
+pub async fn wait_offer(agent: &mut Agent) -> Result<String> {
+    match agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallOffered { .. })).await? {
+        ServerMessage::CallOffered { call_id, .. } => Ok(call_id),
+        _ => unreachable!(),
+    }
+}
+
+/// Waits for `call_ended` and returns its reason.
+pub async fn wait_ended(ws: &mut SignalingClient) -> Result<voicedesk_protocol::EndReason> {
+    match ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallEnded { .. })).await? {
+        ServerMessage::CallEnded { reason, .. } => Ok(reason),
+        _ => unreachable!(),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
