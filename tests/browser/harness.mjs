@@ -52,6 +52,12 @@ export async function startServer(name) {
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+  // Should the test process end without stop() (a crash, an interrupt), take the server along.
+  const killOnExit = () => {
+    child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once("exit", killOnExit);
   child.stderr.on("data", (chunk) => log.write(chunk));
 
   const url = await new Promise((resolveUrl, reject) => {
@@ -96,6 +102,7 @@ export async function startServer(name) {
       await exited;
       clearTimeout(timer);
     }
+    process.removeListener("exit", killOnExit);
     log.end();
     rmSync(dataDir, { recursive: true, force: true });
   }
