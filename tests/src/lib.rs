@@ -35,13 +35,15 @@ pub struct TestOptions {
     pub ring_timeout: Duration,
     /// Silence limit of media legs.
     pub media_silence: Duration,
+    /// How long a media leg may take to connect.
+    pub media_connect: Duration,
     /// A `postgres://` URL, or `None` for SQLite in a fresh temporary directory.
     pub database_url: Option<String>,
 }
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { ring_timeout: Duration::from_secs(15), media_silence: Duration::from_secs(15), database_url: None }
+        Self { ring_timeout: Duration::from_secs(15), media_silence: Duration::from_secs(15), media_connect: Duration::from_secs(20), database_url: None }
     }
 }
 
@@ -84,7 +86,7 @@ impl TestServer {
         let relay = voicedesk_media_relay::start(RelayConfig {
             listen: "127.0.0.1:0".parse()?,
             public_ip: None,
-            timeouts: RelayTimeouts { silence: options.media_silence, ..Default::default() },
+            timeouts: RelayTimeouts { silence: options.media_silence, connect: options.media_connect },
         })
         .await?;
         let config = ServerConfig {
