@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use voicedesk_protocol::{
     ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Role, ServerMessage,
     decode_client_message,
@@ -126,13 +126,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
         Identity::Agent { .. } => Role::Agent,
     };
     let _ = outbox.try_send(welcome);
-    if !app.hub.send(HubInput::Connected { conn, identity, outbox: outbox.clone() }).await {
+    let (kick, kicked) = oneshot::channel();
+    if !app.hub.send(HubInput::Connected { conn, identity, outbox: outbox.clone(), kick }).await {
         return;
     }
     app.stats.connections.fetch_add(1, Ordering::Relaxed);
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, outgoing));
-    read_loop(&app, conn, role, stream, outbox).await;
+    read_loop(&app, conn, role, stream, outbox, kicked).await;
     app.hub.send(HubInput::Disconnected { conn }).await;
     app.stats.connections.fetch_sub(1, Ordering::Relaxed);
     let _ = writer.await;
@@ -165,6 +166,7 @@ async fn read_loop(
     role: Role,
     mut stream: futures::stream::SplitStream<WebSocket>,
     outbox: mpsc::Sender<ServerMessage>,
+    mut kicked: oneshot::Receiver<()>,
 ) {
     let reply = |message: ServerMessage| {
         // A full outbox means the hub will drop this connection anyway.
@@ -174,7 +176,13 @@ async fn read_loop(
         app.stats.client_errors.fetch_add(1, Ordering::Relaxed);
         reply(ServerMessage::error(code, text, request));
     };
-    while let Some(frame) = stream.next().await {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            // The hub forgot this connection: stop reading; the writer flushes and closes.
+            _ = &mut kicked => return,
+        };
+        let Some(frame) = frame else { return };
         let text = match frame {
             Ok(Message::Text(text)) => text,
             Ok(Message::Binary(_)) => {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use voicedesk_protocol::{ClientMessage, ErrorCode, MAX_MESSAGE_BYTES, ServerMessage};
 use voicedesk_softphone::{MediaLeg, SignalingClient, handshake_status, login};
-use voicedesk_tests::{STEP, TestServer, place_call, wait_offer};
+use voicedesk_tests::{STEP, TestServer, http, place_call, wait_offer};
 
 async fn expect_error(ws: &mut SignalingClient, code: ErrorCode) -> String {
     match ws.recv(STEP).await.expect("a reply") {
@@ -152,7 +152,7 @@ async fn garbage_datagrams_on_the_media_port_do_not_disturb_a_call() {
     }
     let before = agent.media.received(0).count(b"CITG");
     agent.media.wait_tag_count(0, *b"CITG", before + 25, STEP).await.unwrap();
-    let metrics = reqwest_free_get(&server.base_url, "/metrics").await;
+    let (_, metrics) = http(&server.base_url, "GET", "/metrics", None).await.unwrap();
     let dropped: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("voicedesk_relay_datagrams_dropped_total "))
@@ -229,14 +229,16 @@ async fn refused_with(url: &str, origin: &str, cookie: Option<&str>) -> u16 {
     handshake_status(&error).unwrap_or_else(|| panic!("no HTTP status in {error:#}"))
 }
 
-/// A tiny HTTP GET over a TCP socket (the tests need no HTTP client crate).
-async fn reqwest_free_get(base: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_agents_connection_and_session() {
+    let server = TestServer::start().await.unwrap();
+    let mut agent = server.ready_agent("agent1").await.unwrap();
+    let (status, _) = http(&server.base_url, "POST", "/api/logout", Some(&agent.cookie)).await.unwrap();
+    assert_eq!(status, 204);
+    let ended = agent.ws.recv(STEP).await.unwrap();
+    assert!(matches!(ended, ServerMessage::Error { code: ErrorCode::SessionExpired, .. }), "{ended:?}");
+    agent.ws.wait_closed(STEP).await.unwrap();
+    let (status, _) = http(&server.base_url, "GET", "/api/me", Some(&agent.cookie)).await.unwrap();
+    assert_eq!(status, 401);
+    assert_eq!(refused_with(&server.agent_ws(), &server.base_url, Some(&agent.cookie)).await, 401);
 }

@@ -51,6 +51,9 @@ pub enum HubInput {
         identity: Identity,
         /// Its bounded outgoing queue.
         outbox: mpsc::Sender<ServerMessage>,
+        /// Dropped by the hub when it forgets the connection (signed out, too slow): the
+        /// handler then stops reading and closes the socket.
+        kick: oneshot::Sender<()>,
     },
     /// A citizen connection proved an earlier identity (the token was checked by the caller).
     Resumed {
@@ -67,6 +70,11 @@ pub enum HubInput {
         conn: ConnId,
         /// What.
         message: ClientMessage,
+    },
+    /// A user signed out (or was signed out): their open connections end now.
+    SignedOut {
+        /// The user.
+        user_id: String,
     },
     /// The connection closed.
     Disconnected {
@@ -105,6 +113,8 @@ impl HubHandle {
 struct Conn {
     identity: Identity,
     outbox: mpsc::Sender<ServerMessage>,
+    /// Dropping it ends the connection's handler.
+    _kick: oneshot::Sender<()>,
     /// Citizen: the call this citizen has in progress.
     call: Option<CallId>,
 }
@@ -207,7 +217,7 @@ impl Hub {
 
     async fn handle_input(&mut self, input: HubInput) {
         match input {
-            HubInput::Connected { conn, identity, outbox } => self.connected(conn, identity, outbox).await,
+            HubInput::Connected { conn, identity, outbox, kick } => self.connected(conn, identity, outbox, kick).await,
             HubInput::Resumed { conn, citizen_id, citizen_token } => {
                 self.resumed(conn, citizen_id, citizen_token)
             }
@@ -218,12 +228,26 @@ impl Hub {
                     self.send(conn, ServerMessage::error(code, text, Some(request)));
                 }
             }
+            HubInput::SignedOut { user_id } => {
+                let agent = AgentId(user_id);
+                if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
+                    self.send(conn, ServerMessage::error(ErrorCode::SessionExpired, "signed out", None));
+                    // Forgetting the connection drops its outbox: the writer closes the socket.
+                    self.disconnected(conn).await;
+                }
+            }
             HubInput::Disconnected { conn } => self.disconnected(conn).await,
             HubInput::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
 
-    async fn connected(&mut self, conn: ConnId, identity: Identity, outbox: mpsc::Sender<ServerMessage>) {
+    async fn connected(
+        &mut self,
+        conn: ConnId,
+        identity: Identity,
+        outbox: mpsc::Sender<ServerMessage>,
+        kick: oneshot::Sender<()>,
+    ) {
         if let Identity::Agent { user } = &identity {
             let agent = AgentId(user.id.clone());
             // The newest connection of an agent wins (a reloaded console); the old one is
@@ -246,7 +270,7 @@ impl Hub {
                 leg_connected: false,
             });
         }
-        self.conns.insert(conn, Conn { identity, outbox, call: None });
+        self.conns.insert(conn, Conn { identity, outbox, _kick: kick, call: None });
         self.carry_out().await;
     }
 
