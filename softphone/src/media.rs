@@ -923,6 +923,10 @@ async fn build_peer_connection(
         // Not consulted by webrtc 0.21's async gatherer (candidates come from the bound
         // sockets); set for the day it is, since loopback is exactly what we bind.
         .with_include_loopback_candidate(true)
+        // Check pairs every 20 ms instead of 200 ms: against an ICE-lite relay the first
+        // successful check is nominated on the next tick, so this is most of the set-up time
+        // (200 ms → ~25 ms). 70 attempts keep the default 1.4 s before a pair fails.
+        .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(70))
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
