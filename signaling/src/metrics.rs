@@ -10,7 +10,7 @@ use voicedesk_media_relay::RelayStats;
 pub struct SignalingStats {
     /// Open WebSocket connections.
     pub connections: AtomicI64,
-    /// Calls waiting in the queue (including ringing ones).
+    /// Calls waiting for an answer: queued or ringing.
     pub queue_length: AtomicI64,
     /// Calls in progress (queued, ringing or talking).
     pub active_calls: AtomicI64,
@@ -32,7 +32,7 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
     metric(&mut out, "voicedesk_ws_connections", "gauge", "Open WebSocket connections.", g(&s.connections));
-    metric(&mut out, "voicedesk_queue_length", "gauge", "Calls waiting for an agent.", g(&s.queue_length));
+    metric(&mut out, "voicedesk_queue_length", "gauge", "Calls waiting for an answer (queued or ringing).", g(&s.queue_length));
     metric(&mut out, "voicedesk_active_calls", "gauge", "Calls queued, ringing or talking.", g(&s.active_calls));
     metric(&mut out, "voicedesk_calls_total", "counter", "Calls placed since start.", c(&s.calls_total));
     metric(&mut out, "voicedesk_calls_answered_total", "counter", "Calls answered by an agent since start.", c(&s.calls_answered));

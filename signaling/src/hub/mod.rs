@@ -336,7 +336,7 @@ impl Hub {
     }
 
     fn publish_gauges(&self) {
-        self.stats.queue_length.store(self.engine.queue_len() as i64, Ordering::Relaxed);
+        self.stats.queue_length.store((self.engine.queue_len() + self.engine.ringing_count()) as i64, Ordering::Relaxed);
         self.stats.active_calls.store(self.calls.len() as i64, Ordering::Relaxed);
     }
 
