@@ -110,7 +110,7 @@ pub(crate) fn answer_offer(
     let mut media_engine = MediaEngine::default();
     media_engine
         .register_codec(
-            RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: 111, ..Default::default() },
+            RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: 111 },
             RtpCodecKind::Audio,
         )
         .map_err(stack)?;

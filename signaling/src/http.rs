@@ -114,14 +114,13 @@ fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 
 /// `POST /api/logout` — ends the session and clears the cookie.
 pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie_token(&headers) {
-        if let Ok(Some(found)) = app.sessions.authenticate(token).await {
+    if let Some(token) = cookie_token(&headers)
+        && let Ok(Some(found)) = app.sessions.authenticate(token).await {
             let _ = app.sessions.logout(token).await;
             if let Some(user) = found.user {
                 app.hub.send(HubInput::SignedOut { user_id: user.id }).await;
             }
         }
-    }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear) {

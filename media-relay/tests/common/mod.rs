@@ -69,7 +69,7 @@ impl Participant {
         let mut media = MediaEngine::default();
         media
             .register_codec(
-                RTCRtpCodecParameters { rtp_codec: opus(), payload_type: 111, ..Default::default() },
+                RTCRtpCodecParameters { rtp_codec: opus(), payload_type: 111 },
                 RtpCodecKind::Audio,
             )
             .unwrap();

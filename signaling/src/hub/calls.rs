@@ -193,11 +193,10 @@ impl Hub {
                     }
                 }
                 Command::WithdrawOffer { call, agent, reason } => {
-                    if let Some(c) = self.calls.get_mut(&call) {
-                        if c.agent.as_ref() == Some(&agent) && !c.connected {
+                    if let Some(c) = self.calls.get_mut(&call)
+                        && c.agent.as_ref() == Some(&agent) && !c.connected {
                             c.agent = None;
                         }
-                    }
                     if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
                         self.send(conn, ServerMessage::OfferWithdrawn { call_id: call.0, reason });
                     }
@@ -275,17 +274,15 @@ impl Hub {
             tracing::error!(%call, error = %e, "could not record the end of a call");
         }
         tracing::info!(%call, reason = reason.as_str(), "call ended");
-        if let Some(c) = self.conns.get_mut(&active.citizen_conn) {
-            if c.call.as_ref() == Some(call) {
+        if let Some(c) = self.conns.get_mut(&active.citizen_conn)
+            && c.call.as_ref() == Some(call) {
                 c.call = None;
             }
-        }
         self.send(active.citizen_conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
-        if let Some(conn) = agent.as_ref().and_then(|a| self.agents.get(a)).map(|p| p.conn) {
-            if active.connected || reason != EndReason::Abandoned {
+        if let Some(conn) = agent.as_ref().and_then(|a| self.agents.get(a)).map(|p| p.conn)
+            && (active.connected || reason != EndReason::Abandoned) {
                 self.send(conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
             }
-        }
     }
 
     pub(super) async fn handle_relay_event(&mut self, event: RelayEvent) {

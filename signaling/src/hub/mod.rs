@@ -304,12 +304,11 @@ impl Hub {
                         voicedesk_queue_engine::Input::AgentLoggedOut { agent: agent.clone() },
                     );
                     self.carry_out().await;
-                    if let Some(presence) = self.agents.remove(&agent) {
-                        if let Some(leg) = presence.leg {
+                    if let Some(presence) = self.agents.remove(&agent)
+                        && let Some(leg) = presence.leg {
                             self.legs.remove(&leg);
                             let _ = self.relay.close_leg(leg).await;
                         }
-                    }
                 }
             }
         }
