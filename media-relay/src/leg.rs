@@ -13,32 +13,19 @@ use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::certificate::RTCCertificate;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
+use rtc::peer_connection::configuration::media_engine::MIME_TYPE_OPUS;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::{
-    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
-};
+use rtc::peer_connection::transport::RTCDtlsRole;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 
 use crate::RelayError;
+use crate::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
 use crate::rewrite::SlotRewriter;
 use crate::routing::LegId;
-
-/// Opus as browsers offer it.
-fn opus_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.to_owned(),
-        clock_rate: 48_000,
-        channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
 
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,13 +94,7 @@ pub(crate) fn answer_offer(
         .with_answering_dtls_role(RTCDtlsRole::Server)
         .build();
 
-    let mut media_engine = MediaEngine::default();
-    media_engine
-        .register_codec(
-            RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: 111 },
-            RtpCodecKind::Audio,
-        )
-        .map_err(stack)?;
+    let media_engine = opus_media_engine().map_err(stack)?;
     // Sender and receiver reports only: they give both ends round-trip time and loss.
     let registry = configure_rtcp_reports(Registry::new());
     let config = RTCConfigurationBuilder::new().with_certificates(vec![certificate.clone()]).build();
@@ -148,20 +129,7 @@ pub(crate) fn answer_offer(
         senders.push((sender, ssrc));
     }
 
-    let candidate = CandidateHostConfig {
-        base_config: CandidateConfig {
-            network: "udp".to_owned(),
-            address: advertised.ip().to_string(),
-            port: advertised.port(),
-            component: 1,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-    .new_candidate_host()
-    .map_err(stack)?;
-    let init = RTCIceCandidate::from(&candidate).to_json().map_err(stack)?;
-    pc.add_local_candidate(init).map_err(stack)?;
+    pc.add_local_candidate(host_candidate(advertised).map_err(stack)?).map_err(stack)?;
 
     let answer = pc.create_answer(None).map_err(stack)?;
     pc.set_local_description(now, answer).map_err(stack)?;

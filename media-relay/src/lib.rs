@@ -10,6 +10,7 @@
 //! - [`rewrite`]: per-slot header rewriting (pure).
 //! - [`demux`]: datagram classification and first-contact STUN parsing (pure).
 //! - [`sdp`]: offer checks.
+//! - [`rtc_setup`]: codec and candidate settings shared with sans-I/O clients.
 //! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
 //! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
 
@@ -20,6 +21,7 @@ mod leg;
 pub mod metrics;
 pub mod rewrite;
 pub mod routing;
+pub mod rtc_setup;
 pub mod sdp;
 
 pub use crate::core::{RelayCore, RelayTimeouts};

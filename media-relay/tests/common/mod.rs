@@ -14,34 +14,22 @@ use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MediaEngine};
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use voicedesk_media_relay::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
 use voicedesk_media_relay::{LegId, RelayCore, RelayEvent, RelayStats, RelayTimeouts};
 
 /// Where the relay "listens" in the simulation.
 pub const RELAY_ADDR: &str = "192.0.2.1:7900";
-
-fn opus() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.to_owned(),
-        clock_rate: 48_000,
-        channels: 2,
-        sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
 
 /// One simulated browser.
 pub struct Participant {
@@ -66,13 +54,7 @@ pub struct Participant {
 impl Participant {
     /// A participant at `addr` with `slots` audio sections; returns it and its offer.
     pub fn new(now: Instant, addr: SocketAddr, slots: usize) -> (Self, String) {
-        let mut media = MediaEngine::default();
-        media
-            .register_codec(
-                RTCRtpCodecParameters { rtp_codec: opus(), payload_type: 111 },
-                RtpCodecKind::Audio,
-            )
-            .unwrap();
+        let media = opus_media_engine().unwrap();
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(media)
@@ -87,7 +69,7 @@ impl Participant {
             RtpCodecKind::Audio,
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(mic_ssrc), ..Default::default() },
-                codec: opus(),
+                codec: opus_codec(),
                 ..Default::default()
             }],
         );
@@ -103,19 +85,7 @@ impl Participant {
             )
             .unwrap();
         }
-        let candidate = CandidateHostConfig {
-            base_config: CandidateConfig {
-                network: "udp".into(),
-                address: addr.ip().to_string(),
-                port: addr.port(),
-                component: 1,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
-        .new_candidate_host()
-        .unwrap();
-        pc.add_local_candidate(RTCIceCandidate::from(&candidate).to_json().unwrap()).unwrap();
+        pc.add_local_candidate(host_candidate(addr).unwrap()).unwrap();
         let offer = pc.create_offer(None).unwrap();
         pc.set_local_description(now, offer).unwrap();
         let sdp = pc.local_description().unwrap().sdp;
