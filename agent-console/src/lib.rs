@@ -21,57 +21,18 @@ const CSS: &str = "text/css; charset=utf-8";
 /// Every asset by file name. The browser tests and the unit tests below rely on this being the
 /// complete list.
 const ASSETS: &[(&str, Asset)] = &[
-    (
-        "hall.html",
-        Asset {
-            body: include_bytes!("../assets/hall.html"),
-            content_type: HTML,
-        },
-    ),
-    (
-        "agent.html",
-        Asset {
-            body: include_bytes!("../assets/agent.html"),
-            content_type: HTML,
-        },
-    ),
-    (
-        "common.js",
-        Asset {
-            body: include_bytes!("../assets/common.js"),
-            content_type: JS,
-        },
-    ),
-    (
-        "hall.js",
-        Asset {
-            body: include_bytes!("../assets/hall.js"),
-            content_type: JS,
-        },
-    ),
-    (
-        "agent.js",
-        Asset {
-            body: include_bytes!("../assets/agent.js"),
-            content_type: JS,
-        },
-    ),
-    (
-        "style.css",
-        Asset {
-            body: include_bytes!("../assets/style.css"),
-            content_type: CSS,
-        },
-    ),
+    ("hall.html", Asset { body: include_bytes!("../assets/hall.html"), content_type: HTML }),
+    ("agent.html", Asset { body: include_bytes!("../assets/agent.html"), content_type: HTML }),
+    ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
+    ("hall.js", Asset { body: include_bytes!("../assets/hall.js"), content_type: JS }),
+    ("agent.js", Asset { body: include_bytes!("../assets/agent.js"), content_type: JS }),
+    ("style.css", Asset { body: include_bytes!("../assets/style.css"), content_type: CSS }),
 ];
 
 /// The asset with this file name (`"hall.js"`, not `"/assets/hall.js"`), or `None`. Only exact
 /// names match, so no request path can reach anything but the files listed here.
 pub fn asset(path: &str) -> Option<Asset> {
-    ASSETS
-        .iter()
-        .find(|(name, _)| *name == path)
-        .map(|(_, asset)| *asset)
+    ASSETS.iter().find(|(name, _)| *name == path).map(|(_, asset)| *asset)
 }
 
 /// The names of all embedded assets, for listings and cache headers.
@@ -100,15 +61,9 @@ mod tests {
 
     #[test]
     fn only_exact_names_resolve() {
-        for path in [
-            "",
-            "/",
-            "/hall.html",
-            "assets/hall.js",
-            "../Cargo.toml",
-            "hall.js/",
-            "HALL.HTML",
-        ] {
+        for path in
+            ["", "/", "/hall.html", "assets/hall.js", "../Cargo.toml", "hall.js/", "HALL.HTML"]
+        {
             assert_eq!(asset(path), None, "{path:?}");
         }
     }
@@ -133,19 +88,13 @@ mod tests {
     fn pages_load_nothing_inline_or_external() {
         for name in asset_names() {
             let body = text(name);
-            assert!(
-                !body.contains("http://") && !body.contains("https://"),
-                "{name} has a URL"
-            );
+            assert!(!body.contains("http://") && !body.contains("https://"), "{name} has a URL");
             if name.ends_with(".html") {
                 for (at, _) in body.match_indices("<script") {
                     let tag = &body[at..at + body[at..].find('>').unwrap()];
                     assert!(tag.contains(" src="), "{name} has an inline script: {tag}");
                 }
-                assert!(
-                    !body.contains(" onclick=") && !body.contains(" onload="),
-                    "{name}"
-                );
+                assert!(!body.contains(" onclick=") && !body.contains(" onload="), "{name}");
                 assert!(!body.contains(" style="), "{name} has an inline style");
             }
         }
@@ -166,10 +115,7 @@ mod tests {
             "remote-audio-0",
             "remote-audio-1",
         ] {
-            assert!(
-                hall.contains(&format!("id=\"{id}\"")),
-                "hall.html lacks #{id}"
-            );
+            assert!(hall.contains(&format!("id=\"{id}\"")), "hall.html lacks #{id}");
         }
         let agent = text("agent.html");
         for id in [
@@ -191,10 +137,7 @@ mod tests {
             "remote-audio-0",
             "remote-audio-1",
         ] {
-            assert!(
-                agent.contains(&format!("id=\"{id}\"")),
-                "agent.html lacks #{id}"
-            );
+            assert!(agent.contains(&format!("id=\"{id}\"")), "agent.html lacks #{id}");
         }
         for page in [hall, agent] {
             assert!(page.contains("<html lang=\"zh-CN\">"));

@@ -123,7 +123,14 @@ impl RelayCore {
     ) -> Result<(LegId, String), RelayError> {
         let summary = check_offer(offer, max_slots)?;
         let id = LegId(self.next_leg);
-        let new = answer_offer(now, id, offer, summary.audio_sections, self.advertised, &self.certificate)?;
+        let new = answer_offer(
+            now,
+            id,
+            offer,
+            summary.audio_sections,
+            self.advertised,
+            &self.certificate,
+        )?;
         self.next_leg += 1;
         self.by_ufrag.insert(new.leg.ufrag.clone(), id);
         self.legs.insert(id, new.leg);
@@ -141,7 +148,8 @@ impl RelayCore {
     /// changes.
     pub fn set_feeds(&mut self, feeds: &[SlotFeed]) -> Result<(), RelayError> {
         for feed in feeds {
-            let slots = self.slot_count(feed.slot.leg).ok_or(RelayError::UnknownLeg(feed.slot.leg))?;
+            let slots =
+                self.slot_count(feed.slot.leg).ok_or(RelayError::UnknownLeg(feed.slot.leg))?;
             if feed.slot.slot as usize >= slots {
                 return Err(RelayError::UnknownSlot(feed.slot));
             }
@@ -269,7 +277,9 @@ impl RelayCore {
         let mut expired = Vec::new();
         for leg in self.legs.values() {
             let reason = match leg.state {
-                LegState::Connecting if now.duration_since(leg.created_at) > self.timeouts.connect => {
+                LegState::Connecting
+                    if now.duration_since(leg.created_at) > self.timeouts.connect =>
+                {
                     Some(LegEndReason::ConnectTimeout)
                 }
                 LegState::Connected if now.duration_since(leg.last_rx) > self.timeouts.silence => {

@@ -26,9 +26,19 @@ pub struct RelayConfig {
 }
 
 enum Command {
-    CreateLeg { offer: String, max_slots: usize, reply: oneshot::Sender<Result<(LegId, String), RelayError>> },
-    SetFeeds { feeds: Vec<SlotFeed>, reply: oneshot::Sender<Result<(), RelayError>> },
-    CloseLeg { leg: LegId, reply: oneshot::Sender<Result<(), RelayError>> },
+    CreateLeg {
+        offer: String,
+        max_slots: usize,
+        reply: oneshot::Sender<Result<(LegId, String), RelayError>>,
+    },
+    SetFeeds {
+        feeds: Vec<SlotFeed>,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    CloseLeg {
+        leg: LegId,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
 }
 
 /// The control side of a running relay. Cheap to clone.
@@ -82,7 +92,11 @@ impl RelayHandle {
 
     /// Answers an offer; the new leg has as many receive slots as the offer has audio
     /// sections (at most `max_slots`).
-    pub async fn create_leg(&self, offer: String, max_slots: usize) -> Result<(LegId, String), RelayError> {
+    pub async fn create_leg(
+        &self,
+        offer: String,
+        max_slots: usize,
+    ) -> Result<(LegId, String), RelayError> {
         self.call(|reply| Command::CreateLeg { offer, max_slots, reply }).await
     }
 

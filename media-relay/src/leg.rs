@@ -23,9 +23,9 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 
 use crate::RelayError;
-use crate::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
 use crate::rewrite::SlotRewriter;
 use crate::routing::LegId;
+use crate::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
 
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,8 @@ pub(crate) fn answer_offer(
     let media_engine = opus_media_engine().map_err(stack)?;
     // Sender and receiver reports only: they give both ends round-trip time and loss.
     let registry = configure_rtcp_reports(Registry::new());
-    let config = RTCConfigurationBuilder::new().with_certificates(vec![certificate.clone()]).build();
+    let config =
+        RTCConfigurationBuilder::new().with_certificates(vec![certificate.clone()]).build();
     let mut pc = RTCPeerConnectionBuilder::new()
         .with_configuration(config)
         .with_setting_engine(setting_engine)
@@ -120,7 +121,10 @@ pub(crate) fn answer_offer(
             format!("slot {slot}"),
             RtpCodecKind::Audio,
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
                 codec: opus_codec(),
                 ..Default::default()
             }],

@@ -58,12 +58,13 @@ impl RoutingTable {
             None => self.source_of.remove(&feed.slot),
         };
         if let Some(old) = previous
-            && let Some(targets) = self.fanout.get_mut(&old) {
-                targets.retain(|s| *s != feed.slot);
-                if targets.is_empty() {
-                    self.fanout.remove(&old);
-                }
+            && let Some(targets) = self.fanout.get_mut(&old)
+        {
+            targets.retain(|s| *s != feed.slot);
+            if targets.is_empty() {
+                self.fanout.remove(&old);
             }
+        }
         if let Some(source) = feed.source {
             self.fanout.entry(source).or_default().push(feed.slot);
         }

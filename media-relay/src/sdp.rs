@@ -89,12 +89,16 @@ mod tests {
             other => panic!("expected BadSdp, got {other:?}"),
         };
         assert!(err("hello", 2).contains("not a valid SDP"));
-        assert!(err(&CHROME_LIKE_OFFER.replacen("m=audio", "m=video", 1), 2).contains("only audio"));
+        assert!(
+            err(&CHROME_LIKE_OFFER.replacen("m=audio", "m=video", 1), 2).contains("only audio")
+        );
         assert!(err(&"x".repeat(MAX_SDP_BYTES + 1), 2).contains("32 KiB"));
         assert!(err(CHROME_LIKE_OFFER, 1).contains("at most 1"));
         assert!(err(&CHROME_LIKE_OFFER.replace("opus/48000/2", "PCMU/8000"), 2).contains("Opus"));
         let recv_first = CHROME_LIKE_OFFER.replacen("a=sendrecv", "a=recvonly", 1);
         assert!(err(&recv_first, 2).contains("first audio section"));
-        assert!(err(&CHROME_LIKE_OFFER.replace("a=fingerprint", "a=x-fp"), 2).contains("fingerprint"));
+        assert!(
+            err(&CHROME_LIKE_OFFER.replace("a=fingerprint", "a=x-fp"), 2).contains("fingerprint")
+        );
     }
 }

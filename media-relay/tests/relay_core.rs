@@ -6,9 +6,15 @@ mod common;
 use std::time::Duration;
 
 use common::Sim;
-use voicedesk_media_relay::{LegEndReason, RelayError, RelayEvent, RelayTimeouts, SlotFeed, SlotRef};
+use voicedesk_media_relay::{
+    LegEndReason, RelayError, RelayEvent, RelayTimeouts, SlotFeed, SlotRef,
+};
 
-fn feed(dest: voicedesk_media_relay::LegId, slot: u8, source: Option<voicedesk_media_relay::LegId>) -> SlotFeed {
+fn feed(
+    dest: voicedesk_media_relay::LegId,
+    slot: u8,
+    source: Option<voicedesk_media_relay::LegId>,
+) -> SlotFeed {
     SlotFeed { slot: SlotRef { leg: dest, slot }, source }
 }
 
@@ -31,7 +37,12 @@ fn packets_reach_exactly_the_slots_the_table_names() {
     let (la, lb, lc) = (sim.leg(a), sim.leg(b), sim.leg(c));
     // A and B talk; C hears A on its slot 0 and B on its slot 1; nobody hears C.
     sim.relay
-        .set_feeds(&[feed(la, 0, Some(lb)), feed(lb, 0, Some(la)), feed(lc, 0, Some(la)), feed(lc, 1, Some(lb))])
+        .set_feeds(&[
+            feed(la, 0, Some(lb)),
+            feed(lb, 0, Some(la)),
+            feed(lc, 0, Some(la)),
+            feed(lc, 1, Some(lb)),
+        ])
         .unwrap();
     talk(&mut sim, &[(a, *b"AAAA"), (b, *b"BBBB"), (c, *b"CCCC")], 1000);
 
@@ -44,7 +55,10 @@ fn packets_reach_exactly_the_slots_the_table_names() {
             assert_eq!(p[who].count(slot, *b"CCCC"), 0, "nobody hears C");
         }
     }
-    assert!(p[a].received[1].is_empty() && p[b].received[1].is_empty(), "unrouted slots stay silent");
+    assert!(
+        p[a].received[1].is_empty() && p[b].received[1].is_empty(),
+        "unrouted slots stay silent"
+    );
     assert_eq!(p[c].count(0, *b"BBBB"), 0, "C's slot 0 carries only A");
 }
 
@@ -80,9 +94,15 @@ fn a_leg_whose_packets_stop_arriving_is_ended_as_silent() {
     // B's network goes away; A keeps sending keepalives by itself.
     sim.participants[b].online = false;
     sim.advance(Duration::from_secs(5));
-    assert!(sim.events.contains(&RelayEvent::LegEnded { leg: lb, reason: LegEndReason::Silence }), "{:?}", sim.events);
+    assert!(
+        sim.events.contains(&RelayEvent::LegEnded { leg: lb, reason: LegEndReason::Silence }),
+        "{:?}",
+        sim.events
+    );
     let la = sim.leg(a);
-    assert!(!sim.events.iter().any(|e| matches!(e, RelayEvent::LegEnded { leg, .. } if *leg == la)));
+    assert!(
+        !sim.events.iter().any(|e| matches!(e, RelayEvent::LegEnded { leg, .. } if *leg == la))
+    );
     // The ended leg is gone from routing and control.
     assert_eq!(sim.relay.set_feeds(&[feed(la, 0, Some(lb))]), Err(RelayError::UnknownLeg(lb)));
 }
@@ -107,7 +127,10 @@ fn a_leg_that_never_connects_is_ended_after_the_connect_limit() {
     let a = sim.join(2);
     sim.participants[a].online = false;
     sim.advance(Duration::from_secs(3));
-    assert_eq!(sim.events, vec![RelayEvent::LegEnded { leg: sim.leg(a), reason: LegEndReason::ConnectTimeout }]);
+    assert_eq!(
+        sim.events,
+        vec![RelayEvent::LegEnded { leg: sim.leg(a), reason: LegEndReason::ConnectTimeout }]
+    );
     assert_eq!(sim.relay.leg_count(), 0);
 }
 

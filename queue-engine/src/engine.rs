@@ -264,11 +264,7 @@ impl Engine {
         }
         self.agents.insert(
             agent.clone(),
-            Agent {
-                state: AgentState::Away { reason: None },
-                since: now,
-                idle_since: now,
-            },
+            Agent { state: AgentState::Away { reason: None }, since: now, idle_since: now },
         );
         self.report_agent(&agent);
         Ok(())
@@ -276,10 +272,8 @@ impl Engine {
 
     fn agent_logged_out(&mut self, now: Instant, agent: &AgentId) -> Result<(), EngineError> {
         // Removed first: a logged-out agent gets no more commands (end_call skips them).
-        let removed = self
-            .agents
-            .remove(agent)
-            .ok_or_else(|| EngineError::UnknownAgent(agent.clone()))?;
+        let removed =
+            self.agents.remove(agent).ok_or_else(|| EngineError::UnknownAgent(agent.clone()))?;
         match removed.state {
             AgentState::Ringing(call) => {
                 // No WithdrawOffer: the shell caused this and the protocol has no reason for it.
@@ -327,16 +321,10 @@ impl Engine {
         c.phase = Phase::Connected(agent.clone());
         c.phase_since = now;
         c.position = None;
-        let a = self
-            .agents
-            .get_mut(agent)
-            .expect("checked: agent logged in");
+        let a = self.agents.get_mut(agent).expect("checked: agent logged in");
         a.state = AgentState::OnCall(call.clone());
         a.since = now;
-        self.commands.push_back(Command::Connect {
-            call: call.clone(),
-            agent: agent.clone(),
-        });
+        self.commands.push_back(Command::Connect { call: call.clone(), agent: agent.clone() });
         self.report_agent(agent);
         Ok(())
     }
@@ -344,10 +332,7 @@ impl Engine {
     fn reject(&mut self, now: Instant, agent: &AgentId, call: &CallId) -> Result<(), EngineError> {
         self.check_ringing_at(agent, call)?;
         self.withdraw(now, call, WithdrawReason::Rejected);
-        let a = self
-            .agents
-            .get_mut(agent)
-            .expect("checked: agent logged in");
+        let a = self.agents.get_mut(agent).expect("checked: agent logged in");
         a.state = AgentState::Available;
         a.since = now;
         self.report_agent(agent);
@@ -394,13 +379,8 @@ impl Engine {
             unreachable!("ring timer of {call} armed while it is not ringing");
         };
         self.withdraw(now, call, WithdrawReason::RingTimeout);
-        let a = self
-            .agents
-            .get_mut(&agent)
-            .expect("a ringing agent is logged in");
-        a.state = AgentState::Away {
-            reason: Some(MISSED_CALL_REASON.to_owned()),
-        };
+        let a = self.agents.get_mut(&agent).expect("a ringing agent is logged in");
+        a.state = AgentState::Away { reason: Some(MISSED_CALL_REASON.to_owned()) };
         a.since = now;
         self.report_agent(&agent);
     }
@@ -436,10 +416,7 @@ impl Engine {
 
     /// The oldest call that is queued and not ringing.
     fn head_of_queue(&self) -> Option<CallId> {
-        self.waiting
-            .values()
-            .find(|id| self.calls[*id].phase == Phase::Queued)
-            .cloned()
+        self.waiting.values().find(|id| self.calls[*id].phase == Phase::Queued).cloned()
     }
 
     /// The agent `call` should ring at: the longest-idle available agent who has not yet
@@ -456,18 +433,12 @@ impl Engine {
 
     fn offer(&mut self, now: Instant, call: &CallId, agent: &AgentId) {
         let ring_timeout = self.config.ring_timeout;
-        let c = self
-            .calls
-            .get_mut(call)
-            .expect("dispatch offers live calls");
+        let c = self.calls.get_mut(call).expect("dispatch offers live calls");
         c.phase = Phase::Ringing(agent.clone());
         c.phase_since = now;
         let waited = now.saturating_duration_since(c.queued_at);
         let service = c.service.clone();
-        let a = self
-            .agents
-            .get_mut(agent)
-            .expect("dispatch offers to logged-in agents");
+        let a = self.agents.get_mut(agent).expect("dispatch offers to logged-in agents");
         a.state = AgentState::Ringing(call.clone());
         a.since = now;
         // A ring timeout too large to represent is treated as "rings until answered".
@@ -492,10 +463,7 @@ impl Engine {
             let c = self.calls.get_mut(id).expect("waiting calls are live");
             if c.position != Some(position) {
                 c.position = Some(position);
-                self.commands.push_back(Command::Position {
-                    call: id.clone(),
-                    position,
-                });
+                self.commands.push_back(Command::Position { call: id.clone(), position });
             }
         }
     }
@@ -563,10 +531,7 @@ impl Engine {
     /// Sets a logged-in agent available from `now`; `worked` says whether they just ended a
     /// call (their idle time restarts) or only had an offer taken back (it does not).
     fn make_available(&mut self, now: Instant, agent: &AgentId, worked: bool) {
-        let a = self
-            .agents
-            .get_mut(agent)
-            .expect("make_available of a logged-in agent");
+        let a = self.agents.get_mut(agent).expect("make_available of a logged-in agent");
         a.state = AgentState::Available;
         a.since = now;
         if worked {
@@ -589,17 +554,13 @@ impl Engine {
     // ----- validation (no mutation) -----------------------------------------------------------
 
     fn live_call(&self, call: &CallId) -> Result<&Call, EngineError> {
-        self.calls
-            .get(call)
-            .ok_or_else(|| EngineError::UnknownCall(call.clone()))
+        self.calls.get(call).ok_or_else(|| EngineError::UnknownCall(call.clone()))
     }
 
     /// The agent, if logged in and holding no call (available or away).
     fn idle_agent_mut(&mut self, agent: &AgentId) -> Result<&mut Agent, EngineError> {
-        let a = self
-            .agents
-            .get_mut(agent)
-            .ok_or_else(|| EngineError::UnknownAgent(agent.clone()))?;
+        let a =
+            self.agents.get_mut(agent).ok_or_else(|| EngineError::UnknownAgent(agent.clone()))?;
         if let Some(call) = a.state.call() {
             return Err(EngineError::AgentBusy {
                 agent: agent.clone(),
@@ -617,10 +578,7 @@ impl Engine {
         }
         match &self.live_call(call)?.phase {
             Phase::Ringing(ringing) if ringing == agent => Ok(()),
-            _ => Err(EngineError::NotOfferedToYou {
-                call: call.clone(),
-                agent: agent.clone(),
-            }),
+            _ => Err(EngineError::NotOfferedToYou { call: call.clone(), agent: agent.clone() }),
         }
     }
 }

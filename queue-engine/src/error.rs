@@ -68,10 +68,7 @@ impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EngineError::UnknownCall(call) => {
-                write!(
-                    f,
-                    "unknown call {call}: it never arrived or it has already ended"
-                )
+                write!(f, "unknown call {call}: it never arrived or it has already ended")
             }
             EngineError::UnknownAgent(agent) => write!(f, "agent {agent} is not logged in"),
             EngineError::DuplicateCall(call) => {
@@ -84,19 +81,12 @@ impl fmt::Display for EngineError {
             EngineError::NotYourCall { call, agent } => {
                 write!(f, "call {call} is not connected to agent {agent}")
             }
-            EngineError::AgentBusy {
-                agent,
-                call,
-                activity,
-            } => match activity {
+            EngineError::AgentBusy { agent, call, activity } => match activity {
                 AgentActivity::Ringing => write!(
                     f,
                     "agent {agent} has call {call} ringing; accept or reject it before changing state"
                 ),
-                _ => write!(
-                    f,
-                    "agent {agent} is on call {call}; hang up before changing state"
-                ),
+                _ => write!(f, "agent {agent} is on call {call}; hang up before changing state"),
             },
         }
     }

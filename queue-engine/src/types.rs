@@ -85,9 +85,7 @@ impl EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            ring_timeout: Self::DEFAULT_RING_TIMEOUT,
-        }
+        Self { ring_timeout: Self::DEFAULT_RING_TIMEOUT }
     }
 }
 

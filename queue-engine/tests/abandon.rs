@@ -13,19 +13,9 @@ fn abandoning_while_queued_ends_the_call() {
     h.login("a1");
     h.arrive("c1");
     let out = h.abandon("c1");
-    assert_eq!(
-        out,
-        [Command::End {
-            call: call("c1"),
-            agent: None,
-            reason: EndReason::Abandoned
-        }]
-    );
+    assert_eq!(out, [Command::End { call: call("c1"), agent: None, reason: EndReason::Abandoned }]);
     assert_eq!(h.engine.queue_len(), 0);
-    assert!(
-        h.engine.call(&call("c1")).is_none(),
-        "an ended call is forgotten"
-    );
+    assert!(h.engine.call(&call("c1")).is_none(), "an ended call is forgotten");
 }
 
 #[test]
@@ -50,24 +40,13 @@ fn abandoning_while_ringing_withdraws_the_offer_and_the_agent_stays_available() 
                 reason: None,
                 since: h.now
             },
-            Command::End {
-                call: call("c1"),
-                agent: None,
-                reason: EndReason::Abandoned
-            },
+            Command::End { call: call("c1"), agent: None, reason: EndReason::Abandoned },
         ]
     );
     let a1 = h.engine.agent(&agent("a1")).unwrap();
     assert_eq!(a1.activity, AgentActivity::Available);
-    assert_eq!(
-        a1.idle_since, idle_since,
-        "an offer that never became a call is not work"
-    );
-    assert_eq!(
-        h.engine.poll_timeout(),
-        None,
-        "the ring timer went with the offer"
-    );
+    assert_eq!(a1.idle_since, idle_since, "an offer that never became a call is not work");
+    assert_eq!(h.engine.poll_timeout(), None, "the ring timer went with the offer");
 }
 
 #[test]
@@ -90,10 +69,7 @@ fn a_citizen_hanging_up_before_an_answer_is_an_abandon() {
     let out = [h.citizen_hangs_up("c1"), h.citizen_hangs_up("c2")].concat();
     assert_eq!(
         ends(&out),
-        [
-            ("c1".into(), None, EndReason::Abandoned),
-            ("c2".into(), None, EndReason::Abandoned)
-        ]
+        [("c1".into(), None, EndReason::Abandoned), ("c2".into(), None, EndReason::Abandoned)]
     );
 }
 
@@ -104,14 +80,7 @@ fn the_citizen_leaving_a_connected_call_is_a_disconnect() {
     h.arrive("c1");
     h.connect("a1", "c1");
     let out = h.abandon("c1");
-    assert_eq!(
-        ends(&out),
-        [(
-            "c1".into(),
-            Some("a1".into()),
-            EndReason::CitizenDisconnected
-        )]
-    );
+    assert_eq!(ends(&out), [("c1".into(), Some("a1".into()), EndReason::CitizenDisconnected)]);
     assert_eq!(h.activity("a1"), Some(AgentActivity::Available));
 }
 
@@ -121,22 +90,13 @@ fn an_abandoned_call_is_unknown_afterwards() {
     h.login_available("a1");
     h.arrive("c1");
     h.abandon("c1");
+    h.refused(Input::CallAbandoned { call: call("c1") }, EngineError::UnknownCall(call("c1")));
     h.refused(
-        Input::CallAbandoned { call: call("c1") },
+        Input::HangUp { call: call("c1"), by: Party::Citizen },
         EngineError::UnknownCall(call("c1")),
     );
     h.refused(
-        Input::HangUp {
-            call: call("c1"),
-            by: Party::Citizen,
-        },
-        EngineError::UnknownCall(call("c1")),
-    );
-    h.refused(
-        Input::Accept {
-            agent: agent("a1"),
-            call: call("c1"),
-        },
+        Input::Accept { agent: agent("a1"), call: call("c1") },
         EngineError::UnknownCall(call("c1")),
     );
 }

@@ -20,23 +20,10 @@ fn logout_while_ringing_requeues_the_call_at_the_head_with_its_original_time() {
     h.advance_secs(2);
 
     let out = h.logout("a1");
-    assert!(
-        out.is_empty(),
-        "no withdraw, no agent state, nobody moved: {out:?}"
-    );
+    assert!(out.is_empty(), "no withdraw, no agent state, nobody moved: {out:?}");
     assert_eq!(h.engine.poll_timeout(), None);
-    let waiting: Vec<_> = h
-        .engine
-        .waiting_calls()
-        .map(|c| (c.id.0.clone(), c.phase))
-        .collect();
-    assert_eq!(
-        waiting,
-        [
-            ("c1".into(), CallPhase::Queued),
-            ("c2".into(), CallPhase::Queued)
-        ]
-    );
+    let waiting: Vec<_> = h.engine.waiting_calls().map(|c| (c.id.0.clone(), c.phase)).collect();
+    assert_eq!(waiting, [("c1".into(), CallPhase::Queued), ("c2".into(), CallPhase::Queued)]);
     assert_eq!(h.engine.call(&call("c1")).unwrap().queued_at, arrived);
 
     h.advance_secs(1);
@@ -72,14 +59,7 @@ fn logout_on_a_call_ends_it_as_agent_disconnected() {
 fn a_call_arriving_with_no_agent_logged_in_ends_with_no_agents() {
     let mut h = Harness::new();
     let out = h.arrive("c1");
-    assert_eq!(
-        out,
-        [Command::End {
-            call: call("c1"),
-            agent: None,
-            reason: EndReason::NoAgents
-        }]
-    );
+    assert_eq!(out, [Command::End { call: call("c1"), agent: None, reason: EndReason::NoAgents }]);
     assert_eq!(h.engine.calls().count(), 0);
     // The id is free again: the shell may retry later.
     h.login("a1");
@@ -109,10 +89,7 @@ fn the_last_agent_logging_out_ends_the_waiting_calls_with_no_agents() {
     let out = h.logout("a1");
     assert_eq!(
         ends(&out),
-        [
-            ("c1".into(), None, EndReason::NoAgents),
-            ("c2".into(), None, EndReason::NoAgents)
-        ]
+        [("c1".into(), None, EndReason::NoAgents), ("c2".into(), None, EndReason::NoAgents)]
     );
     assert_eq!(out.len(), 2, "no offer, no position");
 }
@@ -123,13 +100,7 @@ fn a_logged_out_agent_can_log_in_again_and_starts_away() {
     h.login_available("a1");
     h.login("a2");
     h.logout("a1");
-    h.refused(
-        Input::AgentAvailable { agent: agent("a1") },
-        EngineError::UnknownAgent(agent("a1")),
-    );
+    h.refused(Input::AgentAvailable { agent: agent("a1") }, EngineError::UnknownAgent(agent("a1")));
     let out = h.login("a1");
-    assert_eq!(
-        agent_states(&out),
-        [("a1".into(), AgentActivity::Away, None)]
-    );
+    assert_eq!(agent_states(&out), [("a1".into(), AgentActivity::Away, None)]);
 }

@@ -78,10 +78,7 @@ fn setting_the_state_you_are_in_is_confirmed_and_changes_nothing() {
     h.away("a1");
     let away_since = h.now;
     h.advance_secs(10);
-    let out = h.ok(Input::AgentAway {
-        agent: agent("a1"),
-        reason: Some("training".into()),
-    });
+    let out = h.ok(Input::AgentAway { agent: agent("a1"), reason: Some("training".into()) });
     assert_eq!(
         out,
         [Command::AgentState {

@@ -46,10 +46,7 @@ fn a_citizen_hang_up_ends_the_call_for_both_and_frees_the_agent() {
 fn an_agent_hang_up_ends_the_call_for_both_and_frees_the_agent() {
     let mut h = talking();
     let out = h.agent_hangs_up("a1", "c1");
-    assert_eq!(
-        ends(&out),
-        [("c1".into(), Some("a1".into()), EndReason::AgentHangUp)]
-    );
+    assert_eq!(ends(&out), [("c1".into(), Some("a1".into()), EndReason::AgentHangUp)]);
     assert_eq!(h.activity("a1"), Some(AgentActivity::Available));
 }
 
@@ -59,10 +56,7 @@ fn the_freed_agent_is_offered_the_next_waiting_call() {
     h.arrive("c2");
     let out = h.agent_hangs_up("a1", "c1");
     assert_eq!(offers(&out), pairs(&[("c2", "a1")]));
-    assert!(
-        matches!(out[0], Command::End { .. }),
-        "the end comes before the next offer"
-    );
+    assert!(matches!(out[0], Command::End { .. }), "the end comes before the next offer");
 }
 
 #[test]
@@ -84,11 +78,7 @@ fn a_media_failure_ends_the_call_in_any_phase() {
             ("c2".into(), None, EndReason::MediaFailed),
         ]
     );
-    assert_eq!(
-        h.engine.queue_len() + h.engine.ringing_count(),
-        1,
-        "only c3 is left"
-    );
+    assert_eq!(h.engine.queue_len() + h.engine.ringing_count(), 1, "only c3 is left");
 }
 
 #[test]
@@ -96,17 +86,11 @@ fn a_second_hang_up_of_an_ended_call_is_unknown() {
     let mut h = talking();
     h.citizen_hangs_up("c1");
     h.refused(
-        Input::HangUp {
-            call: call("c1"),
-            by: Party::Agent(agent("a1")),
-        },
+        Input::HangUp { call: call("c1"), by: Party::Agent(agent("a1")) },
         EngineError::UnknownCall(call("c1")),
     );
     h.refused(
-        Input::HangUp {
-            call: call("c1"),
-            by: Party::Citizen,
-        },
+        Input::HangUp { call: call("c1"), by: Party::Citizen },
         EngineError::UnknownCall(call("c1")),
     );
 }

@@ -25,44 +25,17 @@ fn busy_hall() -> Harness {
 #[test]
 fn accept_or_reject_of_a_call_not_ringing_at_that_agent_is_refused() {
     let mut h = busy_hall();
-    for (who, what) in [
-        ("a2", "c1"),
-        ("a3", "c1"),
-        ("a1", "c3"),
-        ("a2", "c2"),
-        ("a1", "c2"),
-    ] {
-        let expected = EngineError::NotOfferedToYou {
-            call: call(what),
-            agent: agent(who),
-        };
-        h.refused(
-            Input::Accept {
-                agent: agent(who),
-                call: call(what),
-            },
-            expected.clone(),
-        );
-        h.refused(
-            Input::Reject {
-                agent: agent(who),
-                call: call(what),
-            },
-            expected,
-        );
+    for (who, what) in [("a2", "c1"), ("a3", "c1"), ("a1", "c3"), ("a2", "c2"), ("a1", "c2")] {
+        let expected = EngineError::NotOfferedToYou { call: call(what), agent: agent(who) };
+        h.refused(Input::Accept { agent: agent(who), call: call(what) }, expected.clone());
+        h.refused(Input::Reject { agent: agent(who), call: call(what) }, expected);
     }
     h.refused(
-        Input::Accept {
-            agent: agent("a1"),
-            call: call("nope"),
-        },
+        Input::Accept { agent: agent("a1"), call: call("nope") },
         EngineError::UnknownCall(call("nope")),
     );
     h.refused(
-        Input::Reject {
-            agent: agent("ghost"),
-            call: call("c1"),
-        },
+        Input::Reject { agent: agent("ghost"), call: call("c1") },
         EngineError::UnknownAgent(agent("ghost")),
     );
 }
@@ -72,14 +45,8 @@ fn an_accepted_call_cannot_be_accepted_twice() {
     let mut h = busy_hall();
     h.accept("a1", "c1");
     h.refused(
-        Input::Accept {
-            agent: agent("a1"),
-            call: call("c1"),
-        },
-        EngineError::NotOfferedToYou {
-            call: call("c1"),
-            agent: agent("a1"),
-        },
+        Input::Accept { agent: agent("a1"), call: call("c1") },
+        EngineError::NotOfferedToYou { call: call("c1"), agent: agent("a1") },
     );
 }
 
@@ -87,39 +54,21 @@ fn an_accepted_call_cannot_be_accepted_twice() {
 fn hang_ups_of_unknown_calls_or_of_someone_elses_call_are_refused() {
     let mut h = busy_hall();
     h.refused(
-        Input::HangUp {
-            call: call("nope"),
-            by: Party::Citizen,
-        },
+        Input::HangUp { call: call("nope"), by: Party::Citizen },
         EngineError::UnknownCall(call("nope")),
     );
     for (who, what) in [("a1", "c2"), ("a1", "c1"), ("a3", "c3")] {
         h.refused(
-            Input::HangUp {
-                call: call(what),
-                by: Party::Agent(agent(who)),
-            },
-            EngineError::NotYourCall {
-                call: call(what),
-                agent: agent(who),
-            },
+            Input::HangUp { call: call(what), by: Party::Agent(agent(who)) },
+            EngineError::NotYourCall { call: call(what), agent: agent(who) },
         );
     }
     h.refused(
-        Input::HangUp {
-            call: call("c2"),
-            by: Party::Agent(agent("ghost")),
-        },
+        Input::HangUp { call: call("c2"), by: Party::Agent(agent("ghost")) },
         EngineError::UnknownAgent(agent("ghost")),
     );
-    h.refused(
-        Input::MediaFailed { call: call("nope") },
-        EngineError::UnknownCall(call("nope")),
-    );
-    h.refused(
-        Input::CallAbandoned { call: call("nope") },
-        EngineError::UnknownCall(call("nope")),
-    );
+    h.refused(Input::MediaFailed { call: call("nope") }, EngineError::UnknownCall(call("nope")));
+    h.refused(Input::CallAbandoned { call: call("nope") }, EngineError::UnknownCall(call("nope")));
 }
 
 #[test]
@@ -135,28 +84,10 @@ fn availability_cannot_change_while_ringing_or_on_a_call() {
         call: call("c2"),
         activity: AgentActivity::OnCall,
     };
-    h.refused(
-        Input::AgentAvailable { agent: agent("a1") },
-        ringing.clone(),
-    );
-    h.refused(
-        Input::AgentAway {
-            agent: agent("a1"),
-            reason: None,
-        },
-        ringing,
-    );
-    h.refused(
-        Input::AgentAvailable { agent: agent("a2") },
-        talking.clone(),
-    );
-    h.refused(
-        Input::AgentAway {
-            agent: agent("a2"),
-            reason: Some("lunch".into()),
-        },
-        talking,
-    );
+    h.refused(Input::AgentAvailable { agent: agent("a1") }, ringing.clone());
+    h.refused(Input::AgentAway { agent: agent("a1"), reason: None }, ringing);
+    h.refused(Input::AgentAvailable { agent: agent("a2") }, talking.clone());
+    h.refused(Input::AgentAway { agent: agent("a2"), reason: Some("lunch".into()) }, talking);
 }
 
 #[test]
@@ -167,30 +98,20 @@ fn logins_logouts_and_arrivals_that_do_not_fit_are_refused() {
         EngineError::AlreadyLoggedIn(agent("a1")),
     );
     h.refused(
-        Input::AgentLoggedOut {
-            agent: agent("ghost"),
-        },
+        Input::AgentLoggedOut { agent: agent("ghost") },
         EngineError::UnknownAgent(agent("ghost")),
     );
     h.refused(
-        Input::AgentAvailable {
-            agent: agent("ghost"),
-        },
+        Input::AgentAvailable { agent: agent("ghost") },
         EngineError::UnknownAgent(agent("ghost")),
     );
     h.refused(
-        Input::AgentAway {
-            agent: agent("ghost"),
-            reason: None,
-        },
+        Input::AgentAway { agent: agent("ghost"), reason: None },
         EngineError::UnknownAgent(agent("ghost")),
     );
     for live in ["c1", "c2", "c3"] {
         h.refused(
-            Input::CallArrived {
-                call: call(live),
-                service: None,
-            },
+            Input::CallArrived { call: call(live), service: None },
             EngineError::DuplicateCall(call(live)),
         );
     }
@@ -198,19 +119,10 @@ fn logins_logouts_and_arrivals_that_do_not_fit_are_refused() {
 
 #[test]
 fn errors_map_to_protocol_codes_and_say_what_was_wrong() {
-    assert_eq!(
-        EngineError::UnknownCall(call("c9")).code(),
-        ErrorCode::UnknownCall
-    );
-    let not_offered = EngineError::NotOfferedToYou {
-        call: call("c1"),
-        agent: agent("a2"),
-    };
+    assert_eq!(EngineError::UnknownCall(call("c9")).code(), ErrorCode::UnknownCall);
+    let not_offered = EngineError::NotOfferedToYou { call: call("c1"), agent: agent("a2") };
     assert_eq!(not_offered.code(), ErrorCode::InvalidState);
-    assert_eq!(
-        not_offered.to_string(),
-        "call c1 is not ringing at agent a2"
-    );
+    assert_eq!(not_offered.to_string(), "call c1 is not ringing at agent a2");
     assert_eq!(
         EngineError::UnknownCall(call("c9")).to_string(),
         "unknown call c9: it never arrived or it has already ended"
@@ -221,8 +133,5 @@ fn errors_map_to_protocol_codes_and_say_what_was_wrong() {
         activity: AgentActivity::OnCall,
     };
     assert_eq!(busy.code(), ErrorCode::InvalidState);
-    assert_eq!(
-        busy.to_string(),
-        "agent a2 is on call c2; hang up before changing state"
-    );
+    assert_eq!(busy.to_string(), "agent a2 is on call c2; hang up before changing state");
 }

@@ -87,12 +87,7 @@ impl Model {
             .iter()
             .find(|(_, (a, _))| a == agent)
             .map(|(c, _)| c)
-            .or_else(|| {
-                self.connected
-                    .iter()
-                    .find(|(_, a)| *a == agent)
-                    .map(|(c, _)| c)
-            })
+            .or_else(|| self.connected.iter().find(|(_, a)| *a == agent).map(|(c, _)| c))
     }
 
     fn pick(&self, index: usize) -> CallId {
@@ -109,30 +104,15 @@ impl Model {
             assert!(!self.ended.contains(call), "{command:?} after {call} ended");
         }
         match command {
-            Command::Offer {
-                call,
-                agent,
-                ring_timeout,
-                ..
-            } => {
+            Command::Offer { call, agent, ring_timeout, .. } => {
                 assert_eq!(*ring_timeout, RING);
                 assert!(!self.answered.contains(call), "{call} offered after answer");
-                assert!(
-                    !self.offered.contains_key(call),
-                    "{call} offered to two agents"
-                );
-                assert!(
-                    self.logged_in.contains(agent),
-                    "offer to logged-out {agent}"
-                );
+                assert!(!self.offered.contains_key(call), "{call} offered to two agents");
+                assert!(self.logged_in.contains(agent), "offer to logged-out {agent}");
                 assert_eq!(self.holds(agent), None, "{agent} offered a second call");
                 self.offered.insert(call.clone(), (agent.clone(), now));
             }
-            Command::WithdrawOffer {
-                call,
-                agent,
-                reason,
-            } => {
+            Command::WithdrawOffer { call, agent, reason } => {
                 let (holder, since) = self.offered.remove(call).expect("withdraw of an offer");
                 assert_eq!(&holder, agent);
                 if *reason == WithdrawReason::RingTimeout {
@@ -145,15 +125,8 @@ impl Model {
                 self.connected.insert(call.clone(), agent.clone());
                 self.answered.insert(call.clone());
             }
-            Command::End {
-                call,
-                agent,
-                reason,
-            } => {
-                assert!(
-                    !self.offered.contains_key(call),
-                    "{call} ended while still offered"
-                );
+            Command::End { call, agent, reason } => {
+                assert!(!self.offered.contains_key(call), "{call} ended while still offered");
                 assert_eq!(self.connected.remove(call).as_ref(), agent.as_ref());
                 if *reason == EndReason::NoAgents {
                     assert!(self.logged_in.is_empty());
@@ -161,23 +134,11 @@ impl Model {
                 self.ended.insert(call.clone());
             }
             Command::Position { call, position } => {
-                assert!(
-                    !self.answered.contains(call),
-                    "position for answered {call}"
-                );
+                assert!(!self.answered.contains(call), "position for answered {call}");
                 let previous = self.last_position.insert(call.clone(), *position);
-                assert_ne!(
-                    previous,
-                    Some(*position),
-                    "{call}: position sent without a change"
-                );
+                assert_ne!(previous, Some(*position), "{call}: position sent without a change");
             }
-            Command::AgentState {
-                agent,
-                state,
-                reason,
-                since,
-            } => {
+            Command::AgentState { agent, state, reason, since } => {
                 assert!(self.logged_in.contains(agent));
                 assert!(*since <= now);
                 let holds = self.holds(agent).is_some();
@@ -195,12 +156,8 @@ impl Model {
     /// The engine's own view must agree with what its commands said.
     fn compare(&self, engine: &Engine, now: Instant) {
         let live: BTreeSet<_> = engine.calls().map(|c| c.id.clone()).collect();
-        let expected: BTreeSet<_> = self
-            .created
-            .iter()
-            .filter(|c| !self.ended.contains(*c))
-            .cloned()
-            .collect();
+        let expected: BTreeSet<_> =
+            self.created.iter().filter(|c| !self.ended.contains(*c)).cloned().collect();
         assert_eq!(live, expected, "live calls");
         let agents: BTreeSet<_> = engine.agents().map(|a| a.id.clone()).collect();
         assert_eq!(agents, self.logged_in);
@@ -230,10 +187,7 @@ impl Model {
             .waiting_calls()
             .map(|c| self.created.iter().position(|id| id == c.id).unwrap())
             .collect();
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "queue is not in arrival order: {order:?}"
-        );
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "queue is not in arrival order: {order:?}");
         for (rank, view) in engine.waiting_calls().enumerate() {
             let rank = u32::try_from(rank + 1).unwrap();
             assert_ne!(view.phase, CallPhase::Connected);
@@ -247,11 +201,7 @@ impl Model {
         }
 
         if self.logged_in.is_empty() {
-            assert_eq!(
-                engine.calls().count(),
-                0,
-                "calls live with nobody logged in"
-            );
+            assert_eq!(engine.calls().count(), 0, "calls live with nobody logged in");
         }
         match engine.poll_timeout() {
             Some(deadline) => {
@@ -282,68 +232,32 @@ fn input_for(step: &Step, model: &mut Model) -> Option<Input> {
         Step::Arrive => {
             let call = CallId(format!("c{}", model.created.len()));
             model.created.push(call.clone());
-            Input::CallArrived {
-                call,
-                service: None,
-            }
+            Input::CallArrived { call, service: None }
         }
-        Step::Abandon(c) => Input::CallAbandoned {
-            call: model.pick(c),
-        },
-        Step::MediaFailed(c) => Input::MediaFailed {
-            call: model.pick(c),
-        },
-        Step::HangUpCitizen(c) => Input::HangUp {
-            call: model.pick(c),
-            by: Party::Citizen,
-        },
-        Step::HangUpAgent(a, c) => Input::HangUp {
-            call: model.pick(c),
-            by: Party::Agent(agent(a)),
-        },
+        Step::Abandon(c) => Input::CallAbandoned { call: model.pick(c) },
+        Step::MediaFailed(c) => Input::MediaFailed { call: model.pick(c) },
+        Step::HangUpCitizen(c) => Input::HangUp { call: model.pick(c), by: Party::Citizen },
+        Step::HangUpAgent(a, c) => {
+            Input::HangUp { call: model.pick(c), by: Party::Agent(agent(a)) }
+        }
         Step::HangUpOwn(a, c) => {
-            let own = model
-                .connected
-                .iter()
-                .find(|(_, x)| **x == agent(a))
-                .map(|(c, _)| c.clone());
-            Input::HangUp {
-                call: own.unwrap_or_else(|| model.pick(c)),
-                by: Party::Agent(agent(a)),
-            }
+            let own = model.connected.iter().find(|(_, x)| **x == agent(a)).map(|(c, _)| c.clone());
+            Input::HangUp { call: own.unwrap_or_else(|| model.pick(c)), by: Party::Agent(agent(a)) }
         }
         Step::Login(a) => Input::AgentLoggedIn { agent: agent(a) },
         Step::Logout(a) => Input::AgentLoggedOut { agent: agent(a) },
         Step::Available(a) => Input::AgentAvailable { agent: agent(a) },
-        Step::Away(a) => Input::AgentAway {
-            agent: agent(a),
-            reason: Some("break".into()),
-        },
-        Step::Accept(a, c) => Input::Accept {
-            agent: agent(a),
-            call: model.pick(c),
-        },
-        Step::Reject(a, c) => Input::Reject {
-            agent: agent(a),
-            call: model.pick(c),
-        },
+        Step::Away(a) => Input::AgentAway { agent: agent(a), reason: Some("break".into()) },
+        Step::Accept(a, c) => Input::Accept { agent: agent(a), call: model.pick(c) },
+        Step::Reject(a, c) => Input::Reject { agent: agent(a), call: model.pick(c) },
         Step::AcceptRinging(a, c) | Step::RejectRinging(a, c) => {
-            let ringing = model
-                .offered
-                .iter()
-                .find(|(_, (x, _))| *x == agent(a))
-                .map(|(c, _)| c.clone());
+            let ringing =
+                model.offered.iter().find(|(_, (x, _))| *x == agent(a)).map(|(c, _)| c.clone());
             let call = ringing.unwrap_or_else(|| model.pick(c));
             if matches!(step, Step::AcceptRinging(..)) {
-                Input::Accept {
-                    agent: agent(a),
-                    call,
-                }
+                Input::Accept { agent: agent(a), call }
             } else {
-                Input::Reject {
-                    agent: agent(a),
-                    call,
-                }
+                Input::Reject { agent: agent(a), call }
             }
         }
     };
@@ -354,15 +268,8 @@ fn input_for(step: &Step, model: &mut Model) -> Option<Input> {
 fn feed(engine: &mut Engine, model: &mut Model, now: Instant, input: Input) {
     let before = engine.clone();
     if let Err(err) = engine.handle_input(now, input.clone()) {
-        assert_eq!(
-            *engine, before,
-            "{input:?} refused ({err}) but changed the engine"
-        );
-        assert_eq!(
-            engine.poll_command(),
-            None,
-            "{input:?} refused but queued a command"
-        );
+        assert_eq!(*engine, before, "{input:?} refused ({err}) but changed the engine");
+        assert_eq!(engine.poll_command(), None, "{input:?} refused but queued a command");
         return;
     }
     match &input {
@@ -380,10 +287,7 @@ fn feed(engine: &mut Engine, model: &mut Model, now: Instant, input: Input) {
     if let Input::AgentAvailable { agent } = &input {
         let activity = engine.agent_activity(agent);
         assert!(
-            matches!(
-                activity,
-                Some(AgentActivity::Available | AgentActivity::Ringing)
-            ),
+            matches!(activity, Some(AgentActivity::Available | AgentActivity::Ringing)),
             "{agent} is {activity:?} right after becoming available"
         );
     }

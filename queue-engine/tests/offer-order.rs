@@ -17,11 +17,7 @@ fn calls_are_offered_first_come_first_served() {
         h.arrive(id);
         h.advance_secs(1);
     }
-    assert_eq!(
-        h.engine.queue_len(),
-        3,
-        "the only agent is away: every call waits"
-    );
+    assert_eq!(h.engine.queue_len(), 3, "the only agent is away: every call waits");
 
     let mut offered = offers(&h.available("a1"));
     for id in ["c1", "c2"] {
@@ -60,10 +56,7 @@ fn an_agent_who_ends_a_call_goes_to_the_back_of_the_rotation() {
     h.advance_secs(10);
     h.citizen_hangs_up("c1");
     let a1 = h.engine.agent(&agent("a1")).unwrap();
-    assert_eq!(
-        (a1.activity, a1.idle_since),
-        (AgentActivity::Available, h.now)
-    );
+    assert_eq!((a1.activity, a1.idle_since), (AgentActivity::Available, h.now));
 
     // a2 has been idle since t=1, a1 only since t=11.
     assert_eq!(offers(&h.arrive("c2")), pairs(&[("c2", "a2")]));

@@ -19,14 +19,7 @@ fn each_arriving_call_is_told_its_position_and_nobody_else_is() {
     for id in ["c1", "c2", "c3"] {
         sent.push(positions(&h.arrive(id)));
     }
-    assert_eq!(
-        sent,
-        [
-            names(&[("c1", 1)]),
-            names(&[("c2", 2)]),
-            names(&[("c3", 3)])
-        ]
-    );
+    assert_eq!(sent, [names(&[("c1", 1)]), names(&[("c2", 2)]), names(&[("c3", 3)])]);
 }
 
 #[test]
@@ -37,17 +30,9 @@ fn only_calls_whose_position_changed_are_told() {
         h.arrive(id);
     }
     assert_eq!(positions(&h.abandon("c2")), names(&[("c3", 2), ("c4", 3)]));
-    assert_eq!(
-        positions(&h.abandon("c4")),
-        names(&[]),
-        "the last call leaving moves nobody"
-    );
+    assert_eq!(positions(&h.abandon("c4")), names(&[]), "the last call leaving moves nobody");
     let out = h.away("a1");
-    assert_eq!(
-        positions(&out),
-        names(&[]),
-        "an unrelated change sends nothing"
-    );
+    assert_eq!(positions(&out), names(&[]), "an unrelated change sends nothing");
 }
 
 #[test]
@@ -56,11 +41,7 @@ fn a_ringing_call_keeps_position_one_and_nobody_moves_until_it_is_answered() {
     h.login_available("a1");
     h.login("a2");
     let out = h.arrive("c1");
-    assert_eq!(
-        positions(&out),
-        names(&[("c1", 1)]),
-        "being offered is position 1"
-    );
+    assert_eq!(positions(&out), names(&[("c1", 1)]), "being offered is position 1");
     assert_eq!(positions(&h.arrive("c2")), names(&[("c2", 2)]));
 
     // A rejected or missed offer does not move anyone backwards or forwards.
@@ -74,11 +55,7 @@ fn a_ringing_call_keeps_position_one_and_nobody_moves_until_it_is_answered() {
     assert_eq!(offers(&out), pairs(&[("c1", "a2")]));
     assert_eq!(positions(&out), names(&[]));
     let out = h.accept("a2", "c1");
-    assert_eq!(
-        positions(&out),
-        names(&[("c2", 1)]),
-        "c2 moves up; the answered c1 hears nothing"
-    );
+    assert_eq!(positions(&out), names(&[("c2", 1)]), "c2 moves up; the answered c1 hears nothing");
 }
 
 #[test]

@@ -64,10 +64,7 @@ fn agents_who_rejected_are_tried_last_longest_idle_first() {
     for id in ["a1", "a2", "a3"] {
         offered.extend(offers(&h.reject(id, "c1")));
     }
-    assert_eq!(
-        offered,
-        pairs(&[("c1", "a1"), ("c1", "a2"), ("c1", "a3"), ("c1", "a1")])
-    );
+    assert_eq!(offered, pairs(&[("c1", "a1"), ("c1", "a2"), ("c1", "a3"), ("c1", "a1")]));
 }
 
 #[test]

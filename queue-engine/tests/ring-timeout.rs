@@ -16,10 +16,7 @@ fn an_unanswered_offer_moves_to_the_next_agent_and_sets_the_missed_agent_away() 
     h.advance_secs(1);
     h.login_available("a2");
     h.arrive("c1");
-    assert_eq!(
-        h.engine.poll_timeout(),
-        Some(h.now + Duration::from_secs(15))
-    );
+    assert_eq!(h.engine.poll_timeout(), Some(h.now + Duration::from_secs(15)));
 
     assert!(h.advance(Duration::from_millis(14_999)).is_empty());
     let out = h.advance(Duration::from_millis(1));
@@ -41,14 +38,8 @@ fn an_unanswered_offer_moves_to_the_next_agent_and_sets_the_missed_agent_away() 
     );
     assert_eq!(offers(&out), pairs(&[("c1", "a2")]));
     let a1 = h.engine.agent(&agent("a1")).unwrap();
-    assert_eq!(
-        (a1.activity, a1.reason),
-        (AgentActivity::Away, Some("missed call"))
-    );
-    assert_eq!(
-        h.engine.poll_timeout(),
-        Some(h.now + Duration::from_secs(15))
-    );
+    assert_eq!((a1.activity, a1.reason), (AgentActivity::Away, Some("missed call")));
+    assert_eq!(h.engine.poll_timeout(), Some(h.now + Duration::from_secs(15)));
 }
 
 #[test]
@@ -59,11 +50,7 @@ fn a_missed_call_waits_when_no_other_agent_is_available_and_returns_with_the_age
     let out = h.advance_secs(15);
     assert!(offers(&out).is_empty());
     assert_eq!(h.engine.queue_len(), 1);
-    assert_eq!(
-        h.engine.poll_timeout(),
-        None,
-        "nothing rings, nothing to wake up for"
-    );
+    assert_eq!(h.engine.poll_timeout(), None, "nothing rings, nothing to wake up for");
 
     h.advance_secs(60);
     let out = h.available("a1");
@@ -100,14 +87,8 @@ fn an_accept_after_the_ring_timeout_was_handled_is_refused() {
     h.advance_secs(15);
     assert_eq!(h.ringing_at("a2").as_deref(), Some("c1"));
     h.refused(
-        Input::Accept {
-            agent: agent("a1"),
-            call: call("c1"),
-        },
-        EngineError::NotOfferedToYou {
-            call: call("c1"),
-            agent: agent("a1"),
-        },
+        Input::Accept { agent: agent("a1"), call: call("c1") },
+        EngineError::NotOfferedToYou { call: call("c1"), agent: agent("a1") },
     );
     h.accept("a2", "c1");
 }
@@ -121,19 +102,10 @@ fn an_accept_handled_before_the_due_timeout_wins_the_race() {
     // The shell woke late: the deadline has passed but the accept is handled first.
     h.now = deadline + Duration::from_millis(5);
     let out = h.accept("a1", "c1");
-    assert_eq!(
-        out[0],
-        Command::Connect {
-            call: call("c1"),
-            agent: agent("a1")
-        }
-    );
+    assert_eq!(out[0], Command::Connect { call: call("c1"), agent: agent("a1") });
     assert_eq!(h.engine.poll_timeout(), None);
     h.engine.handle_timeout(h.now);
-    assert!(
-        h.drain().is_empty(),
-        "the cancelled ring timer does not fire"
-    );
+    assert!(h.drain().is_empty(), "the cancelled ring timer does not fire");
 }
 
 #[test]
@@ -158,13 +130,7 @@ fn each_offer_has_its_own_deadline_and_the_earliest_is_polled() {
     h.arrive("c2");
     assert_eq!(h.engine.poll_timeout(), Some(first));
     h.accept("a1", "c1");
-    assert_eq!(
-        h.engine.poll_timeout(),
-        Some(h.now + Duration::from_secs(15))
-    );
+    assert_eq!(h.engine.poll_timeout(), Some(h.now + Duration::from_secs(15)));
     let out = h.advance_secs(15);
-    assert_eq!(
-        withdrawals(&out),
-        [("c2".into(), "a2".into(), WithdrawReason::RingTimeout)]
-    );
+    assert_eq!(withdrawals(&out), [("c2".into(), "a2".into(), WithdrawReason::RingTimeout)]);
 }

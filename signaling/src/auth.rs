@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use voicedesk_protocol::{Role, UserInfo};
@@ -83,12 +83,20 @@ pub struct Authenticated {
 impl Sessions {
     /// Sessions that live `ttl`.
     pub fn new(store: Arc<dyn Store>, ttl: std::time::Duration) -> Self {
-        Self { store, ttl_ms: ttl.as_millis() as i64, dummy_hash: hash_password("not a password").into() }
+        Self {
+            store,
+            ttl_ms: ttl.as_millis() as i64,
+            dummy_hash: hash_password("not a password").into(),
+        }
     }
 
     /// Checks credentials and opens a session; returns the raw token and the user. `None`
     /// for a wrong username or password alike.
-    pub async fn login(&self, username: &str, password: &str) -> Result<Option<(String, User)>, StoreError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<(String, User)>, StoreError> {
         let user = self.store.user_by_username(username).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.to_owned();
@@ -126,7 +134,8 @@ impl Sessions {
         if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let Some(session) = self.store.session_by_token_hash(&token_hash(token), now_ms()).await? else {
+        let Some(session) = self.store.session_by_token_hash(&token_hash(token), now_ms()).await?
+        else {
             return Ok(None);
         };
         let user = match &session.user_id {

@@ -80,9 +80,16 @@ pub(crate) struct LoginRequest {
 }
 
 /// `POST /api/login` — sets the session cookie.
-pub(crate) async fn login(State(app): State<AppState>, body: Result<Json<LoginRequest>, JsonRejection>) -> Response {
+pub(crate) async fn login(
+    State(app): State<AppState>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Response {
     let Ok(Json(request)) = body else {
-        return api_error(StatusCode::BAD_REQUEST, "bad_request", "expected JSON {\"username\", \"password\"}");
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected JSON {\"username\", \"password\"}",
+        );
     };
     if request.username.len() > 200 || request.password.len() > 1024 {
         return api_error(StatusCode::BAD_REQUEST, "bad_request", "username or password too long");
@@ -91,7 +98,9 @@ pub(crate) async fn login(State(app): State<AppState>, body: Result<Json<LoginRe
         Ok(Some((token, user))) => {
             let max_age = app.config.session_ttl.as_secs();
             let secure = if app.config.secure_cookies { "; Secure" } else { "" };
-            let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}");
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+            );
             tracing::info!(username = %user.username, "signed in");
             let mut response = Json(json!({ "user": user_info(&user) })).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -100,10 +109,16 @@ pub(crate) async fn login(State(app): State<AppState>, body: Result<Json<LoginRe
             response
         }
         // The same answer for an unknown user and a wrong password.
-        Ok(None) => api_error(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password"),
+        Ok(None) => {
+            api_error(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
+        }
         Err(e) => {
             tracing::error!(error = %e, "login failed");
-            api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "sign-in is unavailable right now")
+            api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "sign-in is unavailable right now",
+            )
         }
     }
 }
@@ -115,12 +130,13 @@ fn cookie_token(headers: &HeaderMap) -> Option<&str> {
 /// `POST /api/logout` — ends the session and clears the cookie.
 pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = cookie_token(&headers)
-        && let Ok(Some(found)) = app.sessions.authenticate(token).await {
-            let _ = app.sessions.logout(token).await;
-            if let Some(user) = found.user {
-                app.hub.send(HubInput::SignedOut { user_id: user.id }).await;
-            }
+        && let Ok(Some(found)) = app.sessions.authenticate(token).await
+    {
+        let _ = app.sessions.logout(token).await;
+        if let Some(user) = found.user {
+            app.hub.send(HubInput::SignedOut { user_id: user.id }).await;
         }
+    }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear) {
@@ -139,7 +155,9 @@ pub(crate) async fn me(State(app): State<AppState>, headers: HeaderMap) -> Respo
             Some(user) => Json(json!({ "user": user_info(&user) })).into_response(),
             None => api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"),
         },
-        Ok(None) => api_error(StatusCode::UNAUTHORIZED, "session_expired", "session expired or invalid"),
+        Ok(None) => {
+            api_error(StatusCode::UNAUTHORIZED, "session_expired", "session expired or invalid")
+        }
         Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable"),
     }
 }

@@ -31,20 +31,110 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
     let mut out = String::with_capacity(2048);
     let g = |a: &AtomicI64| a.load(Ordering::Relaxed);
     let c = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    metric(&mut out, "voicedesk_ws_connections", "gauge", "Open WebSocket connections.", g(&s.connections));
-    metric(&mut out, "voicedesk_queue_length", "gauge", "Calls waiting for an answer (queued or ringing).", g(&s.queue_length));
-    metric(&mut out, "voicedesk_active_calls", "gauge", "Calls queued, ringing or talking.", g(&s.active_calls));
-    metric(&mut out, "voicedesk_calls_total", "counter", "Calls placed since start.", c(&s.calls_total));
-    metric(&mut out, "voicedesk_calls_answered_total", "counter", "Calls answered by an agent since start.", c(&s.calls_answered));
-    metric(&mut out, "voicedesk_client_errors_total", "counter", "Client messages refused with an error.", c(&s.client_errors));
-    metric(&mut out, "voicedesk_relay_legs", "gauge", "Open media legs.", r.legs_open.load(Ordering::Relaxed));
-    metric(&mut out, "voicedesk_relay_legs_failed_total", "counter", "Media legs ended by failure or silence.", r.legs_failed.get());
-    metric(&mut out, "voicedesk_relay_datagrams_received_total", "counter", "UDP datagrams received on the media port.", r.datagrams_in.get());
-    metric(&mut out, "voicedesk_relay_datagrams_sent_total", "counter", "UDP datagrams sent from the media port.", r.datagrams_out.get());
-    metric(&mut out, "voicedesk_relay_datagrams_dropped_total", "counter", "Datagrams dropped (unknown sender or not STUN/DTLS/RTP).", r.datagrams_dropped.get());
-    metric(&mut out, "voicedesk_relay_bytes_received_total", "counter", "Bytes received on the media port.", r.bytes_in.get());
-    metric(&mut out, "voicedesk_relay_bytes_sent_total", "counter", "Bytes sent from the media port.", r.bytes_out.get());
-    metric(&mut out, "voicedesk_relay_rtp_packets_received_total", "counter", "RTP packets received from participants.", r.rtp_in.get());
-    metric(&mut out, "voicedesk_relay_rtp_packets_forwarded_total", "counter", "RTP packets written to receive slots.", r.rtp_forwarded.get());
+    metric(
+        &mut out,
+        "voicedesk_ws_connections",
+        "gauge",
+        "Open WebSocket connections.",
+        g(&s.connections),
+    );
+    metric(
+        &mut out,
+        "voicedesk_queue_length",
+        "gauge",
+        "Calls waiting for an answer (queued or ringing).",
+        g(&s.queue_length),
+    );
+    metric(
+        &mut out,
+        "voicedesk_active_calls",
+        "gauge",
+        "Calls queued, ringing or talking.",
+        g(&s.active_calls),
+    );
+    metric(
+        &mut out,
+        "voicedesk_calls_total",
+        "counter",
+        "Calls placed since start.",
+        c(&s.calls_total),
+    );
+    metric(
+        &mut out,
+        "voicedesk_calls_answered_total",
+        "counter",
+        "Calls answered by an agent since start.",
+        c(&s.calls_answered),
+    );
+    metric(
+        &mut out,
+        "voicedesk_client_errors_total",
+        "counter",
+        "Client messages refused with an error.",
+        c(&s.client_errors),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_legs",
+        "gauge",
+        "Open media legs.",
+        r.legs_open.load(Ordering::Relaxed),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_legs_failed_total",
+        "counter",
+        "Media legs ended by failure or silence.",
+        r.legs_failed.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_datagrams_received_total",
+        "counter",
+        "UDP datagrams received on the media port.",
+        r.datagrams_in.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_datagrams_sent_total",
+        "counter",
+        "UDP datagrams sent from the media port.",
+        r.datagrams_out.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_datagrams_dropped_total",
+        "counter",
+        "Datagrams dropped (unknown sender or not STUN/DTLS/RTP).",
+        r.datagrams_dropped.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_bytes_received_total",
+        "counter",
+        "Bytes received on the media port.",
+        r.bytes_in.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_bytes_sent_total",
+        "counter",
+        "Bytes sent from the media port.",
+        r.bytes_out.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_rtp_packets_received_total",
+        "counter",
+        "RTP packets received from participants.",
+        r.rtp_in.get(),
+    );
+    metric(
+        &mut out,
+        "voicedesk_relay_rtp_packets_forwarded_total",
+        "counter",
+        "RTP packets written to receive slots.",
+        r.rtp_forwarded.get(),
+    );
     out
 }

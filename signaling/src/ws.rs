@@ -64,7 +64,8 @@ pub(crate) async fn upgrade(
 }
 
 async fn authenticate_agent(app: &AppState, cookie: Option<&str>) -> Result<Identity, Response> {
-    let expired = || (StatusCode::UNAUTHORIZED, "session expired or invalid; sign in again").into_response();
+    let expired =
+        || (StatusCode::UNAUTHORIZED, "session expired or invalid; sign in again").into_response();
     let token = cookie.ok_or_else(expired)?;
     let found = app.sessions.authenticate(token).await.map_err(|e| {
         tracing::error!(error = %e, "session lookup failed");
@@ -155,9 +156,7 @@ async fn write_loop(
             return;
         }
     }
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "bye".into() })))
-        .await;
+    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "bye".into() }))).await;
 }
 
 async fn read_loop(
@@ -186,7 +185,11 @@ async fn read_loop(
         let text = match frame {
             Ok(Message::Text(text)) => text,
             Ok(Message::Binary(_)) => {
-                refuse(ErrorCode::BadJson, "binary frames are not part of the protocol; send JSON text".into(), None);
+                refuse(
+                    ErrorCode::BadJson,
+                    "binary frames are not part of the protocol; send JSON text".into(),
+                    None,
+                );
                 continue;
             }
             Ok(Message::Close(_)) => return,
@@ -199,7 +202,10 @@ async fn read_loop(
         if text.len() > MAX_MESSAGE_BYTES {
             refuse(
                 ErrorCode::MessageTooLarge,
-                format!("messages are limited to {MAX_MESSAGE_BYTES} bytes; this one had {}", text.len()),
+                format!(
+                    "messages are limited to {MAX_MESSAGE_BYTES} bytes; this one had {}",
+                    text.len()
+                ),
                 None,
             );
             continue;
@@ -214,28 +220,39 @@ async fn read_loop(
         if !message.allowed_for(role) {
             refuse(
                 ErrorCode::Forbidden,
-                format!("\"{}\" is not allowed for a {} connection", message.type_name(), role.as_str()),
+                format!(
+                    "\"{}\" is not allowed for a {} connection",
+                    message.type_name(),
+                    role.as_str()
+                ),
                 Some(message.type_name()),
             );
             continue;
         }
         match message {
             ClientMessage::Ping => reply(ServerMessage::Pong),
-            ClientMessage::Resume { citizen_token } => match app.sessions.authenticate(&citizen_token).await {
-                Ok(Some(found)) if found.session.role == Role::Citizen => {
-                    let citizen_id = citizen_id_of(&citizen_token);
-                    app.hub.send(HubInput::Resumed { conn, citizen_id, citizen_token }).await;
+            ClientMessage::Resume { citizen_token } => {
+                match app.sessions.authenticate(&citizen_token).await {
+                    Ok(Some(found)) if found.session.role == Role::Citizen => {
+                        let citizen_id = citizen_id_of(&citizen_token);
+                        app.hub.send(HubInput::Resumed { conn, citizen_id, citizen_token }).await;
+                    }
+                    Ok(_) => refuse(
+                        ErrorCode::SessionExpired,
+                        "that citizen session is unknown or expired; carry on with the new one"
+                            .into(),
+                        Some("resume"),
+                    ),
+                    Err(e) => {
+                        tracing::error!(error = %e, "session lookup failed");
+                        refuse(
+                            ErrorCode::Internal,
+                            "could not check the session; try again".into(),
+                            Some("resume"),
+                        );
+                    }
                 }
-                Ok(_) => refuse(
-                    ErrorCode::SessionExpired,
-                    "that citizen session is unknown or expired; carry on with the new one".into(),
-                    Some("resume"),
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "session lookup failed");
-                    refuse(ErrorCode::Internal, "could not check the session; try again".into(), Some("resume"));
-                }
-            },
+            }
             message => {
                 if !app.hub.send(HubInput::Message { conn, message }).await {
                     return;
@@ -262,8 +279,14 @@ mod tests {
     #[test]
     fn only_the_own_origin_and_configured_ones_may_connect() {
         let allowed = vec!["https://hall.example.gov.cn".to_owned()];
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), &allowed));
-        assert!(origin_allowed(&headers(Some("https://hall.example.gov.cn"), "10.0.0.1:8080"), &allowed));
+        assert!(origin_allowed(
+            &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"),
+            &allowed
+        ));
+        assert!(origin_allowed(
+            &headers(Some("https://hall.example.gov.cn"), "10.0.0.1:8080"),
+            &allowed
+        ));
         assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), &allowed));
         assert!(!origin_allowed(&headers(None, "127.0.0.1:8080"), &allowed));
     }

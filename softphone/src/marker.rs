@@ -63,10 +63,7 @@ impl Marker {
     ///
     /// If `len` is shorter than [`MARKER_LEN`].
     pub fn encode(&self, len: usize) -> Vec<u8> {
-        assert!(
-            len >= MARKER_LEN,
-            "a marker payload needs at least {MARKER_LEN} bytes"
-        );
+        assert!(len >= MARKER_LEN, "a marker payload needs at least {MARKER_LEN} bytes");
         let mut payload = Vec::with_capacity(len);
         payload.extend_from_slice(&self.tag);
         payload.extend_from_slice(&self.seq.to_be_bytes());
@@ -86,11 +83,7 @@ pub fn parse_marker(payload: &[u8]) -> Option<Marker> {
     let tag: Tag = payload[0..4].try_into().ok()?;
     let seq = u32::from_be_bytes(payload[4..8].try_into().ok()?);
     let sent_at_us = u64::from_be_bytes(payload[8..16].try_into().ok()?);
-    Some(Marker {
-        tag,
-        seq,
-        sent_at_us,
-    })
+    Some(Marker { tag, seq, sent_at_us })
 }
 
 /// The process-wide instant marker times count from (fixed on first use).
@@ -119,11 +112,7 @@ mod tests {
 
     #[test]
     fn encode_then_parse_is_identity() {
-        let m = Marker {
-            tag: *b"AGT1",
-            seq: 0xdead_beef,
-            sent_at_us: 0x0102_0304_0506_0708,
-        };
+        let m = Marker { tag: *b"AGT1", seq: 0xdead_beef, sent_at_us: 0x0102_0304_0506_0708 };
         let payload = m.encode(MARKER_PAYLOAD_LEN);
         assert_eq!(payload.len(), MARKER_PAYLOAD_LEN);
         assert_eq!(&payload[..4], b"AGT1");

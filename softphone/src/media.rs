@@ -152,11 +152,8 @@ impl SlotStats {
 
     /// A one-line summary for error messages.
     pub fn summary(&self) -> String {
-        let mut tags: Vec<String> = self
-            .per_tag
-            .iter()
-            .map(|(t, n)| format!("{}={n}", tag_to_string(t)))
-            .collect();
+        let mut tags: Vec<String> =
+            self.per_tag.iter().map(|(t, n)| format!("{}={n}", tag_to_string(t))).collect();
         tags.sort();
         format!(
             "packets={} unmarked={} tags=[{}] ssrcs={:?} seq_jumps={}",
@@ -202,9 +199,7 @@ impl SlotStats {
         match parse_marker(&packet.payload) {
             Some(marker) => {
                 *self.per_tag.entry(marker.tag).or_insert(0) += 1;
-                self.first_arrival_by_tag
-                    .entry(marker.tag)
-                    .or_insert(arrived_at);
+                self.first_arrival_by_tag.entry(marker.tag).or_insert(arrived_at);
                 let received = ReceivedMarker { marker, rtp: point };
                 self.last_by_tag.insert(marker.tag, received);
                 if history > 0 {
@@ -395,10 +390,7 @@ impl MediaLeg {
         receive_slots: usize,
         config: MediaLegConfig,
     ) -> Result<Self> {
-        ensure!(
-            receive_slots >= 1,
-            "a media leg needs at least one receive slot"
-        );
+        ensure!(receive_slots >= 1, "a media leg needs at least one receive slot");
         let shared = new_shared(label, receive_slots, &config);
         let pc = build_peer_connection(&shared, &config).await?;
 
@@ -428,14 +420,8 @@ impl MediaLeg {
 
         let mut senders: Vec<Option<LocalSender>> = (0..receive_slots).map(|_| None).collect();
         senders[0] = Some(sender);
-        let leg = MediaLeg {
-            shared,
-            pc,
-            receive_slots,
-            senders,
-            config,
-            closed: AtomicBool::new(false),
-        };
+        let leg =
+            MediaLeg { shared, pc, receive_slots, senders, config, closed: AtomicBool::new(false) };
         leg.spawn_sender_tasks();
         Ok(leg)
     }
@@ -444,10 +430,7 @@ impl MediaLeg {
     /// returned SDP carries every candidate (the server never trickles). Call once.
     pub async fn create_offer(&self) -> Result<String> {
         let offer = self.pc.create_offer(None).await.context("create_offer")?;
-        self.pc
-            .set_local_description(offer)
-            .await
-            .context("setting the local offer")?;
+        self.pc.set_local_description(offer).await.context("setting the local offer")?;
         let sdp = self.gathered_local_sdp().await?;
         self.publish_slot_map(&sdp).await?;
         Ok(sdp)
@@ -457,10 +440,7 @@ impl MediaLeg {
     pub async fn apply_answer(&self, sdp: &str) -> Result<()> {
         let answer =
             RTCSessionDescription::answer(sdp.to_owned()).context("parsing the SDP answer")?;
-        self.pc
-            .set_remote_description(answer)
-            .await
-            .context("applying the SDP answer")
+        self.pc.set_remote_description(answer).await.context("applying the SDP answer")
     }
 
     /// Answers `offer_sdp` the way the relay does — one sending track per m-line, each slot
@@ -483,9 +463,7 @@ impl MediaLeg {
         let pc = build_peer_connection(&shared, &config).await?;
         let offer =
             RTCSessionDescription::offer(offer_sdp.to_owned()).context("parsing the offer")?;
-        pc.set_remote_description(offer)
-            .await
-            .context("applying the offer")?;
+        pc.set_remote_description(offer).await.context("applying the offer")?;
 
         // `add_track` binds each track to the first audio transceiver without a sender, i.e.
         // in m-line order; which slot each one landed on is read back below by mid.
@@ -516,17 +494,9 @@ impl MediaLeg {
         }
 
         let answer = pc.create_answer(None).await.context("create_answer")?;
-        pc.set_local_description(answer)
-            .await
-            .context("setting the local answer")?;
-        let leg = MediaLeg {
-            shared,
-            pc,
-            receive_slots,
-            senders,
-            config,
-            closed: AtomicBool::new(false),
-        };
+        pc.set_local_description(answer).await.context("setting the local answer")?;
+        let leg =
+            MediaLeg { shared, pc, receive_slots, senders, config, closed: AtomicBool::new(false) };
         leg.publish_slot_map(offer_sdp).await?;
         let sdp = leg.gathered_local_sdp().await?;
         leg.spawn_sender_tasks();
@@ -572,10 +542,7 @@ impl MediaLeg {
         let label = &self.shared.label;
         match reached {
             Ok(Ok(s)) if *s == RTCPeerConnectionState::Connected => Ok(()),
-            Ok(Ok(s)) => bail!(
-                "{label}: the peer connection is {} instead of connected",
-                *s
-            ),
+            Ok(Ok(s)) => bail!("{label}: the peer connection is {} instead of connected", *s),
             Ok(Err(_)) => bail!("{label}: the peer connection is gone"),
             Err(_) => bail!(
                 "{label}: not connected within {timeout:?} (state {})",
@@ -673,11 +640,7 @@ impl MediaLeg {
     /// If `slot >= receive_slots()`.
     pub fn received(&self, slot: usize) -> SlotStats {
         let slots = self.shared.slots();
-        assert!(
-            slot < slots.len(),
-            "{}: no receive slot {slot}",
-            self.shared.label
-        );
+        assert!(slot < slots.len(), "{}: no receive slot {slot}", self.shared.label);
         slots[slot].clone()
     }
 
@@ -769,9 +732,7 @@ impl MediaLeg {
         }
         let result = self.pc.close().await.context("closing the peer connection");
         self.abort_tasks();
-        self.shared
-            .state
-            .send_replace(RTCPeerConnectionState::Closed);
+        self.shared.state.send_replace(RTCPeerConnectionState::Closed);
         self.shared.changed.notify_waiters();
         result
     }
@@ -779,10 +740,7 @@ impl MediaLeg {
     fn sender(&self, slot: usize) -> &LocalSender {
         match self.senders.get(slot).and_then(Option::as_ref) {
             Some(s) => s,
-            None => panic!(
-                "{}: this leg does not send on slot {slot}",
-                self.shared.label
-            ),
+            None => panic!("{}: this leg does not send on slot {slot}", self.shared.label),
         }
     }
 
@@ -900,17 +858,11 @@ async fn build_peer_connection(
     shared: &Arc<Shared>,
     config: &MediaLegConfig,
 ) -> Result<Arc<dyn PeerConnection>> {
-    ensure!(
-        !config.bind_addrs.is_empty(),
-        "a media leg needs at least one bind address"
-    );
+    ensure!(!config.bind_addrs.is_empty(), "a media leg needs at least one bind address");
     let mut media_engine = MediaEngine::default();
     media_engine
         .register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: opus_codec(),
-                payload_type: OPUS_PAYLOAD_TYPE,
-            },
+            RTCRtpCodecParameters { rtp_codec: opus_codec(), payload_type: OPUS_PAYLOAD_TYPE },
             RtpCodecKind::Audio,
         )
         .context("registering Opus")?;
@@ -933,9 +885,7 @@ async fn build_peer_connection(
         .with_media_engine(media_engine)
         .with_setting_engine(setting_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Handler {
-            shared: Arc::clone(shared),
-        }))
+        .with_handler(Arc::new(Handler { shared: Arc::clone(shared) }))
         .with_udp_addrs(config.bind_addrs.clone())
         .build()
         .await
@@ -1082,10 +1032,7 @@ mod tests {
                    m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
                    m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n\
                    m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:x\r\n";
-        assert_eq!(
-            media_mids(sdp),
-            vec![Some("0".into()), None, Some("x".into())]
-        );
+        assert_eq!(media_mids(sdp), vec![Some("0".into()), None, Some("x".into())]);
     }
 
     #[test]
@@ -1101,12 +1048,7 @@ mod tests {
                 ..Default::default()
             },
             payload: Bytes::from(
-                Marker {
-                    tag: *tag,
-                    seq: u32::from(seq),
-                    sent_at_us: 0,
-                }
-                .encode(80),
+                Marker { tag: *tag, seq: u32::from(seq), sent_at_us: 0 }.encode(80),
             ),
         };
         s.record(&pkt(1, 65535, 0, b"AAAA"), now, 2);

@@ -77,11 +77,7 @@ impl SignalingClient {
         let (ws, _response) = tokio_tungstenite::connect_async(request)
             .await
             .with_context(|| format!("WebSocket handshake with {ws_url} failed"))?;
-        Ok(SignalingClient {
-            ws,
-            skipped: Vec::new(),
-            closed: None,
-        })
+        Ok(SignalingClient { ws, skipped: Vec::new(), closed: None })
     }
 
     /// Sends one protocol message as a JSON text frame.
@@ -109,10 +105,7 @@ impl SignalingClient {
 
     /// Sends any WebSocket message or raw [`Frame`] as is.
     pub async fn send_message(&mut self, message: Message) -> Result<()> {
-        self.ws
-            .send(message)
-            .await
-            .context("sending on the WebSocket")
+        self.ws.send(message).await.context("sending on the WebSocket")
     }
 
     /// Reads the next data frame or the close, answering pings on the way.
@@ -198,11 +191,7 @@ impl SignalingClient {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self
-                .recv_frame(left)
-                .await
-                .context("waiting for the server to close")?
-            {
+            match self.recv_frame(left).await.context("waiting for the server to close")? {
                 Incoming::Closed(frame) => return Ok(frame),
                 Incoming::Text(text) => {
                     if let Ok(message) = serde_json::from_str(&text) {
@@ -247,12 +236,10 @@ impl SignalingClient {
 /// The HTTP status of a refused WebSocket upgrade, when `error` came from
 /// [`SignalingClient::connect`] and the server answered with a non-101 response.
 pub fn handshake_status(error: &anyhow::Error) -> Option<u16> {
-    error
-        .chain()
-        .find_map(|cause| match cause.downcast_ref::<tungstenite::Error>() {
-            Some(tungstenite::Error::Http(response)) => Some(response.status().as_u16()),
-            _ => None,
-        })
+    error.chain().find_map(|cause| match cause.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Http(response)) => Some(response.status().as_u16()),
+        _ => None,
+    })
 }
 
 /// Why [`login`] failed because the server said no (as opposed to a transport failure).
@@ -355,10 +342,7 @@ async fn http_request(
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .context("sending the HTTP request")?;
+    stream.write_all(request.as_bytes()).await.context("sending the HTTP request")?;
 
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
@@ -376,24 +360,14 @@ fn parse_http_response(raw: &[u8]) -> Result<HttpResponse> {
         httparse::Status::Complete(n) => n,
         httparse::Status::Partial => bail!("truncated HTTP response ({} bytes)", raw.len()),
     };
-    let status = parsed
-        .code
-        .ok_or_else(|| anyhow!("HTTP response without a status"))?;
+    let status = parsed.code.ok_or_else(|| anyhow!("HTTP response without a status"))?;
     let headers: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| {
-            (
-                h.name.to_owned(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
+        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
         .collect();
     let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
     };
     let rest = &raw[header_len..];
     let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -406,11 +380,7 @@ fn parse_http_response(raw: &[u8]) -> Result<HttpResponse> {
     } else {
         rest.to_vec()
     };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok(HttpResponse { status, headers, body })
 }
 
 /// Decodes a `Transfer-Encoding: chunked` body (trailers ignored).
@@ -430,9 +400,7 @@ fn decode_chunked(mut rest: &[u8]) -> Result<Vec<u8>> {
         }
         let chunk = rest.get(..size).ok_or_else(|| anyhow!("truncated chunk"))?;
         body.extend_from_slice(chunk);
-        rest = rest
-            .get(size + 2..)
-            .ok_or_else(|| anyhow!("truncated chunk end"))?;
+        rest = rest.get(size + 2..).ok_or_else(|| anyhow!("truncated chunk end"))?;
     }
 }
 

@@ -11,20 +11,11 @@ const LONG: Duration = Duration::from_secs(20);
 async fn connected_pair(slots: usize) -> (MediaLeg, MediaLeg) {
     let a = MediaLeg::new("A", slots).await.expect("leg A");
     let offer = a.create_offer().await.expect("offer");
-    assert!(
-        offer.contains("a=candidate:"),
-        "the offer carries its candidates:\n{offer}"
-    );
-    assert!(
-        offer.contains("127.0.0.1"),
-        "a loopback host candidate:\n{offer}"
-    );
+    assert!(offer.contains("a=candidate:"), "the offer carries its candidates:\n{offer}");
+    assert!(offer.contains("127.0.0.1"), "a loopback host candidate:\n{offer}");
     assert_eq!(offer.matches("m=audio").count(), slots, "{offer}");
     assert!(offer.contains("opus/48000/2"), "{offer}");
-    assert!(
-        offer.contains(&format!("a=rtpmap:{OPUS_PAYLOAD_TYPE} ")),
-        "{offer}"
-    );
+    assert!(offer.contains(&format!("a=rtpmap:{OPUS_PAYLOAD_TYPE} ")), "{offer}");
     let (b, answer) = MediaLeg::answer("B", &offer).await.expect("leg B");
     assert_eq!(answer.matches("m=audio").count(), slots, "{answer}");
     a.apply_answer(&answer).await.expect("apply answer");
@@ -39,14 +30,8 @@ async fn markers_sent_by_the_offerer_arrive_on_slot_0_of_the_answerer() {
     let (a, b) = connected_pair(2).await;
 
     a.start_sending(*b"CIT1");
-    let first = b
-        .wait_for_tag(0, *b"CIT1", LONG)
-        .await
-        .expect("first CIT1 packet");
-    let stats = b
-        .wait_tag_count(0, *b"CIT1", 50, LONG)
-        .await
-        .expect("50 CIT1 packets");
+    let first = b.wait_for_tag(0, *b"CIT1", LONG).await.expect("first CIT1 packet");
+    let stats = b.wait_tag_count(0, *b"CIT1", 50, LONG).await.expect("50 CIT1 packets");
     assert!(stats.first_arrival_by_tag[b"CIT1"] == first);
 
     // Only A's tag, only A's SSRC, only Opus.
@@ -67,20 +52,13 @@ async fn markers_sent_by_the_offerer_arrive_on_slot_0_of_the_answerer() {
         );
     }
     for m in &markers {
-        assert!(
-            m.latency() < Duration::from_secs(1),
-            "latency {:?}",
-            m.latency()
-        );
+        assert!(m.latency() < Duration::from_secs(1), "latency {:?}", m.latency());
     }
 
     // RTP timestamps advance 960 per packet along the stream.
     let (first_rtp, last_rtp) = (stats.first_rtp.unwrap(), stats.last_rtp.unwrap());
     let steps = u32::from(last_rtp.seq.wrapping_sub(first_rtp.seq));
-    assert_eq!(
-        last_rtp.timestamp.wrapping_sub(first_rtp.timestamp),
-        steps * TIMESTAMP_STEP
-    );
+    assert_eq!(last_rtp.timestamp.wrapping_sub(first_rtp.timestamp), steps * TIMESTAMP_STEP);
     assert_eq!(stats.timestamp_backwards, 0);
 
     // Nothing is received on slot 1 of B: A's m-line 1 is recvonly.
@@ -91,22 +69,14 @@ async fn markers_sent_by_the_offerer_arrive_on_slot_0_of_the_answerer() {
     let last_seq = sent.last_seq.expect("something was sent");
     let stats = b
         .wait_until(0, LONG, |s| {
-            s.last_by_tag
-                .get(b"CIT1")
-                .is_some_and(|m| m.marker.seq == last_seq)
+            s.last_by_tag.get(b"CIT1").is_some_and(|m| m.marker.seq == last_seq)
         })
         .await
         .expect("the last packet sent arrives");
     assert!(stats.count(b"CIT1") <= sent.packets);
     let settled = stats.packets;
-    let more = b
-        .wait_until(0, Duration::from_millis(600), |s| s.packets > settled)
-        .await;
-    assert!(
-        more.is_err(),
-        "a packet arrived after stop_sending: {}",
-        b.received(0).summary()
-    );
+    let more = b.wait_until(0, Duration::from_millis(600), |s| s.packets > settled).await;
+    assert!(more.is_err(), "a packet arrived after stop_sending: {}", b.received(0).summary());
     assert_eq!(a.sent(), sent, "the sender stays silent");
 
     a.close().await.unwrap();
@@ -145,21 +115,14 @@ async fn each_m_line_of_the_answer_feeds_its_own_slot() {
         b.start_sending_on(slot, *tag);
     }
     for (slot, tag) in tags.iter().enumerate() {
-        let stats = a
-            .wait_tag_count(slot, *tag, 10, LONG)
-            .await
-            .expect("tag on its slot");
+        let stats = a.wait_tag_count(slot, *tag, 10, LONG).await.expect("tag on its slot");
         assert_eq!(
             stats.per_tag.len(),
             1,
             "slot {slot} hears only its source: {}",
             stats.summary()
         );
-        assert_eq!(
-            stats.ssrcs,
-            vec![b.local_ssrc(slot).unwrap()],
-            "slot {slot}"
-        );
+        assert_eq!(stats.ssrcs, vec![b.local_ssrc(slot).unwrap()], "slot {slot}");
     }
     let distinct: std::collections::HashSet<_> = (0..3).map(|s| b.local_ssrc(s).unwrap()).collect();
     assert_eq!(distinct.len(), 3);
@@ -169,14 +132,9 @@ async fn each_m_line_of_the_answer_feeds_its_own_slot() {
     b.wait_tag_count(0, *b"OFR1", 10, LONG).await.unwrap();
     assert_eq!(b.received(1).packets + b.received(2).packets, 0);
 
-    let waited = a
-        .wait_for_tag(1, *b"NONE", Duration::from_millis(300))
-        .await;
+    let waited = a.wait_for_tag(1, *b"NONE", Duration::from_millis(300)).await;
     let message = format!("{:#}", waited.expect_err("no such tag"));
-    assert!(
-        message.contains("SLT1=") && message.contains("NONE"),
-        "{message}"
-    );
+    assert!(message.contains("SLT1=") && message.contains("NONE"), "{message}");
 
     a.close().await.unwrap();
     b.close().await.unwrap();

@@ -16,12 +16,7 @@ const T: Duration = Duration::from_secs(10);
 const ORIGIN: &str = "http://hall.test";
 
 fn welcome() -> ServerMessage {
-    ServerMessage::Welcome {
-        protocol: 1,
-        role: Role::Agent,
-        citizen_token: None,
-        user: None,
-    }
+    ServerMessage::Welcome { protocol: 1, role: Role::Agent, citizen_token: None, user: None }
 }
 
 /// A one-connection WebSocket server: refuses a foreign Origin with 403, records the Cookie,
@@ -54,23 +49,15 @@ async fn fake_ws_server() -> (String, tokio::task::JoinHandle<Vec<String>>) {
                 .await;
             let Ok(mut ws) = accepted else { continue };
             seen.push(format!("cookie: {cookie:?}"));
-            ws.send(Message::text(serde_json::to_string(&welcome()).unwrap()))
-                .await
-                .unwrap();
+            ws.send(Message::text(serde_json::to_string(&welcome()).unwrap())).await.unwrap();
             while let Some(Ok(message)) = ws.next().await {
                 match message {
                     Message::Text(text) => {
                         seen.push(text.as_str().to_owned());
                         let reply = match voicedesk_protocol::decode_client_message(text.as_str()) {
                             Ok(ClientMessage::Ping) => vec![
-                                ServerMessage::QueuePosition {
-                                    call_id: "c1".into(),
-                                    position: 2,
-                                },
-                                ServerMessage::QueuePosition {
-                                    call_id: "c1".into(),
-                                    position: 1,
-                                },
+                                ServerMessage::QueuePosition { call_id: "c1".into(), position: 2 },
+                                ServerMessage::QueuePosition { call_id: "c1".into(), position: 1 },
                                 ServerMessage::Pong,
                             ],
                             Ok(ClientMessage::HangUp { .. }) => {
@@ -93,9 +80,7 @@ async fn fake_ws_server() -> (String, tokio::task::JoinHandle<Vec<String>>) {
                     Message::Binary(b) => {
                         seen.push(format!("binary {}", b.len()));
                         let m = ServerMessage::error(ErrorCode::BadJson, "binary", None);
-                        ws.send(Message::text(serde_json::to_string(&m).unwrap()))
-                            .await
-                            .unwrap();
+                        ws.send(Message::text(serde_json::to_string(&m).unwrap())).await.unwrap();
                     }
                     _ => {}
                 }
@@ -111,46 +96,23 @@ async fn client_sends_origin_and_cookie_and_reads_replies_in_order() {
     let (url, server) = fake_ws_server().await;
 
     // A foreign origin is refused during the handshake, with the HTTP status readable.
-    let refused = SignalingClient::connect(&url, "http://evil.test", None)
-        .await
-        .unwrap_err();
+    let refused = SignalingClient::connect(&url, "http://evil.test", None).await.unwrap_err();
     assert_eq!(handshake_status(&refused), Some(403), "{refused:#}");
 
-    let mut ws = SignalingClient::connect(&url, ORIGIN, Some("tok123"))
-        .await
-        .unwrap();
+    let mut ws = SignalingClient::connect(&url, ORIGIN, Some("tok123")).await.unwrap();
     assert_eq!(ws.recv(T).await.unwrap(), welcome());
 
     ws.send(&ClientMessage::Ping).await.unwrap();
-    let pong = ws
-        .recv_until(T, |m| matches!(m, ServerMessage::Pong))
-        .await
-        .unwrap();
+    let pong = ws.recv_until(T, |m| matches!(m, ServerMessage::Pong)).await.unwrap();
     assert_eq!(pong, ServerMessage::Pong);
-    assert_eq!(
-        ws.skipped().len(),
-        2,
-        "both queue positions were skipped and kept"
-    );
-    assert!(matches!(
-        ws.skipped()[1],
-        ServerMessage::QueuePosition { position: 1, .. }
-    ));
+    assert_eq!(ws.skipped().len(), 2, "both queue positions were skipped and kept");
+    assert!(matches!(ws.skipped()[1], ServerMessage::QueuePosition { position: 1, .. }));
     assert_eq!(ws.take_skipped().len(), 2);
     assert!(ws.skipped().is_empty());
 
     ws.send_raw_text("{").await.unwrap();
     let reply = ws.recv(T).await.unwrap();
-    assert!(
-        matches!(
-            reply,
-            ServerMessage::Error {
-                code: ErrorCode::BadJson,
-                ..
-            }
-        ),
-        "{reply:?}"
-    );
+    assert!(matches!(reply, ServerMessage::Error { code: ErrorCode::BadJson, .. }), "{reply:?}");
     ws.send_raw_text(r#"{"type":"fly"}"#).await.unwrap();
     let reply = ws.recv(T).await.unwrap();
     assert!(
@@ -158,24 +120,14 @@ async fn client_sends_origin_and_cookie_and_reads_replies_in_order() {
         "{reply:?}"
     );
     ws.send_raw_binary(&[1, 2, 3]).await.unwrap();
-    assert!(matches!(
-        ws.recv(T).await.unwrap(),
-        ServerMessage::Error { .. }
-    ));
+    assert!(matches!(ws.recv(T).await.unwrap(), ServerMessage::Error { .. }));
 
     // Nothing more is coming: recv times out instead of hanging.
     let quiet = ws.recv(Duration::from_millis(200)).await.unwrap_err();
-    assert!(
-        format!("{quiet:#}").contains("no WebSocket message"),
-        "{quiet:#}"
-    );
+    assert!(format!("{quiet:#}").contains("no WebSocket message"), "{quiet:#}");
 
     // The server closes; the client sees it.
-    ws.send(&ClientMessage::HangUp {
-        call_id: "c1".into(),
-    })
-    .await
-    .unwrap();
+    ws.send(&ClientMessage::HangUp { call_id: "c1".into() }).await.unwrap();
     ws.wait_closed(T).await.unwrap();
     assert!(ws.is_closed());
     assert!(ws.recv(T).await.is_err());
@@ -272,40 +224,24 @@ async fn login_posts_credentials_and_returns_the_session_cookie() {
     assert_eq!(cookie, "s3cr3t-token");
 
     let err = login(&base, "agent1", "wrong").await.unwrap_err();
-    let rejected = err
-        .downcast_ref::<LoginRejected>()
-        .expect("a LoginRejected");
+    let rejected = err.downcast_ref::<LoginRejected>().expect("a LoginRejected");
     assert_eq!(rejected.status, 401);
     assert_eq!(rejected.code.as_deref(), Some("invalid_credentials"));
 
     let requests = server.await.unwrap();
     let first = &requests[0];
     assert!(first.starts_with("POST /api/login HTTP/1.1\r\n"), "{first}");
-    assert!(
-        first
-            .to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{first}"
-    );
+    assert!(first.to_ascii_lowercase().contains("content-type: application/json"), "{first}");
     let body = &first[first.find("\r\n\r\n").unwrap() + 4..];
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(
-        json,
-        serde_json::json!({"username": "agent1", "password": "pa\"ss"})
-    );
+    assert_eq!(json, serde_json::json!({"username": "agent1", "password": "pa\"ss"}));
 }
 
 #[tokio::test]
 async fn login_refuses_https_and_unreachable_servers() {
     assert!(login("https://example.test", "a", "b").await.is_err());
     // A port nobody listens on (bound, then released).
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let err = login(&format!("http://{addr}"), "a", "b")
-        .await
-        .unwrap_err();
+    let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let err = login(&format!("http://{addr}"), "a", "b").await.unwrap_err();
     assert!(err.downcast_ref::<LoginRejected>().is_none(), "{err:#}");
 }

@@ -125,8 +125,6 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         "postgres" | "postgresql" if url[scheme.len()..].starts_with("://") => {
             Ok(Arc::new(PostgresStore::connect(url).await?))
         }
-        _ => Err(StoreError::UnsupportedUrl {
-            scheme: scheme.chars().take(32).collect(),
-        }),
+        _ => Err(StoreError::UnsupportedUrl { scheme: scheme.chars().take(32).collect() }),
     }
 }

@@ -172,11 +172,7 @@ pub(crate) type CallRow = (
 );
 
 fn parse_role(table: &'static str, value: String) -> Result<Role, StoreError> {
-    Role::parse(&value).ok_or(StoreError::Corrupt {
-        table,
-        column: "role",
-        value,
-    })
+    Role::parse(&value).ok_or(StoreError::Corrupt { table, column: "role", value })
 }
 
 pub(crate) fn user_from_row(row: UserRow) -> Result<User, StoreError> {
@@ -189,14 +185,7 @@ pub(crate) fn user_from_row(row: UserRow) -> Result<User, StoreError> {
             value: role.as_str().to_owned(),
         });
     }
-    Ok(User {
-        id,
-        username,
-        display_name,
-        role,
-        password_hash,
-        created_at_ms,
-    })
+    Ok(User { id, username, display_name, role, password_hash, created_at_ms })
 }
 
 pub(crate) fn session_from_row(row: SessionRow) -> Result<Session, StoreError> {

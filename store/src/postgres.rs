@@ -32,17 +32,12 @@ impl PostgresStore {
     /// Connects with explicit options and applies the migrations.
     pub async fn connect_with(options: PgConnectOptions) -> Result<PostgresStore, StoreError> {
         let database = options.get_database().unwrap_or_default().to_owned();
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await?;
+        let pool =
+            PgPoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await?;
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
-                backend: "postgres",
-                source,
-            })?;
+            .map_err(|source| StoreError::Migrate { backend: "postgres", source })?;
         tracing::info!(%database, "postgres store connected, migrations applied");
         Ok(PostgresStore { pool })
     }

@@ -275,10 +275,9 @@ macro_rules! impl_store {
                     .await?;
                 match exists {
                     Some(_) => Ok(false),
-                    None => Err($crate::StoreError::NotFound {
-                        entity: "call",
-                        id: call_id.to_owned(),
-                    }),
+                    None => {
+                        Err($crate::StoreError::NotFound { entity: "call", id: call_id.to_owned() })
+                    }
                 }
             }
 
@@ -344,10 +343,7 @@ pub(crate) fn agent_reference_error(e: sqlx::Error, agent_id: &str) -> crate::St
 /// An update keyed by call id touched `rows` rows: none means the call does not exist.
 pub(crate) fn exactly_one_call(rows: u64, call_id: &str) -> Result<(), crate::StoreError> {
     if rows == 0 {
-        Err(crate::StoreError::NotFound {
-            entity: "call",
-            id: call_id.to_owned(),
-        })
+        Err(crate::StoreError::NotFound { entity: "call", id: call_id.to_owned() })
     } else {
         Ok(())
     }

@@ -77,10 +77,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
-                backend: "sqlite",
-                source,
-            })?;
+            .map_err(|source| StoreError::Migrate { backend: "sqlite", source })?;
         tracing::info!(file = %filename, "sqlite store open, migrations applied");
         Ok(SqliteStore { pool })
     }

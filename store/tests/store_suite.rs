@@ -64,10 +64,8 @@ where
 {
     let Ok(base_url) = std::env::var(POSTGRES_URL_VAR) else {
         // Straight to stderr, past the test harness's output capture, so the skip is visible.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED postgres::{name}: {POSTGRES_URL_VAR} is not set"
-        );
+        let _ =
+            writeln!(std::io::stderr(), "SKIPPED postgres::{name}: {POSTGRES_URL_VAR} is not set");
         return;
     };
     let schema = format!("vd_test_{}", uuid::Uuid::new_v4().simple());
@@ -185,20 +183,13 @@ mod cases {
     pub(crate) async fn ping_succeeds_and_names_the_backend(db: TestDb) {
         let store = db.open().await;
         store.ping().await.unwrap();
-        let expected = if db.url.starts_with("sqlite:") {
-            "sqlite"
-        } else {
-            "postgres"
-        };
+        let expected = if db.url.starts_with("sqlite:") { "sqlite" } else { "postgres" };
         assert_eq!(store.backend(), expected);
     }
 
     pub(crate) async fn migrations_apply_twice_idempotently(db: TestDb) {
         let first = db.open().await;
-        first
-            .create_user(&new_user("u1", "alice", Role::Agent))
-            .await
-            .unwrap();
+        first.create_user(&new_user("u1", "alice", Role::Agent)).await.unwrap();
         first.insert_call(&new_call("c1", 10)).await.unwrap();
         // Opening again runs the migrator again: nothing to apply, nothing lost.
         let second = db.open().await;
@@ -230,40 +221,22 @@ mod cases {
 
     pub(crate) async fn duplicate_username_is_a_conflict(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_user(&new_user("u1", "alice", Role::Agent))
-            .await
-            .unwrap();
-        let err = store
-            .create_user(&new_user("u2", "alice", Role::Admin))
-            .await
-            .unwrap_err();
+        store.create_user(&new_user("u1", "alice", Role::Agent)).await.unwrap();
+        let err = store.create_user(&new_user("u2", "alice", Role::Admin)).await.unwrap_err();
         assert!(
             matches!(err, StoreError::Conflict { entity: "user", key: "username", ref value } if value == "alice"),
             "{err:?}"
         );
-        assert_eq!(
-            err.to_string(),
-            "user with username \"alice\" already exists"
-        );
+        assert_eq!(err.to_string(), "user with username \"alice\" already exists");
         // The first user is untouched and the second was not created.
-        assert_eq!(
-            store.user_by_username("alice").await.unwrap().unwrap().id,
-            "u1"
-        );
+        assert_eq!(store.user_by_username("alice").await.unwrap().unwrap().id, "u1");
         assert!(store.user_by_id("u2").await.unwrap().is_none());
     }
 
     pub(crate) async fn duplicate_user_id_is_a_conflict(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_user(&new_user("u1", "alice", Role::Agent))
-            .await
-            .unwrap();
-        let err = store
-            .create_user(&new_user("u1", "bob", Role::Agent))
-            .await
-            .unwrap_err();
+        store.create_user(&new_user("u1", "alice", Role::Agent)).await.unwrap();
+        let err = store.create_user(&new_user("u1", "bob", Role::Agent)).await.unwrap_err();
         assert!(
             matches!(err, StoreError::Conflict { entity: "user", key: "id", ref value } if value == "u1"),
             "{err:?}"
@@ -273,14 +246,8 @@ mod cases {
 
     pub(crate) async fn user_with_citizen_role_is_refused(db: TestDb) {
         let store = db.open().await;
-        let err = store
-            .create_user(&new_user("u1", "citizen", Role::Citizen))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::InvalidUserRole(Role::Citizen)),
-            "{err:?}"
-        );
+        let err = store.create_user(&new_user("u1", "citizen", Role::Citizen)).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidUserRole(Role::Citizen)), "{err:?}");
         assert!(store.user_by_id("u1").await.unwrap().is_none());
     }
 
@@ -292,20 +259,13 @@ mod cases {
 
     pub(crate) async fn session_is_returned_only_before_it_expires(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_user(&new_user("u1", "alice", Role::Agent))
-            .await
-            .unwrap();
+        store.create_user(&new_user("u1", "alice", Role::Agent)).await.unwrap();
         store
             .create_session(&new_session("h-agent", Role::Agent, Some("u1"), 5_000))
             .await
             .unwrap();
 
-        let live = store
-            .session_by_token_hash("h-agent", 4_999)
-            .await
-            .unwrap()
-            .unwrap();
+        let live = store.session_by_token_hash("h-agent", 4_999).await.unwrap().unwrap();
         assert_eq!(live.token_hash, "h-agent");
         assert_eq!(live.role, Role::Agent);
         assert_eq!(live.user_id.as_deref(), Some("u1"));
@@ -313,40 +273,15 @@ mod cases {
         assert_eq!(live.expires_at_ms, 5_000);
 
         // expires_at_ms is the first instant the session is no longer valid.
-        assert!(
-            store
-                .session_by_token_hash("h-agent", 5_000)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            store
-                .session_by_token_hash("h-agent", 9_999)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            store
-                .session_by_token_hash("h-unknown", 0)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(store.session_by_token_hash("h-agent", 5_000).await.unwrap().is_none());
+        assert!(store.session_by_token_hash("h-agent", 9_999).await.unwrap().is_none());
+        assert!(store.session_by_token_hash("h-unknown", 0).await.unwrap().is_none());
     }
 
     pub(crate) async fn citizen_session_has_no_user(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_session(&new_session("h-citizen", Role::Citizen, None, 10_000))
-            .await
-            .unwrap();
-        let s = store
-            .session_by_token_hash("h-citizen", 0)
-            .await
-            .unwrap()
-            .unwrap();
+        store.create_session(&new_session("h-citizen", Role::Citizen, None, 10_000)).await.unwrap();
+        let s = store.session_by_token_hash("h-citizen", 0).await.unwrap().unwrap();
         assert_eq!(s.role, Role::Citizen);
         assert_eq!(s.user_id, None);
     }
@@ -361,21 +296,12 @@ mod cases {
             matches!(err, StoreError::InvalidReference { entity: "session", target: "user", ref id } if id == "ghost"),
             "{err:?}"
         );
-        assert!(
-            store
-                .session_by_token_hash("h1", 0)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(store.session_by_token_hash("h1", 0).await.unwrap().is_none());
     }
 
     pub(crate) async fn duplicate_session_token_hash_is_a_conflict(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_session(&new_session("h1", Role::Citizen, None, 10_000))
-            .await
-            .unwrap();
+        store.create_session(&new_session("h1", Role::Citizen, None, 10_000)).await.unwrap();
         let err = store
             .create_session(&new_session("h1", Role::Citizen, None, 20_000))
             .await
@@ -389,29 +315,11 @@ mod cases {
 
     pub(crate) async fn deleted_session_is_gone(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_session(&new_session("h1", Role::Citizen, None, 10_000))
-            .await
-            .unwrap();
-        store
-            .create_session(&new_session("h2", Role::Citizen, None, 10_000))
-            .await
-            .unwrap();
+        store.create_session(&new_session("h1", Role::Citizen, None, 10_000)).await.unwrap();
+        store.create_session(&new_session("h2", Role::Citizen, None, 10_000)).await.unwrap();
         store.delete_session("h1").await.unwrap();
-        assert!(
-            store
-                .session_by_token_hash("h1", 0)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            store
-                .session_by_token_hash("h2", 0)
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(store.session_by_token_hash("h1", 0).await.unwrap().is_none());
+        assert!(store.session_by_token_hash("h2", 0).await.unwrap().is_some());
         // Deleting again (or deleting an unknown session) is not an error.
         store.delete_session("h1").await.unwrap();
         store.delete_session("never-existed").await.unwrap();
@@ -420,10 +328,7 @@ mod cases {
     pub(crate) async fn delete_expired_sessions_removes_only_expired_ones(db: TestDb) {
         let store = db.open().await;
         for (hash, expires) in [("a", 100), ("b", 200), ("c", 300), ("d", 400)] {
-            store
-                .create_session(&new_session(hash, Role::Citizen, None, expires))
-                .await
-                .unwrap();
+            store.create_session(&new_session(hash, Role::Citizen, None, expires)).await.unwrap();
         }
         assert_eq!(store.delete_expired_sessions(200).await.unwrap(), 2);
         assert_eq!(store.delete_expired_sessions(200).await.unwrap(), 0);
@@ -434,14 +339,8 @@ mod cases {
 
     pub(crate) async fn call_lifecycle_records_queued_offered_answered_ended(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_user(&new_user("a1", "agent1", Role::Agent))
-            .await
-            .unwrap();
-        store
-            .create_user(&new_user("a2", "agent2", Role::Agent))
-            .await
-            .unwrap();
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("a2", "agent2", Role::Agent)).await.unwrap();
 
         store.insert_call(&new_call("c1", 1_000)).await.unwrap();
         let queued = store.call("c1").await.unwrap().unwrap();
@@ -461,11 +360,7 @@ mod cases {
         store.mark_call_offered("c1", "a1", 2_000).await.unwrap();
         store.mark_call_offered("c1", "a2", 3_000).await.unwrap();
         let offered = store.call("c1").await.unwrap().unwrap();
-        assert_eq!(
-            offered.offered_at_ms,
-            Some(2_000),
-            "the first offer time is kept"
-        );
+        assert_eq!(offered.offered_at_ms, Some(2_000), "the first offer time is kept");
         assert_eq!(offered.agent_id.as_deref(), Some("a2"));
         assert_eq!(offered.offer_count, 2);
 
@@ -475,10 +370,8 @@ mod cases {
         assert_eq!(answered.agent_id.as_deref(), Some("a2"));
         assert!(answered.is_open());
 
-        let changed = store
-            .mark_call_ended("c1", 9_000, EndReason::CitizenHangUp.as_str())
-            .await
-            .unwrap();
+        let changed =
+            store.mark_call_ended("c1", 9_000, EndReason::CitizenHangUp.as_str()).await.unwrap();
         assert!(changed);
         let ended = store.call("c1").await.unwrap().unwrap();
         assert_eq!(ended.ended_at_ms, Some(9_000));
@@ -495,17 +388,9 @@ mod cases {
     pub(crate) async fn call_ends_only_once(db: TestDb) {
         let store = db.open().await;
         store.insert_call(&new_call("c1", 1_000)).await.unwrap();
+        assert!(store.mark_call_ended("c1", 2_000, EndReason::Abandoned.as_str()).await.unwrap());
         assert!(
-            store
-                .mark_call_ended("c1", 2_000, EndReason::Abandoned.as_str())
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .mark_call_ended("c1", 3_000, EndReason::ServerShutdown.as_str())
-                .await
-                .unwrap()
+            !store.mark_call_ended("c1", 3_000, EndReason::ServerShutdown.as_str()).await.unwrap()
         );
         let call = store.call("c1").await.unwrap().unwrap();
         assert_eq!(call.ended_at_ms, Some(2_000));
@@ -526,10 +411,7 @@ mod cases {
 
     pub(crate) async fn unknown_call_is_not_found(db: TestDb) {
         let store = db.open().await;
-        store
-            .create_user(&new_user("a1", "agent1", Role::Agent))
-            .await
-            .unwrap();
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
         assert!(store.call("nope").await.unwrap().is_none());
 
         let err = store.mark_call_offered("nope", "a1", 1).await.unwrap_err();
@@ -540,10 +422,7 @@ mod cases {
         assert_eq!(err.to_string(), "call \"nope\" not found");
         let err = store.mark_call_answered("nope", "a1", 1).await.unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
-        let err = store
-            .mark_call_ended("nope", 1, "abandoned")
-            .await
-            .unwrap_err();
+        let err = store.mark_call_ended("nope", 1, "abandoned").await.unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
         assert_eq!(store.count_calls().await.unwrap(), 0);
     }
@@ -551,22 +430,13 @@ mod cases {
     pub(crate) async fn offer_to_unknown_agent_is_an_invalid_reference(db: TestDb) {
         let store = db.open().await;
         store.insert_call(&new_call("c1", 1_000)).await.unwrap();
-        let err = store
-            .mark_call_offered("c1", "ghost", 2_000)
-            .await
-            .unwrap_err();
+        let err = store.mark_call_offered("c1", "ghost", 2_000).await.unwrap_err();
         assert!(
             matches!(err, StoreError::InvalidReference { entity: "call", target: "agent", ref id } if id == "ghost"),
             "{err:?}"
         );
-        let err = store
-            .mark_call_answered("c1", "ghost", 2_000)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::InvalidReference { .. }),
-            "{err:?}"
-        );
+        let err = store.mark_call_answered("c1", "ghost", 2_000).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidReference { .. }), "{err:?}");
         let call = store.call("c1").await.unwrap().unwrap();
         assert_eq!(call.offer_count, 0);
         assert_eq!(call.agent_id, None);
@@ -577,17 +447,9 @@ mod cases {
         for (id, queued) in [("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4)] {
             store.insert_call(&new_call(id, queued)).await.unwrap();
         }
-        assert!(
-            store
-                .mark_call_ended("c2", 50, "agent_hang_up")
-                .await
-                .unwrap()
-        );
+        assert!(store.mark_call_ended("c2", 50, "agent_hang_up").await.unwrap());
 
-        let ended = store
-            .end_open_calls(100, EndReason::ServerShutdown.as_str())
-            .await
-            .unwrap();
+        let ended = store.end_open_calls(100, EndReason::ServerShutdown.as_str()).await.unwrap();
         assert_eq!(ended, 3);
 
         let c2 = store.call("c2").await.unwrap().unwrap();
@@ -599,10 +461,7 @@ mod cases {
             assert_eq!(c.outcome.as_deref(), Some("server_shutdown"), "{id}");
         }
         // Nothing is open any more.
-        assert_eq!(
-            store.end_open_calls(200, "server_shutdown").await.unwrap(),
-            0
-        );
+        assert_eq!(store.end_open_calls(200, "server_shutdown").await.unwrap(), 0);
         assert_eq!(store.count_calls().await.unwrap(), 4);
     }
 
@@ -645,9 +504,7 @@ async fn sqlite_store_accepts_a_plain_path_and_creates_the_file() {
     let dir = TempDir::new();
     let path = dir.0.join("nested-name.db");
     assert!(!path.exists());
-    let store = voicedesk_store::SqliteStore::open(path.to_str().unwrap())
-        .await
-        .unwrap();
+    let store = voicedesk_store::SqliteStore::open(path.to_str().unwrap()).await.unwrap();
     store.ping().await.unwrap();
     assert!(path.exists());
 }
@@ -655,29 +512,20 @@ async fn sqlite_store_accepts_a_plain_path_and_creates_the_file() {
 #[tokio::test]
 async fn sqlite_connections_use_wal_synchronous_full_and_foreign_keys() {
     let dir = TempDir::new();
-    let store = voicedesk_store::SqliteStore::open(dir.0.join("db").to_str().unwrap())
-        .await
-        .unwrap();
+    let store =
+        voicedesk_store::SqliteStore::open(dir.0.join("db").to_str().unwrap()).await.unwrap();
     // Check several connections of the pool, not just the first.
     let mut conns = Vec::new();
     for _ in 0..3 {
         let mut conn = store.pool().acquire().await.unwrap();
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let busy_timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
+        let journal: String =
+            sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap();
+        let synchronous: i64 =
+            sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await.unwrap();
+        let foreign_keys: i64 =
+            sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap();
+        let busy_timeout: i64 =
+            sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await.unwrap();
         assert_eq!(journal, "wal");
         assert_eq!(synchronous, 2, "synchronous=FULL");
         assert_eq!(foreign_keys, 1);
@@ -712,9 +560,7 @@ async fn sqlite_full_database_is_an_error_not_a_panic() {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(dir.0.join("small.db"))
         .pragma("max_page_count", "64");
-    let store = voicedesk_store::SqliteStore::open_with(options)
-        .await
-        .unwrap();
+    let store = voicedesk_store::SqliteStore::open_with(options).await.unwrap();
     let big = "x".repeat(8 * 1024);
     let mut inserted = 0u64;
     let err = loop {

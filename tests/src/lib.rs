@@ -43,7 +43,12 @@ pub struct TestOptions {
 
 impl Default for TestOptions {
     fn default() -> Self {
-        Self { ring_timeout: Duration::from_secs(15), media_silence: Duration::from_secs(15), media_connect: Duration::from_secs(20), database_url: None }
+        Self {
+            ring_timeout: Duration::from_secs(15),
+            media_silence: Duration::from_secs(15),
+            media_connect: Duration::from_secs(20),
+            database_url: None,
+        }
     }
 }
 
@@ -86,7 +91,10 @@ impl TestServer {
         let relay = voicedesk_media_relay::start(RelayConfig {
             listen: "127.0.0.1:0".parse()?,
             public_ip: None,
-            timeouts: RelayTimeouts { silence: options.media_silence, connect: options.media_connect },
+            timeouts: RelayTimeouts {
+                silence: options.media_silence,
+                connect: options.media_connect,
+            },
         })
         .await?;
         let config = ServerConfig {
@@ -130,7 +138,8 @@ impl TestServer {
     /// Signs an agent in, connects the headset and makes the agent available.
     pub async fn ready_agent(&self, username: &str) -> Result<Agent> {
         let cookie = voicedesk_softphone::login(&self.base_url, username, DEMO_PASSWORD).await?;
-        let mut ws = SignalingClient::connect(&self.agent_ws(), &self.base_url, Some(&cookie)).await?;
+        let mut ws =
+            SignalingClient::connect(&self.agent_ws(), &self.base_url, Some(&cookie)).await?;
         let user = match ws.recv(STEP).await? {
             ServerMessage::Welcome { user: Some(user), .. } => user,
             other => bail!("expected an agent welcome, got {other:?}"),
@@ -138,16 +147,20 @@ impl TestServer {
         let media = MediaLeg::new(username, 2).await?;
         let offer = media.create_offer().await?;
         ws.send(&ClientMessage::MediaConnect { sdp: offer }).await?;
-        let answer = match ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await? {
-            ServerMessage::MediaAnswer { sdp } => sdp,
-            _ => unreachable!(),
-        };
+        let answer =
+            match ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await? {
+                ServerMessage::MediaAnswer { sdp } => sdp,
+                _ => unreachable!(),
+            };
         media.apply_answer(&answer).await?;
         media.wait_connected(STEP).await?;
         ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await?;
-        ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None }).await?;
-        ws.recv_until(STEP, |m| matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. }))
+        ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None })
             .await?;
+        ws.recv_until(STEP, |m| {
+            matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
+        })
+        .await?;
         Ok(Agent { ws, media, user_id: user.id, cookie })
     }
 
@@ -220,16 +233,24 @@ fn uuid_like() -> String {
 
 /// A minimal HTTP/1.1 request over a TCP socket (the tests need no HTTP client crate);
 /// returns the status and the body.
-pub async fn http(base: &str, method: &str, path: &str, cookie: Option<&str>) -> Result<(u16, String)> {
+pub async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     let cookie = cookie.map(|c| format!("Cookie: vd_session={c}\r\n")).unwrap_or_default();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+    let status =
+        response.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
 }

@@ -212,8 +212,10 @@ async fn wrong_passwords_and_forged_or_expired_sessions_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_resumes_an_earlier_identity() {
     let server = TestServer::start().await.unwrap();
-    let mut first = SignalingClient::connect(&server.citizen_ws(), &server.base_url, None).await.unwrap();
-    let ServerMessage::Welcome { citizen_token: Some(token), .. } = first.recv(STEP).await.unwrap() else {
+    let mut first =
+        SignalingClient::connect(&server.citizen_ws(), &server.base_url, None).await.unwrap();
+    let ServerMessage::Welcome { citizen_token: Some(token), .. } = first.recv(STEP).await.unwrap()
+    else {
         panic!("no token")
     };
     first.close().await.unwrap();
@@ -225,7 +227,9 @@ async fn a_citizen_resumes_an_earlier_identity() {
 
 /// The HTTP status a refused WebSocket handshake got.
 async fn refused_with(url: &str, origin: &str, cookie: Option<&str>) -> u16 {
-    let error = SignalingClient::connect(url, origin, cookie).await.expect_err("the handshake must be refused");
+    let error = SignalingClient::connect(url, origin, cookie)
+        .await
+        .expect_err("the handshake must be refused");
     handshake_status(&error).unwrap_or_else(|| panic!("no HTTP status in {error:#}"))
 }
 
@@ -233,10 +237,14 @@ async fn refused_with(url: &str, origin: &str, cookie: Option<&str>) -> u16 {
 async fn signing_out_ends_the_agents_connection_and_session() {
     let server = TestServer::start().await.unwrap();
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let (status, _) = http(&server.base_url, "POST", "/api/logout", Some(&agent.cookie)).await.unwrap();
+    let (status, _) =
+        http(&server.base_url, "POST", "/api/logout", Some(&agent.cookie)).await.unwrap();
     assert_eq!(status, 204);
     let ended = agent.ws.recv(STEP).await.unwrap();
-    assert!(matches!(ended, ServerMessage::Error { code: ErrorCode::SessionExpired, .. }), "{ended:?}");
+    assert!(
+        matches!(ended, ServerMessage::Error { code: ErrorCode::SessionExpired, .. }),
+        "{ended:?}"
+    );
     agent.ws.wait_closed(STEP).await.unwrap();
     let (status, _) = http(&server.base_url, "GET", "/api/me", Some(&agent.cookie)).await.unwrap();
     assert_eq!(status, 401);

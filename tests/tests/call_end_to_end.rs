@@ -20,12 +20,23 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
     assert_eq!(offered, citizen.call_id);
     // Before the answer, neither side hears the other.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(agent.media.received(0).count(&CITIZEN), 0, "agent heard the citizen before accepting");
-    assert_eq!(citizen.media.received(0).count(&AGENT), 0, "citizen heard the agent before the answer");
+    assert_eq!(
+        agent.media.received(0).count(&CITIZEN),
+        0,
+        "agent heard the citizen before accepting"
+    );
+    assert_eq!(
+        citizen.media.received(0).count(&AGENT),
+        0,
+        "citizen heard the agent before the answer"
+    );
 
     agent.ws.send(&ClientMessage::Accept { call_id: offered.clone() }).await?;
-    let connected = citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await?;
-    assert!(matches!(connected, ServerMessage::CallConnected { ref peer_name, .. } if peer_name.contains("Wang Fang")));
+    let connected =
+        citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await?;
+    assert!(
+        matches!(connected, ServerMessage::CallConnected { ref peer_name, .. } if peer_name.contains("Wang Fang"))
+    );
     agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await?;
 
     // Packets arrive both ways, with the payloads that were sent, on slot 0.
@@ -36,8 +47,16 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
     for marker in at_agent.markers_of(&CITIZEN) {
         assert!(marker.latency() < Duration::from_secs(1));
     }
-    assert!(at_agent.per_tag.keys().all(|t| *t == CITIZEN), "only the citizen on the agent's slot 0: {:?}", at_agent.per_tag);
-    assert!(at_citizen.per_tag.keys().all(|t| *t == AGENT), "only the agent on the citizen's slot 0: {:?}", at_citizen.per_tag);
+    assert!(
+        at_agent.per_tag.keys().all(|t| *t == CITIZEN),
+        "only the citizen on the agent's slot 0: {:?}",
+        at_agent.per_tag
+    );
+    assert!(
+        at_citizen.per_tag.keys().all(|t| *t == AGENT),
+        "only the agent on the citizen's slot 0: {:?}",
+        at_citizen.per_tag
+    );
     assert_eq!(agent.media.received(1).packets, 0, "nothing on the agent's coach slot");
     assert_eq!(citizen.media.received(1).packets, 0, "nothing on the citizen's barge slot");
 
@@ -49,13 +68,25 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
     let after = agent.media.received(0).count(&CITIZEN);
     let citizen_after = citizen.media.received(0).count(&AGENT);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(agent.media.received(0).count(&CITIZEN), after, "citizen audio still reaches the agent");
-    assert_eq!(citizen.media.received(0).count(&AGENT), citizen_after, "agent audio still reaches the citizen");
+    assert_eq!(
+        agent.media.received(0).count(&CITIZEN),
+        after,
+        "citizen audio still reaches the agent"
+    );
+    assert_eq!(
+        citizen.media.received(0).count(&AGENT),
+        citizen_after,
+        "agent audio still reaches the citizen"
+    );
 
     // The record has every step.
     let record = server.store.call(&offered).await?.expect("call recorded");
     assert_eq!(record.agent_id.as_deref(), Some(agent.user_id.as_str()));
-    assert!(record.offered_at_ms.is_some() && record.answered_at_ms.is_some() && record.ended_at_ms.is_some());
+    assert!(
+        record.offered_at_ms.is_some()
+            && record.answered_at_ms.is_some()
+            && record.ended_at_ms.is_some()
+    );
     assert_eq!(record.outcome.as_deref(), Some("agent_hang_up"));
     assert_eq!(record.service.as_deref(), Some("养老保险查询 Pension inquiry"));
     server.shutdown().await;
@@ -85,7 +116,12 @@ async fn twenty_calls_on_one_headset_keep_one_continuous_stream() -> anyhow::Res
         citizen.media.close().await?;
     }
     let slot = agent.media.received(0);
-    assert_eq!(slot.ssrcs.len(), 1, "the agent's slot 0 kept one SSRC across 20 calls: {:?}", slot.ssrcs);
+    assert_eq!(
+        slot.ssrcs.len(),
+        1,
+        "the agent's slot 0 kept one SSRC across 20 calls: {:?}",
+        slot.ssrcs
+    );
     assert_eq!(slot.timestamp_backwards, 0, "timestamps never went back");
     // Sequence numbers: at most a few jumps from loss on loopback, not one per call switch.
     assert!(slot.seq_jumps < 5, "sequence continuity across calls: {} jumps", slot.seq_jumps);
@@ -122,14 +158,24 @@ async fn a_rejected_call_goes_to_the_next_agent() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_offer_times_out_to_the_next_agent() -> anyhow::Result<()> {
-    let options = voicedesk_tests::TestOptions { ring_timeout: Duration::from_millis(800), ..Default::default() };
+    let options = voicedesk_tests::TestOptions {
+        ring_timeout: Duration::from_millis(800),
+        ..Default::default()
+    };
     let mut server = TestServer::start_with(options).await?;
     let mut first = server.ready_agent("agent1").await?;
     let mut second = server.ready_agent("agent2").await?;
     let citizen = place_call(&server, "社保转移 Pension transfer").await?;
     let call_id = wait_offer(&mut first).await?;
-    let withdrawn = first.ws.recv_until(STEP, |m| matches!(m, ServerMessage::OfferWithdrawn { .. })).await?;
-    assert!(matches!(withdrawn, ServerMessage::OfferWithdrawn { reason: voicedesk_protocol::WithdrawReason::RingTimeout, .. }));
+    let withdrawn =
+        first.ws.recv_until(STEP, |m| matches!(m, ServerMessage::OfferWithdrawn { .. })).await?;
+    assert!(matches!(
+        withdrawn,
+        ServerMessage::OfferWithdrawn {
+            reason: voicedesk_protocol::WithdrawReason::RingTimeout,
+            ..
+        }
+    ));
     assert_eq!(wait_offer(&mut second).await?, call_id);
     drop(citizen);
     server.shutdown().await;

@@ -16,9 +16,12 @@ async fn a_citizen_leg_that_never_connects_ends_the_call_as_media_failed() {
     let media = MediaLeg::new("citizen", 2).await.unwrap();
     let offer = media.create_offer().await.unwrap();
     ws.send(&ClientMessage::Call { service: None, sdp: offer }).await.unwrap();
-    let ServerMessage::CallQueued { call_id, .. } = ws.recv(STEP).await.unwrap() else { panic!("not queued") };
+    let ServerMessage::CallQueued { call_id, .. } = ws.recv(STEP).await.unwrap() else {
+        panic!("not queued")
+    };
     // The answer is never applied: ICE never starts.
-    let state = ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await.unwrap();
+    let state =
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await.unwrap();
     assert_eq!(state, ServerMessage::MediaState { state: MediaLegState::Failed });
     assert_eq!(wait_ended(&mut ws).await.unwrap(), EndReason::MediaFailed);
     let record = server.store.call(&call_id).await.unwrap().unwrap();
@@ -43,7 +46,15 @@ async fn a_citizen_who_closes_the_connection_mid_call_frees_the_agent() {
     );
     let state = agent
         .ws
-        .recv_until(STEP, |m| matches!(m, ServerMessage::AgentState { state: voicedesk_protocol::AgentActivity::Available, .. }))
+        .recv_until(STEP, |m| {
+            matches!(
+                m,
+                ServerMessage::AgentState {
+                    state: voicedesk_protocol::AgentActivity::Available,
+                    ..
+                }
+            )
+        })
         .await;
     assert!(state.is_ok(), "the agent is available again");
     let record = server.store.call(&call_id).await.unwrap().unwrap();
@@ -57,7 +68,11 @@ async fn shutdown_ends_and_records_every_active_call() {
     let mut talking = place_call(&server, "医疗保险").await.unwrap();
     let talking_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: talking_id.clone() }).await.unwrap();
-    talking.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    talking
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. }))
+        .await
+        .unwrap();
     let mut waiting = place_call(&server, "失业保险").await.unwrap();
 
     server.shutdown().await;
@@ -87,7 +102,10 @@ async fn a_call_is_recorded_in_postgres() {
     sqlx_exec(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
     sqlx_exec(&admin, &format!("CREATE SCHEMA {schema}")).await;
 
-    let mut server = TestServer::start_with(TestOptions { database_url: Some(scoped), ..Default::default() }).await.unwrap();
+    let mut server =
+        TestServer::start_with(TestOptions { database_url: Some(scoped), ..Default::default() })
+            .await
+            .unwrap();
     assert_eq!(server.store.backend(), "postgres");
     let mut agent = server.ready_agent("agent1").await.unwrap();
     let mut citizen = place_call(&server, "社保转移").await.unwrap();

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::Parser;
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_signaling::ServerConfig;
-use voicedesk_signaling::demo::{DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts};
+use voicedesk_signaling::demo::{
+    DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts,
+};
 
 /// The voice-consultation service of the online social-insurance service hall.
 #[derive(Debug, Parser)]
@@ -54,8 +56,9 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -64,8 +67,9 @@ async fn main() -> anyhow::Result<()> {
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
         None => {
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("cannot create data directory {}", args.data_dir.display()))?;
+            std::fs::create_dir_all(&args.data_dir).with_context(|| {
+                format!("cannot create data directory {}", args.data_dir.display())
+            })?;
             format!("sqlite:{}", args.data_dir.join("voicedesk.db").display())
         }
     };
@@ -75,13 +79,18 @@ async fn main() -> anyhow::Result<()> {
         ensure_demo_accounts(store.as_ref()).await.context("cannot create demo accounts")?;
     }
     if args.bench_agents > 0 {
-        ensure_bench_agents(store.as_ref(), args.bench_agents).await.context("cannot create bench agents")?;
+        ensure_bench_agents(store.as_ref(), args.bench_agents)
+            .await
+            .context("cannot create bench agents")?;
     }
 
     let relay = voicedesk_media_relay::start(RelayConfig {
         listen: args.media_listen,
         public_ip: args.public_ip,
-        timeouts: RelayTimeouts { silence: Duration::from_secs(args.media_silence_secs), ..Default::default() },
+        timeouts: RelayTimeouts {
+            silence: Duration::from_secs(args.media_silence_secs),
+            ..Default::default()
+        },
     })
     .await?;
     let media = relay.handle.advertised_addr();
@@ -93,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         ..Default::default()
     };
-    let server = voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
+    let server =
+        voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
     let url = format!("http://{}", server.local_addr);
     // The tests read this exact line to find the port.
     println!("voicedesk listening on {url}");

@@ -16,9 +16,9 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -68,7 +68,10 @@ impl Participant {
             "mic".into(),
             RtpCodecKind::Audio,
             vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(mic_ssrc), ..Default::default() },
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(mic_ssrc),
+                    ..Default::default()
+                },
                 codec: opus_codec(),
                 ..Default::default()
             }],
@@ -133,11 +136,12 @@ impl Participant {
     fn drain(&mut self) {
         while let Some(event) = self.pc.poll_event() {
             match event {
-                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(RTCPeerConnectionState::Connected) => {
-                    self.connected = true
-                }
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(
+                    RTCPeerConnectionState::Connected,
+                ) => self.connected = true,
                 RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                    let index: usize = rtc::rtp_transceiver::RTCRtpTransceiverId::from(init.receiver_id);
+                    let index: usize =
+                        rtc::rtp_transceiver::RTCRtpTransceiverId::from(init.receiver_id);
                     self.slot_of_track.insert(init.track_id, index);
                 }
                 _ => {}
@@ -251,7 +255,11 @@ impl Sim {
         self.pump();
         for _ in 0..1000 {
             if self.participants.iter().all(|p| p.connected)
-                && self.events.iter().filter(|e| matches!(e, RelayEvent::LegConnected { .. })).count()
+                && self
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e, RelayEvent::LegConnected { .. }))
+                    .count()
                     >= self.participants.len()
             {
                 return;

@@ -19,36 +19,18 @@ impl Engine {
                 }
                 Phase::Ringing(agent) => {
                     ringing += 1;
-                    assert_eq!(
-                        self.agents[agent].state,
-                        AgentState::Ringing(id.clone()),
-                        "{id}"
-                    );
+                    assert_eq!(self.agents[agent].state, AgentState::Ringing(id.clone()), "{id}");
                 }
                 Phase::Connected(agent) => {
-                    assert_eq!(
-                        self.agents[agent].state,
-                        AgentState::OnCall(id.clone()),
-                        "{id}"
-                    );
+                    assert_eq!(self.agents[agent].state, AgentState::OnCall(id.clone()), "{id}");
                     assert_eq!(c.position, None, "{id}: connected call keeps a position");
                 }
             }
             let in_queue = self.waiting.get(&c.seq) == Some(id);
-            assert_eq!(
-                in_queue,
-                !matches!(c.phase, Phase::Connected(_)),
-                "{id}: queue membership"
-            );
+            assert_eq!(in_queue, !matches!(c.phase, Phase::Connected(_)), "{id}: queue membership");
         }
-        assert_eq!(
-            self.waiting.len() + self.connected_count(),
-            self.calls.len()
-        );
-        assert!(
-            self.timers.len() <= ringing,
-            "a ring timer outlived its offer"
-        );
+        assert_eq!(self.waiting.len() + self.connected_count(), self.calls.len());
+        assert!(self.timers.len() <= ringing, "a ring timer outlived its offer");
         for (id, a) in &self.agents {
             if let Some(call) = a.state.call() {
                 let phase = &self.calls[call].phase;
@@ -68,10 +50,7 @@ impl Engine {
         if self.agents.is_empty() {
             assert!(self.calls.is_empty(), "calls live with no agent logged in");
         }
-        let available = self
-            .agents
-            .values()
-            .any(|a| a.state == AgentState::Available);
+        let available = self.agents.values().any(|a| a.state == AgentState::Available);
         assert!(
             !(available && self.head_of_queue().is_some()),
             "a call waits while an agent is free"

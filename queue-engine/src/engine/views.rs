@@ -59,26 +59,17 @@ pub struct AgentView<'a> {
 impl Engine {
     /// Calls queued and not ringing anywhere.
     pub fn queue_len(&self) -> usize {
-        self.calls
-            .values()
-            .filter(|c| c.phase == Phase::Queued)
-            .count()
+        self.calls.values().filter(|c| c.phase == Phase::Queued).count()
     }
 
     /// Calls ringing at an agent.
     pub fn ringing_count(&self) -> usize {
-        self.calls
-            .values()
-            .filter(|c| matches!(c.phase, Phase::Ringing(_)))
-            .count()
+        self.calls.values().filter(|c| matches!(c.phase, Phase::Ringing(_))).count()
     }
 
     /// Calls answered and not yet ended.
     pub fn connected_count(&self) -> usize {
-        self.calls
-            .values()
-            .filter(|c| matches!(c.phase, Phase::Connected(_)))
-            .count()
+        self.calls.values().filter(|c| matches!(c.phase, Phase::Connected(_))).count()
     }
 
     /// Logged-in agents in any state.
@@ -93,9 +84,7 @@ impl Engine {
 
     /// One logged-in agent.
     pub fn agent(&self, agent: &AgentId) -> Option<AgentView<'_>> {
-        self.agents
-            .get_key_value(agent)
-            .map(|(id, a)| agent_view(id, a))
+        self.agents.get_key_value(agent).map(|(id, a)| agent_view(id, a))
     }
 
     /// Every logged-in agent, by id.
@@ -105,9 +94,7 @@ impl Engine {
 
     /// One live call.
     pub fn call(&self, call: &CallId) -> Option<CallView<'_>> {
-        self.calls
-            .get_key_value(call)
-            .map(|(id, c)| call_view(id, c))
+        self.calls.get_key_value(call).map(|(id, c)| call_view(id, c))
     }
 
     /// Every live call, by id.
@@ -117,9 +104,7 @@ impl Engine {
 
     /// The calls waiting for an answer (queued or ringing) in queue order: position 1 first.
     pub fn waiting_calls(&self) -> impl Iterator<Item = CallView<'_>> {
-        self.waiting
-            .values()
-            .map(|id| call_view(id, &self.calls[id]))
+        self.waiting.values().map(|id| call_view(id, &self.calls[id]))
     }
 
     /// The call's current position in the queue; `None` if connected or not live.

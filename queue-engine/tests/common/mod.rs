@@ -39,11 +39,7 @@ impl Harness {
     pub(crate) fn with_config(config: EngineConfig) -> Self {
         // The only clock read: an arbitrary origin for fake time, taken by the test.
         let start = Instant::now();
-        Self {
-            engine: Engine::new(config),
-            now: start,
-            start,
-        }
+        Self { engine: Engine::new(config), now: start, start }
     }
 
     /// `secs` seconds after fake time zero.
@@ -61,8 +57,7 @@ impl Harness {
     #[track_caller]
     pub(crate) fn ok(&mut self, input: Input) -> Vec<Command> {
         let shown = format!("{input:?}");
-        self.input(input)
-            .unwrap_or_else(|e| panic!("{shown} refused: {e}"))
+        self.input(input).unwrap_or_else(|e| panic!("{shown} refused: {e}"))
     }
 
     /// Feeds an input that must be refused with `expected`, and proves it changed nothing:
@@ -71,19 +66,12 @@ impl Harness {
     pub(crate) fn refused(&mut self, input: Input, expected: EngineError) {
         let before = self.engine.clone();
         let dump = format!("{:#?}", self.engine);
-        let err = self
-            .engine
-            .handle_input(self.now, input)
-            .expect_err("input must be refused");
+        let err = self.engine.handle_input(self.now, input).expect_err("input must be refused");
         assert_eq!(err, expected);
         assert!(!err.to_string().is_empty());
         assert_eq!(self.engine, before, "a refused input changed the engine");
         assert_eq!(format!("{:#?}", self.engine), dump);
-        assert_eq!(
-            self.engine.poll_command(),
-            None,
-            "a refused input queued a command"
-        );
+        assert_eq!(self.engine.poll_command(), None, "a refused input queued a command");
     }
 
     /// Moves fake time forward by `by`, waking the engine at every deadline it asks for on the
@@ -113,10 +101,7 @@ impl Harness {
     // ----- one-line inputs ------------------------------------------------------------------
 
     pub(crate) fn arrive(&mut self, id: &str) -> Vec<Command> {
-        self.ok(Input::CallArrived {
-            call: call(id),
-            service: Some("pension inquiry".into()),
-        })
+        self.ok(Input::CallArrived { call: call(id), service: Some("pension inquiry".into()) })
     }
 
     pub(crate) fn login(&mut self, id: &str) -> Vec<Command> {
@@ -135,10 +120,7 @@ impl Harness {
     }
 
     pub(crate) fn away(&mut self, id: &str) -> Vec<Command> {
-        self.ok(Input::AgentAway {
-            agent: agent(id),
-            reason: Some("break".into()),
-        })
+        self.ok(Input::AgentAway { agent: agent(id), reason: Some("break".into()) })
     }
 
     pub(crate) fn logout(&mut self, id: &str) -> Vec<Command> {
@@ -146,17 +128,11 @@ impl Harness {
     }
 
     pub(crate) fn accept(&mut self, agent_id: &str, call_id: &str) -> Vec<Command> {
-        self.ok(Input::Accept {
-            agent: agent(agent_id),
-            call: call(call_id),
-        })
+        self.ok(Input::Accept { agent: agent(agent_id), call: call(call_id) })
     }
 
     pub(crate) fn reject(&mut self, agent_id: &str, call_id: &str) -> Vec<Command> {
-        self.ok(Input::Reject {
-            agent: agent(agent_id),
-            call: call(call_id),
-        })
+        self.ok(Input::Reject { agent: agent(agent_id), call: call(call_id) })
     }
 
     pub(crate) fn abandon(&mut self, id: &str) -> Vec<Command> {
@@ -164,17 +140,11 @@ impl Harness {
     }
 
     pub(crate) fn citizen_hangs_up(&mut self, id: &str) -> Vec<Command> {
-        self.ok(Input::HangUp {
-            call: call(id),
-            by: Party::Citizen,
-        })
+        self.ok(Input::HangUp { call: call(id), by: Party::Citizen })
     }
 
     pub(crate) fn agent_hangs_up(&mut self, agent_id: &str, call_id: &str) -> Vec<Command> {
-        self.ok(Input::HangUp {
-            call: call(call_id),
-            by: Party::Agent(agent(agent_id)),
-        })
+        self.ok(Input::HangUp { call: call(call_id), by: Party::Agent(agent(agent_id)) })
     }
 
     /// Offers, accepts and returns nothing: `call_id` is connected to `agent_id`.
@@ -215,11 +185,9 @@ pub(crate) fn withdrawals(commands: &[Command]) -> Vec<(String, String, Withdraw
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::WithdrawOffer {
-                call,
-                agent,
-                reason,
-            } => Some((call.0.clone(), agent.0.clone(), *reason)),
+            Command::WithdrawOffer { call, agent, reason } => {
+                Some((call.0.clone(), agent.0.clone(), *reason))
+            }
             _ => None,
         })
         .collect()
@@ -230,11 +198,9 @@ pub(crate) fn ends(commands: &[Command]) -> Vec<(String, Option<String>, EndReas
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::End {
-                call,
-                agent,
-                reason,
-            } => Some((call.0.clone(), agent.as_ref().map(|a| a.0.clone()), *reason)),
+            Command::End { call, agent, reason } => {
+                Some((call.0.clone(), agent.as_ref().map(|a| a.0.clone()), *reason))
+            }
             _ => None,
         })
         .collect()
@@ -256,12 +222,9 @@ pub(crate) fn agent_states(commands: &[Command]) -> Vec<(String, AgentActivity, 
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::AgentState {
-                agent,
-                state,
-                reason,
-                ..
-            } => Some((agent.0.clone(), *state, reason.clone())),
+            Command::AgentState { agent, state, reason, .. } => {
+                Some((agent.0.clone(), *state, reason.clone()))
+            }
             _ => None,
         })
         .collect()
@@ -269,8 +232,5 @@ pub(crate) fn agent_states(commands: &[Command]) -> Vec<(String, AgentActivity, 
 
 /// Owned `(String, String)` pairs from string literals, for comparing with [`offers`].
 pub(crate) fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }

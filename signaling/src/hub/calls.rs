@@ -25,10 +25,16 @@ fn refuse(code: ErrorCode, text: impl Into<String>) -> Refusal {
 const PEER_SLOT: u8 = 0;
 
 impl Hub {
-    pub(super) async fn handle_message(&mut self, conn: ConnId, message: ClientMessage) -> Result<(), Refusal> {
-        let identity = self.conns.get(&conn).map(|c| c.identity.clone()).ok_or_else(|| {
-            refuse(ErrorCode::Internal, "connection is not registered")
-        })?;
+    pub(super) async fn handle_message(
+        &mut self,
+        conn: ConnId,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
+        let identity = self
+            .conns
+            .get(&conn)
+            .map(|c| c.identity.clone())
+            .ok_or_else(|| refuse(ErrorCode::Internal, "connection is not registered"))?;
         let now = Instant::now();
         match (identity, message) {
             (Identity::Citizen { citizen_id }, ClientMessage::Call { service, sdp }) => {
@@ -52,7 +58,12 @@ impl Hub {
         }
     }
 
-    async fn agent_message(&mut self, now: Instant, agent: AgentId, message: ClientMessage) -> Result<(), Refusal> {
+    async fn agent_message(
+        &mut self,
+        now: Instant,
+        agent: AgentId,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
         match message {
             ClientMessage::MediaConnect { sdp } => self.connect_headset(agent, sdp).await,
             ClientMessage::SetState { state: AgentAvailability::Available, .. } => {
@@ -68,10 +79,18 @@ impl Hub {
             ClientMessage::SetState { state: AgentAvailability::Away, reason } => {
                 self.engine_input(now, Input::AgentAway { agent, reason }).await
             }
-            ClientMessage::Accept { call_id } => self.engine_input(now, Input::Accept { agent, call: CallId(call_id) }).await,
-            ClientMessage::Reject { call_id } => self.engine_input(now, Input::Reject { agent, call: CallId(call_id) }).await,
+            ClientMessage::Accept { call_id } => {
+                self.engine_input(now, Input::Accept { agent, call: CallId(call_id) }).await
+            }
+            ClientMessage::Reject { call_id } => {
+                self.engine_input(now, Input::Reject { agent, call: CallId(call_id) }).await
+            }
             ClientMessage::HangUp { call_id } => {
-                self.engine_input(now, Input::HangUp { call: CallId(call_id), by: Party::Agent(agent) }).await
+                self.engine_input(
+                    now,
+                    Input::HangUp { call: CallId(call_id), by: Party::Agent(agent) },
+                )
+                .await
             }
             other => Err(refuse(
                 ErrorCode::Forbidden,
@@ -115,17 +134,26 @@ impl Hub {
         if let Err(e) = self.store.insert_call(&record).await {
             tracing::error!(error = %e, "could not record a new call");
             let _ = self.relay.close_leg(leg).await;
-            return Err(refuse(ErrorCode::Internal, "the call could not be recorded; please try again"));
+            return Err(refuse(
+                ErrorCode::Internal,
+                "the call could not be recorded; please try again",
+            ));
         }
         self.stats.calls_total.fetch_add(1, Ordering::Relaxed);
         self.legs.insert(leg, LegOwner::Citizen(call.clone()));
-        self.calls.insert(call.clone(), ActiveCall { citizen_conn: conn, citizen_leg: leg, agent: None, connected: false });
+        self.calls.insert(
+            call.clone(),
+            ActiveCall { citizen_conn: conn, citizen_leg: leg, agent: None, connected: false },
+        );
         if let Some(c) = self.conns.get_mut(&conn) {
             c.call = Some(call.clone());
         }
         tracing::info!(%call, %leg, "call queued");
         self.send(conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
-        if let Err(e) = self.engine.handle_input(Instant::now(), Input::CallArrived { call: call.clone(), service }) {
+        if let Err(e) = self
+            .engine
+            .handle_input(Instant::now(), Input::CallArrived { call: call.clone(), service })
+        {
             tracing::error!(%call, error = %e, "engine refused a new call");
             self.finish_call(&call, EndReason::NoAgents, None).await;
         }
@@ -139,11 +167,8 @@ impl Hub {
         };
         let conn = presence.conn;
         let old_leg = presence.leg;
-        let (leg, answer) = self
-            .relay
-            .create_leg(sdp, Role::Agent.receive_slots())
-            .await
-            .map_err(relay_refusal)?;
+        let (leg, answer) =
+            self.relay.create_leg(sdp, Role::Agent.receive_slots()).await.map_err(relay_refusal)?;
         if let Some(old) = old_leg {
             // A reconnect replaces the headset; an ongoing call keeps going on the new leg
             // once it connects.
@@ -177,26 +202,32 @@ impl Hub {
         while let Some(command) = self.engine.poll_command() {
             match command {
                 Command::Offer { call, agent, ring_timeout, waited, service } => {
-                    if let Err(e) = self.store.mark_call_offered(&call.0, &agent.0, now_ms()).await {
+                    if let Err(e) = self.store.mark_call_offered(&call.0, &agent.0, now_ms()).await
+                    {
                         tracing::error!(%call, error = %e, "could not record an offer");
                     }
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.agent = Some(agent.clone());
                     }
                     if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                        self.send(conn, ServerMessage::CallOffered {
-                            call_id: call.0,
-                            service,
-                            waited_ms: waited.as_millis() as u64,
-                            ring_timeout_ms: ring_timeout.as_millis() as u64,
-                        });
+                        self.send(
+                            conn,
+                            ServerMessage::CallOffered {
+                                call_id: call.0,
+                                service,
+                                waited_ms: waited.as_millis() as u64,
+                                ring_timeout_ms: ring_timeout.as_millis() as u64,
+                            },
+                        );
                     }
                 }
                 Command::WithdrawOffer { call, agent, reason } => {
                     if let Some(c) = self.calls.get_mut(&call)
-                        && c.agent.as_ref() == Some(&agent) && !c.connected {
-                            c.agent = None;
-                        }
+                        && c.agent.as_ref() == Some(&agent)
+                        && !c.connected
+                    {
+                        c.agent = None;
+                    }
                     if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
                         self.send(conn, ServerMessage::OfferWithdrawn { call_id: call.0, reason });
                     }
@@ -236,8 +267,14 @@ impl Hub {
             return;
         };
         let feeds = vec![
-            SlotFeed { slot: SlotRef { leg: citizen_leg, slot: PEER_SLOT }, source: Some(agent_leg) },
-            SlotFeed { slot: SlotRef { leg: agent_leg, slot: PEER_SLOT }, source: Some(citizen_leg) },
+            SlotFeed {
+                slot: SlotRef { leg: citizen_leg, slot: PEER_SLOT },
+                source: Some(agent_leg),
+            },
+            SlotFeed {
+                slot: SlotRef { leg: agent_leg, slot: PEER_SLOT },
+                source: Some(citizen_leg),
+            },
         ];
         if let Err(e) = self.relay.set_feeds(feeds).await {
             tracing::warn!(%call, error = %e, "bridging failed");
@@ -248,24 +285,40 @@ impl Hub {
             tracing::error!(%call, error = %e, "could not record an answer");
         }
         self.stats.calls_answered.fetch_add(1, Ordering::Relaxed);
-        let agent_name = self.agents.get(&agent).map(|p| p.display_name.clone()).unwrap_or_default();
+        let agent_name =
+            self.agents.get(&agent).map(|p| p.display_name.clone()).unwrap_or_default();
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.connected = true;
         c.agent = Some(agent.clone());
         let citizen_conn = c.citizen_conn;
         tracing::info!(%call, %agent, "call connected");
-        self.send(citizen_conn, ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name });
+        self.send(
+            citizen_conn,
+            ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name },
+        );
         if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-            self.send(conn, ServerMessage::CallConnected { call_id: call.0, peer_name: "市民 Citizen".into() });
+            self.send(
+                conn,
+                ServerMessage::CallConnected {
+                    call_id: call.0, peer_name: "市民 Citizen".into()
+                },
+            );
         }
     }
 
     /// Ends a call everywhere: relay, record, both sides.
-    pub(super) async fn finish_call(&mut self, call: &CallId, reason: EndReason, agent: Option<AgentId>) {
+    pub(super) async fn finish_call(
+        &mut self,
+        call: &CallId,
+        reason: EndReason,
+        agent: Option<AgentId>,
+    ) {
         let Some(active) = self.calls.remove(call) else { return };
         let agent = agent.or(active.agent.clone());
-        if let Some(agent_leg) = agent.as_ref().and_then(|a| self.agents.get(a)).and_then(|p| p.leg) {
-            let silence = SlotFeed { slot: SlotRef { leg: agent_leg, slot: PEER_SLOT }, source: None };
+        if let Some(agent_leg) = agent.as_ref().and_then(|a| self.agents.get(a)).and_then(|p| p.leg)
+        {
+            let silence =
+                SlotFeed { slot: SlotRef { leg: agent_leg, slot: PEER_SLOT }, source: None };
             let _ = self.relay.set_feeds(vec![silence]).await;
         }
         self.legs.remove(&active.citizen_leg);
@@ -275,14 +328,19 @@ impl Hub {
         }
         tracing::info!(%call, reason = reason.as_str(), "call ended");
         if let Some(c) = self.conns.get_mut(&active.citizen_conn)
-            && c.call.as_ref() == Some(call) {
-                c.call = None;
-            }
-        self.send(active.citizen_conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
+            && c.call.as_ref() == Some(call)
+        {
+            c.call = None;
+        }
+        self.send(
+            active.citizen_conn,
+            ServerMessage::CallEnded { call_id: call.0.clone(), reason },
+        );
         if let Some(conn) = agent.as_ref().and_then(|a| self.agents.get(a)).map(|p| p.conn)
-            && (active.connected || reason != EndReason::Abandoned) {
-                self.send(conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
-            }
+            && (active.connected || reason != EndReason::Abandoned)
+        {
+            self.send(conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
+        }
     }
 
     pub(super) async fn handle_relay_event(&mut self, event: RelayEvent) {
@@ -294,18 +352,30 @@ impl Hub {
                     let conn = presence.conn;
                     self.send(conn, ServerMessage::MediaState { state: MediaLegState::Connected });
                     // A headset replaced during a call: bridge the call onto the new leg.
-                    let ongoing = self.calls.iter().find(|(_, c)| c.connected && c.agent.as_ref() == Some(&agent));
+                    let ongoing = self
+                        .calls
+                        .iter()
+                        .find(|(_, c)| c.connected && c.agent.as_ref() == Some(&agent));
                     if let Some((_, c)) = ongoing {
                         let feeds = vec![
-                            SlotFeed { slot: SlotRef { leg: c.citizen_leg, slot: PEER_SLOT }, source: Some(leg) },
-                            SlotFeed { slot: SlotRef { leg, slot: PEER_SLOT }, source: Some(c.citizen_leg) },
+                            SlotFeed {
+                                slot: SlotRef { leg: c.citizen_leg, slot: PEER_SLOT },
+                                source: Some(leg),
+                            },
+                            SlotFeed {
+                                slot: SlotRef { leg, slot: PEER_SLOT },
+                                source: Some(c.citizen_leg),
+                            },
                         ];
                         let _ = self.relay.set_feeds(feeds).await;
                     }
                 }
                 Some(LegOwner::Citizen(call)) => {
                     if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                        self.send(conn, ServerMessage::MediaState { state: MediaLegState::Connected });
+                        self.send(
+                            conn,
+                            ServerMessage::MediaState { state: MediaLegState::Connected },
+                        );
                     }
                 }
                 None => {}
@@ -316,9 +386,13 @@ impl Hub {
                 match owner {
                     LegOwner::Citizen(call) => {
                         if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                            self.send(conn, ServerMessage::MediaState { state: MediaLegState::Failed });
+                            self.send(
+                                conn,
+                                ServerMessage::MediaState { state: MediaLegState::Failed },
+                            );
                         }
-                        let _ = self.engine_input(Instant::now(), Input::MediaFailed { call }).await;
+                        let _ =
+                            self.engine_input(Instant::now(), Input::MediaFailed { call }).await;
                     }
                     LegOwner::Agent(agent) => {
                         let Some(presence) = self.agents.get_mut(&agent) else { return };
@@ -332,9 +406,12 @@ impl Hub {
                             .find(|(_, c)| c.connected && c.agent.as_ref() == Some(&agent))
                             .map(|(id, _)| id.clone());
                         if let Some(call) = call {
-                            let _ = self.engine_input(Instant::now(), Input::MediaFailed { call }).await;
+                            let _ = self
+                                .engine_input(Instant::now(), Input::MediaFailed { call })
+                                .await;
                         }
-                        let away = Input::AgentAway { agent, reason: Some("headset disconnected".into()) };
+                        let away =
+                            Input::AgentAway { agent, reason: Some("headset disconnected".into()) };
                         let _ = self.engine_input(Instant::now(), away).await;
                     }
                 }

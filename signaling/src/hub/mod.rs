@@ -217,7 +217,9 @@ impl Hub {
 
     async fn handle_input(&mut self, input: HubInput) {
         match input {
-            HubInput::Connected { conn, identity, outbox, kick } => self.connected(conn, identity, outbox, kick).await,
+            HubInput::Connected { conn, identity, outbox, kick } => {
+                self.connected(conn, identity, outbox, kick).await
+            }
             HubInput::Resumed { conn, citizen_id, citizen_token } => {
                 self.resumed(conn, citizen_id, citizen_token)
             }
@@ -231,7 +233,10 @@ impl Hub {
             HubInput::SignedOut { user_id } => {
                 let agent = AgentId(user_id);
                 if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                    self.send(conn, ServerMessage::error(ErrorCode::SessionExpired, "signed out", None));
+                    self.send(
+                        conn,
+                        ServerMessage::error(ErrorCode::SessionExpired, "signed out", None),
+                    );
                     // Forgetting the connection drops its outbox: the writer closes the socket.
                     self.disconnected(conn).await;
                 }
@@ -253,22 +258,31 @@ impl Hub {
             // The newest connection of an agent wins (a reloaded console); the old one is
             // logged out first.
             if let Some(old) = self.agents.get(&agent).map(|p| p.conn) {
-                self.send(old, ServerMessage::error(
-                    ErrorCode::SessionExpired,
-                    "this agent signed in from another window",
-                    None,
-                ));
+                self.send(
+                    old,
+                    ServerMessage::error(
+                        ErrorCode::SessionExpired,
+                        "this agent signed in from another window",
+                        None,
+                    ),
+                );
                 self.disconnected(old).await;
             }
-            if let Err(e) = self.engine.handle_input(Instant::now(), voicedesk_queue_engine::Input::AgentLoggedIn { agent: agent.clone() }) {
+            if let Err(e) = self.engine.handle_input(
+                Instant::now(),
+                voicedesk_queue_engine::Input::AgentLoggedIn { agent: agent.clone() },
+            ) {
                 tracing::warn!(%agent, error = %e, "agent login refused by the engine");
             }
-            self.agents.insert(agent, AgentPresence {
-                conn,
-                display_name: user.display_name.clone(),
-                leg: None,
-                leg_connected: false,
-            });
+            self.agents.insert(
+                agent,
+                AgentPresence {
+                    conn,
+                    display_name: user.display_name.clone(),
+                    leg: None,
+                    leg_connected: false,
+                },
+            );
         }
         self.conns.insert(conn, Conn { identity, outbox, _kick: kick, call: None });
         self.carry_out().await;
@@ -277,11 +291,14 @@ impl Hub {
     fn resumed(&mut self, conn: ConnId, citizen_id: String, citizen_token: String) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         if c.call.is_some() {
-            self.send(conn, ServerMessage::error(
-                ErrorCode::InvalidState,
-                "cannot resume another identity during a call",
-                Some("resume"),
-            ));
+            self.send(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::InvalidState,
+                    "cannot resume another identity during a call",
+                    Some("resume"),
+                ),
+            );
             return;
         }
         c.identity = Identity::Citizen { citizen_id };
@@ -305,10 +322,11 @@ impl Hub {
                     );
                     self.carry_out().await;
                     if let Some(presence) = self.agents.remove(&agent)
-                        && let Some(leg) = presence.leg {
-                            self.legs.remove(&leg);
-                            let _ = self.relay.close_leg(leg).await;
-                        }
+                        && let Some(leg) = presence.leg
+                    {
+                        self.legs.remove(&leg);
+                        let _ = self.relay.close_leg(leg).await;
+                    }
                 }
             }
         }
@@ -335,7 +353,10 @@ impl Hub {
     }
 
     fn publish_gauges(&self) {
-        self.stats.queue_length.store((self.engine.queue_len() + self.engine.ringing_count()) as i64, Ordering::Relaxed);
+        self.stats.queue_length.store(
+            (self.engine.queue_len() + self.engine.ringing_count()) as i64,
+            Ordering::Relaxed,
+        );
         self.stats.active_calls.store(self.calls.len() as i64, Ordering::Relaxed);
     }
 
