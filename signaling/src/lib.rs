@@ -74,6 +74,7 @@ pub struct RunningServer {
     /// The media relay it uses.
     pub relay: RelayHandle,
     hub: HubHandle,
+    stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
 }
@@ -82,6 +83,14 @@ impl RunningServer {
     /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
     pub async fn shutdown(mut self) {
         self.hub.shutdown().await;
+        // The hub has told everyone and dropped every outbox: give the writers a moment to
+        // flush `call_ended` and close their sockets before the process goes away.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        while self.stats.connections.load(std::sync::atomic::Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         if let Some(stop) = self.stop_http.take() {
             let _ = stop.send(());
         }
@@ -118,7 +127,7 @@ pub async fn start(
         store,
         relay: relay.handle.clone(),
         hub: hub.clone(),
-        stats,
+        stats: stats.clone(),
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
     let router = app(state);
@@ -130,5 +139,12 @@ pub async fn start(
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
-    Ok(RunningServer { local_addr, relay: relay.handle, hub, stop_http: Some(stop_http), http })
+    Ok(RunningServer {
+        local_addr,
+        relay: relay.handle,
+        hub,
+        stats,
+        stop_http: Some(stop_http),
+        http,
+    })
 }

@@ -23,6 +23,9 @@ use crate::hub::{ConnId, HubInput, Identity};
 /// [`MAX_MESSAGE_BYTES`] and this get an `error` and the connection stays.
 const HARD_FRAME_LIMIT: usize = 4 * MAX_MESSAGE_BYTES;
 
+/// How long one frame may take to go out before the connection is given up.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// `?role=agent` asks for the signed-in session in the cookie; anything else is a citizen.
@@ -136,8 +139,8 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
     let writer = tokio::spawn(write_loop(sink, outgoing));
     read_loop(&app, conn, role, stream, outbox, kicked).await;
     app.hub.send(HubInput::Disconnected { conn }).await;
-    app.stats.connections.fetch_sub(1, Ordering::Relaxed);
     let _ = writer.await;
+    app.stats.connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// The citizen id stored with call records: derived from the token's hash, so it is stable
@@ -152,8 +155,10 @@ async fn write_loop(
 ) {
     while let Some(message) = outgoing.recv().await {
         let text = serde_json::to_string(&message).expect("server messages always serialize");
-        if sink.send(Message::Text(text.into())).await.is_err() {
-            return;
+        // A peer that stops reading must not hold this task forever.
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => {}
+            _ => return,
         }
     }
     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "bye".into() }))).await;
