@@ -55,6 +55,11 @@ impl Role {
         }
     }
 
+    /// Staff and admins may support calls and see the wallboard.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Staff | Role::Admin)
+    }
+
     /// Number of fixed receive slots a media leg of this role has (DESIGN.md, idea 4):
     /// citizen hears agent + barge, agent hears citizen + coach, staff hear citizen + agent.
     pub fn receive_slots(self) -> usize {
@@ -106,6 +111,11 @@ pub enum EndReason {
     NoAgents,
     /// The server is shutting down.
     ServerShutdown,
+    /// Sent to the agent only: a staff member took the call over; the call goes on without
+    /// the agent.
+    TakenOver,
+    /// A staff member who had taken the call over hung up.
+    StaffHangUp,
 }
 
 impl EndReason {
@@ -120,6 +130,8 @@ impl EndReason {
             EndReason::AgentDisconnected => "agent_disconnected",
             EndReason::NoAgents => "no_agents",
             EndReason::ServerShutdown => "server_shutdown",
+            EndReason::TakenOver => "taken_over",
+            EndReason::StaffHangUp => "staff_hang_up",
         }
     }
 }
@@ -134,6 +146,56 @@ pub enum WithdrawReason {
     RingTimeout,
     /// The citizen hung up while it was ringing.
     CitizenLeft,
+}
+
+/// How a staff member supports a live call (DESIGN.md, the routing table of idea 4).
+///
+/// | mode | citizen hears | agent hears | staff hears |
+/// |---|---|---|---|
+/// | monitor | agent | citizen | citizen, agent |
+/// | whisper | agent | citizen, staff | citizen, agent |
+/// | barge | agent, staff | citizen, staff | citizen, agent |
+/// | take over | staff | — (agent leaves) | citizen |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportMode {
+    /// Listen to both sides.
+    Monitor,
+    /// Talk to the agent only.
+    Whisper,
+    /// Three-way: everyone hears everyone.
+    Barge,
+    /// The staff member keeps the citizen; the agent leaves and is freed.
+    TakeOver,
+}
+
+impl SupportMode {
+    /// The stable snake_case name, as stored in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SupportMode::Monitor => "monitor",
+            SupportMode::Whisper => "whisper",
+            SupportMode::Barge => "barge",
+            SupportMode::TakeOver => "take_over",
+        }
+    }
+
+    /// Whether the citizen hears the staff member in this mode.
+    pub fn citizen_hears_staff(self) -> bool {
+        matches!(self, SupportMode::Barge | SupportMode::TakeOver)
+    }
+}
+
+/// Where an agent's request for help stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelpState {
+    /// Waiting for a staff member.
+    Pending,
+    /// A staff member accepted and joined (whisper).
+    Accepted,
+    /// The agent withdrew it, or the call ended.
+    Cancelled,
 }
 
 /// Stable error codes. Clients branch on these; the text is for people.
@@ -211,6 +273,42 @@ pub enum ClientMessage {
         /// The call to end.
         call_id: String,
     },
+    /// Agent only: ask staff for help with the current call.
+    RequestHelp {
+        /// The agent's current call.
+        call_id: String,
+        /// Why (shown to staff).
+        reason: String,
+    },
+    /// Agent only: withdraw a help request.
+    CancelHelp {
+        /// The call the request was for.
+        call_id: String,
+    },
+    /// Staff only: join a live call in a mode.
+    JoinCall {
+        /// The call.
+        call_id: String,
+        /// How to join.
+        mode: SupportMode,
+    },
+    /// Staff only: switch mode in a call already joined.
+    SetMode {
+        /// The call.
+        call_id: String,
+        /// The new mode.
+        mode: SupportMode,
+    },
+    /// Staff only: leave a call (after a take over this ends the call).
+    LeaveCall {
+        /// The call.
+        call_id: String,
+    },
+    /// Staff only: accept an agent's help request; joins the call in whisper mode.
+    AcceptHelp {
+        /// The call the request is for.
+        call_id: String,
+    },
 }
 
 impl ClientMessage {
@@ -225,18 +323,31 @@ impl ClientMessage {
             ClientMessage::Accept { .. } => "accept",
             ClientMessage::Reject { .. } => "reject",
             ClientMessage::HangUp { .. } => "hang_up",
+            ClientMessage::RequestHelp { .. } => "request_help",
+            ClientMessage::CancelHelp { .. } => "cancel_help",
+            ClientMessage::JoinCall { .. } => "join_call",
+            ClientMessage::SetMode { .. } => "set_mode",
+            ClientMessage::LeaveCall { .. } => "leave_call",
+            ClientMessage::AcceptHelp { .. } => "accept_help",
         }
     }
 
     /// The roles allowed to send this message.
     pub fn allowed_for(&self, role: Role) -> bool {
         match self {
-            ClientMessage::Ping | ClientMessage::HangUp { .. } => true,
+            ClientMessage::Ping => true,
+            ClientMessage::HangUp { .. } => matches!(role, Role::Citizen | Role::Agent),
             ClientMessage::Resume { .. } | ClientMessage::Call { .. } => role == Role::Citizen,
-            ClientMessage::MediaConnect { .. }
-            | ClientMessage::SetState { .. }
+            ClientMessage::MediaConnect { .. } => role != Role::Citizen,
+            ClientMessage::SetState { .. }
             | ClientMessage::Accept { .. }
-            | ClientMessage::Reject { .. } => role == Role::Agent,
+            | ClientMessage::Reject { .. }
+            | ClientMessage::RequestHelp { .. }
+            | ClientMessage::CancelHelp { .. } => role == Role::Agent,
+            ClientMessage::JoinCall { .. }
+            | ClientMessage::SetMode { .. }
+            | ClientMessage::LeaveCall { .. }
+            | ClientMessage::AcceptHelp { .. } => role.is_staff(),
         }
     }
 }
@@ -347,6 +458,26 @@ pub enum ServerMessage {
         /// Why it ended.
         reason: EndReason,
     },
+    /// Who supports a call and how; sent to the agent and the staff on every change, and to
+    /// the citizen only with the supporters the citizen can hear (barge, take over).
+    SupportChanged {
+        /// The call.
+        call_id: String,
+        /// The staff members on the call.
+        supporters: Vec<Supporter>,
+    },
+    /// The state of this agent's help request.
+    HelpStatus {
+        /// The call the request is for.
+        call_id: String,
+        /// Where it stands.
+        state: HelpState,
+        /// The staff member who accepted, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staff_name: Option<String>,
+    },
+    /// Staff only: the live state of the hall, pushed on change and every few seconds.
+    Wallboard(Wallboard),
     /// A request failed; nothing changed.
     Error {
         /// Stable code.
@@ -357,6 +488,126 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_type: Option<String>,
     },
+}
+
+/// A staff member on a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supporter {
+    /// The staff member's user id.
+    pub user_id: String,
+    /// Their display name.
+    pub name: String,
+    /// How they support the call.
+    pub mode: SupportMode,
+}
+
+/// Live figures for the staff console.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Wallboard {
+    /// When the snapshot was taken (Unix epoch ms).
+    pub at_ms: u64,
+    /// One row per queue.
+    pub queues: Vec<QueueRow>,
+    /// Every signed-in agent.
+    pub agents: Vec<AgentRow>,
+    /// Every call in progress.
+    pub calls: Vec<CallRow>,
+    /// Open help requests, oldest first.
+    pub help_requests: Vec<HelpRow>,
+    /// Queue length and service level sampled over the last hours, oldest first.
+    pub history: Vec<HistoryPoint>,
+}
+
+/// A queue on the wallboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueRow {
+    /// Queue name.
+    pub name: String,
+    /// Calls waiting for an answer (queued or ringing).
+    pub waiting: u32,
+    /// The longest current wait.
+    pub longest_wait_ms: u64,
+    /// Calls answered since local midnight.
+    pub answered_today: u32,
+    /// Calls abandoned since local midnight.
+    pub abandoned_today: u32,
+    /// Share of today's answered + abandoned calls that were answered within
+    /// `service_level_seconds`, in percent; `None` before the first such call.
+    pub service_level_pct: Option<f32>,
+    /// The service-level threshold.
+    pub service_level_seconds: u32,
+}
+
+/// An agent on the wallboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRow {
+    /// User id.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// What the agent is doing.
+    pub state: AgentActivity,
+    /// Since when (Unix epoch ms).
+    pub since_ms: u64,
+}
+
+/// A call on the wallboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRow {
+    /// The call.
+    pub call_id: String,
+    /// The service the citizen chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// `queued`, `ringing` or `talking`.
+    pub phase: CallPhaseName,
+    /// The agent it rings at or talks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// When the citizen called (Unix epoch ms).
+    pub queued_at_ms: u64,
+    /// When it was answered (Unix epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at_ms: Option<u64>,
+    /// Staff on the call.
+    pub supporters: Vec<Supporter>,
+}
+
+/// The phase of a call on the wallboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPhaseName {
+    /// Waiting in the queue.
+    Queued,
+    /// Ringing at an agent.
+    Ringing,
+    /// Talking.
+    Talking,
+}
+
+/// An open help request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpRow {
+    /// The call.
+    pub call_id: String,
+    /// The agent asking.
+    pub agent_name: String,
+    /// Why.
+    pub reason: String,
+    /// When (Unix epoch ms).
+    pub requested_at_ms: u64,
+}
+
+/// One sample of the wallboard history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// When (Unix epoch ms).
+    pub at_ms: u64,
+    /// Calls waiting at that moment.
+    pub waiting: u32,
+    /// Service level at that moment, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level_pct: Option<f32>,
 }
 
 /// State of a media leg as reported to its owner.
