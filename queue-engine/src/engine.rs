@@ -193,6 +193,7 @@ impl Engine {
             Input::Reject { agent, call } => self.reject(now, &agent, &call)?,
             Input::HangUp { call, by } => self.hang_up(now, &call, &by)?,
             Input::MediaFailed { call } => self.media_failed(now, &call)?,
+            Input::TakenOver { call } => self.taken_over(now, &call)?,
         }
         self.settle(now);
         Ok(())
@@ -368,6 +369,16 @@ impl Engine {
         self.live_call(call)?;
         self.end_call(now, call, EndReason::MediaFailed);
         Ok(())
+    }
+
+    fn taken_over(&mut self, now: Instant, call: &CallId) -> Result<(), EngineError> {
+        match &self.live_call(call)?.phase {
+            Phase::Connected(_) => {
+                self.end_call(now, call, EndReason::TakenOver);
+                Ok(())
+            }
+            _ => Err(EngineError::NotConnected(call.clone())),
+        }
     }
 
     // ----- timers -----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ pub enum EngineError {
     UnknownCall(CallId),
     /// The agent is not logged in.
     UnknownAgent(AgentId),
+    /// The call is not connected to an agent (it is queued or ringing).
+    NotConnected(CallId),
     /// [`crate::Input::CallArrived`] with the id of a call that is still in the engine.
     DuplicateCall(CallId),
     /// [`crate::Input::AgentLoggedIn`] for an agent who is already logged in.
@@ -55,6 +57,7 @@ impl EngineError {
         match self {
             EngineError::UnknownCall(_) => ErrorCode::UnknownCall,
             EngineError::UnknownAgent(_)
+            | EngineError::NotConnected(_)
             | EngineError::DuplicateCall(_)
             | EngineError::AlreadyLoggedIn(_)
             | EngineError::NotOfferedToYou { .. }
@@ -71,6 +74,9 @@ impl fmt::Display for EngineError {
                 write!(f, "unknown call {call}: it never arrived or it has already ended")
             }
             EngineError::UnknownAgent(agent) => write!(f, "agent {agent} is not logged in"),
+            EngineError::NotConnected(call) => {
+                write!(f, "call {call} is not connected to an agent yet")
+            }
             EngineError::DuplicateCall(call) => {
                 write!(f, "call {call} is already in the queue engine")
             }

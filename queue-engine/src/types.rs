@@ -164,6 +164,13 @@ pub enum Input {
         /// The call.
         call: CallId,
     },
+    /// A staff member took the connected call over. The engine lets go of it: the agent is
+    /// freed at once and the call ends for the engine with [`EndReason::TakenOver`] (the
+    /// shell keeps the citizen talking to the staff member).
+    TakenOver {
+        /// The call.
+        call: CallId,
+    },
 }
 
 /// Something the shell must do, drained with [`crate::Engine::poll_command`] in order.
