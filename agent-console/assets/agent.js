@@ -1,30 +1,20 @@
 // The agent console: log in, keep the headset media connection open for the whole session,
-// set a state, be offered calls, accept or reject, talk, hang up, log out.
+// set a state, be offered calls, accept or reject, talk, ask staff for help (and see who
+// supports the call and how), hang up, log out.
 import {
   Signaling,
   StatusLine,
-  closeAudioPeer,
-  createAudioPeer,
   formatDuration,
-  getMicrophone,
-  offerWhenGathered,
   serviceName,
   setupLang,
   showError,
+  supporterText,
   t,
 } from "./common.js";
+import { Headset, Login } from "./console.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
-  loginSection: $("login-section"),
-  loginForm: $("login-form"),
-  username: $("login-username"),
-  password: $("login-password"),
-  loginSubmit: $("login-submit"),
-  loginError: $("login-error"),
-  consoleSection: $("console-section"),
-  userName: $("user-name"),
-  logout: $("logout-button"),
   agentState: $("agent-state"),
   stateTimer: $("state-timer"),
   mediaState: $("media-state"),
@@ -42,6 +32,11 @@ const el = {
   callService: $("call-service"),
   callDuration: $("call-duration"),
   hangup: $("hangup-button"),
+  support: $("support-indicator"),
+  helpReason: $("help-reason"),
+  helpButton: $("help-button"),
+  cancelHelp: $("cancel-help-button"),
+  helpStatus: $("help-status"),
   error: $("error-message"),
 };
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
@@ -50,10 +45,7 @@ const status = new StatusLine($("status"));
 /** Everything this console knows; reset on logout. Times are this browser's `Date.now()`,
  * except `agentState.sinceMs`, which is the server's. */
 const session = {
-  user: null,
   signaling: null,
-  /** The headset connection kept for the whole session, and its microphone. */
-  headset: { pc: null, mic: null, state: "none" },
   /** `{ state, reason, sinceMs }` from the last `agent_state`. */
   agentState: null,
   /** The call ringing here: `{ id, service, waitedMs, ringMs, receivedAt, answering }`;
@@ -62,117 +54,68 @@ const session = {
   /** The call being talked: `{ id, peer, service, since, ending }`; `ending` once hang-up is
    * sent. */
   call: null,
+  /** The staff on a call, from the last `support_changed`: `{ callId, supporters }`. */
+  support: null,
+  /** This agent's help request, from the last `help_status` (or sent, `sending`):
+   * `{ callId, state, staffName }`. */
+  help: null,
 };
+
+/** The headset connection kept for the whole session (slot 0 citizen, slot 1 coach). */
+const headset = new Headset({
+  audios,
+  stateElement: el.mediaState,
+  errorElement: el.error,
+  send,
+});
+const login = new Login({
+  status,
+  allowed: (role) => role === "agent",
+  notAllowedKey: "status.not_agent",
+  onEnter: enterConsole,
+  onLeave: leaveConsole,
+});
 
 setupLang(render);
 status.set("login", "status.login_required");
-el.loginForm.addEventListener("submit", (event) => {
-  event.preventDefault();
-  logIn();
-});
-el.logout.addEventListener("click", logOut);
 el.available.addEventListener("click", () => setState("available"));
 el.away.addEventListener("click", () => setState("away"));
 el.accept.addEventListener("click", () => answerOffer("accept"));
 el.reject.addEventListener("click", () => answerOffer("reject"));
 el.hangup.addEventListener("click", hangUp);
+el.helpButton.addEventListener("click", requestHelp);
+el.cancelHelp.addEventListener("click", cancelHelp);
+el.helpReason.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    requestHelp();
+  }
+});
 setInterval(renderClocks, 1000);
-restoreSession();
+login.restore();
 
 // --- login ------------------------------------------------------------------------------------
 
-async function restoreSession() {
-  try {
-    const response = await fetch("/api/me", { credentials: "same-origin" });
-    if (response.ok) {
-      const { user } = await response.json();
-      enterConsole(user);
-      return;
-    }
-  } catch {
-    // Not reachable: the login form stays.
-  }
-  showLogin();
-}
-
-async function logIn() {
-  showError(el.loginError, null);
-  el.loginError.hidden = true;
-  el.loginSubmit.disabled = true;
-  try {
-    const response = await fetch("/api/login", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: el.username.value.trim(), password: el.password.value }),
-    });
-    if (response.ok) {
-      const { user } = await response.json();
-      el.password.value = "";
-      enterConsole(user);
-    } else if (response.status === 401) {
-      loginError(t("login.invalid"));
-    } else {
-      loginError(t("login.failed", { status: response.status }));
-    }
-  } catch {
-    loginError(t("login.unreachable"));
-  } finally {
-    el.loginSubmit.disabled = false;
-  }
-}
-
-function loginError(text) {
-  el.loginError.textContent = text;
-  el.loginError.hidden = false;
-  el.password.focus();
-  el.password.select();
-}
-
-function showLogin() {
-  el.loginSection.hidden = false;
-  el.consoleSection.hidden = true;
-  el.logout.hidden = true;
-  el.userName.textContent = "";
-  status.set("login", "status.login_required");
-}
-
-function enterConsole(user) {
-  if (user.role !== "agent") {
-    showLogin();
-    loginError(t("status.not_agent"));
-    return;
-  }
-  session.user = user;
-  el.loginSection.hidden = true;
-  el.consoleSection.hidden = false;
-  el.logout.hidden = false;
-  el.userName.textContent = user.display_name || user.username;
-  status.set("logged_in", "status.logged_in", { name: user.display_name || user.username });
+function enterConsole() {
   session.signaling = new Signaling({ query: "?role=agent", onMessage, onDrop });
   session.signaling.open();
   render();
-}
-
-async function logOut() {
-  leaveConsole();
-  try {
-    await fetch("/api/logout", { method: "POST", credentials: "same-origin" });
-  } catch {
-    // The cookie is HttpOnly: if the server is gone, it expires on its own.
-  }
-  showLogin();
-  status.set("logged_out", "status.logged_out");
 }
 
 /** Closes the signaling and the headset and forgets the session's state. */
 function leaveConsole() {
   session.signaling?.close();
   session.signaling = null;
-  closeHeadset();
-  Object.assign(session, { user: null, agentState: null, offer: null, call: null });
+  headset.close();
+  forgetCall();
+  session.agentState = null;
   showError(el.error, null);
   render();
+}
+
+/** Forgets the offer, the call and everything about it. */
+function forgetCall() {
+  Object.assign(session, { offer: null, call: null, support: null, help: null });
 }
 
 // --- signaling --------------------------------------------------------------------------------
@@ -191,10 +134,10 @@ async function onMessage(msg) {
       await onWelcome(msg);
       break;
     case "media_answer":
-      await onMediaAnswer(msg);
+      await headset.answer(msg.sdp);
       break;
     case "media_state":
-      setMediaState(msg.state);
+      headset.setState(msg.state);
       break;
     case "agent_state":
       session.agentState = { state: msg.state, reason: msg.reason ?? null, sinceMs: msg.since_ms };
@@ -225,16 +168,29 @@ async function onMessage(msg) {
         ending: false,
       };
       if (session.offer?.id === msg.call_id) session.offer = null;
+      el.helpReason.value = "";
       status.set("connected", "status.connected", { peer: msg.peer_name });
       break;
     case "call_ended":
       if (session.offer?.id === msg.call_id) session.offer = null;
       if (session.call?.id === msg.call_id) session.call = null;
+      if (session.support?.callId === msg.call_id) session.support = null;
+      if (session.help?.callId === msg.call_id) session.help = null;
       status.set("ended", "status.ended", { reason: msg.reason });
+      break;
+    case "support_changed":
+      session.support = { callId: msg.call_id, supporters: msg.supporters };
+      break;
+    case "help_status":
+      session.help = { callId: msg.call_id, state: msg.state, staffName: msg.staff_name ?? null };
       break;
     case "error":
       showError(el.error, msg);
-      if (msg.request_type === "media_connect") setMediaState("failed");
+      if (msg.request_type === "media_connect") headset.setState("failed");
+      // A refused request for help leaves the request as it was before.
+      if (session.help?.state === "sending" && msg.request_type === "request_help") {
+        session.help = null;
+      }
       // The request had no effect: its button may be pressed again.
       if (session.offer && ["accept", "reject"].includes(msg.request_type)) {
         session.offer.answering = false;
@@ -251,99 +207,22 @@ async function onMessage(msg) {
 
 async function onWelcome(msg) {
   if (msg.role !== "agent") {
-    leaveConsole();
-    showLogin();
-    loginError(t("status.not_agent"));
+    login.refuse("status.not_agent");
     return;
   }
   showError(el.error, null);
-  status.set("logged_in", "status.logged_in", { name: session.user?.display_name ?? "" });
-  await openHeadset();
+  status.set("logged_in", "status.logged_in", { name: login.user?.display_name ?? "" });
+  await headset.open();
 }
 
 async function onDrop(retrySeconds, welcomed) {
   // The server drops the media leg, the offer and the call with the connection.
-  closeHeadset();
-  Object.assign(session, { agentState: null, offer: null, call: null });
+  headset.close();
+  forgetCall();
+  session.agentState = null;
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
   render();
-  if (!welcomed) await checkSession();
-}
-
-/** After a refused handshake: back to the login form if the session is gone (401) or is not
- * an agent's (403 on /ws); otherwise the server was unreachable and the retry goes on. */
-async function checkSession() {
-  let response;
-  try {
-    response = await fetch("/api/me", { credentials: "same-origin" });
-  } catch {
-    return;
-  }
-  if (response.status === 401) {
-    leaveConsole();
-    showLogin();
-    loginError(t("status.session_expired"));
-  } else if (response.ok) {
-    const { user } = await response.json();
-    if (user.role !== "agent") {
-      leaveConsole();
-      showLogin();
-      loginError(t("status.not_agent"));
-    }
-  }
-}
-
-// --- the headset ------------------------------------------------------------------------------
-
-async function openHeadset() {
-  closeHeadset();
-  setMediaState("connecting");
-  let mic;
-  try {
-    mic = await getMicrophone();
-  } catch (error) {
-    console.warn("voicedesk: microphone refused", error);
-    setMediaState("failed");
-    showError(el.error, { code: "microphone", message: t("status.mic_denied") });
-    return;
-  }
-  const pc = createAudioPeer(mic, audios);
-  session.headset.pc = pc;
-  session.headset.mic = mic;
-  pc.addEventListener("connectionstatechange", () => {
-    if (pc === session.headset.pc && pc.connectionState === "failed") setMediaState("failed");
-  });
-  try {
-    const sdp = await offerWhenGathered(pc);
-    if (session.headset.pc === pc) send({ type: "media_connect", sdp });
-  } catch (error) {
-    setMediaState("failed");
-    showError(el.error, { code: "webrtc", message: String(error) });
-  }
-}
-
-async function onMediaAnswer(msg) {
-  const pc = session.headset.pc;
-  if (!pc || pc.signalingState !== "have-local-offer") return;
-  try {
-    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
-  } catch (error) {
-    setMediaState("failed");
-    showError(el.error, { code: "bad_sdp", message: String(error) });
-  }
-}
-
-function closeHeadset() {
-  closeAudioPeer(session.headset.pc, session.headset.mic, audios);
-  session.headset.pc = null;
-  session.headset.mic = null;
-  setMediaState("none");
-}
-
-function setMediaState(state) {
-  session.headset.state = state;
-  el.mediaState.dataset.state = state;
-  el.mediaState.textContent = t(`media.${state}`);
+  if (!welcomed) await login.check();
 }
 
 // --- actions ----------------------------------------------------------------------------------
@@ -368,11 +247,49 @@ function hangUp() {
   render();
 }
 
+/** Whether a new request for help can be sent for the current call: none open, and nobody
+ * already supporting after an accepted one. */
+function canRequestHelp() {
+  if (!session.call || session.call.ending) return false;
+  const help = currentHelp();
+  if (!help || help.state === "cancelled") return true;
+  return help.state === "accepted" && currentSupporters().length === 0;
+}
+
+function requestHelp() {
+  if (!canRequestHelp()) return;
+  const callId = session.call.id;
+  const reason = el.helpReason.value.trim();
+  if (send({ type: "request_help", call_id: callId, reason })) {
+    session.help = { callId, state: "sending", staffName: null };
+    showError(el.error, null);
+  }
+  render();
+}
+
+function cancelHelp() {
+  const help = currentHelp();
+  if (!help || help.state !== "pending") return;
+  send({ type: "cancel_help", call_id: help.callId });
+}
+
+/** The help request for the current call, if any. */
+function currentHelp() {
+  return session.help && session.help.callId === session.call?.id ? session.help : null;
+}
+
+/** The staff on the current call. */
+function currentSupporters() {
+  return session.support && session.support.callId === session.call?.id
+    ? session.support.supporters
+    : [];
+}
+
 // --- rendering --------------------------------------------------------------------------------
 
 /** Brings every element in line with `session` (after each message and language switch). */
 function render() {
-  setMediaState(session.headset.state);
+  headset.render();
   const activity = session.agentState?.state ?? "unknown";
   el.agentState.dataset.state = activity;
   el.agentState.textContent = t(`activity.${activity}`);
@@ -380,7 +297,7 @@ function render() {
   el.away.setAttribute("aria-pressed", String(activity === "away"));
   const busy = activity === "ringing" || activity === "on_call";
   // The server makes an agent available only with a connected headset.
-  el.available.disabled = busy || !session.agentState || session.headset.state !== "connected";
+  el.available.disabled = busy || !session.agentState || headset.state !== "connected";
   el.away.disabled = busy || !session.agentState;
 
   const wasHidden = el.incoming.hidden;
@@ -398,7 +315,28 @@ function render() {
     el.callService.textContent = serviceName(session.call.service);
     el.hangup.disabled = session.call.ending;
   }
+  renderSupport();
   renderClocks();
+}
+
+/** Who supports the current call and how, and this agent's help request. */
+function renderSupport() {
+  const supporters = currentSupporters();
+  el.support.dataset.mode = supporters.length ? supporters.map((s) => s.mode).join(" ") : "none";
+  el.support.textContent = supporters.length
+    ? supporters.map(supporterText).join(t("list.separator"))
+    : t("support.none");
+
+  const help = currentHelp();
+  const state = help?.state ?? "none";
+  el.helpStatus.dataset.state = state;
+  el.helpStatus.textContent =
+    state === "none" ? "" : t(`help.${state}`, { name: help.staffName ?? "" });
+  el.helpStatus.hidden = state === "none";
+  el.helpButton.disabled = !canRequestHelp();
+  el.helpReason.disabled = !canRequestHelp();
+  el.cancelHelp.hidden = state !== "pending";
+  el.cancelHelp.disabled = state !== "pending";
 }
 
 /** The numbers that change every second. */

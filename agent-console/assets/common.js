@@ -1,4 +1,4 @@
-// Shared by the hall and the agent console: the signaling client (protocol v1 over /ws), the
+// Shared by the hall, the agent console and the staff console: the signaling client (protocol v1 over /ws), the
 // audio peer connection with fixed receive slots, and the two-language strings.
 //
 // The message shapes are those of protocol/src/lib.rs (`ClientMessage` / `ServerMessage`).
@@ -43,6 +43,8 @@ const STRINGS = {
   "slot.1.citizen": { "zh-CN": "第三方语音", en: "Third party voice" },
   "slot.0.agent": { "zh-CN": "群众语音", en: "Citizen voice" },
   "slot.1.agent": { "zh-CN": "坐席辅导语音", en: "Coach voice" },
+  "slot.0.staff": { "zh-CN": "群众语音", en: "Citizen voice" },
+  "slot.1.staff": { "zh-CN": "坐席语音", en: "Agent voice" },
 
   "status.idle": { "zh-CN": "请选择业务后点击“呼叫”。", en: "Choose a service and press Call." },
   "status.connecting_ws": { "zh-CN": "正在连接服务器…", en: "Connecting to the server…" },
@@ -145,9 +147,176 @@ const STRINGS = {
   "end.agent_disconnected": { "zh-CN": "客服已断开", en: "the agent disconnected" },
   "end.no_agents": { "zh-CN": "暂无客服在线", en: "no agent is available" },
   "end.server_shutdown": { "zh-CN": "服务器维护", en: "the server is shutting down" },
+  "end.taken_over": { "zh-CN": "已由后台人员接管", en: "a supervisor took the call over" },
+  "end.staff_hang_up": { "zh-CN": "后台人员挂断", en: "the supervisor hung up" },
   "withdraw.rejected": { "zh-CN": "已拒绝", en: "rejected" },
   "withdraw.ring_timeout": { "zh-CN": "振铃超时", en: "not answered in time" },
   "withdraw.citizen_left": { "zh-CN": "群众已挂断", en: "the citizen hung up" },
+  "list.separator": { "zh-CN": ";", en: "; " },
+  "none": { "zh-CN": "无", en: "none" },
+
+  // The hall: staff the citizen can hear (barge, take over). Never about monitoring.
+  "hall.supervisor_joined": { "zh-CN": "主管已加入通话。", en: "A supervisor has joined the call." },
+  "hall.supervisor_took_over": {
+    "zh-CN": "主管已接管您的通话。",
+    en: "A supervisor has taken over your call.",
+  },
+
+  // Support modes (DESIGN.md, the staff modes table).
+  "mode.monitor": { "zh-CN": "监听", en: "Monitor" },
+  "mode.whisper": { "zh-CN": "耳语", en: "Whisper" },
+  "mode.barge": { "zh-CN": "强插", en: "Barge" },
+  "mode.take_over": { "zh-CN": "接管", en: "Take over" },
+  "mode.none": { "zh-CN": "未加入通话", en: "Not on a call" },
+  "mode_ing.monitor": { "zh-CN": "正在监听", en: "monitoring" },
+  "mode_ing.whisper": { "zh-CN": "正在耳语指导(群众听不到)", en: "whispering" },
+  "mode_ing.barge": { "zh-CN": "已加入三方通话", en: "barged in (three-way)" },
+  "mode_ing.take_over": { "zh-CN": "已接管通话", en: "has taken over" },
+  "mode.hint.monitor": { "zh-CN": "只听,不说", en: "Listen only" },
+  "mode.hint.whisper": { "zh-CN": "只有坐席能听到您", en: "Only the agent hears you" },
+  "mode.hint.barge": { "zh-CN": "三方通话:群众和坐席都能听到您", en: "Three-way: the citizen and the agent hear you" },
+  "mode.hint.take_over": { "zh-CN": "由您继续与群众通话,坐席退出", en: "You keep the citizen; the agent leaves" },
+
+  // The agent console: help requests and who supports the call.
+  "agent.support": { "zh-CN": "后台支持", en: "Supervisor" },
+  "support.none": { "zh-CN": "无后台人员在线支持", en: "No supervisor on the call" },
+  "help.reason": { "zh-CN": "求助原因", en: "Reason for help" },
+  "button.request_help": { "zh-CN": "请求支持", en: "Ask for help" },
+  "button.cancel_help": { "zh-CN": "取消求助", en: "Cancel request" },
+  "help.sending": { "zh-CN": "正在发送求助…", en: "Sending the request…" },
+  "help.pending": { "zh-CN": "已发出求助,正在等待后台人员接受…", en: "Help requested; waiting for a supervisor…" },
+  "help.accepted": {
+    "zh-CN": ({ name }) => `${name} 已接受求助并加入通话。`,
+    en: ({ name }) => `${name} accepted and joined the call.`,
+  },
+  "help.cancelled": { "zh-CN": "求助已取消。", en: "The help request was cancelled." },
+
+  // The staff console.
+  "staff.title": { "zh-CN": "后台支持工作台", en: "Staff console" },
+  "staff.login_title": { "zh-CN": "后台人员登录", en: "Staff login" },
+  "status.not_staff": {
+    "zh-CN": "此账号不是后台人员账号,不能使用后台支持工作台。",
+    en: "This account is not a staff account and cannot use the staff console.",
+  },
+  "staff.headset": { "zh-CN": "耳麦连接", en: "Headset connection" },
+  "staff.current_mode": { "zh-CN": "我的支持状态", en: "My support" },
+  "staff.me": { "zh-CN": "我的耳麦与通话", en: "My headset and call" },
+  "staff.on_call": {
+    "zh-CN": ({ mode, service, agent }) => `${mode} · ${service}(${agent})`,
+    en: ({ mode, service, agent }) => `${mode} · ${service} (${agent})`,
+  },
+  "staff.joined": {
+    "zh-CN": ({ mode }) => `已以“${mode}”方式加入通话。`,
+    en: ({ mode }) => `On the call: ${mode}.`,
+  },
+  "staff.left": { "zh-CN": "已退出通话。", en: "You left the call." },
+  "staff.call_ended": {
+    "zh-CN": ({ reason }) => `通话已结束(${tOr("end.", reason)})。`,
+    en: ({ reason }) => `The call ended (${tOr("end.", reason)}).`,
+  },
+  "staff.help_accepted": { "zh-CN": "已接受求助,正在耳语指导。", en: "Help request accepted: you are whispering." },
+  "wallboard.title": { "zh-CN": "实时监控看板", en: "Live wallboard" },
+  "wallboard.waiting_data": { "zh-CN": "正在等待实时数据…", en: "Waiting for live data…" },
+  "wallboard.updated": {
+    "zh-CN": ({ time }) => `更新于 ${time}`,
+    en: ({ time }) => `Updated ${time}`,
+  },
+  "queues.title": { "zh-CN": "队列", en: "Queues" },
+  "queues.name": { "zh-CN": "队列", en: "Queue" },
+  "queues.waiting": { "zh-CN": "排队数", en: "Waiting" },
+  "queues.longest": { "zh-CN": "最长等待", en: "Longest wait" },
+  "queues.answered": { "zh-CN": "今日接通", en: "Answered today" },
+  "queues.abandoned": { "zh-CN": "今日放弃", en: "Abandoned today" },
+  "queues.service_level": { "zh-CN": "服务水平", en: "Service level" },
+  "queues.sl_value": {
+    "zh-CN": ({ pct, seconds }) => `${pct}%(${seconds} 秒内)`,
+    en: ({ pct, seconds }) => `${pct} % (within ${seconds} s)`,
+  },
+  "queues.empty": { "zh-CN": "暂无队列", en: "No queues" },
+  "agents.title": { "zh-CN": "坐席", en: "Agents" },
+  "agents.name": { "zh-CN": "坐席", en: "Agent" },
+  "agents.state": { "zh-CN": "状态", en: "State" },
+  "agents.in_state": { "zh-CN": "持续时间", en: "Time in state" },
+  "agents.empty": { "zh-CN": "暂无坐席登录", en: "No agent is signed in" },
+  "calls.title": { "zh-CN": "进行中的通话", en: "Calls in progress" },
+  "calls.service": { "zh-CN": "业务", en: "Service" },
+  "calls.phase": { "zh-CN": "阶段", en: "Phase" },
+  "calls.agent": { "zh-CN": "坐席", en: "Agent" },
+  "calls.duration": { "zh-CN": "时长", en: "Duration" },
+  "calls.supporters": { "zh-CN": "后台支持", en: "Supported by" },
+  "calls.actions": { "zh-CN": "操作", en: "Actions" },
+  "calls.empty": { "zh-CN": "暂无通话", en: "No calls in progress" },
+  "calls.actions_for": {
+    "zh-CN": ({ service, agent }) => `通话操作:${service}(${agent})`,
+    en: ({ service, agent }) => `Actions for the call: ${service} (${agent})`,
+  },
+  "phase.queued": { "zh-CN": "排队中", en: "Queued" },
+  "phase.ringing": { "zh-CN": "振铃中", en: "Ringing" },
+  "phase.talking": { "zh-CN": "通话中", en: "Talking" },
+  "button.leave": { "zh-CN": "退出", en: "Leave" },
+  "button.log": { "zh-CN": "日志", en: "Log" },
+  "button.accept_help": { "zh-CN": "接受", en: "Accept" },
+  "button.all_calls": { "zh-CN": "显示全部", en: "Show all" },
+  "button.refresh": { "zh-CN": "刷新", en: "Refresh" },
+  "help.title": { "zh-CN": "求助请求", en: "Help requests" },
+  "help.empty": { "zh-CN": "暂无求助请求", en: "No open help requests" },
+  "help.row": {
+    "zh-CN": ({ agent, reason }) => `${agent}:${reason}`,
+    en: ({ agent, reason }) => `${agent}: ${reason}`,
+  },
+  "help.no_reason": { "zh-CN": "(未填写原因)", en: "(no reason given)" },
+  "help.waiting": { "zh-CN": "已等待", en: "Waiting" },
+  "chart.title": { "zh-CN": "排队数与服务水平趋势", en: "Queue length and service level" },
+  "chart.waiting": { "zh-CN": "排队数", en: "Waiting" },
+  "chart.service_level": { "zh-CN": "服务水平 %", en: "Service level %" },
+  "chart.time": { "zh-CN": "时间", en: "Time" },
+  "chart.empty": { "zh-CN": "暂无历史数据", en: "No history yet" },
+  "chart.summary": {
+    "zh-CN": ({ from, to, now, max, sl }) =>
+      `${from} 至 ${to} 的排队数与服务水平:当前排队 ${now} 个,最多 ${max} 个;当前服务水平 ${sl}。`,
+    en: ({ from, to, now, max, sl }) =>
+      `Queue length and service level from ${from} to ${to}: ${now} waiting now, at most ${max}; service level now ${sl}.`,
+  },
+  "audit.title": { "zh-CN": "审计日志", en: "Audit log" },
+  "audit.scope_all": { "zh-CN": "全部通话(最近 50 条)", en: "All calls (latest 50)" },
+  "audit.scope_call": {
+    "zh-CN": ({ call }) => `通话 ${call}`,
+    en: ({ call }) => `Call ${call}`,
+  },
+  "audit.time": { "zh-CN": "时间", en: "Time" },
+  "audit.actor": { "zh-CN": "操作人", en: "Who" },
+  "audit.call": { "zh-CN": "通话", en: "Call" },
+  "audit.action": { "zh-CN": "操作", en: "Action" },
+  "audit.mode": { "zh-CN": "方式", en: "Mode" },
+  "audit.detail": { "zh-CN": "详情", en: "Detail" },
+  "audit.empty": { "zh-CN": "暂无记录", en: "No entries" },
+  "audit.unavailable": {
+    "zh-CN": ({ status }) => `无法读取审计日志(HTTP ${status})。`,
+    en: ({ status }) => `The audit log cannot be read (HTTP ${status}).`,
+  },
+  "audit_action.join": { "zh-CN": "加入", en: "Joined" },
+  "audit_action.mode": { "zh-CN": "切换方式", en: "Changed mode" },
+  "audit_action.leave": { "zh-CN": "退出", en: "Left" },
+  "audit_action.take_over": { "zh-CN": "接管", en: "Took over" },
+  "audit_action.recording_access": { "zh-CN": "访问录音", en: "Opened the recording" },
+
+  // Readable errors: what failed, and why in words.
+  "request.join_call": { "zh-CN": "加入通话失败", en: "Could not join the call" },
+  "request.set_mode": { "zh-CN": "切换方式失败", en: "Could not change the mode" },
+  "request.leave_call": { "zh-CN": "退出通话失败", en: "Could not leave the call" },
+  "request.accept_help": { "zh-CN": "接受求助失败", en: "Could not accept the help request" },
+  "request.request_help": { "zh-CN": "求助失败", en: "Could not ask for help" },
+  "request.cancel_help": { "zh-CN": "取消求助失败", en: "Could not cancel the request" },
+  "request.media_connect": { "zh-CN": "耳麦连接失败", en: "The headset could not connect" },
+  "code.forbidden": { "zh-CN": "没有权限", en: "not allowed for this account" },
+  "code.unknown_call": { "zh-CN": "通话不存在或已结束", en: "the call is unknown or has ended" },
+  "code.invalid_state": { "zh-CN": "当前状态下不能这样操作", en: "not possible right now" },
+  "code.media_unavailable": { "zh-CN": "语音服务暂不可用", en: "the voice service is unavailable" },
+  "code.internal": { "zh-CN": "服务器内部错误", en: "a server fault" },
+  "status.request_failed": {
+    "zh-CN": ({ what, why, message, code }) => `${what}:${why}。${message}(${code})`,
+    en: ({ what, why, message, code }) => `${what}: ${why}. ${message} (${code})`,
+  },
 };
 
 let lang = initialLang();
@@ -172,8 +341,13 @@ export function t(key, params = {}) {
   return typeof value === "function" ? value(params) : value;
 }
 
+/** The current language, `"zh-CN"` or `"en"`. */
+export function currentLang() {
+  return lang;
+}
+
 /** `t(prefix + value)` when such a string exists, else the raw value (for server-sent names). */
-function tOr(prefix, value) {
+export function tOr(prefix, value) {
   return STRINGS[prefix + value] ? t(prefix + value) : value;
 }
 
@@ -241,11 +415,37 @@ export function showError(element, error) {
     return;
   }
   element.dataset.code = error.code || "client";
-  element.textContent = t("status.error", {
-    message: error.message || String(error),
-    code: error.code || "client",
-  });
+  element.textContent = error.request_type
+    ? describeError(error)
+    : t("status.error", { message: error.message || String(error), code: error.code || "client" });
   element.hidden = false;
+}
+
+/** "陈静 Chen Jing — whispering": one staff member on a call, from `support_changed`. */
+export function supporterText(supporter) {
+  return `${supporter.name} — ${tOr("mode_ing.", supporter.mode)}`;
+}
+
+/** A server `error` as a sentence: what failed and why, then the server's words. */
+export function describeError(msg) {
+  const what = msg.request_type ? tOr("request.", msg.request_type) : t("status.error", msg);
+  if (!msg.request_type) return what;
+  return t("status.request_failed", {
+    what,
+    why: tOr("code.", msg.code),
+    message: msg.message || "",
+    code: msg.code,
+  });
+}
+
+/** `HH:MM` (or with `:SS`) for an epoch time, in the page's language. */
+export function formatClock(ms, seconds = false) {
+  return new Date(ms).toLocaleTimeString(lang, {
+    hour: "2-digit",
+    minute: "2-digit",
+    second: seconds ? "2-digit" : undefined,
+    hour12: false,
+  });
 }
 
 /** `m:ss` for a duration in milliseconds. */

@@ -1,4 +1,5 @@
-// The citizen's page: pick a service, read the monitoring notice, call, talk, mute, hang up.
+// The citizen's page: pick a service, read the monitoring notice, call, talk, mute, hang up;
+// told when a supervisor joins the call (barge) or takes it over.
 import {
   Signaling,
   StatusLine,
@@ -28,7 +29,15 @@ const status = new StatusLine($("status"));
  * offer, no call id yet), `queued`, `connected` or `ending` (hang-up sent, waiting for
  * `call_ended`).
  */
-const call = { phase: "idle", id: null, pc: null, mic: null, muted: false };
+const call = {
+  phase: "idle",
+  id: null,
+  pc: null,
+  mic: null,
+  muted: false,
+  /** The supervisor announcement last made for this call (a string key), or null. */
+  supportAnnounced: null,
+};
 
 /** A token from a `welcome` we hold back while a `resume` of the stored one is pending. */
 let freshToken = null;
@@ -126,7 +135,14 @@ function toggleMute() {
  * the closed connection until the next call. */
 function resetCall() {
   closeAudioPeer(call.pc, call.mic, audios);
-  Object.assign(call, { phase: "idle", id: null, pc: null, mic: null, muted: false });
+  Object.assign(call, {
+    phase: "idle",
+    id: null,
+    pc: null,
+    mic: null,
+    muted: false,
+    supportAnnounced: null,
+  });
   renderButtons();
 }
 
@@ -162,6 +178,9 @@ async function onMessage(msg) {
     case "call_ended":
       if (msg.call_id === call.id) endCall(msg.reason);
       break;
+    case "support_changed":
+      if (msg.call_id === call.id) onSupportChanged(msg.supporters);
+      break;
     case "error":
       onError(msg);
       break;
@@ -170,6 +189,27 @@ async function onMessage(msg) {
     default:
       console.warn("voicedesk: unexpected message", msg.type);
   }
+}
+
+/**
+ * The server tells the citizen only about staff the citizen can hear (barge, take over) — never
+ * about monitoring or whispering. Announced once per change in the live status; an empty list
+ * announces nothing.
+ */
+function onSupportChanged(supporters) {
+  if (!supporters.length) {
+    call.supportAnnounced = null;
+    return;
+  }
+  const key = supporters.some((s) => s.mode === "take_over")
+    ? "hall.supervisor_took_over"
+    : "hall.supervisor_joined";
+  if (call.supportAnnounced === key) return;
+  call.supportAnnounced = key;
+  status.set(
+    key === "hall.supervisor_took_over" ? "supervisor_took_over" : "supervisor_joined",
+    key,
+  );
 }
 
 function onWelcome(msg) {

@@ -1,8 +1,9 @@
-//! The web front ends — the citizen's hall and the agent console — as static assets compiled
-//! into the binary, so running the server needs no Node build and no asset directory.
+//! The web front ends — the citizen's hall, the agent console and the staff console — as static
+//! assets compiled into the binary, so running the server needs no Node build and no asset
+//! directory.
 //!
 //! The server maps its routes onto [`asset`]: `/` → `hall.html`, `/agent` → `agent.html`,
-//! `/assets/<file>` → `<file>`. The pages load only from their own origin (no inline scripts,
+//! `/staff` → `staff.html`, `/assets/<file>` → `<file>`. The pages load only from their own origin (no inline scripts,
 //! no external URLs), so a strict Content-Security-Policy fits them.
 
 /// One embedded file.
@@ -23,9 +24,12 @@ const CSS: &str = "text/css; charset=utf-8";
 const ASSETS: &[(&str, Asset)] = &[
     ("hall.html", Asset { body: include_bytes!("../assets/hall.html"), content_type: HTML }),
     ("agent.html", Asset { body: include_bytes!("../assets/agent.html"), content_type: HTML }),
+    ("staff.html", Asset { body: include_bytes!("../assets/staff.html"), content_type: HTML }),
     ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
+    ("console.js", Asset { body: include_bytes!("../assets/console.js"), content_type: JS }),
     ("hall.js", Asset { body: include_bytes!("../assets/hall.js"), content_type: JS }),
     ("agent.js", Asset { body: include_bytes!("../assets/agent.js"), content_type: JS }),
+    ("staff.js", Asset { body: include_bytes!("../assets/staff.js"), content_type: JS }),
     ("style.css", Asset { body: include_bytes!("../assets/style.css"), content_type: CSS }),
 ];
 
@@ -52,7 +56,10 @@ mod tests {
     fn pages_and_their_files_are_served_with_their_types() {
         assert_eq!(asset("hall.html").unwrap().content_type, HTML);
         assert_eq!(asset("agent.html").unwrap().content_type, HTML);
+        assert_eq!(asset("staff.html").unwrap().content_type, HTML);
         assert_eq!(asset("common.js").unwrap().content_type, JS);
+        assert_eq!(asset("staff.js").unwrap().content_type, JS);
+        assert_eq!(asset("console.js").unwrap().content_type, JS);
         assert_eq!(asset("style.css").unwrap().content_type, CSS);
         for name in asset_names() {
             assert!(!asset(name).unwrap().body.is_empty(), "{name} is empty");
@@ -136,12 +143,89 @@ mod tests {
             "status",
             "remote-audio-0",
             "remote-audio-1",
+            "support-indicator",
+            "help-reason",
+            "help-button",
+            "cancel-help-button",
+            "help-status",
         ] {
             assert!(agent.contains(&format!("id=\"{id}\"")), "agent.html lacks #{id}");
         }
-        for page in [hall, agent] {
+        let staff = text("staff.html");
+        for id in [
+            "login-username",
+            "login-password",
+            "login-submit",
+            "login-error",
+            "logout-button",
+            "status",
+            "error-message",
+            "media-state",
+            "current-mode",
+            "wallboard",
+            "queue-table",
+            "agents-table",
+            "calls-table",
+            "history-chart",
+            "history-table",
+            "help-requests",
+            "audit-table",
+            "remote-audio-0",
+            "remote-audio-1",
+        ] {
+            assert!(staff.contains(&format!("id=\"{id}\"")), "staff.html lacks #{id}");
+        }
+        for page in [hall, agent, staff] {
             assert!(page.contains("<html lang=\"zh-CN\">"));
             assert!(page.contains("aria-live=\"polite\""));
         }
+    }
+
+    /// The value of `name="…"` inside one tag.
+    fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+        let marker = format!(" {name}=\"");
+        let start = tag.find(&marker)? + marker.len();
+        Some(&tag[start..start + tag[start..].find('"')?])
+    }
+
+    /// An element with a `data-testid` has the same `id`, so tests can use either.
+    #[test]
+    fn test_ids_match_element_ids() {
+        for name in asset_names().filter(|name| name.ends_with(".html")) {
+            let body = text(name);
+            let mut tagged = 0;
+            for (at, _) in body.match_indices('<') {
+                let tag = &body[at..at + body[at..].find('>').expect("closed tag")];
+                let tag = tag.replace(['\n', '\r'], " ");
+                if let Some(test_id) = attribute(&tag, "data-testid") {
+                    assert_eq!(attribute(&tag, "id"), Some(test_id), "{name}: {tag}");
+                    tagged += 1;
+                }
+            }
+            assert!(tagged > 0, "{name} has no data-testid");
+        }
+    }
+
+    /// The staff console speaks the staff side of the protocol and opens the staff socket.
+    #[test]
+    fn the_staff_console_sends_the_staff_messages() {
+        let staff = text("staff.js");
+        for needle in [
+            "\"?role=staff\"",
+            "\"join_call\"",
+            "\"set_mode\"",
+            "\"leave_call\"",
+            "\"accept_help\"",
+            "/api/audit?",
+        ] {
+            assert!(staff.contains(needle), "staff.js lacks {needle}");
+        }
+        let agent = text("agent.js");
+        for needle in
+            ["\"request_help\"", "\"cancel_help\"", "\"support_changed\"", "\"help_status\""]
+        {
+            assert!(agent.contains(needle), "agent.js lacks {needle}");
+        }
+        assert!(text("hall.js").contains("\"support_changed\""));
     }
 }

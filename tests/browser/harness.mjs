@@ -2,6 +2,8 @@
 // (the system's /usr/bin/chromium; no browser is ever downloaded), polling and page helpers.
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -121,10 +123,12 @@ export function launchBrowser() {
 /**
  * Opens a page in a fresh context, writes its console to test-results/<name>.log and collects
  * uncaught exceptions in the returned `errors` array (tests assert it stays empty).
+ * `beforeGoto(context, page)`, when given, runs before the page loads (to install routes).
  */
-export async function openPage(browser, name, url, contextOptions = {}) {
+export async function openPage(browser, name, url, contextOptions = {}, beforeGoto = null) {
   const context = await browser.newContext(contextOptions);
   const page = await context.newPage();
+  if (beforeGoto) await beforeGoto(context, page);
   mkdirSync(resultsDir, { recursive: true });
   const log = createWriteStream(join(resultsDir, `${name}.log`));
   const errors = [];
@@ -166,6 +170,63 @@ export function slotBytesReceived(page, slot) {
     });
     return { closed: false, bytes };
   }, slot);
+}
+
+/**
+ * Bytes received so far on every receive slot of the page's `window.voicedesk.pc`, in one
+ * getStats() call: each `inbound-rtp` audio report is mapped to its transceiver by `mid`
+ * (`pc.getTransceivers()[i].mid` ↔ `report.mid`). A slot that was never fed may have no
+ * report at all: 0 bytes. `{ closed: true }` once the connection is closed.
+ */
+export function slotsBytesReceived(page) {
+  return page.evaluate(async () => {
+    const pc = window.voicedesk?.pc;
+    if (!pc || pc.signalingState === "closed") return { closed: true, bytes: [] };
+    const transceivers = pc.getTransceivers();
+    const byMid = new Map();
+    const stats = await pc.getStats();
+    stats.forEach((stat) => {
+      if (stat.type !== "inbound-rtp" || stat.kind !== "audio") return;
+      byMid.set(stat.mid, (byMid.get(stat.mid) ?? 0) + (stat.bytesReceived ?? 0));
+    });
+    const bytes = transceivers.map((transceiver) => byMid.get(transceiver.mid) ?? 0);
+    return { closed: false, bytes, mids: transceivers.map((tr) => tr.mid), reportMids: [...byMid.keys()] };
+  });
+}
+
+/**
+ * A static server for agent-console/assets with the real server's page routes and nothing
+ * else (`/api/me` answers 401): for testing the pages without the server. Returns
+ * `{ base, close }`.
+ */
+export async function startStaticServer() {
+  const assets = join(repoRoot, "agent-console/assets");
+  const types = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
+  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html" };
+  const server = createServer(async (request, response) => {
+    const path = new URL(request.url, "http://localhost").pathname;
+    if (path === "/api/me") {
+      response.writeHead(401, { "content-type": "application/json" });
+      response.end(JSON.stringify({ code: "unauthorized", message: "not logged in" }));
+      return;
+    }
+    const file = routes[path] ?? (/^\/assets\/[a-z]+\.(html|js|css)$/.test(path) ? path.slice(8) : null);
+    if (!file) {
+      response.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = await readFile(join(assets, file));
+      response.writeHead(200, { "content-type": types[file.split(".").pop()] }).end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((ready) => server.listen(0, "127.0.0.1", ready));
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((closed) => server.close(closed)),
+  };
 }
 
 /** Waits for an element whose `data-state` is one of `states`; returns the state found. */
