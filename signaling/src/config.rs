@@ -19,6 +19,10 @@ pub struct ServerConfig {
     pub outgoing_queue: usize,
     /// Set the `Secure` attribute on the session cookie (serve behind HTTPS).
     pub secure_cookies: bool,
+    /// A call answered within this many seconds counts toward the service level.
+    pub service_level_seconds: u32,
+    /// The hall's local time offset from UTC in minutes (for "today" on the wallboard).
+    pub utc_offset_minutes: i32,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +34,8 @@ impl Default for ServerConfig {
             ring_timeout: Duration::from_secs(15),
             outgoing_queue: 128,
             secure_cookies: false,
+            service_level_seconds: 20,
+            utc_offset_minutes: 8 * 60,
         }
     }
 }

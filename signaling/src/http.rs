@@ -41,6 +41,11 @@ pub(crate) async fn agent_console() -> Response {
     serve_asset("agent.html")
 }
 
+/// `/staff` — the staff console.
+pub(crate) async fn staff_console() -> Response {
+    serve_asset("staff.html")
+}
+
 /// `/assets/{file}`.
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     serve_asset(&file)
@@ -159,5 +164,56 @@ pub(crate) async fn me(State(app): State<AppState>, headers: HeaderMap) -> Respo
             api_error(StatusCode::UNAUTHORIZED, "session_expired", "session expired or invalid")
         }
         Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable"),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    call_id: Option<String>,
+    actor_id: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/audit` — the support audit log, newest first; staff and admins only.
+pub(crate) async fn audit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Response {
+    let Some(token) = cookie_token(&headers) else {
+        return api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in");
+    };
+    let user = match app.sessions.authenticate(token).await {
+        Ok(Some(auth)) => auth.user,
+        Ok(None) => None,
+        Err(_) => {
+            return api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable");
+        }
+    };
+    let Some(user) = user else {
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "session expired or invalid",
+        );
+    };
+    if !user.role.is_staff() {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only staff and admins can read the audit log",
+        );
+    }
+    let filter = voicedesk_store::AuditFilter {
+        call_id: query.call_id,
+        actor_id: query.actor_id,
+        limit: query.limit.unwrap_or(100).min(1000),
+    };
+    match app.store.audit_entries(&filter).await {
+        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "audit query failed");
+            api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
+        }
     }
 }

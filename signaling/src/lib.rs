@@ -14,6 +14,7 @@ pub mod demo;
 mod http;
 pub mod hub;
 pub mod metrics;
+pub mod support;
 mod ws;
 
 use std::net::SocketAddr;
@@ -56,6 +57,8 @@ fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(http::hall))
         .route("/agent", get(http::agent_console))
+        .route("/staff", get(http::staff_console))
+        .route("/api/audit", get(http::audit))
         .route("/assets/{file}", get(http::asset))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
@@ -114,13 +117,19 @@ pub async fn start(
         Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
     }
     let stats = Arc::new(SignalingStats::default());
+    let wallboard = hub::WallboardConfig {
+        service_level_seconds: config.service_level_seconds,
+        utc_offset_minutes: config.utc_offset_minutes,
+    };
     let hub = hub::spawn(
         store.clone(),
         relay.handle.clone(),
         relay.events,
         config.ring_timeout,
+        wallboard,
         stats.clone(),
-    );
+    )
+    .await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
         config,

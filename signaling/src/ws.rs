@@ -44,19 +44,20 @@ pub(crate) async fn upgrade(
     if !origin_allowed(&headers, &app.config.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    let wants_agent = query.role.as_deref() == Some("agent");
     let cookie = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(auth::session_cookie)
         .map(str::to_owned);
-    let identity = if wants_agent {
-        match authenticate_agent(&app, cookie.as_deref()).await {
-            Ok(identity) => Some(identity),
-            Err(response) => return response,
-        }
-    } else {
-        None
+    let identity = match query.role.as_deref() {
+        Some("agent") => Some(authenticate_member(&app, cookie.as_deref(), Role::Agent).await),
+        Some("staff") => Some(authenticate_member(&app, cookie.as_deref(), Role::Staff).await),
+        _ => None,
+    };
+    let identity = match identity {
+        Some(Ok(identity)) => Some(identity),
+        Some(Err(response)) => return response,
+        None => None,
     };
     ws.max_frame_size(HARD_FRAME_LIMIT)
         .max_message_size(HARD_FRAME_LIMIT)
@@ -66,7 +67,12 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| serve(app, socket, identity))
 }
 
-async fn authenticate_agent(app: &AppState, cookie: Option<&str>) -> Result<Identity, Response> {
+/// A signed-in member asking for `wanted`: agents for `agent`; staff and admins for `staff`.
+async fn authenticate_member(
+    app: &AppState,
+    cookie: Option<&str>,
+    wanted: Role,
+) -> Result<Identity, Response> {
     let expired =
         || (StatusCode::UNAUTHORIZED, "session expired or invalid; sign in again").into_response();
     let token = cookie.ok_or_else(expired)?;
@@ -75,8 +81,14 @@ async fn authenticate_agent(app: &AppState, cookie: Option<&str>) -> Result<Iden
         (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
     })?;
     match found.and_then(|a| a.user) {
-        Some(user) if user.role == Role::Agent => Ok(Identity::Agent { user: user_info(&user) }),
-        Some(_) => Err((StatusCode::FORBIDDEN, "this account is not an agent").into_response()),
+        Some(user) if user.role == wanted || (wanted == Role::Staff && user.role.is_staff()) => {
+            Ok(Identity::Member { user: user_info(&user) })
+        }
+        Some(_) => Err((
+            StatusCode::FORBIDDEN,
+            format!("this account cannot sign in as {}", wanted.as_str()),
+        )
+            .into_response()),
         None => Err(expired()),
     }
 }
@@ -98,14 +110,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
     let (outbox, outgoing) = mpsc::channel(app.config.outgoing_queue);
     let welcome = match identity {
-        Some(Identity::Agent { user }) => {
+        Some(Identity::Member { user }) => {
             let welcome = ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
-                role: Role::Agent,
+                role: user.role,
                 citizen_token: None,
                 user: Some(user.clone()),
             };
-            (Identity::Agent { user }, welcome)
+            (Identity::Member { user }, welcome)
         }
         _ => match app.sessions.open(Role::Citizen, None).await {
             Ok(token) => {
@@ -125,9 +137,9 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
         },
     };
     let (identity, welcome) = welcome;
-    let role = match identity {
+    let role = match &identity {
         Identity::Citizen { .. } => Role::Citizen,
-        Identity::Agent { .. } => Role::Agent,
+        Identity::Member { user } => user.role,
     };
     let _ = outbox.try_send(welcome);
     let (kick, kicked) = oneshot::channel();

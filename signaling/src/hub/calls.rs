@@ -1,28 +1,25 @@
-//! What the hub does with client messages, engine commands and relay events.
+//! Client messages, the citizen's call, the engine's commands, and ending calls.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use voicedesk_media_relay::{LegId, RelayError, RelayEvent, SlotFeed, SlotRef};
+use voicedesk_media_relay::{LegId, RelayError, SlotFeed};
 use voicedesk_protocol::{
-    AgentAvailability, ClientMessage, EndReason, ErrorCode, MediaLegState, Role, ServerMessage,
+    AgentAvailability, ClientMessage, EndReason, ErrorCode, Role, ServerMessage, SupportMode,
 };
 use voicedesk_queue_engine::{AgentId, CallId, Command, Input, Party};
 use voicedesk_store::NewCall;
 
 use super::{ActiveCall, ConnId, Hub, Identity, LegOwner};
 use crate::clock::now_ms;
+use crate::support::{CallLegs, call_feeds, silence};
 
 /// A refused message: the error code and text sent back.
 pub(super) type Refusal = (ErrorCode, String);
 
-fn refuse(code: ErrorCode, text: impl Into<String>) -> Refusal {
+pub(super) fn refuse(code: ErrorCode, text: impl Into<String>) -> Refusal {
     (code, text.into())
 }
-
-/// The slot a participant hears the other party on (DESIGN.md: citizen slot 0 = agent,
-/// agent slot 0 = citizen).
-const PEER_SLOT: u8 = 0;
 
 impl Hub {
     pub(super) async fn handle_message(
@@ -45,11 +42,16 @@ impl Hub {
                 if self.conns.get(&conn).and_then(|c| c.call.as_ref()) != Some(&call) {
                     return Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call}")));
                 }
-                self.engine_input(now, Input::HangUp { call, by: Party::Citizen }).await
+                self.citizen_ends(now, &call, EndReason::CitizenHangUp).await
             }
-            (Identity::Agent { user }, message) => {
-                let agent = AgentId(user.id);
-                self.agent_message(now, agent, message).await
+            (Identity::Member { user }, ClientMessage::MediaConnect { sdp }) => {
+                self.connect_headset(&user.id, user.role, sdp).await
+            }
+            (Identity::Member { user }, message) if user.role == Role::Agent => {
+                self.agent_message(now, AgentId(user.id), message).await
+            }
+            (Identity::Member { user }, message) if user.role.is_staff() => {
+                self.staff_message(&user.id, message).await
             }
             (_, message) => Err(refuse(
                 ErrorCode::Forbidden,
@@ -65,10 +67,8 @@ impl Hub {
         message: ClientMessage,
     ) -> Result<(), Refusal> {
         match message {
-            ClientMessage::MediaConnect { sdp } => self.connect_headset(agent, sdp).await,
             ClientMessage::SetState { state: AgentAvailability::Available, .. } => {
-                let ready = self.agents.get(&agent).is_some_and(|p| p.leg_connected);
-                if !ready {
+                if !self.members.get(&agent.0).is_some_and(|m| m.leg_connected) {
                     return Err(refuse(
                         ErrorCode::InvalidState,
                         "connect the headset (media_connect) and wait until it is connected before becoming available",
@@ -86,15 +86,46 @@ impl Hub {
                 self.engine_input(now, Input::Reject { agent, call: CallId(call_id) }).await
             }
             ClientMessage::HangUp { call_id } => {
-                self.engine_input(
-                    now,
-                    Input::HangUp { call: CallId(call_id), by: Party::Agent(agent) },
-                )
-                .await
+                let input = Input::HangUp { call: CallId(call_id), by: Party::Agent(agent) };
+                self.engine_input(now, input).await
             }
+            ClientMessage::RequestHelp { call_id, reason } => {
+                self.request_help(&agent, CallId(call_id), reason)
+            }
+            ClientMessage::CancelHelp { call_id } => self.cancel_help(&agent, CallId(call_id)),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for an agent", other.type_name()),
+            )),
+        }
+    }
+
+    async fn staff_message(
+        &mut self,
+        user_id: &str,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
+        match message {
+            ClientMessage::JoinCall { call_id, mode } => {
+                self.join_call(user_id, CallId(call_id), mode).await
+            }
+            ClientMessage::SetMode { call_id, mode } => {
+                self.set_mode(user_id, CallId(call_id), mode).await
+            }
+            ClientMessage::LeaveCall { call_id } => self.leave_call(user_id, CallId(call_id)).await,
+            ClientMessage::AcceptHelp { call_id } => {
+                let call = CallId(call_id);
+                if self.calls.get(&call).is_none_or(|c| c.help.is_none()) {
+                    return Err(refuse(
+                        ErrorCode::InvalidState,
+                        "no open help request for this call",
+                    ));
+                }
+                self.join_call(user_id, call, SupportMode::Whisper).await
+            }
+            other => Err(refuse(
+                ErrorCode::Forbidden,
+                format!("\"{}\" is not allowed for staff", other.type_name()),
             )),
         }
     }
@@ -125,11 +156,12 @@ impl Hub {
             .await
             .map_err(relay_refusal)?;
         let call = CallId(uuid::Uuid::new_v4().to_string());
+        let queued_at_ms = now_ms();
         let record = NewCall {
             id: call.0.clone(),
             citizen_session: citizen_id,
             service: service.clone(),
-            queued_at_ms: now_ms(),
+            queued_at_ms,
         };
         if let Err(e) = self.store.insert_call(&record).await {
             tracing::error!(error = %e, "could not record a new call");
@@ -143,17 +175,27 @@ impl Hub {
         self.legs.insert(leg, LegOwner::Citizen(call.clone()));
         self.calls.insert(
             call.clone(),
-            ActiveCall { citizen_conn: conn, citizen_leg: leg, agent: None, connected: false },
+            ActiveCall {
+                citizen_conn: conn,
+                citizen_leg: leg,
+                service: service.clone(),
+                queued_at_ms,
+                answered_at_ms: None,
+                agent: None,
+                connected: false,
+                supporters: Vec::new(),
+                taken_over_by: None,
+                help: None,
+                citizen_heard: Vec::new(),
+            },
         );
         if let Some(c) = self.conns.get_mut(&conn) {
             c.call = Some(call.clone());
         }
         tracing::info!(%call, %leg, "call queued");
         self.send(conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
-        if let Err(e) = self
-            .engine
-            .handle_input(Instant::now(), Input::CallArrived { call: call.clone(), service })
-        {
+        let arrived = Input::CallArrived { call: call.clone(), service };
+        if let Err(e) = self.engine.handle_input(Instant::now(), arrived) {
             tracing::error!(%call, error = %e, "engine refused a new call");
             self.finish_call(&call, EndReason::NoAgents, None).await;
         }
@@ -161,36 +203,31 @@ impl Hub {
         Ok(())
     }
 
-    async fn connect_headset(&mut self, agent: AgentId, sdp: String) -> Result<(), Refusal> {
-        let Some(presence) = self.agents.get(&agent) else {
-            return Err(refuse(ErrorCode::InvalidState, "agent is not signed in"));
+    /// The citizen ends the call (hang-up, gone, media lost). A call taken over by staff is
+    /// no longer the engine's: the hub ends it itself.
+    pub(super) async fn citizen_ends(
+        &mut self,
+        now: Instant,
+        call: &CallId,
+        reason: EndReason,
+    ) -> Result<(), Refusal> {
+        if self.calls.get(call).is_some_and(|c| c.taken_over_by.is_some()) {
+            self.finish_call(call, reason, None).await;
+            return Ok(());
+        }
+        let input = match reason {
+            EndReason::MediaFailed => Input::MediaFailed { call: call.clone() },
+            _ => Input::HangUp { call: call.clone(), by: Party::Citizen },
         };
-        let conn = presence.conn;
-        let old_leg = presence.leg;
-        let (leg, answer) =
-            self.relay.create_leg(sdp, Role::Agent.receive_slots()).await.map_err(relay_refusal)?;
-        if let Some(old) = old_leg {
-            // A reconnect replaces the headset; an ongoing call keeps going on the new leg
-            // once it connects.
-            self.legs.remove(&old);
-            let _ = self.relay.close_leg(old).await;
-        }
-        if let Some(p) = self.agents.get_mut(&agent) {
-            p.leg = Some(leg);
-            p.leg_connected = false;
-        }
-        self.legs.insert(leg, LegOwner::Agent(agent));
-        self.send(conn, ServerMessage::MediaAnswer { sdp: answer });
+        self.engine.handle_input(now, input).map_err(|e| refuse(e.code(), e.to_string()))?;
+        let override_reason = (reason == EndReason::CitizenDisconnected).then_some(reason);
+        self.carry_out_with(override_reason).await;
         Ok(())
     }
 
     /// The citizen's connection went away.
     pub(super) async fn citizen_left(&mut self, call: &CallId) {
-        let input = Input::HangUp { call: call.clone(), by: Party::Citizen };
-        if self.engine.handle_input(Instant::now(), input).is_ok() {
-            // Record the real cause rather than the engine's generic hang-up.
-            self.carry_out_with(Some(EndReason::CitizenDisconnected)).await;
-        }
+        let _ = self.citizen_ends(Instant::now(), call, EndReason::CitizenDisconnected).await;
     }
 
     /// Carries out every command the engine queued.
@@ -209,17 +246,13 @@ impl Hub {
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.agent = Some(agent.clone());
                     }
-                    if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                        self.send(
-                            conn,
-                            ServerMessage::CallOffered {
-                                call_id: call.0,
-                                service,
-                                waited_ms: waited.as_millis() as u64,
-                                ring_timeout_ms: ring_timeout.as_millis() as u64,
-                            },
-                        );
-                    }
+                    let offered = ServerMessage::CallOffered {
+                        call_id: call.0,
+                        service,
+                        waited_ms: waited.as_millis() as u64,
+                        ring_timeout_ms: ring_timeout.as_millis() as u64,
+                    };
+                    self.send_to_member(&agent.0, offered);
                 }
                 Command::WithdrawOffer { call, agent, reason } => {
                     if let Some(c) = self.calls.get_mut(&call)
@@ -228,11 +261,13 @@ impl Hub {
                     {
                         c.agent = None;
                     }
-                    if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                        self.send(conn, ServerMessage::OfferWithdrawn { call_id: call.0, reason });
-                    }
+                    let withdrawn = ServerMessage::OfferWithdrawn { call_id: call.0, reason };
+                    self.send_to_member(&agent.0, withdrawn);
                 }
                 Command::Connect { call, agent } => self.bridge(call, agent).await,
+                Command::End { call, agent, reason: EndReason::TakenOver } => {
+                    self.hand_over(&call, agent).await
+                }
                 Command::End { call, agent, reason } => {
                     // A dropped connection ends a talking call as a disconnect, not a hang-up.
                     let reason = match (end_reason_override, reason) {
@@ -248,65 +283,78 @@ impl Hub {
                 }
                 Command::AgentState { agent, state, reason, since } => {
                     let since_ms = self.wall_ms(since);
-                    if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                        self.send(conn, ServerMessage::AgentState { state, reason, since_ms });
-                    }
+                    self.send_to_member(
+                        &agent.0,
+                        ServerMessage::AgentState { state, reason, since_ms },
+                    );
                 }
             }
         }
     }
 
+    /// The legs of a call as they are now, for [`call_feeds`].
+    fn call_legs(&self, call: &ActiveCall) -> CallLegs {
+        let leg_of = |user: &str| self.members.get(user).and_then(|m| m.leg);
+        CallLegs {
+            citizen: call.citizen_leg,
+            agent: call.agent.as_ref().filter(|_| call.connected).and_then(|a| leg_of(&a.0)),
+            supporters: call
+                .supporters
+                .iter()
+                .filter_map(|s| leg_of(&s.user_id).map(|leg| (leg, s.mode)))
+                .collect(),
+        }
+    }
+
+    /// Applies the call's routing to the relay in one change, plus `silenced` legs (legs that
+    /// just left the call).
+    pub(super) async fn route(
+        &mut self,
+        call: &CallId,
+        silenced: &[LegId],
+    ) -> Result<(), RelayError> {
+        let Some(active) = self.calls.get(call) else { return Ok(()) };
+        let mut feeds: Vec<SlotFeed> = silenced.iter().flat_map(|leg| silence(*leg)).collect();
+        feeds.extend(call_feeds(&self.call_legs(active)));
+        self.relay.set_feeds(feeds).await
+    }
+
     /// Connects citizen and agent in the relay, records the answer, tells both.
     async fn bridge(&mut self, call: CallId, agent: AgentId) {
-        let (Some(citizen_leg), Some(agent_leg)) = (
-            self.calls.get(&call).map(|c| c.citizen_leg),
-            self.agents.get(&agent).and_then(|p| p.leg),
-        ) else {
-            tracing::error!(%call, %agent, "bridge without both legs");
+        let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        if agent_leg.is_none() {
+            tracing::error!(%call, %agent, "bridge without the agent's headset");
             let _ = self.engine.handle_input(Instant::now(), Input::MediaFailed { call });
             return;
-        };
-        let feeds = vec![
-            SlotFeed {
-                slot: SlotRef { leg: citizen_leg, slot: PEER_SLOT },
-                source: Some(agent_leg),
-            },
-            SlotFeed {
-                slot: SlotRef { leg: agent_leg, slot: PEER_SLOT },
-                source: Some(citizen_leg),
-            },
-        ];
-        if let Err(e) = self.relay.set_feeds(feeds).await {
+        }
+        c.agent = Some(agent.clone());
+        c.connected = true;
+        if let Err(e) = self.route(&call, &[]).await {
             tracing::warn!(%call, error = %e, "bridging failed");
             let _ = self.engine.handle_input(Instant::now(), Input::MediaFailed { call });
             return;
         }
-        if let Err(e) = self.store.mark_call_answered(&call.0, &agent.0, now_ms()).await {
+        let at = now_ms();
+        if let Err(e) = self.store.mark_call_answered(&call.0, &agent.0, at).await {
             tracing::error!(%call, error = %e, "could not record an answer");
         }
         self.stats.calls_answered.fetch_add(1, Ordering::Relaxed);
-        let agent_name =
-            self.agents.get(&agent).map(|p| p.display_name.clone()).unwrap_or_default();
+        let agent_name = self.members.get(&agent.0).map(|m| m.name.clone()).unwrap_or_default();
         let Some(c) = self.calls.get_mut(&call) else { return };
-        c.connected = true;
-        c.agent = Some(agent.clone());
-        let citizen_conn = c.citizen_conn;
+        c.answered_at_ms = Some(at);
+        let (citizen_conn, queued_at_ms) = (c.citizen_conn, c.queued_at_ms);
+        self.wallboard.answered(at - queued_at_ms);
         tracing::info!(%call, %agent, "call connected");
-        self.send(
-            citizen_conn,
-            ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name },
-        );
-        if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-            self.send(
-                conn,
-                ServerMessage::CallConnected {
-                    call_id: call.0, peer_name: "市民 Citizen".into()
-                },
-            );
-        }
+        let to_citizen =
+            ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name };
+        self.send(citizen_conn, to_citizen);
+        let to_agent =
+            ServerMessage::CallConnected { call_id: call.0, peer_name: "市民 Citizen".into() };
+        self.send_to_member(&agent.0, to_agent);
     }
 
-    /// Ends a call everywhere: relay, record, both sides.
+    /// Ends a call everywhere: relay, record, every side.
     pub(super) async fn finish_call(
         &mut self,
         call: &CallId,
@@ -315,16 +363,38 @@ impl Hub {
     ) {
         let Some(active) = self.calls.remove(call) else { return };
         let agent = agent.or(active.agent.clone());
-        if let Some(agent_leg) = agent.as_ref().and_then(|a| self.agents.get(a)).and_then(|p| p.leg)
-        {
-            let silence =
-                SlotFeed { slot: SlotRef { leg: agent_leg, slot: PEER_SLOT }, source: None };
-            let _ = self.relay.set_feeds(vec![silence]).await;
+        let mut silenced: Vec<SlotFeed> = Vec::new();
+        if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg) {
+            silenced.extend(silence(leg));
         }
+        for s in &active.supporters {
+            if let Some(m) = self.members.get_mut(&s.user_id) {
+                m.supporting = None;
+                if let Some(leg) = m.leg {
+                    silenced.extend(silence(leg));
+                }
+            }
+        }
+        let _ = self.relay.set_feeds(silenced).await;
         self.legs.remove(&active.citizen_leg);
         let _ = self.relay.close_leg(active.citizen_leg).await;
-        if let Err(e) = self.store.mark_call_ended(&call.0, now_ms(), reason.as_str()).await {
+        let at = now_ms();
+        for s in &active.supporters {
+            self.audit(
+                call,
+                &s.user_id,
+                voicedesk_store::AuditAction::Leave,
+                None,
+                Some("call ended"),
+            )
+            .await
+            .ok();
+        }
+        if let Err(e) = self.store.mark_call_ended(&call.0, at, reason.as_str()).await {
             tracing::error!(%call, error = %e, "could not record the end of a call");
+        }
+        if reason == EndReason::Abandoned {
+            self.wallboard.abandoned();
         }
         tracing::info!(%call, reason = reason.as_str(), "call ended");
         if let Some(c) = self.conns.get_mut(&active.citizen_conn)
@@ -332,90 +402,15 @@ impl Hub {
         {
             c.call = None;
         }
-        self.send(
-            active.citizen_conn,
-            ServerMessage::CallEnded { call_id: call.0.clone(), reason },
-        );
-        if let Some(conn) = agent.as_ref().and_then(|a| self.agents.get(a)).map(|p| p.conn)
+        let ended = ServerMessage::CallEnded { call_id: call.0.clone(), reason };
+        self.send(active.citizen_conn, ended.clone());
+        if let Some(agent) = agent
             && (active.connected || reason != EndReason::Abandoned)
         {
-            self.send(conn, ServerMessage::CallEnded { call_id: call.0.clone(), reason });
+            self.send_to_member(&agent.0, ended.clone());
         }
-    }
-
-    pub(super) async fn handle_relay_event(&mut self, event: RelayEvent) {
-        match event {
-            RelayEvent::LegConnected { leg } => match self.legs.get(&leg).cloned() {
-                Some(LegOwner::Agent(agent)) => {
-                    let Some(presence) = self.agents.get_mut(&agent) else { return };
-                    presence.leg_connected = true;
-                    let conn = presence.conn;
-                    self.send(conn, ServerMessage::MediaState { state: MediaLegState::Connected });
-                    // A headset replaced during a call: bridge the call onto the new leg.
-                    let ongoing = self
-                        .calls
-                        .iter()
-                        .find(|(_, c)| c.connected && c.agent.as_ref() == Some(&agent));
-                    if let Some((_, c)) = ongoing {
-                        let feeds = vec![
-                            SlotFeed {
-                                slot: SlotRef { leg: c.citizen_leg, slot: PEER_SLOT },
-                                source: Some(leg),
-                            },
-                            SlotFeed {
-                                slot: SlotRef { leg, slot: PEER_SLOT },
-                                source: Some(c.citizen_leg),
-                            },
-                        ];
-                        let _ = self.relay.set_feeds(feeds).await;
-                    }
-                }
-                Some(LegOwner::Citizen(call)) => {
-                    if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                        self.send(
-                            conn,
-                            ServerMessage::MediaState { state: MediaLegState::Connected },
-                        );
-                    }
-                }
-                None => {}
-            },
-            RelayEvent::LegEnded { leg, reason } => {
-                let Some(owner) = self.legs.remove(&leg) else { return };
-                tracing::info!(%leg, ?reason, ?owner, "media leg lost");
-                match owner {
-                    LegOwner::Citizen(call) => {
-                        if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                            self.send(
-                                conn,
-                                ServerMessage::MediaState { state: MediaLegState::Failed },
-                            );
-                        }
-                        let _ =
-                            self.engine_input(Instant::now(), Input::MediaFailed { call }).await;
-                    }
-                    LegOwner::Agent(agent) => {
-                        let Some(presence) = self.agents.get_mut(&agent) else { return };
-                        presence.leg = None;
-                        presence.leg_connected = false;
-                        let conn = presence.conn;
-                        self.send(conn, ServerMessage::MediaState { state: MediaLegState::Failed });
-                        let call = self
-                            .calls
-                            .iter()
-                            .find(|(_, c)| c.connected && c.agent.as_ref() == Some(&agent))
-                            .map(|(id, _)| id.clone());
-                        if let Some(call) = call {
-                            let _ = self
-                                .engine_input(Instant::now(), Input::MediaFailed { call })
-                                .await;
-                        }
-                        let away =
-                            Input::AgentAway { agent, reason: Some("headset disconnected".into()) };
-                        let _ = self.engine_input(Instant::now(), away).await;
-                    }
-                }
-            }
+        for s in &active.supporters {
+            self.send_to_member(&s.user_id, ended.clone());
         }
     }
 
@@ -439,7 +434,7 @@ impl Hub {
     }
 }
 
-fn relay_refusal(e: RelayError) -> Refusal {
+pub(super) fn relay_refusal(e: RelayError) -> Refusal {
     match e {
         RelayError::BadSdp(why) => refuse(ErrorCode::BadSdp, why),
         other => {

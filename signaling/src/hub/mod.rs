@@ -1,12 +1,21 @@
-//! The hub: one task that owns the queueing engine, every connection's outbox, the calls and
-//! which media leg belongs to whom.
+//! The hub: one task that owns the queueing engine, every connection's outbox, the calls, the
+//! signed-in agents and staff, and which media leg belongs to whom.
 //!
 //! WebSocket handlers and the relay talk to it only through messages ([`HubInput`], relay
-//! events), so all call state changes happen in one place, in order. The engine decides
-//! (pure); the hub carries the decisions out: it writes the call record, re-routes the relay
-//! and tells each side. A call record step is committed before the client hears of it.
+//! events), so every call state change happens in one place, in order. The engine decides
+//! (pure); the hub carries the decisions out: it writes the record, re-routes the relay and
+//! tells each side. A record step is committed before any client hears of it; an audited
+//! support action is committed before it takes effect.
+//!
+//! - `calls.rs`: client messages, the citizen's call, the engine's commands, ending calls.
+//! - `media.rs`: headsets (agents' and staff's one media connection) and relay events.
+//! - `support.rs`: staff joining calls in a mode, help requests, take over.
+//! - `wallboard.rs`: the live figures pushed to staff.
 
 mod calls;
+mod media;
+mod support;
+mod wallboard;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,11 +24,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use voicedesk_media_relay::{LegId, RelayEvent, RelayHandle};
-use voicedesk_protocol::{ClientMessage, ErrorCode, ServerMessage, UserInfo};
-use voicedesk_queue_engine::{AgentId, CallId, Engine, EngineConfig};
+use voicedesk_protocol::{ErrorCode, Role, ServerMessage, SupportMode, UserInfo};
+use voicedesk_queue_engine::{AgentId, CallId, Engine, EngineConfig, Input};
 use voicedesk_store::Store;
 
 use crate::metrics::SignalingStats;
+pub(crate) use wallboard::WallboardConfig;
 
 /// A WebSocket connection, numbered by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,8 +44,8 @@ pub enum Identity {
         /// Stable opaque id of the citizen's session.
         citizen_id: String,
     },
-    /// A signed-in agent.
-    Agent {
+    /// A signed-in agent, staff member or admin; `user.role` says which.
+    Member {
         /// The user.
         user: UserInfo,
     },
@@ -69,9 +79,9 @@ pub enum HubInput {
         /// From whom.
         conn: ConnId,
         /// What.
-        message: ClientMessage,
+        message: voicedesk_protocol::ClientMessage,
     },
-    /// A user signed out (or was signed out): their open connections end now.
+    /// A user signed out (or was signed out): their open connection ends now.
     SignedOut {
         /// The user.
         user_id: String,
@@ -119,30 +129,59 @@ struct Conn {
     call: Option<CallId>,
 }
 
-/// A signed-in agent's presence.
-struct AgentPresence {
+/// A signed-in agent or staff member.
+struct Member {
     conn: ConnId,
-    display_name: String,
-    /// The headset leg, kept for the whole session.
+    name: String,
+    role: Role,
+    /// The headset leg, kept for the whole session (like a headset plugged in).
     leg: Option<LegId>,
+    /// ICE and DTLS of the headset are up.
     leg_connected: bool,
+    /// Staff: the call this member supports (one at a time: one headset).
+    supporting: Option<CallId>,
+}
+
+/// A staff member on a call.
+#[derive(Debug, Clone)]
+struct Support {
+    user_id: String,
+    mode: SupportMode,
+}
+
+/// An agent's open request for help.
+#[derive(Debug, Clone)]
+struct HelpRequest {
+    reason: String,
+    at_ms: i64,
 }
 
 /// A call between its arrival and its end.
 struct ActiveCall {
     citizen_conn: ConnId,
     citizen_leg: LegId,
-    /// The agent it is ringing at or connected to.
+    service: Option<String>,
+    queued_at_ms: i64,
+    answered_at_ms: Option<i64>,
+    /// The agent it rings at or talks to; `None` after a take over.
     agent: Option<AgentId>,
     /// Bridged in the relay.
     connected: bool,
+    /// Staff on the call, in joining order.
+    supporters: Vec<Support>,
+    /// The staff member who took the call over; from then on the engine no longer knows it.
+    taken_over_by: Option<String>,
+    /// The agent asked for help.
+    help: Option<HelpRequest>,
+    /// The supporters the citizen was last told about (only those the citizen hears).
+    citizen_heard: Vec<voicedesk_protocol::Supporter>,
 }
 
 /// Whose a media leg is.
 #[derive(Debug, Clone)]
 enum LegOwner {
     Citizen(CallId),
-    Agent(AgentId),
+    Member(String),
 }
 
 /// The hub's state. See the module documentation.
@@ -152,35 +191,40 @@ pub(crate) struct Hub {
     engine: Engine,
     stats: Arc<SignalingStats>,
     conns: HashMap<ConnId, Conn>,
-    agents: HashMap<AgentId, AgentPresence>,
+    /// Agents and staff by user id.
+    members: HashMap<String, Member>,
     calls: HashMap<CallId, ActiveCall>,
     legs: HashMap<LegId, LegOwner>,
     /// Connections whose outbox overflowed while handling the current input; dropped after it.
     too_slow: Vec<ConnId>,
     /// Maps engine `Instant`s to wall-clock milliseconds for clients.
     epoch: (Instant, i64),
+    wallboard: wallboard::WallboardState,
 }
 
 /// Starts the hub task.
-pub(crate) fn spawn(
+pub(crate) async fn spawn(
     store: Arc<dyn Store>,
     relay: RelayHandle,
     relay_events: mpsc::UnboundedReceiver<RelayEvent>,
     ring_timeout: Duration,
+    wallboard: WallboardConfig,
     stats: Arc<SignalingStats>,
 ) -> HubHandle {
     let (inputs, rx) = mpsc::channel(4096);
+    let wallboard = wallboard::WallboardState::load(wallboard, store.as_ref()).await;
     let hub = Hub {
         store,
         relay,
         engine: Engine::new(EngineConfig::default().with_ring_timeout(ring_timeout)),
         stats,
         conns: HashMap::new(),
-        agents: HashMap::new(),
+        members: HashMap::new(),
         calls: HashMap::new(),
         legs: HashMap::new(),
         too_slow: Vec::new(),
         epoch: (Instant::now(), crate::clock::now_ms()),
+        wallboard,
     };
     tokio::spawn(hub.run(rx, relay_events));
     HubHandle { inputs }
@@ -192,6 +236,8 @@ impl Hub {
         mut inputs: mpsc::Receiver<HubInput>,
         mut relay_events: mpsc::UnboundedReceiver<RelayEvent>,
     ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.engine.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -209,9 +255,14 @@ impl Hub {
                     self.engine.handle_timeout(Instant::now());
                     self.carry_out().await;
                 }
+                _ = tick.tick() => {
+                    self.wallboard_tick();
+                    continue;
+                }
             }
             self.drop_slow_connections().await;
             self.publish_gauges();
+            self.wallboard.dirty = true;
         }
     }
 
@@ -231,12 +282,10 @@ impl Hub {
                 }
             }
             HubInput::SignedOut { user_id } => {
-                let agent = AgentId(user_id);
-                if let Some(conn) = self.agents.get(&agent).map(|p| p.conn) {
-                    self.send(
-                        conn,
-                        ServerMessage::error(ErrorCode::SessionExpired, "signed out", None),
-                    );
+                if let Some(conn) = self.members.get(&user_id).map(|m| m.conn) {
+                    let expired =
+                        ServerMessage::error(ErrorCode::SessionExpired, "signed out", None);
+                    self.send(conn, expired);
                     // Forgetting the connection drops its outbox: the writer closes the socket.
                     self.disconnected(conn).await;
                 }
@@ -253,39 +302,45 @@ impl Hub {
         outbox: mpsc::Sender<ServerMessage>,
         kick: oneshot::Sender<()>,
     ) {
-        if let Identity::Agent { user } = &identity {
-            let agent = AgentId(user.id.clone());
-            // The newest connection of an agent wins (a reloaded console); the old one is
-            // logged out first.
-            if let Some(old) = self.agents.get(&agent).map(|p| p.conn) {
-                self.send(
-                    old,
-                    ServerMessage::error(
-                        ErrorCode::SessionExpired,
-                        "this agent signed in from another window",
-                        None,
-                    ),
+        if let Identity::Member { user } = &identity {
+            // The newest connection of a member wins (a reloaded console); the old one is
+            // signed out first.
+            if let Some(old) = self.members.get(&user.id).map(|m| m.conn) {
+                let replaced = ServerMessage::error(
+                    ErrorCode::SessionExpired,
+                    "signed in from another window",
+                    None,
                 );
+                self.send(old, replaced);
                 self.disconnected(old).await;
             }
-            if let Err(e) = self.engine.handle_input(
-                Instant::now(),
-                voicedesk_queue_engine::Input::AgentLoggedIn { agent: agent.clone() },
-            ) {
-                tracing::warn!(%agent, error = %e, "agent login refused by the engine");
+            if user.role == Role::Agent {
+                let agent = AgentId(user.id.clone());
+                if let Err(e) =
+                    self.engine.handle_input(Instant::now(), Input::AgentLoggedIn { agent })
+                {
+                    tracing::warn!(user = %user.username, error = %e, "agent login refused by the engine");
+                }
             }
-            self.agents.insert(
-                agent,
-                AgentPresence {
+            self.members.insert(
+                user.id.clone(),
+                Member {
                     conn,
-                    display_name: user.display_name.clone(),
+                    name: user.display_name.clone(),
+                    role: user.role,
                     leg: None,
                     leg_connected: false,
+                    supporting: None,
                 },
             );
         }
+        let is_staff = matches!(&identity, Identity::Member { user } if user.role.is_staff());
         self.conns.insert(conn, Conn { identity, outbox, _kick: kick, call: None });
         self.carry_out().await;
+        if is_staff {
+            let board = self.wallboard_snapshot();
+            self.send(conn, ServerMessage::Wallboard(board));
+        }
     }
 
     fn resumed(&mut self, conn: ConnId, citizen_id: String, citizen_token: String) {
@@ -313,20 +368,21 @@ impl Hub {
                     self.citizen_left(&call).await;
                 }
             }
-            Identity::Agent { user } => {
-                let agent = AgentId(user.id);
-                if self.agents.get(&agent).is_some_and(|p| p.conn == conn) {
-                    let _ = self.engine.handle_input(
-                        Instant::now(),
-                        voicedesk_queue_engine::Input::AgentLoggedOut { agent: agent.clone() },
-                    );
+            Identity::Member { user } => {
+                if self.members.get(&user.id).is_none_or(|m| m.conn != conn) {
+                    return;
+                }
+                if user.role == Role::Agent {
+                    let agent = AgentId(user.id.clone());
+                    let _ =
+                        self.engine.handle_input(Instant::now(), Input::AgentLoggedOut { agent });
                     self.carry_out().await;
-                    if let Some(presence) = self.agents.remove(&agent)
-                        && let Some(leg) = presence.leg
-                    {
-                        self.legs.remove(&leg);
-                        let _ = self.relay.close_leg(leg).await;
-                    }
+                } else {
+                    self.staff_gone(&user.id, "disconnected").await;
+                }
+                if let Some(leg) = self.members.remove(&user.id).and_then(|m| m.leg) {
+                    self.legs.remove(&leg);
+                    let _ = self.relay.close_leg(leg).await;
                 }
             }
         }
@@ -342,6 +398,13 @@ impl Hub {
                 self.too_slow.push(conn);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Sends to a member by user id, if signed in.
+    fn send_to_member(&mut self, user_id: &str, message: ServerMessage) {
+        if let Some(conn) = self.members.get(user_id).map(|m| m.conn) {
+            self.send(conn, message);
         }
     }
 
