@@ -31,6 +31,14 @@ pub enum StoreError {
         value: String,
     },
 
+    /// The operation needs an open call, but the call has already ended (e.g. taking over a call
+    /// that was hung up meanwhile). Ended calls never reopen, so retrying cannot succeed.
+    #[error("call {id:?} has already ended")]
+    CallEnded {
+        /// The call id.
+        id: String,
+    },
+
     /// The row refers to a row that does not exist (a session for an unknown user, a call
     /// offered to an unknown agent).
     #[error("{entity} refers to {target} {id:?}, which does not exist")]
@@ -93,6 +101,11 @@ impl StoreError {
     /// True for [`StoreError::Conflict`].
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })
+    }
+
+    /// True for [`StoreError::CallEnded`].
+    pub fn is_call_ended(&self) -> bool {
+        matches!(self, StoreError::CallEnded { .. })
     }
 }
 

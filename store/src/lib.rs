@@ -34,7 +34,10 @@ mod sqlite;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use model::{CallRecord, NewCall, NewSession, NewUser, Session, User};
+pub use model::{
+    AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, NewAuditEntry, NewCall,
+    NewSession, NewUser, Session, User,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -114,6 +117,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many call records exist.
     async fn count_calls(&self) -> Result<u64, StoreError>;
+
+    /// Records that `staff_id` took the call over at `at_ms`: sets `handled_by` and
+    /// `taken_over_at_ms` (a later take over of the same call replaces both; `agent_id` keeps the
+    /// agent who answered). Unknown call: [`StoreError::NotFound`]; a call that has already
+    /// ended: [`StoreError::CallEnded`], nothing changed; unknown staff member:
+    /// [`StoreError::InvalidReference`].
+    async fn mark_call_taken_over(
+        &self,
+        call_id: &str,
+        staff_id: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Wallboard figures over the calls queued at or after `since_ms`: how many were answered
+    /// (`answered_at_ms` set), abandoned (`outcome` = `"abandoned"`) and answered at most
+    /// `threshold_ms` after they were queued.
+    async fn call_counts_since(
+        &self,
+        since_ms: i64,
+        threshold_ms: i64,
+    ) -> Result<CallCounts, StoreError>;
+
+    /// Appends one audit entry and returns its id; committed when this returns. An actor or a
+    /// call that does not exist is [`StoreError::InvalidReference`] (entity `"audit entry"`,
+    /// target `"user"` or `"call"`) and writes nothing. Audit entries are never updated or
+    /// deleted.
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError>;
+
+    /// Audit entries, newest (highest id) first, only of `filter.call_id` and/or by
+    /// `filter.actor_id` when given, at most `filter.limit` of them (capped at
+    /// [`AuditFilter::MAX_LIMIT`]). An unparseable stored action or mode is
+    /// [`StoreError::Corrupt`].
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

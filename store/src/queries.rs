@@ -24,7 +24,14 @@ macro_rules! session_columns {
 macro_rules! call_columns {
     () => {
         "id, citizen_session, service, queued_at_ms, offered_at_ms, answered_at_ms, \
-         ended_at_ms, outcome, agent_id, offer_count"
+         ended_at_ms, outcome, agent_id, offer_count, handled_by, taken_over_at_ms"
+    };
+}
+
+/// Columns of `audit_log`, in [`AuditRow`](crate::model::AuditRow) order.
+macro_rules! audit_columns {
+    () => {
+        "id, at_ms, actor_id, call_id, action, mode, detail"
     };
 }
 
@@ -322,20 +329,179 @@ macro_rules! impl_store {
                     value: n.to_string(),
                 })
             }
+
+            async fn mark_call_taken_over(
+                &self,
+                call_id: &str,
+                staff_id: &str,
+                at_ms: i64,
+            ) -> Result<(), $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE calls SET handled_by = $2, taken_over_at_ms = $3 \
+                     WHERE id = $1 AND ended_at_ms IS NULL",
+                )
+                .bind(call_id)
+                .bind(staff_id)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| $crate::queries::user_reference_error(e, "staff", staff_id))?;
+                if done.rows_affected() > 0 {
+                    return Ok(());
+                }
+                // Nothing changed: the call has ended (ended calls never reopen, so this answer
+                // cannot go stale) or did not exist when the update ran (an open call found now
+                // was inserted since: still "not found" for this update).
+                let ended_at_ms = sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT ended_at_ms FROM calls WHERE id = $1",
+                )
+                .bind(call_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                match ended_at_ms {
+                    Some(Some(_)) => Err($crate::StoreError::CallEnded { id: call_id.to_owned() }),
+                    _ => {
+                        Err($crate::StoreError::NotFound { entity: "call", id: call_id.to_owned() })
+                    }
+                }
+            }
+
+            async fn call_counts_since(
+                &self,
+                since_ms: i64,
+                threshold_ms: i64,
+            ) -> Result<$crate::CallCounts, $crate::StoreError> {
+                // One pass over the calls_queued_at_ms range. COUNT skips NULLs, so a CASE without
+                // ELSE counts the rows its condition holds for; for an unanswered call the
+                // difference is NULL and the condition never holds.
+                let row = sqlx::query_as::<_, $crate::model::CallCountsRow>(
+                    "SELECT COUNT(answered_at_ms), \
+                     COUNT(CASE WHEN outcome = $3 THEN 1 END), \
+                     COUNT(CASE WHEN answered_at_ms - queued_at_ms <= $2 THEN 1 END) \
+                     FROM calls WHERE queued_at_ms >= $1",
+                )
+                .bind(since_ms)
+                .bind(threshold_ms)
+                .bind(voicedesk_protocol::EndReason::Abandoned.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                $crate::model::call_counts_from_row(row)
+            }
+
+            async fn append_audit(
+                &self,
+                entry: &$crate::NewAuditEntry,
+            ) -> Result<i64, $crate::StoreError> {
+                use sqlx::error::ErrorKind;
+                use $crate::error::constraint_kind;
+
+                let inserted = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(entry.at_ms)
+                .bind(&entry.actor_id)
+                .bind(&entry.call_id)
+                .bind(entry.action.as_str())
+                .bind(entry.mode.map(|m| m.as_str()))
+                .bind(&entry.detail)
+                .fetch_one(&self.pool)
+                .await;
+                let e = match inserted {
+                    Ok(id) => return Ok(id),
+                    Err(e) => e,
+                };
+                if !matches!(constraint_kind(&e), Some(ErrorKind::ForeignKeyViolation)) {
+                    return Err($crate::StoreError::Database(e));
+                }
+                // SQLite does not say which reference failed: look both up.
+                let missing = [
+                    ("user", "SELECT 1 FROM users WHERE id = $1", &entry.actor_id),
+                    ("call", "SELECT 1 FROM calls WHERE id = $1", &entry.call_id),
+                ];
+                for (target, sql, id) in missing {
+                    let found = sqlx::query_scalar::<_, i32>(sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if found.is_none() {
+                        return Err($crate::StoreError::InvalidReference {
+                            entity: "audit entry",
+                            target,
+                            id: id.clone(),
+                        });
+                    }
+                }
+                Err($crate::StoreError::Database(e))
+            }
+
+            async fn audit_entries(
+                &self,
+                filter: &$crate::AuditFilter,
+            ) -> Result<Vec<$crate::AuditEntry>, $crate::StoreError> {
+                // One static statement per filter shape (rather than `$1 IS NULL OR …`), so each
+                // plan can use its index: (call_id, id), (actor_id, id) or the primary key.
+                let sql = match (&filter.call_id, &filter.actor_id) {
+                    (None, None) => concat!(
+                        "SELECT ",
+                        $crate::queries::audit_columns!(),
+                        " FROM audit_log ORDER BY id DESC LIMIT $1"
+                    ),
+                    (Some(_), None) => concat!(
+                        "SELECT ",
+                        $crate::queries::audit_columns!(),
+                        " FROM audit_log WHERE call_id = $1 ORDER BY id DESC LIMIT $2"
+                    ),
+                    (None, Some(_)) => concat!(
+                        "SELECT ",
+                        $crate::queries::audit_columns!(),
+                        " FROM audit_log WHERE actor_id = $1 ORDER BY id DESC LIMIT $2"
+                    ),
+                    (Some(_), Some(_)) => concat!(
+                        "SELECT ",
+                        $crate::queries::audit_columns!(),
+                        " FROM audit_log WHERE call_id = $1 AND actor_id = $2 \
+                         ORDER BY id DESC LIMIT $3"
+                    ),
+                };
+                let mut query = sqlx::query_as::<_, $crate::model::AuditRow>(sql);
+                if let Some(call_id) = &filter.call_id {
+                    query = query.bind(call_id);
+                }
+                if let Some(actor_id) = &filter.actor_id {
+                    query = query.bind(actor_id);
+                }
+                let limit = i64::from(filter.limit.min($crate::AuditFilter::MAX_LIMIT));
+                query
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map($crate::model::audit_entry_from_row)
+                    .collect()
+            }
         }
     };
 }
 
-pub(crate) use {call_columns, impl_store, session_columns, user_columns};
+pub(crate) use {audit_columns, call_columns, impl_store, session_columns, user_columns};
 
 /// Maps a failed update that sets `calls.agent_id`: an unknown agent is an invalid reference.
 pub(crate) fn agent_reference_error(e: sqlx::Error, agent_id: &str) -> crate::StoreError {
+    user_reference_error(e, "agent", agent_id)
+}
+
+/// Maps a failed update that sets a user column of `calls` (`agent_id`, `handled_by`): an
+/// unknown user is an invalid reference to a `target` ("agent", "staff").
+pub(crate) fn user_reference_error(
+    e: sqlx::Error,
+    target: &'static str,
+    user_id: &str,
+) -> crate::StoreError {
     match crate::error::constraint_kind(&e) {
-        Some(sqlx::error::ErrorKind::ForeignKeyViolation) => crate::StoreError::InvalidReference {
-            entity: "call",
-            target: "agent",
-            id: agent_id.to_owned(),
-        },
+        Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
+            crate::StoreError::InvalidReference { entity: "call", target, id: user_id.to_owned() }
+        }
         _ => crate::StoreError::Database(e),
     }
 }

@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::str::FromStr as _;
 use std::sync::Arc;
 
 use sqlx::Connection as _;
@@ -26,6 +27,72 @@ impl TestDb {
         voicedesk_store::open(&self.url)
             .await
             .unwrap_or_else(|e| panic!("opening the test store failed: {e}"))
+    }
+
+    fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+
+    /// A one-connection SQLite pool of its own, creating the database file if it is missing.
+    /// (Pools rather than bare connections: `Migrator::run_to` on `&mut Connection` trips the
+    /// "`Acquire` is not general enough" lifetime error inside `tokio::spawn`.)
+    async fn sqlite_pool(&self) -> sqlx::SqlitePool {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&self.url)
+            .expect("sqlite URL")
+            .create_if_missing(true);
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("connect")
+    }
+
+    /// A one-connection Postgres pool of its own, in the test's schema.
+    async fn postgres_pool(&self) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url)
+            .await
+            .expect("connect")
+    }
+
+    /// Runs `sql` (one or more statements, on one connection) outside the store: to set up
+    /// states the store never writes itself.
+    async fn execute_raw(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let done = if self.is_sqlite() {
+            let pool = self.sqlite_pool().await;
+            let done = sqlx::raw_sql(sql).execute(&pool).await.map(drop);
+            pool.close().await;
+            done
+        } else {
+            let pool = self.postgres_pool().await;
+            let done = sqlx::raw_sql(sql).execute(&pool).await.map(drop);
+            pool.close().await;
+            done
+        };
+        done.unwrap_or_else(|e| panic!("raw SQL failed: {e}"));
+    }
+
+    /// Applies the migrations up to and including `version` only, from the migration files (the
+    /// same files, so the same checksums, as the ones the store embeds).
+    async fn migrate_to(&self, version: i64) {
+        let backend = if self.is_sqlite() { "sqlite" } else { "postgres" };
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
+        let migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.expect("read migrations");
+        assert!(migrator.version_exists(version), "no migration {version}");
+        let done = if self.is_sqlite() {
+            let pool = self.sqlite_pool().await;
+            let done = migrator.run_to(version, &pool).await;
+            pool.close().await;
+            done
+        } else {
+            let pool = self.postgres_pool().await;
+            let done = migrator.run_to(version, &pool).await;
+            pool.close().await;
+            done
+        };
+        done.unwrap_or_else(|e| panic!("migrating to {version} failed: {e}"));
     }
 }
 
@@ -137,11 +204,23 @@ suite!(
     offer_to_unknown_agent_is_an_invalid_reference,
     end_open_calls_ends_only_open_calls,
     concurrent_call_inserts_all_commit,
+    migrations_upgrade_a_database_that_had_only_0001,
+    audit_entries_come_back_newest_first_with_all_fields,
+    audit_entries_filter_by_call_and_by_actor,
+    audit_entries_respect_the_limit_and_its_cap,
+    audit_entry_for_unknown_actor_or_call_is_an_invalid_reference,
+    audit_entry_with_unknown_action_or_mode_reads_back_as_corrupt,
+    take_over_is_recorded_on_the_call,
+    take_over_needs_an_existing_open_call_and_a_known_staff_member,
+    call_counts_since_counts_calls_queued_since_the_boundary,
 );
 
 mod cases {
-    use voicedesk_protocol::{EndReason, Role};
-    use voicedesk_store::{NewCall, NewSession, NewUser, StoreError};
+    use voicedesk_protocol::{EndReason, Role, SupportMode};
+    use voicedesk_store::{
+        AuditAction, AuditEntry, AuditFilter, CallCounts, NewAuditEntry, NewCall, NewSession,
+        NewUser, StoreError,
+    };
 
     use crate::TestDb;
 
@@ -178,6 +257,36 @@ mod cases {
             service: Some("pension-inquiry".to_owned()),
             queued_at_ms,
         }
+    }
+
+    fn audit(
+        at_ms: i64,
+        actor_id: &str,
+        call_id: &str,
+        action: AuditAction,
+        mode: Option<SupportMode>,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            at_ms,
+            actor_id: actor_id.to_owned(),
+            call_id: call_id.to_owned(),
+            action,
+            mode,
+            detail: None,
+        }
+    }
+
+    fn filter(call_id: Option<&str>, actor_id: Option<&str>, limit: u32) -> AuditFilter {
+        AuditFilter {
+            call_id: call_id.map(str::to_owned),
+            actor_id: actor_id.map(str::to_owned),
+            limit,
+        }
+    }
+
+    /// The ids of `entries`, in the order given.
+    fn ids(entries: &[AuditEntry]) -> Vec<i64> {
+        entries.iter().map(|e| e.id).collect()
     }
 
     pub(crate) async fn ping_succeeds_and_names_the_backend(db: TestDb) {
@@ -354,6 +463,8 @@ mod cases {
         assert_eq!(queued.outcome, None);
         assert_eq!(queued.agent_id, None);
         assert_eq!(queued.offer_count, 0);
+        assert_eq!(queued.handled_by, None);
+        assert_eq!(queued.taken_over_at_ms, None);
         assert!(queued.is_open());
 
         // First offer rings a1 and times out; the second offer goes to a2.
@@ -481,6 +592,365 @@ mod cases {
         }
         assert_eq!(store.count_calls().await.unwrap(), 40);
     }
+
+    pub(crate) async fn migrations_upgrade_a_database_that_had_only_0001(db: TestDb) {
+        // A database as a release with change 0001 only left it, with rows in it.
+        db.migrate_to(1).await;
+        // (Only 0001: this fails if audit_log exists already.)
+        db.execute_raw("CREATE TABLE audit_log (x INTEGER); DROP TABLE audit_log").await;
+        db.execute_raw(
+            "INSERT INTO users (id, username, display_name, role, password_hash, created_at_ms) \
+             VALUES ('s1', 'sam', 'Sam', 'staff', 'x', 1); \
+             INSERT INTO calls (id, citizen_session, queued_at_ms, ended_at_ms, outcome) \
+             VALUES ('old', 'citizen', 10, 20, 'abandoned')",
+        )
+        .await;
+
+        // Opening applies 0002 (and accepts the 0001 already applied); the old rows survive.
+        let store = db.open().await;
+        let old = store.call("old").await.unwrap().unwrap();
+        assert_eq!(old.outcome.as_deref(), Some("abandoned"));
+        assert_eq!(old.handled_by, None);
+        assert_eq!(old.taken_over_at_ms, None);
+        assert!(store.user_by_id("s1").await.unwrap().is_some());
+
+        // The new schema works on the upgraded database.
+        store.insert_call(&new_call("c1", 100)).await.unwrap();
+        store.mark_call_taken_over("c1", "s1", 150).await.unwrap();
+        let id = store
+            .append_audit(&audit(
+                150,
+                "s1",
+                "c1",
+                AuditAction::TakeOver,
+                Some(SupportMode::TakeOver),
+            ))
+            .await
+            .unwrap();
+
+        // Opening again applies nothing and loses nothing.
+        drop(store);
+        let again = db.open().await;
+        assert_eq!(again.count_calls().await.unwrap(), 2);
+        assert_eq!(again.call("c1").await.unwrap().unwrap().handled_by.as_deref(), Some("s1"));
+        let entries = again.audit_entries(&filter(None, None, 10)).await.unwrap();
+        assert_eq!(ids(&entries), [id]);
+    }
+
+    pub(crate) async fn audit_entries_come_back_newest_first_with_all_fields(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("c1", 1_000)).await.unwrap();
+        assert!(store.audit_entries(&filter(None, None, 10)).await.unwrap().is_empty());
+
+        let join = audit(2_000, "s1", "c1", AuditAction::Join, Some(SupportMode::Monitor));
+        let mode = audit(3_000, "s1", "c1", AuditAction::Mode, Some(SupportMode::Barge));
+        let recording = NewAuditEntry {
+            detail: Some("recording c1.opus, 12 s".to_owned()),
+            ..audit(4_000, "s1", "c1", AuditAction::RecordingAccess, None)
+        };
+        let leave = audit(5_000, "s1", "c1", AuditAction::Leave, None);
+        let mut appended = Vec::new();
+        for entry in [&join, &mode, &recording, &leave] {
+            appended.push(store.append_audit(entry).await.unwrap());
+        }
+        assert!(appended.is_sorted_by(|a, b| a < b), "ids grow: {appended:?}");
+
+        // Committed: a second store on the same database sees every entry.
+        let other = db.open().await;
+        let entries = other.audit_entries(&filter(None, None, 10)).await.unwrap();
+        let expected: Vec<AuditEntry> = [&join, &mode, &recording, &leave]
+            .into_iter()
+            .zip(&appended)
+            .rev()
+            .map(|(e, &id)| AuditEntry {
+                id,
+                at_ms: e.at_ms,
+                actor_id: e.actor_id.clone(),
+                call_id: e.call_id.clone(),
+                action: e.action,
+                mode: e.mode,
+                detail: e.detail.clone(),
+            })
+            .collect();
+        assert_eq!(entries, expected);
+        assert_eq!(entries[0].action, AuditAction::Leave);
+        assert_eq!(entries[1].detail.as_deref(), Some("recording c1.opus, 12 s"));
+        assert_eq!(entries[2].mode, Some(SupportMode::Barge));
+
+        // Every action and mode the schema allows round-trips.
+        for action in AuditAction::ALL {
+            for mode in [
+                None,
+                Some(SupportMode::Monitor),
+                Some(SupportMode::Whisper),
+                Some(SupportMode::Barge),
+                Some(SupportMode::TakeOver),
+            ] {
+                store.append_audit(&audit(6_000, "s1", "c1", action, mode)).await.unwrap();
+                let newest = store.audit_entries(&filter(None, None, 1)).await.unwrap();
+                assert_eq!((newest[0].action, newest[0].mode), (action, mode));
+            }
+        }
+    }
+
+    pub(crate) async fn audit_entries_filter_by_call_and_by_actor(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.create_user(&new_user("s2", "sue", Role::Admin)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.insert_call(&new_call("c2", 2)).await.unwrap();
+        let mut ids_of = std::collections::HashMap::<(&str, &str), Vec<i64>>::new();
+        for (i, (actor, call)) in
+            [("s1", "c1"), ("s2", "c1"), ("s1", "c2"), ("s1", "c1"), ("s2", "c2"), ("s2", "c1")]
+                .into_iter()
+                .enumerate()
+        {
+            let at = i64::try_from(i).unwrap() * 100;
+            let id = store.append_audit(&audit(at, actor, call, AuditAction::Join, None)).await;
+            ids_of.entry((actor, call)).or_default().push(id.unwrap());
+        }
+        // Newest first, from the ids of the given (actor, call) pairs.
+        let newest_first = |pairs: &[(&str, &str)]| {
+            let mut ids: Vec<i64> = pairs.iter().flat_map(|p| ids_of[p].clone()).collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        };
+
+        let by_call = store.audit_entries(&filter(Some("c1"), None, 100)).await.unwrap();
+        assert!(by_call.iter().all(|e| e.call_id == "c1"));
+        assert_eq!(ids(&by_call), newest_first(&[("s1", "c1"), ("s2", "c1")]));
+
+        let by_actor = store.audit_entries(&filter(None, Some("s2"), 100)).await.unwrap();
+        assert!(by_actor.iter().all(|e| e.actor_id == "s2"));
+        assert_eq!(ids(&by_actor), newest_first(&[("s2", "c1"), ("s2", "c2")]));
+
+        let both = store.audit_entries(&filter(Some("c1"), Some("s1"), 100)).await.unwrap();
+        assert_eq!(ids(&both), newest_first(&[("s1", "c1")]));
+        assert_eq!(both.len(), 2);
+
+        let all = store.audit_entries(&filter(None, None, 100)).await.unwrap();
+        assert_eq!(all.len(), 6);
+        // Unknown ids filter everything out; they are not errors.
+        assert!(store.audit_entries(&filter(Some("nope"), None, 100)).await.unwrap().is_empty());
+        assert!(
+            store.audit_entries(&filter(Some("c2"), Some("nobody"), 9)).await.unwrap().is_empty()
+        );
+    }
+
+    pub(crate) async fn audit_entries_respect_the_limit_and_its_cap(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.insert_call(&new_call("c2", 2)).await.unwrap();
+        let mut appended = Vec::new();
+        for at in 0..5 {
+            appended.push(
+                store.append_audit(&audit(at, "s1", "c1", AuditAction::Join, None)).await.unwrap(),
+            );
+        }
+        let newest_two = store.audit_entries(&filter(None, None, 2)).await.unwrap();
+        assert_eq!(ids(&newest_two), [appended[4], appended[3]]);
+        let by_call = store.audit_entries(&filter(Some("c1"), Some("s1"), 3)).await.unwrap();
+        assert_eq!(ids(&by_call), [appended[4], appended[3], appended[2]]);
+        assert!(store.audit_entries(&filter(None, None, 0)).await.unwrap().is_empty());
+
+        // Many more rows than the cap (written in one statement, to keep the test fast).
+        db.execute_raw(
+            "INSERT INTO audit_log (at_ms, actor_id, call_id, action) \
+             WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100) \
+             SELECT 10000 + i, 's1', 'c2', 'leave' FROM n",
+        )
+        .await;
+        assert_eq!(AuditFilter::MAX_LIMIT, 1000);
+        let capped = store.audit_entries(&filter(None, None, u32::MAX)).await.unwrap();
+        assert_eq!(capped.len(), 1000);
+        assert_eq!(capped[0].at_ms, 11_100, "the newest entries are the ones kept");
+        let capped = store.audit_entries(&filter(Some("c2"), None, 1001)).await.unwrap();
+        assert_eq!(capped.len(), 1000);
+        let under = store.audit_entries(&filter(Some("c1"), None, u32::MAX)).await.unwrap();
+        assert_eq!(under.len(), 5);
+    }
+
+    pub(crate) async fn audit_entry_for_unknown_actor_or_call_is_an_invalid_reference(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+
+        let err = store
+            .append_audit(&audit(5, "ghost", "c1", AuditAction::Join, None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "audit entry", target: "user", ref id } if id == "ghost"),
+            "{err:?}"
+        );
+        let err = store
+            .append_audit(&audit(5, "s1", "no-call", AuditAction::Join, None))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "audit entry", target: "call", ref id } if id == "no-call"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "audit entry refers to call \"no-call\", which does not exist");
+        let err = store
+            .append_audit(&audit(5, "ghost", "no-call", AuditAction::Leave, None))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidReference { .. }), "{err:?}");
+
+        // Nothing was written, and a valid entry still goes in.
+        assert!(store.audit_entries(&filter(None, None, 10)).await.unwrap().is_empty());
+        store.append_audit(&audit(6, "s1", "c1", AuditAction::Join, None)).await.unwrap();
+        assert_eq!(store.audit_entries(&filter(None, None, 10)).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn audit_entry_with_unknown_action_or_mode_reads_back_as_corrupt(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.insert_call(&new_call("c2", 2)).await.unwrap();
+        // Rows the store never writes (a hand edit, or a newer schema): lift the CHECKs first.
+        if db.is_sqlite() {
+            db.execute_raw(
+                "PRAGMA ignore_check_constraints = ON; \
+                 INSERT INTO audit_log (at_ms, actor_id, call_id, action) \
+                 VALUES (1, 's1', 'c1', 'dance'); \
+                 INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode) \
+                 VALUES (2, 's1', 'c2', 'join', 'shout')",
+            )
+            .await;
+        } else {
+            db.execute_raw(
+                "ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check; \
+                 ALTER TABLE audit_log DROP CONSTRAINT audit_log_mode_check; \
+                 INSERT INTO audit_log (at_ms, actor_id, call_id, action) \
+                 VALUES (1, 's1', 'c1', 'dance'); \
+                 INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode) \
+                 VALUES (2, 's1', 'c2', 'join', 'shout')",
+            )
+            .await;
+        }
+        let err = store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { table: "audit_log", column: "action", ref value } if value == "dance"),
+            "{err:?}"
+        );
+        let err = store.audit_entries(&filter(Some("c2"), None, 10)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Corrupt { table: "audit_log", column: "mode", ref value } if value == "shout"),
+            "{err:?}"
+        );
+        assert!(store.audit_entries(&filter(None, None, 10)).await.is_err());
+    }
+
+    pub(crate) async fn take_over_is_recorded_on_the_call(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.create_user(&new_user("s2", "sue", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("c1", 1_000)).await.unwrap();
+        store.insert_call(&new_call("c2", 1_000)).await.unwrap();
+        store.mark_call_offered("c1", "a1", 2_000).await.unwrap();
+        store.mark_call_answered("c1", "a1", 3_000).await.unwrap();
+
+        store.mark_call_taken_over("c1", "s1", 4_000).await.unwrap();
+        let call = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(call.handled_by.as_deref(), Some("s1"));
+        assert_eq!(call.taken_over_at_ms, Some(4_000));
+        assert_eq!(call.agent_id.as_deref(), Some("a1"), "the agent who answered is kept");
+        assert_eq!(call.answered_at_ms, Some(3_000));
+        assert!(call.is_open(), "a take over does not end the call");
+        // Only that call.
+        let other = store.call("c2").await.unwrap().unwrap();
+        assert_eq!((other.handled_by, other.taken_over_at_ms), (None, None));
+
+        // A later take over replaces the earlier one.
+        store.mark_call_taken_over("c1", "s2", 5_000).await.unwrap();
+        let call = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(call.handled_by.as_deref(), Some("s2"));
+        assert_eq!(call.taken_over_at_ms, Some(5_000));
+
+        // Ending the call keeps who handled it.
+        assert!(store.mark_call_ended("c1", 9_000, EndReason::StaffHangUp.as_str()).await.unwrap());
+        let ended = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(ended.handled_by.as_deref(), Some("s2"));
+        assert_eq!(ended.taken_over_at_ms, Some(5_000));
+        assert_eq!(ended.outcome.as_deref(), Some("staff_hang_up"));
+    }
+
+    pub(crate) async fn take_over_needs_an_existing_open_call_and_a_known_staff_member(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.insert_call(&new_call("open", 1_000)).await.unwrap();
+        store.insert_call(&new_call("ended", 1_000)).await.unwrap();
+        assert!(store.mark_call_ended("ended", 2_000, "citizen_hang_up").await.unwrap());
+
+        let err = store.mark_call_taken_over("nope", "s1", 3_000).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound { entity: "call", ref id } if id == "nope"),
+            "{err:?}"
+        );
+
+        let err = store.mark_call_taken_over("ended", "s1", 3_000).await.unwrap_err();
+        assert!(matches!(err, StoreError::CallEnded { ref id } if id == "ended"), "{err:?}");
+        assert!(err.is_call_ended() && !err.is_not_found() && !err.is_conflict());
+        assert_eq!(err.to_string(), "call \"ended\" has already ended");
+        let ended = store.call("ended").await.unwrap().unwrap();
+        assert_eq!((ended.handled_by, ended.taken_over_at_ms), (None, None));
+
+        let err = store.mark_call_taken_over("open", "ghost", 3_000).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "call", target: "staff", ref id } if id == "ghost"),
+            "{err:?}"
+        );
+        let open = store.call("open").await.unwrap().unwrap();
+        assert_eq!((open.handled_by, open.taken_over_at_ms), (None, None));
+        assert_eq!(store.count_calls().await.unwrap(), 2);
+    }
+
+    pub(crate) async fn call_counts_since_counts_calls_queued_since_the_boundary(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        assert_eq!(store.call_counts_since(0, 20_000).await.unwrap(), CallCounts::default());
+
+        // (id, queued, answered after, ended as)
+        let calls: [(&str, i64, Option<i64>, Option<EndReason>); 9] = [
+            // Before the boundary: never counted.
+            ("y1", 999, Some(5), Some(EndReason::AgentHangUp)),
+            ("y2", 500, None, Some(EndReason::Abandoned)),
+            // At and after the boundary (1_000).
+            ("t1", 1_000, Some(20_000), Some(EndReason::CitizenHangUp)), // exactly the threshold
+            ("t2", 1_500, Some(20_001), Some(EndReason::AgentHangUp)),   // just over
+            ("t3", 2_000, Some(3_000), None),                            // still talking
+            ("t4", 2_500, Some(60_000), Some(EndReason::TakenOver)),
+            ("t5", 3_000, None, Some(EndReason::Abandoned)),
+            ("t6", 3_500, None, Some(EndReason::Abandoned)),
+            ("t7", 4_000, None, None), // still queued
+        ];
+        for (id, queued, answered_after, ended) in calls {
+            store.insert_call(&new_call(id, queued)).await.unwrap();
+            if let Some(after) = answered_after {
+                store.mark_call_answered(id, "a1", queued + after).await.unwrap();
+            }
+            if let Some(reason) = ended {
+                store.mark_call_ended(id, queued + 100_000, reason.as_str()).await.unwrap();
+            }
+        }
+
+        let counts = store.call_counts_since(1_000, 20_000).await.unwrap();
+        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 2 });
+        // A wider threshold takes in the slower answers; a boundary later drops earlier calls.
+        let counts = store.call_counts_since(1_000, 60_000).await.unwrap();
+        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 4 });
+        let counts = store.call_counts_since(3_000, 60_000).await.unwrap();
+        assert_eq!(counts, CallCounts { answered: 0, abandoned: 2, answered_within: 0 });
+        let counts = store.call_counts_since(0, 0).await.unwrap();
+        assert_eq!(counts, CallCounts { answered: 5, abandoned: 3, answered_within: 0 });
+        let counts = store.call_counts_since(1_000_000, 20_000).await.unwrap();
+        assert_eq!(counts, CallCounts::default());
+    }
 }
 
 // ---- Behaviour of one backend only ----------------------------------------------------------
@@ -582,4 +1052,47 @@ async fn sqlite_full_database_is_an_error_not_a_panic() {
     assert!(inserted > 0);
     assert_eq!(store.count_calls().await.unwrap(), inserted);
     store.ping().await.unwrap();
+}
+
+#[test]
+fn audit_action_names_round_trip_and_match_serde() {
+    use voicedesk_store::AuditAction;
+    for action in AuditAction::ALL {
+        assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+    }
+    assert_eq!(AuditAction::TakeOver.as_str(), "take_over");
+    assert_eq!(AuditAction::RecordingAccess.as_str(), "recording_access");
+    assert_eq!(AuditAction::parse("Join"), None);
+    assert_eq!(AuditAction::parse(""), None);
+}
+
+#[test]
+fn audit_entry_serialises_to_json_for_the_http_api() {
+    let entry = voicedesk_store::AuditEntry {
+        id: 7,
+        at_ms: 1_700_000_000_123,
+        actor_id: "s1".into(),
+        call_id: "c1".into(),
+        action: voicedesk_store::AuditAction::TakeOver,
+        mode: Some(voicedesk_protocol::SupportMode::TakeOver),
+        detail: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&entry).unwrap(),
+        serde_json::json!({
+            "id": 7,
+            "at_ms": 1_700_000_000_123_i64,
+            "actor_id": "s1",
+            "call_id": "c1",
+            "action": "take_over",
+            "mode": "take_over",
+            "detail": null,
+        })
+    );
+    let counts = voicedesk_store::CallCounts { answered: 3, abandoned: 1, answered_within: 2 };
+    assert_eq!(
+        serde_json::to_value(counts).unwrap(),
+        serde_json::json!({ "answered": 3, "abandoned": 1, "answered_within": 2 })
+    );
 }
