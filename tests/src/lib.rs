@@ -135,14 +135,13 @@ impl TestServer {
         }
     }
 
-    /// Signs an agent in, connects the headset and makes the agent available.
-    pub async fn ready_agent(&self, username: &str) -> Result<Agent> {
+    /// Signs a member (agent or staff) in on `ws_url` and connects the headset.
+    async fn signed_in_with_headset(&self, username: &str, ws_url: &str) -> Result<Agent> {
         let cookie = voicedesk_softphone::login(&self.base_url, username, DEMO_PASSWORD).await?;
-        let mut ws =
-            SignalingClient::connect(&self.agent_ws(), &self.base_url, Some(&cookie)).await?;
+        let mut ws = SignalingClient::connect(ws_url, &self.base_url, Some(&cookie)).await?;
         let user = match ws.recv(STEP).await? {
             ServerMessage::Welcome { user: Some(user), .. } => user,
-            other => bail!("expected an agent welcome, got {other:?}"),
+            other => bail!("expected a member welcome, got {other:?}"),
         };
         let media = MediaLeg::new(username, 2).await?;
         let offer = media.create_offer().await?;
@@ -155,13 +154,29 @@ impl TestServer {
         media.apply_answer(&answer).await?;
         media.wait_connected(STEP).await?;
         ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await?;
-        ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None })
-            .await?;
-        ws.recv_until(STEP, |m| {
-            matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
-        })
-        .await?;
         Ok(Agent { ws, media, user_id: user.id, cookie })
+    }
+
+    /// Signs an agent in, connects the headset and makes the agent available.
+    pub async fn ready_agent(&self, username: &str) -> Result<Agent> {
+        let mut agent = self.signed_in_with_headset(username, &self.agent_ws()).await?;
+        agent
+            .ws
+            .send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None })
+            .await?;
+        agent
+            .ws
+            .recv_until(STEP, |m| {
+                matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
+            })
+            .await?;
+        Ok(agent)
+    }
+
+    /// Signs a staff member (or admin) in with a connected headset.
+    pub async fn ready_staff(&self, username: &str) -> Result<Agent> {
+        let url = format!("{}/ws?role=staff", self.base_url.replacen("http", "ws", 1));
+        self.signed_in_with_headset(username, &url).await
     }
 
     /// Stops the server cleanly.
@@ -172,7 +187,7 @@ impl TestServer {
     }
 }
 
-/// A signed-in, available agent with a connected headset.
+/// A signed-in agent or staff member with a connected headset.
 pub struct Agent {
     /// Its signaling connection.
     pub ws: SignalingClient,
