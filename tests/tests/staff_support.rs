@@ -384,3 +384,30 @@ async fn mode_changes_take_effect_at_the_next_packet() {
         delays[10], delays[0], delays[19]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_whose_headset_drops_leaves_the_call_and_it_goes_on() {
+    let server = TestServer::start().await.unwrap();
+    let (citizen, mut agent, mut staff) = talking_call(&server).await;
+    let call_id = citizen.call_id.clone();
+    support(
+        &mut staff.ws,
+        ClientMessage::JoinCall { call_id: call_id.clone(), mode: SupportMode::Whisper },
+    )
+    .await;
+    agent.media.wait_tag_count(1, STF, 5, STEP).await.unwrap();
+    agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::SupportChanged { supporters, .. } if !supporters.is_empty())).await.unwrap();
+    staff.media.close().await.unwrap();
+    let gone = agent
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::SupportChanged { supporters, .. } if supporters.is_empty()))
+        .await
+        .unwrap();
+    assert!(matches!(gone, ServerMessage::SupportChanged { .. }));
+    let w = window(&[(&citizen.media, 0, AGT), (&agent.media, 0, CIT)]).await;
+    assert!(w.iter().all(|n| *n >= 20), "the call goes on: {w:?}");
+    let filter = voicedesk_store::AuditFilter { call_id: Some(call_id), actor_id: None, limit: 5 };
+    let last = &server.store.audit_entries(&filter).await.unwrap()[0];
+    assert_eq!(last.action.as_str(), "leave");
+    assert_eq!(last.detail.as_deref(), Some("headset disconnected"));
+}
