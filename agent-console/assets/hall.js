@@ -181,6 +181,12 @@ async function onMessage(msg) {
     case "support_changed":
       if (msg.call_id === call.id) onSupportChanged(msg.supporters);
       break;
+    case "media_state":
+      // The relay's word on this call's connection; a failure is shown, the rest is routine.
+      if (msg.state === "failed" && call.phase !== "idle") {
+        status.set("media_failed", "status.media_failed");
+      }
+      break;
     case "error":
       onError(msg);
       break;

@@ -661,12 +661,14 @@ function renderChart(history) {
   svg.append(svgLine(left, top, left, top + plotH, "chart-axis"));
   svg.append(svgLine(W - right, top, W - right, top + plotH, "chart-axis"));
   const ticks = 4;
+  // Over a short span, minutes alone would repeat: show seconds too.
+  const withSeconds = t1 - t0 < ticks * 60_000;
   for (let i = 0; i <= ticks; i++) {
     const ms = t0 + ((t1 - t0) / ticks) * i;
     const xi = x(ms);
     svg.append(svgLine(xi, top + plotH, xi, top + plotH + 4, "chart-axis"));
     const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
-    svg.append(svgText(xi, H - 8, formatClock(ms), "chart-label", anchor));
+    svg.append(svgText(xi, H - 8, formatClock(ms, withSeconds), "chart-label", anchor));
   }
 
   // The two series; the service level has gaps where it was not known.

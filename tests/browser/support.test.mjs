@@ -45,7 +45,8 @@ async function logIn(page, username) {
 
 /**
  * Checks every receive slot named in `expect` over one window: `{ who: [slot0, slot1] }` with
- * `true` (must gain FLOWING_BYTES), `false` (must gain nothing at all) or `null` (not checked).
+ * `true` (must gain FLOWING_BYTES), `false` (must gain nothing at all) or `null` (not checked);
+ * or `{ who: "some" }`: the page's slots together must gain FLOWING_BYTES.
  * The window lasts at least QUIET_WINDOW_MS and until every growing slot has grown (at most
  * 8 s). Returns a line for the diagnostics.
  */
@@ -64,7 +65,9 @@ async function assertSlots(step, pages, expect) {
     now = await snapshot();
     const d = deltas(now);
     const grown = Object.entries(expect).every(([who, slots]) =>
-      slots.every((want, slot) => want !== true || d[who][slot] >= FLOWING_BYTES),
+      slots === "some"
+        ? d[who].reduce((a, b) => a + b, 0) >= FLOWING_BYTES
+        : slots.every((want, slot) => want !== true || d[who][slot] >= FLOWING_BYTES),
     );
     const elapsed = Date.now() - startedAt;
     if ((grown && elapsed >= QUIET_WINDOW_MS) || elapsed > 8_000) break;
@@ -73,6 +76,11 @@ async function assertSlots(step, pages, expect) {
   const elapsed = Date.now() - startedAt;
   const report = Object.entries(d).map(([who, slots]) => `${who} [${slots.join(", ")}]`).join("; ");
   for (const [who, slots] of Object.entries(expect)) {
+    if (slots === "some") {
+      const total = d[who].reduce((a, b) => a + b, 0);
+      assert.ok(total >= FLOWING_BYTES, `${step}: ${who} should receive voice; gained ${total} bytes in ${elapsed} ms (${report})`);
+      continue;
+    }
     slots.forEach((want, slot) => {
       if (want === true) {
         assert.ok(d[who][slot] >= FLOWING_BYTES, `${step}: ${who}'s slot ${slot} should receive voice; gained ${d[who][slot]} bytes in ${elapsed} ms (${report}; mids ${JSON.stringify(now[who].mids)} reports ${JSON.stringify(now[who].reportMids)})`);
@@ -84,9 +92,10 @@ async function assertSlots(step, pages, expect) {
   return `${step}: bytes gained in ${elapsed} ms: ${report}`;
 }
 
-/** Waits until the audit table shows an entry of `action` (and `mode`) for `callId`. */
+/** Waits until the audit table shows an entry for `callId` of `action` (any when null) and
+ * `mode` (any when null). */
 async function waitForAudit(page, callId, action, mode = null) {
-  const selector = `#audit-table tr[data-audit-action="${action}"][data-audit-call-id="${callId}"]${mode ? `[data-audit-mode="${mode}"]` : ""}`;
+  const selector = `#audit-table tr[data-audit-call-id="${callId}"]${action ? `[data-audit-action="${action}"]` : ""}${mode ? `[data-audit-mode="${mode}"]` : ""}`;
   try {
     await page.locator(selector).first().waitFor({ state: "attached", timeout: 10_000 });
   } catch (error) {
@@ -98,11 +107,20 @@ async function waitForAudit(page, callId, action, mode = null) {
   }
 }
 
-test("staff monitor, whisper, barge in and leave: each page hears exactly what the modes table says", async (t) => {
-  const hall = await openPage(browser, "support-citizen", `${server.url}/`, { locale: "en-US" });
-  const agent = await openPage(browser, "support-agent", `${server.url}/agent`, { locale: "en-US" });
-  const staff = await openPage(browser, "support-staff", `${server.url}/staff`, { locale: "en-US" });
+/**
+ * Three pages in three contexts — hall, agent console (agent1), staff console (staff1) — and a
+ * call between the citizen and the agent, talking, on the staff member's wallboard.
+ */
+async function talkingCall(name) {
+  const hall = await openPage(browser, `${name}-citizen`, `${server.url}/`, { locale: "en-US" });
+  const agent = await openPage(browser, `${name}-agent`, `${server.url}/agent`, { locale: "en-US" });
+  const staff = await openPage(browser, `${name}-staff`, `${server.url}/staff`, { locale: "en-US" });
   const pages = { citizen: hall.page, agent: agent.page, staff: staff.page };
+  const close = async () => {
+    await hall.context.close();
+    await agent.context.close();
+    await staff.context.close();
+  };
   try {
     // The agent signs in and becomes available; the staff member signs in (headset up, wallboard live).
     await logIn(agent.page, "agent1");
@@ -125,6 +143,16 @@ test("staff monitor, whisper, barge in and leave: each page hears exactly what t
     const row = staff.page.locator('#calls-table tr[data-call-id][data-phase="talking"]');
     await row.waitFor({ timeout: 15_000 });
     const callId = await row.getAttribute("data-call-id");
+    return { hall, agent, staff, pages, row, callId, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+test("staff monitor, whisper, barge in and leave: each page hears exactly what the modes table says", async (t) => {
+  const { hall, agent, staff, pages, row, callId, close } = await talkingCall("support");
+  try {
     t.diagnostic(`call ${callId}`);
     t.diagnostic(await assertSlots("before support", pages, {
       citizen: [true, false],
@@ -216,8 +244,47 @@ test("staff monitor, whisper, barge in and leave: each page hears exactly what t
     assert.deepEqual(agent.errors, [], "no script errors on the agent page");
     assert.deepEqual(staff.errors, [], "no script errors on the staff page");
   } finally {
-    await hall.context.close();
-    await agent.context.close();
-    await staff.context.close();
+    await close();
+  }
+});
+
+test("take over: the agent is freed, the citizen talks with staff and is told, leaving ends the call", async (t) => {
+  const { hall, agent, staff, pages, row, callId, close } = await talkingCall("takeover");
+  try {
+    await row.locator("[data-action=take_over]").click();
+    await staff.page.locator(`#current-mode[data-mode="take_over"][data-call-id="${callId}"]`).waitFor({ timeout: 10_000 });
+    // The agent's part of the call ends; the agent can take the next one.
+    await waitForState(agent.page, "#status", "ended");
+    assert.equal((await agent.page.textContent("#status")).trim(), "Call ended (a supervisor took the call over).");
+    assert.ok(await agent.page.locator("#current-call").isHidden());
+    await waitForState(agent.page, "#agent-state", ["available", "away"]);
+    // The citizen is told, and the call goes on with staff.
+    await waitForState(hall.page, "#status", "supervisor_took_over");
+    assert.equal((await hall.page.textContent("#status")).trim(), "A supervisor has taken over your call.");
+    assert.ok(await hall.page.locator("#hangup-button").isEnabled());
+    t.diagnostic(await assertSlots("take over", pages, {
+      citizen: "some",
+      agent: [false, false],
+      staff: [true, false],
+    }));
+    // Whether recorded as its own action or as a change of mode, the take over is in the log.
+    await staff.page
+      .locator(`#audit-table tr[data-audit-call-id="${callId}"]:is([data-audit-action="take_over"], [data-audit-mode="take_over"])`)
+      .first()
+      .waitFor({ state: "attached", timeout: 10_000 });
+
+    // Leaving after a take over ends the call for the citizen.
+    await row.locator("[data-action=leave]").click();
+    await waitForState(hall.page, "#status", "ended");
+    assert.equal((await hall.page.textContent("#status")).trim(), "Call ended (the supervisor hung up).");
+    await staff.page.locator('#current-mode[data-mode="none"]').waitFor({ timeout: 10_000 });
+    await row.waitFor({ state: "detached", timeout: 15_000 });
+    assert.equal(await staff.page.getAttribute("#media-state", "data-state"), "connected");
+
+    assert.deepEqual(hall.errors, [], "no script errors in the hall");
+    assert.deepEqual(agent.errors, [], "no script errors on the agent page");
+    assert.deepEqual(staff.errors, [], "no script errors on the staff page");
+  } finally {
+    await close();
   }
 });
