@@ -159,16 +159,14 @@ mod tests {
             let mode_of = |leg: LegId| supporters.iter().find(|(l, _)| *l == leg).map(|(_, m)| *m);
             for f in &feeds {
                 prop_assert_ne!(f.source, Some(f.slot.leg));
-                if let Some(src) = f.source {
-                    if let Some(m) = mode_of(src) {
-                        if f.slot.leg == C {
-                            prop_assert!(m.citizen_hears_staff(), "citizen hears staff in {:?}", m);
-                        }
-                        if f.slot.leg == A {
-                            prop_assert!(matches!(m, SupportMode::Whisper | SupportMode::Barge));
-                        }
-                        prop_assert!(mode_of(f.slot.leg).is_none(), "staff never hear staff");
+                if let Some(m) = f.source.and_then(mode_of) {
+                    if f.slot.leg == C {
+                        prop_assert!(m.citizen_hears_staff(), "citizen hears staff in {:?}", m);
                     }
+                    if f.slot.leg == A {
+                        prop_assert!(matches!(m, SupportMode::Whisper | SupportMode::Barge));
+                    }
+                    prop_assert!(mode_of(f.slot.leg).is_none(), "staff never hear staff");
                 }
             }
             let mut slots: Vec<SlotRef> = feeds.iter().map(|f| f.slot).collect();
