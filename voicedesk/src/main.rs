@@ -47,6 +47,17 @@ struct Args {
     /// Seconds without any packet from a connected participant before the leg is ended.
     #[arg(long, env = "VOICEDESK_MEDIA_SILENCE_SECS", default_value_t = 15)]
     media_silence_secs: u64,
+    /// A call answered within this many seconds counts toward the wallboard's service level.
+    #[arg(long, env = "VOICEDESK_SERVICE_LEVEL_SECONDS", default_value_t = 20)]
+    service_level_seconds: u32,
+    /// The hall's local time offset from UTC in minutes, for "today" on the wallboard.
+    #[arg(
+        long,
+        env = "VOICEDESK_UTC_OFFSET_MINUTES",
+        default_value_t = 480,
+        allow_negative_numbers = true
+    )]
+    utc_offset_minutes: i32,
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -100,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins,
         ring_timeout: Duration::from_secs(args.ring_timeout_secs),
         secure_cookies: args.secure_cookies,
+        service_level_seconds: args.service_level_seconds,
+        utc_offset_minutes: args.utc_offset_minutes,
         ..Default::default()
     };
     let server =
@@ -109,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
     println!("voicedesk listening on {url}");
     println!("  hall:          {url}/");
     println!("  agent console: {url}/agent");
+    println!("  staff console: {url}/staff");
     println!("  media (UDP):   {media}");
     if args.demo {
         println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");
