@@ -25,6 +25,8 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     /// The server.
     pub server: Option<RunningServer>,
+    /// The store's URL (SQLite file or Postgres), for tests that reach behind the server.
+    pub database_url: String,
     _data_dir: Option<TempDir>,
 }
 
@@ -107,6 +109,7 @@ impl TestServer {
             base_url: format!("http://{}", server.local_addr),
             store,
             server: Some(server),
+            database_url: url,
             _data_dir: dir,
         })
     }

@@ -411,3 +411,34 @@ async fn a_supervisor_whose_headset_drops_leaves_the_call_and_it_goes_on() {
     assert_eq!(last.action.as_str(), "leave");
     assert_eq!(last.detail.as_deref(), Some("headset disconnected"));
 }
+
+/// The audit entry is committed before the action takes effect: when it cannot be written
+/// (here the staff account vanished from the database under a live session), the join is
+/// refused and not one packet is routed to or from the supervisor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_that_cannot_be_audited_is_refused_and_routes_nothing() {
+    let server = TestServer::start().await.unwrap();
+    let (citizen, agent, mut staff) = talking_call(&server).await;
+    let db = voicedesk_store::SqliteStore::open(&server.database_url).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE username = 'staff1'").execute(db.pool()).await.unwrap();
+    let reply = support(
+        &mut staff.ws,
+        ClientMessage::JoinCall { call_id: citizen.call_id.clone(), mode: SupportMode::Barge },
+    )
+    .await;
+    assert!(matches!(reply, ServerMessage::Error { code: ErrorCode::Internal, .. }), "{reply:?}");
+    let w = window(&[
+        (&staff.media, 0, CIT),
+        (&staff.media, 1, AGT),
+        (&citizen.media, 1, STF),
+        (&agent.media, 1, STF),
+    ])
+    .await;
+    assert_eq!(w, vec![0, 0, 0, 0], "nothing was routed");
+    let filter = voicedesk_store::AuditFilter {
+        call_id: Some(citizen.call_id.clone()),
+        actor_id: None,
+        limit: 5,
+    };
+    assert!(server.store.audit_entries(&filter).await.unwrap().is_empty());
+}
