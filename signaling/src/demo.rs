@@ -3,7 +3,7 @@
 use voicedesk_protocol::Role;
 use voicedesk_store::{NewUser, Store, StoreError};
 
-use crate::auth::hash_password;
+use crate::auth::{hash_password, on_password_thread};
 use crate::clock::now_ms;
 
 /// The password of every demo account.
@@ -25,9 +25,7 @@ pub async fn ensure_demo_accounts(store: &dyn Store) -> Result<usize, StoreError
         if store.user_by_username(username).await?.is_some() {
             continue;
         }
-        let password_hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
-            .await
-            .expect("hashing does not panic");
+        let password_hash = on_password_thread(|| hash_password(DEMO_PASSWORD)).await;
         store
             .create_user(&NewUser {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -45,9 +43,7 @@ pub async fn ensure_demo_accounts(store: &dyn Store) -> Result<usize, StoreError
 
 /// Creates `n` extra agents `bench-agent-<i>` (password [`DEMO_PASSWORD`]) for load tests.
 pub async fn ensure_bench_agents(store: &dyn Store, n: usize) -> Result<(), StoreError> {
-    let password_hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
-        .await
-        .expect("hashing does not panic");
+    let password_hash = on_password_thread(|| hash_password(DEMO_PASSWORD)).await;
     for i in 1..=n {
         let username = format!("bench-agent-{i}");
         if store.user_by_username(&username).await?.is_some() {
