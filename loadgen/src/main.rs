@@ -1,0 +1,72 @@
+//! `loadgen`: a load generator for voicedesk.
+//!
+//! `loadgen calls --server http://127.0.0.1:8080 --calls N --duration SECONDS` signs in N
+//! agents (`bench-agent-1..N`, each with a connected headset, available), ramps up N citizen
+//! calls through the real `/ws` protocol and real WebRTC (ICE, DTLS-SRTP) against a RUNNING
+//! server, keeps them talking (Opus-sized marked RTP both ways, 50 packets/s per direction)
+//! for a steady measurement window, hangs up, and prints ONE JSON object on stdout. Progress
+//! goes to stderr. See `docs/benchmarks.md` for what every number means.
+//!
+//! Every media leg is a sans-I/O `rtc` peer connection driven by one thread ([`engine`]),
+//! so the load generator costs far less per leg than the server it measures.
+
+// The report is one large `json!` literal.
+#![recursion_limit = "256"]
+
+mod engine;
+mod probe;
+mod scenario;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Drives concurrent voicedesk calls and measures the server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// N concurrent citizen ↔ agent calls: ramp up, steady window, hang up; prints one JSON object.
+    Calls(scenario::CallsArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rtc_dtls=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loadgen: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Calls(args) => runtime.block_on(scenario::run(args)),
+    };
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
