@@ -341,9 +341,10 @@ impl RelayCore {
                             self.events.push_back(RelayEvent::LegConnected { leg: id });
                         }
                         RTCPeerConnectionState::Failed => failed = Some(LegEndReason::Failed),
-                        RTCPeerConnectionState::Closed | RTCPeerConnectionState::Disconnected
-                            if leg.state == LegState::Connected =>
-                        {
+                        // `Disconnected` is not an end: rtc counts only STUN checks as signs
+                        // of life, so two lost consent checks would end a call still carrying
+                        // audio. Silence is judged by the relay's own limit (any datagram).
+                        RTCPeerConnectionState::Closed if leg.state == LegState::Connected => {
                             failed = Some(LegEndReason::Disconnected)
                         }
                         _ => {}

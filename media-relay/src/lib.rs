@@ -60,7 +60,7 @@ pub enum RelayError {
 pub enum LegEndReason {
     /// ICE or DTLS failed.
     Failed,
-    /// The participant closed the connection (DTLS close) after it was up.
+    /// The participant closed the connection (DTLS close_notify) after it was up.
     Disconnected,
     /// It never connected within the connect limit.
     ConnectTimeout,

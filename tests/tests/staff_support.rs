@@ -387,7 +387,12 @@ async fn mode_changes_take_effect_at_the_next_packet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_whose_headset_drops_leaves_the_call_and_it_goes_on() {
-    let server = TestServer::start().await.unwrap();
+    // A headset that vanishes is noticed by the relay's silence limit.
+    let options = voicedesk_tests::TestOptions {
+        media_silence: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(options).await.unwrap();
     let (citizen, mut agent, mut staff) = talking_call(&server).await;
     let call_id = citizen.call_id.clone();
     support(
