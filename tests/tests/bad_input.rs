@@ -222,7 +222,6 @@ async fn a_citizen_resumes_an_earlier_identity() {
     let mut second = server.citizen().await.unwrap();
     second.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();
     assert_eq!(second.recv(STEP).await.unwrap(), ServerMessage::Resumed { citizen_token: token });
-    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 /// The HTTP status a refused WebSocket handshake got.
