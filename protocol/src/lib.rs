@@ -89,6 +89,9 @@ pub enum AgentActivity {
     Ringing,
     /// Talking to a citizen.
     OnCall,
+    /// Wrapping up the last call (disposition, notes); offered no call until it ends (the
+    /// configured time passes or the agent ends it early).
+    AfterCallWork,
 }
 
 /// Why a call ended. Stored with the call record.
@@ -107,8 +110,15 @@ pub enum EndReason {
     CitizenDisconnected,
     /// The agent's signaling connection went away or the agent logged out.
     AgentDisconnected,
-    /// No agent can take calls right now (nobody logged in).
+    /// Nobody with the skill the service needs is logged in.
     NoAgents,
+    /// The service's queue is outside its business hours (or it is a holiday).
+    Closed,
+    /// The service's queue holds its maximum number of waiting calls.
+    QueueFull,
+    /// Sent to the agent only: the agent transferred the call to another service's queue; the
+    /// call goes on without the agent.
+    Transferred,
     /// The server is shutting down.
     ServerShutdown,
     /// Sent to the agent only: a staff member took the call over; the call goes on without
@@ -129,6 +139,9 @@ impl EndReason {
             EndReason::CitizenDisconnected => "citizen_disconnected",
             EndReason::AgentDisconnected => "agent_disconnected",
             EndReason::NoAgents => "no_agents",
+            EndReason::Closed => "closed",
+            EndReason::QueueFull => "queue_full",
+            EndReason::Transferred => "transferred",
             EndReason::ServerShutdown => "server_shutdown",
             EndReason::TakenOver => "taken_over",
             EndReason::StaffHangUp => "staff_hang_up",
