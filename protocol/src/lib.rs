@@ -227,6 +227,8 @@ pub enum ErrorCode {
     InvalidState,
     /// The call id is not known to this connection.
     UnknownCall,
+    /// The service id is not in the hall's catalogue (`GET /api/catalogue`), or is disabled.
+    UnknownService,
     /// The SDP is not a usable audio offer.
     BadSdp,
     /// The session token is unknown, forged or expired.
@@ -251,11 +253,22 @@ pub enum ClientMessage {
     /// Citizen only: call an agent. The relay answers the offer at once
     /// ([`ServerMessage::CallQueued`]).
     Call {
-        /// The service the citizen chose in the hall (free text in protocol v1).
+        /// The id of the service the citizen chose in the hall (`GET /api/catalogue`); it
+        /// decides the queue (skill) and priority. Absent: general consultation.
         #[serde(default)]
         service: Option<String>,
         /// An SDP offer with 1 to [`Role::receive_slots`] audio sections; the first sends the
         /// microphone.
+        sdp: String,
+    },
+    /// Citizen only: come back to a call parked when this citizen's connection dropped
+    /// (announced in [`ServerMessage::Resumed`]), with a new media offer. Within the reconnect
+    /// grace period the call keeps its place in the queue. Answered with
+    /// [`ServerMessage::CallQueued`] (the relay's new answer) and a fresh position.
+    RejoinCall {
+        /// The parked call.
+        call_id: String,
+        /// A new SDP offer, as in [`ClientMessage::Call`].
         sdp: String,
     },
     /// Agent only: open the headset media connection kept for the whole session.
@@ -285,6 +298,27 @@ pub enum ClientMessage {
     HangUp {
         /// The call to end.
         call_id: String,
+    },
+    /// Agent only: blind transfer of the connected call to another service's queue. The
+    /// citizen goes back on hold and keeps the original queue time for ordering; the agent's
+    /// part ends ([`EndReason::Transferred`]) and after-call work begins.
+    Transfer {
+        /// The agent's connected call.
+        call_id: String,
+        /// The service id whose queue takes the call.
+        service: String,
+    },
+    /// Agent only: the wrap-up of a call this agent handled — a disposition code from the
+    /// catalogue's list and free notes. Saving again replaces it. Answered with
+    /// [`ServerMessage::WrapUpSaved`] once committed.
+    WrapUp {
+        /// The call.
+        call_id: String,
+        /// A disposition code (`GET /api/catalogue`).
+        disposition: String,
+        /// Free notes (at most 2000 characters).
+        #[serde(default)]
+        notes: String,
     },
     /// Agent only: ask staff for help with the current call.
     RequestHelp {
@@ -331,11 +365,14 @@ impl ClientMessage {
             ClientMessage::Ping => "ping",
             ClientMessage::Resume { .. } => "resume",
             ClientMessage::Call { .. } => "call",
+            ClientMessage::RejoinCall { .. } => "rejoin_call",
             ClientMessage::MediaConnect { .. } => "media_connect",
             ClientMessage::SetState { .. } => "set_state",
             ClientMessage::Accept { .. } => "accept",
             ClientMessage::Reject { .. } => "reject",
             ClientMessage::HangUp { .. } => "hang_up",
+            ClientMessage::Transfer { .. } => "transfer",
+            ClientMessage::WrapUp { .. } => "wrap_up",
             ClientMessage::RequestHelp { .. } => "request_help",
             ClientMessage::CancelHelp { .. } => "cancel_help",
             ClientMessage::JoinCall { .. } => "join_call",
@@ -350,11 +387,15 @@ impl ClientMessage {
         match self {
             ClientMessage::Ping => true,
             ClientMessage::HangUp { .. } => matches!(role, Role::Citizen | Role::Agent),
-            ClientMessage::Resume { .. } | ClientMessage::Call { .. } => role == Role::Citizen,
+            ClientMessage::Resume { .. }
+            | ClientMessage::Call { .. }
+            | ClientMessage::RejoinCall { .. } => role == Role::Citizen,
             ClientMessage::MediaConnect { .. } => role != Role::Citizen,
             ClientMessage::SetState { .. }
             | ClientMessage::Accept { .. }
             | ClientMessage::Reject { .. }
+            | ClientMessage::Transfer { .. }
+            | ClientMessage::WrapUp { .. }
             | ClientMessage::RequestHelp { .. }
             | ClientMessage::CancelHelp { .. } => role == Role::Agent,
             ClientMessage::JoinCall { .. }
@@ -402,6 +443,10 @@ pub enum ServerMessage {
     Resumed {
         /// The same token, still valid.
         citizen_token: String,
+        /// A call of this citizen parked when the connection dropped; it keeps its place until
+        /// the reconnect grace period ends. Send [`ClientMessage::RejoinCall`] to go on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parked_call: Option<ParkedCall>,
     },
     /// Reply to [`ClientMessage::Call`]: the relay answered and the call waits in the queue.
     CallQueued {
@@ -414,8 +459,28 @@ pub enum ServerMessage {
     QueuePosition {
         /// The queued call.
         call_id: String,
-        /// 1-based position.
+        /// 1-based position in the call's queue (all calls waiting for the same skill).
         position: u32,
+        /// Estimated wait from now until an agent answers, from recent handle times and the
+        /// agents staffing the queue (docs/wait-estimate.md); absent when nobody staffs it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_wait_ms: Option<u64>,
+    },
+    /// The call has waited as long as its queue's maximum wait. It keeps its place; the
+    /// citizen may keep waiting or choose another way to be served.
+    WaitLimitReached {
+        /// The queued call.
+        call_id: String,
+        /// How long it has waited.
+        waited_ms: u64,
+    },
+    /// The agent transferred the citizen's call to another service's queue; the citizen hears
+    /// the hold tune again and gets positions for the new queue.
+    CallTransferred {
+        /// The call.
+        call_id: String,
+        /// The service whose queue has the call now.
+        service: String,
     },
     /// Reply to [`ClientMessage::MediaConnect`].
     MediaAnswer {
@@ -437,14 +502,37 @@ pub enum ServerMessage {
         reason: Option<String>,
         /// When this state began (Unix epoch ms).
         since_ms: u64,
+        /// After-call work: when it ends and the agent becomes available (Unix epoch ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_ms: Option<u64>,
+    },
+    /// Agent only: the queues of this agent's skills, pushed when they change (at most once a
+    /// second).
+    QueueStatus {
+        /// One entry per skill of the agent.
+        queues: Vec<QueueSummary>,
+    },
+    /// Reply to [`ClientMessage::WrapUp`]: the wrap-up is committed.
+    WrapUpSaved {
+        /// The call.
+        call_id: String,
     },
     /// A call rings at this agent.
     CallOffered {
         /// The call.
         call_id: String,
-        /// The service the citizen chose.
+        /// The service the citizen chose (a catalogue id).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         service: Option<String>,
+        /// The queue (skill) the call waits in.
+        #[serde(default)]
+        skill: String,
+        /// The call's priority in that queue (higher is served first).
+        #[serde(default)]
+        priority: u8,
+        /// How many times it was transferred before.
+        #[serde(default)]
+        transfers: u32,
         /// How long the citizen has waited so far.
         waited_ms: u64,
         /// How long the offer rings before it goes to the next agent.
@@ -470,6 +558,9 @@ pub enum ServerMessage {
         call_id: String,
         /// Why it ended.
         reason: EndReason,
+        /// With [`EndReason::Closed`]: when the service's queue opens next (Unix epoch ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        opens_at_ms: Option<u64>,
     },
     /// Who supports a call and how; sent to the agent and the staff on every change, and to
     /// the citizen only with the supporters the citizen can hear (barge, take over).
@@ -503,6 +594,33 @@ pub enum ServerMessage {
     },
 }
 
+/// A citizen's call parked while the citizen's connection was away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedCall {
+    /// The call.
+    pub call_id: String,
+    /// Its service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Its place in the queue.
+    pub position: u32,
+}
+
+/// One queue as an agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSummary {
+    /// The skill (queue) id.
+    pub skill: String,
+    /// Calls waiting for an answer (queued, ringing or parked).
+    pub waiting: u32,
+    /// The longest current wait.
+    pub longest_wait_ms: u64,
+    /// Agents with this skill who are available now.
+    pub available_agents: u32,
+    /// Agents with this skill who are signed in and not away.
+    pub staffed_agents: u32,
+}
+
 /// A staff member on a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Supporter {
@@ -534,8 +652,14 @@ pub struct Wallboard {
 /// A queue on the wallboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueRow {
-    /// Queue name.
+    /// Queue name (the skill id; the console labels it from the catalogue).
     pub name: String,
+    /// Agents with this skill available now, and signed in and not away.
+    #[serde(default)]
+    pub available_agents: u32,
+    /// Agents with this skill signed in and not away.
+    #[serde(default)]
+    pub staffed_agents: u32,
     /// Calls waiting for an answer (queued or ringing).
     pub waiting: u32,
     /// The longest current wait.
@@ -560,8 +684,14 @@ pub struct AgentRow {
     pub name: String,
     /// What the agent is doing.
     pub state: AgentActivity,
+    /// Why the agent is away (a reason code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Since when (Unix epoch ms).
     pub since_ms: u64,
+    /// The agent's skills (queue ids).
+    #[serde(default)]
+    pub skills: Vec<String>,
 }
 
 /// A call on the wallboard.
@@ -572,6 +702,9 @@ pub struct CallRow {
     /// The service the citizen chose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The queue (skill) it waits or waited in.
+    #[serde(default)]
+    pub skill: String,
     /// `queued`, `ringing` or `talking`.
     pub phase: CallPhaseName,
     /// The agent it rings at or talks to.
