@@ -1,13 +1,20 @@
 // The agent console: log in, keep the headset media connection open for the whole session,
-// set a state, be offered calls, accept or reject, talk, ask staff for help (and see who
-// supports the call and how), hang up, log out.
+// set a state (away with a reason from the catalogue), see the queues of one's skills, be
+// offered calls (service, queue, wait so far, ring countdown), accept or reject, talk, ask
+// staff for help (and see who supports the call and how), transfer to another service's
+// queue, hang up, wrap up (disposition and notes) during after-call work, log out.
 import {
   Signaling,
   StatusLine,
+  fillSelect,
   formatDuration,
+  getCatalogue,
+  loadCatalogue,
+  localName,
   serviceName,
   setupLang,
   showError,
+  skillName,
   supporterText,
   t,
 } from "./common.js";
@@ -23,6 +30,17 @@ const el = {
   awayReason: $("away-reason"),
   incoming: $("incoming-call"),
   incomingService: $("incoming-service"),
+  incomingQueue: $("incoming-queue"),
+  myQueues: $("my-queues-body"),
+  transferService: $("transfer-service"),
+  transfer: $("transfer-button"),
+  wrapUp: $("wrap-up"),
+  wrapUpForm: $("wrap-up-form"),
+  wrapUpHeading: $("wrap-up-heading"),
+  disposition: $("wrap-up-disposition"),
+  notes: $("wrap-up-notes"),
+  wrapUpReady: $("wrap-up-ready"),
+  wrapUpStatus: $("wrap-up-status"),
   incomingWaited: $("incoming-waited"),
   incomingCountdown: $("incoming-countdown"),
   accept: $("accept-button"),
@@ -46,8 +64,12 @@ const status = new StatusLine($("status"));
  * except `agentState.sinceMs`, which is the server's. */
 const session = {
   signaling: null,
-  /** `{ state, reason, sinceMs }` from the last `agent_state`. */
+  /** `{ state, reason, sinceMs, untilMs }` from the last `agent_state`. */
   agentState: null,
+  /** The queues of this agent's skills, from the last `queue_status`. */
+  queues: [],
+  /** The last call this agent handled, to wrap up: `{ id, service, saved, readyAfterSave }`. */
+  wrapUp: null,
   /** The call ringing here: `{ id, service, waitedMs, ringMs, receivedAt, answering }`;
    * `answering` while an accept or reject is on its way. */
   offer: null,
@@ -76,13 +98,26 @@ const login = new Login({
   onLeave: leaveConsole,
 });
 
-setupLang(render);
+setupLang(() => {
+  renderChoices();
+  render();
+});
+loadCatalogue().then(() => {
+  renderChoices();
+  render();
+});
 status.set("login", "status.login_required");
 el.available.addEventListener("click", () => setState("available"));
 el.away.addEventListener("click", () => setState("away"));
 el.accept.addEventListener("click", () => answerOffer("accept"));
 el.reject.addEventListener("click", () => answerOffer("reject"));
 el.hangup.addEventListener("click", hangUp);
+el.transfer.addEventListener("click", transfer);
+el.wrapUpForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  saveWrapUp(false);
+});
+el.wrapUpReady.addEventListener("click", () => saveWrapUp(true));
 el.helpButton.addEventListener("click", requestHelp);
 el.cancelHelp.addEventListener("click", cancelHelp);
 el.helpReason.addEventListener("keydown", (event) => {
@@ -109,6 +144,8 @@ function leaveConsole() {
   headset.close();
   forgetCall();
   session.agentState = null;
+  session.queues = [];
+  session.wrapUp = null;
   showError(el.error, null);
   render();
 }
@@ -140,12 +177,31 @@ async function onMessage(msg) {
       headset.setState(msg.state);
       break;
     case "agent_state":
-      session.agentState = { state: msg.state, reason: msg.reason ?? null, sinceMs: msg.since_ms };
+      session.agentState = {
+        state: msg.state,
+        reason: msg.reason ?? null,
+        sinceMs: msg.since_ms,
+        untilMs: msg.until_ms ?? null,
+      };
+      break;
+    case "queue_status":
+      session.queues = msg.queues;
+      break;
+    case "wrap_up_saved":
+      if (session.wrapUp?.id === msg.call_id) {
+        session.wrapUp.saved = true;
+        if (session.wrapUp.readyAfterSave) {
+          session.wrapUp = null;
+          setState("available");
+        }
+      }
       break;
     case "call_offered":
       session.offer = {
         id: msg.call_id,
         service: msg.service ?? null,
+        skill: msg.skill,
+        transfers: msg.transfers ?? 0,
         waitedMs: msg.waited_ms,
         ringMs: msg.ring_timeout_ms,
         receivedAt: Date.now(),
@@ -173,7 +229,17 @@ async function onMessage(msg) {
       break;
     case "call_ended":
       if (session.offer?.id === msg.call_id) session.offer = null;
-      if (session.call?.id === msg.call_id) session.call = null;
+      if (session.call?.id === msg.call_id) {
+        session.wrapUp = {
+          id: msg.call_id,
+          service: session.call.service,
+          saved: false,
+          readyAfterSave: false,
+        };
+        el.notes.value = "";
+        el.disposition.value = msg.reason === "transferred" ? "transferred" : el.disposition.value;
+        session.call = null;
+      }
       if (session.support?.callId === msg.call_id) session.support = null;
       if (session.help?.callId === msg.call_id) session.help = null;
       status.set("ended", "status.ended", { reason: msg.reason });
@@ -196,6 +262,7 @@ async function onMessage(msg) {
         session.offer.answering = false;
       }
       if (session.call && msg.request_type === "hang_up") session.call.ending = false;
+      if (session.wrapUp && msg.request_type === "wrap_up") session.wrapUp.readyAfterSave = false;
       break;
     case "pong":
       break;
@@ -238,6 +305,28 @@ function answerOffer(kind) {
   if (!offer || offer.answering) return;
   offer.answering = send({ type: kind, call_id: offer.id });
   render();
+}
+
+function transfer() {
+  const call = session.call;
+  if (!call || call.ending || !el.transferService.value) return;
+  send({ type: "transfer", call_id: call.id, service: el.transferService.value });
+}
+
+function saveWrapUp(ready) {
+  const wrap = session.wrapUp;
+  if (!wrap) return;
+  if (!el.disposition.value) {
+    el.disposition.focus();
+    return;
+  }
+  wrap.readyAfterSave = ready;
+  send({
+    type: "wrap_up",
+    call_id: wrap.id,
+    disposition: el.disposition.value,
+    notes: el.notes.value,
+  });
 }
 
 function hangUp() {
@@ -287,6 +376,48 @@ function currentSupporters() {
 
 // --- rendering --------------------------------------------------------------------------------
 
+/** The choices that come from the catalogue: away reasons, dispositions, transfer targets. */
+function renderChoices() {
+  const { away_reasons, dispositions, services } = getCatalogue();
+  fillSelect(el.awayReason, [
+    { value: "", label: t("reason.none") },
+    ...away_reasons.filter((r) => !r.system).map((r) => ({ value: r.code, label: localName(r) })),
+  ]);
+  fillSelect(el.disposition, dispositions.map((d) => ({ value: d.code, label: localName(d) })));
+  fillSelect(
+    el.transferService,
+    services.map((s) => ({ value: s.id, label: `${localName(s)} · ${skillName(s.skill_id)}` })),
+  );
+}
+
+/** The queues of this agent's skills. */
+function renderQueues() {
+  const rows = session.queues.map((q) => {
+    const row = document.createElement("tr");
+    row.dataset.skill = q.skill;
+    for (const text of [
+      skillName(q.skill),
+      String(q.waiting),
+      q.waiting ? formatDuration(q.longest_wait_ms) : "—",
+      `${q.available_agents} / ${q.staffed_agents}`,
+    ]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    return row;
+  });
+  if (!rows.length && session.agentState) {
+    const row = document.createElement("tr");
+    const cell = document.createElement("td");
+    cell.colSpan = 4;
+    cell.textContent = t("queues.none_for_me");
+    row.append(cell);
+    rows.push(row);
+  }
+  el.myQueues.replaceChildren(...rows);
+}
+
 /** Brings every element in line with `session` (after each message and language switch). */
 function render() {
   headset.render();
@@ -295,6 +426,9 @@ function render() {
   el.agentState.textContent = t(`activity.${activity}`);
   el.available.setAttribute("aria-pressed", String(activity === "available"));
   el.away.setAttribute("aria-pressed", String(activity === "away"));
+  if (activity === "away" && session.agentState.reason) {
+    el.agentState.textContent += ` · ${reasonLabel(session.agentState.reason)}`;
+  }
   const busy = activity === "ringing" || activity === "on_call";
   // The server makes an agent available only with a connected headset.
   el.available.disabled = busy || !session.agentState || headset.state !== "connected";
@@ -304,6 +438,9 @@ function render() {
   el.incoming.hidden = !session.offer;
   if (session.offer) {
     el.incomingService.textContent = serviceName(session.offer.service);
+    el.incomingQueue.textContent = session.offer.transfers
+      ? `${skillName(session.offer.skill)} · ${t("agent.transfers", { count: session.offer.transfers })}`
+      : skillName(session.offer.skill);
     el.accept.disabled = session.offer.answering;
     el.reject.disabled = session.offer.answering;
     if (wasHidden) el.accept.focus();
@@ -314,7 +451,15 @@ function render() {
     el.callPeer.textContent = session.call.peer;
     el.callService.textContent = serviceName(session.call.service);
     el.hangup.disabled = session.call.ending;
+    el.transfer.disabled = session.call.ending;
   }
+  const wrap = session.wrapUp;
+  el.wrapUp.hidden = !wrap;
+  if (wrap) {
+    el.wrapUpHeading.textContent = `${t("agent.wrap_up")} · ${t("agent.wrap_up_for", { service: serviceName(wrap.service) })}`;
+    el.wrapUpStatus.textContent = wrap.saved ? t("agent.wrap_up_saved") : "";
+  }
+  renderQueues();
   renderSupport();
   renderClocks();
 }
@@ -344,6 +489,10 @@ function renderClocks() {
   const now = Date.now();
   const state = session.agentState;
   el.stateTimer.textContent = state ? formatDuration(now - state.sinceMs) : "";
+  if (state?.untilMs) {
+    const seconds = Math.max(0, Math.ceil((state.untilMs - now) / 1000));
+    el.stateTimer.textContent += ` ${t("agent.acw_left", { seconds })}`;
+  }
   const offer = session.offer;
   if (offer) {
     const elapsed = now - offer.receivedAt;
@@ -351,4 +500,10 @@ function renderClocks() {
     el.incomingCountdown.textContent = `${Math.max(0, Math.ceil((offer.ringMs - elapsed) / 1000))} s`;
   }
   if (session.call) el.callDuration.textContent = formatDuration(now - session.call.since);
+}
+
+/** An away reason's label (system reasons such as missed calls included). */
+function reasonLabel(code) {
+  const reason = getCatalogue().away_reasons.find((r) => r.code === code);
+  return reason ? localName(reason) : code;
 }

@@ -19,6 +19,25 @@ const STRINGS = {
   "lang.switch": { "zh-CN": "English", en: "中文" },
   "hall.title": { "zh-CN": "社会保险网上服务大厅 · 语音咨询", en: "Social insurance online hall · Voice consultation" },
   "hall.service": { "zh-CN": "咨询业务", en: "Service" },
+  "hall.loading_services": { "zh-CN": "正在加载业务…", en: "Loading services…" },
+  "hall.hours": {
+    "zh-CN": ({ hours, open }) => `服务时间:${hours}(${open ? "现在可以呼叫" : "现在不在服务时间内"})`,
+    en: ({ hours, open }) => `Service hours: ${hours} (${open ? "open now" : "closed now"})`,
+  },
+  "hall.hours_always": { "zh-CN": "全天", en: "around the clock" },
+  "hall.wait_limit": {
+    "zh-CN": "您已等待较长时间。您可以继续等待,您的排队位置会一直保留。",
+    en: "You have been waiting a long time. You may keep waiting; your place is kept.",
+  },
+  "status.rejoining": { "zh-CN": "正在恢复您的排队…", en: "Restoring your place in the queue…" },
+  "status.transferred": {
+    "zh-CN": ({ service }) => `已为您转接至“${service}”,正在排队,请稍候。`,
+    en: ({ service }) => `Transferred to "${service}"; you are in the queue, please wait.`,
+  },
+  "status.closed": {
+    "zh-CN": ({ when }) => `该业务现在不在服务时间内,下次开放时间:${when}。`,
+    en: ({ when }) => `This service is closed now; it opens again ${when}.`,
+  },
   "hall.notice": {
     "zh-CN": "提示:为保证服务质量,本次通话可能会被监听或录音。点击“呼叫”后浏览器将请求使用麦克风。",
     en: "Notice: this call may be monitored or recorded for quality purposes. After you press Call the browser asks to use your microphone.",
@@ -58,6 +77,12 @@ const STRINGS = {
   "status.queue_position": {
     "zh-CN": ({ position }) => `排队中:您前面还有 ${position - 1} 位(第 ${position} 位)。`,
     en: ({ position }) => `In the queue: position ${position}.`,
+  },
+  "status.queue_position_eta": {
+    "zh-CN": ({ position, minutes }) =>
+      `排队中:您前面还有 ${position - 1} 位(第 ${position} 位),预计等待约 ${minutes} 分钟。`,
+    en: ({ position, minutes }) =>
+      `In the queue: position ${position}, estimated wait about ${minutes} min.`,
   },
   "status.connected": {
     "zh-CN": ({ peer }) => `已接通:${peer}`,
@@ -123,6 +148,33 @@ const STRINGS = {
   "agent.peer": { "zh-CN": "通话对象", en: "Talking with" },
   "agent.duration": { "zh-CN": "通话时长", en: "Duration" },
   "agent.no_service": { "zh-CN": "未指定", en: "not given" },
+  "agent.queue": { "zh-CN": "队列", en: "Queue" },
+  "agent.my_queues": { "zh-CN": "我的队列", en: "My queues" },
+  "agent.transfer_to": { "zh-CN": "转接至业务", en: "Transfer to service" },
+  "agent.wrap_up": { "zh-CN": "话后小结", en: "Wrap-up" },
+  "agent.disposition": { "zh-CN": "处理结果", en: "Outcome" },
+  "agent.notes": { "zh-CN": "备注", en: "Notes" },
+  "agent.acw_left": {
+    "zh-CN": ({ seconds }) => `(${seconds} 秒后自动就绪)`,
+    en: ({ seconds }) => `(ready in ${seconds} s)`,
+  },
+  "agent.transfers": {
+    "zh-CN": ({ count }) => `已转接 ${count} 次`,
+    en: ({ count }) => `transferred ${count}×`,
+  },
+  "agent.wrap_up_saved": { "zh-CN": "小结已保存。", en: "Wrap-up saved." },
+  "agent.wrap_up_for": {
+    "zh-CN": ({ service }) => `上一通话:${service}`,
+    en: ({ service }) => `Last call: ${service}`,
+  },
+  "queues.agents": { "zh-CN": "空闲/在岗坐席", en: "Agents free / staffed" },
+  "queues.none_for_me": { "zh-CN": "您尚未分配技能队列", en: "You have no queues assigned" },
+  "button.transfer": { "zh-CN": "转接", en: "Transfer" },
+  "button.save_wrap_up": { "zh-CN": "保存小结", en: "Save wrap-up" },
+  "button.save_and_ready": { "zh-CN": "保存并就绪", en: "Save and ready" },
+  "request.transfer": { "zh-CN": "转接失败", en: "Could not transfer the call" },
+  "request.wrap_up": { "zh-CN": "保存小结失败", en: "Could not save the wrap-up" },
+  "code.unknown_service": { "zh-CN": "业务不存在", en: "unknown service" },
   "reason.none": { "zh-CN": "(不填)", en: "(none)" },
   "reason.break": { "zh-CN": "休息", en: "Break" },
   "reason.meeting": { "zh-CN": "会议", en: "Meeting" },
@@ -132,6 +184,7 @@ const STRINGS = {
   "activity.away": { "zh-CN": "离开", en: "Away" },
   "activity.ringing": { "zh-CN": "振铃中", en: "Ringing" },
   "activity.on_call": { "zh-CN": "通话中", en: "On a call" },
+  "activity.after_call_work": { "zh-CN": "话后处理", en: "After-call work" },
   "activity.unknown": { "zh-CN": "未知", en: "Unknown" },
   "media.none": { "zh-CN": "未连接", en: "Not connected" },
   "media.connecting": { "zh-CN": "连接中…", en: "Connecting…" },
@@ -145,7 +198,10 @@ const STRINGS = {
   "end.media_failed": { "zh-CN": "语音连接失败", en: "the voice connection failed" },
   "end.citizen_disconnected": { "zh-CN": "群众已断开", en: "the citizen disconnected" },
   "end.agent_disconnected": { "zh-CN": "客服已断开", en: "the agent disconnected" },
-  "end.no_agents": { "zh-CN": "暂无客服在线", en: "no agent is available" },
+  "end.no_agents": { "zh-CN": "该业务暂无客服在线", en: "no agent for this service is signed in" },
+  "end.closed": { "zh-CN": "不在服务时间内", en: "outside service hours" },
+  "end.queue_full": { "zh-CN": "排队人数已满", en: "the queue is full" },
+  "end.transferred": { "zh-CN": "已转接至其他业务", en: "transferred to another service" },
   "end.server_shutdown": { "zh-CN": "服务器维护", en: "the server is shutting down" },
   "end.taken_over": { "zh-CN": "已由后台人员接管", en: "a supervisor took the call over" },
   "end.staff_hang_up": { "zh-CN": "后台人员挂断", en: "the supervisor hung up" },
@@ -351,9 +407,82 @@ export function tOr(prefix, value) {
   return STRINGS[prefix + value] ? t(prefix + value) : value;
 }
 
-/** A call's service as shown to the agent: the hall's free text, as sent. */
+// ---------------------------------------------------------------------------------------------
+// The hall's catalogue (`GET /api/catalogue`): areas, services, skills (queues), away reasons and
+// dispositions, each with a Chinese and an English name. Loaded once per page.
+
+const catalogue = { loaded: false, areas: [], services: [], skills: [], away_reasons: [], dispositions: [] };
+const byId = { services: new Map(), skills: new Map(), areas: new Map(), away_reasons: new Map(), dispositions: new Map() };
+
+/** Fetches the catalogue; resolves to it (empty lists when the server cannot be reached). */
+export async function loadCatalogue() {
+  try {
+    const response = await fetch("/api/catalogue", { headers: { accept: "application/json" } });
+    if (response.ok) Object.assign(catalogue, await response.json(), { loaded: true });
+  } catch (error) {
+    console.warn("voicedesk: catalogue unavailable", error);
+  }
+  for (const [list, key] of [
+    ["services", "id"],
+    ["skills", "id"],
+    ["areas", "id"],
+    ["away_reasons", "code"],
+    ["dispositions", "code"],
+  ]) {
+    byId[list] = new Map((catalogue[list] ?? []).map((item) => [item[key], item]));
+  }
+  return catalogue;
+}
+
+/** The catalogue as loaded (empty lists before `loadCatalogue`). */
+export function getCatalogue() {
+  return catalogue;
+}
+
+/** The name of a catalogue entry in the current language. */
+export function localName(entry) {
+  if (!entry) return "";
+  return lang === "zh-CN" ? entry.name_zh : entry.name_en;
+}
+
+function named(list, id, fallback) {
+  if (!id) return fallback;
+  return localName(byId[list].get(id)) || id;
+}
+
+/** A call's service as shown to people: its catalogue name, else the id as sent. */
 export function serviceName(service) {
-  return service || t("agent.no_service");
+  return named("services", service, t("agent.no_service"));
+}
+
+/** A queue (skill) by its catalogue name. */
+export function skillName(skill) {
+  return named("skills", skill, "—");
+}
+
+/** An away reason by its catalogue name (`null` → "(none)"). */
+export function reasonName(code) {
+  return named("away_reasons", code, t("reason.none"));
+}
+
+/** A wrap-up disposition by its catalogue name. */
+export function dispositionName(code) {
+  return named("dispositions", code, "—");
+}
+
+/** Fills a `<select>` with `items` (`{value, label}`), keeping the current choice if possible. */
+export function fillSelect(select, items, { keep = true } = {}) {
+  const previous = select.value;
+  select.replaceChildren(
+    ...items.map(({ value, label, group }) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = label;
+      if (group) option.dataset.group = group;
+      return option;
+    }),
+  );
+  if (keep && items.some((i) => i.value === previous)) select.value = previous;
 }
 
 /** Fills every `[data-i18n]` element and sets `<html lang>`; then re-renders dynamic texts. */
@@ -444,6 +573,18 @@ export function formatClock(ms, seconds = false) {
     hour: "2-digit",
     minute: "2-digit",
     second: seconds ? "2-digit" : undefined,
+    hour12: false,
+  });
+}
+
+/** Weekday, date and time of an epoch-ms instant, for "opens again …". */
+export function formatDateTime(ms) {
+  return new Date(ms).toLocaleString(lang, {
+    weekday: "short",
+    month: "numeric",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     hour12: false,
   });
 }

@@ -1,12 +1,19 @@
-// The citizen's page: pick a service, read the monitoring notice, call, talk, mute, hang up;
-// told when a supervisor joins the call (barge) or takes it over.
+// The citizen's page: pick a service, read the monitoring notice, call, hear the hold tune with
+// the live position and estimated wait, talk, mute, hang up; told when a supervisor joins the
+// call (barge) or takes it over, when the call is transferred, when the queue is closed. A
+// reload or a dropped connection while queued rejoins the parked call and keeps the place.
 import {
   Signaling,
   StatusLine,
   closeAudioPeer,
   createAudioPeer,
+  formatDateTime,
+  getCatalogue,
   getMicrophone,
+  loadCatalogue,
+  localName,
   offerWhenGathered,
+  serviceName,
   setupLang,
   showError,
   t,
@@ -21,6 +28,8 @@ const callButton = $("call-button");
 const muteButton = $("mute-button");
 const hangupButton = $("hangup-button");
 const errorBox = $("error-message");
+const hoursLine = $("service-hours");
+const waitLimit = $("wait-limit");
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
 
@@ -37,6 +46,8 @@ const call = {
   muted: false,
   /** The supervisor announcement last made for this call (a string key), or null. */
   supportAnnounced: null,
+  /** Set while rejoining a parked call after a reload: the `rejoin_call` id. */
+  rejoin: null,
 };
 
 /** A token from a `welcome` we hold back while a `resume` of the stored one is pending. */
@@ -44,9 +55,14 @@ let freshToken = null;
 
 const signaling = new Signaling({ onMessage, onDrop });
 
-setupLang(renderButtons);
+setupLang(() => {
+  renderServices();
+  renderButtons();
+});
 status.set("idle", "status.idle");
 renderButtons();
+loadCatalogue().then(renderServices);
+serviceSelect.addEventListener("change", renderHours);
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   startCall();
@@ -55,9 +71,45 @@ hangupButton.addEventListener("click", hangUp);
 muteButton.addEventListener("click", toggleMute);
 signaling.open();
 
+/** The service list, grouped by hall area, from the catalogue. */
+function renderServices() {
+  const { areas, services } = getCatalogue();
+  if (!services.length) return;
+  const previous = serviceSelect.value;
+  const groups = areas
+    .map((area) => {
+      const group = document.createElement("optgroup");
+      group.label = localName(area);
+      for (const service of services.filter((s) => s.area === area.id)) {
+        const option = document.createElement("option");
+        option.value = service.id;
+        option.textContent = localName(service);
+        group.append(option);
+      }
+      return group;
+    })
+    .filter((group) => group.children.length);
+  serviceSelect.replaceChildren(...groups);
+  if (services.some((s) => s.id === previous)) serviceSelect.value = previous;
+  renderHours();
+}
+
+/** The chosen service's hours and whether it is open now. */
+function renderHours() {
+  const { services, skills } = getCatalogue();
+  const service = services.find((s) => s.id === serviceSelect.value);
+  const skill = service && skills.find((k) => k.id === service.skill_id);
+  hoursLine.textContent = skill
+    ? t("hall.hours", {
+        hours: skill.hours === "always" ? t("hall.hours_always") : skill.hours,
+        open: skill.open_now,
+      })
+    : "";
+}
+
 function renderButtons() {
   callButton.disabled = call.phase !== "idle";
-  serviceSelect.disabled = call.phase !== "idle";
+  serviceSelect.disabled = call.phase !== "idle" || !getCatalogue().services.length;
   hangupButton.disabled = call.phase === "idle" || call.phase === "ending";
   muteButton.disabled = !call.mic;
   muteButton.setAttribute("aria-pressed", String(call.muted));
@@ -65,12 +117,13 @@ function renderButtons() {
   muteButton.textContent = t(muteButton.dataset.i18n);
 }
 
-async function startCall() {
+async function startCall(rejoinId = null) {
   if (call.phase !== "idle") return;
   showError(errorBox, null);
   call.phase = "starting";
+  call.rejoin = rejoinId;
   renderButtons();
-  status.set("requesting_mic", "status.requesting_mic");
+  status.set("requesting_mic", rejoinId ? "status.rejoining" : "status.requesting_mic");
   let mic;
   try {
     mic = await getMicrophone();
@@ -105,7 +158,10 @@ async function startCall() {
     return;
   }
   if (call.pc !== pc || call.phase !== "starting") return;
-  if (!signaling.send({ type: "call", service: serviceSelect.value, sdp })) {
+  const request = call.rejoin
+    ? { type: "rejoin_call", call_id: call.rejoin, sdp }
+    : { type: "call", service: serviceSelect.value, sdp };
+  if (!signaling.send(request)) {
     resetCall();
     status.set("idle", "status.idle");
     showError(errorBox, { code: "offline", message: t("status.offline") });
@@ -142,13 +198,19 @@ function resetCall() {
     mic: null,
     muted: false,
     supportAnnounced: null,
+    rejoin: null,
   });
+  waitLimit.hidden = true;
   renderButtons();
 }
 
-function endCall(reason) {
+function endCall(reason, opensAtMs) {
   resetCall();
-  status.set("ended", "status.ended", { reason });
+  if (reason === "closed" && opensAtMs) {
+    status.set("ended", "status.closed", { when: formatDateTime(opensAtMs) });
+  } else {
+    status.set("ended", "status.ended", { reason });
+  }
 }
 
 async function onMessage(msg) {
@@ -159,13 +221,35 @@ async function onMessage(msg) {
     case "resumed":
       storeToken(msg.citizen_token);
       freshToken = null;
+      if (msg.parked_call && call.phase === "idle") {
+        if (getCatalogue().services.some((s) => s.id === msg.parked_call.service)) {
+          serviceSelect.value = msg.parked_call.service;
+        }
+        await startCall(msg.parked_call.call_id);
+      }
       break;
     case "call_queued":
       await onCallQueued(msg);
       break;
     case "queue_position":
       if (msg.call_id === call.id && call.phase === "queued") {
-        status.set("queued", "status.queue_position", { position: msg.position });
+        if (msg.estimated_wait_ms != null) {
+          const minutes = Math.max(1, Math.round(msg.estimated_wait_ms / 60000));
+          status.set("queued", "status.queue_position_eta", { position: msg.position, minutes });
+        } else {
+          status.set("queued", "status.queue_position", { position: msg.position });
+        }
+        status.element.dataset.position = String(msg.position);
+      }
+      break;
+    case "wait_limit_reached":
+      if (msg.call_id === call.id) waitLimit.hidden = false;
+      break;
+    case "call_transferred":
+      if (msg.call_id === call.id) {
+        call.phase = "queued";
+        status.set("queued", "status.transferred", { service: serviceName(msg.service) });
+        renderButtons();
       }
       break;
     case "call_connected":
@@ -176,7 +260,10 @@ async function onMessage(msg) {
       }
       break;
     case "call_ended":
-      if (msg.call_id === call.id) endCall(msg.reason);
+      // A call turned away at once (closed, full, nobody signed in) ends before `call_queued`.
+      if (msg.call_id === call.id || (call.phase === "starting" && !call.id)) {
+        endCall(msg.reason, msg.opens_at_ms);
+      }
       break;
     case "support_changed":
       if (msg.call_id === call.id) onSupportChanged(msg.supporters);
@@ -262,15 +349,16 @@ function onError(msg) {
     return;
   }
   showError(errorBox, msg);
-  if (msg.request_type === "call" && call.phase === "starting") {
+  if (["call", "rejoin_call"].includes(msg.request_type) && call.phase === "starting") {
     resetCall();
     status.set("idle", "status.idle");
   }
 }
 
 function onDrop(retrySeconds) {
-  // The server ends a call whose citizen connection went away.
-  if (call.phase !== "idle") endCall("citizen_disconnected");
+  // A queued call is parked by the server and rejoined after `resume` (its media leg is
+  // closed: a new offer follows); a call in progress ends with the connection.
+  if (call.phase !== "idle") resetCall();
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
 }
 
