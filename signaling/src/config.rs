@@ -21,8 +21,18 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// A call answered within this many seconds counts toward the service level.
     pub service_level_seconds: u32,
-    /// The hall's local time offset from UTC in minutes (for "today" on the wallboard).
+    /// The hall's local time offset from UTC in minutes (business hours, holidays, and
+    /// "today" on the wallboard).
     pub utc_offset_minutes: i32,
+    /// After-call work after every answered call; zero makes the agent available at once.
+    pub after_call_work: Duration,
+    /// Consecutive unanswered offers after which an agent is set away ("missed_calls").
+    pub max_missed_offers: u32,
+    /// How long a queued citizen whose connection dropped keeps their place.
+    pub reconnect_grace: Duration,
+    /// Ignore business hours (every queue open around the clock): demo mode and tests.
+    /// Holidays and limits still apply to queues with hours when this is off.
+    pub always_open: bool,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +46,10 @@ impl Default for ServerConfig {
             secure_cookies: false,
             service_level_seconds: 20,
             utc_offset_minutes: 8 * 60,
+            after_call_work: Duration::from_secs(30),
+            max_missed_offers: 2,
+            reconnect_grace: Duration::from_secs(60),
+            always_open: false,
         }
     }
 }

@@ -74,8 +74,29 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+/// The signed-in member behind the request's cookie, or the 401/503 that refuses it.
+pub(crate) async fn signed_in_user(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<voicedesk_store::User, Response> {
+    let Some(token) = cookie_token(headers) else {
+        return Err(api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"));
+    };
+    match app.sessions.authenticate(token).await {
+        Ok(Some(auth)) => auth.user.ok_or_else(|| {
+            api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in")
+        }),
+        Ok(None) => Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            "session_expired",
+            "session expired or invalid",
+        )),
+        Err(_) => Err(api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,22 +201,9 @@ pub(crate) async fn audit(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<AuditQuery>,
 ) -> Response {
-    let Some(token) = cookie_token(&headers) else {
-        return api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in");
-    };
-    let user = match app.sessions.authenticate(token).await {
-        Ok(Some(auth)) => auth.user,
-        Ok(None) => None,
-        Err(_) => {
-            return api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable");
-        }
-    };
-    let Some(user) = user else {
-        return api_error(
-            StatusCode::UNAUTHORIZED,
-            "session_expired",
-            "session expired or invalid",
-        );
+    let user = match signed_in_user(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     if !user.role.is_staff() {
         return api_error(

@@ -7,7 +7,9 @@
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
+mod admin;
 pub mod auth;
+pub mod catalogue;
 mod clock;
 pub mod config;
 pub mod demo;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
@@ -59,6 +61,12 @@ fn app(state: AppState) -> Router {
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
         .route("/api/audit", get(http::audit))
+        .route("/api/catalogue", get(admin::catalogue))
+        .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
+        .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
+        .route("/api/admin/agents", get(admin::agents))
+        .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
+        .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{file}", get(http::asset))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
@@ -117,19 +125,8 @@ pub async fn start(
         Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
     }
     let stats = Arc::new(SignalingStats::default());
-    let wallboard = hub::WallboardConfig {
-        service_level_seconds: config.service_level_seconds,
-        utc_offset_minutes: config.utc_offset_minutes,
-    };
-    let hub = hub::spawn(
-        store.clone(),
-        relay.handle.clone(),
-        relay.events,
-        config.ring_timeout,
-        wallboard,
-        stats.clone(),
-    )
-    .await;
+    let hub = hub::spawn(store.clone(), relay.handle.clone(), relay.events, &config, stats.clone())
+        .await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
         config,

@@ -7,12 +7,15 @@ use voicedesk_media_relay::{LegId, RelayError, SlotFeed};
 use voicedesk_protocol::{
     AgentAvailability, ClientMessage, EndReason, ErrorCode, Role, ServerMessage, SupportMode,
 };
-use voicedesk_queue_engine::{AgentId, CallId, Command, Input, Party};
+use voicedesk_queue_engine::{AgentId, CallId, Command, Input, Party, TurnAway};
 use voicedesk_store::NewCall;
 
 use super::{ActiveCall, ConnId, Hub, Identity, LegOwner};
 use crate::clock::now_ms;
 use crate::support::{CallLegs, call_feeds, silence};
+
+/// Calls an agent may still wrap up (the most recent ones of the session).
+const MAX_WRAP_UP_BACKLOG: usize = 5;
 
 /// A refused message: the error code and text sent back.
 pub(super) type Refusal = (ErrorCode, String);
@@ -36,6 +39,9 @@ impl Hub {
         match (identity, message) {
             (Identity::Citizen { citizen_id }, ClientMessage::Call { service, sdp }) => {
                 self.place_call(conn, citizen_id, service, sdp).await
+            }
+            (Identity::Citizen { citizen_id }, ClientMessage::RejoinCall { call_id, sdp }) => {
+                self.rejoin_call(conn, &citizen_id, CallId(call_id), sdp).await
             }
             (Identity::Citizen { .. }, ClientMessage::HangUp { call_id }) => {
                 let call = CallId(call_id);
@@ -93,6 +99,12 @@ impl Hub {
                 self.request_help(&agent, CallId(call_id), reason)
             }
             ClientMessage::CancelHelp { call_id } => self.cancel_help(&agent, CallId(call_id)),
+            ClientMessage::Transfer { call_id, service } => {
+                self.transfer(now, agent, CallId(call_id), &service).await
+            }
+            ClientMessage::WrapUp { call_id, disposition, notes } => {
+                self.wrap_up(&agent, CallId(call_id), disposition, notes).await
+            }
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for an agent", other.type_name()),
@@ -148,29 +160,50 @@ impl Hub {
             return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
         }
         if service.as_ref().is_some_and(|s| s.chars().count() > 200) {
-            return Err(refuse(ErrorCode::UnknownType, "service is longer than 200 characters"));
+            return Err(refuse(ErrorCode::UnknownService, "service is longer than 200 characters"));
+        }
+        let route = self.routing.route(service.as_deref()).ok_or_else(|| {
+            refuse(
+                ErrorCode::UnknownService,
+                format!("unknown service {:?}; see GET /api/catalogue", service.as_deref()),
+            )
+        })?;
+        let call = CallId(uuid::Uuid::new_v4().to_string());
+        let queued_at_ms = now_ms();
+        let record = NewCall {
+            id: call.0.clone(),
+            citizen_session: citizen_id.clone(),
+            service: service.clone(),
+            queued_at_ms,
+            skill_id: Some(route.skill.0.clone()),
+            priority: i32::from(route.priority),
+        };
+        // Closed, full or nobody with the skill: told at once, before any media is set up.
+        // The record keeps the outcome for the statistics.
+        if let Err(turned_away) = self.engine.admission(&route.skill, Instant::now()) {
+            let reason = turned_away.end_reason();
+            self.record_new_call(&record).await?;
+            if let Err(e) = self.store.mark_call_ended(&call.0, now_ms(), reason.as_str()).await {
+                tracing::error!(%call, error = %e, "could not record a turned-away call");
+            }
+            let opens_at_ms = match turned_away {
+                TurnAway::Closed { opens_at_ms } => opens_at_ms.map(|ms| ms.max(0) as u64),
+                _ => None,
+            };
+            tracing::info!(%call, skill = %route.skill, reason = reason.as_str(), "call turned away");
+            self.send(conn, ServerMessage::CallEnded { call_id: call.0, reason, opens_at_ms });
+            return Ok(());
         }
         let (leg, answer) = self
             .relay
             .create_leg(sdp, Role::Citizen.receive_slots())
             .await
             .map_err(relay_refusal)?;
-        let call = CallId(uuid::Uuid::new_v4().to_string());
-        let queued_at_ms = now_ms();
-        let record = NewCall {
-            id: call.0.clone(),
-            citizen_session: citizen_id,
-            service: service.clone(),
-            queued_at_ms,
-        };
-        if let Err(e) = self.store.insert_call(&record).await {
-            tracing::error!(error = %e, "could not record a new call");
+        if let Err(refusal) = self.record_new_call(&record).await {
             let _ = self.relay.close_leg(leg).await;
-            return Err(refuse(
-                ErrorCode::Internal,
-                "the call could not be recorded; please try again",
-            ));
+            return Err(refusal);
         }
+        self.hold(leg).await;
         self.stats.calls_total.fetch_add(1, Ordering::Relaxed);
         self.legs.insert(leg, LegOwner::Citizen(call.clone()));
         self.calls.insert(
@@ -178,7 +211,11 @@ impl Hub {
             ActiveCall {
                 citizen_conn: conn,
                 citizen_leg: leg,
+                citizen_id,
+                parked: false,
                 service: service.clone(),
+                skill: route.skill.0.clone(),
+                transfers: 0,
                 queued_at_ms,
                 answered_at_ms: None,
                 agent: None,
@@ -192,15 +229,27 @@ impl Hub {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.call = Some(call.clone());
         }
-        tracing::info!(%call, %leg, "call queued");
+        tracing::info!(%call, %leg, skill = %route.skill, "call queued");
         self.send(conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
-        let arrived = Input::CallArrived { call: call.clone(), service };
+        let arrived = Input::CallArrived {
+            call: call.clone(),
+            skill: route.skill,
+            priority: route.priority,
+            service,
+        };
         if let Err(e) = self.engine.handle_input(Instant::now(), arrived) {
             tracing::error!(%call, error = %e, "engine refused a new call");
             self.finish_call(&call, EndReason::NoAgents, None).await;
         }
         self.carry_out().await;
         Ok(())
+    }
+
+    async fn record_new_call(&self, record: &NewCall) -> Result<(), Refusal> {
+        self.store.insert_call(record).await.map_err(|e| {
+            tracing::error!(error = %e, "could not record a new call");
+            refuse(ErrorCode::Internal, "the call could not be recorded; please try again")
+        })
     }
 
     /// The citizen ends the call (hang-up, gone, media lost). A call taken over by staff is
@@ -225,10 +274,6 @@ impl Hub {
         Ok(())
     }
 
-    /// The citizen's connection went away.
-    pub(super) async fn citizen_left(&mut self, call: &CallId) {
-        let _ = self.citizen_ends(Instant::now(), call, EndReason::CitizenDisconnected).await;
-    }
 
     /// Carries out every command the engine queued.
     pub(super) async fn carry_out(&mut self) {
@@ -238,17 +283,22 @@ impl Hub {
     async fn carry_out_with(&mut self, end_reason_override: Option<EndReason>) {
         while let Some(command) = self.engine.poll_command() {
             match command {
-                Command::Offer { call, agent, ring_timeout, waited, service } => {
+                Command::Offer { call, agent, ring_timeout, waited, service, skill, priority } => {
                     if let Err(e) = self.store.mark_call_offered(&call.0, &agent.0, now_ms()).await
                     {
                         tracing::error!(%call, error = %e, "could not record an offer");
                     }
+                    let mut transfers = 0;
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.agent = Some(agent.clone());
+                        transfers = c.transfers;
                     }
                     let offered = ServerMessage::CallOffered {
                         call_id: call.0,
                         service,
+                        skill: skill.0,
+                        priority,
+                        transfers,
                         waited_ms: waited.as_millis() as u64,
                         ring_timeout_ms: ring_timeout.as_millis() as u64,
                     };
@@ -265,6 +315,15 @@ impl Hub {
                     self.send_to_member(&agent.0, withdrawn);
                 }
                 Command::Connect { call, agent } => self.bridge(call, agent).await,
+                Command::Transferred { call, agent, skill } => {
+                    self.transferred(call, agent, skill).await
+                }
+                Command::WaitLimitReached { call, waited } => {
+                    if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
+                        let waited_ms = waited.as_millis() as u64;
+                        self.send(conn, ServerMessage::WaitLimitReached { call_id: call.0, waited_ms });
+                    }
+                }
                 Command::End { call, agent, reason: EndReason::TakenOver } => {
                     self.hand_over(&call, agent).await
                 }
@@ -276,16 +335,23 @@ impl Hub {
                     };
                     self.finish_call(&call, reason, agent).await;
                 }
-                Command::Position { call, position } => {
+                Command::Position { call, position, estimated_wait } => {
                     if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                        self.send(conn, ServerMessage::QueuePosition { call_id: call.0, position });
+                        let estimated_wait_ms = estimated_wait.map(|d| d.as_millis() as u64);
+                        let message = ServerMessage::QueuePosition {
+                            call_id: call.0,
+                            position,
+                            estimated_wait_ms,
+                        };
+                        self.send(conn, message);
                     }
                 }
-                Command::AgentState { agent, state, reason, since } => {
+                Command::AgentState { agent, state, reason, since, until } => {
                     let since_ms = self.wall_ms(since);
+                    let until_ms = until.map(|at| self.wall_ms(at));
                     self.send_to_member(
                         &agent.0,
-                        ServerMessage::AgentState { state, reason, since_ms },
+                        ServerMessage::AgentState { state, reason, since_ms, until_ms },
                     );
                 }
             }
@@ -322,6 +388,11 @@ impl Hub {
     /// Connects citizen and agent in the relay, records the answer, tells both.
     async fn bridge(&mut self, call: CallId, agent: AgentId) {
         let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
+        if let Some(m) = self.members.get_mut(&agent.0) {
+            m.handled.push(call.clone());
+            let excess = m.handled.len().saturating_sub(MAX_WRAP_UP_BACKLOG);
+            m.handled.drain(..excess);
+        }
         let Some(c) = self.calls.get_mut(&call) else { return };
         if agent_leg.is_none() {
             tracing::error!(%call, %agent, "bridge without the agent's headset");
@@ -402,7 +473,7 @@ impl Hub {
         {
             c.call = None;
         }
-        let ended = ServerMessage::CallEnded { call_id: call.0.clone(), reason };
+        let ended = ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
         self.send(active.citizen_conn, ended.clone());
         if let Some(agent) = agent
             && (active.connected || reason != EndReason::Abandoned)

@@ -8,12 +8,15 @@
 //! support action is committed before it takes effect.
 //!
 //! - `calls.rs`: client messages, the citizen's call, the engine's commands, ending calls.
+//! - `queueing.rs`: the catalogue in the engine (queues, calendar, agents' skills), parking and
+//!   rejoining, transfer, wrap-up, and the agents' queue status.
 //! - `media.rs`: headsets (agents' and staff's one media connection) and relay events.
 //! - `support.rs`: staff joining calls in a mode, help requests, take over.
 //! - `wallboard.rs`: the live figures pushed to staff.
 
 mod calls;
 mod media;
+mod queueing;
 mod support;
 mod wallboard;
 
@@ -25,11 +28,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use voicedesk_media_relay::{LegId, RelayEvent, RelayHandle};
 use voicedesk_protocol::{ErrorCode, Role, ServerMessage, SupportMode, UserInfo};
-use voicedesk_queue_engine::{AgentId, CallId, Engine, EngineConfig, Input};
+use voicedesk_queue_engine::{AgentId, CallId, ClockAnchor, Engine, EngineConfig, Input};
 use voicedesk_store::Store;
 
+use crate::ServerConfig;
+use crate::catalogue::Routing;
 use crate::metrics::SignalingStats;
-pub(crate) use wallboard::WallboardConfig;
 
 /// A WebSocket connection, numbered by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,6 +85,9 @@ pub enum HubInput {
         /// What.
         message: voicedesk_protocol::ClientMessage,
     },
+    /// An admin changed the catalogue (services, skills, agents' skills, holidays): reload it
+    /// into the engine.
+    CatalogueChanged,
     /// A user signed out (or was signed out): their open connection ends now.
     SignedOut {
         /// The user.
@@ -140,6 +147,10 @@ struct Member {
     leg_connected: bool,
     /// Staff: the call this member supports (one at a time: one headset).
     supporting: Option<CallId>,
+    /// Agent: the calls handled in this session that may still be wrapped up, newest last.
+    handled: Vec<CallId>,
+    /// Agent: the queue status last sent, to push only changes.
+    queue_status: Vec<voicedesk_protocol::QueueSummary>,
 }
 
 /// A staff member on a call.
@@ -158,9 +169,19 @@ struct HelpRequest {
 
 /// A call between its arrival and its end.
 struct ActiveCall {
+    /// The citizen's connection; while parked, the one that went away (sends are dropped).
     citizen_conn: ConnId,
     citizen_leg: LegId,
+    /// The citizen's anonymous identity: a reconnect with it may rejoin a parked call.
+    citizen_id: String,
+    /// The citizen's connection dropped while waiting; the engine keeps the place and the
+    /// media leg is closed until `rejoin_call`.
+    parked: bool,
     service: Option<String>,
+    /// The queue it waits (or waited) in.
+    skill: String,
+    /// Transfers so far.
+    transfers: u32,
     queued_at_ms: i64,
     answered_at_ms: Option<i64>,
     /// The agent it rings at or talks to; `None` after a take over.
@@ -189,6 +210,11 @@ pub(crate) struct Hub {
     store: Arc<dyn Store>,
     relay: RelayHandle,
     engine: Engine,
+    /// Services → queues, and the queues' settings, from the catalogue.
+    routing: Routing,
+    /// Local time offset and demo "always open", for rebuilding `routing`.
+    utc_offset_minutes: i32,
+    always_open: bool,
     stats: Arc<SignalingStats>,
     conns: HashMap<ConnId, Conn>,
     /// Agents and staff by user id.
@@ -207,16 +233,28 @@ pub(crate) async fn spawn(
     store: Arc<dyn Store>,
     relay: RelayHandle,
     relay_events: mpsc::UnboundedReceiver<RelayEvent>,
-    ring_timeout: Duration,
-    wallboard: WallboardConfig,
+    config: &ServerConfig,
     stats: Arc<SignalingStats>,
 ) -> HubHandle {
     let (inputs, rx) = mpsc::channel(4096);
+    let wallboard = wallboard::WallboardConfig {
+        service_level_seconds: config.service_level_seconds,
+        utc_offset_minutes: config.utc_offset_minutes,
+    };
     let wallboard = wallboard::WallboardState::load(wallboard, store.as_ref()).await;
-    let hub = Hub {
+    let engine_config = EngineConfig::default()
+        .with_ring_timeout(config.ring_timeout)
+        .with_after_call_work(config.after_call_work)
+        .with_max_missed_offers(config.max_missed_offers)
+        .with_reconnect_grace(config.reconnect_grace);
+    let anchor = ClockAnchor { instant: Instant::now(), unix_ms: crate::clock::now_ms() };
+    let mut hub = Hub {
         store,
         relay,
-        engine: Engine::new(EngineConfig::default().with_ring_timeout(ring_timeout)),
+        engine: Engine::new(engine_config, anchor),
+        routing: Routing::default(),
+        utc_offset_minutes: config.utc_offset_minutes,
+        always_open: config.always_open,
         stats,
         conns: HashMap::new(),
         members: HashMap::new(),
@@ -226,6 +264,7 @@ pub(crate) async fn spawn(
         epoch: (Instant::now(), crate::clock::now_ms()),
         wallboard,
     };
+    hub.reload_catalogue().await;
     tokio::spawn(hub.run(rx, relay_events));
     HubHandle { inputs }
 }
@@ -257,6 +296,7 @@ impl Hub {
                 }
                 _ = tick.tick() => {
                     self.wallboard_tick();
+                    self.push_queue_status();
                     continue;
                 }
             }
@@ -281,6 +321,7 @@ impl Hub {
                     self.send(conn, ServerMessage::error(code, text, Some(request)));
                 }
             }
+            HubInput::CatalogueChanged => self.reload_catalogue().await,
             HubInput::SignedOut { user_id } => {
                 if let Some(conn) = self.members.get(&user_id).map(|m| m.conn) {
                     let expired =
@@ -316,8 +357,9 @@ impl Hub {
             }
             if user.role == Role::Agent {
                 let agent = AgentId(user.id.clone());
+                let skills = self.agent_skills(&user.id).await;
                 if let Err(e) =
-                    self.engine.handle_input(Instant::now(), Input::AgentLoggedIn { agent })
+                    self.engine.handle_input(Instant::now(), Input::AgentLoggedIn { agent, skills })
                 {
                     tracing::warn!(user = %user.username, error = %e, "agent login refused by the engine");
                 }
@@ -331,6 +373,8 @@ impl Hub {
                     leg: None,
                     leg_connected: false,
                     supporting: None,
+                    handled: Vec::new(),
+                    queue_status: Vec::new(),
                 },
             );
         }
@@ -356,8 +400,9 @@ impl Hub {
             );
             return;
         }
+        let parked_call = self.parked_call_of(&citizen_id);
         c.identity = Identity::Citizen { citizen_id };
-        self.send(conn, ServerMessage::Resumed { citizen_token });
+        self.send(conn, ServerMessage::Resumed { citizen_token, parked_call });
     }
 
     async fn disconnected(&mut self, conn: ConnId) {
@@ -365,7 +410,7 @@ impl Hub {
         match c.identity {
             Identity::Citizen { .. } => {
                 if let Some(call) = c.call {
-                    self.citizen_left(&call).await;
+                    self.citizen_connection_lost(&call).await;
                 }
             }
             Identity::Member { user } => {

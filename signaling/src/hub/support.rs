@@ -208,7 +208,11 @@ impl Hub {
         }
         if let Some(agent) = agent {
             let ended =
-                ServerMessage::CallEnded { call_id: call.0.clone(), reason: EndReason::TakenOver };
+                ServerMessage::CallEnded {
+                    call_id: call.0.clone(),
+                    reason: EndReason::TakenOver,
+                    opens_at_ms: None,
+                };
             self.send_to_member(&agent.0, ended);
         }
         tracing::info!(%call, "call taken over by staff");
@@ -237,7 +241,7 @@ impl Hub {
         self.remove_supporter(user_id, &call, EndReason::StaffHangUp).await;
     }
 
-    async fn remove_supporter(&mut self, user_id: &str, call: &CallId, end_if_owner: EndReason) {
+    pub(super) async fn remove_supporter(&mut self, user_id: &str, call: &CallId, end_if_owner: EndReason) {
         let leg = self.members.get_mut(user_id).and_then(|m| {
             m.supporting = None;
             m.leg
@@ -252,7 +256,11 @@ impl Hub {
             if let Some(leg) = leg {
                 let _ = self.relay.set_feeds(crate::support::silence(leg).to_vec()).await;
             }
-            let ended = ServerMessage::CallEnded { call_id: call.0.clone(), reason: end_if_owner };
+            let ended = ServerMessage::CallEnded {
+                call_id: call.0.clone(),
+                reason: end_if_owner,
+                opens_at_ms: None,
+            };
             self.send_to_member(user_id, ended);
             self.finish_call(call, end_if_owner, None).await;
             return;

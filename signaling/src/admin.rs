@@ -1,0 +1,358 @@
+//! The catalogue over HTTP: `GET /api/catalogue` for every page, and the admin API that edits
+//! services, skills (queues), agents' skills and the holiday calendar. Every change is
+//! committed to the store first, then the hub reloads the catalogue into the engine, so it
+//! takes effect at once without a restart.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use voicedesk_protocol::Role;
+use voicedesk_queue_engine::WeeklyHours;
+use voicedesk_store::{
+    AgentSkill, Holiday, HolidayKind, Service, ServiceKind, Skill, StoreError, User,
+};
+
+use crate::AppState;
+use crate::catalogue::Routing;
+use crate::clock::now_ms;
+use crate::http::{api_error, signed_in_user};
+use crate::hub::HubInput;
+
+/// `GET /api/catalogue` — areas, enabled services, skills with their hours and whether they
+/// are open now, away reasons, dispositions and holidays. Public: the hall needs it.
+pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
+    let catalogue = match app.store.catalogue().await {
+        Ok(c) => c,
+        Err(e) => return store_failure(e),
+    };
+    let routing = Routing::new(&catalogue, app.config.utc_offset_minutes, app.config.always_open);
+    let now = now_ms();
+    let skills: Vec<_> = catalogue
+        .skills
+        .iter()
+        .map(|skill| {
+            let hours = routing.queues.iter().find(|(id, _)| id.0 == skill.id).map(|(_, q)| &q.hours);
+            let open_now = hours.is_some_and(|h| routing.calendar.is_open(h, now));
+            let opens_at_ms = match hours {
+                Some(h) if !open_now => routing.calendar.next_opening(h, now),
+                _ => None,
+            };
+            let mut value = json!(skill);
+            value["open_now"] = json!(open_now);
+            value["opens_at_ms"] = json!(opens_at_ms);
+            value
+        })
+        .collect();
+    let services: Vec<&Service> = catalogue.services.iter().filter(|s| s.enabled).collect();
+    Json(json!({
+        "areas": catalogue.areas,
+        "services": services,
+        "skills": skills,
+        "away_reasons": catalogue.away_reasons,
+        "dispositions": catalogue.dispositions,
+        "holidays": catalogue.holidays,
+        "utc_offset_minutes": app.config.utc_offset_minutes,
+    }))
+    .into_response()
+}
+
+/// The signed-in admin, or the response that refuses the request.
+async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
+    let user = signed_in_user(app, headers).await?;
+    if user.role != Role::Admin {
+        return Err(api_error(StatusCode::FORBIDDEN, "forbidden", "only admins can change the catalogue"));
+    }
+    Ok(user)
+}
+
+/// A JSON body, or a 400 that says what was expected.
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+    body.map(|Json(v)| v).map_err(|e| {
+        api_error(StatusCode::BAD_REQUEST, "bad_request", &format!("invalid JSON body: {}", e.body_text()))
+    })
+}
+
+/// Maps a store refusal to a 4xx that names the problem; anything else is a 503.
+fn store_failure(e: StoreError) -> Response {
+    match e {
+        StoreError::InvalidValue { .. } | StoreError::InvalidReference { .. } => {
+            api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
+        }
+        StoreError::InUse { .. } | StoreError::Conflict { .. } => {
+            api_error(StatusCode::CONFLICT, "conflict", &e.to_string())
+        }
+        StoreError::NotFound { .. } => api_error(StatusCode::NOT_FOUND, "not_found", &e.to_string()),
+        other => {
+            tracing::error!(error = %other, "catalogue change failed");
+            api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
+        }
+    }
+}
+
+/// Commits through `write`, then tells the hub to reload the catalogue.
+async fn commit<F>(app: &AppState, write: F) -> Response
+where
+    F: Future<Output = Result<Response, StoreError>>,
+{
+    match write.await {
+        Ok(response) => {
+            app.hub.send(HubInput::CatalogueChanged).await;
+            response
+        }
+        Err(e) => store_failure(e),
+    }
+}
+
+fn deleted(found: bool, what: &str) -> Response {
+    if found {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        api_error(StatusCode::NOT_FOUND, "not_found", &format!("no such {what}"))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SkillBody {
+    name_zh: String,
+    name_en: String,
+    /// Weekly hours, e.g. `mon-fri 09:00-12:00,13:00-17:00; sat 09:00-12:00`, or `always`.
+    hours: String,
+    #[serde(default)]
+    max_waiting: Option<u32>,
+    #[serde(default)]
+    max_wait_secs: Option<u32>,
+    #[serde(default)]
+    sort: i32,
+}
+
+/// `PUT /api/admin/skills/{id}` — creates or changes a queue.
+pub(crate) async fn put_skill(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Result<Json<SkillBody>, JsonRejection>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    let b = match body(request) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    if let Err(e) = b.hours.parse::<WeeklyHours>() {
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", &format!("hours: {e}"));
+    }
+    let skill = Skill {
+        id,
+        name_zh: b.name_zh,
+        name_en: b.name_en,
+        hours: b.hours,
+        max_waiting: b.max_waiting,
+        max_wait_secs: b.max_wait_secs,
+        sort: b.sort,
+        updated_at_ms: now_ms(),
+    };
+    commit(&app, async {
+        app.store.upsert_skill(&skill).await?;
+        Ok(Json(json!({ "skill": skill })).into_response())
+    })
+    .await
+}
+
+/// `DELETE /api/admin/skills/{id}` — refused (409) while a service routes to it.
+pub(crate) async fn delete_skill(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    commit(&app, async { Ok(deleted(app.store.delete_skill(&id).await?, "skill")) }).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServiceBody {
+    area: String,
+    skill_id: String,
+    kind: ServiceKind,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    description_zh: String,
+    #[serde(default)]
+    description_en: String,
+    #[serde(default)]
+    priority: i32,
+    #[serde(default)]
+    sort: i32,
+    #[serde(default = "enabled_default")]
+    enabled: bool,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+/// `PUT /api/admin/services/{id}` — creates or changes a service (its queue, priority, names).
+pub(crate) async fn put_service(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Result<Json<ServiceBody>, JsonRejection>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    let b = match body(request) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let service = Service {
+        id,
+        area: b.area,
+        skill_id: b.skill_id,
+        kind: b.kind,
+        name_zh: b.name_zh,
+        name_en: b.name_en,
+        description_zh: b.description_zh,
+        description_en: b.description_en,
+        priority: b.priority,
+        sort: b.sort,
+        enabled: b.enabled,
+    };
+    commit(&app, async {
+        app.store.upsert_service(&service).await?;
+        Ok(Json(json!({ "service": service })).into_response())
+    })
+    .await
+}
+
+/// `DELETE /api/admin/services/{id}`.
+pub(crate) async fn delete_service(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await
+}
+
+/// `GET /api/admin/agents` — every agent with their skills and levels.
+pub(crate) async fn agents(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    let (users, skills) =
+        match (app.store.users_by_role(Role::Agent).await, app.store.all_agent_skills().await) {
+            (Ok(users), Ok(skills)) => (users, skills),
+            (Err(e), _) | (_, Err(e)) => return store_failure(e),
+        };
+    let agents: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let mine: Vec<_> = skills
+                .iter()
+                .filter(|s| s.user_id == u.id)
+                .map(|s| json!({ "skill_id": s.skill_id, "level": s.level }))
+                .collect();
+            json!({ "id": u.id, "username": u.username, "display_name": u.display_name, "skills": mine })
+        })
+        .collect();
+    Json(json!({ "agents": agents })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AgentSkillsBody {
+    skills: Vec<AgentSkillBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AgentSkillBody {
+    skill_id: String,
+    level: i32,
+}
+
+/// `PUT /api/admin/agents/{user_id}/skills` — replaces an agent's skills; a signed-in agent
+/// is routed by the new skills at once.
+pub(crate) async fn put_agent_skills(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    request: Result<Json<AgentSkillsBody>, JsonRejection>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    let b = match body(request) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    if let Some(bad) = b.skills.iter().find(|s| !(1..=10).contains(&s.level)) {
+        let message = format!("skill {:?}: level {} is not in 1..=10", bad.skill_id, bad.level);
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", &message);
+    }
+    let skills: Vec<AgentSkill> = b
+        .skills
+        .into_iter()
+        .map(|s| AgentSkill { skill_id: s.skill_id, level: s.level })
+        .collect();
+    commit(&app, async {
+        app.store.set_agent_skills(&user_id, &skills).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HolidayBody {
+    kind: HolidayKind,
+    name_zh: String,
+    name_en: String,
+}
+
+/// `PUT /api/admin/holidays/{day}` — a public holiday (every queue with hours is closed) or an
+/// official make-up working day (`workday`: Monday's hours apply).
+pub(crate) async fn put_holiday(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(day): Path<String>,
+    request: Result<Json<HolidayBody>, JsonRejection>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    let b = match body(request) {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let holiday = Holiday { day, kind: b.kind, name_zh: b.name_zh, name_en: b.name_en };
+    commit(&app, async {
+        app.store.upsert_holiday(&holiday).await?;
+        Ok(Json(json!({ "holiday": holiday })).into_response())
+    })
+    .await
+}
+
+/// `DELETE /api/admin/holidays/{day}`.
+pub(crate) async fn delete_holiday(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(day): Path<String>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await
+}
