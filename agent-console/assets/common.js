@@ -289,6 +289,7 @@ const STRINGS = {
     en: ({ pct, seconds }) => `${pct} % (within ${seconds} s)`,
   },
   "queues.empty": { "zh-CN": "暂无队列", en: "No queues" },
+  "queues.all": { "zh-CN": "全部队列", en: "All queues" },
   "agents.title": { "zh-CN": "坐席", en: "Agents" },
   "agents.name": { "zh-CN": "坐席", en: "Agent" },
   "agents.state": { "zh-CN": "状态", en: "State" },

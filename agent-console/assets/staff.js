@@ -6,8 +6,10 @@ import {
   StatusLine,
   formatClock,
   formatDuration,
+  loadCatalogue,
   serviceName,
   setupLang,
+  skillName,
   showError,
   supporterText,
   t,
@@ -89,6 +91,7 @@ setupLang(() => {
   session.chartKey = "";
   render();
 });
+loadCatalogue().then(() => render());
 status.set("login", "status.login_required");
 el.calls.addEventListener("click", onTableClick);
 el.help.addEventListener("click", onTableClick);
@@ -412,7 +415,7 @@ function renderQueues(queues) {
     update(tr, q) {
       const [name, waiting, longest, answered, abandoned, level] = tr.cells;
       name.scope = "row";
-      setText(name, q.name);
+      setText(name, q.name === "all" ? t("queues.all") : skillName(q.name));
       setText(waiting, String(q.waiting));
       setSince(longest, q.waiting > 0 ? atMs - q.longest_wait_ms : null);
       setText(answered, String(q.answered_today));

@@ -415,7 +415,8 @@ impl Hub {
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.answered_at_ms = Some(at);
         let (citizen_conn, queued_at_ms) = (c.citizen_conn, c.queued_at_ms);
-        self.wallboard.answered(at - queued_at_ms);
+        let skill = c.skill.clone();
+        self.wallboard.answered(&skill, at - queued_at_ms);
         tracing::info!(%call, %agent, "call connected");
         let to_citizen =
             ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name };
@@ -465,7 +466,7 @@ impl Hub {
             tracing::error!(%call, error = %e, "could not record the end of a call");
         }
         if reason == EndReason::Abandoned {
-            self.wallboard.abandoned();
+            self.wallboard.abandoned(&active.skill);
         }
         tracing::info!(%call, reason = reason.as_str(), "call ended");
         if let Some(c) = self.conns.get_mut(&active.citizen_conn)

@@ -43,9 +43,25 @@ pub(super) struct WallboardState {
     last_sample: Option<Instant>,
     history: VecDeque<HistoryPoint>,
     day_start_ms: i64,
+    /// Today, all queues (loaded from the store at start).
+    all: DayCounts,
+    /// Today, per queue (skill), counted in memory since this process started.
+    by_skill: std::collections::BTreeMap<String, DayCounts>,
+}
+
+/// Answered and abandoned calls of one day.
+#[derive(Debug, Clone, Copy, Default)]
+struct DayCounts {
     answered: u64,
     answered_within: u64,
     abandoned: u64,
+}
+
+impl DayCounts {
+    fn service_level_pct(&self) -> Option<f32> {
+        let total = self.answered + self.abandoned;
+        (total > 0).then(|| (self.answered_within as f64 * 100.0 / total as f64) as f32)
+    }
 }
 
 fn local_day_start(now_ms: i64, offset_minutes: i32) -> i64 {
@@ -68,9 +84,12 @@ impl WallboardState {
             last_sample: None,
             history: VecDeque::new(),
             day_start_ms,
-            answered: counts.answered,
-            answered_within: counts.answered_within,
-            abandoned: counts.abandoned,
+            all: DayCounts {
+                answered: counts.answered,
+                answered_within: counts.answered_within,
+                abandoned: counts.abandoned,
+            },
+            by_skill: Default::default(),
         }
     }
 
@@ -78,30 +97,26 @@ impl WallboardState {
         let today = local_day_start(now_ms(), self.config.utc_offset_minutes);
         if today != self.day_start_ms {
             self.day_start_ms = today;
-            self.answered = 0;
-            self.answered_within = 0;
-            self.abandoned = 0;
+            self.all = DayCounts::default();
+            self.by_skill.clear();
         }
     }
 
-    /// A call was answered after waiting `waited_ms`.
-    pub(super) fn answered(&mut self, waited_ms: i64) {
+    /// A call of queue `skill` was answered after waiting `waited_ms`.
+    pub(super) fn answered(&mut self, skill: &str, waited_ms: i64) {
         self.roll_day();
-        self.answered += 1;
-        if waited_ms <= self.config.service_level_seconds as i64 * 1000 {
-            self.answered_within += 1;
+        let within = waited_ms <= self.config.service_level_seconds as i64 * 1000;
+        for counts in [&mut self.all, self.by_skill.entry(skill.to_owned()).or_default()] {
+            counts.answered += 1;
+            counts.answered_within += u64::from(within);
         }
     }
 
-    /// A call was abandoned.
-    pub(super) fn abandoned(&mut self) {
+    /// A call of queue `skill` was abandoned.
+    pub(super) fn abandoned(&mut self, skill: &str) {
         self.roll_day();
-        self.abandoned += 1;
-    }
-
-    fn service_level_pct(&self) -> Option<f32> {
-        let total = self.answered + self.abandoned;
-        (total > 0).then(|| (self.answered_within as f64 * 100.0 / total as f64) as f32)
+        self.all.abandoned += 1;
+        self.by_skill.entry(skill.to_owned()).or_default().abandoned += 1;
     }
 }
 
@@ -111,20 +126,44 @@ impl Hub {
         self.wallboard.roll_day();
         let now = Instant::now();
         let at_ms = now_ms();
-        let waiting = (self.engine.queue_len() + self.engine.ringing_count()) as u32;
-        let queue = QueueRow {
-            name: "default".into(),
-            waiting,
-            longest_wait_ms: self
-                .engine
-                .longest_wait(now)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            answered_today: self.wallboard.answered as u32,
-            abandoned_today: self.wallboard.abandoned as u32,
-            service_level_pct: self.wallboard.service_level_pct(),
-            service_level_seconds: self.wallboard.config.service_level_seconds,
+        let threshold = self.wallboard.config.service_level_seconds;
+        let row = |name: String, counts: DayCounts| QueueRow {
+            name,
+            available_agents: 0,
+            staffed_agents: 0,
+            waiting: 0,
+            longest_wait_ms: 0,
+            answered_today: counts.answered as u32,
+            abandoned_today: counts.abandoned as u32,
+            service_level_pct: counts.service_level_pct(),
+            service_level_seconds: threshold,
         };
+        // First the whole hall ("all"), then one row per queue.
+        let mut queues = vec![QueueRow {
+            waiting: self.engine.waiting_calls().count() as u32,
+            longest_wait_ms: self.engine.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
+            available_agents: self
+                .engine
+                .agents()
+                .filter(|a| a.activity == voicedesk_protocol::AgentActivity::Available)
+                .count() as u32,
+            staffed_agents: self
+                .engine
+                .agents()
+                .filter(|a| a.activity != voicedesk_protocol::AgentActivity::Away)
+                .count() as u32,
+            ..row("all".into(), self.wallboard.all)
+        }];
+        for q in self.engine.queues() {
+            let counts = self.wallboard.by_skill.get(&q.skill.0).copied().unwrap_or_default();
+            queues.push(QueueRow {
+                waiting: q.waiting as u32,
+                longest_wait_ms: q.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
+                available_agents: q.available as u32,
+                staffed_agents: q.staffed as u32,
+                ..row(q.skill.0.clone(), counts)
+            });
+        }
         let agents: Vec<AgentRow> = self
             .engine
             .agents()
@@ -132,7 +171,9 @@ impl Hub {
                 user_id: a.id.0.clone(),
                 name: self.members.get(&a.id.0).map(|m| m.name.clone()).unwrap_or_default(),
                 state: a.activity,
+                reason: a.reason.map(str::to_owned),
                 since_ms: self.wall_ms(a.since),
+                skills: a.skills.keys().map(|s| s.0.clone()).collect(),
             })
             .collect();
         let mut calls: Vec<CallRow> = self
@@ -149,6 +190,7 @@ impl Hub {
                 CallRow {
                     call_id: id.0.clone(),
                     service: c.service.clone(),
+                    skill: c.skill.clone(),
                     phase,
                     agent_name: talking_to
                         .and_then(|u| self.members.get(u))
@@ -193,7 +235,7 @@ impl Hub {
         help_requests.sort_by_key(|h| h.requested_at_ms);
         Wallboard {
             at_ms: at_ms.max(0) as u64,
-            queues: vec![queue],
+            queues,
             agents,
             calls,
             help_requests,
