@@ -17,8 +17,10 @@
 pub mod core;
 pub mod demux;
 pub mod driver;
+pub mod hold;
 mod leg;
 pub mod metrics;
+pub mod ogg;
 pub mod rewrite;
 pub mod routing;
 pub mod rtc_setup;
@@ -26,6 +28,7 @@ pub mod sdp;
 
 pub use crate::core::{RelayCore, RelayTimeouts};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
+pub use hold::HoldTune;
 pub use metrics::RelayStats;
 pub use routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 
