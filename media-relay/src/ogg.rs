@@ -288,8 +288,15 @@ const PAGE_SAMPLES: u64 = 48_000;
 
 impl<W: Write> OggOpusWriter<W> {
     /// Starts a stream with serial number `serial`: writes the `OpusHead` page (BOS) and the
-    /// `OpusTags` page (vendor "voicedesk", no comments).
+    /// `OpusTags` page (vendor "voicedesk", no comments). Only mapping family 0 (mono or
+    /// stereo) is written; anything else is `InvalidInput`.
     pub fn new(out: W, head: OpusHead, serial: u32) -> io::Result<Self> {
+        if head.mapping_family != 0 || !(1..=2).contains(&head.channels) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only mono or stereo Opus (channel mapping family 0) can be written",
+            ));
+        }
         let mut writer = Self {
             out,
             serial,
@@ -476,6 +483,13 @@ mod tests {
     }
 
     #[test]
+    fn only_family_0_mono_or_stereo_is_written() {
+        assert!(OggOpusWriter::new(Vec::new(), OpusHead::new(3, 0), 1).is_err());
+        let surround = OpusHead { mapping_family: 1, ..OpusHead::new(2, 0) };
+        assert!(OggOpusWriter::new(Vec::new(), surround, 1).is_err());
+    }
+
+    #[test]
     fn an_empty_stream_is_headers_and_an_eos_page() {
         let bytes =
             OggOpusWriter::new(Vec::new(), OpusHead::new(1, 0), 1).unwrap().finish().unwrap();
@@ -508,30 +522,38 @@ mod tests {
         assert_eq!(opus_packet_samples(&[(15 << 3) | 3, 0]), None); // zero frames
     }
 
-    /// When opus-tools is installed, `opusinfo` accepts what the writer produces.
+    /// When opus-tools / vorbis-tools are installed, `opusinfo` and `ogginfo` accept what the
+    /// writer produces (including a packet that spans pages); skipped when they are not.
     #[test]
-    fn opusinfo_accepts_written_streams_when_installed() {
+    fn opusinfo_and_ogginfo_accept_written_streams_when_installed() {
         let tune = parse_ogg_opus(TUNE).unwrap();
         let mut writer = OggOpusWriter::new(Vec::new(), tune.head, 42).unwrap();
-        for packet in &tune.packets {
+        for (i, packet) in tune.packets.iter().enumerate() {
             writer.write_packet(packet, 960).unwrap();
+            if i == 600 {
+                // Not valid Opus audio, but a valid Ogg packet larger than a page.
+                let big = [tune.packets[0].as_slice(), &[0u8; 70_000]].concat();
+                writer.write_packet(&big, 960).unwrap();
+            }
         }
         let bytes = writer.finish().unwrap();
         let path = std::env::temp_dir().join(format!("voicedesk-ogg-{}.opus", std::process::id()));
         std::fs::write(&path, &bytes).unwrap();
-        let output = std::process::Command::new("opusinfo").arg(&path).output();
+        for tool in ["opusinfo", "ogginfo"] {
+            let Ok(output) = std::process::Command::new(tool).arg(&path).output() else {
+                eprintln!("{tool} not installed; skipped");
+                continue;
+            };
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(output.status.success(), "{tool}: {text}");
+            assert!(!text.contains("WARNING") && !text.contains("ERROR"), "{tool}: {text}");
+            eprintln!("{tool}: ok");
+        }
         let _ = std::fs::remove_file(&path);
-        let Ok(output) = output else {
-            eprintln!("opusinfo not installed; skipped");
-            return;
-        };
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(output.status.success(), "{text}");
-        assert!(!text.contains("WARNING") && !text.contains("ERROR"), "{text}");
     }
 
     fn page_offsets(bytes: &[u8]) -> Vec<usize> {

@@ -224,3 +224,39 @@ fn the_handle_forwards_set_hold() {
         assert_eq!(result, Err(RelayError::UnknownLeg(LegId(5))));
     });
 }
+
+/// Cost of the hold tick with many held legs (relay side only: SRTP encryption of every
+/// packet included, the participants' decryption excluded). Run with
+/// `cargo test -p voicedesk-media-relay --release --test hold -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement"]
+fn measure_hold_tick_cost() {
+    const LEGS: usize = 100;
+    let mut sim = Sim::new(RelayTimeouts::default());
+    for _ in 0..LEGS {
+        sim.join(1);
+    }
+    sim.connect_all();
+    for i in 0..LEGS {
+        let leg = sim.leg(i);
+        sim.relay.set_hold(leg, true).unwrap();
+    }
+    let ticks = 500;
+    let mut spent = Duration::ZERO;
+    let sent = sim.stats.hold_packets_sent.get();
+    for _ in 0..ticks {
+        sim.now += Duration::from_millis(20);
+        let start = std::time::Instant::now();
+        sim.relay.handle_timeout(sim.now);
+        spent += start.elapsed();
+        sim.pump();
+    }
+    let packets = sim.stats.hold_packets_sent.get() - sent;
+    assert!(packets >= (ticks * LEGS) as u64 - LEGS as u64);
+    eprintln!(
+        "{LEGS} held legs: {:.1} µs per tick, {:.2} µs per hold packet, {:.2}% of one core",
+        spent.as_secs_f64() * 1e6 / ticks as f64,
+        spent.as_secs_f64() * 1e6 / packets as f64,
+        spent.as_secs_f64() / (ticks as f64 * 0.020) * 100.0
+    );
+}
