@@ -331,7 +331,9 @@ impl FromStr for WeeklyHours {
                 if start >= end {
                     return Err(ParseError::new(
                         part,
-                        format!("span \"{span}\" must end after it starts (split spans at midnight)"),
+                        format!(
+                            "span \"{span}\" must end after it starts (split spans at midnight)"
+                        ),
                     ));
                 }
                 for day in &days {
@@ -496,12 +498,16 @@ mod tests {
 
     #[test]
     fn hours_parse_merge_and_print_canonically() {
-        let h: WeeklyHours = "Mon-Wed,fri 09:00-12:00, 11:00-13:00; thu 09:00-13:00".parse().unwrap();
+        let h: WeeklyHours =
+            "Mon-Wed,fri 09:00-12:00, 11:00-13:00; thu 09:00-13:00".parse().unwrap();
         assert_eq!(h.to_string(), "mon-fri 09:00-13:00");
         assert_eq!(hall().to_string(), "mon-fri 09:00-12:00,13:30-17:30; sat 09:00-12:00");
         assert_eq!("always".parse::<WeeklyHours>().unwrap(), WeeklyHours::Always);
         assert_eq!("never".parse::<WeeklyHours>().unwrap().to_string(), "never");
-        assert_eq!("sun 00:00-24:00".parse::<WeeklyHours>().unwrap().to_string(), "sun 00:00-24:00");
+        assert_eq!(
+            "sun 00:00-24:00".parse::<WeeklyHours>().unwrap().to_string(),
+            "sun 00:00-24:00"
+        );
     }
 
     #[test]

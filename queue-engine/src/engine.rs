@@ -800,10 +800,8 @@ impl Engine {
         let head = |q: &Queue| -> Option<QueueKey> {
             if q.available.is_empty() { None } else { q.ready.keys().next().copied() }
         };
-        let mut heads: BTreeSet<(QueueKey, SkillId)> = skills
-            .iter()
-            .filter_map(|s| head(&self.queues[s]).map(|k| (k, s.clone())))
-            .collect();
+        let mut heads: BTreeSet<(QueueKey, SkillId)> =
+            skills.iter().filter_map(|s| head(&self.queues[s]).map(|k| (k, s.clone()))).collect();
         while let Some((key, skill)) = heads.pop_first() {
             let q = &self.queues[&skill];
             if q.available.is_empty() {
@@ -842,7 +840,8 @@ impl Engine {
     /// Sends every waiting call of `skill` whose rank or estimate changed its new position.
     /// Starts at the first changed key unless the estimate inputs changed.
     fn announce(&mut self, skill: &SkillId, dirty: &Dirty) {
-        let cycle_ms = self.queues[skill].handle_time_ms.saturating_add(millis(self.config.after_call_work));
+        let cycle_ms =
+            self.queues[skill].handle_time_ms.saturating_add(millis(self.config.after_call_work));
         let q = self.queues.get_mut(skill).expect("dirty skills are configured");
         let staffed = q.staffed;
         let (start, from) = match (dirty.full, dirty.from) {
@@ -941,7 +940,9 @@ impl Engine {
             mark(&mut self.dirty, &self.queues, &skill, Some(key), false);
         }
         self.calls.remove(call);
-        for timer in [Timer::Ring(call.clone()), Timer::Grace(call.clone()), Timer::MaxWait(call.clone())] {
+        for timer in
+            [Timer::Ring(call.clone()), Timer::Grace(call.clone()), Timer::MaxWait(call.clone())]
+        {
             self.timers.stop(&timer);
         }
         let connected_agent = match phase {

@@ -100,11 +100,9 @@ mod timer;
 mod types;
 
 pub use calendar::{Calendar, CivilDate, OPENING_SEARCH_DAYS, ParseError, Weekday, WeeklyHours};
-pub use engine::{
-    AgentView, CallPhase, CallView, Engine, MISSED_CALLS_REASON, QueueView,
-};
+pub use engine::{AgentView, CallPhase, CallView, Engine, MISSED_CALLS_REASON, QueueView};
 pub use error::EngineError;
 pub use types::{
-    AgentId, CallId, ClockAnchor, Command, EngineConfig, Input, Party, QueueSettings,
-    SKILL_LEVELS, SkillId, TurnAway,
+    AgentId, CallId, ClockAnchor, Command, EngineConfig, Input, Party, QueueSettings, SKILL_LEVELS,
+    SkillId, TurnAway,
 };

@@ -86,7 +86,9 @@ impl Engine {
             );
             if logged_in == 0 {
                 assert!(
-                    q.waiting.values().all(|s| matches!(self.calls[&s.call].phase, Phase::Ringing(_))),
+                    q.waiting
+                        .values()
+                        .all(|s| matches!(self.calls[&s.call].phase, Phase::Ringing(_))),
                     "{skill}: calls wait with nobody logged in who has the skill"
                 );
             }

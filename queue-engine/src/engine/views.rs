@@ -227,7 +227,11 @@ impl Engine {
 
 fn longest_wait(q: &Queue, now: Instant) -> Option<Duration> {
     // Queue order is by priority first, so the oldest call is not necessarily the head.
-    q.waiting.keys().map(|(_, queued_at, _)| *queued_at).min().map(|t| now.saturating_duration_since(t))
+    q.waiting
+        .keys()
+        .map(|(_, queued_at, _)| *queued_at)
+        .min()
+        .map(|t| now.saturating_duration_since(t))
 }
 
 fn agent_view<'a>(id: &'a AgentId, a: &'a Agent) -> AgentView<'a> {
