@@ -6,6 +6,10 @@
 //! returns. The per-packet path is: find the leg by remote address → let its stack decrypt →
 //! look the leg up in the routing table → rewrite the header per destination slot → let each
 //! destination's stack encrypt → queue the datagrams.
+//!
+//! Hold audio (see [`RelayCore::set_hold`]) takes the same per-slot path: every 20 ms one
+//! timer tick writes the next packet of the shared [`HoldTune`] to slot 0 of each held leg
+//! whose slot 0 has no source, as if the tune were one more source leg.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -22,9 +26,10 @@ use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
-use crate::leg::{Leg, LegState, answer_offer};
+use crate::hold::HoldTune;
+use crate::leg::{HoldPlayer, Leg, LegState, answer_offer};
 use crate::metrics::RelayStats;
-use crate::rewrite::SourceKey;
+use crate::rewrite::{FRAME_TICKS, SourceKey};
 use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 use crate::sdp::check_offer;
 use crate::{LegEndReason, RelayError, RelayEvent};
@@ -57,6 +62,15 @@ pub struct Transmit {
 /// How often connect and silence limits are checked.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 
+/// The hold tick: one 20 ms Opus frame.
+const HOLD_FRAME: Duration = Duration::from_millis(20);
+/// A late hold tick catches up (sends the frames it missed at once) up to this lateness;
+/// beyond it the tick restarts from now (a stalled loop must not burst seconds of audio).
+const HOLD_MAX_LATE: Duration = Duration::from_millis(60);
+/// The hold tune's source key in slot rewriters. Leg ids start at 1 and only count up, so
+/// no participant ever has this one.
+const HOLD_SOURCE: SourceKey = SourceKey { leg: u64::MAX, ssrc: 0 };
+
 /// The relay's whole state. See the module documentation.
 pub struct RelayCore {
     /// The address written into every answer's one host candidate; also the local address
@@ -75,6 +89,13 @@ pub struct RelayCore {
     /// (deadline, leg) of every leg stack's next timeout; stale entries are skipped.
     timers: BinaryHeap<Reverse<(Instant, LegId)>>,
     next_sweep: Instant,
+    /// Legs marked held, in the order they were marked; the hold tick walks this list.
+    held: Vec<LegId>,
+    /// When the next hold tick is due (meaningful while `held` is not empty).
+    next_hold_tick: Instant,
+    /// No hold tick ran since `held` was last seen empty: the next one starts a new cadence.
+    hold_idle: bool,
+    hold_tune: Arc<HoldTune>,
     transmit: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     stats: Arc<RelayStats>,
@@ -108,6 +129,10 @@ impl RelayCore {
             routes: RoutingTable::new(),
             timers: BinaryHeap::new(),
             next_sweep: now + SWEEP_INTERVAL,
+            held: Vec::new(),
+            next_hold_tick: now,
+            hold_idle: true,
+            hold_tune: HoldTune::builtin(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats,
@@ -169,6 +194,36 @@ impl RelayCore {
             }
         }
         Ok(())
+    }
+
+    /// Marks a leg as held (`on`) or not. While a leg is held and its slot 0 has no source in
+    /// the routing table, the relay plays the hold tune into slot 0, one 20 ms packet per
+    /// tick, looping; every hold (and every resumption after slot 0 was fed) starts at the
+    /// beginning of the tune. The packets take the slot's normal path, so the slot keeps its
+    /// SSRC and one continuous sequence/timestamp line across the tune's wrap-around and
+    /// across feeding: a [`RelayCore::set_feeds`] that gives slot 0 a source stops the tune
+    /// at once (no hold packet follows it), one that clears slot 0's source resumes it.
+    /// Marking an already held leg held again changes nothing (the tune does not restart).
+    /// A held leg that is not connected yet gets nothing until it connects.
+    pub fn set_hold(&mut self, leg: LegId, on: bool) -> Result<(), RelayError> {
+        let entry = self.legs.get_mut(&leg).ok_or(RelayError::UnknownLeg(leg))?;
+        match (on, entry.hold.is_some()) {
+            (true, false) => {
+                entry.hold = Some(HoldPlayer::default());
+                self.held.push(leg);
+            }
+            (false, true) => {
+                entry.hold = None;
+                self.held.retain(|l| *l != leg);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether `leg` is marked held (`None` for an unknown leg).
+    pub fn is_held(&self, leg: LegId) -> Option<bool> {
+        self.legs.get(&leg).map(|l| l.hold.is_some())
     }
 
     /// Closes a leg at the owner's request. No event is emitted for it.
@@ -252,14 +307,32 @@ impl RelayCore {
             self.next_sweep = now + SWEEP_INTERVAL;
             self.sweep(now);
         }
+        if self.held.is_empty() {
+            self.hold_idle = true;
+        } else {
+            if self.hold_idle || now.saturating_duration_since(self.next_hold_tick) > HOLD_MAX_LATE
+            {
+                self.hold_idle = false;
+                self.next_hold_tick = now;
+            }
+            while now >= self.next_hold_tick {
+                self.next_hold_tick += HOLD_FRAME;
+                self.hold_tick(now);
+            }
+        }
     }
 
     /// The earliest instant at which [`RelayCore::handle_timeout`] must run.
     pub fn poll_timeout(&self) -> Instant {
-        match self.timers.peek() {
+        let mut at = match self.timers.peek() {
             Some(Reverse((at, _))) => (*at).min(self.next_sweep),
             None => self.next_sweep,
+        };
+        if !self.held.is_empty() {
+            // While idle this is in the past: the first tick of a new hold runs at once.
+            at = at.min(self.next_hold_tick);
         }
+        at
     }
 
     /// The next datagram to send.
@@ -306,6 +379,9 @@ impl RelayCore {
 
     fn remove_leg(&mut self, id: LegId) -> Option<Leg> {
         let mut leg = self.legs.remove(&id)?;
+        if leg.hold.is_some() {
+            self.held.retain(|l| *l != id);
+        }
         self.by_ufrag.remove(&leg.ufrag);
         for addr in &leg.addrs {
             self.by_addr.remove(addr);
@@ -380,27 +456,95 @@ impl RelayCore {
         packet.header.extensions_padding = 0;
         packet.header.padding = false;
         let key = SourceKey { leg: source.0, ssrc: packet.header.ssrc };
-        let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
-        for SlotRef { leg: dest, slot } in destinations {
-            let Some(leg) = self.legs.get_mut(&dest) else { continue };
+        for dest in destinations {
+            if self.write_to_slot(now, dest, key, packet.clone()) {
+                self.stats.rtp_forwarded.inc();
+            }
+        }
+    }
+
+    /// One hold tick: the next tune packet to slot 0 of every held, connected leg whose slot 0
+    /// has no source. Allocates nothing of its own (the payload is a shared slice).
+    fn hold_tick(&mut self, now: Instant) {
+        let tune = Arc::clone(&self.hold_tune);
+        for i in 0..self.held.len() {
+            let id = self.held[i];
+            let slot = SlotRef { leg: id, slot: 0 };
+            let fed = self.routes.source_of(slot).is_some();
+            let Some(leg) = self.legs.get_mut(&id) else { continue };
+            let Some(hold) = leg.hold.as_mut() else { continue };
+            if fed {
+                // The agent (or anyone) feeds the slot: the tune yields; it starts over when
+                // the slot is silent again.
+                hold.running = false;
+                hold.next = 0;
+                continue;
+            }
             if leg.state != LegState::Connected {
                 continue;
             }
-            let slot = &mut leg.slots[slot as usize];
-            let out = slot.rewriter.rewrite(now, key, seq, ts);
-            let mut copy = packet.clone();
-            copy.header.ssrc = out.ssrc;
-            copy.header.sequence_number = out.seq;
-            copy.header.timestamp = out.ts;
-            copy.header.payload_type = slot.payload_type;
-            let sender = slot.sender;
-            match leg.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, copy)) {
-                Some(Ok(())) => self.stats.rtp_forwarded.inc(),
-                Some(Err(e)) => tracing::debug!(leg = %dest, error = %e, "write_rtp failed"),
-                None => {}
+            if !hold.running {
+                hold.running = true;
+                // A new run of the tune is a source switch for the slot, even when the
+                // previous packet on it was also the tune's: the timestamp must cover the pause.
+                leg.slots[0].rewriter.detach();
             }
-            self.flush(now, dest);
+            let payload = tune.packets()[hold.next].clone();
+            hold.next = (hold.next + 1) % tune.len();
+            hold.seq = hold.seq.wrapping_add(1);
+            hold.ts = hold.ts.wrapping_add(FRAME_TICKS);
+            let packet = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    sequence_number: hold.seq,
+                    timestamp: hold.ts,
+                    ssrc: HOLD_SOURCE.ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            if self.write_to_slot(now, slot, HOLD_SOURCE, packet) {
+                self.stats.hold_packets_sent.inc();
+            }
         }
+    }
+
+    /// Writes one packet of `source` to a receive slot: rewrites its header into the slot's
+    /// stream, lets the leg's stack encrypt it and queues the datagrams. False when the leg is
+    /// gone, not connected, or its stack refused the packet.
+    fn write_to_slot(
+        &mut self,
+        now: Instant,
+        dest: SlotRef,
+        source: SourceKey,
+        mut packet: rtc::rtp::Packet,
+    ) -> bool {
+        let Some(leg) = self.legs.get_mut(&dest.leg) else { return false };
+        if leg.state != LegState::Connected {
+            return false;
+        }
+        let slot = &mut leg.slots[dest.slot as usize];
+        let out = slot.rewriter.rewrite(
+            now,
+            source,
+            packet.header.sequence_number,
+            packet.header.timestamp,
+        );
+        packet.header.ssrc = out.ssrc;
+        packet.header.sequence_number = out.seq;
+        packet.header.timestamp = out.ts;
+        packet.header.payload_type = slot.payload_type;
+        let sender = slot.sender;
+        let written = match leg.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, packet)) {
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                tracing::debug!(leg = %dest.leg, error = %e, "write_rtp failed");
+                false
+            }
+            None => false,
+        };
+        self.flush(now, dest.leg);
+        written
     }
 
     /// Queues a leg's outgoing datagrams and reschedules its timer.

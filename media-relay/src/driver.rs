@@ -39,6 +39,11 @@ enum Command {
         leg: LegId,
         reply: oneshot::Sender<Result<(), RelayError>>,
     },
+    SetHold {
+        leg: LegId,
+        on: bool,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
 }
 
 /// The control side of a running relay. Cheap to clone.
@@ -105,6 +110,11 @@ impl RelayHandle {
         self.call(|reply| Command::SetFeeds { feeds, reply }).await
     }
 
+    /// Starts (`on`) or stops hold audio on a leg's slot 0; see [`RelayCore::set_hold`].
+    pub async fn set_hold(&self, leg: LegId, on: bool) -> Result<(), RelayError> {
+        self.call(|reply| Command::SetHold { leg, on, reply }).await
+    }
+
     /// Closes a leg; it stops feeding and hearing at once.
     pub async fn close_leg(&self, leg: LegId) -> Result<(), RelayError> {
         self.call(|reply| Command::CloseLeg { leg, reply }).await
@@ -164,6 +174,9 @@ async fn run(
                     }
                     Command::CloseLeg { leg, reply } => {
                         let _ = reply.send(core.close_leg(leg));
+                    }
+                    Command::SetHold { leg, on, reply } => {
+                        let _ = reply.send(core.set_hold(leg, on));
                     }
                 }
             }

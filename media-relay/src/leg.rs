@@ -63,6 +63,22 @@ pub(crate) struct Leg {
     pub(crate) addrs: Vec<SocketAddr>,
     /// The deadline currently in the relay's timer heap for this leg.
     pub(crate) scheduled: Option<Instant>,
+    /// Hold audio for slot 0, while the leg is held.
+    pub(crate) hold: Option<HoldPlayer>,
+}
+
+/// Where a held leg is in the hold tune. The tune is a source of its own for the slot's
+/// rewriter: its sequence numbers and timestamps run on across the tune's wrap-around.
+#[derive(Debug, Default)]
+pub(crate) struct HoldPlayer {
+    /// Index of the next tune packet.
+    pub(crate) next: usize,
+    /// Source-side sequence number and timestamp of the last hold packet.
+    pub(crate) seq: u16,
+    pub(crate) ts: u32,
+    /// Whether the previous tick sent a hold packet (false at the start of every hold run,
+    /// which begins at the start of the tune).
+    pub(crate) running: bool,
 }
 
 /// A new leg and the SDP answer to send back.
@@ -173,6 +189,7 @@ pub(crate) fn answer_offer(
             last_rx: now,
             addrs: Vec::new(),
             scheduled: None,
+            hold: None,
         },
         answer,
     })

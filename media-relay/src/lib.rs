@@ -6,10 +6,19 @@
 //! and rewrites SSRC, sequence numbers and timestamps so every slot stays one continuous
 //! stream when its source changes — calls are bridged by re-routing, never by renegotiation.
 //!
+//! While a citizen waits, the relay plays a hold tune into the citizen's slot 0 (the slot the
+//! agent will feed): [`RelayCore::set_hold`] / [`RelayHandle::set_hold`]. The tune is an
+//! embedded Ogg/Opus loop sent one 20 ms packet per timer tick through the slot's normal
+//! rewriting path, so the slot stays one stream across the tune's wrap-around and across
+//! bridging; it yields the moment `set_feeds` gives slot 0 a source and resumes (from its
+//! start) if that source is cleared while the leg is still held.
+//!
 //! - [`routing`]: the routing table (pure): which source feeds which slot.
 //! - [`rewrite`]: per-slot header rewriting (pure).
 //! - [`demux`]: datagram classification and first-contact STUN parsing (pure).
 //! - [`sdp`]: offer checks.
+//! - [`ogg`]: Ogg/Opus reading and writing (pure).
+//! - [`hold`]: the embedded hold tune.
 //! - [`rtc_setup`]: codec and candidate settings shared with sans-I/O clients.
 //! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
 //! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
@@ -17,8 +26,10 @@
 pub mod core;
 pub mod demux;
 pub mod driver;
+pub mod hold;
 mod leg;
 pub mod metrics;
+pub mod ogg;
 pub mod rewrite;
 pub mod routing;
 pub mod rtc_setup;
@@ -26,6 +37,7 @@ pub mod sdp;
 
 pub use crate::core::{RelayCore, RelayTimeouts};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
+pub use hold::HoldTune;
 pub use metrics::RelayStats;
 pub use routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 

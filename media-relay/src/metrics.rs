@@ -39,6 +39,8 @@ pub struct RelayStats {
     pub rtp_in: Counter,
     /// RTP packets written to receive slots (one per destination).
     pub rtp_forwarded: Counter,
+    /// Hold-tune RTP packets written to the slot 0 of held legs (not in `rtp_forwarded`).
+    pub hold_packets_sent: Counter,
     /// Legs answered.
     pub legs_created: Counter,
     /// Legs ended by failure, connect timeout or silence.

@@ -4,13 +4,13 @@ use std::fmt;
 
 use voicedesk_protocol::{AgentActivity, ErrorCode};
 
-use crate::{AgentId, CallId};
+use crate::{AgentId, CallId, SkillId, TurnAway};
 
 /// An input that does not fit the engine's current state.
 ///
 /// These are ordinary outcomes of racing clients (an accept that arrives after the ring
-/// timeout, a hang-up for a call that has just ended), not bugs: the shell answers the client
-/// with [`EngineError::code`] and the text, and goes on.
+/// timeout, a hang-up for a call that has just ended) or of bad configuration, not bugs: the
+/// shell answers the client with [`EngineError::code`] and the text, and goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
@@ -18,12 +18,28 @@ pub enum EngineError {
     UnknownCall(CallId),
     /// The agent is not logged in.
     UnknownAgent(AgentId),
-    /// The call is not connected to an agent (it is queued or ringing).
+    /// The queue (skill) was never configured with [`crate::Input::ConfigureQueue`].
+    UnknownQueue(SkillId),
+    /// The call is not connected to an agent (it is queued, ringing or parked).
     NotConnected(CallId),
+    /// [`crate::Input::CitizenReconnected`] for a call that is not parked.
+    NotParked(CallId),
+    /// [`crate::Input::CitizenDisconnected`] for a call that is already parked.
+    AlreadyParked(CallId),
     /// [`crate::Input::CallArrived`] with the id of a call that is still in the engine.
     DuplicateCall(CallId),
     /// [`crate::Input::AgentLoggedIn`] for an agent who is already logged in.
     AlreadyLoggedIn(AgentId),
+    /// A skill level outside [`crate::SKILL_LEVELS`] (1 to 10).
+    InvalidSkillLevel {
+        /// The skill.
+        skill: SkillId,
+        /// The level given.
+        level: u8,
+    },
+    /// An away reason that is not in [`crate::EngineConfig::away_reasons`], or the engine's
+    /// own [`crate::MISSED_CALLS_REASON`].
+    UnknownAwayReason(String),
     /// Accept or reject of a call that is not ringing at this agent (never offered to them,
     /// already withdrawn, or already accepted).
     NotOfferedToYou {
@@ -32,7 +48,7 @@ pub enum EngineError {
         /// The agent who tried.
         agent: AgentId,
     },
-    /// An agent hung up a call that is not connected to them.
+    /// An agent hung up or transferred a call that is not connected to them.
     NotYourCall {
         /// The call.
         call: CallId,
@@ -49,6 +65,13 @@ pub enum EngineError {
         /// [`AgentActivity::Ringing`] or [`AgentActivity::OnCall`].
         activity: AgentActivity,
     },
+    /// The target queue of a transfer does not admit calls now; the agent keeps the call.
+    TransferRefused {
+        /// The call.
+        call: CallId,
+        /// Why the target refused.
+        reason: TurnAway,
+    },
 }
 
 impl EngineError {
@@ -57,12 +80,18 @@ impl EngineError {
         match self {
             EngineError::UnknownCall(_) => ErrorCode::UnknownCall,
             EngineError::UnknownAgent(_)
+            | EngineError::UnknownQueue(_)
             | EngineError::NotConnected(_)
+            | EngineError::NotParked(_)
+            | EngineError::AlreadyParked(_)
             | EngineError::DuplicateCall(_)
             | EngineError::AlreadyLoggedIn(_)
+            | EngineError::InvalidSkillLevel { .. }
+            | EngineError::UnknownAwayReason(_)
             | EngineError::NotOfferedToYou { .. }
             | EngineError::NotYourCall { .. }
-            | EngineError::AgentBusy { .. } => ErrorCode::InvalidState,
+            | EngineError::AgentBusy { .. }
+            | EngineError::TransferRefused { .. } => ErrorCode::InvalidState,
         }
     }
 }
@@ -74,13 +103,26 @@ impl fmt::Display for EngineError {
                 write!(f, "unknown call {call}: it never arrived or it has already ended")
             }
             EngineError::UnknownAgent(agent) => write!(f, "agent {agent} is not logged in"),
+            EngineError::UnknownQueue(skill) => write!(f, "no queue is configured for {skill}"),
             EngineError::NotConnected(call) => {
                 write!(f, "call {call} is not connected to an agent yet")
+            }
+            EngineError::NotParked(call) => {
+                write!(f, "call {call} is not waiting for its citizen to reconnect")
+            }
+            EngineError::AlreadyParked(call) => {
+                write!(f, "call {call} is already waiting for its citizen to reconnect")
             }
             EngineError::DuplicateCall(call) => {
                 write!(f, "call {call} is already in the queue engine")
             }
             EngineError::AlreadyLoggedIn(agent) => write!(f, "agent {agent} is already logged in"),
+            EngineError::InvalidSkillLevel { skill, level } => {
+                write!(f, "skill level {level} for {skill} is not between 1 and 10")
+            }
+            EngineError::UnknownAwayReason(reason) => {
+                write!(f, "\"{reason}\" is not one of the away reasons an agent may pick")
+            }
             EngineError::NotOfferedToYou { call, agent } => {
                 write!(f, "call {call} is not ringing at agent {agent}")
             }
@@ -94,6 +136,9 @@ impl fmt::Display for EngineError {
                 ),
                 _ => write!(f, "agent {agent} is on call {call}; hang up before changing state"),
             },
+            EngineError::TransferRefused { call, reason } => {
+                write!(f, "call {call} cannot be transferred: {reason}")
+            }
         }
     }
 }

@@ -93,11 +93,16 @@
 
 #![warn(missing_docs)]
 
+mod calendar;
 mod engine;
 mod error;
 mod timer;
 mod types;
 
-pub use engine::{AgentView, CallPhase, CallView, Engine, MISSED_CALL_REASON};
+pub use calendar::{Calendar, CivilDate, OPENING_SEARCH_DAYS, ParseError, Weekday, WeeklyHours};
+pub use engine::{AgentView, CallPhase, CallView, Engine, MISSED_CALLS_REASON, QueueView};
 pub use error::EngineError;
-pub use types::{AgentId, CallId, Command, EngineConfig, Input, Party};
+pub use types::{
+    AgentId, CallId, ClockAnchor, Command, EngineConfig, Input, Party, QueueSettings, SKILL_LEVELS,
+    SkillId, TurnAway,
+};

@@ -2,13 +2,12 @@
 //! one table whose earliest entry is [`crate::Engine::poll_timeout`].
 //!
 //! Unlike a QUIC connection the engine has many calls and agents, so a timer kind carries the id
-//! it belongs to and the table is keyed by it. Later kinds slot in here: `MaxWait(CallId)` for
-//! the waiting limit, `WrapUp(AgentId)` for after-call work.
+//! it belongs to and the table is keyed by it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use crate::CallId;
+use crate::{AgentId, CallId};
 
 /// One kind of deadline, for one call or agent. Ordered so that timers due at the same instant
 /// fire in a fixed order (determinism).
@@ -16,6 +15,12 @@ use crate::CallId;
 pub(crate) enum Timer {
     /// The offer of this call to its ringing agent is withdrawn when this passes.
     Ring(CallId),
+    /// This parked call ends as abandoned when this passes (its citizen did not come back).
+    Grace(CallId),
+    /// This waiting call has waited its queue's maximum wait.
+    MaxWait(CallId),
+    /// This agent's after-call work ends.
+    WrapUp(AgentId),
 }
 
 /// Every armed timer and its deadline. At most one deadline per [`Timer`].
@@ -66,9 +71,15 @@ impl TimerTable {
     }
 
     /// Number of armed timers.
-    #[cfg(any(test, debug_assertions))]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.deadlines.len()
+    }
+
+    /// Every armed timer and its deadline.
+    #[cfg(debug_assertions)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Timer, &Instant)> {
+        self.deadlines.iter()
     }
 }
 

@@ -1,10 +1,13 @@
 //! The vocabulary of the engine: ids, configuration, the inputs it accepts and the commands it
 //! emits. Nothing here has behaviour; the rules live in [`crate::Engine`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use voicedesk_protocol::{AgentActivity, EndReason, WithdrawReason};
+
+use crate::calendar::{Calendar, WeeklyHours};
 
 /// Identifies one call from arrival to end. Chosen by the shell (the engine never invents ids)
 /// and opaque to the engine; the same string is the protocol's `call_id`.
@@ -14,6 +17,11 @@ pub struct CallId(pub String);
 /// Identifies one logged-in agent. Chosen by the shell (the user id); at most one login per id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AgentId(pub String);
+
+/// Identifies a skill, which is also the name of the queue of calls needing it. Each service
+/// of the hall routes to one skill (the shell owns that mapping).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SkillId(pub String);
 
 macro_rules! string_id {
     ($name:ident) => {
@@ -46,6 +54,10 @@ macro_rules! string_id {
 
 string_id!(CallId);
 string_id!(AgentId);
+string_id!(SkillId);
+
+/// Lowest and highest skill level an agent may have (higher is better).
+pub const SKILL_LEVELS: std::ops::RangeInclusive<u8> = 1..=10;
 
 /// Who ends a call with [`Input::HangUp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,22 +70,111 @@ pub enum Party {
     Agent(AgentId),
 }
 
+/// Where the engine's clock stands on the wall: `instant` (the shell's monotonic clock) was
+/// `unix_ms` (Unix epoch milliseconds). The engine needs wall time only for business hours;
+/// the wall time of `now` is `unix_ms + (now - instant)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockAnchor {
+    /// A monotonic instant.
+    pub instant: Instant,
+    /// The Unix epoch milliseconds at `instant`.
+    pub unix_ms: i64,
+}
+
+impl ClockAnchor {
+    /// The wall-clock Unix milliseconds of `now`.
+    pub fn unix_ms_at(&self, now: Instant) -> i64 {
+        fn ms(d: Duration) -> i64 {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        }
+        match now.checked_duration_since(self.instant) {
+            Some(after) => self.unix_ms.saturating_add(ms(after)),
+            None => self.unix_ms.saturating_sub(ms(self.instant.duration_since(now))),
+        }
+    }
+}
+
+/// Per-queue settings, changed with [`Input::ConfigureQueue`].
+///
+/// `#[non_exhaustive]`: start from [`QueueSettings::default`] (no limits, always open) and use
+/// the `with_*` methods.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueSettings {
+    /// At most this many calls wait (queued, ringing or parked); a call arriving at a full
+    /// queue is turned away with [`EndReason::QueueFull`]. `None`: no limit.
+    pub max_waiting: Option<u32>,
+    /// After this long since it was first queued, a waiting call gets one
+    /// [`Command::WaitLimitReached`] (it keeps its place). `None`: no limit.
+    pub max_wait: Option<Duration>,
+    /// When the queue admits calls (see [`Calendar`]).
+    pub hours: WeeklyHours,
+}
+
+impl QueueSettings {
+    /// These settings with a limit on waiting calls.
+    #[must_use]
+    pub fn with_max_waiting(mut self, max_waiting: Option<u32>) -> Self {
+        self.max_waiting = max_waiting;
+        self
+    }
+
+    /// These settings with a maximum wait.
+    #[must_use]
+    pub fn with_max_wait(mut self, max_wait: Option<Duration>) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// These settings with other business hours.
+    #[must_use]
+    pub fn with_hours(mut self, hours: WeeklyHours) -> Self {
+        self.hours = hours;
+        self
+    }
+}
+
 /// Tunables of the engine.
 ///
-/// `#[non_exhaustive]` because later issues add fields (maximum wait, after-call work, …):
-/// start from [`EngineConfig::default`] and set fields, or use the `with_*` methods.
+/// `#[non_exhaustive]` because later issues add fields: start from [`EngineConfig::default`]
+/// and use the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EngineConfig {
     /// How long an offer rings at one agent before it is withdrawn
-    /// ([`WithdrawReason::RingTimeout`]) and the agent is set away as "missed call".
-    /// Default 15 s.
+    /// ([`WithdrawReason::RingTimeout`]). Default 15 s.
     pub ring_timeout: Duration,
+    /// After this many *consecutive* ring timeouts the agent is set away with reason
+    /// [`crate::MISSED_CALLS_REASON`]; below it they stay available (the call prefers other
+    /// agents). An accept or a reject breaks the streak. `0` disables auto-away. Default 2.
+    pub max_missed_offers: u32,
+    /// How long an agent wraps up after a call before being offered the next one.
+    /// [`Duration::ZERO`]: straight back to available. Default 30 s.
+    pub after_call_work: Duration,
+    /// How long a call whose citizen disconnected before an answer keeps its place
+    /// (parked) before it ends as [`EndReason::Abandoned`]. Default 60 s.
+    pub reconnect_grace: Duration,
+    /// The away reasons an agent may pick ([`Input::AgentAway`]); no reason is always allowed,
+    /// [`crate::MISSED_CALLS_REASON`] never (it is the engine's).
+    /// Default `break`, `meal`, `meeting`, `training`, `other`.
+    pub away_reasons: Vec<String>,
+    /// The handle time assumed for a queue before any call of it has ended; seeds the wait
+    /// estimate. Default 180 s.
+    pub default_handle_time: Duration,
 }
 
 impl EngineConfig {
     /// The default ring timeout.
     pub const DEFAULT_RING_TIMEOUT: Duration = Duration::from_secs(15);
+    /// The default after-call work.
+    pub const DEFAULT_AFTER_CALL_WORK: Duration = Duration::from_secs(30);
+    /// The default reconnect grace.
+    pub const DEFAULT_RECONNECT_GRACE: Duration = Duration::from_secs(60);
+    /// The default seed of the handle time.
+    pub const DEFAULT_HANDLE_TIME: Duration = Duration::from_secs(180);
+    /// The default away reasons.
+    pub const DEFAULT_AWAY_REASONS: [&'static str; 5] =
+        ["break", "meal", "meeting", "training", "other"];
 
     /// This configuration with another ring timeout.
     #[must_use]
@@ -81,11 +182,96 @@ impl EngineConfig {
         self.ring_timeout = ring_timeout;
         self
     }
+
+    /// This configuration with another auto-away threshold (`0` disables it).
+    #[must_use]
+    pub fn with_max_missed_offers(mut self, max_missed_offers: u32) -> Self {
+        self.max_missed_offers = max_missed_offers;
+        self
+    }
+
+    /// This configuration with another after-call work time.
+    #[must_use]
+    pub fn with_after_call_work(mut self, after_call_work: Duration) -> Self {
+        self.after_call_work = after_call_work;
+        self
+    }
+
+    /// This configuration with another reconnect grace.
+    #[must_use]
+    pub fn with_reconnect_grace(mut self, reconnect_grace: Duration) -> Self {
+        self.reconnect_grace = reconnect_grace;
+        self
+    }
+
+    /// This configuration with other away reasons.
+    #[must_use]
+    pub fn with_away_reasons<I, S>(mut self, reasons: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.away_reasons = reasons.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// This configuration with another handle-time seed.
+    #[must_use]
+    pub fn with_default_handle_time(mut self, default_handle_time: Duration) -> Self {
+        self.default_handle_time = default_handle_time;
+        self
+    }
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { ring_timeout: Self::DEFAULT_RING_TIMEOUT }
+        Self {
+            ring_timeout: Self::DEFAULT_RING_TIMEOUT,
+            max_missed_offers: 2,
+            after_call_work: Self::DEFAULT_AFTER_CALL_WORK,
+            reconnect_grace: Self::DEFAULT_RECONNECT_GRACE,
+            away_reasons: Self::DEFAULT_AWAY_REASONS.iter().map(|r| (*r).to_owned()).collect(),
+            default_handle_time: Self::DEFAULT_HANDLE_TIME,
+        }
+    }
+}
+
+/// Why a queue does not admit a call now ([`crate::Engine::admission`], arrivals, transfers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnAway {
+    /// Outside the queue's hours, or a holiday. `opens_at_ms`: the next opening (Unix ms),
+    /// if there is one within about 60 days.
+    Closed {
+        /// Next opening, Unix epoch milliseconds.
+        opens_at_ms: Option<i64>,
+    },
+    /// The queue holds [`QueueSettings::max_waiting`] calls.
+    QueueFull,
+    /// No logged-in agent (in any state) has the skill.
+    NoAgents,
+}
+
+impl TurnAway {
+    /// The reason a call turned away ends with.
+    pub fn end_reason(self) -> EndReason {
+        match self {
+            TurnAway::Closed { .. } => EndReason::Closed,
+            TurnAway::QueueFull => EndReason::QueueFull,
+            TurnAway::NoAgents => EndReason::NoAgents,
+        }
+    }
+}
+
+impl fmt::Display for TurnAway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TurnAway::Closed { opens_at_ms: Some(at) } => {
+                write!(f, "the queue is closed (opens at {at} ms since the epoch)")
+            }
+            TurnAway::Closed { opens_at_ms: None } => f.write_str("the queue is closed"),
+            TurnAway::QueueFull => f.write_str("the queue is full"),
+            TurnAway::NoAgents => f.write_str("no logged-in agent has the skill"),
+        }
     }
 }
 
@@ -96,44 +282,81 @@ impl Default for EngineConfig {
 /// [`crate::EngineError`] and changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// A citizen's call was answered by the relay and wants an agent. Queued at the back, or
-    /// ended at once with [`EndReason::NoAgents`] when no agent is logged in.
+    /// A citizen's call wants an agent with `skill`. Queued in that skill's queue, or — when
+    /// the queue is closed, full, or has no logged-in agent — ended at once with
+    /// [`EndReason::Closed`], [`EndReason::QueueFull`] or [`EndReason::NoAgents`].
     CallArrived {
         /// A new id, not currently in the engine.
         call: CallId,
+        /// The queue; must be configured ([`crate::EngineError::UnknownQueue`]).
+        skill: SkillId,
+        /// Higher is served first.
+        priority: u8,
         /// The service the citizen chose in the hall; carried into [`Command::Offer`].
         service: Option<String>,
     },
-    /// The citizen's side went away: they left the queue, closed the page, or their signaling
-    /// connection dropped. Before an answer this ends the call as [`EndReason::Abandoned`];
-    /// on a connected call as [`EndReason::CitizenDisconnected`].
+    /// The citizen explicitly left: ends the call at once, as [`EndReason::Abandoned`] before
+    /// an answer (parked included) and as [`EndReason::CitizenDisconnected`] when connected.
     CallAbandoned {
         /// The call.
         call: CallId,
+    },
+    /// The citizen's connection dropped. Before an answer the call is *parked* (keeps its
+    /// place, offered to nobody) for [`EngineConfig::reconnect_grace`]; when connected it ends
+    /// as [`EndReason::CitizenDisconnected`].
+    CitizenDisconnected {
+        /// The call.
+        call: CallId,
+    },
+    /// The citizen of a parked call is back: the call is offered again from its place.
+    CitizenReconnected {
+        /// The call.
+        call: CallId,
+    },
+    /// Creates or updates a queue, effective at once.
+    ConfigureQueue {
+        /// The queue.
+        skill: SkillId,
+        /// Its settings.
+        settings: QueueSettings,
+    },
+    /// Replaces the holidays, make-up workdays and UTC offset.
+    SetCalendar {
+        /// The new calendar.
+        calendar: Calendar,
     },
     /// An agent logged in (or their console reconnected after a logout). They start
     /// [`AgentActivity::Away`] without a reason until they say they are available.
     AgentLoggedIn {
         /// The agent.
         agent: AgentId,
+        /// Skill levels, each in [`SKILL_LEVELS`]. Skills of queues not configured yet are
+        /// kept (the queue may be configured later).
+        skills: BTreeMap<SkillId, u8>,
     },
-    /// An agent logged out or their console disconnected. A ringing offer is withdrawn and the
-    /// call goes back to its place in the queue; a connected call ends
-    /// ([`EndReason::AgentDisconnected`]).
+    /// Replaces a logged-in agent's skills, effective at once.
+    SetAgentSkills {
+        /// The agent.
+        agent: AgentId,
+        /// The new skill levels, each in [`SKILL_LEVELS`].
+        skills: BTreeMap<SkillId, u8>,
+    },
+    /// An agent logged out or their console disconnected. A ringing offer is dropped and the
+    /// call goes back to its place; a connected call ends ([`EndReason::AgentDisconnected`]).
     AgentLoggedOut {
         /// The agent.
         agent: AgentId,
     },
-    /// The agent is ready for calls (`set_state available`).
+    /// The agent is ready for calls (`set_state available`); also ends after-call work early.
     AgentAvailable {
         /// The agent.
         agent: AgentId,
     },
-    /// The agent steps away (`set_state away`).
+    /// The agent steps away (`set_state away`), from available, away or after-call work.
     AgentAway {
         /// The agent.
         agent: AgentId,
-        /// Free text shown on the wallboard.
+        /// One of [`EngineConfig::away_reasons`], or none.
         reason: Option<String>,
     },
     /// The agent takes the call ringing at them.
@@ -164,12 +387,26 @@ pub enum Input {
         /// The call.
         call: CallId,
     },
-    /// A staff member took the connected call over. The engine lets go of it: the agent is
-    /// freed at once and the call ends for the engine with [`EndReason::TakenOver`] (the
+    /// A staff member took the connected call over. The engine lets go of it: the agent goes
+    /// to after-call work and the call ends for the engine with [`EndReason::TakenOver`] (the
     /// shell keeps the citizen talking to the staff member).
     TakenOver {
         /// The call.
         call: CallId,
+    },
+    /// Blind transfer: the connected agent sends the call to another (or the same) queue. The
+    /// call waits again there with its original queue time; the agent goes to after-call
+    /// work. Refused with [`crate::EngineError::TransferRefused`] when the target does not
+    /// admit calls now (the agent keeps the call).
+    Transfer {
+        /// The agent connected to the call.
+        agent: AgentId,
+        /// The call.
+        call: CallId,
+        /// The target queue.
+        to_skill: SkillId,
+        /// The priority in the target queue; `None` keeps the call's.
+        priority: Option<u8>,
     },
 }
 
@@ -185,9 +422,11 @@ pub enum Command {
         call: CallId,
         /// The agent it rings at.
         agent: AgentId,
+        /// The queue it was waiting in.
+        skill: SkillId,
         /// How long it rings before the engine withdraws it.
         ring_timeout: Duration,
-        /// How long the citizen has waited since the call was queued.
+        /// How long the citizen has waited since the call was first queued.
         waited: Duration,
         /// The service the citizen chose.
         service: Option<String>,
@@ -209,6 +448,17 @@ pub enum Command {
         /// The agent.
         agent: AgentId,
     },
+    /// The agent transferred the call: tell the agent `call_ended` with
+    /// [`EndReason::Transferred`], unbridge them, and keep the citizen waiting (positions
+    /// follow). The call is live again in `skill`'s queue.
+    Transferred {
+        /// The call.
+        call: CallId,
+        /// The agent who let go of it (now in after-call work).
+        agent: AgentId,
+        /// The queue it waits in now.
+        skill: SkillId,
+    },
     /// The call is over (`call_ended`). The last command that names this call.
     End {
         /// The call.
@@ -219,13 +469,24 @@ pub enum Command {
         /// Why.
         reason: EndReason,
     },
-    /// The call's place among the calls waiting for an answer changed (`queue_position`).
-    /// 1 = next (or being offered now). Never emitted for a call once it is answered or ended.
+    /// The call's place in its queue or its wait estimate changed (`queue_position`).
+    /// 1 = next. Never emitted for a call while it is connected, nor after it ended.
     Position {
         /// The call.
         call: CallId,
-        /// 1-based position.
+        /// 1-based rank among the calls waiting in the call's queue (queued, ringing, parked).
         position: u32,
+        /// Estimated wait from now, in 10 s steps; `None` when no agent with the skill is
+        /// staffed (see `docs/wait-estimate.md`).
+        estimated_wait: Option<Duration>,
+    },
+    /// The call has waited [`QueueSettings::max_wait`]. Sent once per call; the call keeps
+    /// its place (the shell may offer the citizen other channels).
+    WaitLimitReached {
+        /// The call.
+        call: CallId,
+        /// How long it has waited since it was first queued.
+        waited: Duration,
     },
     /// An agent's state changed (`agent_state`), or they confirmed the state they are in.
     /// Not emitted for a logout: a logged-out agent has no state.
@@ -238,6 +499,8 @@ pub enum Command {
         reason: Option<String>,
         /// When this state began (the shell maps it to wall-clock time).
         since: Instant,
+        /// In after-call work: when it ends by itself (`None` in other states).
+        until: Option<Instant>,
     },
 }
 
@@ -248,8 +511,10 @@ impl Command {
             Command::Offer { call, .. }
             | Command::WithdrawOffer { call, .. }
             | Command::Connect { call, .. }
+            | Command::Transferred { call, .. }
             | Command::End { call, .. }
-            | Command::Position { call, .. } => Some(call),
+            | Command::Position { call, .. }
+            | Command::WaitLimitReached { call, .. } => Some(call),
             Command::AgentState { .. } => None,
         }
     }

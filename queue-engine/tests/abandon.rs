@@ -38,7 +38,8 @@ fn abandoning_while_ringing_withdraws_the_offer_and_the_agent_stays_available() 
                 agent: agent("a1"),
                 state: AgentActivity::Available,
                 reason: None,
-                since: h.now
+                since: h.now,
+                until: None
             },
             Command::End { call: call("c1"), agent: None, reason: EndReason::Abandoned },
         ]

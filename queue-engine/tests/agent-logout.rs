@@ -20,9 +20,16 @@ fn logout_while_ringing_requeues_the_call_at_the_head_with_its_original_time() {
     h.advance_secs(2);
 
     let out = h.logout("a1");
-    assert!(out.is_empty(), "no withdraw, no agent state, nobody moved: {out:?}");
+    // No withdraw, no agent state; nobody moved, but with nobody staffed the estimates are gone.
+    assert_eq!(
+        estimates(&out),
+        [("c1".into(), 1, None), ("c2".into(), 2, None)],
+        "only estimates: {out:?}"
+    );
+    assert_eq!(out.len(), 2);
     assert_eq!(h.engine.poll_timeout(), None);
-    let waiting: Vec<_> = h.engine.waiting_calls().map(|c| (c.id.0.clone(), c.phase)).collect();
+    let waiting: Vec<_> =
+        h.engine.waiting_calls(&skill(GENERAL)).map(|c| (c.id.0.clone(), c.phase)).collect();
     assert_eq!(waiting, [("c1".into(), CallPhase::Queued), ("c2".into(), CallPhase::Queued)]);
     assert_eq!(h.engine.call(&call("c1")).unwrap().queued_at, arrived);
 

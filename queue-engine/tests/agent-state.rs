@@ -16,7 +16,8 @@ fn an_agent_logs_in_away_and_is_offered_nothing_until_available() {
             agent: agent("a1"),
             state: AgentActivity::Away,
             reason: None,
-            since: h.now
+            since: h.now,
+            until: None
         }]
     );
     let out = h.arrive("c1");
@@ -70,7 +71,8 @@ fn setting_the_state_you_are_in_is_confirmed_and_changes_nothing() {
             agent: agent("a1"),
             state: AgentActivity::Available,
             reason: None,
-            since
+            since,
+            until: None
         }]
     );
     assert_eq!(h.engine.agent(&agent("a1")).unwrap().idle_since, since);
@@ -85,7 +87,8 @@ fn setting_the_state_you_are_in_is_confirmed_and_changes_nothing() {
             agent: agent("a1"),
             state: AgentActivity::Away,
             reason: Some("training".into()),
-            since: away_since
+            since: away_since,
+            until: None
         }]
     );
 }

@@ -33,7 +33,8 @@ fn a_citizen_hang_up_ends_the_call_for_both_and_frees_the_agent() {
                 agent: agent("a1"),
                 state: AgentActivity::Available,
                 reason: None,
-                since: h.now
+                since: h.now,
+                until: None
             },
         ]
     );

@@ -94,7 +94,7 @@ fn availability_cannot_change_while_ringing_or_on_a_call() {
 fn logins_logouts_and_arrivals_that_do_not_fit_are_refused() {
     let mut h = busy_hall();
     h.refused(
-        Input::AgentLoggedIn { agent: agent("a1") },
+        Input::AgentLoggedIn { agent: agent("a1"), skills: skills(&[(GENERAL, 5)]) },
         EngineError::AlreadyLoggedIn(agent("a1")),
     );
     h.refused(
@@ -111,7 +111,12 @@ fn logins_logouts_and_arrivals_that_do_not_fit_are_refused() {
     );
     for live in ["c1", "c2", "c3"] {
         h.refused(
-            Input::CallArrived { call: call(live), service: None },
+            Input::CallArrived {
+                call: call(live),
+                skill: skill(GENERAL),
+                priority: 0,
+                service: None,
+            },
             EngineError::DuplicateCall(call(live)),
         );
     }

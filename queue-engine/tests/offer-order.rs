@@ -105,11 +105,13 @@ fn an_offer_tells_the_agent_the_service_the_wait_and_the_ring_timeout() {
                 agent: agent("a1"),
                 state: AgentActivity::Available,
                 reason: None,
-                since: h.now
+                since: h.now,
+                until: None
             },
             Command::Offer {
                 call: call("c1"),
                 agent: agent("a1"),
+                skill: skill(GENERAL),
                 ring_timeout: Duration::from_secs(15),
                 waited: Duration::from_secs(5),
                 service: Some("pension inquiry".into()),
@@ -118,9 +120,15 @@ fn an_offer_tells_the_agent_the_service_the_wait_and_the_ring_timeout() {
                 agent: agent("a1"),
                 state: AgentActivity::Ringing,
                 reason: None,
-                since: h.now
+                since: h.now,
+                until: None
+            },
+            // Still position 1; the estimate appears now that someone is staffed.
+            Command::Position {
+                call: call("c1"),
+                position: 1,
+                estimated_wait: Some(Duration::from_secs(180)),
             },
         ],
-        "the call keeps position 1, so no position is sent"
     );
 }

@@ -48,12 +48,15 @@ fn a_ringing_call_keeps_position_one_and_nobody_moves_until_it_is_answered() {
     assert_eq!(positions(&h.reject("a1", "c1")), names(&[]));
     h.available("a2");
     assert_eq!(h.ringing_at("a2").as_deref(), Some("c2"));
-    assert_eq!(positions(&h.advance_secs(15)), names(&[]));
+    // Both missed and went away: nobody moves, but the estimates go (nobody is staffed).
+    let out = h.advance_secs(15);
+    assert_eq!(positions(&out), names(&[("c1", 1), ("c2", 2)]));
+    assert!(estimates(&out).iter().all(|(_, _, estimate)| estimate.is_none()));
 
     // Both missed and are queued again; a2 comes back and is offered the head, c1.
     let out = h.available("a2");
     assert_eq!(offers(&out), pairs(&[("c1", "a2")]));
-    assert_eq!(positions(&out), names(&[]));
+    assert_eq!(positions(&out), names(&[("c1", 1), ("c2", 2)]), "estimates are back, same places");
     let out = h.accept("a2", "c1");
     assert_eq!(positions(&out), names(&[("c2", 1)]), "c2 moves up; the answered c1 hears nothing");
 }
@@ -111,7 +114,7 @@ fn no_position_is_ever_sent_after_a_call_is_answered_or_ended() {
     no_position_for(&h.advance_secs(30), &["c1", "c2", "c3"]);
     h.available("a2");
     no_position_for(&h.accept("a2", "c4"), &["c1", "c2", "c3", "c4"]);
-    assert_eq!(h.engine.waiting_calls().count(), 0);
+    assert_eq!(h.engine.waiting_calls(&skill(GENERAL)).count(), 0);
 }
 
 #[test]
@@ -121,7 +124,8 @@ fn an_agent_logging_out_while_ringing_moves_nobody() {
     h.login("a2");
     h.arrive("c1");
     h.arrive("c2");
-    assert_eq!(positions(&h.logout("a1")), names(&[]));
+    // Same places; only the estimates change (the last staffed agent left).
+    assert_eq!(estimates(&h.logout("a1")), [("c1".into(), 1, None), ("c2".into(), 2, None)]);
     assert_eq!(h.engine.position(&call("c1")), Some(1));
     assert_eq!(h.engine.position(&call("c2")), Some(2));
 }

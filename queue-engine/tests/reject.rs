@@ -29,7 +29,8 @@ fn a_rejected_offer_goes_to_the_next_available_agent() {
                 agent: agent("a1"),
                 state: AgentActivity::Available,
                 reason: None,
-                since: h.now
+                since: h.now,
+                until: None
             },
         ]
     );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use voicedesk_protocol::{AgentActivity, WithdrawReason};
-use voicedesk_queue_engine::{Command, EngineConfig, EngineError, Input, MISSED_CALL_REASON};
+use voicedesk_queue_engine::{Command, EngineConfig, EngineError, Input, MISSED_CALLS_REASON};
 
 #[test]
 fn an_unanswered_offer_moves_to_the_next_agent_and_sets_the_missed_agent_away() {
@@ -31,14 +31,15 @@ fn an_unanswered_offer_moves_to_the_next_agent_and_sets_the_missed_agent_away() 
             Command::AgentState {
                 agent: agent("a1"),
                 state: AgentActivity::Away,
-                reason: Some(MISSED_CALL_REASON.into()),
+                reason: Some(MISSED_CALLS_REASON.into()),
                 since: h.now,
+                until: None
             },
         ]
     );
     assert_eq!(offers(&out), pairs(&[("c1", "a2")]));
     let a1 = h.engine.agent(&agent("a1")).unwrap();
-    assert_eq!((a1.activity, a1.reason), (AgentActivity::Away, Some("missed call")));
+    assert_eq!((a1.activity, a1.reason), (AgentActivity::Away, Some("missed_calls")));
     assert_eq!(h.engine.poll_timeout(), Some(h.now + Duration::from_secs(15)));
 }
 
@@ -62,8 +63,7 @@ fn a_missed_call_waits_when_no_other_agent_is_available_and_returns_with_the_age
 
 #[test]
 fn every_agent_missing_in_turn_leaves_the_call_queued() {
-    let mut h =
-        Harness::with_config(EngineConfig::default().with_ring_timeout(Duration::from_secs(10)));
+    let mut h = Harness::with_config(classic().with_ring_timeout(Duration::from_secs(10)));
     for id in ["a1", "a2", "a3"] {
         h.login_available(id);
         h.advance_secs(1);

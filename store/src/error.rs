@@ -51,6 +51,33 @@ pub enum StoreError {
         id: String,
     },
 
+    /// The row cannot be deleted: other rows still refer to it (a skill that services or calls
+    /// use, a disposition that wrap-ups use). Nothing was changed.
+    #[error("{entity} {id:?} is still used by {by}")]
+    InUse {
+        /// The kind of row that was to be deleted: "skill", "disposition".
+        entity: &'static str,
+        /// Its id or code.
+        id: String,
+        /// What still refers to it: "services", "calls", "call wrap-ups".
+        by: &'static str,
+    },
+
+    /// A value the caller passed breaks a rule of the schema (an id that is not snake_case, a
+    /// blank name, a priority outside 0..=9, a day that is not a date, notes too long, …).
+    /// Checked before anything is written: nothing was changed.
+    #[error("invalid {entity} {field} {value:?}: expected {expected}")]
+    InvalidValue {
+        /// The kind of row: "skill", "service", "call", …
+        entity: &'static str,
+        /// The field: "id", "priority", …
+        field: &'static str,
+        /// The value given (long values are cut to 64 characters).
+        value: String,
+        /// What the field accepts.
+        expected: &'static str,
+    },
+
     /// Users are agents, staff or admins; citizens are anonymous and have no user row.
     #[error("a user cannot have the role {:?} (citizens are anonymous)", .0.as_str())]
     InvalidUserRole(Role),
@@ -106,6 +133,35 @@ impl StoreError {
     /// True for [`StoreError::CallEnded`].
     pub fn is_call_ended(&self) -> bool {
         matches!(self, StoreError::CallEnded { .. })
+    }
+
+    /// True for [`StoreError::InvalidReference`].
+    pub fn is_invalid_reference(&self) -> bool {
+        matches!(self, StoreError::InvalidReference { .. })
+    }
+
+    /// True for [`StoreError::InUse`].
+    pub fn is_in_use(&self) -> bool {
+        matches!(self, StoreError::InUse { .. })
+    }
+
+    /// True for [`StoreError::InvalidValue`].
+    pub fn is_invalid_value(&self) -> bool {
+        matches!(self, StoreError::InvalidValue { .. })
+    }
+
+    /// Whether the caller's input is at fault ([`StoreError::InvalidValue`],
+    /// [`StoreError::InvalidReference`], [`StoreError::InUse`], [`StoreError::Conflict`],
+    /// [`StoreError::InvalidUserRole`]): an HTTP API answers 4xx, not 5xx.
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::InvalidValue { .. }
+                | StoreError::InvalidReference { .. }
+                | StoreError::InUse { .. }
+                | StoreError::Conflict { .. }
+                | StoreError::InvalidUserRole(_)
+        )
     }
 }
 

@@ -30,13 +30,15 @@ mod model;
 mod postgres;
 mod queries;
 mod sqlite;
+mod validate;
 
 use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, NewAuditEntry, NewCall,
-    NewSession, NewUser, Session, User,
+    AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, Catalogue, HallArea,
+    Holiday, HolidayKind, LabelledCode, NewAuditEntry, NewCall, NewSession, NewUser, NewWrapUp,
+    Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -77,7 +79,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every session with `expires_at_ms <= now_ms`; returns how many.
     async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64, StoreError>;
 
-    /// Records a newly queued call. A duplicate id is [`StoreError::Conflict`].
+    /// Records a newly queued call. A duplicate id is [`StoreError::Conflict`]; a `skill_id`
+    /// that does not exist is [`StoreError::InvalidReference`] (entity `"call"`, target
+    /// `"skill"`); a priority outside 0..=9 is [`StoreError::InvalidValue`].
     async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError>;
 
     /// Sets offered_at_ms (first offer only; later offers keep the first time), agent_id to this
@@ -150,6 +154,99 @@ pub trait Store: Send + Sync + 'static {
     /// [`AuditFilter::MAX_LIMIT`]). An unparseable stored action or mode is
     /// [`StoreError::Corrupt`].
     async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    // ---- Catalogue, agent skills, holidays, codes (change 0003) ------------------------------
+
+    /// The whole catalogue in one consistent read: hall areas, skills, services (disabled ones
+    /// included), away reasons (system ones included), dispositions and holidays, each ordered by
+    /// `sort` then id/code (holidays by day).
+    async fn catalogue(&self) -> Result<Catalogue, StoreError>;
+
+    /// Creates the skill, or replaces every field of the skill with that id. A value breaking
+    /// the rules of [`Skill`] is [`StoreError::InvalidValue`], nothing written.
+    async fn upsert_skill(&self, skill: &Skill) -> Result<(), StoreError>;
+
+    /// Deletes the skill (and the agents' levels in it); returns whether it existed. A skill that
+    /// a service routes to, or that a call was queued for, is [`StoreError::InUse`] (entity
+    /// `"skill"`, by `"services"` or `"calls"`) and nothing is changed.
+    async fn delete_skill(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Creates the service, or replaces every field of the service with that id. An unknown
+    /// area or skill is [`StoreError::InvalidReference`] (entity `"service"`, target
+    /// `"hall area"` or `"skill"`); a value breaking the rules of [`Service`] is
+    /// [`StoreError::InvalidValue`]. Either way nothing is written.
+    async fn upsert_service(&self, service: &Service) -> Result<(), StoreError>;
+
+    /// Deletes the service; returns whether it existed. (Calls keep the service name they were
+    /// recorded with.)
+    async fn delete_service(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The skills of one user, by skill id. An unknown user has none.
+    async fn agent_skills(&self, user_id: &str) -> Result<Vec<AgentSkill>, StoreError>;
+
+    /// Every user's skills, by user id then skill id (what routing loads at start-up).
+    async fn all_agent_skills(&self) -> Result<Vec<UserSkill>, StoreError>;
+
+    /// Replaces the user's whole skill set with `skills`, in one transaction (an empty slice
+    /// removes them all). An unknown user or skill is [`StoreError::InvalidReference`] (entity
+    /// `"agent skill"`, target `"user"` or `"skill"`); a level outside 1..=10 or a skill listed
+    /// twice is [`StoreError::InvalidValue`]. Either way the old set is kept unchanged. The role is
+    /// not checked: any user may hold skills.
+    async fn set_agent_skills(
+        &self,
+        user_id: &str,
+        skills: &[AgentSkill],
+    ) -> Result<(), StoreError>;
+
+    /// The users with this role, by username, without their password hashes. Citizens have no
+    /// user rows: [`Role::Citizen`](voicedesk_protocol::Role::Citizen) lists none.
+    async fn users_by_role(
+        &self,
+        role: voicedesk_protocol::Role,
+    ) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Creates or replaces the calendar entry of `holiday.day`. A day that is not a real
+    /// `YYYY-MM-DD` date or a blank name is [`StoreError::InvalidValue`], nothing written.
+    async fn upsert_holiday(&self, holiday: &Holiday) -> Result<(), StoreError>;
+
+    /// Deletes the calendar entry of `day`; returns whether it existed.
+    async fn delete_holiday(&self, day: &str) -> Result<bool, StoreError>;
+
+    /// Replaces the away reasons agents can pick with `reasons`, in one transaction: codes given
+    /// are created or updated, other non-system codes are deleted, system reasons (e.g.
+    /// `missed_calls`) are kept untouched. An empty list, an entry marked `system`, a code listed
+    /// twice or an invalid code or label is [`StoreError::InvalidValue`]; a code that is a system
+    /// reason's is [`StoreError::Conflict`]. Either way nothing is changed.
+    async fn replace_away_reasons(&self, reasons: &[LabelledCode]) -> Result<(), StoreError>;
+
+    /// Replaces the dispositions like [`Store::replace_away_reasons`]; in addition, deleting a
+    /// disposition that a wrap-up uses is [`StoreError::InUse`] (entity `"disposition"`, by
+    /// `"call wrap-ups"`) and nothing is changed.
+    async fn replace_dispositions(&self, dispositions: &[LabelledCode]) -> Result<(), StoreError>;
+
+    // ---- Transfers and wrap-ups (change 0003) ------------------------------------------------
+
+    /// Moves an open call to the queue `to_skill`: sets `skill_id`, `transferred_at_ms` and
+    /// `transfer_count += 1`; returns whether it changed anything (false: the call has already
+    /// ended). Unknown call: [`StoreError::NotFound`]; unknown skill:
+    /// [`StoreError::InvalidReference`] (entity `"call"`, target `"skill"`), nothing changed.
+    async fn mark_call_transferred(
+        &self,
+        call_id: &str,
+        to_skill: &str,
+        at_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Saves the agent's wrap-up of the call. One per (call, agent): saving again replaces the
+    /// disposition, notes and time. An unknown call, agent or disposition is
+    /// [`StoreError::InvalidReference`] (entity `"call wrap-up"`, target `"call"`, `"agent"` or
+    /// `"disposition"`); notes longer than [`NewWrapUp::MAX_NOTES_CHARS`] are
+    /// [`StoreError::InvalidValue`]. Either way nothing is written. The store does not check
+    /// that the agent handled the call or that it has ended.
+    async fn save_wrapup(&self, wrapup: &NewWrapUp) -> Result<(), StoreError>;
+
+    /// The wrap-ups of a call, oldest first (then by agent id). An unknown call has none.
+    async fn wrapups(&self, call_id: &str) -> Result<Vec<WrapUp>, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

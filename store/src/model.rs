@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use voicedesk_protocol::{Role, SupportMode};
 
 use crate::StoreError;
@@ -112,7 +112,7 @@ pub struct NewSession {
 }
 
 /// A call entering the queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCall {
     /// Call id, unique.
     pub id: String,
@@ -122,6 +122,10 @@ pub struct NewCall {
     pub service: Option<String>,
     /// When the call was queued.
     pub queued_at_ms: i64,
+    /// The queue (skill id) the call waits in; must exist. `None`: no particular queue.
+    pub skill_id: Option<String>,
+    /// 0..=9, higher is served first (normally the service's priority).
+    pub priority: i32,
 }
 
 /// A call as stored: every column of `calls`.
@@ -151,6 +155,14 @@ pub struct CallRecord {
     pub handled_by: Option<String>,
     /// When the call was taken over; `None` if it was not.
     pub taken_over_at_ms: Option<i64>,
+    /// The queue (skill id) the call waits or waited in; after a transfer, the last one.
+    pub skill_id: Option<String>,
+    /// 0..=9, higher is served first.
+    pub priority: i32,
+    /// How many times the call was transferred to another queue.
+    pub transfer_count: u32,
+    /// When the call was last transferred; `None` if it never was.
+    pub transferred_at_ms: Option<i64>,
 }
 
 impl CallRecord {
@@ -283,6 +295,10 @@ pub(crate) type CallRow = (
     i32,
     Option<String>,
     Option<i64>,
+    Option<String>,
+    i32,
+    i32,
+    Option<i64>,
 );
 pub(crate) type AuditRow = (i64, i64, String, String, String, Option<String>, Option<String>);
 pub(crate) type CallCountsRow = (i64, i64, i64);
@@ -329,12 +345,20 @@ pub(crate) fn call_from_row(row: CallRow) -> Result<CallRecord, StoreError> {
         offer_count,
         handled_by,
         taken_over_at_ms,
+        skill_id,
+        priority,
+        transfer_count,
+        transferred_at_ms,
     ) = row;
-    let offer_count = u32::try_from(offer_count).map_err(|_| StoreError::Corrupt {
-        table: "calls",
-        column: "offer_count",
-        value: offer_count.to_string(),
-    })?;
+    let count = |column: &'static str, n: i32| {
+        u32::try_from(n).map_err(|_| StoreError::Corrupt {
+            table: "calls",
+            column,
+            value: n.to_string(),
+        })
+    };
+    let offer_count = count("offer_count", offer_count)?;
+    let transfer_count = count("transfer_count", transfer_count)?;
     Ok(CallRecord {
         id,
         citizen_session,
@@ -348,6 +372,10 @@ pub(crate) fn call_from_row(row: CallRow) -> Result<CallRecord, StoreError> {
         offer_count,
         handled_by,
         taken_over_at_ms,
+        skill_id,
+        priority,
+        transfer_count,
+        transferred_at_ms,
     })
 }
 
@@ -392,4 +420,395 @@ pub(crate) fn call_counts_from_row(row: CallCountsRow) -> Result<CallCounts, Sto
         abandoned: count("outcome", abandoned)?,
         answered_within: count("answered_at_ms", answered_within)?,
     })
+}
+
+// ---- Catalogue (change 0003) -----------------------------------------------------------------
+
+/// One of the five areas of the virtual service hall (`guidance`, `counter`, `self_service`,
+/// `announcements`, `rest`). Fixed by the migrations: the hall's layout knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HallArea {
+    /// Stable snake_case id.
+    pub id: String,
+    /// Simplified Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// Display order (ascending, then by id).
+    pub sort: i32,
+}
+
+/// A skill, which is also a queue: calls for its services wait in it and are offered to the
+/// agents who have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skill {
+    /// Stable snake_case id (1..=64 characters of `a-z`, `0-9`, `_`, starting with a letter).
+    pub id: String,
+    /// Simplified Chinese name, not blank.
+    pub name_zh: String,
+    /// English name, not blank.
+    pub name_en: String,
+    /// Weekly opening hours, e.g. `mon-fri 09:00-12:00,13:00-17:00`, `always`, `never`. Not
+    /// blank; the store does not parse it (the signaling layer validates it).
+    pub hours: String,
+    /// At most this many calls may wait in the queue; `None`: no cap. Never 0.
+    pub max_waiting: Option<u32>,
+    /// A call waits at most this long (seconds); `None`: no cap. Never 0.
+    pub max_wait_secs: Option<u32>,
+    /// Display order (ascending, then by id).
+    #[serde(default)]
+    pub sort: i32,
+    /// When an admin last changed the skill (0: as seeded). The caller sets it.
+    #[serde(default)]
+    pub updated_at_ms: i64,
+}
+
+/// What a citizen does with a service. Stored (and serialised) as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// Looking something up (benefits, contributions, records).
+    Inquiry,
+    /// Applying for something (enrolment, a benefit, a certification).
+    Application,
+    /// Changing registered information.
+    Modification,
+    /// Paying contributions.
+    Payment,
+    /// An employer (unit) declaration.
+    Declaration,
+    /// Moving an insurance relationship to another region.
+    Transfer,
+    /// Anything else (help, feedback, printing).
+    Other,
+}
+
+impl ServiceKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ServiceKind; 7] = [
+        ServiceKind::Inquiry,
+        ServiceKind::Application,
+        ServiceKind::Modification,
+        ServiceKind::Payment,
+        ServiceKind::Declaration,
+        ServiceKind::Transfer,
+        ServiceKind::Other,
+    ];
+
+    /// The stable snake_case name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceKind::Inquiry => "inquiry",
+            ServiceKind::Application => "application",
+            ServiceKind::Modification => "modification",
+            ServiceKind::Payment => "payment",
+            ServiceKind::Declaration => "declaration",
+            ServiceKind::Transfer => "transfer",
+            ServiceKind::Other => "other",
+        }
+    }
+
+    /// The kind named by `name` ([`ServiceKind::as_str`]), if any.
+    pub fn parse(name: &str) -> Option<ServiceKind> {
+        ServiceKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// A service a citizen can pick in the hall. Its calls queue for `skill_id` with `priority`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// Stable snake_case id, e.g. `pension_benefit_inquiry` (same rules as [`Skill::id`]).
+    pub id: String,
+    /// The hall area it is found in (a [`HallArea::id`]).
+    pub area: String,
+    /// The queue its calls wait in (a [`Skill::id`]).
+    pub skill_id: String,
+    /// What the citizen does.
+    pub kind: ServiceKind,
+    /// Simplified Chinese name, not blank.
+    pub name_zh: String,
+    /// English name, not blank.
+    pub name_en: String,
+    /// One citizen-friendly sentence in Simplified Chinese (may be empty).
+    #[serde(default)]
+    pub description_zh: String,
+    /// One citizen-friendly sentence in English (may be empty).
+    #[serde(default)]
+    pub description_en: String,
+    /// 0..=9, higher is served first.
+    #[serde(default)]
+    pub priority: i32,
+    /// Display order (ascending, then by id).
+    #[serde(default)]
+    pub sort: i32,
+    /// Whether citizens are offered it. A disabled service stays in the catalogue.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+/// A code with labels: an away reason or a call disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelledCode {
+    /// Stable snake_case code (same rules as [`Skill::id`]).
+    pub code: String,
+    /// Simplified Chinese label, not blank.
+    pub name_zh: String,
+    /// English label, not blank.
+    pub name_en: String,
+    /// Display order (ascending, then by code).
+    #[serde(default)]
+    pub sort: i32,
+    /// Set by voicedesk itself (e.g. the away reason `missed_calls`): agents cannot pick it and
+    /// admins can neither create, change nor delete it.
+    #[serde(default)]
+    pub system: bool,
+}
+
+/// What a calendar day is. Stored (and serialised) as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HolidayKind {
+    /// A public holiday: the human queues are closed whatever their weekly hours say.
+    Holiday,
+    /// An official make-up working day on a weekend: the Monday-to-Friday hours apply.
+    Workday,
+}
+
+impl HolidayKind {
+    /// The stable snake_case name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolidayKind::Holiday => "holiday",
+            HolidayKind::Workday => "workday",
+        }
+    }
+
+    /// The kind named by `name` ([`HolidayKind::as_str`]), if any.
+    pub fn parse(name: &str) -> Option<HolidayKind> {
+        [HolidayKind::Holiday, HolidayKind::Workday].into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// A public holiday or make-up working day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holiday {
+    /// The local date, `YYYY-MM-DD` (a real calendar date).
+    pub day: String,
+    /// Holiday or make-up working day.
+    pub kind: HolidayKind,
+    /// Simplified Chinese name, not blank (e.g. 国庆节).
+    pub name_zh: String,
+    /// English name, not blank.
+    pub name_en: String,
+}
+
+/// Everything the hall and the routing need to know, as one read (see
+/// [`Store::catalogue`](crate::Store::catalogue)). Every list is ordered by `sort`, then id or
+/// code; `holidays` by day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Catalogue {
+    /// The five hall areas.
+    pub areas: Vec<HallArea>,
+    /// The skills (queues).
+    pub skills: Vec<Skill>,
+    /// Every service, disabled ones included.
+    pub services: Vec<Service>,
+    /// Why an agent may be away, system reasons included.
+    pub away_reasons: Vec<LabelledCode>,
+    /// How a call may be wrapped up.
+    pub dispositions: Vec<LabelledCode>,
+    /// Holidays and make-up working days.
+    pub holidays: Vec<Holiday>,
+}
+
+/// One skill of one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSkill {
+    /// The skill (must exist).
+    pub skill_id: String,
+    /// 1..=10, higher is more experienced.
+    pub level: i32,
+}
+
+/// One skill of one user, as [`Store::all_agent_skills`](crate::Store::all_agent_skills)
+/// lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSkill {
+    /// The user.
+    pub user_id: String,
+    /// The skill.
+    pub skill_id: String,
+    /// 1..=10.
+    pub level: i32,
+}
+
+/// A user without the password hash, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserSummary {
+    /// Stable opaque id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown to citizens and colleagues.
+    pub display_name: String,
+    /// Agent, staff or admin.
+    pub role: Role,
+    /// When the account was created.
+    pub created_at_ms: i64,
+}
+
+/// An agent's wrap-up of a call, to save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWrapUp {
+    /// The call (must exist).
+    pub call_id: String,
+    /// The agent (a user id; must exist).
+    pub agent_id: String,
+    /// A disposition code (must exist).
+    pub disposition: String,
+    /// Free text, at most [`NewWrapUp::MAX_NOTES_CHARS`] characters (may be empty).
+    pub notes: String,
+    /// When it was saved.
+    pub at_ms: i64,
+}
+
+impl NewWrapUp {
+    /// The longest `notes` the store accepts, in characters (Unicode scalar values).
+    pub const MAX_NOTES_CHARS: usize = 2000;
+}
+
+/// A wrap-up as stored: every column of `call_wrapups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrapUp {
+    /// The call.
+    pub call_id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// The disposition code.
+    pub disposition: String,
+    /// Free text.
+    pub notes: String,
+    /// When it was last saved.
+    pub at_ms: i64,
+}
+
+pub(crate) type AreaRow = (String, String, String, i32);
+pub(crate) type SkillRow = (String, String, String, String, Option<i32>, Option<i32>, i32, i64);
+pub(crate) type ServiceRow =
+    (String, String, String, String, String, String, String, String, i32, i32, i32);
+pub(crate) type CodeRow = (String, String, String, i32, i32);
+pub(crate) type HolidayRow = (String, String, String, String);
+pub(crate) type UserSkillRow = (String, String, i32);
+pub(crate) type UserSummaryRow = (String, String, String, String, i64);
+pub(crate) type WrapUpRow = (String, String, String, String, i64);
+
+pub(crate) fn area_from_row(row: AreaRow) -> HallArea {
+    let (id, name_zh, name_en, sort) = row;
+    HallArea { id, name_zh, name_en, sort }
+}
+
+fn positive(
+    table: &'static str,
+    column: &'static str,
+    n: Option<i32>,
+) -> Result<Option<u32>, StoreError> {
+    n.map(|n| {
+        u32::try_from(n).ok().filter(|&n| n > 0).ok_or(StoreError::Corrupt {
+            table,
+            column,
+            value: n.to_string(),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn skill_from_row(row: SkillRow) -> Result<Skill, StoreError> {
+    let (id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms) = row;
+    Ok(Skill {
+        id,
+        name_zh,
+        name_en,
+        hours,
+        max_waiting: positive("skills", "max_waiting", max_waiting)?,
+        max_wait_secs: positive("skills", "max_wait_secs", max_wait_secs)?,
+        sort,
+        updated_at_ms,
+    })
+}
+
+fn flag(table: &'static str, column: &'static str, n: i32) -> Result<bool, StoreError> {
+    match n {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(StoreError::Corrupt { table, column, value: n.to_string() }),
+    }
+}
+
+pub(crate) fn service_from_row(row: ServiceRow) -> Result<Service, StoreError> {
+    let (
+        id,
+        area,
+        skill_id,
+        kind,
+        name_zh,
+        name_en,
+        description_zh,
+        description_en,
+        priority,
+        sort,
+        enabled,
+    ) = row;
+    let kind = ServiceKind::parse(&kind).ok_or(StoreError::Corrupt {
+        table: "services",
+        column: "kind",
+        value: kind,
+    })?;
+    Ok(Service {
+        id,
+        area,
+        skill_id,
+        kind,
+        name_zh,
+        name_en,
+        description_zh,
+        description_en,
+        priority,
+        sort,
+        enabled: flag("services", "enabled", enabled)?,
+    })
+}
+
+pub(crate) fn code_from_row(table: &'static str, row: CodeRow) -> Result<LabelledCode, StoreError> {
+    let (code, name_zh, name_en, sort, system) = row;
+    Ok(LabelledCode { code, name_zh, name_en, sort, system: flag(table, "system", system)? })
+}
+
+pub(crate) fn holiday_from_row(row: HolidayRow) -> Result<Holiday, StoreError> {
+    let (day, kind, name_zh, name_en) = row;
+    let kind = HolidayKind::parse(&kind).ok_or(StoreError::Corrupt {
+        table: "holidays",
+        column: "kind",
+        value: kind,
+    })?;
+    Ok(Holiday { day, kind, name_zh, name_en })
+}
+
+pub(crate) fn user_skill_from_row(row: UserSkillRow) -> UserSkill {
+    let (user_id, skill_id, level) = row;
+    UserSkill { user_id, skill_id, level }
+}
+
+pub(crate) fn user_summary_from_row(row: UserSummaryRow) -> Result<UserSummary, StoreError> {
+    let (id, username, display_name, role, created_at_ms) = row;
+    let role = parse_role("users", role)?;
+    Ok(UserSummary { id, username, display_name, role, created_at_ms })
+}
+
+pub(crate) fn wrapup_from_row(row: WrapUpRow) -> WrapUp {
+    let (call_id, agent_id, disposition, notes, at_ms) = row;
+    WrapUp { call_id, agent_id, disposition, notes, at_ms }
 }

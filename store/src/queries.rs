@@ -24,7 +24,8 @@ macro_rules! session_columns {
 macro_rules! call_columns {
     () => {
         "id, citizen_session, service, queued_at_ms, offered_at_ms, answered_at_ms, \
-         ended_at_ms, outcome, agent_id, offer_count, handled_by, taken_over_at_ms"
+         ended_at_ms, outcome, agent_id, offer_count, handled_by, taken_over_at_ms, skill_id, \
+         priority, transfer_count, transferred_at_ms"
     };
 }
 
@@ -35,9 +36,128 @@ macro_rules! audit_columns {
     };
 }
 
+/// Columns of `skills`, in [`SkillRow`](crate::model::SkillRow) order.
+macro_rules! skill_columns {
+    () => {
+        "id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms"
+    };
+}
+
+/// Columns of `services`, in [`ServiceRow`](crate::model::ServiceRow) order.
+macro_rules! service_columns {
+    () => {
+        "id, area, skill_id, kind, name_zh, name_en, description_zh, description_en, priority, \
+         sort, enabled"
+    };
+}
+
+/// Columns of `call_wrapups`, in [`WrapUpRow`](crate::model::WrapUpRow) order.
+macro_rules! wrapup_columns {
+    () => {
+        "call_id, agent_id, disposition, notes, at_ms"
+    };
+}
+
 /// Implements [`Store`](crate::Store) for a type with a `pool` field of a sqlx pool.
 macro_rules! impl_store {
     ($store:ty, $backend:literal) => {
+        impl $store {
+            /// The first `(target, id)` of `refs` (target, lookup query, id) whose lookup finds
+            /// no row: which reference a foreign key violation was about (SQLite does not say).
+            async fn first_missing(
+                &self,
+                refs: &[(&'static str, &'static str, &str)],
+            ) -> Result<Option<(&'static str, String)>, $crate::StoreError> {
+                for &(target, sql, id) in refs {
+                    let found = sqlx::query_scalar::<_, i32>(sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if found.is_none() {
+                        return Ok(Some((target, id.to_owned())));
+                    }
+                }
+                Ok(None)
+            }
+
+            /// Maps a failed write: a foreign key violation becomes an invalid reference to the
+            /// first of `refs` that does not exist (entity `entity`), anything else stays a
+            /// database error.
+            async fn reference_error(
+                &self,
+                e: sqlx::Error,
+                entity: &'static str,
+                refs: &[(&'static str, &'static str, &str)],
+            ) -> $crate::StoreError {
+                if !matches!(
+                    $crate::error::constraint_kind(&e),
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation)
+                ) {
+                    return $crate::StoreError::Database(e);
+                }
+                match self.first_missing(refs).await {
+                    Ok(Some((target, id))) => {
+                        $crate::StoreError::InvalidReference { entity, target, id }
+                    }
+                    Ok(None) => $crate::StoreError::Database(e),
+                    Err(lookup) => lookup,
+                }
+            }
+
+            /// [`Store::replace_away_reasons`](crate::Store::replace_away_reasons) and
+            /// [`Store::replace_dispositions`](crate::Store::replace_dispositions).
+            async fn replace_codes(
+                &self,
+                table: &$crate::queries::CodeTable,
+                codes: &[$crate::LabelledCode],
+            ) -> Result<(), $crate::StoreError> {
+                use sqlx::error::ErrorKind;
+                use $crate::error::constraint_kind;
+
+                $crate::validate::codes(table.entity, codes)?;
+                let mut tx = self.pool.begin().await?;
+                // Writes first: SQLite takes the write lock at once (no read-to-write upgrade
+                // that could fail with SQLITE_BUSY), Postgres locks the rows.
+                for c in codes {
+                    let done = sqlx::query(table.upsert)
+                        .bind(&c.code)
+                        .bind(&c.name_zh)
+                        .bind(&c.name_en)
+                        .bind(c.sort)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        // The upsert skips system rows.
+                        return Err($crate::StoreError::Conflict {
+                            entity: table.entity,
+                            key: "code",
+                            value: c.code.clone(),
+                        });
+                    }
+                }
+                let existing = sqlx::query_scalar::<_, String>(table.non_system_codes)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for code in existing {
+                    if codes.iter().any(|c| c.code == code) {
+                        continue;
+                    }
+                    sqlx::query(table.delete).bind(&code).execute(&mut *tx).await.map_err(
+                        |e| match constraint_kind(&e) {
+                            Some(ErrorKind::ForeignKeyViolation) => $crate::StoreError::InUse {
+                                entity: table.entity,
+                                id: code.clone(),
+                                by: table.used_by,
+                            },
+                            _ => $crate::StoreError::Database(e),
+                        },
+                    )?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             async fn ping(&self) -> Result<(), $crate::StoreError> {
@@ -198,14 +318,18 @@ macro_rules! impl_store {
                 use sqlx::error::ErrorKind;
                 use $crate::error::constraint_kind;
 
+                $crate::validate::call(call)?;
                 sqlx::query(
-                    "INSERT INTO calls (id, citizen_session, service, queued_at_ms) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO calls \
+                     (id, citizen_session, service, queued_at_ms, skill_id, priority) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&call.id)
                 .bind(&call.citizen_session)
                 .bind(&call.service)
                 .bind(call.queued_at_ms)
+                .bind(&call.skill_id)
+                .bind(call.priority)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| match constraint_kind(&e) {
@@ -213,6 +337,11 @@ macro_rules! impl_store {
                         entity: "call",
                         key: "id",
                         value: call.id.clone(),
+                    },
+                    Some(ErrorKind::ForeignKeyViolation) => $crate::StoreError::InvalidReference {
+                        entity: "call",
+                        target: "skill",
+                        id: call.skill_id.clone().unwrap_or_default(),
                     },
                     _ => $crate::StoreError::Database(e),
                 })?;
@@ -480,11 +609,463 @@ macro_rules! impl_store {
                     .map($crate::model::audit_entry_from_row)
                     .collect()
             }
+
+            async fn catalogue(&self) -> Result<$crate::Catalogue, $crate::StoreError> {
+                use $crate::model;
+
+                // One snapshot for all six reads: SQLite's read transaction is one; Postgres's
+                // default (READ COMMITTED) takes a snapshot per statement, so ask for more.
+                let mut tx = self.pool.begin().await?;
+                if self.backend() == "postgres" {
+                    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let areas = sqlx::query_as::<_, model::AreaRow>(
+                    "SELECT id, name_zh, name_en, sort FROM hall_areas ORDER BY sort, id",
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(model::area_from_row)
+                .collect();
+                let skills = sqlx::query_as::<_, model::SkillRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::skill_columns!(),
+                    " FROM skills ORDER BY sort, id"
+                ))
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(model::skill_from_row)
+                .collect::<Result<_, _>>()?;
+                let services = sqlx::query_as::<_, model::ServiceRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::service_columns!(),
+                    " FROM services ORDER BY sort, id"
+                ))
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(model::service_from_row)
+                .collect::<Result<_, _>>()?;
+                let away_reasons = sqlx::query_as::<_, model::CodeRow>(
+                    "SELECT code, name_zh, name_en, sort, system FROM away_reasons \
+                     ORDER BY sort, code",
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|row| model::code_from_row("away_reasons", row))
+                .collect::<Result<_, _>>()?;
+                let dispositions = sqlx::query_as::<_, model::CodeRow>(
+                    "SELECT code, name_zh, name_en, sort, system FROM dispositions \
+                     ORDER BY sort, code",
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|row| model::code_from_row("dispositions", row))
+                .collect::<Result<_, _>>()?;
+                let holidays = sqlx::query_as::<_, model::HolidayRow>(
+                    "SELECT day, kind, name_zh, name_en FROM holidays ORDER BY day",
+                )
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(model::holiday_from_row)
+                .collect::<Result<_, _>>()?;
+                tx.commit().await?;
+                Ok($crate::Catalogue { areas, skills, services, away_reasons, dispositions, holidays })
+            }
+
+            async fn upsert_skill(&self, skill: &$crate::Skill) -> Result<(), $crate::StoreError> {
+                let (max_waiting, max_wait_secs) = $crate::validate::skill(skill)?;
+                sqlx::query(concat!(
+                    "INSERT INTO skills (",
+                    $crate::queries::skill_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (id) DO UPDATE SET name_zh = excluded.name_zh, \
+                     name_en = excluded.name_en, hours = excluded.hours, \
+                     max_waiting = excluded.max_waiting, max_wait_secs = excluded.max_wait_secs, \
+                     sort = excluded.sort, updated_at_ms = excluded.updated_at_ms"
+                ))
+                .bind(&skill.id)
+                .bind(&skill.name_zh)
+                .bind(&skill.name_en)
+                .bind(&skill.hours)
+                .bind(max_waiting)
+                .bind(max_wait_secs)
+                .bind(skill.sort)
+                .bind(skill.updated_at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_skill(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                let deleted =
+                    sqlx::query("DELETE FROM skills WHERE id = $1").bind(id).execute(&self.pool).await;
+                let e = match deleted {
+                    Ok(done) => return Ok(done.rows_affected() > 0),
+                    Err(e) => e,
+                };
+                if !matches!(
+                    $crate::error::constraint_kind(&e),
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation)
+                ) {
+                    return Err($crate::StoreError::Database(e));
+                }
+                // Which rows still use it: the lookups invert `first_missing` (present = in use).
+                let users = [
+                    ("services", "SELECT 1 FROM services WHERE skill_id = $1 LIMIT 1"),
+                    ("calls", "SELECT 1 FROM calls WHERE skill_id = $1 LIMIT 1"),
+                ];
+                for (by, sql) in users {
+                    let found = sqlx::query_scalar::<_, i32>(sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if found.is_some() {
+                        return Err($crate::StoreError::InUse {
+                            entity: "skill",
+                            id: id.to_owned(),
+                            by,
+                        });
+                    }
+                }
+                Err($crate::StoreError::Database(e))
+            }
+
+            async fn upsert_service(
+                &self,
+                service: &$crate::Service,
+            ) -> Result<(), $crate::StoreError> {
+                $crate::validate::service(service)?;
+                let done = sqlx::query(concat!(
+                    "INSERT INTO services (",
+                    $crate::queries::service_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (id) DO UPDATE SET area = excluded.area, \
+                     skill_id = excluded.skill_id, kind = excluded.kind, \
+                     name_zh = excluded.name_zh, name_en = excluded.name_en, \
+                     description_zh = excluded.description_zh, \
+                     description_en = excluded.description_en, priority = excluded.priority, \
+                     sort = excluded.sort, enabled = excluded.enabled"
+                ))
+                .bind(&service.id)
+                .bind(&service.area)
+                .bind(&service.skill_id)
+                .bind(service.kind.as_str())
+                .bind(&service.name_zh)
+                .bind(&service.name_en)
+                .bind(&service.description_zh)
+                .bind(&service.description_en)
+                .bind(service.priority)
+                .bind(service.sort)
+                .bind(i32::from(service.enabled))
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(self
+                        .reference_error(
+                            e,
+                            "service",
+                            &[
+                                (
+                                    "hall area",
+                                    "SELECT 1 FROM hall_areas WHERE id = $1",
+                                    &service.area,
+                                ),
+                                ("skill", "SELECT 1 FROM skills WHERE id = $1", &service.skill_id),
+                            ],
+                        )
+                        .await),
+                }
+            }
+
+            async fn delete_service(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM services WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn agent_skills(
+                &self,
+                user_id: &str,
+            ) -> Result<Vec<$crate::AgentSkill>, $crate::StoreError> {
+                let rows = sqlx::query_as::<_, (String, i32)>(
+                    "SELECT skill_id, level FROM agent_skills WHERE user_id = $1 ORDER BY skill_id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(skill_id, level)| $crate::AgentSkill { skill_id, level })
+                    .collect())
+            }
+
+            async fn all_agent_skills(&self) -> Result<Vec<$crate::UserSkill>, $crate::StoreError> {
+                let rows = sqlx::query_as::<_, $crate::model::UserSkillRow>(
+                    "SELECT user_id, skill_id, level FROM agent_skills ORDER BY user_id, skill_id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::model::user_skill_from_row).collect())
+            }
+
+            async fn set_agent_skills(
+                &self,
+                user_id: &str,
+                skills: &[$crate::AgentSkill],
+            ) -> Result<(), $crate::StoreError> {
+                $crate::validate::agent_skills(skills)?;
+                let mut tx = self.pool.begin().await?;
+                // A no-op write on the user row: it tells whether the user exists and holds the
+                // row (Postgres) or the database (SQLite) until commit, so concurrent
+                // replacements of one user's set run one after the other and the user cannot be
+                // deleted halfway.
+                let user = sqlx::query("UPDATE users SET username = username WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if user.rows_affected() == 0 {
+                    return Err($crate::StoreError::InvalidReference {
+                        entity: "agent skill",
+                        target: "user",
+                        id: user_id.to_owned(),
+                    });
+                }
+                sqlx::query("DELETE FROM agent_skills WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                for skill in skills {
+                    sqlx::query(
+                        "INSERT INTO agent_skills (user_id, skill_id, level) VALUES ($1, $2, $3)",
+                    )
+                    .bind(user_id)
+                    .bind(&skill.skill_id)
+                    .bind(skill.level)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match $crate::error::constraint_kind(&e) {
+                        // The user row is held: the missing row is the skill.
+                        Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
+                            $crate::StoreError::InvalidReference {
+                                entity: "agent skill",
+                                target: "skill",
+                                id: skill.skill_id.clone(),
+                            }
+                        }
+                        _ => $crate::StoreError::Database(e),
+                    })?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn users_by_role(
+                &self,
+                role: voicedesk_protocol::Role,
+            ) -> Result<Vec<$crate::UserSummary>, $crate::StoreError> {
+                sqlx::query_as::<_, $crate::model::UserSummaryRow>(
+                    "SELECT id, username, display_name, role, created_at_ms FROM users \
+                     WHERE role = $1 ORDER BY username",
+                )
+                .bind(role.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map($crate::model::user_summary_from_row)
+                .collect()
+            }
+
+            async fn upsert_holiday(
+                &self,
+                holiday: &$crate::Holiday,
+            ) -> Result<(), $crate::StoreError> {
+                $crate::validate::holiday(holiday)?;
+                sqlx::query(
+                    "INSERT INTO holidays (day, kind, name_zh, name_en) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, \
+                     name_zh = excluded.name_zh, name_en = excluded.name_en",
+                )
+                .bind(&holiday.day)
+                .bind(holiday.kind.as_str())
+                .bind(&holiday.name_zh)
+                .bind(&holiday.name_en)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_holiday(&self, day: &str) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM holidays WHERE day = $1")
+                    .bind(day)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn replace_away_reasons(
+                &self,
+                reasons: &[$crate::LabelledCode],
+            ) -> Result<(), $crate::StoreError> {
+                self.replace_codes(&$crate::queries::AWAY_REASONS, reasons).await
+            }
+
+            async fn replace_dispositions(
+                &self,
+                dispositions: &[$crate::LabelledCode],
+            ) -> Result<(), $crate::StoreError> {
+                self.replace_codes(&$crate::queries::DISPOSITIONS, dispositions).await
+            }
+
+            async fn mark_call_transferred(
+                &self,
+                call_id: &str,
+                to_skill: &str,
+                at_ms: i64,
+            ) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE calls SET skill_id = $2, transferred_at_ms = $3, \
+                     transfer_count = transfer_count + 1 WHERE id = $1 AND ended_at_ms IS NULL",
+                )
+                .bind(call_id)
+                .bind(to_skill)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match $crate::error::constraint_kind(&e) {
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
+                        $crate::StoreError::InvalidReference {
+                            entity: "call",
+                            target: "skill",
+                            id: to_skill.to_owned(),
+                        }
+                    }
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                if done.rows_affected() > 0 {
+                    return Ok(true);
+                }
+                // Nothing changed: the call has ended (ended calls never reopen) or there is none.
+                let exists = sqlx::query_scalar::<_, i32>("SELECT 1 FROM calls WHERE id = $1")
+                    .bind(call_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match exists {
+                    Some(_) => Ok(false),
+                    None => {
+                        Err($crate::StoreError::NotFound { entity: "call", id: call_id.to_owned() })
+                    }
+                }
+            }
+
+            async fn save_wrapup(
+                &self,
+                wrapup: &$crate::NewWrapUp,
+            ) -> Result<(), $crate::StoreError> {
+                $crate::validate::wrapup(wrapup)?;
+                let done = sqlx::query(concat!(
+                    "INSERT INTO call_wrapups (",
+                    $crate::queries::wrapup_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (call_id, agent_id) DO UPDATE SET \
+                     disposition = excluded.disposition, notes = excluded.notes, \
+                     at_ms = excluded.at_ms"
+                ))
+                .bind(&wrapup.call_id)
+                .bind(&wrapup.agent_id)
+                .bind(&wrapup.disposition)
+                .bind(&wrapup.notes)
+                .bind(wrapup.at_ms)
+                .execute(&self.pool)
+                .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(self
+                        .reference_error(
+                            e,
+                            "call wrap-up",
+                            &[
+                                ("call", "SELECT 1 FROM calls WHERE id = $1", &wrapup.call_id),
+                                ("agent", "SELECT 1 FROM users WHERE id = $1", &wrapup.agent_id),
+                                (
+                                    "disposition",
+                                    "SELECT 1 FROM dispositions WHERE code = $1",
+                                    &wrapup.disposition,
+                                ),
+                            ],
+                        )
+                        .await),
+                }
+            }
+
+            async fn wrapups(
+                &self,
+                call_id: &str,
+            ) -> Result<Vec<$crate::WrapUp>, $crate::StoreError> {
+                let rows = sqlx::query_as::<_, $crate::model::WrapUpRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::wrapup_columns!(),
+                    " FROM call_wrapups WHERE call_id = $1 ORDER BY at_ms, agent_id"
+                ))
+                .bind(call_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map($crate::model::wrapup_from_row).collect())
+            }
         }
     };
 }
 
-pub(crate) use {audit_columns, call_columns, impl_store, session_columns, user_columns};
+pub(crate) use {
+    audit_columns, call_columns, impl_store, service_columns, session_columns, skill_columns,
+    user_columns, wrapup_columns,
+};
+
+/// The statements of one table of labelled codes (`away_reasons`, `dispositions`).
+pub(crate) struct CodeTable {
+    /// The kind of row, for errors: "away reason", "disposition".
+    pub(crate) entity: &'static str,
+    /// Creates or updates a non-system code ($1 code, $2 name_zh, $3 name_en, $4 sort); touches
+    /// no row when the code is a system one.
+    pub(crate) upsert: &'static str,
+    /// The codes of every non-system row.
+    pub(crate) non_system_codes: &'static str,
+    /// Deletes a non-system code ($1).
+    pub(crate) delete: &'static str,
+    /// What refers to the rows, for [`StoreError::InUse`](crate::StoreError::InUse).
+    pub(crate) used_by: &'static str,
+}
+
+pub(crate) const AWAY_REASONS: CodeTable = CodeTable {
+    entity: "away reason",
+    upsert: "INSERT INTO away_reasons (code, name_zh, name_en, sort, system) \
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (code) DO UPDATE SET \
+             name_zh = excluded.name_zh, name_en = excluded.name_en, sort = excluded.sort \
+             WHERE away_reasons.system = 0",
+    non_system_codes: "SELECT code FROM away_reasons WHERE system = 0",
+    delete: "DELETE FROM away_reasons WHERE code = $1 AND system = 0",
+    used_by: "agents",
+};
+
+pub(crate) const DISPOSITIONS: CodeTable = CodeTable {
+    entity: "disposition",
+    upsert: "INSERT INTO dispositions (code, name_zh, name_en, sort, system) \
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (code) DO UPDATE SET \
+             name_zh = excluded.name_zh, name_en = excluded.name_en, sort = excluded.sort \
+             WHERE dispositions.system = 0",
+    non_system_codes: "SELECT code FROM dispositions WHERE system = 0",
+    delete: "DELETE FROM dispositions WHERE code = $1 AND system = 0",
+    used_by: "call wrap-ups",
+};
 
 /// Maps a failed update that sets `calls.agent_id`: an unknown agent is an invalid reference.
 pub(crate) fn agent_reference_error(e: sqlx::Error, agent_id: &str) -> crate::StoreError {

@@ -256,6 +256,8 @@ mod cases {
             citizen_session: format!("citizen-of-{id}"),
             service: Some("pension-inquiry".to_owned()),
             queued_at_ms,
+            skill_id: None,
+            priority: 0,
         }
     }
 
@@ -1013,6 +1015,7 @@ async fn sqlite_in_memory_database_keeps_its_data_for_the_life_of_the_store() {
             citizen_session: "s".into(),
             service: None,
             queued_at_ms: 1,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -1039,6 +1042,7 @@ async fn sqlite_full_database_is_an_error_not_a_panic() {
             citizen_session: "s".into(),
             service: Some(big.clone()),
             queued_at_ms: 1,
+            ..Default::default()
         };
         match store.insert_call(&call).await {
             Ok(()) => inserted += 1,

@@ -46,6 +46,8 @@ pub struct Participant {
     pub received: Vec<Vec<[u8; 4]>>,
     /// (ssrc, seq, ts) of every packet received per slot.
     pub headers: Vec<Vec<(u32, u16, u32)>>,
+    /// Whole payloads of every packet received per slot.
+    pub payloads: Vec<Vec<Bytes>>,
     pub connected: bool,
     /// When false, the network drops everything this participant sends.
     pub online: bool,
@@ -103,6 +105,7 @@ impl Participant {
             slot_of_track: HashMap::new(),
             received: vec![Vec::new(); slots],
             headers: vec![Vec::new(); slots],
+            payloads: vec![Vec::new(); slots],
             connected: false,
             online: true,
         };
@@ -151,11 +154,13 @@ impl Participant {
             if let RTCMessage::RtpPacket(track, packet) = message.message {
                 let slot = self.slot_of_track.get(&track).copied().unwrap_or(usize::MAX);
                 let mut tag = [0u8; 4];
-                tag.copy_from_slice(&packet.payload[..4]);
+                let n = packet.payload.len().min(4);
+                tag[..n].copy_from_slice(&packet.payload[..n]);
                 if slot < self.received.len() {
                     self.received[slot].push(tag);
                     let h = &packet.header;
                     self.headers[slot].push((h.ssrc, h.sequence_number, h.timestamp));
+                    self.payloads[slot].push(packet.payload.clone());
                 }
             }
         }

@@ -1,36 +1,53 @@
 //! The resting shape of the engine, asserted after every step in debug builds (and so in every
 //! test), so a broken invariant panics at the step that broke it, not several commands later.
+//! Deliberately brute force (it recomputes every index from the calls and agents), and compiled
+//! out of release builds.
 
-use super::{AgentState, Engine, Phase};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{AgentState, Engine, Phase, estimate, millis};
 use crate::timer::Timer;
 
 impl Engine {
-    /// Panics if the state is not in its resting shape. Run after every step in debug builds
-    /// (tests), so a broken invariant is caught where it is broken.
+    /// Panics if the state is not in its resting shape.
     pub(super) fn assert_invariants(&self) {
-        let mut ringing = 0;
+        assert!(self.dirty.is_empty(), "dirty skills left after settle");
         for (id, c) in &self.calls {
+            let q = self.queues.get(&c.skill).unwrap_or_else(|| panic!("{id}: unknown queue"));
+            let key = c.key();
             match &c.phase {
-                Phase::Queued => {
-                    assert!(
-                        self.timers.get(&Timer::Ring(id.clone())).is_none(),
-                        "{id}: queued with a ring timer"
-                    );
+                Phase::Queued => assert_eq!(q.ready.get(&key), Some(id), "{id}: not ready"),
+                Phase::Parked => {
+                    assert!(!q.ready.contains_key(&key));
                 }
                 Phase::Ringing(agent) => {
-                    ringing += 1;
+                    assert!(!q.ready.contains_key(&key));
                     assert_eq!(self.agents[agent].state, AgentState::Ringing(id.clone()), "{id}");
+                    assert!(self.timers.get(&Timer::Ring(id.clone())).is_some(), "{id}: no ring");
                 }
                 Phase::Connected(agent) => {
                     assert_eq!(self.agents[agent].state, AgentState::OnCall(id.clone()), "{id}");
-                    assert_eq!(c.position, None, "{id}: connected call keeps a position");
                 }
             }
-            let in_queue = self.waiting.get(&c.seq) == Some(id);
-            assert_eq!(in_queue, !matches!(c.phase, Phase::Connected(_)), "{id}: queue membership");
+            let slot = q.waiting.get(&key);
+            assert_eq!(slot.map(|s| &s.call), c.phase.is_waiting().then_some(id), "{id}: slot");
+            if c.wait_limit_reached || !c.phase.is_waiting() || q.settings.max_wait.is_none() {
+                assert!(self.timers.get(&Timer::MaxWait(id.clone())).is_none(), "{id}: max wait");
+            }
         }
-        assert_eq!(self.waiting.len() + self.connected_count(), self.calls.len());
-        assert!(self.timers.len() <= ringing, "a ring timer outlived its offer");
+        for (timer, deadline) in self.timers.iter() {
+            match timer {
+                Timer::Ring(call) => {
+                    assert!(matches!(self.calls[call].phase, Phase::Ringing(_)), "{call}: ring");
+                }
+                Timer::Grace(call) => assert_eq!(self.calls[call].phase, Phase::Parked),
+                Timer::MaxWait(call) => assert!(self.calls[call].phase.is_waiting()),
+                Timer::WrapUp(agent) => {
+                    assert_eq!(self.agents[agent].state.until(), Some(*deadline), "{agent}");
+                }
+            }
+        }
         for (id, a) in &self.agents {
             if let Some(call) = a.state.call() {
                 let phase = &self.calls[call].phase;
@@ -39,21 +56,54 @@ impl Engine {
                     "{id} holds {call} which is {phase:?}"
                 );
             }
+            if let Some(until) = a.state.until() {
+                assert_eq!(self.timers.get(&Timer::WrapUp(id.clone())), Some(until));
+            }
+            assert!(a.skills.values().all(|l| crate::SKILL_LEVELS.contains(l)));
         }
-        for (rank, id) in self.waiting.values().enumerate() {
-            assert_eq!(
-                self.calls[id].position,
-                u32::try_from(rank + 1).ok(),
-                "{id}: stale position"
+        let mut waiting_total = 0;
+        for (skill, q) in &self.queues {
+            waiting_total += q.waiting.len();
+            let mut available = BTreeSet::new();
+            let (mut logged_in, mut staffed) = (0, 0);
+            for (id, a) in &self.agents {
+                if let Some(&level) = a.skills.get(skill) {
+                    logged_in += 1;
+                    staffed += u32::from(!a.state.is_away());
+                    if a.state == AgentState::Available {
+                        available.insert((Reverse(level), a.idle_since, id.clone()));
+                    }
+                }
+            }
+            assert_eq!(q.available, available, "{skill}: available index");
+            assert_eq!((q.logged_in, q.staffed), (logged_in, staffed), "{skill}: counts");
+            let parked =
+                q.waiting.values().filter(|s| self.calls[&s.call].phase == Phase::Parked).count();
+            assert_eq!(q.parked as usize, parked, "{skill}: parked count");
+            assert!(
+                q.ready.is_empty() || q.available.is_empty(),
+                "{skill}: a call waits while an agent with the skill is free"
             );
+            if logged_in == 0 {
+                assert!(
+                    q.waiting
+                        .values()
+                        .all(|s| matches!(self.calls[&s.call].phase, Phase::Ringing(_))),
+                    "{skill}: calls wait with nobody logged in who has the skill"
+                );
+            }
+            let cycle = q.handle_time_ms.saturating_add(millis(self.config.after_call_work));
+            let ranked: BTreeMap<_, _> = q.waiting.iter().collect();
+            for (rank, (key, slot)) in (1..).zip(ranked) {
+                let c = &self.calls[&slot.call];
+                assert_eq!(c.key(), *key);
+                assert_eq!(&c.skill, skill);
+                assert_eq!(slot.position, rank, "{}: stale position", slot.call);
+                assert_eq!(slot.estimate, estimate(rank, q.staffed, cycle), "{}", slot.call);
+            }
         }
-        if self.agents.is_empty() {
-            assert!(self.calls.is_empty(), "calls live with no agent logged in");
-        }
-        let available = self.agents.values().any(|a| a.state == AgentState::Available);
-        assert!(
-            !(available && self.head_of_queue().is_some()),
-            "a call waits while an agent is free"
-        );
+        let connected =
+            self.calls.values().filter(|c| matches!(c.phase, Phase::Connected(_))).count();
+        assert_eq!(waiting_total + connected, self.calls.len(), "every call is in one place");
     }
 }

@@ -3,12 +3,20 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use voicedesk_protocol::{AgentActivity, EndReason, WithdrawReason};
 use voicedesk_queue_engine::{
-    AgentId, CallId, Command, Engine, EngineConfig, EngineError, Input, Party,
+    AgentId, Calendar, CallId, CivilDate, ClockAnchor, Command, Engine, EngineConfig, EngineError,
+    Input, Party, QueueSettings, SkillId,
 };
+
+/// The skill every one-line helper uses: one queue, always open, no limits.
+pub(crate) const GENERAL: &str = "general";
+
+/// China Standard Time.
+pub(crate) const CST: i32 = 480;
 
 /// Shorthand for a call id.
 pub(crate) fn call(id: &str) -> CallId {
@@ -18,6 +26,27 @@ pub(crate) fn call(id: &str) -> CallId {
 /// Shorthand for an agent id.
 pub(crate) fn agent(id: &str) -> AgentId {
     AgentId::from(id)
+}
+
+/// Shorthand for a skill id.
+pub(crate) fn skill(id: &str) -> SkillId {
+    SkillId::from(id)
+}
+
+/// Skill levels from `(skill, level)` pairs.
+pub(crate) fn skills(list: &[(&str, u8)]) -> BTreeMap<SkillId, u8> {
+    list.iter().map(|(s, l)| (skill(s), *l)).collect()
+}
+
+/// Unix milliseconds of a local (CST) time.
+pub(crate) fn cst_ms(date: &str, hour: u8, minute: u8) -> i64 {
+    date.parse::<CivilDate>().unwrap().unix_ms_at(hour, minute, CST)
+}
+
+/// The configuration the single-queue tests were written for: no after-call work, away after
+/// one missed offer. Tests of those rules use [`EngineConfig::default`] explicitly.
+pub(crate) fn classic() -> EngineConfig {
+    EngineConfig::default().with_after_call_work(Duration::ZERO).with_max_missed_offers(1)
 }
 
 /// The engine plus the fake clock.
@@ -31,15 +60,29 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    /// Default configuration (15 s ring timeout).
+    /// The [`classic`] configuration (15 s ring timeout, no after-call work, away after one
+    /// missed offer) and the one [`GENERAL`] queue.
     pub(crate) fn new() -> Self {
-        Self::with_config(EngineConfig::default())
+        Self::with_config(classic())
     }
 
+    /// Fake time starts on Monday 2026-11-30 10:00 CST; the calendar is CST without holidays;
+    /// the [`GENERAL`] queue is configured (always open, no limits).
     pub(crate) fn with_config(config: EngineConfig) -> Self {
         // The only clock read: an arbitrary origin for fake time, taken by the test.
         let start = Instant::now();
-        Self { engine: Engine::new(config), now: start, start }
+        let anchor = ClockAnchor { instant: start, unix_ms: cst_ms("2026-11-30", 10, 0) };
+        let mut h = Self { engine: Engine::new(config, anchor), now: start, start };
+        h.ok(Input::SetCalendar {
+            calendar: Calendar { utc_offset_minutes: CST, ..Calendar::default() },
+        });
+        h.configure(GENERAL, QueueSettings::default());
+        h
+    }
+
+    /// Creates or updates a queue.
+    pub(crate) fn configure(&mut self, id: &str, settings: QueueSettings) -> Vec<Command> {
+        self.ok(Input::ConfigureQueue { skill: skill(id), settings })
     }
 
     /// `secs` seconds after fake time zero.
@@ -100,12 +143,34 @@ impl Harness {
 
     // ----- one-line inputs ------------------------------------------------------------------
 
+    /// A call for [`GENERAL`] at priority 0.
     pub(crate) fn arrive(&mut self, id: &str) -> Vec<Command> {
-        self.ok(Input::CallArrived { call: call(id), service: Some("pension inquiry".into()) })
+        self.arrive_in(id, GENERAL, 0)
     }
 
+    pub(crate) fn arrive_in(&mut self, id: &str, skill_id: &str, priority: u8) -> Vec<Command> {
+        self.ok(Input::CallArrived {
+            call: call(id),
+            skill: skill(skill_id),
+            priority,
+            service: Some("pension inquiry".into()),
+        })
+    }
+
+    /// Logs in with [`GENERAL`] at level 5.
     pub(crate) fn login(&mut self, id: &str) -> Vec<Command> {
-        self.ok(Input::AgentLoggedIn { agent: agent(id) })
+        self.login_with(id, &[(GENERAL, 5)])
+    }
+
+    pub(crate) fn login_with(&mut self, id: &str, levels: &[(&str, u8)]) -> Vec<Command> {
+        self.ok(Input::AgentLoggedIn { agent: agent(id), skills: skills(levels) })
+    }
+
+    /// Logs in with these skills and makes available.
+    pub(crate) fn login_available_with(&mut self, id: &str, levels: &[(&str, u8)]) -> Vec<Command> {
+        let mut out = self.login_with(id, levels);
+        out.extend(self.available(id));
+        out
     }
 
     pub(crate) fn available(&mut self, id: &str) -> Vec<Command> {
@@ -211,7 +276,20 @@ pub(crate) fn positions(commands: &[Command]) -> Vec<(String, u32)> {
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::Position { call, position } => Some((call.0.clone(), *position)),
+            Command::Position { call, position, .. } => Some((call.0.clone(), *position)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `(call, position, estimated wait in seconds)` of every position update, in order.
+pub(crate) fn estimates(commands: &[Command]) -> Vec<(String, u32, Option<u64>)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Position { call, position, estimated_wait } => {
+                Some((call.0.clone(), *position, estimated_wait.map(|d| d.as_secs())))
+            }
             _ => None,
         })
         .collect()

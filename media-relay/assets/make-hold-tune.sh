@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Synthesises voicedesk's hold tune and encodes it to Ogg/Opus: media-relay/assets/hold-tune.opus.
+#
+# The tune is our own: a soft pad playing an eight-chord progression in C major
+# (Cmaj7 Am7 Fmaj7 G Em7 Fmaj7 Dm7 G7, three seconds each) under a slow plucked melody.
+# It ends on G7, which resolves into the opening Cmaj7, and every sound that rings past the
+# end of the loop (the last chord's release, the last melody note) is folded back onto its
+# start, so the loop has no seam: played end to start it is the same as any chord change.
+#
+# The loop is 24 s minus Opus' 312-sample encoder delay (pre-skip), so the encoder emits
+# exactly 1200 packets of 20 ms with no padding packet at the end: the relay loops packets,
+# and a padded last packet would put 13.5 ms of filler at every wrap-around.
+#
+# Mono, 48 kHz, about -20 dBFS RMS, 24 kbit/s constrained-VBR Opus (plain VBR overshoots to
+# ~43 kbit/s on this tonal material) in 20 ms frames. The build does not run
+# this script; the relay embeds its output with include_bytes!.
+#
+# Needs: sox, opusenc (Debian: apt-get install sox opus-tools).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:-$here/hold-tune.opus}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+rate=48000
+preskip=312
+loop_samples=$((24 * rate - preskip))
+s() { sox -D -V1 "$@"; } # no dither: the same input gives the same file
+
+# --- Pad: one chord every 3 s, 3.5 s long with soft attack and release (they overlap). ---
+chords=(
+  "C3 G3 B3 E4"  # Cmaj7
+  "A2 G3 C4 E4"  # Am7
+  "F2 A3 C4 E4"  # Fmaj7
+  "G2 G3 B3 D4"  # G
+  "E2 G3 B3 D4"  # Em7
+  "F2 A3 C4 E4"  # Fmaj7
+  "D3 F3 A3 C4"  # Dm7
+  "G2 F3 B3 D4"  # G7
+)
+pad_inputs=()
+for i in "${!chords[@]}"; do
+  tones=()
+  for note in ${chords[$i]}; do tones+=(sine "$note"); done
+  s -n -r $rate -c 4 -b 24 "$work/tones$i.wav" synth 3.5 "${tones[@]}"
+  s "$work/tones$i.wav" -c 1 "$work/chord$i.wav" remix - fade h 0.6 3.5 0.8 pad $((i * 3))
+  pad_inputs+=(-v 1 "$work/chord$i.wav")
+done
+s -m "${pad_inputs[@]}" "$work/pad.wav" lowpass 1800 gain -n -3
+
+# --- Melody: plucked notes, "start note" pairs (seconds). ---
+melody=(
+  0.30 C5 1.05 E5 1.80 G5
+  3.30 E5 4.05 D5 4.80 C5
+  6.30 A4 7.05 C5 7.80 F5 8.55 E5
+  9.30 D5 10.05 B4 10.80 G4
+  12.30 G4 13.05 B4 13.80 E5
+  15.30 F5 16.05 E5 16.80 C5
+  18.30 D5 19.05 F5 19.80 A5 20.55 F5
+  21.30 G5 22.05 F5 22.80 D5 23.40 B4
+)
+mel_inputs=()
+for ((i = 0; i < ${#melody[@]}; i += 2)); do
+  start="${melody[$i]}"
+  note="${melody[$((i + 1))]}"
+  s -n -r $rate -c 1 -b 24 "$work/note$i.wav" synth 1.8 pluck "$note" \
+    fade h 0.01 1.8 0.6 pad "$start"
+  mel_inputs+=(-v 1 "$work/note$i.wav")
+done
+s -m "${mel_inputs[@]}" "$work/melody.wav" lowpass 3500 gain -n -3
+
+# --- Mix, fold what rings past the loop end back onto the start, set the level. ---
+s -m -v 1 "$work/pad.wav" -v 0.7 "$work/melody.wav" "$work/mix.wav" reverb 30 50 60
+s "$work/mix.wav" "$work/main.wav" trim 0 "${loop_samples}s"
+s "$work/mix.wav" "$work/tail.wav" trim "${loop_samples}s"
+s -m -v 1 "$work/main.wav" -v 1 "$work/tail.wav" "$work/loop.wav" trim 0 "${loop_samples}s"
+rms="$(sox "$work/loop.wav" -n stats 2>&1 | awk '/RMS lev dB/ {print $4}')"
+gain="$(awk -v r="$rms" 'BEGIN {printf "%.2f", -20 - r}')"
+s "$work/loop.wav" -b 16 "$work/hold.wav" gain "$gain"
+sox "$work/hold.wav" -n stats 2>&1 | grep -E 'Pk lev dB|RMS lev dB|Length s'
+
+opusenc --quiet --bitrate 24 --cvbr --framesize 20 --comp 10 --serial 1 \
+  --title "voicedesk hold tune" --artist "voicedesk" \
+  "$work/hold.wav" "$out"
+echo "wrote $out ($(wc -c <"$out") bytes)"

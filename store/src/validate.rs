@@ -1,0 +1,260 @@
+//! Checks of caller input against the rules of the schema, before anything is written, so a
+//! refusal is a clear [`StoreError::InvalidValue`] rather than a backend-specific CHECK failure.
+//! The CHECK constraints of the migrations stay as the backstop.
+
+use crate::StoreError;
+use crate::model::{AgentSkill, Holiday, LabelledCode, NewCall, NewWrapUp, Service, Skill};
+
+/// The longest name, label or hours string, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// The longest service description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+fn invalid(
+    entity: &'static str,
+    field: &'static str,
+    value: &str,
+    expected: &'static str,
+) -> StoreError {
+    let mut shown: String = value.chars().take(64).collect();
+    if shown.len() < value.len() {
+        shown.push('…');
+    }
+    StoreError::InvalidValue { entity, field, value: shown, expected }
+}
+
+/// Ids and codes: 1..=64 of `a-z`, `0-9`, `_`, starting with a letter.
+pub(crate) fn key(
+    entity: &'static str,
+    field: &'static str,
+    value: &str,
+) -> Result<(), StoreError> {
+    let ok = (1..=64).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            entity,
+            field,
+            value,
+            "1 to 64 characters of a-z, 0-9 and _, starting with a letter",
+        ))
+    }
+}
+
+fn text(
+    entity: &'static str,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    may_be_blank: bool,
+    expected: &'static str,
+) -> Result<(), StoreError> {
+    if (may_be_blank || !value.trim().is_empty()) && value.chars().count() <= max {
+        Ok(())
+    } else {
+        Err(invalid(entity, field, value, expected))
+    }
+}
+
+fn name(entity: &'static str, field: &'static str, value: &str) -> Result<(), StoreError> {
+    text(entity, field, value, MAX_NAME_CHARS, false, "a non-blank text of at most 200 characters")
+}
+
+fn range(
+    entity: &'static str,
+    field: &'static str,
+    value: i32,
+    allowed: std::ops::RangeInclusive<i32>,
+    expected: &'static str,
+) -> Result<(), StoreError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(entity, field, &value.to_string(), expected))
+    }
+}
+
+/// A call priority or service priority: 0..=9.
+pub(crate) fn priority(entity: &'static str, value: i32) -> Result<(), StoreError> {
+    range(entity, "priority", value, 0..=9, "an integer from 0 to 9")
+}
+
+/// A positive cap that fits the INTEGER column, as the value to bind.
+fn cap(field: &'static str, value: Option<u32>) -> Result<Option<i32>, StoreError> {
+    value
+        .map(|n| {
+            i32::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
+                invalid("skill", field, &n.to_string(), "none, or an integer from 1 to 2147483647")
+            })
+        })
+        .transpose()
+}
+
+/// Checks a skill; returns `(max_waiting, max_wait_secs)` to bind.
+pub(crate) fn skill(skill: &Skill) -> Result<(Option<i32>, Option<i32>), StoreError> {
+    key("skill", "id", &skill.id)?;
+    name("skill", "name_zh", &skill.name_zh)?;
+    name("skill", "name_en", &skill.name_en)?;
+    name("skill", "hours", &skill.hours)?;
+    Ok((cap("max_waiting", skill.max_waiting)?, cap("max_wait_secs", skill.max_wait_secs)?))
+}
+
+pub(crate) fn service(service: &Service) -> Result<(), StoreError> {
+    key("service", "id", &service.id)?;
+    key("service", "area", &service.area)?;
+    key("service", "skill_id", &service.skill_id)?;
+    name("service", "name_zh", &service.name_zh)?;
+    name("service", "name_en", &service.name_en)?;
+    let expected = "a text of at most 1000 characters";
+    text(
+        "service",
+        "description_zh",
+        &service.description_zh,
+        MAX_DESCRIPTION_CHARS,
+        true,
+        expected,
+    )?;
+    text(
+        "service",
+        "description_en",
+        &service.description_en,
+        MAX_DESCRIPTION_CHARS,
+        true,
+        expected,
+    )?;
+    priority("service", service.priority)
+}
+
+pub(crate) fn call(call: &NewCall) -> Result<(), StoreError> {
+    priority("call", call.priority)
+}
+
+/// Checks an agent's skill set: valid ids and levels, each skill at most once.
+pub(crate) fn agent_skills(skills: &[AgentSkill]) -> Result<(), StoreError> {
+    for (i, s) in skills.iter().enumerate() {
+        key("agent skill", "skill_id", &s.skill_id)?;
+        range("agent skill", "level", s.level, 1..=10, "an integer from 1 to 10")?;
+        if skills[..i].iter().any(|earlier| earlier.skill_id == s.skill_id) {
+            return Err(invalid("agent skill", "skill_id", &s.skill_id, "each skill at most once"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `day` is a real calendar date written `YYYY-MM-DD`.
+fn is_date(day: &str) -> bool {
+    let b = day.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        day.get(r).filter(|s| s.bytes().all(|c| c.is_ascii_digit()))?.parse().ok()
+    };
+    let (Some(year), Some(month), Some(dom)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return false;
+    };
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&dom)
+}
+
+/// A holiday's day: a real date, `YYYY-MM-DD`.
+pub(crate) fn day(value: &str) -> Result<(), StoreError> {
+    if is_date(value) {
+        Ok(())
+    } else {
+        Err(invalid("holiday", "day", value, "a calendar date written YYYY-MM-DD"))
+    }
+}
+
+pub(crate) fn holiday(holiday: &Holiday) -> Result<(), StoreError> {
+    day(&holiday.day)?;
+    name("holiday", "name_zh", &holiday.name_zh)?;
+    name("holiday", "name_en", &holiday.name_en)
+}
+
+/// A replacement list of away reasons or dispositions: not empty, valid codes and labels, each
+/// code once, none marked `system` (system codes belong to the migrations).
+pub(crate) fn codes(entity: &'static str, codes: &[LabelledCode]) -> Result<(), StoreError> {
+    if codes.is_empty() {
+        return Err(invalid(entity, "code", "", "at least one code"));
+    }
+    for (i, c) in codes.iter().enumerate() {
+        key(entity, "code", &c.code)?;
+        name(entity, "name_zh", &c.name_zh)?;
+        name(entity, "name_en", &c.name_en)?;
+        if c.system {
+            return Err(invalid(entity, "system", "true", "false: system codes cannot be set"));
+        }
+        if codes[..i].iter().any(|earlier| earlier.code == c.code) {
+            return Err(invalid(entity, "code", &c.code, "each code at most once"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn wrapup(wrapup: &NewWrapUp) -> Result<(), StoreError> {
+    text(
+        "call wrap-up",
+        "notes",
+        &wrapup.notes,
+        NewWrapUp::MAX_NOTES_CHARS,
+        true,
+        "at most 2000 characters",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        for ok in ["2026-01-01", "2024-02-29", "2000-02-29", "2026-12-31", "2026-04-30"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "2026-1-01",
+            "2026/01/01",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-02-29",
+            "1900-02-29",
+            "2026-04-31",
+            "2026-01-011",
+            "+026-01-01",
+            "2026-0a-01",
+            "２026-01-01",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys() {
+        for ok in ["a", "pension", "work_injury", "x2", &"a".repeat(64)] {
+            assert!(key("skill", "id", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Pension", "2x", "_a", "a-b", "a b", "养老", &"a".repeat(65)] {
+            assert!(key("skill", "id", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_in_the_error() {
+        let err = invalid("call wrap-up", "notes", &"é".repeat(3000), "x");
+        let StoreError::InvalidValue { value, .. } = err else { panic!() };
+        assert_eq!(value.chars().count(), 65);
+    }
+}
