@@ -66,7 +66,7 @@ pub(crate) struct CallsArgs {
     #[arg(long, default_value_t = 50)]
     ice_check_interval_ms: u64,
     /// The service the citizens choose.
-    #[arg(long, default_value = "养老保险查询 Pension inquiry")]
+    #[arg(long, default_value = "pension_benefit_inquiry")]
     service: String,
 }
 

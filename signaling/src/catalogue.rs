@@ -55,7 +55,7 @@ impl Routing {
             .map(|skill| {
                 let settings = queue_settings(skill, always_open).unwrap_or_else(|e| {
                     tracing::error!(skill = %skill.id, error = %e, "unreadable hours; queue closed");
-                    QueueSettings::default().with_hours(WeeklyHours::Never)
+                    QueueSettings::default().with_hours(WeeklyHours::never())
                 });
                 (SkillId(skill.id.clone()), settings)
             })

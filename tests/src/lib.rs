@@ -41,6 +41,13 @@ pub struct TestOptions {
     pub media_connect: Duration,
     /// A `postgres://` URL, or `None` for SQLite in a fresh temporary directory.
     pub database_url: Option<String>,
+    /// Ignore business hours (true by default: tests run at any hour).
+    pub always_open: bool,
+    /// After-call work after each answered call (zero by default: agents are available again
+    /// at once, as most tests expect).
+    pub after_call_work: Duration,
+    /// How long a waiting citizen's dropped connection keeps the place.
+    pub reconnect_grace: Duration,
 }
 
 impl Default for TestOptions {
@@ -50,6 +57,9 @@ impl Default for TestOptions {
             media_silence: Duration::from_secs(15),
             media_connect: Duration::from_secs(20),
             database_url: None,
+            always_open: true,
+            after_call_work: Duration::ZERO,
+            reconnect_grace: Duration::from_secs(60),
         }
     }
 }
@@ -102,6 +112,9 @@ impl TestServer {
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse()?,
             ring_timeout: options.ring_timeout,
+            always_open: options.always_open,
+            after_call_work: options.after_call_work,
+            reconnect_grace: options.reconnect_grace,
             ..Default::default()
         };
         let server = voicedesk_signaling::start(config, store.clone(), relay).await?;

@@ -88,7 +88,7 @@ async fn messages_in_the_wrong_state_change_nothing() {
     // Accepting a call that does not exist, or is not offered to you.
     agent.ws.send(&ClientMessage::Accept { call_id: "no-such-call".into() }).await.unwrap();
     expect_error(&mut agent.ws, ErrorCode::UnknownCall).await;
-    let citizen = place_call(&server, "养老保险查询").await.unwrap();
+    let citizen = place_call(&server, "pension_benefit_inquiry").await.unwrap();
     let call_id = wait_offer(&mut agent).await.unwrap();
     other.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
     expect_error(&mut other.ws, ErrorCode::InvalidState).await;
@@ -128,7 +128,7 @@ async fn offers_that_are_not_audio_are_refused_without_a_call() {
 async fn garbage_datagrams_on_the_media_port_do_not_disturb_a_call() {
     let server = TestServer::start().await.unwrap();
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let citizen = place_call(&server, "医疗保险").await.unwrap();
+    let citizen = place_call(&server, "medical_reimbursement").await.unwrap();
     citizen.media.start_sending(*b"CITG");
     let call_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id }).await.unwrap();
@@ -221,7 +221,7 @@ async fn a_citizen_resumes_an_earlier_identity() {
     first.close().await.unwrap();
     let mut second = server.citizen().await.unwrap();
     second.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();
-    assert_eq!(second.recv(STEP).await.unwrap(), ServerMessage::Resumed { citizen_token: token });
+    assert_eq!(second.recv(STEP).await.unwrap(), ServerMessage::Resumed { citizen_token: token, parked_call: None });
 }
 
 /// The HTTP status a refused WebSocket handshake got.

@@ -12,7 +12,7 @@ const AGENT: [u8; 4] = *b"AGT1";
 async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> anyhow::Result<()> {
     let mut server = TestServer::start().await?;
     let mut agent = server.ready_agent("agent1").await?;
-    let mut citizen = place_call(&server, "养老保险查询 Pension inquiry").await?;
+    let mut citizen = place_call(&server, "pension_benefit_inquiry").await?;
     citizen.media.start_sending(CITIZEN);
     agent.media.start_sending(AGENT);
 
@@ -88,7 +88,7 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
             && record.ended_at_ms.is_some()
     );
     assert_eq!(record.outcome.as_deref(), Some("agent_hang_up"));
-    assert_eq!(record.service.as_deref(), Some("养老保险查询 Pension inquiry"));
+    assert_eq!(record.service.as_deref(), Some("pension_benefit_inquiry"));
     server.shutdown().await;
     Ok(())
 }
@@ -105,7 +105,7 @@ async fn twenty_calls_on_one_headset_keep_one_continuous_stream() -> anyhow::Res
     for i in 0..20u8 {
         let tag = [b'C', b'2', b'0', b'a' + i];
         let started = Instant::now();
-        let mut citizen = place_call(&server, "医疗保险 Medical insurance").await?;
+        let mut citizen = place_call(&server, "medical_reimbursement").await?;
         citizen.media.start_sending(tag);
         let call_id = wait_offer(&mut agent).await?;
         agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await?;
@@ -139,7 +139,7 @@ async fn a_rejected_call_goes_to_the_next_agent() -> anyhow::Result<()> {
     let mut server = TestServer::start().await?;
     let mut first = server.ready_agent("agent1").await?;
     let mut second = server.ready_agent("agent2").await?;
-    let mut citizen = place_call(&server, "失业保险 Unemployment insurance").await?;
+    let mut citizen = place_call(&server, "unemployment_benefit_claim").await?;
     // agent1 became available first, so it is the longest idle.
     let call_id = wait_offer(&mut first).await?;
     first.ws.send(&ClientMessage::Reject { call_id: call_id.clone() }).await?;
@@ -165,7 +165,7 @@ async fn an_unanswered_offer_times_out_to_the_next_agent() -> anyhow::Result<()>
     let mut server = TestServer::start_with(options).await?;
     let mut first = server.ready_agent("agent1").await?;
     let mut second = server.ready_agent("agent2").await?;
-    let citizen = place_call(&server, "社保转移 Pension transfer").await?;
+    let citizen = place_call(&server, "pension_transfer").await?;
     let call_id = wait_offer(&mut first).await?;
     let withdrawn =
         first.ws.recv_until(STEP, |m| matches!(m, ServerMessage::OfferWithdrawn { .. })).await?;

@@ -32,7 +32,7 @@ async fn a_citizen_leg_that_never_connects_ends_the_call_as_media_failed() {
 async fn a_citizen_who_closes_the_connection_mid_call_frees_the_agent() {
     let server = TestServer::start().await.unwrap();
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let citizen = place_call(&server, "养老保险查询").await.unwrap();
+    let citizen = place_call(&server, "pension_benefit_inquiry").await.unwrap();
     let call_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
     agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
@@ -65,7 +65,7 @@ async fn a_citizen_who_closes_the_connection_mid_call_frees_the_agent() {
 async fn shutdown_ends_and_records_every_active_call() {
     let mut server = TestServer::start().await.unwrap();
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let mut talking = place_call(&server, "医疗保险").await.unwrap();
+    let mut talking = place_call(&server, "medical_reimbursement").await.unwrap();
     let talking_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: talking_id.clone() }).await.unwrap();
     talking
@@ -73,7 +73,7 @@ async fn shutdown_ends_and_records_every_active_call() {
         .recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. }))
         .await
         .unwrap();
-    let mut waiting = place_call(&server, "失业保险").await.unwrap();
+    let mut waiting = place_call(&server, "unemployment_benefit_claim").await.unwrap();
 
     server.shutdown().await;
 
@@ -108,7 +108,7 @@ async fn a_call_is_recorded_in_postgres() {
             .unwrap();
     assert_eq!(server.store.backend(), "postgres");
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let mut citizen = place_call(&server, "社保转移").await.unwrap();
+    let mut citizen = place_call(&server, "pension_transfer").await.unwrap();
     citizen.media.start_sending(*b"CITP");
     let call_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();

@@ -19,7 +19,7 @@ async fn health_and_metrics_follow_a_call() {
     assert_eq!(metric(&before, "voicedesk_calls_total"), 0.0);
 
     let mut agent = server.ready_agent("agent1").await.unwrap();
-    let mut citizen = place_call(&server, "医疗保险").await.unwrap();
+    let mut citizen = place_call(&server, "medical_reimbursement").await.unwrap();
     let (_, queued) = http(&server.base_url, "GET", "/metrics", None).await.unwrap();
     assert_eq!(metric(&queued, "voicedesk_queue_length"), 1.0);
     assert_eq!(metric(&queued, "voicedesk_active_calls"), 1.0);

@@ -19,7 +19,7 @@ const STF: Tag = *b"STF_";
 async fn talking_call(server: &TestServer) -> (CitizenCall, Agent, Agent) {
     let mut agent = server.ready_agent("agent1").await.unwrap();
     let staff = server.ready_staff("staff1").await.unwrap();
-    let mut citizen = place_call(server, "社保转移 Pension transfer").await.unwrap();
+    let mut citizen = place_call(server, "pension_transfer").await.unwrap();
     let call_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id }).await.unwrap();
     citizen

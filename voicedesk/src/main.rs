@@ -58,6 +58,20 @@ struct Args {
         allow_negative_numbers = true
     )]
     utc_offset_minutes: i32,
+    /// Seconds of after-call work (wrap-up) after every answered call; 0 = available at once.
+    #[arg(long, env = "VOICEDESK_AFTER_CALL_WORK_SECS", default_value_t = 30)]
+    after_call_work_secs: u64,
+    /// Consecutive unanswered offers after which an agent is set away ("missed_calls").
+    #[arg(long, env = "VOICEDESK_MAX_MISSED_OFFERS", default_value_t = 2)]
+    max_missed_offers: u32,
+    /// Seconds a queued citizen whose page reloaded or whose connection dropped keeps their
+    /// place.
+    #[arg(long, env = "VOICEDESK_RECONNECT_GRACE_SECS", default_value_t = 60)]
+    reconnect_grace_secs: u64,
+    /// Ignore business hours: every queue is open around the clock (implied by --demo, so a
+    /// first try works at any hour).
+    #[arg(long, env = "VOICEDESK_ALWAYS_OPEN")]
+    always_open: bool,
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -113,6 +127,10 @@ async fn main() -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         service_level_seconds: args.service_level_seconds,
         utc_offset_minutes: args.utc_offset_minutes,
+        after_call_work: Duration::from_secs(args.after_call_work_secs),
+        max_missed_offers: args.max_missed_offers,
+        reconnect_grace: Duration::from_secs(args.reconnect_grace_secs),
+        always_open: args.always_open || args.demo,
         ..Default::default()
     };
     let server =
@@ -129,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         for (username, name, role) in DEMO_ACCOUNTS {
             println!("    {username:<8} {:<7} {name}", role.as_str());
         }
+        println!("  demo mode: every queue is open around the clock (--always-open)");
     }
 
     shutdown_signal().await;

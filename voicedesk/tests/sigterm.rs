@@ -77,7 +77,8 @@ async fn sigterm_ends_active_calls_for_both_sides_and_exits_cleanly() {
             ended,
             ServerMessage::CallEnded {
                 call_id: call_id.clone(),
-                reason: EndReason::ServerShutdown
+                reason: EndReason::ServerShutdown,
+                opens_at_ms: None,
             }
         );
     }

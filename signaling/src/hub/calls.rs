@@ -283,11 +283,12 @@ impl Hub {
     async fn carry_out_with(&mut self, end_reason_override: Option<EndReason>) {
         while let Some(command) = self.engine.poll_command() {
             match command {
-                Command::Offer { call, agent, ring_timeout, waited, service, skill, priority } => {
+                Command::Offer { call, agent, ring_timeout, waited, service, skill } => {
                     if let Err(e) = self.store.mark_call_offered(&call.0, &agent.0, now_ms()).await
                     {
                         tracing::error!(%call, error = %e, "could not record an offer");
                     }
+                    let priority = self.engine.call(&call).map_or(0, |v| v.priority);
                     let mut transfers = 0;
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.agent = Some(agent.clone());
@@ -296,8 +297,8 @@ impl Hub {
                     let offered = ServerMessage::CallOffered {
                         call_id: call.0,
                         service,
-                        skill: skill.0,
                         priority,
+                        skill: skill.0,
                         transfers,
                         waited_ms: waited.as_millis() as u64,
                         ring_timeout_ms: ring_timeout.as_millis() as u64,

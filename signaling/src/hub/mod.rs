@@ -400,8 +400,8 @@ impl Hub {
             );
             return;
         }
+        c.identity = Identity::Citizen { citizen_id: citizen_id.clone() };
         let parked_call = self.parked_call_of(&citizen_id);
-        c.identity = Identity::Citizen { citizen_id };
         self.send(conn, ServerMessage::Resumed { citizen_token, parked_call });
     }
 

@@ -304,11 +304,11 @@ impl Hub {
         for (user_id, skills) in agents {
             let queues: Vec<QueueSummary> = skills
                 .iter()
-                .filter_map(|skill| self.engine.queue(skill))
+                .filter_map(|skill| self.engine.queue(skill, now))
                 .map(|q| QueueSummary {
                     skill: q.skill.0.clone(),
                     waiting: q.waiting as u32,
-                    longest_wait_ms: q.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
+                    longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
                     available_agents: q.available as u32,
                     staffed_agents: q.staffed as u32,
                 })

@@ -140,7 +140,7 @@ impl Hub {
         };
         // First the whole hall ("all"), then one row per queue.
         let mut queues = vec![QueueRow {
-            waiting: self.engine.waiting_calls().count() as u32,
+            waiting: (self.engine.queue_len() + self.engine.ringing_count() + self.engine.parked_count()) as u32,
             longest_wait_ms: self.engine.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
             available_agents: self
                 .engine
@@ -154,11 +154,11 @@ impl Hub {
                 .count() as u32,
             ..row("all".into(), self.wallboard.all)
         }];
-        for q in self.engine.queues() {
+        for q in self.engine.queues(now) {
             let counts = self.wallboard.by_skill.get(&q.skill.0).copied().unwrap_or_default();
             queues.push(QueueRow {
                 waiting: q.waiting as u32,
-                longest_wait_ms: q.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
+                longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
                 available_agents: q.available as u32,
                 staffed_agents: q.staffed as u32,
                 ..row(q.skill.0.clone(), counts)
@@ -266,7 +266,7 @@ impl Hub {
             let point = HistoryPoint {
                 at_ms: now_ms().max(0) as u64,
                 waiting: (self.engine.queue_len() + self.engine.ringing_count()) as u32,
-                service_level_pct: self.wallboard.service_level_pct(),
+                service_level_pct: self.wallboard.all.service_level_pct(),
             };
             self.wallboard.history.push_back(point);
             while self.wallboard.history.len() > HISTORY_POINTS {
