@@ -627,7 +627,8 @@ mod cases {
         )
         .await;
 
-        // Opening applies 0002 (and accepts the 0001 already applied); the old rows survive.
+        // Opening applies 0002 and later changes (and accepts the 0001 already applied); the old
+        // rows survive.
         let store = db.open().await;
         let old = store.call("old").await.unwrap().unwrap();
         assert_eq!(old.outcome.as_deref(), Some("abandoned"));
@@ -1192,6 +1193,17 @@ mod cases {
         store.upsert_skill(&general).await.unwrap();
         let cat = store.catalogue().await.unwrap();
         assert_eq!(cat.skills.iter().find(|s| s.id == "general").unwrap().hours, "never");
+
+        // Ties in `sort` are broken by id as bytes ('_' before 'a'), whatever the collation.
+        for id in ["tie_b", "tiea", "tie_a"] {
+            store.upsert_skill(&Skill { sort: 1, ..skill(id) }).await.unwrap();
+        }
+        let cat = store.catalogue().await.unwrap();
+        let first: Vec<&str> = cat.skills[..3].iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(first, ["tie_a", "tie_b", "tiea"]);
+        for id in ["tie_b", "tiea", "tie_a"] {
+            assert!(store.delete_skill(id).await.unwrap());
+        }
 
         assert!(store.delete_skill("pension_elderly").await.unwrap());
         assert!(!store.delete_skill("pension_elderly").await.unwrap());
@@ -1957,4 +1969,17 @@ fn audit_entry_serialises_to_json_for_the_http_api() {
         serde_json::to_value(counts).unwrap(),
         serde_json::json!({ "answered": 3, "abandoned": 1, "answered_within": 2 })
     );
+}
+
+#[test]
+fn migration_0003_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0003_catalogue.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(3).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0003 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0003 (Postgres)"));
 }
