@@ -1073,6 +1073,7 @@ pub(crate) const AWAY_REASONS: CodeTable = CodeTable {
              WHERE away_reasons.system = 0",
     non_system_codes: "SELECT code FROM away_reasons WHERE system = 0",
     delete: "DELETE FROM away_reasons WHERE code = $1 AND system = 0",
+    // No table refers to away reasons (agents' presence is not stored): never reported.
     used_by: "agents",
 };
 
