@@ -11,14 +11,15 @@
 # start-up (6.5 ms of pre-skip warm-up, then a transient) at every wrap-around: a tick every
 # 24 s. So the encoder gets the loop with 60 ms of its own end before it and 20 ms of its
 # start after it, and the file says which packets form the loop (OpusTags comments
-# LOOP_START=3 LOOP_PACKETS=1200): packet 3 is the first whose input starts inside the loop
-# with a warmed-up encoder, and the 1200 packets from there decode to exactly one 24 s period
-# (each packet carries input shifted by the 312-sample encoder delay, so the period starts
-# 6.5 ms before the loop's first sample, which is fine: the material is periodic).
+# LOOP_START=3 LOOP_PACKETS=1200). Packet k carries input [k*960 - 312, (k+1)*960 - 312)
+# (312 samples of encoder delay), so packets 3..1202 carry one whole period of the periodic
+# input, starting 6.5 ms before the loop's first sample, from an encoder already warmed up
+# on the same material; packets 0-2 and the padded last one are never played.
 #
 # Mono, 48 kHz, about -20 dBFS RMS, 24 kbit/s constrained-VBR Opus (plain VBR overshoots to
-# ~43 kbit/s on this tonal material) in 20 ms frames. The build does not run
-# this script; the relay embeds its output with include_bytes!.
+# ~43 kbit/s on this tonal material) in 20 ms frames. The build does not run this script;
+# the relay embeds its output with include_bytes!. The output is reproducible (no dither,
+# fixed Ogg serial).
 #
 # Needs: sox, opusenc (Debian: apt-get install sox opus-tools).
 set -euo pipefail
