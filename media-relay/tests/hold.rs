@@ -247,7 +247,7 @@ fn the_running_relay_plays_hold_audio_over_udp() {
             if held_at.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
                 break;
             }
-            let wake = p.pc.poll_timeout().unwrap_or_else(|| std::time::Instant::now());
+            let wake = p.pc.poll_timeout().unwrap_or_else(std::time::Instant::now);
             let wait = wake
                 .saturating_duration_since(std::time::Instant::now())
                 .clamp(Duration::from_millis(1), Duration::from_millis(20));
