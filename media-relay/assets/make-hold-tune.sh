@@ -7,13 +7,19 @@
 # end of the loop (the last chord's release, the last melody note) is folded back onto its
 # start, so the loop has no seam: played end to start it is the same as any chord change.
 #
-# The loop is 24 s minus Opus' 312-sample encoder delay (pre-skip), so the encoder emits
-# exactly 1200 packets of 20 ms with no padding packet at the end: the relay loops packets,
-# and a padded last packet would put 13.5 ms of filler at every wrap-around.
+# The relay loops Opus packets, not samples. Encoding just the loop would put the encoder's
+# start-up (6.5 ms of pre-skip warm-up, then a transient) at every wrap-around: a tick every
+# 24 s. So the encoder gets the loop with 60 ms of its own end before it and 20 ms of its
+# start after it, and the file says which packets form the loop (OpusTags comments
+# LOOP_START=3 LOOP_PACKETS=1200). Packet k carries input [k*960 - 312, (k+1)*960 - 312)
+# (312 samples of encoder delay), so packets 3..1202 carry one whole period of the periodic
+# input, starting 6.5 ms before the loop's first sample, from an encoder already warmed up
+# on the same material; packets 0-2 and the padded last one are never played.
 #
 # Mono, 48 kHz, about -20 dBFS RMS, 24 kbit/s constrained-VBR Opus (plain VBR overshoots to
-# ~43 kbit/s on this tonal material) in 20 ms frames. The build does not run
-# this script; the relay embeds its output with include_bytes!.
+# ~43 kbit/s on this tonal material) in 20 ms frames. The build does not run this script;
+# the relay embeds its output with include_bytes!. The output is reproducible (no dither,
+# fixed Ogg serial).
 #
 # Needs: sox, opusenc (Debian: apt-get install sox opus-tools).
 set -euo pipefail
@@ -24,8 +30,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 rate=48000
-preskip=312
-loop_samples=$((24 * rate - preskip))
+preskip=312                    # opusenc's encoder delay at 48 kHz
+loop_samples=$((24 * rate))    # 1200 frames of 960
+lead_frames=3                  # 60 ms of the loop's end before it
+lead_samples=$((lead_frames * 960))
 s() { sox -D -V1 "$@"; } # no dither: the same input gives the same file
 
 # --- Pad: one chord every 3 s, 3.5 s long with soft attack and release (they overlap). ---
@@ -80,7 +88,15 @@ gain="$(awk -v r="$rms" 'BEGIN {printf "%.2f", -20 - r}')"
 s "$work/loop.wav" -b 16 "$work/hold.wav" gain "$gain"
 sox "$work/hold.wav" -n stats 2>&1 | grep -E 'Pk lev dB|RMS lev dB|Length s'
 
+# Encoder input: the last 60 ms of the loop, the loop, its first 20 ms.
+s "$work/hold.wav" "$work/lead.wav" trim "$((loop_samples - lead_samples))s"
+s "$work/hold.wav" "$work/foot.wav" trim 0 960s
+s "$work/lead.wav" "$work/hold.wav" "$work/foot.wav" "$work/input.wav"
+
+# Packet k holds input samples [k*960 - 312, (k+1)*960 - 312); packets lead_frames ..
+# lead_frames+1199 hold input [2568, 2568 + 24 s): one whole period of the loop.
 opusenc --quiet --bitrate 24 --cvbr --framesize 20 --comp 10 --serial 1 \
   --title "voicedesk hold tune" --artist "voicedesk" \
-  "$work/hold.wav" "$out"
+  --comment "LOOP_START=$lead_frames" --comment "LOOP_PACKETS=$((loop_samples / 960))" \
+  "$work/input.wav" "$out"
 echo "wrote $out ($(wc -c <"$out") bytes)"

@@ -329,7 +329,8 @@ impl RelayCore {
             None => self.next_sweep,
         };
         if !self.held.is_empty() {
-            // While idle this is in the past: the first tick of a new hold runs at once.
+            // While idle this is in the past (or at most one frame ahead): a new hold starts
+            // at once.
             at = at.min(self.next_hold_tick);
         }
         at

@@ -150,6 +150,13 @@ async fn run(
 ) {
     let mut buf = vec![0u8; 2048];
     loop {
+        // The select below prefers commands and the socket; under a steady stream of
+        // datagrams its timer branch could wait, so due timers (hold ticks above all) also
+        // run here.
+        let now = Instant::now();
+        if core.poll_timeout() <= now {
+            core.handle_timeout(now);
+        }
         while let Some(t) = core.poll_transmit() {
             if let Err(e) = socket.send_to(&t.payload, t.to).await {
                 tracing::debug!(to = %t.to, error = %e, "media send failed");

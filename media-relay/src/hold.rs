@@ -1,7 +1,10 @@
 //! Hold audio: the tune the relay plays to a waiting citizen.
 //!
 //! The tune ships inside the binary (`assets/hold-tune.opus`, made by
-//! `assets/make-hold-tune.sh`) and is parsed once into Opus packets of 20 ms each. The relay
+//! `assets/make-hold-tune.sh`) and is parsed once into Opus packets of 20 ms each. The file
+//! may say which of its packets form the loop, with the `OpusTags` comments `LOOP_START`
+//! (index of the first loop packet) and `LOOP_PACKETS` (how many); the packets before the
+//! loop only warm the encoder up, so that the wrap-around carries no encoder start-up. The relay
 //! core sends them one per 20 ms tick to slot 0 of every held leg whose slot 0 has no source
 //! (see [`crate::RelayCore::set_hold`]); each packet is a reference-counted slice of one
 //! shared buffer, so a tick copies no audio.
@@ -23,20 +26,32 @@ pub struct HoldTune {
 }
 
 impl HoldTune {
-    /// Reads an Ogg/Opus file. Every packet must be 20 ms long (one 960-tick RTP frame), and
-    /// there must be at least one.
+    /// Reads an Ogg/Opus file: its loop (`LOOP_START`/`LOOP_PACKETS` comments, the whole
+    /// file without them). Every loop packet must be 20 ms long (one 960-tick RTP frame),
+    /// and there must be at least one.
     pub fn from_ogg(data: &[u8]) -> Result<Self, OggError> {
         let parsed = parse_ogg_opus(data)?;
-        if parsed.packets.is_empty() {
+        let comment = |key: &str| {
+            parsed.comments.iter().find_map(|c| {
+                let (k, v) = c.split_once('=')?;
+                k.eq_ignore_ascii_case(key).then(|| v.trim().parse::<usize>().ok())?
+            })
+        };
+        let start = comment("LOOP_START").unwrap_or(0);
+        let count = comment("LOOP_PACKETS").unwrap_or(parsed.packets.len().saturating_sub(start));
+        let looped = parsed
+            .packets
+            .get(start..start.saturating_add(count))
+            .ok_or(OggError::NotOpus("the hold tune's loop lies outside its packets"))?;
+        if looped.is_empty() {
             return Err(OggError::NotOpus("the hold tune has no audio packets"));
         }
-        if parsed.packets.iter().any(|p| opus_packet_samples(p) != Some(FRAME_TICKS)) {
+        if looped.iter().any(|p| opus_packet_samples(p) != Some(FRAME_TICKS)) {
             return Err(OggError::NotOpus("every hold tune packet must be 20 ms long"));
         }
-        let buffer = Bytes::from(parsed.packets.concat());
+        let buffer = Bytes::from(looped.concat());
         let mut at = 0;
-        let packets = parsed
-            .packets
+        let packets = looped
             .iter()
             .map(|p| {
                 at += p.len();
@@ -73,6 +88,16 @@ impl HoldTune {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loop_comments_select_the_packets() {
+        let parsed = parse_ogg_opus(HOLD_TUNE_OGG).unwrap();
+        assert!(parsed.comments.contains(&"LOOP_START=3".to_owned()), "{:?}", parsed.comments);
+        let tune = HoldTune::builtin();
+        assert_eq!(tune.len(), 1200);
+        assert_eq!(tune.packets()[0], parsed.packets[3]);
+        assert_eq!(tune.packets()[1199], parsed.packets[1202]);
+    }
 
     #[test]
     fn the_builtin_tune_is_a_loop_of_20ms_packets_of_20_to_30_seconds() {

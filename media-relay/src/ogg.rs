@@ -104,6 +104,10 @@ impl OpusHead {
 pub struct OggOpus {
     /// The identification header.
     pub head: OpusHead,
+    /// The `OpusTags` vendor string.
+    pub vendor: String,
+    /// The `OpusTags` user comments (`KEY=value`), in order.
+    pub comments: Vec<String>,
     /// The audio packets in order (header packets excluded).
     pub packets: Vec<Vec<u8>>,
     /// Granule position of the stream's last page that completes a packet (total decoded
@@ -183,7 +187,7 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<OggOpus, OggError> {
     let mut partial: Vec<u8> = Vec::new();
     let mut in_packet = false;
     let mut head = None;
-    let mut tags_seen = false;
+    let mut tags = None;
     let mut packets = Vec::new();
     let mut final_granule = 0;
     while offset < data.len() {
@@ -231,11 +235,8 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<OggOpus, OggError> {
                 let packet = std::mem::take(&mut partial);
                 if head.is_none() {
                     head = Some(OpusHead::parse(&packet)?);
-                } else if !tags_seen {
-                    if packet.len() < 8 || &packet[..8] != b"OpusTags" {
-                        return Err(OggError::NotOpus("the second packet is not an OpusTags"));
-                    }
-                    tags_seen = true;
+                } else if tags.is_none() {
+                    tags = Some(parse_tags(&packet)?);
                 } else {
                     packets.push(packet);
                 }
@@ -252,10 +253,35 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<OggOpus, OggError> {
         return Err(OggError::Truncated);
     }
     let head = head.ok_or(OggError::NotOpus("no OpusHead packet"))?;
-    if !tags_seen {
-        return Err(OggError::NotOpus("no OpusTags packet"));
+    let (vendor, comments) = tags.ok_or(OggError::NotOpus("no OpusTags packet"))?;
+    Ok(OggOpus { head, vendor, comments, packets, final_granule })
+}
+
+/// The comment header (`OpusTags`, RFC 7845 §5.2): vendor string and user comments.
+fn parse_tags(packet: &[u8]) -> Result<(String, Vec<String>), OggError> {
+    const BAD: OggError = OggError::NotOpus("the second packet is not a valid OpusTags");
+    if packet.len() < 8 || &packet[..8] != b"OpusTags" {
+        return Err(BAD);
     }
-    Ok(OggOpus { head, packets, final_granule })
+    let mut at = 8;
+    let u32_at = |at: &mut usize| -> Result<u32, OggError> {
+        let bytes = packet.get(*at..*at + 4).ok_or(BAD)?;
+        *at += 4;
+        Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
+    };
+    let string_at = |at: &mut usize| -> Result<String, OggError> {
+        let len = u32_at(at)? as usize;
+        let bytes = packet.get(*at..*at + len).ok_or(BAD)?;
+        *at += len;
+        Ok(String::from_utf8_lossy(bytes).into_owned())
+    };
+    let vendor = string_at(&mut at)?;
+    let count = u32_at(&mut at)?;
+    let mut comments = Vec::new();
+    for _ in 0..count {
+        comments.push(string_at(&mut at)?);
+    }
+    Ok((vendor, comments))
 }
 
 /// Writes an Ogg/Opus stream: headers at creation, then packets, then
@@ -439,8 +465,11 @@ mod tests {
         for (i, packet) in tune.packets.iter().enumerate() {
             assert_eq!(opus_packet_samples(packet), Some(960), "packet {i} is not 20 ms");
         }
-        // The script sizes the loop so that no padding packet is needed at the end.
-        assert_eq!(tune.final_granule, tune.packets.len() as u64 * 960);
+        assert_eq!(tune.vendor.split(' ').next(), Some("libopus"));
+        assert!(tune.comments.iter().any(|c| c == "title=voicedesk hold tune"));
+        // The last packet is partly encoder padding: the stream ends before it does.
+        let samples = tune.packets.len() as u64 * 960;
+        assert!(tune.final_granule <= samples && tune.final_granule > samples - 960);
     }
 
     #[test]
@@ -453,6 +482,8 @@ mod tests {
         let bytes = writer.finish().unwrap();
         let back = parse_ogg_opus(&bytes).unwrap();
         assert_eq!(back.head, tune.head);
+        assert_eq!(back.vendor, "voicedesk");
+        assert!(back.comments.is_empty());
         assert_eq!(back.packets, tune.packets);
         assert_eq!(back.final_granule, tune.packets.len() as u64 * 960);
         // The last page, and only it, is flagged end-of-stream.

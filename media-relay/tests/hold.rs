@@ -209,6 +209,75 @@ fn set_hold_on_unknown_leg_is_an_error() {
     assert_eq!(sim.relay.is_held(sim.leg(a)), Some(false));
 }
 
+/// The whole path with the real driver: a UDP socket, tokio timers, `RelayHandle::set_hold`.
+/// About 1.5 s of real time.
+#[test]
+fn the_running_relay_plays_hold_audio_over_udp() {
+    use rtc::sansio::Protocol;
+    use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+
+    let tune = HoldTune::builtin();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let relay = voicedesk_media_relay::start(RelayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_ip: None,
+            timeouts: RelayTimeouts::default(),
+        })
+        .await
+        .unwrap();
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let (mut p, offer) = common::Participant::new(std::time::Instant::now(), addr, 1);
+        let (leg, answer) = relay.handle.create_leg(offer, 2).await.unwrap();
+        p.apply_answer(std::time::Instant::now(), answer);
+
+        let start = std::time::Instant::now();
+        let mut held_at = None;
+        let mut buf = vec![0u8; 2048];
+        while start.elapsed() < Duration::from_secs(5) {
+            while let Some(out) = p.pc.poll_write() {
+                socket.send_to(&out.message, out.transport.peer_addr).await.unwrap();
+            }
+            p.drain();
+            if p.connected && held_at.is_none() {
+                relay.handle.set_hold(leg, true).await.unwrap();
+                held_at = Some(std::time::Instant::now());
+            }
+            if held_at.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
+                break;
+            }
+            let wake = p.pc.poll_timeout().unwrap_or_else(std::time::Instant::now);
+            let wait = wake
+                .saturating_duration_since(std::time::Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(20));
+            if let Ok(Ok((n, from))) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await
+            {
+                let message = TaggedBytesMut {
+                    now: std::time::Instant::now(),
+                    transport: TransportContext {
+                        local_addr: addr,
+                        peer_addr: from,
+                        ecn: None,
+                        transport_protocol: TransportProtocol::UDP,
+                    },
+                    message: bytes::BytesMut::from(&buf[..n]),
+                };
+                p.pc.handle_read(message).unwrap();
+            }
+            let _ = p.pc.handle_timeout(std::time::Instant::now());
+        }
+        assert!(held_at.is_some(), "the participant connected");
+        let got = p.payloads[0].len();
+        assert!((45..=52).contains(&got), "{got} hold packets in one second");
+        assert_eq!(p.payloads[0][..], tune.packets()[..got]);
+        assert_continuous(&p.headers[0], Some(960));
+        let sent = relay.handle.stats().hold_packets_sent.get() as usize;
+        assert!((got..=got + 2).contains(&sent), "sent {sent}, received {got}");
+        relay.handle.set_hold(leg, false).await.unwrap();
+    });
+}
+
 #[test]
 fn the_handle_forwards_set_hold() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

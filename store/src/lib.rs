@@ -159,7 +159,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The whole catalogue in one consistent read: hall areas, skills, services (disabled ones
     /// included), away reasons (system ones included), dispositions and holidays, each ordered by
-    /// `sort` then id/code (holidays by day).
+    /// `sort` then id/code (holidays by day); ids compare as bytes on both backends.
     async fn catalogue(&self) -> Result<Catalogue, StoreError>;
 
     /// Creates the skill, or replaces every field of the skill with that id. A value breaking
@@ -198,7 +198,7 @@ pub trait Store: Send + Sync + 'static {
         skills: &[AgentSkill],
     ) -> Result<(), StoreError>;
 
-    /// The users with this role, by username, without their password hashes. Citizens have no
+    /// The users with this role, by username (as bytes), without their password hashes. Citizens have no
     /// user rows: [`Role::Citizen`](voicedesk_protocol::Role::Citizen) lists none.
     async fn users_by_role(
         &self,

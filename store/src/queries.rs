@@ -621,54 +621,52 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let areas = sqlx::query_as::<_, model::AreaRow>(
-                    "SELECT id, name_zh, name_en, sort FROM hall_areas ORDER BY sort, id",
+                let mut areas: Vec<$crate::HallArea> = sqlx::query_as::<_, model::AreaRow>(
+                    "SELECT id, name_zh, name_en, sort FROM hall_areas",
                 )
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
                 .map(model::area_from_row)
                 .collect();
-                let skills = sqlx::query_as::<_, model::SkillRow>(concat!(
+                let mut skills: Vec<$crate::Skill> = sqlx::query_as::<_, model::SkillRow>(concat!(
                     "SELECT ",
                     $crate::queries::skill_columns!(),
-                    " FROM skills ORDER BY sort, id"
+                    " FROM skills"
                 ))
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
                 .map(model::skill_from_row)
                 .collect::<Result<_, _>>()?;
-                let services = sqlx::query_as::<_, model::ServiceRow>(concat!(
+                let mut services: Vec<$crate::Service> = sqlx::query_as::<_, model::ServiceRow>(concat!(
                     "SELECT ",
                     $crate::queries::service_columns!(),
-                    " FROM services ORDER BY sort, id"
+                    " FROM services"
                 ))
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
                 .map(model::service_from_row)
                 .collect::<Result<_, _>>()?;
-                let away_reasons = sqlx::query_as::<_, model::CodeRow>(
-                    "SELECT code, name_zh, name_en, sort, system FROM away_reasons \
-                     ORDER BY sort, code",
+                let mut away_reasons: Vec<$crate::LabelledCode> = sqlx::query_as::<_, model::CodeRow>(
+                    "SELECT code, name_zh, name_en, sort, system FROM away_reasons",
                 )
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
                 .map(|row| model::code_from_row("away_reasons", row))
                 .collect::<Result<_, _>>()?;
-                let dispositions = sqlx::query_as::<_, model::CodeRow>(
-                    "SELECT code, name_zh, name_en, sort, system FROM dispositions \
-                     ORDER BY sort, code",
+                let mut dispositions: Vec<$crate::LabelledCode> = sqlx::query_as::<_, model::CodeRow>(
+                    "SELECT code, name_zh, name_en, sort, system FROM dispositions",
                 )
                 .fetch_all(&mut *tx)
                 .await?
                 .into_iter()
                 .map(|row| model::code_from_row("dispositions", row))
                 .collect::<Result<_, _>>()?;
-                let holidays = sqlx::query_as::<_, model::HolidayRow>(
-                    "SELECT day, kind, name_zh, name_en FROM holidays ORDER BY day",
+                let mut holidays: Vec<$crate::Holiday> = sqlx::query_as::<_, model::HolidayRow>(
+                    "SELECT day, kind, name_zh, name_en FROM holidays",
                 )
                 .fetch_all(&mut *tx)
                 .await?
@@ -676,6 +674,14 @@ macro_rules! impl_store {
                 .map(model::holiday_from_row)
                 .collect::<Result<_, _>>()?;
                 tx.commit().await?;
+                // Ordered here, not in SQL: byte order of the ids on both backends (Postgres
+                // would use the database's collation, which may ignore '_').
+                areas.sort_by(|a, b| (a.sort, &a.id).cmp(&(b.sort, &b.id)));
+                skills.sort_by(|a, b| (a.sort, &a.id).cmp(&(b.sort, &b.id)));
+                services.sort_by(|a, b| (a.sort, &a.id).cmp(&(b.sort, &b.id)));
+                away_reasons.sort_by(|a, b| (a.sort, &a.code).cmp(&(b.sort, &b.code)));
+                dispositions.sort_by(|a, b| (a.sort, &a.code).cmp(&(b.sort, &b.code)));
+                holidays.sort_by(|a, b| a.day.cmp(&b.day));
                 Ok($crate::Catalogue { areas, skills, services, away_reasons, dispositions, holidays })
             }
 
@@ -798,24 +804,30 @@ macro_rules! impl_store {
                 user_id: &str,
             ) -> Result<Vec<$crate::AgentSkill>, $crate::StoreError> {
                 let rows = sqlx::query_as::<_, (String, i32)>(
-                    "SELECT skill_id, level FROM agent_skills WHERE user_id = $1 ORDER BY skill_id",
+                    "SELECT skill_id, level FROM agent_skills WHERE user_id = $1",
                 )
                 .bind(user_id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows
+                let mut skills: Vec<$crate::AgentSkill> = rows
                     .into_iter()
                     .map(|(skill_id, level)| $crate::AgentSkill { skill_id, level })
-                    .collect())
+                    .collect();
+                // Byte order on both backends (see `catalogue`).
+                skills.sort_by(|a, b| a.skill_id.cmp(&b.skill_id));
+                Ok(skills)
             }
 
             async fn all_agent_skills(&self) -> Result<Vec<$crate::UserSkill>, $crate::StoreError> {
                 let rows = sqlx::query_as::<_, $crate::model::UserSkillRow>(
-                    "SELECT user_id, skill_id, level FROM agent_skills ORDER BY user_id, skill_id",
+                    "SELECT user_id, skill_id, level FROM agent_skills",
                 )
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map($crate::model::user_skill_from_row).collect())
+                let mut all: Vec<$crate::UserSkill> =
+                    rows.into_iter().map($crate::model::user_skill_from_row).collect();
+                all.sort_by(|a, b| (&a.user_id, &a.skill_id).cmp(&(&b.user_id, &b.skill_id)));
+                Ok(all)
             }
 
             async fn set_agent_skills(
@@ -875,14 +887,19 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::UserSummary>, $crate::StoreError> {
                 sqlx::query_as::<_, $crate::model::UserSummaryRow>(
                     "SELECT id, username, display_name, role, created_at_ms FROM users \
-                     WHERE role = $1 ORDER BY username",
+                     WHERE role = $1",
                 )
                 .bind(role.as_str())
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
                 .map($crate::model::user_summary_from_row)
-                .collect()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|mut users| {
+                    // Byte order on both backends (see `catalogue`).
+                    users.sort_by(|a, b| a.username.cmp(&b.username));
+                    users
+                })
             }
 
             async fn upsert_holiday(
@@ -1014,12 +1031,15 @@ macro_rules! impl_store {
                 let rows = sqlx::query_as::<_, $crate::model::WrapUpRow>(concat!(
                     "SELECT ",
                     $crate::queries::wrapup_columns!(),
-                    " FROM call_wrapups WHERE call_id = $1 ORDER BY at_ms, agent_id"
+                    " FROM call_wrapups WHERE call_id = $1"
                 ))
                 .bind(call_id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map($crate::model::wrapup_from_row).collect())
+                let mut wrapups: Vec<$crate::WrapUp> =
+                    rows.into_iter().map($crate::model::wrapup_from_row).collect();
+                wrapups.sort_by(|a, b| (a.at_ms, &a.agent_id).cmp(&(b.at_ms, &b.agent_id)));
+                Ok(wrapups)
             }
         }
     };
@@ -1053,6 +1073,7 @@ pub(crate) const AWAY_REASONS: CodeTable = CodeTable {
              WHERE away_reasons.system = 0",
     non_system_codes: "SELECT code FROM away_reasons WHERE system = 0",
     delete: "DELETE FROM away_reasons WHERE code = $1 AND system = 0",
+    // No table refers to away reasons (agents' presence is not stored): never reported.
     used_by: "agents",
 };
 

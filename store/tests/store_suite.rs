@@ -213,13 +213,32 @@ suite!(
     take_over_is_recorded_on_the_call,
     take_over_needs_an_existing_open_call_and_a_known_staff_member,
     call_counts_since_counts_calls_queued_since_the_boundary,
+    seeded_catalogue_is_complete_and_ordered,
+    skills_are_created_updated_and_deleted,
+    skill_in_use_cannot_be_deleted,
+    invalid_skill_values_are_refused,
+    services_are_created_updated_and_deleted,
+    service_refusals_write_nothing,
+    agent_skills_are_replaced_as_a_whole,
+    agent_skill_refusals_change_nothing,
+    users_by_role_lists_users_without_password_hashes,
+    holidays_are_upserted_and_deleted,
+    away_reasons_are_replaced_keeping_system_reasons,
+    dispositions_in_use_cannot_be_deleted,
+    calls_record_their_skill_and_priority,
+    transfer_moves_an_open_call_to_another_queue,
+    transfer_refusals_change_nothing,
+    wrapups_are_saved_once_per_agent_and_replaced,
+    wrapup_refusals_write_nothing,
+    migrations_upgrade_a_database_that_had_only_0002,
 );
 
 mod cases {
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AuditAction, AuditEntry, AuditFilter, CallCounts, NewAuditEntry, NewCall, NewSession,
-        NewUser, StoreError,
+        AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, Holiday, HolidayKind,
+        LabelledCode, NewAuditEntry, NewCall, NewSession, NewUser, NewWrapUp, Service, ServiceKind,
+        Skill, StoreError, UserSkill, WrapUp,
     };
 
     use crate::TestDb;
@@ -608,7 +627,8 @@ mod cases {
         )
         .await;
 
-        // Opening applies 0002 (and accepts the 0001 already applied); the old rows survive.
+        // Opening applies 0002 and later changes (and accepts the 0001 already applied); the old
+        // rows survive.
         let store = db.open().await;
         let old = store.call("old").await.unwrap().unwrap();
         assert_eq!(old.outcome.as_deref(), Some("abandoned"));
@@ -953,6 +973,810 @@ mod cases {
         let counts = store.call_counts_since(1_000_000, 20_000).await.unwrap();
         assert_eq!(counts, CallCounts::default());
     }
+
+    // ---- Catalogue, agent skills, holidays, codes, transfers, wrap-ups (change 0003) ----------
+
+    fn skill(id: &str) -> Skill {
+        Skill {
+            id: id.to_owned(),
+            name_zh: format!("技能 {id}"),
+            name_en: format!("Skill {id}"),
+            hours: "mon-fri 09:00-17:00".to_owned(),
+            max_waiting: Some(10),
+            max_wait_secs: None,
+            sort: 500,
+            updated_at_ms: 1_000,
+        }
+    }
+
+    fn service(id: &str, area: &str, skill_id: &str) -> Service {
+        Service {
+            id: id.to_owned(),
+            area: area.to_owned(),
+            skill_id: skill_id.to_owned(),
+            kind: ServiceKind::Inquiry,
+            name_zh: format!("业务 {id}"),
+            name_en: format!("Service {id}"),
+            description_zh: "一句话说明。".to_owned(),
+            description_en: "One sentence.".to_owned(),
+            priority: 0,
+            sort: 5_000,
+            enabled: true,
+        }
+    }
+
+    fn code(code: &str, sort: i32) -> LabelledCode {
+        LabelledCode {
+            code: code.to_owned(),
+            name_zh: format!("代码 {code}"),
+            name_en: format!("Code {code}"),
+            sort,
+            system: false,
+        }
+    }
+
+    fn level(skill_id: &str, level: i32) -> AgentSkill {
+        AgentSkill { skill_id: skill_id.to_owned(), level }
+    }
+
+    fn wrapup(
+        call_id: &str,
+        agent_id: &str,
+        disposition: &str,
+        notes: &str,
+        at_ms: i64,
+    ) -> NewWrapUp {
+        NewWrapUp {
+            call_id: call_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            disposition: disposition.to_owned(),
+            notes: notes.to_owned(),
+            at_ms,
+        }
+    }
+
+    fn codes_of(list: &[LabelledCode]) -> Vec<&str> {
+        list.iter().map(|c| c.code.as_str()).collect()
+    }
+
+    /// Asserts `err` is an `InvalidValue` of `entity`.`field`.
+    #[track_caller]
+    fn assert_invalid(err: &StoreError, entity: &str, field: &str) {
+        assert!(
+            matches!(err, StoreError::InvalidValue { entity: e, field: f, .. } if *e == entity && *f == field),
+            "expected invalid {entity}.{field}, got {err:?}"
+        );
+        assert!(err.is_invalid_value() && err.is_client_error(), "{err:?}");
+    }
+
+    pub(crate) async fn seeded_catalogue_is_complete_and_ordered(db: TestDb) {
+        let store = db.open().await;
+        let cat = store.catalogue().await.unwrap();
+
+        let areas: Vec<&str> = cat.areas.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(areas, ["guidance", "counter", "self_service", "announcements", "rest"]);
+        assert!(cat.areas.iter().all(|a| !a.name_zh.is_empty() && !a.name_en.is_empty()));
+
+        let skills: Vec<&str> = cat.skills.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            skills,
+            [
+                "pension",
+                "medical",
+                "unemployment",
+                "work_injury",
+                "maternity",
+                "employer",
+                "transfer",
+                "general"
+            ]
+        );
+        for s in &cat.skills {
+            assert!(!s.name_zh.is_empty() && !s.name_en.is_empty() && !s.hours.is_empty(), "{s:?}");
+        }
+        let pension = &cat.skills[0];
+        assert_eq!(pension.name_zh, "养老保险");
+        assert_eq!(pension.hours, "mon-fri 09:00-12:00,13:00-17:00");
+        assert_eq!(cat.skills[7].hours, "mon-fri 08:30-17:30; sat 09:00-12:00");
+
+        // At least 32 services, each with both names, an existing area and skill, a priority in
+        // range, enabled; every area used except possibly the rest area.
+        assert!(cat.services.len() >= 32, "only {} services", cat.services.len());
+        for s in &cat.services {
+            assert!(!s.name_zh.trim().is_empty() && !s.name_en.trim().is_empty(), "{s:?}");
+            assert!(!s.description_zh.is_empty() && !s.description_en.is_empty(), "{s:?}");
+            assert!(cat.areas.iter().any(|a| a.id == s.area), "{s:?}");
+            assert!(cat.skills.iter().any(|k| k.id == s.skill_id), "{s:?}");
+            assert!((0..=9).contains(&s.priority) && s.enabled, "{s:?}");
+        }
+        for area in ["guidance", "counter", "self_service", "announcements"] {
+            assert!(cat.services.iter().any(|s| s.area == area), "no service in {area}");
+        }
+        for skill in &cat.skills {
+            assert!(cat.services.iter().any(|s| s.skill_id == skill.id), "{} unused", skill.id);
+        }
+        for kind in ServiceKind::ALL {
+            assert!(cat.services.iter().any(|s| s.kind == kind), "no {kind:?} service");
+        }
+        let ids: std::collections::HashSet<&str> =
+            cat.services.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids.len(), cat.services.len());
+        let transfer = cat.services.iter().find(|s| s.id == "pension_transfer").unwrap();
+        assert_eq!(
+            (transfer.skill_id.as_str(), transfer.kind, transfer.name_zh.as_str()),
+            ("transfer", ServiceKind::Transfer, "养老保险关系跨地区转移")
+        );
+        let declaration =
+            cat.services.iter().find(|s| s.id == "employer_contribution_base_declaration").unwrap();
+        assert_eq!(
+            (declaration.area.as_str(), declaration.kind),
+            ("counter", ServiceKind::Declaration)
+        );
+        let sorted = cat.services.is_sorted_by(|a, b| (a.sort, &a.id) <= (b.sort, &b.id));
+        assert!(sorted, "services are ordered by sort, then id");
+
+        assert_eq!(
+            codes_of(&cat.away_reasons),
+            ["break", "meal", "meeting", "training", "other", "missed_calls"]
+        );
+        let system: Vec<&str> =
+            cat.away_reasons.iter().filter(|r| r.system).map(|r| r.code.as_str()).collect();
+        assert_eq!(system, ["missed_calls"]);
+        let missed = cat.away_reasons.last().unwrap();
+        assert_eq!(
+            (missed.name_zh.as_str(), missed.name_en.as_str()),
+            ("未接来电", "Missed calls")
+        );
+        assert_eq!(
+            codes_of(&cat.dispositions),
+            [
+                "resolved",
+                "needs_follow_up",
+                "transferred",
+                "documents_needed",
+                "complaint",
+                "wrong_service",
+                "other"
+            ]
+        );
+        assert!(cat.dispositions.iter().all(|d| !d.system));
+        assert_eq!(cat.dispositions[0].name_zh, "已解答");
+
+        // China's 2026 schedule: 33 days off and 6 make-up working days; and 2027-01-01 off.
+        let count = |kind| cat.holidays.iter().filter(|h| h.kind == kind).count();
+        assert_eq!((count(HolidayKind::Holiday), count(HolidayKind::Workday)), (34, 6));
+        assert!(cat.holidays.is_sorted_by(|a, b| a.day < b.day));
+        let day = |d: &str| cat.holidays.iter().find(|h| h.day == d).map(|h| h.kind);
+        assert_eq!(day("2026-01-01"), Some(HolidayKind::Holiday));
+        assert_eq!(day("2026-01-04"), Some(HolidayKind::Workday));
+        assert_eq!(day("2026-02-14"), Some(HolidayKind::Workday));
+        assert_eq!(day("2026-02-23"), Some(HolidayKind::Holiday));
+        assert_eq!(day("2026-09-20"), Some(HolidayKind::Workday));
+        assert_eq!(day("2026-10-07"), Some(HolidayKind::Holiday));
+        assert_eq!(day("2026-10-08"), None);
+        assert_eq!(day("2027-01-01"), Some(HolidayKind::Holiday));
+        let national = cat.holidays.iter().find(|h| h.day == "2026-10-01").unwrap();
+        assert_eq!(
+            (national.name_zh.as_str(), national.name_en.as_str()),
+            ("国庆节", "National Day")
+        );
+    }
+
+    pub(crate) async fn skills_are_created_updated_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        let before = store.catalogue().await.unwrap();
+
+        let new = Skill { max_wait_secs: Some(600), ..skill("pension_elderly") };
+        store.upsert_skill(&new).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.skills.len(), before.skills.len() + 1);
+        assert_eq!(cat.skills.iter().find(|s| s.id == "pension_elderly"), Some(&new));
+
+        // Upsert again: every field is replaced, nothing is added.
+        let changed = Skill {
+            name_zh: "老年人养老服务".to_owned(),
+            name_en: "Pension services for the elderly".to_owned(),
+            hours: "always".to_owned(),
+            max_waiting: None,
+            max_wait_secs: None,
+            sort: 5,
+            updated_at_ms: 2_000,
+            ..new.clone()
+        };
+        store.upsert_skill(&changed).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.skills.len(), before.skills.len() + 1);
+        assert_eq!(cat.skills[0], changed, "sort 5 comes first");
+
+        // Seeded skills can be edited too (e.g. opening hours).
+        let general = Skill { hours: "never".to_owned(), ..before.skills[7].clone() };
+        store.upsert_skill(&general).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.skills.iter().find(|s| s.id == "general").unwrap().hours, "never");
+
+        // Ties in `sort` are broken by id as bytes ('_' before 'a'), whatever the collation.
+        for id in ["tie_b", "tiea", "tie_a"] {
+            store.upsert_skill(&Skill { sort: 1, ..skill(id) }).await.unwrap();
+        }
+        let cat = store.catalogue().await.unwrap();
+        let first: Vec<&str> = cat.skills[..3].iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(first, ["tie_a", "tie_b", "tiea"]);
+        for id in ["tie_b", "tiea", "tie_a"] {
+            assert!(store.delete_skill(id).await.unwrap());
+        }
+
+        assert!(store.delete_skill("pension_elderly").await.unwrap());
+        assert!(!store.delete_skill("pension_elderly").await.unwrap());
+        assert!(!store.delete_skill("never_existed").await.unwrap());
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.skills.len(), before.skills.len());
+        assert!(cat.skills.iter().all(|s| s.id != "pension_elderly"));
+    }
+
+    pub(crate) async fn skill_in_use_cannot_be_deleted(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+
+        // A seeded skill is routed to by services.
+        let err = store.delete_skill("pension").await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InUse { entity: "skill", ref id, by: "services" } if id == "pension"),
+            "{err:?}"
+        );
+        assert!(err.is_in_use() && err.is_client_error());
+        assert_eq!(err.to_string(), "skill \"pension\" is still used by services");
+
+        // A skill a call was queued for (no service left) is kept for the call's history.
+        store.upsert_skill(&skill("hotline")).await.unwrap();
+        store.upsert_service(&service("hotline_service", "guidance", "hotline")).await.unwrap();
+        store.set_agent_skills("a1", &[level("hotline", 3), level("pension", 5)]).await.unwrap();
+        let call = NewCall { skill_id: Some("hotline".to_owned()), ..new_call("c1", 1) };
+        store.insert_call(&call).await.unwrap();
+        let err = store.delete_skill("hotline").await.unwrap_err();
+        assert!(matches!(err, StoreError::InUse { by: "services", .. }), "{err:?}");
+        assert!(store.delete_service("hotline_service").await.unwrap());
+        let err = store.delete_skill("hotline").await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InUse { entity: "skill", ref id, by: "calls" } if id == "hotline"),
+            "{err:?}"
+        );
+        // Nothing changed: the skill and the agent's level in it are still there.
+        let cat = store.catalogue().await.unwrap();
+        assert!(cat.skills.iter().any(|s| s.id == "hotline"));
+        assert_eq!(
+            store.agent_skills("a1").await.unwrap(),
+            [level("hotline", 3), level("pension", 5)]
+        );
+
+        // A skill only agents have goes, taking the agents' levels with it.
+        store.upsert_skill(&skill("spare")).await.unwrap();
+        store.set_agent_skills("a1", &[level("spare", 1), level("pension", 5)]).await.unwrap();
+        assert!(store.delete_skill("spare").await.unwrap());
+        assert_eq!(store.agent_skills("a1").await.unwrap(), [level("pension", 5)]);
+    }
+
+    pub(crate) async fn invalid_skill_values_are_refused(db: TestDb) {
+        let store = db.open().await;
+        let before = store.catalogue().await.unwrap();
+        let cases: [(Skill, &str); 9] = [
+            (skill(""), "id"),
+            (skill("Pension"), "id"),
+            (skill("has space"), "id"),
+            (skill(&"x".repeat(65)), "id"),
+            (Skill { name_zh: "  ".to_owned(), ..skill("ok") }, "name_zh"),
+            (Skill { name_en: String::new(), ..skill("ok") }, "name_en"),
+            (Skill { hours: String::new(), ..skill("ok") }, "hours"),
+            (Skill { max_waiting: Some(0), ..skill("ok") }, "max_waiting"),
+            (Skill { max_wait_secs: Some(u32::MAX), ..skill("ok") }, "max_wait_secs"),
+        ];
+        for (bad, field) in cases {
+            let err = store.upsert_skill(&bad).await.unwrap_err();
+            assert_invalid(&err, "skill", field);
+        }
+        let err = store.upsert_skill(&Skill { max_waiting: Some(0), ..skill("ok") }).await;
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "invalid skill max_waiting \"0\": expected none, or an integer from 1 to 2147483647"
+        );
+        assert_eq!(store.catalogue().await.unwrap(), before, "nothing was written");
+    }
+
+    pub(crate) async fn services_are_created_updated_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        let before = store.catalogue().await.unwrap();
+
+        let new = service("pension_calculator", "self_service", "pension");
+        store.upsert_service(&new).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.services.len(), before.services.len() + 1);
+        assert_eq!(cat.services.last(), Some(&new), "sort 5000 comes last");
+
+        // Every field is replaced: move it, reroute it, disable it.
+        let changed = Service {
+            area: "counter".to_owned(),
+            skill_id: "general".to_owned(),
+            kind: ServiceKind::Payment,
+            name_zh: "养老金测算".to_owned(),
+            name_en: "Pension estimate".to_owned(),
+            description_zh: String::new(),
+            description_en: String::new(),
+            priority: 9,
+            sort: 0,
+            enabled: false,
+            ..new.clone()
+        };
+        store.upsert_service(&changed).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.services.len(), before.services.len() + 1);
+        assert_eq!(cat.services[0], changed, "sort 0 comes first; disabled services are listed");
+
+        assert!(store.delete_service("pension_calculator").await.unwrap());
+        assert!(!store.delete_service("pension_calculator").await.unwrap());
+        // A seeded service can be deleted (nothing refers to services).
+        assert!(store.delete_service("service_feedback").await.unwrap());
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.services.len(), before.services.len() - 1);
+    }
+
+    pub(crate) async fn service_refusals_write_nothing(db: TestDb) {
+        let store = db.open().await;
+        let before = store.catalogue().await.unwrap();
+
+        let err = store.upsert_service(&service("x", "lobby", "pension")).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "service", target: "hall area", ref id } if id == "lobby"),
+            "{err:?}"
+        );
+        assert!(err.is_invalid_reference() && err.is_client_error());
+        let err = store.upsert_service(&service("x", "counter", "dentistry")).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "service", target: "skill", ref id } if id == "dentistry"),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "service refers to skill \"dentistry\", which does not exist");
+        // An existing service re-pointed at an unknown skill keeps its old row.
+        let existing = before.services[0].clone();
+        let bad = Service { skill_id: "dentistry".to_owned(), ..existing.clone() };
+        assert!(store.upsert_service(&bad).await.unwrap_err().is_invalid_reference());
+
+        for (bad, field) in [
+            (Service { priority: 10, ..existing.clone() }, "priority"),
+            (Service { priority: -1, ..existing.clone() }, "priority"),
+            (Service { name_zh: String::new(), ..existing.clone() }, "name_zh"),
+            (Service { name_en: " ".to_owned(), ..existing.clone() }, "name_en"),
+            (Service { id: "Bad-Id".to_owned(), ..existing.clone() }, "id"),
+            (Service { description_en: "x".repeat(1001), ..existing.clone() }, "description_en"),
+        ] {
+            let err = store.upsert_service(&bad).await.unwrap_err();
+            assert_invalid(&err, "service", field);
+        }
+        assert_eq!(store.catalogue().await.unwrap(), before, "nothing was written");
+    }
+
+    pub(crate) async fn agent_skills_are_replaced_as_a_whole(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("a2", "agent2", Role::Agent)).await.unwrap();
+        assert!(store.agent_skills("a1").await.unwrap().is_empty());
+        assert!(store.all_agent_skills().await.unwrap().is_empty());
+
+        store
+            .set_agent_skills(
+                "a1",
+                &[level("pension", 8), level("general", 3), level("medical", 10)],
+            )
+            .await
+            .unwrap();
+        store.set_agent_skills("a2", &[level("general", 1)]).await.unwrap();
+        // By skill id.
+        assert_eq!(
+            store.agent_skills("a1").await.unwrap(),
+            [level("general", 3), level("medical", 10), level("pension", 8)]
+        );
+        let entry = |user: &str, skill: &str, level: i32| UserSkill {
+            user_id: user.to_owned(),
+            skill_id: skill.to_owned(),
+            level,
+        };
+        assert_eq!(
+            store.all_agent_skills().await.unwrap(),
+            [
+                entry("a1", "general", 3),
+                entry("a1", "medical", 10),
+                entry("a1", "pension", 8),
+                entry("a2", "general", 1),
+            ]
+        );
+
+        // Replacing drops what is not listed, changes levels, adds new skills; other agents keep
+        // theirs.
+        store.set_agent_skills("a1", &[level("pension", 9), level("transfer", 2)]).await.unwrap();
+        assert_eq!(
+            store.agent_skills("a1").await.unwrap(),
+            [level("pension", 9), level("transfer", 2)]
+        );
+        assert_eq!(store.agent_skills("a2").await.unwrap(), [level("general", 1)]);
+        // An empty set removes them all.
+        store.set_agent_skills("a1", &[]).await.unwrap();
+        assert!(store.agent_skills("a1").await.unwrap().is_empty());
+        assert_eq!(store.all_agent_skills().await.unwrap(), [entry("a2", "general", 1)]);
+        assert!(store.agent_skills("nobody").await.unwrap().is_empty());
+
+        // Concurrent replacements of one agent's set all commit, one after the other.
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 1..=10 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                store.set_agent_skills("a2", &[level("general", i), level("pension", i)]).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let set = store.agent_skills("a2").await.unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set[0].level, set[1].level, "one whole set won: {set:?}");
+    }
+
+    pub(crate) async fn agent_skill_refusals_change_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        let original = [level("general", 3), level("pension", 8)];
+        store.set_agent_skills("a1", &original).await.unwrap();
+
+        let err = store.set_agent_skills("ghost", &[level("pension", 1)]).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "agent skill", target: "user", ref id } if id == "ghost"),
+            "{err:?}"
+        );
+        let err = store
+            .set_agent_skills("a1", &[level("medical", 2), level("dentistry", 5)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "agent skill", target: "skill", ref id } if id == "dentistry"),
+            "{err:?}"
+        );
+        for (bad, field) in [
+            (vec![level("pension", 0)], "level"),
+            (vec![level("pension", 11)], "level"),
+            (vec![level("pension", 2), level("pension", 3)], "skill_id"),
+            (vec![level("", 2)], "skill_id"),
+        ] {
+            let err = store.set_agent_skills("a1", &bad).await.unwrap_err();
+            assert_invalid(&err, "agent skill", field);
+        }
+        assert_eq!(store.agent_skills("a1").await.unwrap(), original, "the old set is kept");
+        assert!(store.agent_skills("ghost").await.unwrap().is_empty());
+        assert_eq!(store.all_agent_skills().await.unwrap().len(), 2);
+    }
+
+    pub(crate) async fn users_by_role_lists_users_without_password_hashes(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a2", "zoe", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("a1", "amy", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("s1", "sam", Role::Staff)).await.unwrap();
+        store.create_user(&new_user("ad", "root", Role::Admin)).await.unwrap();
+
+        let agents = store.users_by_role(Role::Agent).await.unwrap();
+        let names: Vec<&str> = agents.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(names, ["amy", "zoe"], "by username");
+        assert_eq!(agents[0].id, "a1");
+        assert_eq!(agents[0].display_name, "Agent amy");
+        assert_eq!(agents[0].role, Role::Agent);
+        assert_eq!(agents[0].created_at_ms, 1_700_000_000_000);
+        let json = serde_json::to_string(&agents).unwrap();
+        assert!(!json.contains("argon2") && !format!("{agents:?}").contains("argon2"), "{json}");
+
+        let staff = store.users_by_role(Role::Staff).await.unwrap();
+        assert_eq!(staff.len(), 1);
+        assert_eq!(staff[0].id, "s1");
+        assert_eq!(store.users_by_role(Role::Admin).await.unwrap().len(), 1);
+        assert!(store.users_by_role(Role::Citizen).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn holidays_are_upserted_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        let before = store.catalogue().await.unwrap().holidays;
+
+        let spring_2027 = Holiday {
+            day: "2027-02-06".to_owned(),
+            kind: HolidayKind::Holiday,
+            name_zh: "春节".to_owned(),
+            name_en: "Spring Festival".to_owned(),
+        };
+        store.upsert_holiday(&spring_2027).await.unwrap();
+        // Replace a seeded day: it becomes a make-up working day.
+        let changed = Holiday {
+            day: "2026-10-07".to_owned(),
+            kind: HolidayKind::Workday,
+            name_zh: "调休上班".to_owned(),
+            name_en: "Make-up workday".to_owned(),
+        };
+        store.upsert_holiday(&changed).await.unwrap();
+        let after = store.catalogue().await.unwrap().holidays;
+        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after.last(), Some(&spring_2027), "by day");
+        assert_eq!(after.iter().find(|h| h.day == "2026-10-07"), Some(&changed));
+
+        assert!(store.delete_holiday("2027-02-06").await.unwrap());
+        assert!(!store.delete_holiday("2027-02-06").await.unwrap());
+        assert!(store.delete_holiday("2026-01-01").await.unwrap());
+        let after = store.catalogue().await.unwrap().holidays;
+        assert_eq!(after.len(), before.len() - 1);
+
+        // Refusals write nothing.
+        for day in ["2026-02-30", "2026/05/01", "26-05-01", "", "2026-05-01 "] {
+            let bad = Holiday { day: day.to_owned(), ..spring_2027.clone() };
+            assert_invalid(&store.upsert_holiday(&bad).await.unwrap_err(), "holiday", "day");
+        }
+        let bad = Holiday { name_en: String::new(), ..spring_2027.clone() };
+        assert_invalid(&store.upsert_holiday(&bad).await.unwrap_err(), "holiday", "name_en");
+        assert_eq!(store.catalogue().await.unwrap().holidays, after);
+    }
+
+    pub(crate) async fn away_reasons_are_replaced_keeping_system_reasons(db: TestDb) {
+        let store = db.open().await;
+        let new = [code("lunch", 10), code("coaching", 20), code("break", 30)];
+        store.replace_away_reasons(&new).await.unwrap();
+        let reasons = store.catalogue().await.unwrap().away_reasons;
+        assert_eq!(codes_of(&reasons), ["lunch", "coaching", "break", "missed_calls"]);
+        assert_eq!(reasons[2], code("break", 30), "an existing code is updated");
+        let missed = &reasons[3];
+        assert!(missed.system);
+        assert_eq!(missed.name_zh, "未接来电", "the system reason is untouched");
+
+        // Refusals change nothing.
+        let err = store.replace_away_reasons(&[code("missed_calls", 1)]).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { entity: "away reason", key: "code", ref value } if value == "missed_calls"),
+            "{err:?}"
+        );
+        let err = store
+            .replace_away_reasons(&[code("nap", 1), code("missed_calls", 2)])
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err:?}");
+        let system = LabelledCode { system: true, ..code("robot", 1) };
+        let err = store.replace_away_reasons(&[system]).await.unwrap_err();
+        assert_invalid(&err, "away reason", "system");
+        let err = store.replace_away_reasons(&[]).await.unwrap_err();
+        assert_invalid(&err, "away reason", "code");
+        let err = store.replace_away_reasons(&[code("nap", 1), code("nap", 2)]).await.unwrap_err();
+        assert_invalid(&err, "away reason", "code");
+        let blank = LabelledCode { name_zh: String::new(), ..code("nap", 1) };
+        assert_invalid(
+            &store.replace_away_reasons(&[blank]).await.unwrap_err(),
+            "away reason",
+            "name_zh",
+        );
+        assert_eq!(store.catalogue().await.unwrap().away_reasons, reasons);
+    }
+
+    pub(crate) async fn dispositions_in_use_cannot_be_deleted(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.save_wrapup(&wrapup("c1", "a1", "complaint", "", 10)).await.unwrap();
+        let before = store.catalogue().await.unwrap().dispositions;
+
+        // Dropping `complaint` (used by the wrap-up) is refused and changes nothing, even the
+        // renames and additions of the same list.
+        let new = [code("resolved", 1), code("callback", 2)];
+        let err = store.replace_dispositions(&new).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InUse { entity: "disposition", ref id, by: "call wrap-ups" } if id == "complaint"),
+            "{err:?}"
+        );
+        assert_eq!(store.catalogue().await.unwrap().dispositions, before);
+
+        // Keeping it, the rest goes.
+        let new = [code("resolved", 1), code("callback", 2), code("complaint", 3)];
+        store.replace_dispositions(&new).await.unwrap();
+        assert_eq!(store.catalogue().await.unwrap().dispositions, new);
+        assert_eq!(store.wrapups("c1").await.unwrap()[0].disposition, "complaint");
+    }
+
+    pub(crate) async fn calls_record_their_skill_and_priority(db: TestDb) {
+        let store = db.open().await;
+        let call = NewCall {
+            skill_id: Some("work_injury".to_owned()),
+            priority: 3,
+            ..new_call("c1", 1_000)
+        };
+        store.insert_call(&call).await.unwrap();
+        let stored = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(stored.skill_id.as_deref(), Some("work_injury"));
+        assert_eq!(stored.priority, 3);
+        assert_eq!(stored.transfer_count, 0);
+        assert_eq!(stored.transferred_at_ms, None);
+        // Without a skill.
+        store.insert_call(&new_call("c2", 1_000)).await.unwrap();
+        let stored = store.call("c2").await.unwrap().unwrap();
+        assert_eq!((stored.skill_id, stored.priority), (None, 0));
+
+        let err = store
+            .insert_call(&NewCall { skill_id: Some("dentistry".to_owned()), ..new_call("c3", 1) })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "call", target: "skill", ref id } if id == "dentistry"),
+            "{err:?}"
+        );
+        for priority in [-1, 10] {
+            let err = store.insert_call(&NewCall { priority, ..new_call("c3", 1) }).await;
+            assert_invalid(&err.unwrap_err(), "call", "priority");
+        }
+        assert!(store.call("c3").await.unwrap().is_none());
+        assert_eq!(store.count_calls().await.unwrap(), 2);
+    }
+
+    pub(crate) async fn transfer_moves_an_open_call_to_another_queue(db: TestDb) {
+        let store = db.open().await;
+        let call =
+            NewCall { skill_id: Some("general".to_owned()), priority: 2, ..new_call("c1", 1) };
+        store.insert_call(&call).await.unwrap();
+        store.insert_call(&new_call("c2", 1)).await.unwrap();
+
+        assert!(store.mark_call_transferred("c1", "pension", 100).await.unwrap());
+        let moved = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(moved.skill_id.as_deref(), Some("pension"));
+        assert_eq!((moved.transfer_count, moved.transferred_at_ms), (1, Some(100)));
+        assert_eq!(moved.priority, 2, "the priority is kept");
+        assert!(moved.is_open());
+
+        assert!(store.mark_call_transferred("c1", "transfer", 200).await.unwrap());
+        let moved = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(moved.skill_id.as_deref(), Some("transfer"));
+        assert_eq!((moved.transfer_count, moved.transferred_at_ms), (2, Some(200)));
+        // A call without a skill can be transferred to one; other calls are untouched.
+        assert!(store.mark_call_transferred("c2", "medical", 300).await.unwrap());
+        assert_eq!(store.call("c2").await.unwrap().unwrap().transfer_count, 1);
+        assert_eq!(store.call("c1").await.unwrap().unwrap().transfer_count, 2);
+    }
+
+    pub(crate) async fn transfer_refusals_change_nothing(db: TestDb) {
+        let store = db.open().await;
+        let call = NewCall { skill_id: Some("general".to_owned()), ..new_call("c1", 1) };
+        store.insert_call(&call).await.unwrap();
+        store
+            .insert_call(&NewCall { skill_id: Some("general".to_owned()), ..new_call("ended", 1) })
+            .await
+            .unwrap();
+        assert!(store.mark_call_ended("ended", 50, "citizen_hang_up").await.unwrap());
+
+        let err = store.mark_call_transferred("nope", "pension", 100).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotFound { entity: "call", ref id } if id == "nope"),
+            "{err:?}"
+        );
+        let err = store.mark_call_transferred("c1", "dentistry", 100).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::InvalidReference { entity: "call", target: "skill", ref id } if id == "dentistry"),
+            "{err:?}"
+        );
+        assert!(!store.mark_call_transferred("ended", "pension", 100).await.unwrap());
+
+        for id in ["c1", "ended"] {
+            let c = store.call(id).await.unwrap().unwrap();
+            assert_eq!(c.skill_id.as_deref(), Some("general"), "{id}");
+            assert_eq!((c.transfer_count, c.transferred_at_ms), (0, None), "{id}");
+        }
+        assert_eq!(store.count_calls().await.unwrap(), 2);
+    }
+
+    pub(crate) async fn wrapups_are_saved_once_per_agent_and_replaced(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("a2", "agent2", Role::Agent)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.insert_call(&new_call("c2", 1)).await.unwrap();
+        assert!(store.wrapups("c1").await.unwrap().is_empty());
+
+        // A transferred call: both agents wrap it up.
+        store.save_wrapup(&wrapup("c1", "a1", "transferred", "转养老组", 100)).await.unwrap();
+        store.save_wrapup(&wrapup("c1", "a2", "resolved", "", 200)).await.unwrap();
+        store.save_wrapup(&wrapup("c2", "a1", "resolved", "", 150)).await.unwrap();
+        let expected = |agent: &str, disposition: &str, notes: &str, at_ms| WrapUp {
+            call_id: "c1".to_owned(),
+            agent_id: agent.to_owned(),
+            disposition: disposition.to_owned(),
+            notes: notes.to_owned(),
+            at_ms,
+        };
+        assert_eq!(
+            store.wrapups("c1").await.unwrap(),
+            [expected("a1", "transferred", "转养老组", 100), expected("a2", "resolved", "", 200)]
+        );
+
+        // The agent corrects it: the second save replaces the first. Notes of exactly the
+        // maximum length (in characters, not bytes) are accepted.
+        let notes = "需".repeat(NewWrapUp::MAX_NOTES_CHARS);
+        store.save_wrapup(&wrapup("c1", "a1", "documents_needed", &notes, 300)).await.unwrap();
+        assert_eq!(
+            store.wrapups("c1").await.unwrap(),
+            [expected("a2", "resolved", "", 200), expected("a1", "documents_needed", &notes, 300)]
+        );
+        assert_eq!(store.wrapups("c2").await.unwrap().len(), 1);
+        assert!(store.wrapups("nope").await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn wrapup_refusals_write_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        store.save_wrapup(&wrapup("c1", "a1", "resolved", "ok", 100)).await.unwrap();
+        let saved = store.wrapups("c1").await.unwrap();
+
+        for (bad, target, id) in [
+            (wrapup("c1", "a1", "lost", "", 200), "disposition", "lost"),
+            (wrapup("nope", "a1", "resolved", "", 200), "call", "nope"),
+            (wrapup("c1", "ghost", "resolved", "", 200), "agent", "ghost"),
+        ] {
+            let err = store.save_wrapup(&bad).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::InvalidReference { entity: "call wrap-up", target: t, id: ref i } if t == target && i == id),
+                "{err:?}"
+            );
+        }
+        let too_long = "x".repeat(NewWrapUp::MAX_NOTES_CHARS + 1);
+        let err =
+            store.save_wrapup(&wrapup("c1", "a1", "other", &too_long, 200)).await.unwrap_err();
+        assert_invalid(&err, "call wrap-up", "notes");
+        assert!(err.to_string().len() < 200, "the error does not repeat the notes: {err}");
+
+        assert_eq!(store.wrapups("c1").await.unwrap(), saved, "the first save is kept");
+        assert!(store.wrapups("nope").await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn migrations_upgrade_a_database_that_had_only_0002(db: TestDb) {
+        // A database as a release with changes 0001 and 0002 left it, with rows in it.
+        db.migrate_to(2).await;
+        // (Only up to 0002: this fails if skills exists already.)
+        db.execute_raw("CREATE TABLE skills (x INTEGER); DROP TABLE skills").await;
+        db.execute_raw(
+            "INSERT INTO users (id, username, display_name, role, password_hash, created_at_ms) \
+             VALUES ('a1', 'amy', 'Amy', 'agent', 'x', 1); \
+             INSERT INTO calls (id, citizen_session, service, queued_at_ms, answered_at_ms, \
+             agent_id, ended_at_ms, outcome) \
+             VALUES ('old', 'citizen', '养老保险查询 Pension inquiry', 10, 15, 'a1', 20, \
+             'citizen_hang_up'); \
+             INSERT INTO calls (id, citizen_session, queued_at_ms) VALUES ('open', 'c', 30); \
+             INSERT INTO audit_log (at_ms, actor_id, call_id, action) \
+             VALUES (16, 'a1', 'old', 'recording_access')",
+        )
+        .await;
+
+        // Opening applies 0003 only; the old rows survive with the new columns' defaults.
+        let store = db.open().await;
+        let old = store.call("old").await.unwrap().unwrap();
+        assert_eq!(old.service.as_deref(), Some("养老保险查询 Pension inquiry"));
+        assert_eq!(old.outcome.as_deref(), Some("citizen_hang_up"));
+        assert_eq!((old.skill_id, old.priority, old.transfer_count), (None, 0, 0));
+        assert_eq!(old.transferred_at_ms, None);
+        assert_eq!(store.audit_entries(&filter(Some("old"), None, 10)).await.unwrap().len(), 1);
+        assert!(store.user_by_id("a1").await.unwrap().is_some());
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.areas.len(), 5);
+        assert!(cat.services.len() >= 32);
+
+        // The new schema works on the upgraded database, old rows included.
+        assert!(store.mark_call_transferred("open", "pension", 40).await.unwrap());
+        store.save_wrapup(&wrapup("old", "a1", "resolved", "", 50)).await.unwrap();
+        store.set_agent_skills("a1", &[level("pension", 5)]).await.unwrap();
+        let call =
+            NewCall { skill_id: Some("medical".to_owned()), priority: 1, ..new_call("c1", 60) };
+        store.insert_call(&call).await.unwrap();
+
+        // Opening again applies nothing and loses nothing.
+        drop(store);
+        let again = db.open().await;
+        assert_eq!(again.count_calls().await.unwrap(), 3);
+        assert_eq!(again.call("open").await.unwrap().unwrap().transfer_count, 1);
+        assert_eq!(again.wrapups("old").await.unwrap().len(), 1);
+        assert_eq!(again.agent_skills("a1").await.unwrap(), [level("pension", 5)]);
+        assert_eq!(again.catalogue().await.unwrap(), cat);
+    }
 }
 
 // ---- Behaviour of one backend only ----------------------------------------------------------
@@ -1059,6 +1883,52 @@ async fn sqlite_full_database_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn service_and_holiday_kinds_round_trip_and_match_serde() {
+    use voicedesk_store::{HolidayKind, ServiceKind};
+    for kind in ServiceKind::ALL {
+        assert_eq!(ServiceKind::parse(kind.as_str()), Some(kind));
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
+    assert_eq!(ServiceKind::parse("Inquiry"), None);
+    for kind in [HolidayKind::Holiday, HolidayKind::Workday] {
+        assert_eq!(HolidayKind::parse(kind.as_str()), Some(kind));
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
+    assert_eq!(HolidayKind::parse("weekend"), None);
+}
+
+#[test]
+fn catalogue_rows_serialise_and_deserialise_for_the_http_api() {
+    use voicedesk_store::{Service, ServiceKind, Skill};
+    // What an admin sends: optional fields may be left out.
+    let service: Service = serde_json::from_value(serde_json::json!({
+        "id": "pension_calculator",
+        "area": "self_service",
+        "skill_id": "pension",
+        "kind": "inquiry",
+        "name_zh": "养老金测算",
+        "name_en": "Pension estimate",
+    }))
+    .unwrap();
+    assert_eq!(service.kind, ServiceKind::Inquiry);
+    assert!(service.enabled, "enabled by default");
+    assert_eq!((service.priority, service.sort, service.description_en.as_str()), (0, 0, ""));
+    let json = serde_json::to_value(&service).unwrap();
+    assert_eq!(json["kind"], "inquiry");
+    assert_eq!(json["enabled"], true);
+
+    let skill: Skill = serde_json::from_value(serde_json::json!({
+        "id": "pension",
+        "name_zh": "养老保险",
+        "name_en": "Pension insurance",
+        "hours": "always",
+    }))
+    .unwrap();
+    assert_eq!((skill.max_waiting, skill.max_wait_secs, skill.updated_at_ms), (None, None, 0));
+    assert_eq!(serde_json::to_value(&skill).unwrap()["max_waiting"], serde_json::Value::Null);
+}
+
+#[test]
 fn audit_action_names_round_trip_and_match_serde() {
     use voicedesk_store::AuditAction;
     for action in AuditAction::ALL {
@@ -1099,4 +1969,17 @@ fn audit_entry_serialises_to_json_for_the_http_api() {
         serde_json::to_value(counts).unwrap(),
         serde_json::json!({ "answered": 3, "abandoned": 1, "answered_within": 2 })
     );
+}
+
+#[test]
+fn migration_0003_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0003_catalogue.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(3).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0003 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0003 (Postgres)"));
 }

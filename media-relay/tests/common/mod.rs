@@ -136,7 +136,7 @@ impl Participant {
         self.pc.rtp_sender(self.mic).unwrap().write_rtp(now, packet).unwrap();
     }
 
-    fn drain(&mut self) {
+    pub fn drain(&mut self) {
         while let Some(event) = self.pc.poll_event() {
             match event {
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(
