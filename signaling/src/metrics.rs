@@ -136,5 +136,12 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "RTP packets written to receive slots.",
         r.rtp_forwarded.get(),
     );
+    metric(
+        &mut out,
+        "voicedesk_relay_hold_packets_sent_total",
+        "counter",
+        "Hold-tune packets played to queued citizens.",
+        r.hold_packets_sent.get(),
+    );
     out
 }

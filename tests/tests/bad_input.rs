@@ -119,9 +119,14 @@ async fn offers_that_are_not_audio_are_refused_without_a_call() {
     let text = expect_error(&mut ws, ErrorCode::BadSdp).await;
     assert!(text.contains("audio"), "{text}");
     assert_eq!(server.store.count_calls().await.unwrap(), 0, "no call was recorded");
-    // The same connection can still place a proper call.
+    // The same connection can still place a proper call (with nobody signed in it is turned
+    // away at once, without media, and recorded).
     ws.send(&ClientMessage::Call { service: None, sdp: offer }).await.unwrap();
-    assert!(matches!(ws.recv(STEP).await.unwrap(), ServerMessage::CallQueued { .. }));
+    assert!(matches!(
+        ws.recv(STEP).await.unwrap(),
+        ServerMessage::CallEnded { reason: voicedesk_protocol::EndReason::NoAgents, .. }
+    ));
+    assert_eq!(server.store.count_calls().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

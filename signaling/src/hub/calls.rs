@@ -178,6 +178,9 @@ impl Hub {
             skill_id: Some(route.skill.0.clone()),
             priority: i32::from(route.priority),
         };
+        // A broken offer is refused as such, whatever the queue's state.
+        voicedesk_media_relay::sdp::check_offer(&sdp, Role::Citizen.receive_slots())
+            .map_err(relay_refusal)?;
         // Closed, full or nobody with the skill: told at once, before any media is set up.
         // The record keeps the outcome for the statistics.
         if let Err(turned_away) = self.engine.admission(&route.skill, Instant::now()) {
