@@ -35,7 +35,8 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
         .skills
         .iter()
         .map(|skill| {
-            let hours = routing.queues.iter().find(|(id, _)| id.0 == skill.id).map(|(_, q)| &q.hours);
+            let hours =
+                routing.queues.iter().find(|(id, _)| id.0 == skill.id).map(|(_, q)| &q.hours);
             let open_now = hours.is_some_and(|h| routing.calendar.is_open(h, now));
             let opens_at_ms = match hours {
                 Some(h) if !open_now => routing.calendar.next_opening(h, now),
@@ -64,7 +65,11 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
 async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
     let user = signed_in_user(app, headers).await?;
     if user.role != Role::Admin {
-        return Err(api_error(StatusCode::FORBIDDEN, "forbidden", "only admins can change the catalogue"));
+        return Err(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only admins can change the catalogue",
+        ));
     }
     Ok(user)
 }
@@ -72,7 +77,11 @@ async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
 /// A JSON body, or a 400 that says what was expected.
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
     body.map(|Json(v)| v).map_err(|e| {
-        api_error(StatusCode::BAD_REQUEST, "bad_request", &format!("invalid JSON body: {}", e.body_text()))
+        api_error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            &format!("invalid JSON body: {}", e.body_text()),
+        )
     })
 }
 
@@ -85,7 +94,9 @@ fn store_failure(e: StoreError) -> Response {
         StoreError::InUse { .. } | StoreError::Conflict { .. } => {
             api_error(StatusCode::CONFLICT, "conflict", &e.to_string())
         }
-        StoreError::NotFound { .. } => api_error(StatusCode::NOT_FOUND, "not_found", &e.to_string()),
+        StoreError::NotFound { .. } => {
+            api_error(StatusCode::NOT_FOUND, "not_found", &e.to_string())
+        }
         other => {
             tracing::error!(error = %other, "catalogue change failed");
             api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
@@ -302,11 +313,8 @@ pub(crate) async fn put_agent_skills(
         let message = format!("skill {:?}: level {} is not in 1..=10", bad.skill_id, bad.level);
         return api_error(StatusCode::BAD_REQUEST, "bad_request", &message);
     }
-    let skills: Vec<AgentSkill> = b
-        .skills
-        .into_iter()
-        .map(|s| AgentSkill { skill_id: s.skill_id, level: s.level })
-        .collect();
+    let skills: Vec<AgentSkill> =
+        b.skills.into_iter().map(|s| AgentSkill { skill_id: s.skill_id, level: s.level }).collect();
     commit(&app, async {
         app.store.set_agent_skills(&user_id, &skills).await?;
         Ok(StatusCode::NO_CONTENT.into_response())

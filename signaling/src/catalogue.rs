@@ -83,7 +83,9 @@ pub fn queue_settings(skill: &Skill, always_open: bool) -> Result<QueueSettings,
     Ok(QueueSettings::default()
         .with_hours(hours)
         .with_max_waiting(skill.max_waiting.filter(|v| *v > 0))
-        .with_max_wait(skill.max_wait_secs.filter(|s| *s > 0).map(|s| Duration::from_secs(s.into()))))
+        .with_max_wait(
+            skill.max_wait_secs.filter(|s| *s > 0).map(|s| Duration::from_secs(s.into())),
+        ))
 }
 
 /// The engine's calendar from the holiday table.

@@ -87,9 +87,9 @@ pub(crate) async fn signed_in_user(
         return Err(api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"));
     };
     match app.sessions.authenticate(token).await {
-        Ok(Some(auth)) => auth.user.ok_or_else(|| {
-            api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in")
-        }),
+        Ok(Some(auth)) => auth
+            .user
+            .ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in")),
         Ok(None) => Err(api_error(
             StatusCode::UNAUTHORIZED,
             "session_expired",

@@ -125,8 +125,8 @@ pub async fn start(
         Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
     }
     let stats = Arc::new(SignalingStats::default());
-    let hub = hub::spawn(store.clone(), relay.handle.clone(), relay.events, &config, stats.clone())
-        .await;
+    let hub =
+        hub::spawn(store.clone(), relay.handle.clone(), relay.events, &config, stats.clone()).await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
         config,

@@ -56,8 +56,16 @@ async fn fake_ws_server() -> (String, tokio::task::JoinHandle<Vec<String>>) {
                         seen.push(text.as_str().to_owned());
                         let reply = match voicedesk_protocol::decode_client_message(text.as_str()) {
                             Ok(ClientMessage::Ping) => vec![
-                                ServerMessage::QueuePosition { call_id: "c1".into(), position: 2, estimated_wait_ms: None },
-                                ServerMessage::QueuePosition { call_id: "c1".into(), position: 1, estimated_wait_ms: None },
+                                ServerMessage::QueuePosition {
+                                    call_id: "c1".into(),
+                                    position: 2,
+                                    estimated_wait_ms: None,
+                                },
+                                ServerMessage::QueuePosition {
+                                    call_id: "c1".into(),
+                                    position: 1,
+                                    estimated_wait_ms: None,
+                                },
                                 ServerMessage::Pong,
                             ],
                             Ok(ClientMessage::HangUp { .. }) => {

@@ -270,12 +270,26 @@ pub async fn http(
     path: &str,
     cookie: Option<&str>,
 ) -> Result<(u16, String)> {
+    http_json(base, method, path, cookie, None).await
+}
+
+/// [`http`] with an optional JSON body.
+pub async fn http_json(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     let cookie = cookie.map(|c| format!("Cookie: vd_session={c}\r\n")).unwrap_or_default();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();

@@ -226,7 +226,10 @@ async fn a_citizen_resumes_an_earlier_identity() {
     first.close().await.unwrap();
     let mut second = server.citizen().await.unwrap();
     second.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();
-    assert_eq!(second.recv(STEP).await.unwrap(), ServerMessage::Resumed { citizen_token: token, parked_call: None });
+    assert_eq!(
+        second.recv(STEP).await.unwrap(),
+        ServerMessage::Resumed { citizen_token: token, parked_call: None }
+    );
 }
 
 /// The HTTP status a refused WebSocket handshake got.

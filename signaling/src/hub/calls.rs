@@ -277,7 +277,6 @@ impl Hub {
         Ok(())
     }
 
-
     /// Carries out every command the engine queued.
     pub(super) async fn carry_out(&mut self) {
         self.carry_out_with(None).await
@@ -325,7 +324,10 @@ impl Hub {
                 Command::WaitLimitReached { call, waited } => {
                     if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
                         let waited_ms = waited.as_millis() as u64;
-                        self.send(conn, ServerMessage::WaitLimitReached { call_id: call.0, waited_ms });
+                        self.send(
+                            conn,
+                            ServerMessage::WaitLimitReached { call_id: call.0, waited_ms },
+                        );
                     }
                 }
                 Command::End { call, agent, reason: EndReason::TakenOver } => {

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use voicedesk_media_relay::LegId;
-use voicedesk_protocol::{
-    EndReason, ErrorCode, ParkedCall, QueueSummary, Role, ServerMessage,
-};
+use voicedesk_protocol::{EndReason, ErrorCode, ParkedCall, QueueSummary, Role, ServerMessage};
 use voicedesk_queue_engine::{AgentId, CallId, Input, SkillId};
 use voicedesk_store::{AuditAction, NewWrapUp, StoreError};
 
@@ -90,12 +88,14 @@ impl Hub {
     /// brings a new one). A call in progress ends.
     pub(super) async fn citizen_connection_lost(&mut self, call: &CallId) {
         let now = Instant::now();
-        let waiting = self.calls.get(call).is_some_and(|c| !c.connected && c.taken_over_by.is_none());
+        let waiting =
+            self.calls.get(call).is_some_and(|c| !c.connected && c.taken_over_by.is_none());
         if !waiting {
             let _ = self.citizen_ends(now, call, EndReason::CitizenDisconnected).await;
             return;
         }
-        if let Err(e) = self.engine.handle_input(now, Input::CitizenDisconnected { call: call.clone() })
+        if let Err(e) =
+            self.engine.handle_input(now, Input::CitizenDisconnected { call: call.clone() })
         {
             tracing::warn!(%call, error = %e, "engine refused to park a call");
             let _ = self.citizen_ends(now, call, EndReason::CitizenDisconnected).await;
@@ -144,8 +144,9 @@ impl Hub {
             .create_leg(sdp, Role::Citizen.receive_slots())
             .await
             .map_err(relay_refusal)?;
-        if let Err(e) =
-            self.engine.handle_input(Instant::now(), Input::CitizenReconnected { call: call.clone() })
+        if let Err(e) = self
+            .engine
+            .handle_input(Instant::now(), Input::CitizenReconnected { call: call.clone() })
         {
             let _ = self.relay.close_leg(leg).await;
             return Err(refuse(e.code(), e.to_string()));
@@ -166,8 +167,11 @@ impl Hub {
             && let Some(position) = view.position
         {
             let estimated_wait_ms = view.estimated_wait.map(|d| d.as_millis() as u64);
-            let message =
-                ServerMessage::QueuePosition { call_id: call.0.clone(), position, estimated_wait_ms };
+            let message = ServerMessage::QueuePosition {
+                call_id: call.0.clone(),
+                position,
+                estimated_wait_ms,
+            };
             self.send(conn, message);
         }
         self.carry_out().await;
@@ -208,7 +212,9 @@ impl Hub {
             .map(|c| c.supporters.iter().map(|s| s.user_id.clone()).collect())
             .unwrap_or_default();
         for user_id in supporters {
-            let _ = self.audit(&call, &user_id, AuditAction::Leave, None, Some("call transferred")).await;
+            let _ = self
+                .audit(&call, &user_id, AuditAction::Leave, None, Some("call transferred"))
+                .await;
             self.remove_supporter(&user_id, &call, EndReason::Transferred).await;
             let ended = ServerMessage::CallEnded {
                 call_id: call.0.clone(),

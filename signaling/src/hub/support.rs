@@ -207,12 +207,11 @@ impl Hub {
             tracing::warn!(%call, error = %e, "re-routing for a take over failed");
         }
         if let Some(agent) = agent {
-            let ended =
-                ServerMessage::CallEnded {
-                    call_id: call.0.clone(),
-                    reason: EndReason::TakenOver,
-                    opens_at_ms: None,
-                };
+            let ended = ServerMessage::CallEnded {
+                call_id: call.0.clone(),
+                reason: EndReason::TakenOver,
+                opens_at_ms: None,
+            };
             self.send_to_member(&agent.0, ended);
         }
         tracing::info!(%call, "call taken over by staff");
@@ -241,7 +240,12 @@ impl Hub {
         self.remove_supporter(user_id, &call, EndReason::StaffHangUp).await;
     }
 
-    pub(super) async fn remove_supporter(&mut self, user_id: &str, call: &CallId, end_if_owner: EndReason) {
+    pub(super) async fn remove_supporter(
+        &mut self,
+        user_id: &str,
+        call: &CallId,
+        end_if_owner: EndReason,
+    ) {
         let leg = self.members.get_mut(user_id).and_then(|m| {
             m.supporting = None;
             m.leg

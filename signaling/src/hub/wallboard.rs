@@ -140,7 +140,9 @@ impl Hub {
         };
         // First the whole hall ("all"), then one row per queue.
         let mut queues = vec![QueueRow {
-            waiting: (self.engine.queue_len() + self.engine.ringing_count() + self.engine.parked_count()) as u32,
+            waiting: (self.engine.queue_len()
+                + self.engine.ringing_count()
+                + self.engine.parked_count()) as u32,
             longest_wait_ms: self.engine.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
             available_agents: self
                 .engine
