@@ -894,11 +894,13 @@ impl Engine {
                 mark(&mut self.dirty, &self.queues, &skill, Some(key), false);
             }
         }
+        // Any phase change may matter to the skill (dispatch, or the no-agents sweep of a call
+        // that was ringing at an agent who has since lost the skill).
+        mark(&mut self.dirty, &self.queues, &skill, None, false);
         let q = self.queues.get_mut(&skill).expect("calls wait in configured queues");
         match phase {
             Phase::Queued => {
                 q.ready.insert(key, call.clone());
-                mark(&mut self.dirty, &self.queues, &skill, None, false);
             }
             Phase::Parked => q.parked += 1,
             Phase::Ringing(_) => {}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use voicedesk_protocol::{AgentActivity, WithdrawReason};
-use voicedesk_queue_engine::{Command, EngineConfig, EngineError, Input, MISSED_CALLS_REASON};
+use voicedesk_queue_engine::{Command, EngineError, Input, MISSED_CALLS_REASON};
 
 #[test]
 fn an_unanswered_offer_moves_to_the_next_agent_and_sets_the_missed_agent_away() {
