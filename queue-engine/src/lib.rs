@@ -26,70 +26,112 @@
 //!
 //! # Behaviour
 //!
-//! - One queue, first come first served. A call is offered to one agent at a time: the
-//!   longest-idle available agent (idle since they last became available or ended a call).
-//! - **Reject**: the offer is withdrawn, the agent stays available, the call goes to the next
-//!   available agent. **Ring timeout** ([`EngineConfig::ring_timeout`], 15 s by default): the offer
-//!   is withdrawn, the agent is set away with reason [`MISSED_CALL_REASON`] and the call goes to
-//!   the next available agent. An agent who rejected or missed a call is offered it again only
-//!   when no other agent is available.
-//! - **Accept** connects; a **hang-up** from either side, a citizen leaving, or a media failure
-//!   ends the call for both and frees the agent, who is idle from that moment.
-//! - **Citizen leaves before an answer** (queued or ringing): the call ends as
-//!   [`voicedesk_protocol::EndReason::Abandoned`]; a ringing agent gets the offer withdrawn
-//!   ([`voicedesk_protocol::WithdrawReason::CitizenLeft`]) and stays available.
-//! - **Agent logs out or disconnects** while ringing: the offer is dropped and the call is back
-//!   at the head of the queue with its original arrival time; while talking: the call ends as
-//!   [`voicedesk_protocol::EndReason::AgentDisconnected`].
-//! - **No agent logged in**: a call that arrives is ended at once with
-//!   [`voicedesk_protocol::EndReason::NoAgents`] (the shell then offers the fallbacks). Agents
-//!   logged in but busy or away: the call waits.
+//! - **Queues are skills.** Each service of the hall routes to one [`SkillId`]; a queue exists
+//!   once [`Input::ConfigureQueue`] created it ([`QueueSettings`]: maximum waiting calls,
+//!   maximum wait, weekly hours). Within a queue, calls are ordered by priority (higher first),
+//!   then by when they were *first* queued, then by arrival.
+//! - **Admission** is checked when a call arrives, in this order: closed (its hours and the
+//!   [`Calendar`]) → [`voicedesk_protocol::EndReason::Closed`]; as many waiting calls as
+//!   `max_waiting` → `QueueFull`; no logged-in agent (in any state) has the skill → `NoAgents`.
+//!   A turned-away call gets exactly one [`Command::End`] and nothing else. An unconfigured
+//!   skill is refused ([`EngineError::UnknownQueue`]). [`Engine::admission`] answers the same
+//!   question without a call.
+//! - **Routing.** A call is offered to one agent at a time: among the *available* agents who
+//!   have its skill, the highest skill level, then the longest idle, then the smaller id. An
+//!   agent who rejected or missed the call (or transferred it) gets it again only when no
+//!   other agent with the skill is available. When agents free up for several queues, calls
+//!   are taken in **global order** (priority, first queued, arrival) across the queues the step
+//!   touched, so an older call of one service is not starved by a busier service sharing the
+//!   same agents.
+//! - **Ring timeout** ([`EngineConfig::ring_timeout`], 15 s): the offer is withdrawn and the
+//!   call goes on to the next agent. The agent stays available until
+//!   [`EngineConfig::max_missed_offers`] (2) timeouts *in a row*, then is set away with reason
+//!   [`MISSED_CALLS_REASON`]. An accept or a reject resets the streak (either proves the agent
+//!   is at the console), and so does the auto-away itself. **Reject**: withdrawn, the agent
+//!   stays available, the call goes to the next agent.
+//! - **Accept** connects. Whatever frees a connected agent — a hang-up by either side, a media
+//!   failure, a take-over, a transfer, the citizen's connection dropping — puts the agent in
+//!   **after-call work** ([`EngineConfig::after_call_work`], 30 s; zero means straight back)
+//!   with a wrap-up timer; then available. [`Input::AgentAvailable`] ends it early and
+//!   [`Input::AgentAway`] replaces it. The [`Command::AgentState`] carries `until`.
+//! - **Citizen leaves** ([`Input::CallAbandoned`], or [`Input::HangUp`] by the citizen) before
+//!   an answer: the call ends as `Abandoned` at once; a ringing agent gets the offer withdrawn
+//!   (`CitizenLeft`) and stays available.
+//! - **Citizen's connection drops** ([`Input::CitizenDisconnected`]) before an answer: the call
+//!   is *parked*: it keeps its place and position but is offered to nobody (a ringing offer is
+//!   withdrawn as `CitizenLeft`); [`Input::CitizenReconnected`] within
+//!   [`EngineConfig::reconnect_grace`] (60 s) unparks it, else it ends as `Abandoned`. On a
+//!   connected call it ends as `CitizenDisconnected`.
+//! - **Transfer** ([`Input::Transfer`], blind): the connected agent sends the call to a queue
+//!   (the same one is allowed). The target's admission is checked; if it refuses, the input is
+//!   refused ([`EngineError::TransferRefused`]) and the agent keeps the call. Otherwise
+//!   [`Command::Transferred`] is emitted, the call waits again in the target queue **with its
+//!   original queue time** (ahead of later arrivals of its priority), and the agent goes to
+//!   after-call work.
+//! - **Maximum wait**: at `queued_at + max_wait` a waiting call gets one
+//!   [`Command::WaitLimitReached`] and keeps its place; the shell offers other channels and
+//!   the call ends only if the citizen chooses. Because a transfer keeps the original queue
+//!   time, it does not restart the limit (and a call transferred past the target's limit is
+//!   notified at once); the notice is never sent twice for a call.
+//! - **Agents leave** ([`Input::AgentLoggedOut`]): while ringing, the offer is dropped and the
+//!   call is back at its place; while talking, the call ends as `AgentDisconnected`; in
+//!   after-call work, they are just removed. When the last logged-in agent with a skill leaves
+//!   (or loses the skill), the calls waiting in that queue end with `NoAgents`, as at arrival.
+//! - **Positions and estimates**: [`Command::Position`] carries the call's 1-based rank among
+//!   the calls waiting in its own queue (queued, ringing or parked) and an estimated wait
+//!   (`docs/wait-estimate.md`: position × (average handle time + after-call work) / staffed
+//!   agents, rounded up to 10 s; `None` when nobody with the skill is staffed).
 //!
 //! # Decisions
 //!
-//! - **Ringing calls keep their place in the queue.** A position is the call's 1-based rank
-//!   among all calls *waiting for an answer*, queued or ringing, in arrival order. A ringing
-//!   call is thus "position 1 / being offered" (or 2 when another older call rings too), and
-//!   the calls behind it do not move up until it is answered or ends — so a rejected or missed
-//!   offer never makes anyone's position go backwards. [`Command::Position`] is emitted at the
-//!   end of a step for every waiting call whose rank differs from the last one sent (a new call
-//!   gets its first one), ringing calls included; never for a call once answered or ended.
-//! - **Every call ends with exactly one [`Command::End`]**, including one refused at arrival
-//!   for `NoAgents`; after it no command names the call, and the engine forgets it (a later
-//!   input naming it is [`EngineError::UnknownCall`]).
-//! - **When the last agent logs out, the waiting calls end with `NoAgents`** as well, the same
-//!   rule as at arrival: a citizen never holds on in an empty hall. A shell that wants to ride
-//!   out a short agent reconnect delays [`Input::AgentLoggedOut`].
-//! - **Login starts away** (no reason): an agent is offered calls only after they say they are
-//!   available. A logout emits no [`Command::AgentState`] (there is no logged-out activity) and
-//!   no [`Command::WithdrawOffer`] (the protocol has no reason for it and the shell caused it).
-//! - **An offer does not reset idle time.** Rejecting, or having an offer withdrawn because the
-//!   citizen left, keeps the agent's place in the rotation; ending a call or coming back from
-//!   away restarts it.
+//! - **Ringing and parked calls keep their place.** A ringing call is "position 1 / being
+//!   offered", and the calls behind it do not move up until it is answered or ends — so a
+//!   rejected or missed offer never makes anyone's position go backwards, and a citizen whose
+//!   connection blips does not lose their place.
+//! - **Positions are pushed at the end of a step**, only for the queues the step touched and
+//!   only to calls whose (position, estimate) changed; never to a connected call and never
+//!   after its end. A transferred call is waiting again and gets positions again. Staffing or
+//!   handle-time changes move every estimate of the queue, so they re-announce the whole queue.
+//! - **Every call ends with exactly one [`Command::End`]**, including one turned away at
+//!   arrival; after it no command names the call, and the engine forgets it (a later input
+//!   naming it is [`EngineError::UnknownCall`]). A transfer is not an end.
+//! - **Business hours gate admission only.** Calls already waiting when a queue closes are
+//!   still served; the shell decides whether to announce the closing. Holidays close every
+//!   queue whose hours are not `always`; make-up workdays (调休) use Monday's hours; a date in
+//!   both sets is a holiday. Wall time comes from the [`ClockAnchor`]
+//!   ([`Engine::set_clock_anchor`] re-anchors it); the engine still never reads a clock.
+//! - **Queue settings take effect at once.** Lowering `max_waiting` evicts nobody; changing
+//!   `max_wait` re-arms the timers of the calls not yet notified. Queues are never deleted
+//!   (set their hours to `never`).
+//! - **Agent skills** are levels 1 to 10 ([`EngineError::InvalidSkillLevel`] otherwise).
+//!   Skills naming a queue not configured yet are kept and count once the queue is
+//!   configured. [`Input::SetAgentSkills`] takes effect at once and may dispatch; if the skill
+//!   of a call ringing at the agent is removed, that offer stays until it is answered,
+//!   rejected or times out.
+//! - **Agents away or in after-call work are logged in**: they keep a queue admitting calls.
+//!   *Staffed* (for estimates) means logged in with the skill and not away.
+//! - **Login starts away** (no reason). Away reasons come from
+//!   [`EngineConfig::away_reasons`] (no reason is always allowed; [`MISSED_CALLS_REASON`] is
+//!   the engine's own) — [`EngineError::UnknownAwayReason`] otherwise. A logout emits no
+//!   [`Command::AgentState`] and no [`Command::WithdrawOffer`].
+//! - **Idle time** restarts when an agent becomes available after being away or after a call
+//!   (at the end of after-call work). An offer that does not become a call does not reset it.
 //! - **A rejected call comes straight back** to the rejecting agent when they are the only
-//!   available agent: the citizen is still waiting, and an agent who does not want calls sets
-//!   away. A missed call cannot do that (the agent is away).
+//!   available agent with the skill: the citizen is still waiting, and an agent who does not
+//!   want calls sets away.
 //! - **Setting the state you are in** is confirmed with an [`Command::AgentState`] and changes
-//!   nothing (every client message gets a reply); away → away only updates the reason.
-//!   Availability cannot change while ringing or on a call ([`EngineError::AgentBusy`]).
+//!   nothing; away → away only updates the reason. Availability cannot change while ringing or
+//!   on a call ([`EngineError::AgentBusy`]).
 //! - **Inputs win races with timers**: [`Engine::handle_input`] does not fire due timers, so an
 //!   accept handled before [`Engine::handle_timeout`] connects, and one handled after it is
 //!   [`EngineError::NotOfferedToYou`].
 //! - **Errors check the actor first** (agent logged in), then the call (live), then their
-//!   relation. [`Input::HangUp`] names the agent ([`Party::Agent`]) so the engine can refuse a
-//!   hang-up of someone else's call.
-//! - **Media failure** ends the call in any phase ([`voicedesk_protocol::EndReason::MediaFailed`])
-//!   and frees the agent as available; if the agent's own headset is the problem, the shell sets
-//!   them away.
-//!
-//! # Growing it
-//!
-//! Later issues add routing rules without a rewrite: skills filter candidates in
-//! `choose_agent` and dispatch then scans past a head call nobody can take; priorities extend
-//! the queue key (today the arrival counter); business hours and maximum wait become checks at
-//! arrival and a `MaxWait` timer kind; after-call work is an agent state with a `WrapUp` timer
-//! entered where a call ends. Each new timer is a variant in the timer table, and
-//! [`EngineConfig`] is `#[non_exhaustive]` for the new tunables.
+//!   relation, then the target (queue, admission, reason).
+//! - **Cost.** Each step touches only the skills it changed (a dirty set): per-skill ordered
+//!   waiting calls, ready calls and available agents make routing O(log n); what remains
+//!   linear is announcing the positions that changed, which the protocol requires
+//!   (`docs/benchmarks.md`, "Queueing engine"). The invariant check after every step is
+//!   brute force and compiled only into debug builds.
 
 #![warn(missing_docs)]
 

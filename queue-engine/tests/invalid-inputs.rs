@@ -140,3 +140,20 @@ fn errors_map_to_protocol_codes_and_say_what_was_wrong() {
     assert_eq!(busy.code(), ErrorCode::InvalidState);
     assert_eq!(busy.to_string(), "agent a2 is on call c2; hang up before changing state");
 }
+
+#[test]
+fn a_login_with_a_skill_level_out_of_range_is_refused() {
+    let mut h = busy_hall();
+    h.refused(
+        Input::AgentLoggedIn { agent: agent("a9"), skills: skills(&[(GENERAL, 5), ("tax", 0)]) },
+        EngineError::InvalidSkillLevel { skill: skill("tax"), level: 0 },
+    );
+    h.refused(
+        Input::AgentLoggedIn { agent: agent("a9"), skills: skills(&[(GENERAL, 11)]) },
+        EngineError::InvalidSkillLevel { skill: skill(GENERAL), level: 11 },
+    );
+    assert_eq!(
+        EngineError::InvalidSkillLevel { skill: skill("tax"), level: 0 }.to_string(),
+        "skill level 0 for tax is not between 1 and 10"
+    );
+}

@@ -104,3 +104,28 @@ fn transfer_to_the_same_queue_with_a_higher_priority() {
     assert_eq!(positions(&out), [("c1".into(), 1), ("c3".into(), 2)]);
     assert_eq!(h.engine.call(&call("c1")).unwrap().priority, 5);
 }
+
+#[test]
+fn a_transfer_does_not_restart_the_wait_limit() {
+    let mut h = Harness::with_config(EngineConfig::default());
+    let limited = QueueSettings::default().with_max_wait(Some(Duration::from_secs(120)));
+    h.configure("tax", limited);
+    h.login_with("taxman", &[("tax", 5)]);
+    h.login_available("a1");
+    h.arrive("c1");
+    h.connect("a1", "c1");
+    h.advance_secs(90);
+    h.ok(Input::Transfer {
+        agent: agent("a1"),
+        call: call("c1"),
+        to_skill: skill("tax"),
+        priority: None,
+    });
+    let out = h.advance_secs(30);
+    assert_eq!(
+        out[0],
+        Command::WaitLimitReached { call: call("c1"), waited: Duration::from_secs(120) },
+        "120 s after it was first queued, not after the transfer"
+    );
+    assert_eq!(out.len(), 2, "and a1's after-call work ends: {out:?}");
+}
