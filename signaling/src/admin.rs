@@ -75,6 +75,7 @@ async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
 }
 
 /// A JSON body, or a 400 that says what was expected.
+#[allow(clippy::result_large_err)] // the refusal is the response itself, built once
 fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
     body.map(|Json(v)| v).map_err(|e| {
         api_error(

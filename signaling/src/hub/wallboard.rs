@@ -162,7 +162,7 @@ impl Hub {
                 waiting: q.waiting as u32,
                 longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
                 available_agents: q.available as u32,
-                staffed_agents: q.staffed as u32,
+                staffed_agents: q.staffed,
                 ..row(q.skill.0.clone(), counts)
             });
         }
