@@ -86,6 +86,17 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
     })
 }
 
+/// The JSON body of a request an admin made, or the response that refuses it.
+#[allow(clippy::result_large_err)] // the refusal is the response itself, built once
+async fn admin_body<T>(
+    app: &AppState,
+    headers: &HeaderMap,
+    request: Result<Json<T>, JsonRejection>,
+) -> Result<T, Response> {
+    admin(app, headers).await?;
+    body(request)
+}
+
 /// Maps a store refusal to a 4xx that names the problem; anything else is a 503.
 fn store_failure(e: StoreError) -> Response {
     match e {
@@ -149,10 +160,7 @@ pub(crate) async fn put_skill(
     Path(id): Path<String>,
     request: Result<Json<SkillBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
-    let b = match body(request) {
+    let b = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -219,10 +227,7 @@ pub(crate) async fn put_service(
     Path(id): Path<String>,
     request: Result<Json<ServiceBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
-    let b = match body(request) {
+    let b = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -303,10 +308,7 @@ pub(crate) async fn put_agent_skills(
     Path(user_id): Path<String>,
     request: Result<Json<AgentSkillsBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
-    let b = match body(request) {
+    let b = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -339,10 +341,7 @@ pub(crate) async fn put_holiday(
     Path(day): Path<String>,
     request: Result<Json<HolidayBody>, JsonRejection>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
-    let b = match body(request) {
+    let b = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
