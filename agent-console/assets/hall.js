@@ -61,7 +61,10 @@ setupLang(() => {
 });
 status.set("idle", "status.idle");
 renderButtons();
-loadCatalogue().then(renderServices);
+loadCatalogue().then(() => {
+  renderServices();
+  renderButtons();
+});
 serviceSelect.addEventListener("change", renderHours);
 form.addEventListener("submit", (event) => {
   event.preventDefault();

@@ -17,8 +17,9 @@ import {
  * rate sends several kB per second; this is a fraction of one second). */
 const FLOWING_BYTES = 2000;
 
-/** The hall sends a service as its bilingual label (protocol v1: free text). */
-const SERVICE = "养老保险查询 Pension inquiry";
+/** A service id of the catalogue, and its name as the console shows it (in English here). */
+const SERVICE = "pension_benefit_inquiry";
+const SERVICE_NAME = "Pension benefit inquiry";
 
 let server;
 let browser;
@@ -65,13 +66,14 @@ test("a citizen's call is answered by an agent, voice flows both ways, and hang-
     // The citizen reads the notice, picks a service and calls; no media before that.
     assert.ok(await citizen.page.locator("#monitoring-notice").isVisible());
     assert.equal(await citizen.page.evaluate(() => window.voicedesk.pc), null);
+    await citizen.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
     await citizen.page.selectOption("#service-select", SERVICE);
     await citizen.page.click("#call-button");
     await waitForState(citizen.page, "#status", ["queued", "connected"]);
 
     // The offer rings at the agent, with the service; the agent accepts.
     await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
-    assert.equal(await agent.page.locator("#incoming-service").textContent(), SERVICE);
+    assert.equal(await agent.page.locator("#incoming-service").textContent(), SERVICE_NAME);
     await waitForState(agent.page, "#agent-state", "ringing");
     await agent.page.click("#accept-button");
 
@@ -85,11 +87,18 @@ test("a citizen's call is answered by an agent, voice flows both ways, and hang-
     const toAgent = await assertSlotGrows(agent.page, "agent");
     t.diagnostic(`slot 0 received ${toCitizen} at the citizen, ${toAgent} at the agent`);
 
-    // The citizen hangs up: the call ends on both pages, the agent is available again.
+    // The citizen hangs up: the call ends on both pages; the agent is in after-call work with
+    // the wrap-up form, saves it and is available again.
     await citizen.page.click("#hangup-button");
     await waitForState(citizen.page, "#status", "ended");
     await waitForState(agent.page, "#status", "ended");
+    await waitForState(agent.page, "#agent-state", "after_call_work");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    await agent.page.selectOption("#wrap-up-disposition", "resolved");
+    await agent.page.fill("#wrap-up-notes", "explained the pension payment dates");
+    await agent.page.click("#wrap-up-ready");
     await waitForState(agent.page, "#agent-state", "available");
+    assert.ok(await agent.page.locator("#wrap-up").isHidden(), "the wrap-up form closes");
     assert.ok(await agent.page.locator("#current-call").isHidden());
     assert.ok(await citizen.page.locator("#call-button").isEnabled(), "the citizen can call again");
 

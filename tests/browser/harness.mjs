@@ -205,6 +205,12 @@ export async function startStaticServer() {
   const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html" };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
+    if (path === "/api/catalogue") {
+      // A small catalogue in the shape of the real one (the real one is the database's).
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(await readFile(join(repoRoot, "tests/browser/fixtures/catalogue.json")));
+      return;
+    }
     if (path === "/api/me") {
       response.writeHead(401, { "content-type": "application/json" });
       response.end(JSON.stringify({ code: "unauthorized", message: "not logged in" }));

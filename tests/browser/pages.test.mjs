@@ -3,6 +3,7 @@
 // right state, switch language and fit a 360 px screen.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { readFile } from "node:fs/promises";
 import { launchBrowser, openPage, startStaticServer } from "./harness.mjs";
 
 let statics;
@@ -35,7 +36,12 @@ test("the hall shows the monitoring notice and asks for nothing before Call", as
     assert.ok(await page.locator("#mute-button").isDisabled());
     assert.equal(await page.getAttribute("#status", "aria-live"), "polite");
     assert.equal(await page.evaluate(() => window.voicedesk.pc), null, "no media before Call");
-    assert.equal(await page.locator("#service-select option").count(), 6);
+    // The services come from the catalogue, grouped by the hall's areas.
+    await page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
+    const fixture = JSON.parse(await readFile(new URL("./fixtures/catalogue.json", import.meta.url)));
+    assert.equal(await page.locator("#service-select option").count(), fixture.services.length);
+    assert.equal(await page.locator("#service-select optgroup").count(), 5, "one group per hall area");
+    assert.match(await page.locator("#service-hours").textContent(), /服务时间/);
 
     await page.click("#lang-switch");
     assert.equal(await page.getAttribute("html", "lang"), "en");

@@ -257,7 +257,8 @@ test("take over: the agent is freed, the citizen talks with staff and is told, l
     await waitForState(agent.page, "#status", "ended");
     assert.equal((await agent.page.textContent("#status")).trim(), "Call ended (a supervisor took the call over).");
     assert.ok(await agent.page.locator("#current-call").isHidden());
-    await waitForState(agent.page, "#agent-state", ["available", "away"]);
+    // Freed: into after-call work (wrap-up of the part of the call the agent had).
+    await waitForState(agent.page, "#agent-state", ["after_call_work", "available", "away"]);
     // The citizen is told, and the call goes on with staff.
     await waitForState(hall.page, "#status", "supervisor_took_over");
     assert.equal((await hall.page.textContent("#status")).trim(), "A supervisor has taken over your call.");
