@@ -32,6 +32,13 @@ const hoursLine = $("service-hours");
 const waitLimit = $("wait-limit");
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
+// `data-position` (the queue position) belongs to the `queued` state only: any other state, or
+// a new queue after a transfer, drops it until the next `queue_position`.
+const setStatus = status.set.bind(status);
+status.set = (state, key, params = {}) => {
+  delete status.element.dataset.position;
+  setStatus(state, key, params);
+};
 
 /**
  * The one call this page can have. `phase` is `idle` (no call), `starting` (microphone and

@@ -1,0 +1,253 @@
+// Queueing end to end against the real server (`voicedesk --demo`, every queue open, the demo
+// agents with every skill), Chromium with fake microphones: a citizen waits in a service's
+// queue hearing the hold tune and the position while the agent is away and sees the queue in
+// "my queues"; the agent becomes available, is offered the call with its service and queue,
+// answers, hangs up and wraps up. Then a queued citizen reloads the hall: the page rejoins the
+// parked call by itself, keeps the place, and the agent answers that same call.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  DEMO_PASSWORD,
+  launchBrowser,
+  openPage,
+  pollUntil,
+  slotBytesReceived,
+  startServer,
+  waitForState,
+} from "./harness.mjs";
+
+/** Bytes slot 0 must gain to count as "audio flows" (Opus sends several kB per second). */
+const FLOWING_BYTES = 2000;
+
+/** A service of the catalogue, its English name and its queue (skill) as the console shows it. */
+const SERVICE = "pension_benefit_inquiry";
+const SERVICE_NAME = "Pension benefit inquiry";
+const SKILL = "pension";
+const SKILL_NAME = "Pension insurance";
+
+let server;
+let browser;
+let agent;
+
+before(async () => {
+  server = await startServer("queueing");
+  browser = await launchBrowser();
+  agent = await openPage(browser, "queueing-agent", `${server.url}/agent`, { locale: "en-US" });
+  recordFrames(agent);
+  // agent1 signs in; the headset comes up on its own; the agent stays away for now.
+  await agent.page.fill("#login-username", "agent1");
+  await agent.page.fill("#login-password", DEMO_PASSWORD);
+  await agent.page.click("#login-submit");
+  await waitForState(agent.page, "#media-state", "connected", 20_000);
+  const state = await waitForState(agent.page, "#agent-state", ["away", "available"]);
+  if (state !== "away") {
+    await agent.page.click("#away-button");
+    await waitForState(agent.page, "#agent-state", "away");
+  }
+});
+
+after(async () => {
+  await agent?.context.close();
+  await browser?.close();
+  await server?.stop();
+});
+
+/**
+ * Keeps every server message the page's WebSockets receive, in `opened.frames` (parsed), across
+ * reloads: the tests read call ids from them without the pages having to show ids.
+ */
+function recordFrames(opened) {
+  opened.frames = [];
+  opened.page.on("websocket", (ws) => {
+    ws.on("framereceived", ({ payload }) => {
+      try {
+        opened.frames.push(JSON.parse(payload));
+      } catch {
+        // Not JSON: not a protocol message.
+      }
+    });
+  });
+  return opened;
+}
+
+/** The newest received message of `type` (matching `where`), waited for. */
+function nextFrame(opened, type, where = () => true, from = 0) {
+  return pollUntil(
+    () => opened.frames.slice(from).findLast((m) => m.type === type && where(m)),
+    { what: `a ${type} message`, timeoutMs: 15_000 },
+  );
+}
+
+/** Waits until slot 0 of the page's connection gained FLOWING_BYTES; returns a diagnostic. */
+async function assertSlot0Grows(page, who) {
+  const startedAt = Date.now();
+  const start = await slotBytesReceived(page, 0);
+  assert.equal(start.closed, false, `${who}: the connection is closed`);
+  const grown = await pollUntil(
+    async () => {
+      const now = await slotBytesReceived(page, 0);
+      return now.bytes - start.bytes >= FLOWING_BYTES ? now : null;
+    },
+    { timeoutMs: 8_000, what: `${who}'s slot 0 to receive ${FLOWING_BYTES} more audio bytes (from ${start.bytes})` },
+  );
+  return `${grown.bytes - start.bytes} bytes in ${Date.now() - startedAt} ms`;
+}
+
+/** Opens the hall in English, picks `SERVICE` and calls; resolves once queued. */
+async function citizenCalls(name) {
+  const citizen = recordFrames(await openPage(browser, name, `${server.url}/`, { locale: "en-US" }));
+  const { page } = citizen;
+  await page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
+  assert.ok(await page.locator("#service-select").isEnabled(), "the list is usable once loaded");
+  await page.selectOption("#service-select", SERVICE);
+  assert.match(await page.textContent("#service-hours"), /^Service hours: .*\(open now\)$/);
+  await page.click("#call-button");
+  await waitForState(page, "#status", "queued");
+  return citizen;
+}
+
+/** The citizen's status shows queue position `position` (state `queued`). */
+async function assertPosition(page, position) {
+  await page.locator(`#status[data-state="queued"][data-position="${position}"]`).waitFor({ timeout: 15_000 });
+  assert.match(await page.textContent("#status"), new RegExp(`^In the queue: position ${position}\\b`));
+}
+
+/** The agent's "my queues" row of `SKILL`. */
+function myQueueRow() {
+  return agent.page.locator(`[data-testid=my-queues] tr[data-skill="${SKILL}"]`);
+}
+
+async function assertWaitingInMyQueue(waiting) {
+  await pollUntil(
+    async () => (await myQueueRow().count()) === 1 && (await myQueueRow().locator("td").nth(1).textContent()) === String(waiting),
+    { what: `"my queues" to show ${waiting} waiting for ${SKILL}`, timeoutMs: 10_000 },
+  );
+  assert.equal(await myQueueRow().locator("td").nth(0).textContent(), SKILL_NAME);
+}
+
+test("queued with hold audio and position, offered with service and queue, answered, hung up and wrapped up", async (t) => {
+  const citizen = await citizenCalls("queueing-citizen");
+  const { page } = citizen;
+  try {
+    // Queued behind nobody, with the hold tune on slot 0 while nobody answers.
+    await assertPosition(page, 1);
+    const hold = await assertSlot0Grows(page, "citizen (hold tune)");
+    t.diagnostic(`hold tune: ${hold}`);
+    assert.equal(await agent.page.getAttribute("#agent-state", "data-state"), "away");
+    assert.ok(await agent.page.locator("#incoming-call").isHidden(), "nothing rings at an away agent");
+
+    // The agent sees the call waiting in the right queue; no other queue has anyone.
+    await assertWaitingInMyQueue(1);
+    assert.ok((await agent.page.locator("[data-testid=my-queues] tr[data-skill]").count()) >= 8, "a demo agent has every skill");
+    for (const cells of await agent.page.locator("[data-testid=my-queues] tr[data-skill]").evaluateAll((rows) =>
+      rows.map((r) => [r.dataset.skill, r.cells[1].textContent]),
+    )) {
+      if (cells[0] !== SKILL) assert.equal(cells[1], "0", `nobody waits for ${cells[0]}`);
+    }
+
+    // Available: the call is offered with its service and queue, and answered.
+    await agent.page.click("#available-button");
+    await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+    await waitForState(agent.page, "#agent-state", "ringing");
+    assert.equal(await agent.page.textContent("#incoming-service"), SERVICE_NAME);
+    assert.equal(await agent.page.textContent("#incoming-queue"), SKILL_NAME);
+    await agent.page.click("#accept-button");
+    await waitForState(page, "#status", "connected");
+    await waitForState(agent.page, "#agent-state", "on_call");
+    assert.equal(await agent.page.textContent("#call-service"), SERVICE_NAME);
+    assert.equal(await page.getAttribute("#status", "data-position"), null, "no position once connected");
+    const voice = await assertSlot0Grows(page, "citizen (agent voice)");
+    t.diagnostic(`agent voice: ${voice}`);
+    await assertWaitingInMyQueue(0);
+
+    // The agent hangs up: the citizen's call ends, the agent wraps up in after-call work.
+    await agent.page.click("#current-call #hangup-button");
+    await waitForState(page, "#status", "ended");
+    assert.match(await page.textContent("#status"), /the agent hung up/);
+    await waitForState(agent.page, "#agent-state", "after_call_work");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    assert.ok(await agent.page.locator("#current-call").isHidden());
+    assert.match(await agent.page.textContent("#wrap-up-heading"), new RegExp(`Last call: ${SERVICE_NAME}`));
+    assert.match(await agent.page.textContent("#state-timer"), /ready in \d+ s/);
+    const dispositions = await agent.page.locator("[data-testid=wrap-up-disposition] option").evaluateAll((o) => o.map((x) => x.value));
+    assert.ok(dispositions.includes("needs_follow_up"), `dispositions from the catalogue: ${dispositions}`);
+    assert.equal(
+      await agent.page.locator('[data-testid=wrap-up-disposition] option[value="needs_follow_up"]').textContent(),
+      "Needs follow-up",
+    );
+    await agent.page.selectOption("[data-testid=wrap-up-disposition]", "needs_follow_up");
+    await agent.page.fill("[data-testid=wrap-up-notes]", "asked for the 2025 payment record; call back");
+    // Save first: the form says so and stays; the agent stays in after-call work.
+    await agent.page.click("[data-testid=wrap-up-save]");
+    await pollUntil(
+      async () => (await agent.page.textContent("[data-testid=wrap-up-status]")) === "Wrap-up saved.",
+      { what: "wrap-up-status to say saved" },
+    );
+    assert.equal(await agent.page.getAttribute("#agent-state", "data-state"), "after_call_work");
+    // Then "Save and ready": saved again, the form closes, the agent is available.
+    await agent.page.click("[data-testid=wrap-up-ready]");
+    await waitForState(agent.page, "#agent-state", "available");
+    await agent.page.locator("#wrap-up").waitFor({ state: "hidden" });
+    assert.ok(await page.locator("#call-button").isEnabled(), "the citizen can call again");
+
+    assert.deepEqual(citizen.errors, [], "no script errors in the hall");
+    assert.deepEqual(agent.errors, [], "no script errors on the agent page");
+    assert.ok(await agent.page.locator("#error-message").isHidden(), "no error shown to the agent");
+  } finally {
+    await citizen.context.close();
+  }
+});
+
+test("a queued citizen who reloads the hall rejoins the parked call and keeps the place; the agent answers that call", async (t) => {
+  // The agent steps away (with a reason from the catalogue) so the next call waits.
+  await agent.page.selectOption("#away-reason", "meal");
+  await agent.page.click("#away-button");
+  await waitForState(agent.page, "#agent-state", "away");
+  assert.match(await agent.page.textContent("#agent-state"), /^Away · Meal$/);
+
+  const citizen = await citizenCalls("queueing-reload");
+  const { page } = citizen;
+  try {
+    await assertPosition(page, 1);
+    const first = await nextFrame(citizen, "call_queued");
+    await assertWaitingInMyQueue(1);
+
+    // Reload: the page comes back, resumes its identity and rejoins the parked call by itself.
+    const framesBefore = citizen.frames.length;
+    await page.reload();
+    const resumed = await nextFrame(citizen, "resumed", () => true, framesBefore);
+    assert.equal(resumed.parked_call?.call_id, first.call_id, "the server parked the call");
+    await assertPosition(page, 1);
+    const again = await nextFrame(citizen, "call_queued", () => true, framesBefore);
+    assert.equal(again.call_id, first.call_id, "the same call, rejoined");
+    assert.equal(await page.inputValue("#service-select"), SERVICE, "the service shown is the call's");
+    assert.ok(await page.locator("#call-button").isDisabled(), "no second call while queued");
+    assert.ok(await page.locator("#hangup-button").isEnabled(), "the rejoined call can be hung up");
+    t.diagnostic(`hold tune after the reload: ${await assertSlot0Grows(page, "citizen (hold tune after reload)")}`);
+    await assertWaitingInMyQueue(1);
+
+    // The agent answers: it is that same call.
+    const agentFrom = agent.frames.length;
+    await agent.page.click("#available-button");
+    await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+    const offered = await nextFrame(agent, "call_offered", () => true, agentFrom);
+    assert.equal(offered.call_id, first.call_id, "the agent is offered the rejoined call");
+    assert.equal(await agent.page.textContent("#incoming-service"), SERVICE_NAME);
+    await agent.page.click("#accept-button");
+    await waitForState(page, "#status", "connected");
+    t.diagnostic(`agent voice after the reload: ${await assertSlot0Grows(page, "citizen (agent voice)")}`);
+
+    // The citizen hangs up; the agent wraps up and is ready.
+    await page.click("#hangup-button");
+    await waitForState(page, "#status", "ended");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    await agent.page.selectOption("[data-testid=wrap-up-disposition]", "resolved");
+    await agent.page.click("[data-testid=wrap-up-ready]");
+    await waitForState(agent.page, "#agent-state", "available");
+
+    assert.deepEqual(citizen.errors, [], "no script errors in the hall");
+    assert.deepEqual(agent.errors, [], "no script errors on the agent page");
+  } finally {
+    await citizen.context.close();
+  }
+});
