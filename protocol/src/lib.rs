@@ -119,6 +119,8 @@ pub enum EndReason {
     /// Sent to the agent only: the agent transferred the call to another service's queue; the
     /// call goes on without the agent.
     Transferred,
+    /// The citizen chose to leave a message instead of waiting (the message was saved).
+    MessageLeft,
     /// The server is shutting down.
     ServerShutdown,
     /// Sent to the agent only: a staff member took the call over; the call goes on without
@@ -142,6 +144,7 @@ impl EndReason {
             EndReason::Closed => "closed",
             EndReason::QueueFull => "queue_full",
             EndReason::Transferred => "transferred",
+            EndReason::MessageLeft => "message_left",
             EndReason::ServerShutdown => "server_shutdown",
             EndReason::TakenOver => "taken_over",
             EndReason::StaffHangUp => "staff_hang_up",
@@ -271,6 +274,82 @@ pub enum ClientMessage {
         /// A new SDP offer, as in [`ClientMessage::Call`].
         sdp: String,
     },
+    /// Citizen only: leave a text message (when no agent can answer, or at any time while
+    /// queued — a queued call then ends as [`EndReason::MessageLeft`]). Answered with
+    /// [`ServerMessage::MessageSaved`] once committed; a retry with the same `client_id` returns
+    /// the same ticket and creates no duplicate.
+    LeaveMessage {
+        /// A client-generated id (e.g. a UUID) that makes retries safe.
+        client_id: String,
+        /// The service the message is about (a catalogue id).
+        #[serde(default)]
+        service: Option<String>,
+        /// The citizen's name, if they want to give it (at most 50 characters).
+        #[serde(default)]
+        name: Option<String>,
+        /// A phone number for a call back (at most 20 characters).
+        #[serde(default)]
+        phone: Option<String>,
+        /// The message (1 to 2000 characters).
+        body: String,
+        /// The queued call the citizen leaves for this message, if any.
+        #[serde(default)]
+        call_id: Option<String>,
+    },
+    /// Citizen only: start recording a voice message. From a queued call (`call_id`) the relay
+    /// records the existing connection (no new negotiation; the call leaves the queue only when
+    /// the message is saved); without a call, `sdp` is a new audio offer. Answered with
+    /// [`ServerMessage::VoiceRecording`].
+    StartVoiceMessage {
+        /// The citizen's queued call to record from.
+        #[serde(default)]
+        call_id: Option<String>,
+        /// A new SDP offer when there is no call.
+        #[serde(default)]
+        sdp: Option<String>,
+        /// The service the message is about.
+        #[serde(default)]
+        service: Option<String>,
+    },
+    /// Citizen only: stop recording and save the voice message. Answered with
+    /// [`ServerMessage::MessageSaved`] once the file is synced and the row committed.
+    FinishVoiceMessage {
+        /// A client-generated id that makes retries safe.
+        client_id: String,
+        /// The citizen's name (optional).
+        #[serde(default)]
+        name: Option<String>,
+        /// A phone number for a call back (optional).
+        #[serde(default)]
+        phone: Option<String>,
+    },
+    /// Citizen only: stop recording and keep nothing (a queued call goes on waiting).
+    CancelVoiceMessage,
+    /// Citizen only: a question for the self-service assistant. Answered with
+    /// [`ServerMessage::Answer`]. Refused once the citizen asked for an agent (the hand-off).
+    Ask {
+        /// The question in the citizen's words (at most 500 characters).
+        text: String,
+    },
+    /// Citizen only: rate a call or an answered message, five levels (5 very satisfied … 1 very
+    /// dissatisfied). Answered with [`ServerMessage::RatingSaved`]; one rating per call or
+    /// message. Levels 1 and 2 go onto the staff's follow-up list.
+    Rate {
+        /// The call to rate (one of this citizen's answered calls).
+        #[serde(default)]
+        call_id: Option<String>,
+        /// Or the ticket of an answered message, with its secret code.
+        #[serde(default)]
+        ticket: Option<String>,
+        /// The message's secret code.
+        #[serde(default)]
+        code: Option<String>,
+        /// 1..=5.
+        level: u8,
+        /// Optional comment (at most 500 characters).
+        #[serde(default)]
+        comment: String,
+    },
     /// Agent only: open the headset media connection kept for the whole session.
     MediaConnect {
         /// An SDP offer, as in [`ClientMessage::Call`].
@@ -366,6 +445,12 @@ impl ClientMessage {
             ClientMessage::Resume { .. } => "resume",
             ClientMessage::Call { .. } => "call",
             ClientMessage::RejoinCall { .. } => "rejoin_call",
+            ClientMessage::LeaveMessage { .. } => "leave_message",
+            ClientMessage::StartVoiceMessage { .. } => "start_voice_message",
+            ClientMessage::FinishVoiceMessage { .. } => "finish_voice_message",
+            ClientMessage::CancelVoiceMessage => "cancel_voice_message",
+            ClientMessage::Ask { .. } => "ask",
+            ClientMessage::Rate { .. } => "rate",
             ClientMessage::MediaConnect { .. } => "media_connect",
             ClientMessage::SetState { .. } => "set_state",
             ClientMessage::Accept { .. } => "accept",
@@ -389,7 +474,13 @@ impl ClientMessage {
             ClientMessage::HangUp { .. } => matches!(role, Role::Citizen | Role::Agent),
             ClientMessage::Resume { .. }
             | ClientMessage::Call { .. }
-            | ClientMessage::RejoinCall { .. } => role == Role::Citizen,
+            | ClientMessage::RejoinCall { .. }
+            | ClientMessage::LeaveMessage { .. }
+            | ClientMessage::StartVoiceMessage { .. }
+            | ClientMessage::FinishVoiceMessage { .. }
+            | ClientMessage::CancelVoiceMessage
+            | ClientMessage::Ask { .. }
+            | ClientMessage::Rate { .. } => role == Role::Citizen,
             ClientMessage::MediaConnect { .. } => role != Role::Citizen,
             ClientMessage::SetState { .. }
             | ClientMessage::Accept { .. }
@@ -517,6 +608,49 @@ pub enum ServerMessage {
         /// The call.
         call_id: String,
     },
+    /// Reply to [`ClientMessage::LeaveMessage`] and [`ClientMessage::FinishVoiceMessage`]: the
+    /// message is committed. Keep the ticket and the code to read the reply on the ticket page.
+    MessageSaved {
+        /// The client's id of the message.
+        client_id: String,
+        /// The ticket number.
+        ticket: String,
+        /// The secret code; only in the first reply (a retry gets `None`: the server keeps only
+        /// its hash).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// When staff will have answered at the latest (two working days; Unix epoch ms).
+        due_at_ms: u64,
+    },
+    /// Reply to [`ClientMessage::StartVoiceMessage`]: recording has started.
+    VoiceRecording {
+        /// The relay's SDP answer when the message was started with a new offer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp: Option<String>,
+        /// The longest message kept; recording stops there.
+        max_ms: u64,
+    },
+    /// The self-service assistant's reply to [`ClientMessage::Ask`].
+    Answer {
+        /// The question, as asked.
+        question: String,
+        /// The best article, when the assistant is confident.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        best: Option<KnowledgeHit>,
+        /// Other articles that may help (when not confident, the only answer).
+        suggestions: Vec<KnowledgeHit>,
+        /// Whether `best` is a confident answer.
+        confident: bool,
+        /// The assistant offers a human: an agent (if the service is open) or a message.
+        offer_human: bool,
+    },
+    /// Reply to [`ClientMessage::Rate`]: the rating is committed.
+    RatingSaved {
+        /// The call rated, or the ticket.
+        subject: String,
+        /// The level given.
+        level: u8,
+    },
     /// A call rings at this agent.
     CallOffered {
         /// The call.
@@ -533,6 +667,9 @@ pub enum ServerMessage {
         /// How many times it was transferred before.
         #[serde(default)]
         transfers: u32,
+        /// The citizen's conversation with the self-service assistant before asking for an agent.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transcript: Vec<TranscriptLine>,
         /// How long the citizen has waited so far.
         waited_ms: u64,
         /// How long the offer rings before it goes to the next agent.
@@ -592,6 +729,29 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         request_type: Option<String>,
     },
+}
+
+/// An article of the knowledge base as the assistant answers with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeHit {
+    /// The article id.
+    pub article_id: String,
+    /// Its title in the question's language.
+    pub title: String,
+    /// Its body (steps, what to prepare) in the question's language.
+    pub body: String,
+    /// The service it is about, if any (a catalogue id): "talk to an agent" calls that service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// One line of a citizen's conversation with the self-service assistant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// `citizen` or `assistant`.
+    pub from: String,
+    /// What was said (the assistant's line is the title of the article it answered with).
+    pub text: String,
 }
 
 /// A citizen's call parked while the citizen's connection was away.

@@ -219,6 +219,7 @@ impl Hub {
                 service: service.clone(),
                 skill: route.skill.0.clone(),
                 transfers: 0,
+                transcript: Vec::new(),
                 queued_at_ms,
                 answered_at_ms: None,
                 agent: None,
@@ -292,9 +293,11 @@ impl Hub {
                     }
                     let priority = self.engine.call(&call).map_or(0, |v| v.priority);
                     let mut transfers = 0;
+                    let mut transcript = Vec::new();
                     if let Some(c) = self.calls.get_mut(&call) {
                         c.agent = Some(agent.clone());
                         transfers = c.transfers;
+                        transcript = c.transcript.clone();
                     }
                     let offered = ServerMessage::CallOffered {
                         call_id: call.0,
@@ -302,6 +305,7 @@ impl Hub {
                         priority,
                         skill: skill.0,
                         transfers,
+                        transcript,
                         waited_ms: waited.as_millis() as u64,
                         ring_timeout_ms: ring_timeout.as_millis() as u64,
                     };

@@ -182,6 +182,8 @@ struct ActiveCall {
     skill: String,
     /// Transfers so far.
     transfers: u32,
+    /// The citizen's conversation with the self-service assistant, shown to the agent.
+    transcript: Vec<voicedesk_protocol::TranscriptLine>,
     queued_at_ms: i64,
     answered_at_ms: Option<i64>,
     /// The agent it rings at or talks to; `None` after a take over.
