@@ -20,11 +20,16 @@ const STRINGS = {
   "hall.title": { "zh-CN": "社会保险网上服务大厅 · 语音咨询", en: "Social insurance online hall · Voice consultation" },
   "hall.service": { "zh-CN": "咨询业务", en: "Service" },
   "hall.loading_services": { "zh-CN": "正在加载业务…", en: "Loading services…" },
+  "hall.services_unavailable": {
+    "zh-CN": "综合咨询(业务列表暂时无法加载)",
+    en: "General enquiries (the service list cannot be loaded)",
+  },
   "hall.hours": {
     "zh-CN": ({ hours, open }) => `服务时间:${hours}(${open ? "现在可以呼叫" : "现在不在服务时间内"})`,
     en: ({ hours, open }) => `Service hours: ${hours} (${open ? "open now" : "closed now"})`,
   },
-  "hall.hours_always": { "zh-CN": "全天", en: "around the clock" },
+  "hours.always": { "zh-CN": "全天", en: "around the clock" },
+  "hours.never": { "zh-CN": "暂停服务", en: "not in service" },
   "hall.wait_limit": {
     "zh-CN": "您已等待较长时间。您可以继续等待,您的排队位置会一直保留。",
     en: "You have been waiting a long time. You may keep waiting; your place is kept.",
@@ -588,6 +593,43 @@ export function formatDateTime(ms) {
     minute: "2-digit",
     hour12: false,
   });
+}
+
+const DAY_NAMES = {
+  mon: { "zh-CN": "周一", en: "Mon" },
+  tue: { "zh-CN": "周二", en: "Tue" },
+  wed: { "zh-CN": "周三", en: "Wed" },
+  thu: { "zh-CN": "周四", en: "Thu" },
+  fri: { "zh-CN": "周五", en: "Fri" },
+  sat: { "zh-CN": "周六", en: "Sat" },
+  sun: { "zh-CN": "周日", en: "Sun" },
+};
+
+/**
+ * A queue's business hours (the catalogue's `hours`: `always`, `never` or e.g.
+ * `mon-fri 09:00-12:00,13:00-17:00; sat 09:00-12:00`) in the page's language:
+ * "周一至周五 09:00–12:00、13:00–17:00;周六 09:00–12:00". Text it cannot read is shown as is.
+ */
+export function formatHours(hours) {
+  const spec = String(hours ?? "").trim();
+  if (spec === "always") return t("hours.always");
+  if (spec === "never") return t("hours.never");
+  const zh = lang === "zh-CN";
+  const day = (name) => DAY_NAMES[name]?.[lang];
+  const clauses = spec.split(";").map((clause) => {
+    const match = /^([a-z,-]+)\s+(.+)$/.exec(clause.trim());
+    if (!match) return null;
+    const days = match[1].split(",").map((part) => {
+      const [from, to] = part.split("-");
+      if (!day(from) || (to !== undefined && !day(to))) return null;
+      return to === undefined ? day(from) : `${day(from)}${zh ? "至" : "–"}${day(to)}`;
+    });
+    if (days.includes(null)) return null;
+    const times = match[2].split(",").map((range) => range.trim().replace("-", "–"));
+    return `${days.join(zh ? "、" : ", ")} ${times.join(zh ? "、" : ", ")}`;
+  });
+  if (!spec || clauses.includes(null)) return spec;
+  return clauses.join(zh ? ";" : "; ");
 }
 
 /** `m:ss` for a duration in milliseconds. */

@@ -8,6 +8,7 @@ import {
   closeAudioPeer,
   createAudioPeer,
   formatDateTime,
+  formatHours,
   getCatalogue,
   getMicrophone,
   loadCatalogue,
@@ -57,6 +58,9 @@ const call = {
   rejoin: null,
 };
 
+/** Set once `loadCatalogue` has finished, whether or not it got the catalogue. */
+let catalogueTried = false;
+
 /** A token from a `welcome` we hold back while a `resume` of the stored one is pending. */
 let freshToken = null;
 
@@ -69,6 +73,7 @@ setupLang(() => {
 status.set("idle", "status.idle");
 renderButtons();
 loadCatalogue().then(() => {
+  catalogueTried = true;
   renderServices();
   renderButtons();
 });
@@ -84,7 +89,19 @@ signaling.open();
 /** The service list, grouped by hall area, from the catalogue. */
 function renderServices() {
   const { areas, services } = getCatalogue();
-  if (!services.length) return;
+  if (!services.length) {
+    // No catalogue (the server cannot be reached, or an old one): one choice, the general
+    // consultation queue, which the server uses for a call without a service.
+    if (catalogueTried) {
+      const option = document.createElement("option");
+      option.value = "";
+      option.dataset.i18n = "hall.services_unavailable";
+      option.textContent = t(option.dataset.i18n);
+      serviceSelect.replaceChildren(option);
+    }
+    renderHours();
+    return;
+  }
   const previous = serviceSelect.value;
   const groups = areas
     .map((area) => {
@@ -111,7 +128,7 @@ function renderHours() {
   const skill = service && skills.find((k) => k.id === service.skill_id);
   hoursLine.textContent = skill
     ? t("hall.hours", {
-        hours: skill.hours === "always" ? t("hall.hours_always") : skill.hours,
+        hours: formatHours(skill.hours),
         open: skill.open_now,
       })
     : "";
@@ -170,7 +187,7 @@ async function startCall(rejoinId = null) {
   if (call.pc !== pc || call.phase !== "starting") return;
   const request = call.rejoin
     ? { type: "rejoin_call", call_id: call.rejoin, sdp }
-    : { type: "call", service: serviceSelect.value, sdp };
+    : { type: "call", ...(serviceSelect.value ? { service: serviceSelect.value } : {}), sdp };
   if (!signaling.send(request)) {
     resetCall();
     status.set("idle", "status.idle");
