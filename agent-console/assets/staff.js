@@ -7,6 +7,7 @@ import {
   formatClock,
   formatDuration,
   loadCatalogue,
+  reasonName,
   serviceName,
   setupLang,
   skillName,
@@ -409,11 +410,16 @@ function renderQueues(queues) {
   syncRows(el.queues, queues, {
     key: (q) => q.name,
     attr: "data-queue",
-    columns: 6,
+    columns: 7,
     empty: "queues.empty",
-    create: () => row(["th", "td.num", "td.num", "td.num", "td.num", "td.num"]),
+    create: () => row(["th", "td.num", "td.num", "td.num", "td.num", "td.num", "td.num"]),
     update(tr, q) {
-      const [name, waiting, longest, answered, abandoned, level] = tr.cells;
+      const [name, waiting, longest, answered, abandoned, level, agents] = tr.cells;
+      tr.classList.toggle("total", q.name === "all");
+      setText(
+        agents,
+        q.available_agents == null ? "—" : `${q.available_agents} / ${q.staffed_agents ?? "—"}`,
+      );
       name.scope = "row";
       setText(name, q.name === "all" ? t("queues.all") : skillName(q.name));
       setText(waiting, String(q.waiting));
@@ -445,7 +451,13 @@ function renderAgents(agents) {
       name.scope = "row";
       setText(name, a.name);
       state.dataset.state = a.state;
-      setText(state, tOr("activity.", a.state));
+      setText(
+        state,
+        a.state === "away" && a.reason
+          ? `${tOr("activity.", a.state)} · ${reasonName(a.reason)}`
+          : tOr("activity.", a.state),
+      );
+      name.title = (a.skills ?? []).map(skillName).join(t("list.separator"));
       setSince(since, a.since_ms);
     },
   });
@@ -468,7 +480,7 @@ function renderCalls(calls) {
       tr.dataset.phase = call.phase;
       tr.classList.toggle("mine", Boolean(mode));
       tr.classList.toggle("selected", session.selectedCallId === call.call_id);
-      setText(service, serviceName(call.service));
+      setText(service, call.skill ? `${serviceName(call.service)} · ${skillName(call.skill)}` : serviceName(call.service));
       phase.dataset.phase = call.phase;
       setText(phase, tOr("phase.", call.phase));
       setText(agent, call.agent_name ?? "—");

@@ -4,11 +4,14 @@
 // support.test.mjs runs the same features end to end against the real server.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { readFile } from "node:fs/promises";
 import { launchBrowser, openPage, pollUntil, startStaticServer, waitForState } from "./harness.mjs";
 
 const STAFF = { id: "s-1", username: "staff1", display_name: "陈静 Chen Jing", role: "staff" };
 const AGENT = { id: "a-1", username: "agent1", display_name: "王芳 Wang Fang", role: "agent" };
-const SERVICE = "养老保险查询 Pension inquiry";
+/** A service id of the catalogue (fixtures/catalogue.json, a copy of the real one). */
+const SERVICE = "pension_benefit_inquiry";
+const CATALOGUE = await readFile(new URL("./fixtures/catalogue.json", import.meta.url), "utf8");
 
 let statics;
 let browser;
@@ -30,13 +33,17 @@ after(async () => {
  * server messages, and `next(type, from)` waiting for a client message of `type` at index
  * `from` or later.
  */
-async function scriptedServer(context, { user, audit = [] }) {
+async function scriptedServer(context, { user, audit = [], catalogue = true }) {
   const state = { loggedIn: false, socket: null, sent: [], auditUrls: [] };
   await context.route("**/api/**", async (route) => {
     const url = new URL(route.request().url());
     const json = (status, body) =>
       route.fulfill({ status, contentType: "application/json", body: JSON.stringify(body) });
     switch (url.pathname) {
+      case "/api/catalogue":
+        return catalogue
+          ? route.fulfill({ status: 200, contentType: "application/json", body: CATALOGUE })
+          : json(503, { code: "internal", message: "unavailable" });
       case "/api/login":
         state.loggedIn = true;
         return json(200, { user });
@@ -111,15 +118,21 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     const wallboard = {
       type: "wallboard",
       at_ms: now,
-      queues: [{ name: "default", waiting: 2, longest_wait_ms: 41_000, answered_today: 57, abandoned_today: 3, service_level_pct: 91.7, service_level_seconds: 20 }],
+      // A first row for all queues together, then one per skill.
+      queues: [
+        { name: "all", available_agents: 1, staffed_agents: 3, waiting: 2, longest_wait_ms: 41_000, answered_today: 57, abandoned_today: 3, service_level_pct: 91.7, service_level_seconds: 20 },
+        { name: "pension", available_agents: 1, staffed_agents: 2, waiting: 1, longest_wait_ms: 41_000, answered_today: 40, abandoned_today: 2, service_level_pct: 90.0, service_level_seconds: 20 },
+        { name: "medical", available_agents: 0, staffed_agents: 1, waiting: 1, longest_wait_ms: 12_000, answered_today: 17, abandoned_today: 1, service_level_pct: null, service_level_seconds: 20 },
+      ],
       agents: [
-        { user_id: "a-1", name: AGENT.display_name, state: "on_call", since_ms: now - 65_000 },
-        { user_id: "a-2", name: "李明 Li Ming", state: "available", since_ms: now - 5_000 },
+        { user_id: "a-1", name: AGENT.display_name, state: "on_call", since_ms: now - 65_000, reason: null, skills: ["pension", "medical"] },
+        { user_id: "a-2", name: "李明 Li Ming", state: "available", since_ms: now - 5_000, reason: null, skills: ["medical"] },
+        { user_id: "a-3", name: "赵磊 Zhao Lei", state: "away", since_ms: now - 300_000, reason: "meal", skills: ["pension"] },
       ],
       calls: [
-        { call_id: "c-1", service: SERVICE, phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [] },
-        { call_id: "c-2", service: "医疗保险 Medical insurance", phase: "talking", agent_name: "李明 Li Ming", queued_at_ms: now - 50_000, answered_at_ms: now - 20_000, supporters: [] },
-        { call_id: "c-3", phase: "queued", queued_at_ms: now - 41_000, supporters: [] },
+        { call_id: "c-1", service: SERVICE, skill: "pension", phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [] },
+        { call_id: "c-2", service: "medical_reimbursement", skill: "medical", phase: "talking", agent_name: "李明 Li Ming", queued_at_ms: now - 50_000, answered_at_ms: now - 20_000, supporters: [] },
+        { call_id: "c-3", service: "retired_service_that_is_gone", skill: "pension", phase: "queued", queued_at_ms: now - 41_000, supporters: [] },
       ],
       help_requests: [
         { call_id: "c-2", agent_name: "李明 Li Ming", reason: "newer", requested_at_ms: now - 3_000 },
@@ -131,10 +144,22 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     await waitForState(page, "#wallboard", "live");
 
     // Queues, agents and calls.
-    const queue = page.locator('#queue-table tr[data-queue="default"]');
+    assert.deepEqual(
+      await page.locator("#queue-table tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.queue)),
+      ["all", "pension", "medical"],
+      "all queues first, then one row per skill",
+    );
+    const queue = page.locator('#queue-table tr[data-queue="all"]');
+    assert.equal(await queue.locator("th").textContent(), "All queues");
     assert.equal(await queue.locator("td").nth(0).textContent(), "2");
     assert.match(await queue.locator("td").nth(1).textContent(), /^0:4[12]$/);
     assert.equal(await queue.locator("td").nth(4).textContent(), "91.7 % (within 20 s)");
+    assert.equal(await queue.locator("td").nth(5).textContent(), "1 / 3");
+    const medical = page.locator('#queue-table tr[data-queue="medical"]');
+    assert.equal(await medical.locator("th").textContent(), "Medical insurance");
+    assert.equal(await medical.locator("td").nth(4).textContent(), "—");
+    assert.equal(await medical.locator("td").nth(5).textContent(), "0 / 1");
+    assert.equal(await page.locator('#agents-table tr[data-agent-id="a-3"] td').nth(0).textContent(), "Away · Meal");
     const agentRow = page.locator('#agents-table tr[data-agent-id="a-1"]');
     assert.equal(await agentRow.locator("td").nth(0).textContent(), "On a call");
     const before = await agentRow.locator("td").nth(1).textContent();
@@ -142,7 +167,9 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     await pollUntil(async () => (await agentRow.locator("td").nth(1).textContent()) !== before, { what: "time in state to tick", timeoutMs: 3_000 });
     assert.equal(await page.locator("#calls-table tr[data-call-id]").count(), 3);
     const call = page.locator('#calls-table tr[data-call-id="c-1"]');
-    assert.match(await call.textContent(), /Pension inquiry/);
+    assert.match(await call.textContent(), /Pension benefit inquiry · Pension insurance/);
+    // An id the catalogue does not know is shown as it is.
+    assert.match(await page.locator('#calls-table tr[data-call-id="c-3"]').textContent(), /retired_service_that_is_gone · Pension insurance/);
     assert.match(await call.textContent(), /Wang Fang/);
     for (const action of ["monitor", "whisper", "barge", "take_over"]) {
       assert.ok(await call.locator(`[data-action=${action}]`).isEnabled(), `${action} is enabled`);
@@ -179,7 +206,7 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     server.send({ type: "support_changed", call_id: "c-1", supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "monitor" }] });
     await page.locator('#current-mode[data-mode="monitor"]').waitFor();
     assert.equal(await page.getAttribute("#current-mode", "data-call-id"), "c-1");
-    assert.match(await text(page, "#current-mode"), /Monitor · 养老保险查询 Pension inquiry \(王芳 Wang Fang\)/);
+    assert.match(await text(page, "#current-mode"), /Monitor · Pension benefit inquiry \(王芳 Wang Fang\)/);
     assert.equal(await call.locator("[data-action=monitor]").getAttribute("aria-pressed"), "true");
     assert.match(await call.textContent(), /陈静 Chen Jing — monitoring/);
     await pollUntil(() => server.auditUrls.length > auditsBefore, { what: "the audit log to reload after the join" });
@@ -229,7 +256,7 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     const count = server.auditUrls.length;
     await call.locator("[data-action=select]").click();
     await pollUntil(() => server.auditUrls.slice(count).includes("?limit=50&call_id=c-1"), { what: "the audit log of c-1" });
-    assert.match(await text(page, "#audit-scope"), /^Call .*Pension inquiry/);
+    assert.match(await text(page, "#audit-scope"), /^Call .*Pension benefit inquiry/);
     await page.click("#audit-all-button");
     await pollUntil(() => server.auditUrls.at(-1) === "?limit=50", { what: "the whole audit log" });
 
@@ -237,6 +264,9 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     await page.click("#lang-switch");
     assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
     assert.equal(await call.locator("[data-action=barge]").textContent(), "强插");
+    assert.equal(await page.locator('#queue-table tr[data-queue="all"] th').textContent(), "全部队列");
+    assert.match(await call.textContent(), /养老保险待遇查询 · 养老保险/);
+    assert.equal(await page.locator('#agents-table tr[data-agent-id="a-3"] td').nth(0).textContent(), "离开 · 用餐");
     assert.match(await page.getAttribute("#history-chart svg", "aria-label"), /当前排队 3 个/);
 
     assert.deepEqual(staff.errors, []);
@@ -256,7 +286,14 @@ test("agent console: asking for help, its status, and who supports the call in w
     await server.next("media_connect");
     server.send({ type: "media_state", state: "connected" });
     server.send({ type: "agent_state", state: "available", since_ms: Date.now() });
-    server.send({ type: "call_offered", call_id: "c-1", service: SERVICE, waited_ms: 1000, ring_timeout_ms: 15000 });
+    server.send({ type: "queue_status", queues: [{ skill: "pension", waiting: 1, longest_wait_ms: 61_000, available_agents: 1, staffed_agents: 2 }] });
+    const myQueue = page.locator('[data-testid=my-queues] tr[data-skill="pension"]');
+    await myQueue.waitFor();
+    assert.deepEqual(await myQueue.locator("td").allTextContents(), ["Pension insurance", "1", "1:01", "1 / 2"]);
+    server.send({ type: "call_offered", call_id: "c-1", service: SERVICE, skill: "pension", priority: 0, transfers: 1, waited_ms: 1000, ring_timeout_ms: 15000 });
+    await page.locator("#incoming-call").waitFor({ state: "visible" });
+    assert.equal(await text(page, "#incoming-service"), "Pension benefit inquiry");
+    assert.equal(await text(page, "#incoming-queue"), "Pension insurance · transferred 1×");
     await page.click("#accept-button");
     await server.next("accept");
     server.send({ type: "call_connected", call_id: "c-1", peer_name: "群众 Citizen" });
@@ -299,6 +336,21 @@ test("agent console: asking for help, its status, and who supports the call in w
     await waitForState(page, "#status", "ended");
     assert.equal(await text(page, "#status"), "Call ended (a supervisor took the call over).");
     assert.ok(await page.locator("#current-call").isHidden());
+    // The part of the call the agent had is wrapped up, with the catalogue's outcomes.
+    await page.locator("#wrap-up").waitFor({ state: "visible" });
+    assert.match(await text(page, "#wrap-up-heading"), /Last call: Pension benefit inquiry/);
+    assert.ok((await page.locator("#wrap-up-disposition option").count()) >= 5);
+    await page.selectOption("#wrap-up-disposition", "resolved");
+    await page.fill("#wrap-up-notes", "supervisor took over");
+    from = server.sent.length;
+    await page.click("#wrap-up-save");
+    assert.deepEqual(await server.next("wrap_up", from), { type: "wrap_up", call_id: "c-1", disposition: "resolved", notes: "supervisor took over" });
+    server.send({ type: "wrap_up_saved", call_id: "c-1" });
+    await pollUntil(async () => (await text(page, "#wrap-up-status")) === "Wrap-up saved.", { what: "the saved note" });
+    await page.click("#lang-switch");
+    assert.equal(await text(page, "#wrap-up-status"), "小结已保存。");
+    assert.equal(await myQueue.locator("td").first().textContent(), "养老保险");
+    assert.equal((await page.locator('#wrap-up-disposition option[value="resolved"]').textContent()), "已解答");
     assert.deepEqual(agent.errors, []);
   } finally {
     await agent.context.close();
