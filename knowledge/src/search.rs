@@ -1,5 +1,5 @@
 //! The in-RAM index, the search and the answer.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,9 @@ pub struct Hit {
     pub body: String,
     /// The BM25 score (higher is better; comparable only within one question).
     pub score: f32,
+    /// The share (0 to 1) of the question's own words (after analysis, synonyms not counted)
+    /// that occur in the article, in any field. Comparable across questions, unlike `score`.
+    pub coverage: f32,
 }
 
 /// Whether the best hit can be given as the answer.
@@ -55,21 +58,23 @@ pub enum Confidence {
     Low,
 }
 
-/// The rule that turns the scores of the top hits into a [`Confidence`]: `High` when the top
-/// score is at least `min_score` and at least `min_ratio` times the second score (or there is
-/// no second hit).
+/// The rule that turns the top hits into a [`Confidence`]: `High` when the top hit covers at
+/// least `min_coverage` of the question's words, its score is at least `min_score`, and at
+/// least `min_ratio` times the second score (or there is no second hit).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ConfidenceRule {
     /// The lowest top score for `High`.
     pub min_score: f32,
     /// The lowest top-to-second score ratio for `High`.
     pub min_ratio: f32,
+    /// The lowest [`Hit::coverage`] of the top hit for `High`.
+    pub min_coverage: f32,
 }
 
 impl Default for ConfidenceRule {
     /// The rule measured on the evaluation set (see `docs/self-service.md`).
     fn default() -> Self {
-        ConfidenceRule { min_score: 8.0, min_ratio: 1.2 }
+        ConfidenceRule { min_score: 1.0, min_ratio: 1.1, min_coverage: 0.5 }
     }
 }
 
@@ -78,7 +83,10 @@ impl ConfidenceRule {
     pub fn judge(&self, hits: &[Hit]) -> Confidence {
         let Some(top) = hits.first() else { return Confidence::Low };
         let second = hits.get(1).map_or(0.0, |h| h.score);
-        if top.score >= self.min_score && top.score >= self.min_ratio * second {
+        if top.coverage >= self.min_coverage
+            && top.score >= self.min_score
+            && top.score >= self.min_ratio * second
+        {
             Confidence::High
         } else {
             Confidence::Low
@@ -100,6 +108,31 @@ pub struct Answer {
     pub confidence: Confidence,
 }
 
+/// An article and the set of its terms per language (for [`Hit::coverage`]).
+struct Entry {
+    article: Article,
+    terms_zh: HashSet<String>,
+    terms_en: HashSet<String>,
+}
+
+impl Entry {
+    fn new(index: &Index, article: Article) -> Entry {
+        let set = |name: &str, text: &crate::Localized| -> HashSet<String> {
+            let mut analyzer = index.tokenizers().get(name).expect("analyzer registered");
+            let all = format!("{}\n{}\n{}", text.title, text.keywords.join("\n"), text.body);
+            analysis::terms(&mut analyzer, &all).into_iter().collect()
+        };
+        Entry { terms_zh: set(ZH, &article.zh), terms_en: set(EN, &article.en), article }
+    }
+
+    fn terms(&self, lang: Lang) -> &HashSet<String> {
+        match lang {
+            Lang::Zh => &self.terms_zh,
+            Lang::En => &self.terms_en,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Fields {
     id: Field,
@@ -118,7 +151,7 @@ pub struct KnowledgeBase {
     fields: Fields,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
-    articles: RwLock<HashMap<String, Article>>,
+    articles: RwLock<HashMap<String, Entry>>,
     rule: ConfidenceRule,
 }
 
@@ -162,7 +195,7 @@ impl KnowledgeBase {
                 return Err(Error::DuplicateId(article.id));
             }
             writer.add_document(document(&fields, &article))?;
-            map.insert(article.id.clone(), article);
+            map.insert(article.id.clone(), Entry::new(&index, article));
         }
         writer.commit()?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
@@ -204,7 +237,11 @@ impl KnowledgeBase {
 
     /// The article with this id.
     pub fn get(&self, id: &str) -> Option<Article> {
-        self.articles.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned()
+        self.articles
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .map(|e| e.article.clone())
     }
 
     /// Every article, sorted by id.
@@ -214,7 +251,7 @@ impl KnowledgeBase {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .cloned()
+            .map(|e| e.article.clone())
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
@@ -232,7 +269,7 @@ impl KnowledgeBase {
             .articles
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(article.id.clone(), article)
+            .insert(article.id.clone(), Entry::new(&self.index, article))
             .is_some();
         writer.commit()?;
         self.reader.reload()?;
@@ -254,6 +291,15 @@ impl KnowledgeBase {
     pub fn search(&self, question: &str, lang: Option<Lang>, limit: usize) -> Vec<Hit> {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let Some(query) = self.query(question, lang) else { return Vec::new() };
+        let own_terms: Vec<String> = match self.index.tokenizers().get(lang_analyzer(lang)) {
+            Some(mut analyzer) => {
+                let mut terms = analysis::terms(&mut analyzer, question);
+                terms.sort();
+                terms.dedup();
+                terms
+            }
+            None => Vec::new(),
+        };
         let searcher = self.reader.searcher();
         let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())
         else {
@@ -264,7 +310,10 @@ impl KnowledgeBase {
             .filter_map(|(score, address)| {
                 let doc: TantivyDocument = searcher.doc(address).ok()?;
                 let id = doc.get_first(self.fields.id)?.as_str()?;
-                let article = articles.get(id)?;
+                let entry = articles.get(id)?;
+                let article = &entry.article;
+                let found = own_terms.iter().filter(|t| entry.terms(lang).contains(*t)).count();
+                let coverage = found as f32 / own_terms.len().max(1) as f32;
                 let text = article.localized(lang);
                 Some(Hit {
                     article_id: article.id.clone(),
@@ -273,6 +322,7 @@ impl KnowledgeBase {
                     title: text.title.clone(),
                     body: text.body.clone(),
                     score,
+                    coverage,
                 })
             })
             .take(limit)
@@ -355,6 +405,13 @@ impl KnowledgeBase {
             }
         }
         (!clauses.is_empty()).then(|| BooleanQuery::new(clauses))
+    }
+}
+
+fn lang_analyzer(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => ZH,
+        Lang::En => EN,
     }
 }
 

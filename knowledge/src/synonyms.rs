@@ -48,6 +48,7 @@ pub const ZH_GROUPS: &[&[&str]] = &[
     &["员工", "职工"],
     &["预约", "约个时间", "约时间"],
     &["带啥", "带什么", "材料", "证件"],
+    &["在哪看", "怎么看", "查询", "查", "进度"],
 ];
 
 /// English synonym groups (lower case).
@@ -101,6 +102,7 @@ pub const EN_GROUPS: &[&[&str]] = &[
     &["slot", "appointment", "booking"],
     &["papers", "documents"],
     &["records", "record"],
+    &["check", "see", "inquiry", "paid yet", "been paid", "status"],
 ];
 
 /// The phrases the synonym table adds to `question` (those of every group one of whose phrases

@@ -60,7 +60,11 @@ fn eval_retrieval_accuracy() {
 
     println!("\n== knowledge base retrieval evaluation ==");
     println!("articles: {}, index build (incl. jieba dictionary): {:?}", kb.len(), build);
-    println!("search latency: {:.0} µs per query (mean over {})", per_query.as_micros(), questions.len());
+    println!(
+        "search latency: {:.0} µs per query (mean over {})",
+        per_query.as_micros(),
+        questions.len()
+    );
     let mut total = (0, 0, 0);
     for lang in [Lang::Zh, Lang::En] {
         let scoped: Vec<&Outcome> = outcomes
@@ -130,21 +134,32 @@ fn eval_retrieval_accuracy() {
         high as f64 / in_scope as f64,
         right as f64 / high.max(1) as f64
     );
-    println!("-- rule grid (min_score, min_ratio: coverage, precision, out-of-scope High):");
-    for min_score in [0.0, 4.0, 6.0, 8.0, 10.0, 12.0] {
+    println!(
+        "-- rule grid (min_coverage, then per min_ratio: share High, precision, out-of-scope High):"
+    );
+    for min_coverage in [0.0, 0.3, 0.4, 0.5, 0.6, 0.7] {
         let row: Vec<String> = [1.0, 1.1, 1.2, 1.3, 1.5]
             .into_iter()
             .map(|min_ratio| {
-                let (h, r, n, oh, _) = report(ConfidenceRule { min_score, min_ratio });
-                format!("{min_ratio}: {:.2}/{:.2}/{oh}", h as f64 / n as f64, r as f64 / h.max(1) as f64)
+                let rule = ConfidenceRule { min_score: 0.0, min_ratio, min_coverage };
+                let (h, r, n, oh, _) = report(rule);
+                format!(
+                    "{min_ratio}: {:.2}/{:.2}/{oh}",
+                    h as f64 / n as f64,
+                    r as f64 / h.max(1) as f64
+                )
             })
             .collect();
-        println!("  {min_score:>4}: {}", row.join("  "));
+        println!("  {min_coverage:>4}: {}", row.join("  "));
     }
     println!("-- scores of out-of-scope questions:");
     for o in outcomes.iter().filter(|o| o.question.expect.is_none()) {
-        let got: Vec<String> =
-            o.hits.iter().take(2).map(|h| format!("{} {:.1}", h.article_id, h.score)).collect();
+        let got: Vec<String> = o
+            .hits
+            .iter()
+            .take(2)
+            .map(|h| format!("{} {:.1} cov {:.2}", h.article_id, h.score, h.coverage))
+            .collect();
         println!("  {} -> {}", o.question.q, got.join(", "));
     }
 
