@@ -163,6 +163,17 @@ fn eval_retrieval_accuracy() {
         println!("  {} -> {}", o.question.q, got.join(", "));
     }
 
+    // Live update cost: re-index one article (delete + add + commit + reader reload).
+    let article = kb.get("pension_transfer").unwrap();
+    let started = Instant::now();
+    for _ in 0..10 {
+        kb.upsert(article.clone()).unwrap();
+    }
+    println!(
+        "upsert (re-index one article, visible to the next search): {:?} each",
+        started.elapsed() / 10
+    );
+
     assert!(n >= 60, "the evaluation set must hold at least 60 questions");
     assert!(top3 >= 0.90, "top-3 accuracy {top3:.3} is below 0.90");
 }
