@@ -1,0 +1,147 @@
+//! The synonym table: the words citizens actually use, grouped with the words the articles use.
+//!
+//! Applied at query time only (the index holds the articles' own words), so editing the table
+//! needs no re-indexing. When any phrase of a group occurs in the question, every other phrase of
+//! the group is added to the query with a lower weight ([`SYNONYM_WEIGHT`]), so that the
+//! citizen's own word still counts most.
+//!
+//! Matching: Chinese phrases match as substrings (no segmentation needed, so 退休金 matches in
+//! 我的退休金呢 whatever jieba does with it); English phrases match whole words of the lower-cased
+//! question (so "card" does not match "cardiology").
+use crate::Lang;
+
+/// The weight of a term that only a synonym brought into the query (the question's own terms
+/// weigh 1).
+pub const SYNONYM_WEIGHT: f32 = 0.6;
+
+/// Chinese synonym groups.
+pub const ZH_GROUPS: &[&[&str]] = &[
+    &["养老金", "退休金", "退休工资", "养老保险待遇", "养老钱"],
+    &["社保卡", "社会保障卡"],
+    &["医保", "医疗保险"],
+    &["医保卡", "社保卡"],
+    &["报销", "报账", "报钱"],
+    &["异地", "外地", "跨省", "外省", "老家"],
+    &["转移", "转关系", "转过来", "转过去", "转出", "转入", "接续"],
+    &["失业金", "失业保险金", "失业补助", "失业费"],
+    &["生孩子", "生育", "生小孩", "分娩", "生娃"],
+    &["工伤", "上班受伤", "工作受伤", "干活受伤", "受伤"],
+    &["丢了", "丢失", "挂失", "掉了", "不见了", "弄丢"],
+    &["辞退", "失业", "下岗", "开除", "裁员", "被炒"],
+    &["自由职业", "灵活就业", "个体户", "打零工"],
+    &["几点", "上班时间", "工作时间", "营业时间"],
+    &["放假", "节假日", "过年", "春节"],
+    &["留言", "留个言", "留个话"],
+    &["人工", "人工客服", "真人", "工作人员"],
+    &["登不上", "登录", "登陆"],
+    &["证明", "缴费证明", "参保证明"],
+    &["断缴", "断交", "没交", "停缴", "断了"],
+    &["孩子", "小孩", "新生儿", "宝宝", "儿童", "娃"],
+    &["余额", "还剩多少"],
+    &["交", "缴", "缴费"],
+    &["补贴", "补助"],
+    &["评残", "伤残等级", "残疾等级", "伤残鉴定"],
+    &["认证", "生存认证", "资格认证", "年审"],
+    &["改名", "改名字", "变更"],
+    &["基数", "缴费基数", "工资基数"],
+    &["公司", "单位", "企业"],
+    &["员工", "职工"],
+    &["预约", "约个时间", "约时间"],
+    &["带啥", "带什么", "材料", "证件"],
+    &["在哪看", "怎么看", "查询", "查", "进度"],
+];
+
+/// English synonym groups (lower case).
+pub const EN_GROUPS: &[&[&str]] = &[
+    &["pension", "retirement money", "retirement pay", "old age pension"],
+    &["social security card", "ss card", "insurance card"],
+    &["medical insurance", "health insurance", "medical cover"],
+    &["reimbursement", "reimburse", "claim back", "money back", "refund"],
+    &[
+        "another region",
+        "another province",
+        "another city",
+        "other city",
+        "out of town",
+        "elsewhere",
+    ],
+    &["transfer", "move over", "carry over", "move my"],
+    &[
+        "unemployment benefit",
+        "unemployment money",
+        "unemployment payments",
+        "jobless benefit",
+        "dole",
+    ],
+    &["maternity", "baby", "childbirth", "gave birth", "had a baby", "pregnant"],
+    &["work injury", "hurt at work", "injured at work", "accident at work", "got hurt", "injured"],
+    &["lost card", "lost my card", "card lost", "stolen card", "lost my social security card"],
+    &["fired", "lost my job", "laid off", "dismissed", "sacked", "unemployed"],
+    &[
+        "self employed",
+        "self-employed",
+        "freelancer",
+        "flexible worker",
+        "gig",
+        "ride app",
+        "delivery rider",
+    ],
+    &["open", "opening hours", "business hours", "what time", "office hours"],
+    &["holiday", "spring festival", "national day", "chinese new year"],
+    &["message", "voicemail", "voice message"],
+    &["agent", "real person", "human", "operator", "someone"],
+    &["proof", "certificate"],
+    &["kid", "child", "newborn", "son", "daughter"],
+    &["company", "employer", "firm"],
+    &["staff", "employee", "employees", "worker"],
+    &["owe", "owes", "arrears", "behind"],
+    &["disability level", "disability grade"],
+    &["yearly check", "annual check", "proof of life", "eligibility"],
+    &["log in", "login", "sign in"],
+    &["salary base", "wage base", "contribution base"],
+    &["slot", "appointment", "booking"],
+    &["papers", "documents"],
+    &["records", "record"],
+    &["check", "see", "inquiry", "paid yet", "been paid", "status"],
+];
+
+/// The phrases the synonym table adds to `question` (those of every group one of whose phrases
+/// occurs in it, minus the phrases already in it), in table order, without duplicates.
+pub fn expand(question: &str, lang: Lang) -> Vec<&'static str> {
+    let (groups, haystack) = match lang {
+        Lang::Zh => (ZH_GROUPS, question.to_lowercase()),
+        Lang::En => (EN_GROUPS, words(question)),
+    };
+    let occurs = |phrase: &str| match lang {
+        Lang::Zh => haystack.contains(phrase),
+        Lang::En => haystack.contains(&format!(" {phrase} ")),
+    };
+    let mut added: Vec<&'static str> = Vec::new();
+    for group in groups {
+        if group.iter().any(|p| occurs(p)) {
+            for phrase in group.iter().filter(|p| !occurs(p)) {
+                if !added.contains(phrase) {
+                    added.push(phrase);
+                }
+            }
+        }
+    }
+    added
+}
+
+/// The question lower-cased, with every run of characters other than letters, digits, `-` and
+/// `'` turned into one space, and a space at both ends (for whole-word matching).
+fn words(question: &str) -> String {
+    let mut out = String::from(" ");
+    for c in question.to_lowercase().chars() {
+        if c.is_alphanumeric() || c == '-' || c == '\'' {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out
+}
