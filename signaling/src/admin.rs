@@ -364,3 +364,64 @@ pub(crate) async fn delete_holiday(
     }
     commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await
 }
+
+/// `GET /api/knowledge/articles` — every article of the self-service knowledge base (public:
+/// the hall's self-service area lists them).
+pub(crate) async fn articles(State(app): State<AppState>) -> Response {
+    Json(json!({ "articles": app.knowledge.articles() })).into_response()
+}
+
+/// `PUT /api/admin/articles/{id}` — creates or replaces an article; the assistant answers with
+/// it from the next question on.
+pub(crate) async fn put_article(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Result<Json<voicedesk_knowledge::Article>, JsonRejection>,
+) -> Response {
+    let article = match admin_body(&app, &headers, request).await {
+        Ok(article) => article,
+        Err(refused) => return refused,
+    };
+    if article.id != id {
+        let message =
+            format!("the article's id {:?} is not the one in the path {id:?}", article.id);
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", &message);
+    }
+    match app.knowledge.upsert(article.clone()) {
+        Ok(_) => Json(json!({ "article": article })).into_response(),
+        Err(e @ voicedesk_knowledge::Error::InvalidArticle { .. }) => {
+            api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not index an article");
+            api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "the article could not be indexed",
+            )
+        }
+    }
+}
+
+/// `DELETE /api/admin/articles/{id}`.
+pub(crate) async fn delete_article(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    match app.knowledge.remove(&id) {
+        Ok(found) => deleted(found, "article"),
+        Err(e) => {
+            tracing::error!(error = %e, "could not remove an article");
+            api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "internal",
+                "the article could not be removed",
+            )
+        }
+    }
+}

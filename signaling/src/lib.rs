@@ -45,6 +45,7 @@ pub(crate) struct App {
     pub(crate) relay: RelayHandle,
     pub(crate) hub: HubHandle,
     pub(crate) stats: Arc<SignalingStats>,
+    pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +66,8 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
         .route("/api/admin/agents", get(admin::agents))
+        .route("/api/knowledge/articles", get(admin::articles))
+        .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{file}", get(http::asset))
@@ -125,8 +128,17 @@ pub async fn start(
         Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
     }
     let stats = Arc::new(SignalingStats::default());
-    let hub =
-        hub::spawn(store.clone(), relay.handle.clone(), relay.events, &config, stats.clone()).await;
+    let knowledge =
+        Arc::new(voicedesk_knowledge::KnowledgeBase::builtin().map_err(std::io::Error::other)?);
+    let hub = hub::spawn(
+        store.clone(),
+        relay.handle.clone(),
+        relay.events,
+        &config,
+        knowledge.clone(),
+        stats.clone(),
+    )
+    .await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
         config,
@@ -134,6 +146,7 @@ pub async fn start(
         relay: relay.handle.clone(),
         hub: hub.clone(),
         stats: stats.clone(),
+        knowledge,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
     let router = app(state);

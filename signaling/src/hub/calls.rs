@@ -43,6 +43,7 @@ impl Hub {
             (Identity::Citizen { citizen_id }, ClientMessage::RejoinCall { call_id, sdp }) => {
                 self.rejoin_call(conn, &citizen_id, CallId(call_id), sdp).await
             }
+            (Identity::Citizen { .. }, ClientMessage::Ask { text }) => self.ask(conn, text),
             (Identity::Citizen { .. }, ClientMessage::HangUp { call_id }) => {
                 let call = CallId(call_id);
                 if self.conns.get(&conn).and_then(|c| c.call.as_ref()) != Some(&call) {
@@ -209,6 +210,7 @@ impl Hub {
         self.hold(leg).await;
         self.stats.calls_total.fetch_add(1, Ordering::Relaxed);
         self.legs.insert(leg, LegOwner::Citizen(call.clone()));
+        let transcript = self.hand_off_transcript(conn);
         self.calls.insert(
             call.clone(),
             ActiveCall {
@@ -219,7 +221,7 @@ impl Hub {
                 service: service.clone(),
                 skill: route.skill.0.clone(),
                 transfers: 0,
-                transcript: Vec::new(),
+                transcript,
                 queued_at_ms,
                 answered_at_ms: None,
                 agent: None,
@@ -484,6 +486,7 @@ impl Hub {
         {
             c.call = None;
         }
+        self.assistant_back(active.citizen_conn);
         let ended = ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
         self.send(active.citizen_conn, ended.clone());
         if let Some(agent) = agent

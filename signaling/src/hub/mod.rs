@@ -15,6 +15,7 @@
 //! - `wallboard.rs`: the live figures pushed to staff.
 
 mod calls;
+mod fallback;
 mod media;
 mod queueing;
 mod support;
@@ -134,6 +135,8 @@ struct Conn {
     _kick: oneshot::Sender<()>,
     /// Citizen: the call this citizen has in progress.
     call: Option<CallId>,
+    /// Citizen: the self-service conversation, messages and ratings on this connection.
+    citizen: fallback::CitizenSide,
 }
 
 /// A signed-in agent or staff member.
@@ -210,6 +213,8 @@ enum LegOwner {
 /// The hub's state. See the module documentation.
 pub(crate) struct Hub {
     store: Arc<dyn Store>,
+    /// The self-service assistant's knowledge base (shared with the admin API).
+    knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     relay: RelayHandle,
     engine: Engine,
     /// Services → queues, and the queues' settings, from the catalogue.
@@ -236,6 +241,7 @@ pub(crate) async fn spawn(
     relay: RelayHandle,
     relay_events: mpsc::UnboundedReceiver<RelayEvent>,
     config: &ServerConfig,
+    knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     stats: Arc<SignalingStats>,
 ) -> HubHandle {
     let (inputs, rx) = mpsc::channel(4096);
@@ -252,6 +258,7 @@ pub(crate) async fn spawn(
     let anchor = ClockAnchor { instant: Instant::now(), unix_ms: crate::clock::now_ms() };
     let mut hub = Hub {
         store,
+        knowledge,
         relay,
         engine: Engine::new(engine_config, anchor),
         routing: Routing::default(),
@@ -381,7 +388,8 @@ impl Hub {
             );
         }
         let is_staff = matches!(&identity, Identity::Member { user } if user.role.is_staff());
-        self.conns.insert(conn, Conn { identity, outbox, _kick: kick, call: None });
+        let citizen = fallback::CitizenSide::default();
+        self.conns.insert(conn, Conn { identity, outbox, _kick: kick, call: None, citizen });
         self.carry_out().await;
         if is_staff {
             let board = self.wallboard_snapshot();
