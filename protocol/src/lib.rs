@@ -615,8 +615,8 @@ pub enum ServerMessage {
         client_id: String,
         /// The ticket number.
         ticket: String,
-        /// The secret code; only in the first reply (a retry gets `None`: the server keeps only
-        /// its hash).
+        /// The secret code (the server keeps only its hash; a retry issues a new one and the
+        /// earlier one stops working).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
         /// When staff will have answered at the latest (two working days; Unix epoch ms).
@@ -630,6 +630,9 @@ pub enum ServerMessage {
         /// The longest message kept; recording stops there.
         max_ms: u64,
     },
+    /// Reply to [`ClientMessage::CancelVoiceMessage`], also sent when the recording was dropped
+    /// because an agent answered the queued call: nothing was kept.
+    VoiceMessageCancelled,
     /// The self-service assistant's reply to [`ClientMessage::Ask`].
     Answer {
         /// The question, as asked.
