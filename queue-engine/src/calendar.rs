@@ -453,6 +453,57 @@ impl Calendar {
         }
         None
     }
+
+    /// Whether `date` is a working day: Monday to Friday and not a public holiday, or an
+    /// official make-up working day (调休) on a weekend. A date in both sets is a holiday.
+    pub fn is_working_day(&self, date: CivilDate) -> bool {
+        if self.holidays.contains(&date) {
+            return false;
+        }
+        self.workdays.contains(&date) || !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+    }
+
+    /// The deadline `n` working days after `unix_ms`, e.g. when a citizen's message is due.
+    ///
+    /// The day of arrival is never counted: counting starts with the next working day (the
+    /// rule of Chinese administrative deadlines, 期间开始之日不计算在内), and
+    ///
+    /// - **arrival on a working day**: due at the same local time of day on the `n`-th working
+    ///   day after it. Friday 16:00 + 2 → Tuesday 16:00 (weekend skipped); Monday 09:30 + 2 →
+    ///   Wednesday 09:30. Every message gets `n` whole working days.
+    /// - **arrival on a weekend or holiday**: due at the **end** (24:00 local, i.e. 00:00 of
+    ///   the following day) of the `n`-th working day after it. Saturday 10:00 + 2 → end of
+    ///   Tuesday, whatever the hour of arrival: the citizen gets `n` whole working days,
+    ///   exactly as if the message had arrived at the first working minute, and the clock time
+    ///   of a day nobody works does not shorten the deadline.
+    ///
+    /// `n = 0` returns `unix_ms` unchanged. The result is always later than `unix_ms` for
+    /// `n >= 1`, grows with `n`, and never decreases when `unix_ms` grows. Holidays and
+    /// make-up workdays are those of the calendar (a date in both is a holiday); a calendar
+    /// with no working day at all cannot exist (holidays are finitely many, so weekdays beyond
+    /// them always work). The loop walks one day at a time: `n` up to a few hundred costs
+    /// microseconds.
+    pub fn add_working_days(&self, unix_ms: i64, n: u32) -> i64 {
+        if n == 0 {
+            return unix_ms;
+        }
+        let (today, ms) = self.local(unix_ms);
+        let offset = i64::from(self.utc_offset_minutes) * MS_PER_MINUTE;
+        let arrived_on_working_day = self.is_working_day(CivilDate::from_days_since_epoch(today));
+        let mut day = today;
+        let mut left = n;
+        while left > 0 {
+            day += 1;
+            if self.is_working_day(CivilDate::from_days_since_epoch(day)) {
+                left -= 1;
+            }
+        }
+        if arrived_on_working_day {
+            day * MS_PER_DAY + ms - offset
+        } else {
+            (day + 1) * MS_PER_DAY - offset
+        }
+    }
 }
 
 #[cfg(test)]
@@ -563,6 +614,100 @@ mod tests {
         assert_eq!(cal.next_opening(&WeeklyHours::never(), now), None);
     }
 
+    /// The 2026 calendar of the State Council (国办发明电〔2025〕7号): holidays and make-up
+    /// working days.
+    fn china_2026() -> Calendar {
+        let mut cal = cst();
+        let holidays = [
+            ("2026-01-01", "2026-01-03"),
+            ("2026-02-15", "2026-02-23"),
+            ("2026-04-04", "2026-04-06"),
+            ("2026-05-01", "2026-05-05"),
+            ("2026-06-19", "2026-06-21"),
+            ("2026-09-25", "2026-09-27"),
+            ("2026-10-01", "2026-10-07"),
+        ];
+        for (from, to) in holidays {
+            let (from, to) = (date(from).days_since_epoch(), date(to).days_since_epoch());
+            for d in from..=to {
+                cal.holidays.insert(CivilDate::from_days_since_epoch(d));
+            }
+        }
+        for d in
+            ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
+        {
+            cal.workdays.insert(date(d));
+        }
+        cal
+    }
+
+    #[test]
+    fn working_days_are_weekdays_minus_holidays_plus_make_up_days() {
+        let cal = china_2026();
+        assert!(cal.is_working_day(date("2026-11-30")), "a Monday");
+        assert!(cal.is_working_day(date("2026-12-04")), "a Friday");
+        assert!(!cal.is_working_day(date("2026-12-05")), "a Saturday");
+        assert!(!cal.is_working_day(date("2026-12-06")), "a Sunday");
+        assert!(!cal.is_working_day(date("2026-10-01")), "National Day, a Thursday");
+        assert!(cal.is_working_day(date("2026-10-10")), "make-up Saturday");
+        assert!(cal.is_working_day(date("2026-02-14")), "make-up Saturday before Spring Festival");
+        let mut both = cal.clone();
+        both.holidays.insert(date("2026-10-10"));
+        assert!(!both.is_working_day(date("2026-10-10")), "a date in both sets is a holiday");
+    }
+
+    #[test]
+    fn deadlines_skip_weekends_and_keep_the_time_of_day() {
+        let cal = china_2026();
+        // Friday 16:00 → Tuesday 16:00.
+        assert_eq!(cal.add_working_days(at("2026-12-04", 16, 0), 2), at("2026-12-08", 16, 0));
+        // Monday 09:30 → Wednesday 09:30.
+        assert_eq!(cal.add_working_days(at("2026-11-30", 9, 30), 2), at("2026-12-02", 9, 30));
+        // Late on a working day: the same clock time, even outside business hours.
+        assert_eq!(cal.add_working_days(at("2026-11-30", 23, 59), 1), at("2026-12-01", 23, 59));
+        assert_eq!(cal.add_working_days(at("2026-11-30", 0, 0), 1), at("2026-12-01", 0, 0));
+        assert_eq!(cal.add_working_days(at("2026-11-30", 9, 30), 0), at("2026-11-30", 9, 30));
+    }
+
+    #[test]
+    fn arrivals_on_days_off_are_due_at_the_end_of_the_nth_working_day() {
+        let cal = china_2026();
+        // Saturday, any time → end of Tuesday (00:00 Wednesday).
+        for (h, m) in [(0, 0), (10, 0), (23, 59)] {
+            assert_eq!(cal.add_working_days(at("2026-12-05", h, m), 2), at("2026-12-09", 0, 0));
+        }
+        // Sunday → end of Monday for one working day.
+        assert_eq!(cal.add_working_days(at("2026-12-06", 15, 0), 1), at("2026-12-08", 0, 0));
+    }
+
+    #[test]
+    fn national_day_week_is_skipped_and_the_make_up_saturday_counts() {
+        let cal = china_2026();
+        // Wednesday 2026-09-30 15:00, the last working day before the holiday (Oct 1-7): the
+        // first working day after it is Thursday Oct 8, the second Friday Oct 9.
+        assert_eq!(cal.add_working_days(at("2026-09-30", 15, 0), 2), at("2026-10-09", 15, 0));
+        // From Friday Oct 9 the next working day is the make-up Saturday Oct 10.
+        assert_eq!(cal.add_working_days(at("2026-10-09", 11, 0), 1), at("2026-10-10", 11, 0));
+        assert_eq!(cal.add_working_days(at("2026-10-09", 11, 0), 2), at("2026-10-12", 11, 0));
+        // Arriving during the holiday (Oct 3, a Saturday): Oct 8 and 9 → end of Oct 9.
+        assert_eq!(cal.add_working_days(at("2026-10-03", 9, 0), 2), at("2026-10-10", 0, 0));
+        // Arriving on the make-up Saturday itself: it is a working day.
+        assert_eq!(cal.add_working_days(at("2026-10-10", 10, 0), 2), at("2026-10-13", 10, 0));
+        // Spring Festival: Friday Feb 13 → Sat Feb 14 (make-up), then Tue Feb 24.
+        assert_eq!(cal.add_working_days(at("2026-02-13", 16, 0), 2), at("2026-02-24", 16, 0));
+    }
+
+    #[test]
+    fn deadlines_work_at_other_utc_offsets() {
+        // UTC: Friday 2026-12-04 16:00Z + 1 → Monday 16:00Z.
+        let utc = Calendar::default();
+        let fri = date("2026-12-04").unix_ms_at(16, 0, 0);
+        assert_eq!(utc.add_working_days(fri, 1), date("2026-12-07").unix_ms_at(16, 0, 0));
+        // The same instant is already Saturday 00:00 in UTC+8: a day off.
+        let cal = cst();
+        assert_eq!(cal.add_working_days(fri, 1), at("2026-12-08", 0, 0));
+    }
+
     fn hours_strategy() -> impl Strategy<Value = WeeklyHours> {
         let span = (0u16..=1439, 1u16..=240).prop_map(|(s, len)| (s, (s + len).min(1440)));
         let day = proptest::collection::vec(span, 0..3);
@@ -582,6 +727,39 @@ mod tests {
         fn display_parses_back_to_the_same_hours(hours in hours_strategy()) {
             let text = hours.to_string();
             prop_assert_eq!(text.parse::<WeeklyHours>().unwrap(), hours, "{}", text);
+        }
+
+        #[test]
+        fn deadlines_are_after_arrival_and_grow_with_n_and_with_arrival(
+            t in 1_700_000_000_000i64..1_900_000_000_000,
+            dt in 0i64..5 * MS_PER_DAY,
+            n in 1u32..30,
+            holiday_offsets in proptest::collection::vec(0i64..40, 0..10),
+            workday_offsets in proptest::collection::vec(0i64..40, 0..4),
+            offset in -720i32..=840,
+        ) {
+            let mut cal = Calendar { utc_offset_minutes: offset, ..Calendar::default() };
+            let today = t.div_euclid(MS_PER_DAY);
+            for o in holiday_offsets {
+                cal.holidays.insert(CivilDate::from_days_since_epoch(today + o));
+            }
+            for o in workday_offsets {
+                cal.workdays.insert(CivilDate::from_days_since_epoch(today + o));
+            }
+            let due = cal.add_working_days(t, n);
+            prop_assert!(due > t);
+            prop_assert!(cal.add_working_days(t, n + 1) > due);
+            prop_assert!(cal.add_working_days(t + dt, n) >= due);
+            prop_assert_eq!(cal.add_working_days(t, 0), t);
+            // At least n whole days later, and the due instant lies on (or, for the end of
+            // day, right after) a working day.
+            prop_assert!(due - t >= i64::from(n) * MS_PER_DAY);
+            let (due_day, due_ms) = cal.local(due);
+            let worked = if due_ms == 0 { due_day - 1 } else { due_day };
+            prop_assert!(
+                cal.is_working_day(CivilDate::from_days_since_epoch(worked))
+                    || cal.is_working_day(CivilDate::from_days_since_epoch(due_day))
+            );
         }
 
         #[test]

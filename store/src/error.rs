@@ -39,6 +39,21 @@ pub enum StoreError {
         id: String,
     },
 
+    /// The row is not in a state that allows the operation (replying to a closed message,
+    /// handling a follow-up twice, …). Nothing was changed. The state is the one read when the
+    /// operation was refused.
+    #[error("{entity} {id:?} is {state}: cannot {action}")]
+    InvalidTransition {
+        /// The kind of row: "message", "rating".
+        entity: &'static str,
+        /// Its id ("call:<id>" / "message:<id>" for a rating).
+        id: String,
+        /// The state it is in: "closed", "answered", "handled", "without follow-up", ….
+        state: &'static str,
+        /// What was refused: "assign", "reply", "close", "mark handled".
+        action: &'static str,
+    },
+
     /// The row refers to a row that does not exist (a session for an unknown user, a call
     /// offered to an unknown agent).
     #[error("{entity} refers to {target} {id:?}, which does not exist")]
@@ -135,6 +150,11 @@ impl StoreError {
         matches!(self, StoreError::CallEnded { .. })
     }
 
+    /// True for [`StoreError::InvalidTransition`].
+    pub fn is_invalid_transition(&self) -> bool {
+        matches!(self, StoreError::InvalidTransition { .. })
+    }
+
     /// True for [`StoreError::InvalidReference`].
     pub fn is_invalid_reference(&self) -> bool {
         matches!(self, StoreError::InvalidReference { .. })
@@ -152,11 +172,13 @@ impl StoreError {
 
     /// Whether the caller's input is at fault ([`StoreError::InvalidValue`],
     /// [`StoreError::InvalidReference`], [`StoreError::InUse`], [`StoreError::Conflict`],
-    /// [`StoreError::InvalidUserRole`]): an HTTP API answers 4xx, not 5xx.
+    /// [`StoreError::InvalidUserRole`], [`StoreError::InvalidTransition`]): an HTTP API answers
+    /// 4xx, not 5xx.
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
             StoreError::InvalidValue { .. }
+                | StoreError::InvalidTransition { .. }
                 | StoreError::InvalidReference { .. }
                 | StoreError::InUse { .. }
                 | StoreError::Conflict { .. }

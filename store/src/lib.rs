@@ -26,22 +26,27 @@
 //! changes) and applied when a store is opened; applying them again is a no-op.
 
 mod error;
+pub mod files;
 mod model;
 mod postgres;
 mod queries;
 mod sqlite;
+mod ticket;
 mod validate;
 
 use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, Catalogue, HallArea,
-    Holiday, HolidayKind, LabelledCode, NewAuditEntry, NewCall, NewSession, NewUser, NewWrapUp,
-    Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
+    AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, Catalogue, FollowUp,
+    HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message, MessageFilter,
+    MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewRating,
+    NewSession, NewUser, NewWrapUp, Rating, RatingSubject, Service, ServiceKind, Session, Skill,
+    User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
 
 /// Everything voicedesk persists. Every write is committed before the call returns.
 #[async_trait::async_trait]
@@ -247,6 +252,117 @@ pub trait Store: Send + Sync + 'static {
 
     /// The wrap-ups of a call, oldest first (then by agent id). An unknown call has none.
     async fn wrapups(&self, call_id: &str) -> Result<Vec<WrapUp>, StoreError>;
+
+    // ---- Online messages and service ratings (change 0004) -----------------------------------
+
+    /// Stores a citizen's message, committed when this returns; acknowledge it only then.
+    ///
+    /// The store chooses the id (a UUID), the ticket (`XXXX-XXXX`, see [`normalize_ticket`]) and
+    /// a secret code, of which it keeps only a salted hash. Idempotent by `client_id`:
+    /// - a new `client_id`: the message is stored, `created == true`;
+    /// - a `client_id` already stored with the same content (every field but `voice_file` and
+    ///   the times): nothing new is stored, the stored message comes back with
+    ///   `created == false` and a **new** secret code (the old one stops working: the first
+    ///   answer was probably lost); delete the retry's own voice file, if it wrote one;
+    /// - a `client_id` already stored with other content: [`StoreError::Conflict`] (entity
+    ///   `"message"`, key `"client_id"`), nothing changed.
+    ///
+    /// A value breaking the rules of [`NewMessage`] is [`StoreError::InvalidValue`]; an unknown
+    /// `call_id` is [`StoreError::InvalidReference`] (entity `"message"`, target `"call"`). Either
+    /// way nothing is written.
+    async fn insert_message(&self, message: &NewMessage) -> Result<InsertedMessage, StoreError>;
+
+    /// The message with this ticket (as typed: case, spaces and `-` do not matter), if any. For
+    /// staff; citizens go through [`Store::verify_ticket`].
+    async fn message_by_ticket(&self, ticket: &str) -> Result<Option<Message>, StoreError>;
+
+    /// The message with this ticket if `secret` is its current code (as typed: case, spaces and
+    /// `-` do not matter); `None` for an unknown ticket, a wrong or malformed code alike. The
+    /// code's hash is compared in constant time, and an unknown ticket costs the same hashing.
+    async fn verify_ticket(
+        &self,
+        ticket: &str,
+        secret: &str,
+    ) -> Result<Option<Message>, StoreError>;
+
+    /// The message with this id, if any.
+    async fn message(&self, id: &str) -> Result<Option<Message>, StoreError>;
+
+    /// Messages matching `filter`, at most `filter.limit` (capped at
+    /// [`MessageFilter::MAX_LIMIT`]), in inbox order: open ones (`new`, `assigned`) first, most
+    /// urgent (earliest `due_at_ms`) first; then answered and closed ones, newest
+    /// (`created_at_ms`) first; ties by id.
+    async fn messages(&self, filter: &MessageFilter) -> Result<Vec<Message>, StoreError>;
+
+    /// Assigns the message to `user_id` (a staff member taking it, or moving it to a colleague):
+    /// state `assigned`, `assigned_to`, `assigned_at_ms`. Only from `new` or `assigned`; from
+    /// `answered` or `closed` it is [`StoreError::InvalidTransition`]. Unknown message:
+    /// [`StoreError::NotFound`]; unknown user: [`StoreError::InvalidReference`] (entity
+    /// `"message"`, target `"user"`). Nothing changes on any error. Returns the updated message.
+    async fn assign_message(
+        &self,
+        id: &str,
+        user_id: &str,
+        at_ms: i64,
+    ) -> Result<Message, StoreError>;
+
+    /// Stores the reply: state `answered`, `reply`, `replied_at_ms`, `replied_by` (and
+    /// `assigned_to`, `assigned_at_ms` if it was not assigned). Only from `new` or `assigned`;
+    /// a message already answered or closed is [`StoreError::InvalidTransition`]. A blank reply
+    /// or one longer than [`NewMessage::MAX_BODY_CHARS`] is [`StoreError::InvalidValue`];
+    /// unknown message / user as for [`Store::assign_message`]. Nothing changes on any error.
+    async fn reply_message(
+        &self,
+        id: &str,
+        user_id: &str,
+        reply: &str,
+        at_ms: i64,
+    ) -> Result<Message, StoreError>;
+
+    /// Closes the message (with or without a reply): state `closed`, `closed_at_ms`,
+    /// `closed_by`. From `new`, `assigned` or `answered`; closing a closed message is
+    /// [`StoreError::InvalidTransition`]. Unknown message / user as for
+    /// [`Store::assign_message`]. Nothing changes on any error.
+    async fn close_message(
+        &self,
+        id: &str,
+        user_id: &str,
+        at_ms: i64,
+    ) -> Result<Message, StoreError>;
+
+    /// Every voice file name a message references (for [`files::sweep_orphans`]), sorted.
+    async fn voice_files(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Stores a citizen's rating; levels 1 and 2 open a follow-up. The subject must exist
+    /// (otherwise [`StoreError::InvalidReference`], entity `"rating"`, target `"call"` or
+    /// `"message"`); the store does not check that the call was answered or the message
+    /// replied to (the caller offers the rating only then). A subject already rated is
+    /// [`StoreError::Conflict`] (entity `"rating"`, key `"subject"`, value `"call:<id>"`) and the
+    /// first rating is kept unchanged; a level outside 1..=5 or a comment longer than
+    /// [`NewRating::MAX_COMMENT_CHARS`] is [`StoreError::InvalidValue`]. Returns the stored rating.
+    async fn insert_rating(&self, rating: &NewRating) -> Result<Rating, StoreError>;
+
+    /// The rating of a call or message, if any.
+    async fn rating(&self, kind: RatingSubject, id: &str) -> Result<Option<Rating>, StoreError>;
+
+    /// Ratings with a follow-up (levels 1 and 2): only the open ones when `open_only`, otherwise
+    /// the handled ones too. Open ones first, oldest first (they have waited longest); then
+    /// handled ones, most recently handled first. At most [`MessageFilter::MAX_LIMIT`].
+    async fn follow_ups(&self, open_only: bool) -> Result<Vec<Rating>, StoreError>;
+
+    /// Marks an open follow-up handled by `user_id` with `note` (may be empty, at most
+    /// [`NewRating::MAX_NOTE_CHARS`]). No rating of that subject: [`StoreError::NotFound`]
+    /// (entity `"rating"`); a rating without follow-up (level 3-5) or already handled:
+    /// [`StoreError::InvalidTransition`]; unknown user: [`StoreError::InvalidReference`] (entity
+    /// `"rating"`, target `"user"`). Nothing changes on any error. Returns the updated rating.
+    async fn mark_follow_up_handled(
+        &self,
+        kind: RatingSubject,
+        id: &str,
+        user_id: &str,
+        note: &str,
+        at_ms: i64,
+    ) -> Result<Rating, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

@@ -812,3 +812,430 @@ pub(crate) fn wrapup_from_row(row: WrapUpRow) -> WrapUp {
     let (call_id, agent_id, disposition, notes, at_ms) = row;
     WrapUp { call_id, agent_id, disposition, notes, at_ms }
 }
+
+// ---- Online messages and service ratings (change 0004) ---------------------------------------
+
+/// Declares a closed set of snake_case names stored in a TEXT column (with a CHECK listing them):
+/// the enum, `ALL`, `as_str` and `parse`.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The stable snake_case name, as stored (and serialised).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The value named by `name` (its `as_str`), if any.
+            pub fn parse(name: &str) -> Option<$name> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// What a citizen left: a text or a voice recording.
+    MessageKind {
+        /// A written message (`body` is required).
+        Text = "text",
+        /// A voice recording (`voice_file`, `voice_ms` and `voice_bytes` are required).
+        Voice = "voice",
+    }
+}
+
+named_enum! {
+    /// Why the citizen was offered to leave a message instead of talking to an agent.
+    MessageReason {
+        /// Outside business hours or on a holiday.
+        Closed = "closed",
+        /// The queue was full.
+        QueueFull = "queue_full",
+        /// No agent with the skill was logged in.
+        NoAgents = "no_agents",
+        /// The citizen waited as long as the queue allows.
+        WaitLimit = "wait_limit",
+        /// The citizen chose to leave a message while queued.
+        Choice = "choice",
+    }
+}
+
+named_enum! {
+    /// Where a message is in its handling: `new` → `assigned` → `answered` → `closed`.
+    ///
+    /// Allowed transitions (anything else is [`StoreError::InvalidTransition`], nothing
+    /// changed): assign from `new` or `assigned` (re-assigning moves it to another staff member);
+    /// reply from `new` or `assigned`; close from `new`, `assigned` or `answered`.
+    MessageState {
+        /// Nobody has taken it yet.
+        New = "new",
+        /// A staff member took it.
+        Assigned = "assigned",
+        /// A staff member replied; the citizen can read the reply and rate it.
+        Answered = "answered",
+        /// Done (with or without a reply); nothing changes it any more.
+        Closed = "closed",
+    }
+}
+
+impl MessageState {
+    /// Whether staff still have to act on it (`new` or `assigned`): only these become overdue.
+    pub fn is_open(self) -> bool {
+        matches!(self, MessageState::New | MessageState::Assigned)
+    }
+}
+
+/// A message to store (see [`Store::insert_message`](crate::Store::insert_message)). The store
+/// chooses the id, the ticket and the secret code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The client's idempotency key: 16 to 64 characters of `A-Z a-z 0-9 - _` (a UUID). A retry
+    /// with the same key and the same content returns the stored message.
+    pub client_id: String,
+    /// Text or voice.
+    pub kind: MessageKind,
+    /// The service the citizen chose (free text, 1 to 200 characters; not a reference: services
+    /// may be deleted later).
+    pub service: Option<String>,
+    /// The citizen's name, 1 to [`NewMessage::MAX_NAME_CHARS`] characters, not blank.
+    pub name: Option<String>,
+    /// A phone number: digits, `+`, `-` and spaces, at least one digit, at most
+    /// [`NewMessage::MAX_PHONE_CHARS`] characters.
+    pub phone: Option<String>,
+    /// The text; required (not blank) for a text message, optional for a voice message; at most
+    /// [`NewMessage::MAX_BODY_CHARS`] characters.
+    pub body: Option<String>,
+    /// Voice only: the file name inside the voice directory, as made by
+    /// [`files::new_voice_file_name`](crate::files::new_voice_file_name) (`vm-<32 hex>.opus`).
+    /// The file must be durably written ([`files::write_durably`](crate::files::write_durably))
+    /// before this is inserted.
+    pub voice_file: Option<String>,
+    /// Voice only: the recording's length in milliseconds (≥ 0).
+    pub voice_ms: Option<i64>,
+    /// Voice only: the file's size in bytes (> 0).
+    pub voice_bytes: Option<i64>,
+    /// The queued call the message came from (must exist), if any.
+    pub call_id: Option<String>,
+    /// Why the citizen left a message.
+    pub reason: MessageReason,
+    /// When it arrived.
+    pub created_at_ms: i64,
+    /// When staff must have answered (not before `created_at_ms`), normally
+    /// `Calendar::add_working_days(created_at_ms, 2)`.
+    pub due_at_ms: i64,
+}
+
+impl NewMessage {
+    /// The longest name, in characters.
+    pub const MAX_NAME_CHARS: usize = 50;
+    /// The longest phone number, in characters.
+    pub const MAX_PHONE_CHARS: usize = 20;
+    /// The longest text (and reply), in characters.
+    pub const MAX_BODY_CHARS: usize = 2000;
+
+    /// Whether the stored `m` carries the same content: every field but `voice_file` (a retry may have
+    /// written its recording under a new name) and the two times (a retry arrives later).
+    pub(crate) fn same_content(&self, m: &Message) -> bool {
+        self.client_id == m.client_id
+            && self.kind == m.kind
+            && self.service == m.service
+            && self.name == m.name
+            && self.phone == m.phone
+            && self.body == m.body
+            && self.voice_ms == m.voice_ms
+            && self.voice_bytes == m.voice_bytes
+            && self.call_id == m.call_id
+            && self.reason == m.reason
+    }
+}
+
+/// A message as stored: every column of `messages` but the secret's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Server-chosen id (a UUID).
+    pub id: String,
+    /// The client's idempotency key.
+    pub client_id: String,
+    /// What the citizen quotes: `XXXX-XXXX` (see [`normalize_ticket`](crate::normalize_ticket)).
+    pub ticket: String,
+    /// Text or voice.
+    pub kind: MessageKind,
+    /// The service the citizen chose.
+    pub service: Option<String>,
+    /// The citizen's name.
+    pub name: Option<String>,
+    /// The citizen's phone number.
+    pub phone: Option<String>,
+    /// The text.
+    pub body: Option<String>,
+    /// Voice: the file name inside the voice directory.
+    pub voice_file: Option<String>,
+    /// Voice: the length in milliseconds.
+    pub voice_ms: Option<i64>,
+    /// Voice: the file size in bytes.
+    pub voice_bytes: Option<i64>,
+    /// The call it came from.
+    pub call_id: Option<String>,
+    /// Why the citizen left a message.
+    pub reason: MessageReason,
+    /// When it arrived.
+    pub created_at_ms: i64,
+    /// When it must have been answered.
+    pub due_at_ms: i64,
+    /// Where it is in its handling.
+    pub state: MessageState,
+    /// The staff member who took it (kept after the reply and the close).
+    pub assigned_to: Option<String>,
+    /// When it was (last) assigned.
+    pub assigned_at_ms: Option<i64>,
+    /// The reply the citizen reads.
+    pub reply: Option<String>,
+    /// When it was replied to.
+    pub replied_at_ms: Option<i64>,
+    /// Who replied.
+    pub replied_by: Option<String>,
+    /// When it was closed.
+    pub closed_at_ms: Option<i64>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+}
+
+impl Message {
+    /// Whether it is open (`new` or `assigned`) and was due before `now_ms`.
+    pub fn is_overdue(&self, now_ms: i64) -> bool {
+        self.state.is_open() && self.due_at_ms < now_ms
+    }
+}
+
+/// What [`Store::insert_message`](crate::Store::insert_message) returns.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InsertedMessage {
+    /// The stored message (on a retry: the one stored first, unchanged but for its code).
+    pub message: Message,
+    /// The secret code to show the citizen with the ticket, once: 8 characters of
+    /// `23456789ABCDEFGHJKMNPQRSTUVWXYZ`. Only its hash is stored. A retry (same `client_id`,
+    /// same content) issues a NEW code and the previous one stops working: a retry usually
+    /// means the first answer was lost, and the citizen must not be left without a code. Show
+    /// the code of the last answer received.
+    pub secret: String,
+    /// True when this call stored the message, false when it was a retry of a stored one.
+    pub created: bool,
+}
+
+// Debug by hand so the secret code never lands in a log line.
+impl fmt::Debug for InsertedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InsertedMessage")
+            .field("message", &self.message)
+            .field("secret", &"<redacted>")
+            .field("created", &self.created)
+            .finish()
+    }
+}
+
+/// Which messages to list (see [`Store::messages`](crate::Store::messages)): every condition
+/// given must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only messages in this state.
+    pub state: Option<MessageState>,
+    /// Only overdue messages: open (`new` or `assigned`) with `due_at_ms` before this instant
+    /// (pass the current time).
+    pub overdue_at_ms: Option<i64>,
+    /// At most this many; capped at [`MessageFilter::MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl MessageFilter {
+    /// The most messages one read returns, whatever `limit` asks for.
+    pub const MAX_LIMIT: u32 = 1000;
+}
+
+named_enum! {
+    /// What a rating is about.
+    RatingSubject {
+        /// A call (the subject id is a call id).
+        Call = "call",
+        /// An answered message (the subject id is a message id).
+        Message = "message",
+    }
+}
+
+named_enum! {
+    /// The follow-up of a low rating (levels 1 and 2).
+    FollowUp {
+        /// Waiting for staff.
+        Open = "open",
+        /// Staff handled it (with a note).
+        Handled = "handled",
+    }
+}
+
+/// A citizen's rating to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRating {
+    /// What is rated.
+    pub subject_kind: RatingSubject,
+    /// The call or message id (must exist).
+    pub subject_id: String,
+    /// 1..=5: 5 very satisfied (非常满意), 4 satisfied (满意), 3 basically satisfied (基本满意),
+    /// 2 dissatisfied (不满意), 1 very dissatisfied (非常不满意). Levels 1 and 2 open a
+    /// follow-up.
+    pub level: i32,
+    /// Optional comment, at most [`NewRating::MAX_COMMENT_CHARS`] characters (may be empty).
+    pub comment: String,
+    /// When it was given.
+    pub created_at_ms: i64,
+}
+
+impl NewRating {
+    /// The longest comment, in characters.
+    pub const MAX_COMMENT_CHARS: usize = 500;
+    /// The longest follow-up note, in characters.
+    pub const MAX_NOTE_CHARS: usize = 2000;
+    /// Ratings at or below this level need a follow-up.
+    pub const FOLLOW_UP_MAX_LEVEL: i32 = 2;
+}
+
+/// A rating as stored: every column of `ratings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rating {
+    /// What is rated.
+    pub subject_kind: RatingSubject,
+    /// The call or message id.
+    pub subject_id: String,
+    /// 1..=5 (5 = very satisfied).
+    pub level: i32,
+    /// The citizen's comment (may be empty).
+    pub comment: String,
+    /// When it was given.
+    pub created_at_ms: i64,
+    /// `None` for levels 3-5; `Open`, then `Handled`, for levels 1-2.
+    pub follow_up: Option<FollowUp>,
+    /// When staff marked the follow-up handled.
+    pub handled_at_ms: Option<i64>,
+    /// Who did.
+    pub handled_by: Option<String>,
+    /// What they noted (may be empty).
+    pub note: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: String,
+    client_id: String,
+    ticket: String,
+    kind: String,
+    service: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+    body: Option<String>,
+    voice_file: Option<String>,
+    voice_ms: Option<i64>,
+    voice_bytes: Option<i64>,
+    call_id: Option<String>,
+    reason: String,
+    created_at_ms: i64,
+    due_at_ms: i64,
+    state: String,
+    assigned_to: Option<String>,
+    assigned_at_ms: Option<i64>,
+    reply: Option<String>,
+    replied_at_ms: Option<i64>,
+    replied_by: Option<String>,
+    closed_at_ms: Option<i64>,
+    closed_by: Option<String>,
+    pub(crate) secret_hash: String,
+}
+
+fn parse_named<T>(
+    table: &'static str,
+    column: &'static str,
+    value: String,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(&value).ok_or(StoreError::Corrupt { table, column, value })
+}
+
+impl MessageRow {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+pub(crate) fn message_from_row(row: MessageRow) -> Result<Message, StoreError> {
+    Ok(Message {
+        kind: parse_named("messages", "kind", row.kind, MessageKind::parse)?,
+        reason: parse_named("messages", "reason", row.reason, MessageReason::parse)?,
+        state: parse_named("messages", "state", row.state, MessageState::parse)?,
+        id: row.id,
+        client_id: row.client_id,
+        ticket: row.ticket,
+        service: row.service,
+        name: row.name,
+        phone: row.phone,
+        body: row.body,
+        voice_file: row.voice_file,
+        voice_ms: row.voice_ms,
+        voice_bytes: row.voice_bytes,
+        call_id: row.call_id,
+        created_at_ms: row.created_at_ms,
+        due_at_ms: row.due_at_ms,
+        assigned_to: row.assigned_to,
+        assigned_at_ms: row.assigned_at_ms,
+        reply: row.reply,
+        replied_at_ms: row.replied_at_ms,
+        replied_by: row.replied_by,
+        closed_at_ms: row.closed_at_ms,
+        closed_by: row.closed_by,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RatingRow {
+    subject_kind: String,
+    subject_id: String,
+    level: i32,
+    comment: String,
+    created_at_ms: i64,
+    follow_up: Option<String>,
+    handled_at_ms: Option<i64>,
+    handled_by: Option<String>,
+    note: Option<String>,
+}
+
+pub(crate) fn rating_from_row(row: RatingRow) -> Result<Rating, StoreError> {
+    Ok(Rating {
+        subject_kind: parse_named(
+            "ratings",
+            "subject_kind",
+            row.subject_kind,
+            RatingSubject::parse,
+        )?,
+        follow_up: row
+            .follow_up
+            .map(|f| parse_named("ratings", "follow_up", f, FollowUp::parse))
+            .transpose()?,
+        subject_id: row.subject_id,
+        level: row.level,
+        comment: row.comment,
+        created_at_ms: row.created_at_ms,
+        handled_at_ms: row.handled_at_ms,
+        handled_by: row.handled_by,
+        note: row.note,
+    })
+}

@@ -58,6 +58,23 @@ macro_rules! wrapup_columns {
     };
 }
 
+/// Columns of `messages` that [`MessageRow`](crate::model::MessageRow) reads (by name).
+macro_rules! message_columns {
+    () => {
+        "id, client_id, ticket, kind, service, name, phone, body, voice_file, voice_ms, \
+         voice_bytes, call_id, reason, created_at_ms, due_at_ms, state, assigned_to, \
+         assigned_at_ms, reply, replied_at_ms, replied_by, closed_at_ms, closed_by, secret_hash"
+    };
+}
+
+/// Columns of `ratings` that [`RatingRow`](crate::model::RatingRow) reads (by name).
+macro_rules! rating_columns {
+    () => {
+        "subject_kind, subject_id, level, comment, created_at_ms, follow_up, handled_at_ms, \
+         handled_by, note"
+    };
+}
+
 /// Implements [`Store`](crate::Store) for a type with a `pool` field of a sqlx pool.
 macro_rules! impl_store {
     ($store:ty, $backend:literal) => {
@@ -101,6 +118,65 @@ macro_rules! impl_store {
                     }
                     Ok(None) => $crate::StoreError::Database(e),
                     Err(lookup) => lookup,
+                }
+            }
+
+            /// Why a message transition matched no row: the message does not exist
+            /// ([`StoreError::NotFound`]) or is in a state that refuses `action`.
+            async fn message_refusal(
+                &self,
+                id: &str,
+                action: &'static str,
+            ) -> $crate::StoreError {
+                let state = sqlx::query_scalar::<_, String>(
+                    "SELECT state FROM messages WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await;
+                match state {
+                    Err(e) => $crate::StoreError::Database(e),
+                    Ok(None) => {
+                        $crate::StoreError::NotFound { entity: "message", id: id.to_owned() }
+                    }
+                    Ok(Some(state)) => match $crate::MessageState::parse(&state) {
+                        Some(state) => $crate::StoreError::InvalidTransition {
+                            entity: "message",
+                            id: id.to_owned(),
+                            state: state.as_str(),
+                            action,
+                        },
+                        None => $crate::StoreError::Corrupt {
+                            table: "messages",
+                            column: "state",
+                            value: state,
+                        },
+                    },
+                }
+            }
+
+            /// Maps the outcome of a message transition (an `UPDATE … WHERE <allowed states>
+            /// RETURNING` the message columns) for `action` by `user_id`.
+            async fn message_transition(
+                &self,
+                updated: Result<Option<$crate::model::MessageRow>, sqlx::Error>,
+                id: &str,
+                user_id: &str,
+                action: &'static str,
+            ) -> Result<$crate::Message, $crate::StoreError> {
+                let row = updated.map_err(|e| match $crate::error::constraint_kind(&e) {
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
+                        $crate::StoreError::InvalidReference {
+                            entity: "message",
+                            target: "user",
+                            id: user_id.to_owned(),
+                        }
+                    }
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                match row {
+                    Some(row) => $crate::model::message_from_row(row),
+                    None => Err(self.message_refusal(id, action).await),
                 }
             }
 
@@ -1041,13 +1117,454 @@ macro_rules! impl_store {
                 wrapups.sort_by(|a, b| (a.at_ms, &a.agent_id).cmp(&(b.at_ms, &b.agent_id)));
                 Ok(wrapups)
             }
+
+            async fn insert_message(
+                &self,
+                m: &$crate::NewMessage,
+            ) -> Result<$crate::InsertedMessage, $crate::StoreError> {
+                use sqlx::error::ErrorKind;
+                use $crate::error::{constraint_kind, constraint_mentions};
+
+                $crate::validate::message(m)?;
+                // A fresh ticket (or id) that clashes with a stored one is drawn again.
+                const ATTEMPTS: u32 = 5;
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let ticket = $crate::ticket::new_ticket();
+                    let secret = $crate::ticket::new_secret();
+                    let mut tx = self.pool.begin().await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO messages (id, client_id, ticket, secret_hash, kind, service, \
+                         name, phone, body, voice_file, voice_ms, voice_bytes, call_id, reason, \
+                         created_at_ms, due_at_ms, state) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                         $8, $9, $10, $11, $12, $13, $14, $15, $16, 'new') \
+                         ON CONFLICT (client_id) DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(&m.client_id)
+                    .bind(&ticket)
+                    .bind($crate::ticket::secret_hash(&id, &secret))
+                    .bind(m.kind.as_str())
+                    .bind(&m.service)
+                    .bind(&m.name)
+                    .bind(&m.phone)
+                    .bind(&m.body)
+                    .bind(&m.voice_file)
+                    .bind(m.voice_ms)
+                    .bind(m.voice_bytes)
+                    .bind(&m.call_id)
+                    .bind(m.reason.as_str())
+                    .bind(m.created_at_ms)
+                    .bind(m.due_at_ms)
+                    .execute(&mut *tx)
+                    .await;
+                    let done = match inserted {
+                        Ok(done) => done,
+                        Err(e) => {
+                            drop(tx);
+                            match constraint_kind(&e) {
+                                Some(ErrorKind::UniqueViolation)
+                                    if constraint_mentions(&e, "voice_file") =>
+                                {
+                                    return Err($crate::StoreError::Conflict {
+                                        entity: "message",
+                                        key: "voice_file",
+                                        value: m.voice_file.clone().unwrap_or_default(),
+                                    });
+                                }
+                                Some(ErrorKind::UniqueViolation) if attempt < ATTEMPTS => continue,
+                                Some(ErrorKind::ForeignKeyViolation) => {
+                                    return Err($crate::StoreError::InvalidReference {
+                                        entity: "message",
+                                        target: "call",
+                                        id: m.call_id.clone().unwrap_or_default(),
+                                    });
+                                }
+                                _ => return Err($crate::StoreError::Database(e)),
+                            }
+                        }
+                    };
+                    if done.rows_affected() == 1 {
+                        tx.commit().await?;
+                        let message = $crate::Message {
+                            id,
+                            client_id: m.client_id.clone(),
+                            ticket,
+                            kind: m.kind,
+                            service: m.service.clone(),
+                            name: m.name.clone(),
+                            phone: m.phone.clone(),
+                            body: m.body.clone(),
+                            voice_file: m.voice_file.clone(),
+                            voice_ms: m.voice_ms,
+                            voice_bytes: m.voice_bytes,
+                            call_id: m.call_id.clone(),
+                            reason: m.reason,
+                            created_at_ms: m.created_at_ms,
+                            due_at_ms: m.due_at_ms,
+                            state: $crate::MessageState::New,
+                            assigned_to: None,
+                            assigned_at_ms: None,
+                            reply: None,
+                            replied_at_ms: None,
+                            replied_by: None,
+                            closed_at_ms: None,
+                            closed_by: None,
+                        };
+                        return Ok($crate::InsertedMessage { message, secret, created: true });
+                    }
+                    // The client id is taken: a retry of the same message, or a clash.
+                    let row = sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                        "SELECT ",
+                        $crate::queries::message_columns!(),
+                        " FROM messages WHERE client_id = $1"
+                    ))
+                    .bind(&m.client_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let stored = $crate::model::message_from_row(row)?;
+                    if !m.same_content(&stored) {
+                        return Err($crate::StoreError::Conflict {
+                            entity: "message",
+                            key: "client_id",
+                            value: m.client_id.clone(),
+                        });
+                    }
+                    sqlx::query("UPDATE messages SET secret_hash = $2 WHERE id = $1")
+                        .bind(&stored.id)
+                        .bind($crate::ticket::secret_hash(&stored.id, &secret))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok($crate::InsertedMessage { message: stored, secret, created: false });
+                }
+            }
+
+            async fn message_by_ticket(
+                &self,
+                ticket: &str,
+            ) -> Result<Option<$crate::Message>, $crate::StoreError> {
+                let Some(ticket) = $crate::normalize_ticket(ticket) else { return Ok(None) };
+                sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::message_columns!(),
+                    " FROM messages WHERE ticket = $1"
+                ))
+                .bind(ticket)
+                .fetch_optional(&self.pool)
+                .await?
+                .map($crate::model::message_from_row)
+                .transpose()
+            }
+
+            async fn verify_ticket(
+                &self,
+                ticket: &str,
+                secret: &str,
+            ) -> Result<Option<$crate::Message>, $crate::StoreError> {
+                let row = match $crate::normalize_ticket(ticket) {
+                    Some(ticket) => {
+                        sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                            "SELECT ",
+                            $crate::queries::message_columns!(),
+                            " FROM messages WHERE ticket = $1"
+                        ))
+                        .bind(ticket)
+                        .fetch_optional(&self.pool)
+                        .await?
+                    }
+                    None => None,
+                };
+                let Some(row) = row else {
+                    // The same hashing for an unknown ticket: timing tells nothing.
+                    let _ = $crate::ticket::secret_matches("", secret, &"0".repeat(64));
+                    return Ok(None);
+                };
+                if $crate::ticket::secret_matches(row.id(), secret, &row.secret_hash) {
+                    $crate::model::message_from_row(row).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+
+            async fn message(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::Message>, $crate::StoreError> {
+                sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::message_columns!(),
+                    " FROM messages WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map($crate::model::message_from_row)
+                .transpose()
+            }
+
+            async fn messages(
+                &self,
+                filter: &$crate::MessageFilter,
+            ) -> Result<Vec<$crate::Message>, $crate::StoreError> {
+                let limit = filter.limit.min($crate::MessageFilter::MAX_LIMIT);
+                sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::message_columns!(),
+                    " FROM messages WHERE ($1 IS NULL OR state = $1) \
+                     AND ($2 IS NULL OR (state IN ('new', 'assigned') AND due_at_ms < $2)) \
+                     ORDER BY CASE WHEN state IN ('new', 'assigned') THEN 0 ELSE 1 END, \
+                     CASE WHEN state IN ('new', 'assigned') THEN due_at_ms \
+                     ELSE -created_at_ms END, id LIMIT $3"
+                ))
+                .bind(filter.state.map($crate::MessageState::as_str))
+                .bind(filter.overdue_at_ms)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map($crate::model::message_from_row)
+                .collect()
+            }
+
+            async fn assign_message(
+                &self,
+                id: &str,
+                user_id: &str,
+                at_ms: i64,
+            ) -> Result<$crate::Message, $crate::StoreError> {
+                let updated = sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "UPDATE messages SET state = 'assigned', assigned_to = $2, \
+                     assigned_at_ms = $3 WHERE id = $1 AND state IN ('new', 'assigned') \
+                     RETURNING ",
+                    $crate::queries::message_columns!()
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(at_ms)
+                .fetch_optional(&self.pool)
+                .await;
+                self.message_transition(updated, id, user_id, "assign").await
+            }
+
+            async fn reply_message(
+                &self,
+                id: &str,
+                user_id: &str,
+                reply: &str,
+                at_ms: i64,
+            ) -> Result<$crate::Message, $crate::StoreError> {
+                $crate::validate::reply(reply)?;
+                let updated = sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "UPDATE messages SET state = 'answered', reply = $4, replied_at_ms = $3, \
+                     replied_by = $2, assigned_to = COALESCE(assigned_to, $2), \
+                     assigned_at_ms = COALESCE(assigned_at_ms, $3) \
+                     WHERE id = $1 AND state IN ('new', 'assigned') RETURNING ",
+                    $crate::queries::message_columns!()
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(at_ms)
+                .bind(reply)
+                .fetch_optional(&self.pool)
+                .await;
+                self.message_transition(updated, id, user_id, "reply").await
+            }
+
+            async fn close_message(
+                &self,
+                id: &str,
+                user_id: &str,
+                at_ms: i64,
+            ) -> Result<$crate::Message, $crate::StoreError> {
+                let updated = sqlx::query_as::<_, $crate::model::MessageRow>(concat!(
+                    "UPDATE messages SET state = 'closed', closed_at_ms = $3, closed_by = $2 \
+                     WHERE id = $1 AND state <> 'closed' RETURNING ",
+                    $crate::queries::message_columns!()
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(at_ms)
+                .fetch_optional(&self.pool)
+                .await;
+                self.message_transition(updated, id, user_id, "close").await
+            }
+
+            async fn voice_files(&self) -> Result<Vec<String>, $crate::StoreError> {
+                let mut files = sqlx::query_scalar::<_, String>(
+                    "SELECT voice_file FROM messages WHERE voice_file IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                files.sort();
+                Ok(files)
+            }
+
+            async fn insert_rating(
+                &self,
+                rating: &$crate::NewRating,
+            ) -> Result<$crate::Rating, $crate::StoreError> {
+                use sqlx::error::ErrorKind;
+
+                $crate::validate::rating(rating)?;
+                let (target, lookup) = match rating.subject_kind {
+                    $crate::RatingSubject::Call => ("call", "SELECT 1 FROM calls WHERE id = $1"),
+                    $crate::RatingSubject::Message => {
+                        ("message", "SELECT 1 FROM messages WHERE id = $1")
+                    }
+                };
+                // Calls and messages are never deleted: the subject cannot vanish after this.
+                if let Some((target, id)) =
+                    self.first_missing(&[(target, lookup, &rating.subject_id)]).await?
+                {
+                    return Err($crate::StoreError::InvalidReference {
+                        entity: "rating",
+                        target,
+                        id,
+                    });
+                }
+                let follow_up = (rating.level <= $crate::NewRating::FOLLOW_UP_MAX_LEVEL)
+                    .then_some($crate::FollowUp::Open);
+                sqlx::query(
+                    "INSERT INTO ratings (subject_kind, subject_id, level, comment, \
+                     created_at_ms, follow_up) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(rating.subject_kind.as_str())
+                .bind(&rating.subject_id)
+                .bind(rating.level)
+                .bind(&rating.comment)
+                .bind(rating.created_at_ms)
+                .bind(follow_up.map($crate::FollowUp::as_str))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match $crate::error::constraint_kind(&e) {
+                    Some(ErrorKind::UniqueViolation) => $crate::StoreError::Conflict {
+                        entity: "rating",
+                        key: "subject",
+                        value: format!(
+                            "{}:{}",
+                            rating.subject_kind.as_str(),
+                            rating.subject_id
+                        ),
+                    },
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                Ok($crate::Rating {
+                    subject_kind: rating.subject_kind,
+                    subject_id: rating.subject_id.clone(),
+                    level: rating.level,
+                    comment: rating.comment.clone(),
+                    created_at_ms: rating.created_at_ms,
+                    follow_up,
+                    handled_at_ms: None,
+                    handled_by: None,
+                    note: None,
+                })
+            }
+
+            async fn rating(
+                &self,
+                kind: $crate::RatingSubject,
+                id: &str,
+            ) -> Result<Option<$crate::Rating>, $crate::StoreError> {
+                sqlx::query_as::<_, $crate::model::RatingRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::rating_columns!(),
+                    " FROM ratings WHERE subject_kind = $1 AND subject_id = $2"
+                ))
+                .bind(kind.as_str())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map($crate::model::rating_from_row)
+                .transpose()
+            }
+
+            async fn follow_ups(
+                &self,
+                open_only: bool,
+            ) -> Result<Vec<$crate::Rating>, $crate::StoreError> {
+                sqlx::query_as::<_, $crate::model::RatingRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::rating_columns!(),
+                    " FROM ratings WHERE follow_up = 'open' \
+                     OR ($1 = 0 AND follow_up = 'handled') \
+                     ORDER BY CASE WHEN follow_up = 'open' THEN 0 ELSE 1 END, \
+                     CASE WHEN follow_up = 'open' THEN created_at_ms ELSE -handled_at_ms END, \
+                     subject_kind, subject_id LIMIT $2"
+                ))
+                .bind(i32::from(open_only))
+                .bind(i64::from($crate::MessageFilter::MAX_LIMIT))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map($crate::model::rating_from_row)
+                .collect()
+            }
+
+            async fn mark_follow_up_handled(
+                &self,
+                kind: $crate::RatingSubject,
+                id: &str,
+                user_id: &str,
+                note: &str,
+                at_ms: i64,
+            ) -> Result<$crate::Rating, $crate::StoreError> {
+                $crate::validate::follow_up_note(note)?;
+                let row = sqlx::query_as::<_, $crate::model::RatingRow>(concat!(
+                    "UPDATE ratings SET follow_up = 'handled', handled_at_ms = $4, \
+                     handled_by = $3, note = $5 \
+                     WHERE subject_kind = $1 AND subject_id = $2 AND follow_up = 'open' \
+                     RETURNING ",
+                    $crate::queries::rating_columns!()
+                ))
+                .bind(kind.as_str())
+                .bind(id)
+                .bind(user_id)
+                .bind(at_ms)
+                .bind(note)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| match $crate::error::constraint_kind(&e) {
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
+                        $crate::StoreError::InvalidReference {
+                            entity: "rating",
+                            target: "user",
+                            id: user_id.to_owned(),
+                        }
+                    }
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                if let Some(row) = row {
+                    return $crate::model::rating_from_row(row);
+                }
+                let state = sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT follow_up FROM ratings WHERE subject_kind = $1 AND subject_id = $2",
+                )
+                .bind(kind.as_str())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let subject = format!("{}:{id}", kind.as_str());
+                Err(match state {
+                    None => $crate::StoreError::NotFound { entity: "rating", id: subject },
+                    Some(state) => $crate::StoreError::InvalidTransition {
+                        entity: "rating",
+                        id: subject,
+                        state: if state.is_some() { "handled" } else { "without follow-up" },
+                        action: "mark handled",
+                    },
+                })
+            }
         }
     };
 }
 
 pub(crate) use {
-    audit_columns, call_columns, impl_store, service_columns, session_columns, skill_columns,
-    user_columns, wrapup_columns,
+    audit_columns, call_columns, impl_store, message_columns, rating_columns, service_columns,
+    session_columns, skill_columns, user_columns, wrapup_columns,
 };
 
 /// The statements of one table of labelled codes (`away_reasons`, `dispositions`).

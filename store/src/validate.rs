@@ -3,7 +3,10 @@
 //! The CHECK constraints of the migrations stay as the backstop.
 
 use crate::StoreError;
-use crate::model::{AgentSkill, Holiday, LabelledCode, NewCall, NewWrapUp, Service, Skill};
+use crate::model::{
+    AgentSkill, Holiday, LabelledCode, MessageKind, NewCall, NewMessage, NewRating, NewWrapUp,
+    Service, Skill,
+};
 
 /// The longest name, label or hours string, in characters.
 const MAX_NAME_CHARS: usize = 200;
@@ -211,6 +214,143 @@ pub(crate) fn wrapup(wrapup: &NewWrapUp) -> Result<(), StoreError> {
         true,
         "at most 2000 characters",
     )
+}
+
+fn optional_text(
+    entity: &'static str,
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+    expected: &'static str,
+) -> Result<(), StoreError> {
+    value.map_or(Ok(()), |v| text(entity, field, v, max, false, expected))
+}
+
+fn absent<T>(field: &'static str, value: &Option<T>) -> Result<(), StoreError> {
+    match value {
+        None => Ok(()),
+        Some(_) => {
+            Err(invalid("message", field, "(set)", "nothing: a text message has no recording"))
+        }
+    }
+}
+
+/// Checks a message: the client id, the optional fields, the fields its kind needs, the times.
+pub(crate) fn message(m: &NewMessage) -> Result<(), StoreError> {
+    let client_id_ok = (16..=64).contains(&m.client_id.len())
+        && m.client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !client_id_ok {
+        return Err(invalid(
+            "message",
+            "client_id",
+            &m.client_id,
+            "16 to 64 characters of A-Z, a-z, 0-9, - and _ (a UUID)",
+        ));
+    }
+    optional_text(
+        "message",
+        "service",
+        m.service.as_deref(),
+        MAX_NAME_CHARS,
+        "a non-blank text of at most 200 characters",
+    )?;
+    optional_text(
+        "message",
+        "name",
+        m.name.as_deref(),
+        NewMessage::MAX_NAME_CHARS,
+        "a non-blank name of at most 50 characters",
+    )?;
+    if let Some(phone) = &m.phone {
+        let ok = phone.chars().count() <= NewMessage::MAX_PHONE_CHARS
+            && phone.chars().any(|c| c.is_ascii_digit())
+            && phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+        if !ok {
+            return Err(invalid(
+                "message",
+                "phone",
+                phone,
+                "at most 20 characters of digits, +, - and spaces, with at least one digit",
+            ));
+        }
+    }
+    optional_text(
+        "message",
+        "body",
+        m.body.as_deref(),
+        NewMessage::MAX_BODY_CHARS,
+        "a non-blank text of at most 2000 characters",
+    )?;
+    match m.kind {
+        MessageKind::Text => {
+            if m.body.is_none() {
+                return Err(invalid("message", "body", "", "a text for a text message"));
+            }
+            absent("voice_file", &m.voice_file)?;
+            absent("voice_ms", &m.voice_ms)?;
+            absent("voice_bytes", &m.voice_bytes)?;
+        }
+        MessageKind::Voice => {
+            let file = m.voice_file.as_deref().unwrap_or("");
+            if !crate::files::is_voice_file_name(file) {
+                return Err(invalid(
+                    "message",
+                    "voice_file",
+                    file,
+                    "a voice file name made by files::new_voice_file_name (vm-<32 hex>.opus)",
+                ));
+            }
+            if !m.voice_ms.is_some_and(|ms| ms >= 0) {
+                let shown = m.voice_ms.map(|v| v.to_string()).unwrap_or_default();
+                return Err(invalid("message", "voice_ms", &shown, "a length in ms, 0 or more"));
+            }
+            if !m.voice_bytes.is_some_and(|b| b > 0) {
+                let shown = m.voice_bytes.map(|v| v.to_string()).unwrap_or_default();
+                return Err(invalid("message", "voice_bytes", &shown, "a file size above 0"));
+            }
+        }
+    }
+    if m.due_at_ms < m.created_at_ms {
+        return Err(invalid(
+            "message",
+            "due_at_ms",
+            &m.due_at_ms.to_string(),
+            "not before created_at_ms",
+        ));
+    }
+    Ok(())
+}
+
+/// A staff reply: not blank, at most 2000 characters.
+pub(crate) fn reply(reply: &str) -> Result<(), StoreError> {
+    text(
+        "message",
+        "reply",
+        reply,
+        NewMessage::MAX_BODY_CHARS,
+        false,
+        "a non-blank text of at most 2000 characters",
+    )
+}
+
+pub(crate) fn rating(r: &NewRating) -> Result<(), StoreError> {
+    if r.subject_id.is_empty() || r.subject_id.len() > 64 {
+        return Err(invalid("rating", "subject_id", &r.subject_id, "an id of 1 to 64 bytes"));
+    }
+    range("rating", "level", r.level, 1..=5, "an integer from 1 (very dissatisfied) to 5")?;
+    text(
+        "rating",
+        "comment",
+        &r.comment,
+        NewRating::MAX_COMMENT_CHARS,
+        true,
+        "at most 500 characters",
+    )
+}
+
+/// A follow-up note: at most 2000 characters (may be empty).
+pub(crate) fn follow_up_note(note: &str) -> Result<(), StoreError> {
+    text("rating", "note", note, NewRating::MAX_NOTE_CHARS, true, "at most 2000 characters")
 }
 
 #[cfg(test)]
