@@ -39,10 +39,10 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use model::{
     AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, Catalogue, FollowUp,
-    HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message, MessageFilter,
-    MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewRating,
-    NewSession, NewUser, NewWrapUp, Rating, RatingSubject, Service, ServiceKind, Session, Skill,
-    User, UserSkill, UserSummary, WrapUp,
+    HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message, MessageAuditEntry,
+    MessageFilter, MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage,
+    NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, Rating, RatingSubject, Service,
+    ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -363,6 +363,16 @@ pub trait Store: Send + Sync + 'static {
         note: &str,
         at_ms: i64,
     ) -> Result<Rating, StoreError>;
+
+    // ---- Voice message access log (change 0005) -----------------------------------------------
+
+    /// Appends to the message audit log (append-only): `actor_id` opened the voice recording of
+    /// `message_id`. An unknown user or message is [`StoreError::InvalidReference`] (entity
+    /// `"message audit"`); nothing is written.
+    async fn append_message_audit(&self, entry: &NewMessageAudit) -> Result<i64, StoreError>;
+
+    /// A message's access log, oldest first.
+    async fn message_audit(&self, message_id: &str) -> Result<Vec<MessageAuditEntry>, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

@@ -1239,3 +1239,29 @@ pub(crate) fn rating_from_row(row: RatingRow) -> Result<Rating, StoreError> {
         note: row.note,
     })
 }
+
+// ---- Voice message access log (change 0005) ------------------------------------------------
+
+/// A staff member opened a voice message's recording (the only action logged so far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessageAudit {
+    /// When (epoch ms).
+    pub at_ms: i64,
+    /// Who (a user id).
+    pub actor_id: String,
+    /// Which message.
+    pub message_id: String,
+}
+
+/// One entry of the message access log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageAuditEntry {
+    /// Grows with every append.
+    pub id: i64,
+    /// When (epoch ms).
+    pub at_ms: i64,
+    /// Who.
+    pub actor_id: String,
+    /// Which message.
+    pub message_id: String,
+}

@@ -1558,6 +1558,64 @@ macro_rules! impl_store {
                     },
                 })
             }
+
+            async fn append_message_audit(
+                &self,
+                entry: &$crate::NewMessageAudit,
+            ) -> Result<i64, $crate::StoreError> {
+                let inserted = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO message_audit (at_ms, actor_id, message_id, action) \
+                     VALUES ($1, $2, $3, 'recording_access') RETURNING id",
+                )
+                .bind(entry.at_ms)
+                .bind(&entry.actor_id)
+                .bind(&entry.message_id)
+                .fetch_one(&self.pool)
+                .await;
+                let e = match inserted {
+                    Ok(id) => return Ok(id),
+                    Err(e) => e,
+                };
+                if !matches!(
+                    $crate::error::constraint_kind(&e),
+                    Some(sqlx::error::ErrorKind::ForeignKeyViolation)
+                ) {
+                    return Err($crate::StoreError::Database(e));
+                }
+                // SQLite does not say which reference failed: look both up.
+                let user = sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE id = $1")
+                    .bind(&entry.actor_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let (target, id) = if user.is_none() {
+                    ("user", entry.actor_id.clone())
+                } else {
+                    ("message", entry.message_id.clone())
+                };
+                Err($crate::StoreError::InvalidReference { entity: "message audit", target, id })
+            }
+
+            async fn message_audit(
+                &self,
+                message_id: &str,
+            ) -> Result<Vec<$crate::MessageAuditEntry>, $crate::StoreError> {
+                let rows = sqlx::query_as::<_, (i64, i64, String, String)>(
+                    "SELECT id, at_ms, actor_id, message_id FROM message_audit \
+                     WHERE message_id = $1 ORDER BY id",
+                )
+                .bind(message_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, at_ms, actor_id, message_id)| $crate::MessageAuditEntry {
+                        id,
+                        at_ms,
+                        actor_id,
+                        message_id,
+                    })
+                    .collect())
+            }
         }
     };
 }

@@ -245,6 +245,7 @@ suite!(
     low_ratings_open_follow_ups_until_handled,
     refused_ratings_and_follow_up_changes_change_nothing,
     migrations_upgrade_a_database_that_had_only_0003,
+    message_audit_is_appended_and_refuses_unknown_references,
 );
 
 mod cases {
@@ -252,9 +253,9 @@ mod cases {
     use voicedesk_store::{
         AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp, Holiday,
         HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
-        MessageState, NewAuditEntry, NewCall, NewMessage, NewRating, NewSession, NewUser,
-        NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError, UserSkill, WrapUp,
-        files,
+        MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
+        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError, UserSkill,
+        WrapUp, files,
     };
 
     use crate::TestDb;
@@ -2051,6 +2052,32 @@ mod cases {
             "{err:?}"
         );
         assert!(store.messages(&filter_messages(None, None)).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn message_audit_is_appended_and_refuses_unknown_references(db: TestDb) {
+        let store = db.open().await;
+        staff(&*store).await;
+        let id = store.insert_message(&voice_message("a", 1_000)).await.unwrap().message.id;
+        let entry = |actor: &str, message: &str, at_ms| NewMessageAudit {
+            at_ms,
+            actor_id: actor.to_owned(),
+            message_id: message.to_owned(),
+        };
+        let first = store.append_message_audit(&entry("s1", &id, 2_000)).await.unwrap();
+        let second = store.append_message_audit(&entry("s2", &id, 3_000)).await.unwrap();
+        assert!(second > first, "ids grow with every append");
+        for (actor, message, target) in
+            [("nobody", id.as_str(), "user"), ("s1", "nothing", "message")]
+        {
+            let err = store.append_message_audit(&entry(actor, message, 4_000)).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::InvalidReference { target: t, .. } if t == target),
+                "{err:?}"
+            );
+        }
+        let log = store.message_audit(&id).await.unwrap();
+        let seen: Vec<(&str, i64)> = log.iter().map(|e| (e.actor_id.as_str(), e.at_ms)).collect();
+        assert_eq!(seen, vec![("s1", 2_000), ("s2", 3_000)], "refusals wrote nothing");
     }
 
     pub(crate) async fn message_goes_new_assigned_answered_closed(db: TestDb) {
