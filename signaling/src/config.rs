@@ -1,6 +1,7 @@
 //! Settings of the signaling server. The binary fills them from flags and environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings of the signaling server.
@@ -33,6 +34,10 @@ pub struct ServerConfig {
     /// Ignore business hours (every queue open around the clock): demo mode and tests.
     /// Holidays and limits still apply to queues with hours when this is off.
     pub always_open: bool,
+    /// Where voice messages are kept (Ogg/Opus files; the database references them).
+    pub voice_dir: PathBuf,
+    /// The longest voice message kept.
+    pub voice_message_max: Duration,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +55,8 @@ impl Default for ServerConfig {
             max_missed_offers: 2,
             reconnect_grace: Duration::from_secs(60),
             always_open: false,
+            voice_dir: PathBuf::from("./data/voice"),
+            voice_message_max: Duration::from_secs(120),
         }
     }
 }

@@ -46,6 +46,11 @@ pub(crate) async fn staff_console() -> Response {
     serve_asset("staff.html")
 }
 
+/// `/ticket` — the citizen's ticket page (a message's state, the reply, the rating).
+pub(crate) async fn ticket_page() -> Response {
+    serve_asset("ticket.html")
+}
+
 /// `/assets/{file}`.
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     serve_asset(&file)

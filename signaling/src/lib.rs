@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 mod http;
 pub mod hub;
+mod inbox;
 pub mod metrics;
 pub mod support;
 mod ws;
@@ -61,12 +62,22 @@ fn app(state: AppState) -> Router {
         .route("/", get(http::hall))
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
+        .route("/ticket", get(http::ticket_page))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
         .route("/api/admin/agents", get(admin::agents))
         .route("/api/knowledge/articles", get(admin::articles))
+        .route("/api/tickets/{ticket}", get(inbox::ticket))
+        .route("/api/tickets/{ticket}/rating", post(inbox::rate_ticket))
+        .route("/api/inbox", get(inbox::inbox))
+        .route("/api/inbox/{id}/assign", post(inbox::assign))
+        .route("/api/inbox/{id}/reply", post(inbox::reply))
+        .route("/api/inbox/{id}/close", post(inbox::close))
+        .route("/api/inbox/{id}/voice", get(inbox::voice))
+        .route("/api/follow-ups", get(inbox::follow_ups))
+        .route("/api/follow-ups/{kind}/{id}/handled", post(inbox::follow_up_handled))
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
@@ -115,6 +126,28 @@ impl RunningServer {
 
 /// Binds the HTTP listener and starts the hub. The relay and the store are started by the
 /// caller (the binary, or a test).
+/// Creates the voice message directory and, before anything is written, removes what an
+/// interrupted run left: temporary files and voice files no committed message references.
+async fn sweep_voice_files(config: &ServerConfig, store: &dyn Store) -> std::io::Result<()> {
+    std::fs::create_dir_all(&config.voice_dir)?;
+    let referenced: std::collections::HashSet<String> =
+        store.voice_files().await.map_err(std::io::Error::other)?.into_iter().collect();
+    let dir = config.voice_dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        voicedesk_store::files::sweep_orphans(&dir, &referenced, std::time::Duration::ZERO)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    if !report.removed_temp.is_empty() || !report.removed_orphans.is_empty() {
+        tracing::warn!(
+            temp = report.removed_temp.len(),
+            orphans = report.removed_orphans.len(),
+            "removed voice files left by an interrupted run"
+        );
+    }
+    Ok(())
+}
+
 pub async fn start(
     config: ServerConfig,
     store: Arc<dyn Store>,
@@ -127,6 +160,7 @@ pub async fn start(
         Ok(n) => tracing::warn!(n, "closed call records left open by an earlier run"),
         Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
     }
+    sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge =
         Arc::new(voicedesk_knowledge::KnowledgeBase::builtin().map_err(std::io::Error::other)?);

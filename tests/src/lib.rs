@@ -27,7 +27,9 @@ pub struct TestServer {
     pub server: Option<RunningServer>,
     /// The store's URL (SQLite file or Postgres), for tests that reach behind the server.
     pub database_url: String,
-    _data_dir: Option<TempDir>,
+    /// Where the server keeps voice messages.
+    pub voice_dir: std::path::PathBuf,
+    _data_dir: TempDir,
 }
 
 /// Knobs the tests change.
@@ -90,14 +92,12 @@ impl TestServer {
     /// Starts a server with `options` and the demo accounts.
     pub async fn start_with(options: TestOptions) -> Result<Self> {
         init_tracing();
-        let (url, dir) = match options.database_url {
-            Some(url) => (url, None),
-            None => {
-                let dir = std::env::temp_dir().join(format!("voicedesk-e2e-{}", uuid_like()));
-                std::fs::create_dir_all(&dir)?;
-                (format!("sqlite:{}", dir.join("voicedesk.db").display()), Some(TempDir(dir)))
-            }
-        };
+        let dir = std::env::temp_dir().join(format!("voicedesk-e2e-{}", uuid_like()));
+        std::fs::create_dir_all(&dir)?;
+        let url = options
+            .database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.join("voicedesk.db").display()));
+        let voice_dir = dir.join("voice");
         let store = voicedesk_store::open(&url).await.context("open store")?;
         voicedesk_signaling::demo::ensure_demo_accounts(store.as_ref()).await?;
         let relay = voicedesk_media_relay::start(RelayConfig {
@@ -115,6 +115,7 @@ impl TestServer {
             always_open: options.always_open,
             after_call_work: options.after_call_work,
             reconnect_grace: options.reconnect_grace,
+            voice_dir: voice_dir.clone(),
             ..Default::default()
         };
         let server = voicedesk_signaling::start(config, store.clone(), relay).await?;
@@ -123,7 +124,8 @@ impl TestServer {
             store,
             server: Some(server),
             database_url: url,
-            _data_dir: dir,
+            voice_dir,
+            _data_dir: TempDir(dir),
         })
     }
 

@@ -72,6 +72,9 @@ struct Args {
     /// first try works at any hour).
     #[arg(long, env = "VOICEDESK_ALWAYS_OPEN")]
     always_open: bool,
+    /// The longest voice message kept, in seconds (stored in <data-dir>/voice).
+    #[arg(long, env = "VOICEDESK_VOICE_MESSAGE_MAX_SECS", default_value_t = 120)]
+    voice_message_max_secs: u64,
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -131,6 +134,8 @@ async fn main() -> anyhow::Result<()> {
         max_missed_offers: args.max_missed_offers,
         reconnect_grace: Duration::from_secs(args.reconnect_grace_secs),
         always_open: args.always_open || args.demo,
+        voice_dir: args.data_dir.join("voice"),
+        voice_message_max: Duration::from_secs(args.voice_message_max_secs),
         ..Default::default()
     };
     let server =
