@@ -275,6 +275,29 @@ pub async fn http(
     http_json(base, method, path, cookie, None).await
 }
 
+/// [`http`] for a binary body (e.g. a voice message): the status and the body's bytes.
+pub async fn http_bytes(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+) -> Result<(u16, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    let cookie = cookie.map(|c| format!("Cookie: vd_session={c}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").context("no header end")?;
+    let head = String::from_utf8_lossy(&response[..end]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+    Ok((status, response[end + 4..].to_vec()))
+}
+
 /// [`http`] with an optional JSON body.
 pub async fn http_json(
     base: &str,
