@@ -29,6 +29,7 @@ use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
 use crate::hold::HoldTune;
 use crate::leg::{HoldPlayer, Leg, LegState, answer_offer};
 use crate::metrics::RelayStats;
+use crate::recording::{Recording, Recordings};
 use crate::rewrite::{FRAME_TICKS, SourceKey};
 use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 use crate::sdp::check_offer;
@@ -96,6 +97,8 @@ pub struct RelayCore {
     /// No hold tick ran since `held` was last seen empty: the next one starts a new cadence.
     hold_idle: bool,
     hold_tune: Arc<HoldTune>,
+    /// Voice-message recordings (see [`RelayCore::start_recording`]).
+    recordings: Recordings,
     transmit: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     stats: Arc<RelayStats>,
@@ -133,6 +136,7 @@ impl RelayCore {
             next_hold_tick: now,
             hold_idle: true,
             hold_tune: HoldTune::builtin(),
+            recordings: Recordings::default(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats,
@@ -224,6 +228,32 @@ impl RelayCore {
     /// Whether `leg` is marked held (`None` for an unknown leg).
     pub fn is_held(&self, leg: LegId) -> Option<bool> {
         self.legs.get(&leg).map(|l| l.hold.is_some())
+    }
+
+    /// Starts recording what the participant of `leg` says (its inbound Opus RTP, the
+    /// microphone) for a voice message, up to `max` on the RTP clock; see
+    /// [`crate::recording`]. Nothing is renegotiated and forwarding is unchanged. A leg already
+    /// recording starts over: what it recorded is discarded (the citizen records again).
+    /// Unknown leg: [`RelayError::UnknownLeg`].
+    pub fn start_recording(&mut self, leg: LegId, max: Duration) -> Result<(), RelayError> {
+        if !self.legs.contains_key(&leg) {
+            return Err(RelayError::UnknownLeg(leg));
+        }
+        self.recordings.start(leg, max);
+        Ok(())
+    }
+
+    /// Stops recording `leg` and returns the recording. A leg that ended (or was closed) while
+    /// recording still returns what was recorded until then, once (the relay keeps the
+    /// recordings of the last 64 such legs). A leg that is not recording:
+    /// [`RelayError::NotRecording`]; a leg that never existed or ended without recording:
+    /// [`RelayError::UnknownLeg`].
+    pub fn stop_recording(&mut self, leg: LegId) -> Result<Recording, RelayError> {
+        match self.recordings.stop(leg) {
+            Some(recording) => Ok(recording),
+            None if self.legs.contains_key(&leg) => Err(RelayError::NotRecording(leg)),
+            None => Err(RelayError::UnknownLeg(leg)),
+        }
     }
 
     /// Closes a leg at the owner's request. No event is emitted for it.
@@ -388,6 +418,7 @@ impl RelayCore {
             self.by_addr.remove(addr);
         }
         self.routes.remove_leg(id);
+        self.recordings.leg_ended(id);
         // Tell the participant (DTLS close_notify) so it does not wait for consent to fail.
         let _ = leg.pc.close();
         while let Some(out) = leg.pc.poll_write() {
@@ -430,6 +461,9 @@ impl RelayCore {
             }
             while let Some(message) = leg.pc.poll_read() {
                 if let RTCMessage::RtpPacket(_, packet) = message.message {
+                    if !self.recordings.is_idle() {
+                        self.recordings.tap(id, &packet);
+                    }
                     media.push(packet);
                 }
             }

@@ -3,13 +3,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{RelayCore, RelayTimeouts};
 use crate::metrics::RelayStats;
+use crate::recording::Recording;
 use crate::routing::{LegId, SlotFeed};
 use crate::{RelayError, RelayEvent};
 
@@ -43,6 +44,15 @@ enum Command {
         leg: LegId,
         on: bool,
         reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    StartRecording {
+        leg: LegId,
+        max: Duration,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    StopRecording {
+        leg: LegId,
+        reply: oneshot::Sender<Result<Recording, RelayError>>,
     },
 }
 
@@ -115,6 +125,17 @@ impl RelayHandle {
         self.call(|reply| Command::SetHold { leg, on, reply }).await
     }
 
+    /// Starts (or restarts) recording a leg's inbound audio for a voice message, up to `max`;
+    /// see [`RelayCore::start_recording`].
+    pub async fn start_recording(&self, leg: LegId, max: Duration) -> Result<(), RelayError> {
+        self.call(|reply| Command::StartRecording { leg, max, reply }).await
+    }
+
+    /// Stops recording a leg and returns the recording; see [`RelayCore::stop_recording`].
+    pub async fn stop_recording(&self, leg: LegId) -> Result<Recording, RelayError> {
+        self.call(|reply| Command::StopRecording { leg, reply }).await
+    }
+
     /// Closes a leg; it stops feeding and hearing at once.
     pub async fn close_leg(&self, leg: LegId) -> Result<(), RelayError> {
         self.call(|reply| Command::CloseLeg { leg, reply }).await
@@ -184,6 +205,12 @@ async fn run(
                     }
                     Command::SetHold { leg, on, reply } => {
                         let _ = reply.send(core.set_hold(leg, on));
+                    }
+                    Command::StartRecording { leg, max, reply } => {
+                        let _ = reply.send(core.start_recording(leg, max));
+                    }
+                    Command::StopRecording { leg, reply } => {
+                        let _ = reply.send(core.stop_recording(leg));
                     }
                 }
             }

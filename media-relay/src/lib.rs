@@ -19,6 +19,7 @@
 //! - [`sdp`]: offer checks.
 //! - [`ogg`]: Ogg/Opus reading and writing (pure).
 //! - [`hold`]: the embedded hold tune.
+//! - [`recording`]: voice-message recording from a leg's inbound RTP, and its Ogg/Opus file.
 //! - [`rtc_setup`]: codec and candidate settings shared with sans-I/O clients.
 //! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
 //! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
@@ -30,6 +31,7 @@ pub mod hold;
 mod leg;
 pub mod metrics;
 pub mod ogg;
+pub mod recording;
 pub mod rewrite;
 pub mod routing;
 pub mod rtc_setup;
@@ -39,6 +41,7 @@ pub use crate::core::{RelayCore, RelayTimeouts};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
 pub use hold::HoldTune;
 pub use metrics::RelayStats;
+pub use recording::{RecordedPacket, Recording};
 pub use routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 
 /// Why a relay request failed.
@@ -53,6 +56,9 @@ pub enum RelayError {
     /// The leg has no such receive slot.
     #[error("media leg {} has no receive slot {}", .0.leg, .0.slot)]
     UnknownSlot(SlotRef),
+    /// The leg is not being recorded (see [`RelayCore::stop_recording`]).
+    #[error("media leg {0} is not being recorded")]
+    NotRecording(LegId),
     /// A leg cannot hear itself.
     #[error("media leg {0} cannot feed its own slot")]
     SelfFeed(LegId),
