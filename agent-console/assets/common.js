@@ -379,6 +379,288 @@ const STRINGS = {
     "zh-CN": ({ what, why, message, code }) => `${what}:${why}。${message}(${code})`,
     en: ({ what, why, message, code }) => `${what}: ${why}. ${message} (${code})`,
   },
+  // --- Other ways to get help (issue 6): messages, the assistant, ratings ----------------------
+  "end.message_left": { "zh-CN": "您已留言", en: "you left a message" },
+  "other.title": { "zh-CN": "其他求助方式", en: "Other ways to get help" },
+  "other.open": { "zh-CN": "其他求助方式:留言或智能助手", en: "Other ways to get help: a message or the assistant" },
+  "other.intro": {
+    "zh-CN": "暂时无法接通人工客服时,您可以留下文字或语音留言(工作人员会在两个工作日内答复),也可以先问问智能助手。",
+    en: "When no agent can take your call, leave a text or voice message (our staff reply within two working days), or ask the assistant first.",
+  },
+  "other.why.closed": {
+    "zh-CN": ({ when }) => `该业务现在不在服务时间内,下次开放时间:${when}。您可以现在留言,或先问问智能助手。`,
+    en: ({ when }) => `This service is closed now; it opens again ${when}. You can leave a message now, or ask the assistant.`,
+  },
+  "other.why.closed_unknown": {
+    "zh-CN": "该业务现在不在服务时间内。您可以现在留言,或先问问智能助手。",
+    en: "This service is closed now. You can leave a message now, or ask the assistant.",
+  },
+  "other.why.queue_full": {
+    "zh-CN": "现在排队的人数已满,暂时无法排队。您可以留言,或先问问智能助手。",
+    en: "The queue is full right now. You can leave a message, or ask the assistant.",
+  },
+  "other.why.no_agents": {
+    "zh-CN": "现在没有负责该业务的客服在线。您可以留言,或先问问智能助手。",
+    en: "No agent for this service is available right now. You can leave a message, or ask the assistant.",
+  },
+  "other.why.wait_limit": {
+    "zh-CN": "您已等待较长时间。您可以继续等待(排队位置一直保留),也可以留言或问问智能助手;发送留言后本次排队结束。",
+    en: "You have been waiting a long time. You may keep waiting (your place is kept), or leave a message or ask the assistant; sending a message ends this call.",
+  },
+  "other.why.queued": {
+    "zh-CN": "您仍在排队,位置一直保留,直到您发送留言为止。",
+    en: "You are still in the queue; your place is kept until you send a message.",
+  },
+  "message.title": { "zh-CN": "留言", en: "Leave a message" },
+  "message.service": { "zh-CN": "留言业务", en: "Service" },
+  "message.name": { "zh-CN": "姓名(选填)", en: "Name (optional)" },
+  "message.phone": { "zh-CN": "联系电话(选填)", en: "Phone (optional)" },
+  "message.body": { "zh-CN": "文字留言", en: "Your message" },
+  "message.counter": {
+    "zh-CN": ({ count, max }) => `已输入 ${count} / ${max} 字`,
+    en: ({ count, max }) => `${count} of ${max} characters`,
+  },
+  "message.send": { "zh-CN": "发送文字留言", en: "Send the message" },
+  "message.sending": { "zh-CN": "正在发送留言…", en: "Sending your message…" },
+  "message.empty": { "zh-CN": "请填写留言内容。", en: "Please write your message." },
+  "message.retry": {
+    "zh-CN": "与服务器的连接中断,留言可能尚未保存。恢复连接后会自动重新发送,不会重复。",
+    en: "The connection dropped; your message may not be saved yet. It is sent again once we are back online, never twice.",
+  },
+  "message.offline": {
+    "zh-CN": "未连接到服务器,留言尚未发送。恢复连接后会自动发送。",
+    en: "Not connected to the server; the message is not sent yet. It is sent once we are back online.",
+  },
+  "message.saved_title": { "zh-CN": "留言已保存", en: "Your message is saved" },
+  "message.write_down": {
+    "zh-CN": "请记下票号和查询码:凭它们查看答复。查询码只显示这一次。",
+    en: "Write these down: you need the ticket number and the code to read the reply. The code is shown only this once.",
+  },
+  "message.ticket": { "zh-CN": "票号", en: "Ticket number" },
+  "message.code": { "zh-CN": "查询码", en: "Secret code" },
+  "message.due": {
+    "zh-CN": ({ when }) => `工作人员将在 ${when} 前答复。`,
+    en: ({ when }) => `Our staff will reply by ${when}.`,
+  },
+  "message.link": { "zh-CN": "查看留言状态和答复", en: "Check the status and read the reply" },
+  "message.another": { "zh-CN": "再写一条留言", en: "Write another message" },
+  "voice.title": { "zh-CN": "语音留言", en: "Voice message" },
+  "voice.hint": {
+    "zh-CN": "不方便打字?录一段语音留言。上面的业务、姓名和电话同样适用。",
+    en: "Rather speak? Record a voice message. The service, name and phone above apply to it too.",
+  },
+  "voice.start": { "zh-CN": "录制语音留言", en: "Record a voice message" },
+  "voice.starting": { "zh-CN": "正在准备录音…", en: "Getting ready to record…" },
+  "voice.recording": {
+    "zh-CN": ({ elapsed, remaining }) => `正在录音 ${elapsed},还可录 ${remaining}`,
+    en: ({ elapsed, remaining }) => `Recording ${elapsed}, ${remaining} left`,
+  },
+  "voice.max_reached": {
+    "zh-CN": "已达到最长录音时间,请点击“停止并发送”。",
+    en: "The longest message is reached; press “Stop and send”.",
+  },
+  "voice.started": {
+    "zh-CN": "开始录音,请说出您的问题。说完后点击“停止并发送”。",
+    en: "Recording. Say what you need, then press “Stop and send”.",
+  },
+  "voice.stop": { "zh-CN": "停止并发送", en: "Stop and send" },
+  "voice.cancel": { "zh-CN": "取消录音", en: "Cancel" },
+  "voice.saving": { "zh-CN": "正在保存语音留言…", en: "Saving your voice message…" },
+  "voice.cancelled": { "zh-CN": "语音留言已取消,未保存任何内容。", en: "The voice message was cancelled; nothing was kept." },
+  "voice.mic_denied": {
+    "zh-CN": "无法使用麦克风,不能录制语音留言。您可以改为文字留言。",
+    en: "The microphone is not available, so no voice message can be recorded. You can write a message instead.",
+  },
+  "request.leave_message": { "zh-CN": "留言未能保存", en: "The message could not be saved" },
+  "request.start_voice_message": { "zh-CN": "无法开始录音", en: "Could not start recording" },
+  "request.finish_voice_message": { "zh-CN": "语音留言未能保存", en: "The voice message could not be saved" },
+  "request.cancel_voice_message": { "zh-CN": "取消录音失败", en: "Could not cancel the recording" },
+  "request.ask": { "zh-CN": "智能助手暂时无法回答", en: "The assistant cannot answer now" },
+  "request.rate": { "zh-CN": "评价未能保存", en: "The rating could not be saved" },
+  "assistant.title": { "zh-CN": "智能助手", en: "Ask the assistant" },
+  "assistant.intro": {
+    "zh-CN": "用一句话说出您的问题,例如“养老保险转到外地要多久?”",
+    en: "Ask in your own words, for example “How long does moving my pension to another city take?”",
+  },
+  "assistant.log": { "zh-CN": "与智能助手的对话", en: "Conversation with the assistant" },
+  "assistant.question": { "zh-CN": "您的问题", en: "Your question" },
+  "assistant.ask": { "zh-CN": "提问", en: "Ask" },
+  "assistant.you": { "zh-CN": "您", en: "You" },
+  "assistant.bot": { "zh-CN": "智能助手", en: "Assistant" },
+  "assistant.not_sure": {
+    "zh-CN": "没有找到确切的答案。下面这些内容也许有帮助,您也可以转人工或留言。",
+    en: "I could not find a sure answer. These may help; you can also talk to an agent or leave a message.",
+  },
+  "assistant.nothing": {
+    "zh-CN": "没有找到相关内容。您可以转人工客服或留言。",
+    en: "I found nothing on that. You can talk to an agent or leave a message.",
+  },
+  "assistant.suggestions": { "zh-CN": "您可能想了解:", en: "You may be looking for:" },
+  "assistant.talk": { "zh-CN": "转人工客服", en: "Talk to an agent" },
+  "assistant.leave_message": { "zh-CN": "留言", en: "Leave a message" },
+  "assistant.busy": {
+    "zh-CN": "通话进行中,智能助手暂停回答;通话结束后可以继续提问。",
+    en: "The assistant pauses while you are on a call; ask again after the call.",
+  },
+  "rating.title_call": { "zh-CN": "请您对本次通话服务作出评价", en: "Please rate this call" },
+  "rating.title_message": { "zh-CN": "请您对本次答复作出评价", en: "Please rate the reply" },
+  "rating.legend": { "zh-CN": "满意程度", en: "How satisfied are you?" },
+  "rating.level.5": { "zh-CN": "非常满意", en: "Very satisfied" },
+  "rating.level.4": { "zh-CN": "满意", en: "Satisfied" },
+  "rating.level.3": { "zh-CN": "基本满意", en: "Fairly satisfied" },
+  "rating.level.2": { "zh-CN": "不满意", en: "Dissatisfied" },
+  "rating.level.1": { "zh-CN": "非常不满意", en: "Very dissatisfied" },
+  "rating.comment": { "zh-CN": "意见或建议(选填)", en: "Comment (optional)" },
+  "rating.submit": { "zh-CN": "提交评价", en: "Send rating" },
+  "rating.choose": { "zh-CN": "请先选择满意程度。", en: "Please choose how satisfied you are first." },
+  "rating.thanks": { "zh-CN": "感谢您的评价!", en: "Thank you for your rating!" },
+  "rating.given": {
+    "zh-CN": ({ level }) => `您的评价:${level}`,
+    en: ({ level }) => `Your rating: ${level}`,
+  },
+  "rating.already": { "zh-CN": "这条留言已经评价过了。", en: "This message has been rated already." },
+
+  // The ticket page.
+  "ticket.page_title": { "zh-CN": "留言查询", en: "Message status" },
+  "ticket.back": { "zh-CN": "返回服务大厅", en: "Back to the hall" },
+  "ticket.intro": {
+    "zh-CN": "输入留言时得到的票号和查询码,查看处理状态和工作人员的答复。",
+    en: "Enter the ticket number and the code you got when you left the message to see its status and the reply.",
+  },
+  "ticket.number": { "zh-CN": "票号", en: "Ticket number" },
+  "ticket.code": { "zh-CN": "查询码", en: "Secret code" },
+  "ticket.lookup": { "zh-CN": "查询", en: "Look up" },
+  "ticket.looking": { "zh-CN": "正在查询…", en: "Looking it up…" },
+  "ticket.missing": { "zh-CN": "请填写票号和查询码。", en: "Please enter the ticket number and the code." },
+  "ticket.not_found": {
+    "zh-CN": "票号或查询码不正确,请核对后重试。",
+    en: "The ticket number or the code is not right. Check both and try again.",
+  },
+  "ticket.failed": {
+    "zh-CN": ({ status }) => `暂时无法查询(HTTP ${status}),请稍后重试。`,
+    en: ({ status }) => `The message cannot be looked up now (HTTP ${status}); try again later.`,
+  },
+  "ticket.unreachable": { "zh-CN": "无法连接服务器,请稍后重试。", en: "The server cannot be reached; try again later." },
+  "ticket.heading": {
+    "zh-CN": ({ ticket }) => `留言 ${ticket}`,
+    en: ({ ticket }) => `Message ${ticket}`,
+  },
+  "ticket.state": { "zh-CN": "状态", en: "State" },
+  "ticket.service": { "zh-CN": "业务", en: "Service" },
+  "ticket.kind": { "zh-CN": "类型", en: "Kind" },
+  "ticket.created": { "zh-CN": "留言时间", en: "Received" },
+  "ticket.due": { "zh-CN": "答复期限", en: "Reply due by" },
+  "ticket.your_message": { "zh-CN": "您的留言", en: "Your message" },
+  "ticket.voice_length": {
+    "zh-CN": ({ duration }) => `语音留言,时长 ${duration}`,
+    en: ({ duration }) => `A voice message of ${duration}`,
+  },
+  "ticket.reply": { "zh-CN": "工作人员答复", en: "Our reply" },
+  "ticket.replied_at": {
+    "zh-CN": ({ when }) => `答复时间:${when}`,
+    en: ({ when }) => `Replied ${when}`,
+  },
+  "ticket.no_reply": {
+    "zh-CN": "工作人员尚未答复,请在答复期限后再来查看。",
+    en: "No reply yet; please look again by the due date.",
+  },
+  "ticket_state.new": { "zh-CN": "已收到,等待处理", en: "Received, waiting" },
+  "ticket_state.assigned": { "zh-CN": "处理中", en: "Being handled" },
+  "ticket_state.answered": { "zh-CN": "已答复", en: "Answered" },
+  "ticket_state.closed": { "zh-CN": "已办结", en: "Closed" },
+  "kind.text": { "zh-CN": "文字留言", en: "Text" },
+  "kind.voice": { "zh-CN": "语音留言", en: "Voice" },
+
+  // The staff console: the inbox and the follow-ups.
+  "inbox.title": { "zh-CN": "留言箱", en: "Inbox" },
+  "inbox.filter_state": { "zh-CN": "状态", en: "State" },
+  "inbox.all_states": { "zh-CN": "全部", en: "All" },
+  "inbox.overdue_only": { "zh-CN": "只看已超期", en: "Overdue only" },
+  "inbox.ticket": { "zh-CN": "票号", en: "Ticket" },
+  "inbox.service": { "zh-CN": "业务", en: "Service" },
+  "inbox.kind": { "zh-CN": "类型", en: "Kind" },
+  "inbox.received": { "zh-CN": "收到时间", en: "Received" },
+  "inbox.due": { "zh-CN": "答复期限", en: "Due" },
+  "inbox.state": { "zh-CN": "状态", en: "State" },
+  "inbox.assignee": { "zh-CN": "处理人", en: "Assignee" },
+  "inbox.overdue": { "zh-CN": "已超期", en: "Overdue" },
+  "inbox.unassigned": { "zh-CN": "未分配", en: "Unassigned" },
+  "inbox.empty": { "zh-CN": "没有符合条件的留言", en: "No messages match" },
+  "inbox.open": {
+    "zh-CN": ({ ticket }) => `查看留言 ${ticket}`,
+    en: ({ ticket }) => `Open message ${ticket}`,
+  },
+  "inbox.count": {
+    "zh-CN": ({ count, overdue }) => `共 ${count} 条,其中已超期 ${overdue} 条`,
+    en: ({ count, overdue }) => `${count} messages, ${overdue} overdue`,
+  },
+  "inbox.from": { "zh-CN": "留言人", en: "From" },
+  "inbox.phone": { "zh-CN": "联系电话", en: "Phone" },
+  "inbox.not_given": { "zh-CN": "未填写", en: "not given" },
+  "inbox.reason": { "zh-CN": "留言原因", en: "Why a message" },
+  "inbox.body": { "zh-CN": "留言内容", en: "Message" },
+  "inbox.voice": {
+    "zh-CN": ({ duration }) => `语音留言(${duration})`,
+    en: ({ duration }) => `Voice message (${duration})`,
+  },
+  "inbox.assign_me": { "zh-CN": "分配给我", en: "Assign to me" },
+  "inbox.reply": { "zh-CN": "答复内容(群众在留言查询页看到)", en: "Reply (the citizen reads it on the ticket page)" },
+  "inbox.send_reply": { "zh-CN": "发送答复", en: "Send reply" },
+  "inbox.close": { "zh-CN": "办结", en: "Close" },
+  "inbox.close_detail": { "zh-CN": "收起详情", en: "Hide details" },
+  "inbox.reply_empty": { "zh-CN": "请填写答复内容。", en: "Please write the reply." },
+  "inbox.replied": {
+    "zh-CN": ({ who, when }) => `${who} 于 ${when} 答复:`,
+    en: ({ who, when }) => `${who} replied ${when}:`,
+  },
+  "inbox.done.assign": { "zh-CN": "已分配给您。", en: "Assigned to you." },
+  "inbox.done.reply": { "zh-CN": "答复已发送。", en: "The reply is sent." },
+  "inbox.done.close": { "zh-CN": "留言已办结。", en: "The message is closed." },
+  "inbox.unavailable": {
+    "zh-CN": ({ status }) => `无法读取留言箱(HTTP ${status})。`,
+    en: ({ status }) => `The inbox cannot be read (HTTP ${status}).`,
+  },
+  "inbox.action_failed": {
+    "zh-CN": ({ status, message }) => `操作失败(HTTP ${status}):${message}`,
+    en: ({ status, message }) => `That did not work (HTTP ${status}): ${message}`,
+  },
+  "msg_reason.closed": { "zh-CN": "不在服务时间", en: "outside service hours" },
+  "msg_reason.queue_full": { "zh-CN": "排队已满", en: "queue full" },
+  "msg_reason.no_agents": { "zh-CN": "无客服在线", en: "no agent signed in" },
+  "msg_reason.wait_limit": { "zh-CN": "等待过久", en: "waited too long" },
+  "msg_reason.queued": { "zh-CN": "排队中主动留言", en: "chose to while queued" },
+  "msg_reason.direct": { "zh-CN": "直接留言", en: "left directly" },
+  "followups.title": { "zh-CN": "低评分回访", en: "Follow-ups" },
+  "followups.intro": {
+    "zh-CN": "“不满意”和“非常不满意”的评价,处理后请标记。",
+    en: "Ratings of “dissatisfied” and “very dissatisfied”; mark each handled once followed up.",
+  },
+  "followups.subject": { "zh-CN": "对象", en: "Subject" },
+  "followups.level": { "zh-CN": "评价", en: "Rating" },
+  "followups.comment": { "zh-CN": "意见", en: "Comment" },
+  "followups.when": { "zh-CN": "评价时间", en: "When" },
+  "followups.action": { "zh-CN": "处理", en: "Follow-up" },
+  "followups.note": {
+    "zh-CN": ({ subject }) => `处理说明:${subject}`,
+    en: ({ subject }) => `Note on ${subject}`,
+  },
+  "followups.note_placeholder": { "zh-CN": "处理说明", en: "Note" },
+  "followups.mark": { "zh-CN": "标记已处理", en: "Mark handled" },
+  "followups.empty": { "zh-CN": "暂无待回访的评价", en: "No open follow-ups" },
+  "followups.no_comment": { "zh-CN": "(无意见)", en: "(no comment)" },
+  "followups.kind.call": {
+    "zh-CN": ({ id }) => `通话 ${id}`,
+    en: ({ id }) => `Call ${id}`,
+  },
+  "followups.kind.message": {
+    "zh-CN": ({ id }) => `留言 ${id}`,
+    en: ({ id }) => `Message ${id}`,
+  },
+  "followups.unavailable": {
+    "zh-CN": ({ status }) => `无法读取回访列表(HTTP ${status})。`,
+    en: ({ status }) => `The follow-ups cannot be read (HTTP ${status}).`,
+  },
+  "followups.done": { "zh-CN": "已标记为已处理。", en: "Marked handled." },
 };
 
 let lang = initialLang();
@@ -543,6 +825,8 @@ export class StatusLine {
 
 /** Shows a server `error` message (or any failure) in a `role=alert` element; `null` hides it. */
 export function showError(element, error) {
+  // A client note (`data-i18n`) is replaced, not re-rendered on a language switch.
+  delete element.dataset.i18n;
   if (!error) {
     element.hidden = true;
     element.textContent = "";
@@ -790,4 +1074,87 @@ export function closeAudioPeer(pc, micStream, audioElements = []) {
   for (const track of micStream?.getTracks() ?? []) track.stop();
   if (pc && pc.signalingState !== "closed") pc.close();
   for (const element of audioElements) element.srcObject = null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ratings and messages (issue 6), shared by the hall and the ticket page
+
+/** The five levels of the government service-rating norm, best first. */
+export const RATING_LEVELS = [5, 4, 3, 2, 1];
+
+/** The longest text message and reply. */
+export const MESSAGE_MAX = 2000;
+
+/** Fills `container` with one radio button per level (`name` is the group's name and the ids'
+ * prefix); the labels follow the language. */
+export function fillRatingLevels(container, name) {
+  container.replaceChildren(
+    ...RATING_LEVELS.map((level) => {
+      const label = document.createElement("label");
+      label.className = "rating-option";
+      label.dataset.level = String(level);
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = name;
+      input.value = String(level);
+      input.id = `${name}-${level}`;
+      input.dataset.testid = `${name}-${level}`;
+      const text = document.createElement("span");
+      text.dataset.i18n = `rating.level.${level}`;
+      text.textContent = t(text.dataset.i18n);
+      label.append(input, text);
+      return label;
+    }),
+  );
+}
+
+/** The level chosen in a radio group, or null. */
+export function chosenLevel(container) {
+  const input = container.querySelector("input[type=radio]:checked");
+  return input ? Number(input.value) : null;
+}
+
+/** "非常满意" for 5. */
+export function ratingName(level) {
+  return t(`rating.level.${level}`);
+}
+
+/** Date and time of an epoch-ms instant with the year, for tickets and the inbox. */
+export function formatDate(ms) {
+  return new Date(ms).toLocaleString(lang, {
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    hour12: false,
+  });
+}
+
+/**
+ * An article's or a reply's text as paragraphs and numbered lists, line breaks kept: lines that
+ * start with "1." / "2、" / "3)" become the items of one `<ol>`, the others a `<p>` each.
+ */
+export function renderText(container, text) {
+  const nodes = [];
+  let list = null;
+  for (const line of String(text ?? "").split(/\r?\n/)) {
+    const step = /^\s*(\d+)\s*[.、)）]\s*(.*)$/.exec(line);
+    if (step) {
+      if (!list) {
+        list = document.createElement("ol");
+        list.start = Number(step[1]);
+        nodes.push(list);
+      }
+      const item = document.createElement("li");
+      item.textContent = step[2];
+      list.append(item);
+    } else if (line.trim()) {
+      list = null;
+      const paragraph = document.createElement("p");
+      paragraph.textContent = line;
+      nodes.push(paragraph);
+    }
+  }
+  container.replaceChildren(...nodes);
 }

@@ -2,18 +2,28 @@
 // the live position and estimated wait, talk, mute, hang up; told when a supervisor joins the
 // call (barge) or takes it over, when the call is transferred, when the queue is closed. A
 // reload or a dropped connection while queued rejoins the parked call and keeps the place.
+// A citizen is never left with nothing: "Other ways to get help" (a text or voice message, the
+// self-service assistant) is always on the page and is brought forward with the reason when the
+// call is turned away or has waited too long; every answered call ends with a rating.
 import {
+  MESSAGE_MAX,
   Signaling,
   StatusLine,
+  chosenLevel,
+  describeError,
+  fillRatingLevels,
+  formatDate,
   closeAudioPeer,
   createAudioPeer,
   formatDateTime,
+  formatDuration,
   formatHours,
   getCatalogue,
   getMicrophone,
   loadCatalogue,
   localName,
   offerWhenGathered,
+  renderText,
   serviceName,
   setupLang,
   showError,
@@ -33,6 +43,46 @@ const hoursLine = $("service-hours");
 const waitLimit = $("wait-limit");
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
+const other = {
+  section: $("other-ways"),
+  heading: $("other-ways-heading"),
+  reason: $("other-ways-reason"),
+  button: $("other-ways-button"),
+};
+const msgEl = {
+  form: $("message-form"),
+  service: $("message-service"),
+  name: $("message-name"),
+  phone: $("message-phone"),
+  body: $("message-body"),
+  counter: $("message-counter"),
+  submit: $("message-submit"),
+  status: new StatusLine($("message-status")),
+  error: $("message-error"),
+  result: $("message-result"),
+  ticket: $("result-ticket"),
+  code: $("result-code"),
+  due: $("result-due"),
+  link: $("result-link"),
+  another: $("message-another"),
+  voiceStart: $("voice-start"),
+  voiceBox: $("voice-recording"),
+  voiceTimer: $("voice-timer"),
+  voiceStop: $("voice-stop"),
+  voiceCancel: $("voice-cancel"),
+};
+const assistant = { log: $("assistant-log"), form: $("assistant-form"), input: $("assistant-input"), ask: $("assistant-ask") };
+const rating = {
+  form: $("rating-form"),
+  heading: $("rating-heading"),
+  levels: $("rating-levels"),
+  comment: $("rating-comment"),
+  submit: $("rating-submit"),
+  error: $("rating-error"),
+  thanks: $("rating-thanks"),
+};
+/** The reason the panel was last brought forward (`other.why.*`) and its parameters. */
+const otherReason = new StatusLine(other.reason);
 // `data-position` (the queue position) belongs to the `queued` state only: any other state, or
 // a new queue after a transfer, drops it until the next `queue_position`.
 const setStatus = status.set.bind(status);
@@ -56,7 +106,26 @@ const call = {
   supportAnnounced: null,
   /** Set while rejoining a parked call after a reload: the `rejoin_call` id. */
   rejoin: null,
+  /** Whether an agent answered this call (it is then rated when it ends). */
+  answered: false,
 };
+
+/**
+ * The text message being sent: `request` is the `leave_message` last sent, kept (with its
+ * `client_id`) until `message_saved` so a retry after a dropped connection is the same message;
+ * `inFlight` while no answer came.
+ */
+const textMessage = { request: null, inFlight: false };
+
+/**
+ * The voice message: `phase` `idle`, `starting` (microphone and offer, or the request sent),
+ * `recording`, `finishing` (`finish_voice_message` sent). `pc`/`mic` only when recorded over a
+ * new connection (no queued call); `clientId` kept until `message_saved`.
+ */
+const voice = { phase: "idle", pc: null, mic: null, startedAt: 0, maxMs: 0, timer: null, clientId: null };
+
+/** The call waiting for its rating, or null. */
+let ratingCallId = null;
 
 /** Set once `loadCatalogue` has finished, whether or not it got the catalogue. */
 let catalogueTried = false;
@@ -66,9 +135,12 @@ let freshToken = null;
 
 const signaling = new Signaling({ onMessage, onDrop });
 
+fillRatingLevels(rating.levels, "rating-level");
 setupLang(() => {
   renderServices();
   renderButtons();
+  renderCounter();
+  renderVoiceTimer();
 });
 status.set("idle", "status.idle");
 renderButtons();
@@ -77,12 +149,43 @@ loadCatalogue().then(() => {
   renderServices();
   renderButtons();
 });
-serviceSelect.addEventListener("change", renderHours);
+serviceSelect.addEventListener("change", () => {
+  renderHours();
+  // The message is about the service the citizen chose for the call.
+  if (serviceSelect.value) msgEl.service.value = serviceSelect.value;
+});
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   startCall();
 });
 hangupButton.addEventListener("click", hangUp);
+other.button.addEventListener("click", () =>
+  bringForward(call.phase === "queued" ? "queued" : null, {}, msgEl.body),
+);
+msgEl.body.addEventListener("input", renderCounter);
+msgEl.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendTextMessage();
+});
+msgEl.another.addEventListener("click", () => {
+  msgEl.result.hidden = true;
+  msgEl.form.hidden = false;
+  msgEl.body.focus();
+});
+msgEl.voiceStart.addEventListener("click", startVoice);
+msgEl.voiceStop.addEventListener("click", finishVoice);
+msgEl.voiceCancel.addEventListener("click", cancelVoice);
+assistant.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  ask();
+});
+assistant.log.addEventListener("click", onAssistantClick);
+rating.levels.addEventListener("change", () => showError(rating.error, null));
+rating.form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sendRating();
+});
+renderCounter();
 muteButton.addEventListener("click", toggleMute);
 signaling.open();
 
@@ -98,6 +201,7 @@ function renderServices() {
       option.dataset.i18n = "hall.services_unavailable";
       option.textContent = t(option.dataset.i18n);
       serviceSelect.replaceChildren(option);
+      msgEl.service.replaceChildren(option.cloneNode(true));
     }
     renderHours();
     return;
@@ -118,6 +222,9 @@ function renderServices() {
     .filter((group) => group.children.length);
   serviceSelect.replaceChildren(...groups);
   if (services.some((s) => s.id === previous)) serviceSelect.value = previous;
+  const previousMessage = msgEl.service.value;
+  msgEl.service.replaceChildren(...groups.map((group) => group.cloneNode(true)));
+  msgEl.service.value = services.some((s) => s.id === previousMessage) ? previousMessage : serviceSelect.value;
   renderHours();
 }
 
@@ -142,11 +249,24 @@ function renderButtons() {
   muteButton.setAttribute("aria-pressed", String(call.muted));
   muteButton.dataset.i18n = call.muted ? "button.unmute" : "button.mute";
   muteButton.textContent = t(muteButton.dataset.i18n);
+  // A voice message needs the microphone: not during a call that is starting or talking.
+  msgEl.voiceStart.disabled =
+    voice.phase !== "idle" || !["idle", "queued"].includes(call.phase);
+  msgEl.voiceBox.hidden = voice.phase !== "recording" && voice.phase !== "finishing";
+  msgEl.voiceStop.disabled = voice.phase !== "recording";
+  msgEl.voiceCancel.disabled = voice.phase !== "recording";
+  msgEl.submit.disabled = textMessage.inFlight;
+  for (const button of assistant.log.querySelectorAll("button[data-action=talk]")) {
+    button.disabled = call.phase !== "idle";
+  }
 }
 
 async function startCall(rejoinId = null) {
-  if (call.phase !== "idle") return;
+  if (call.phase !== "idle" || voice.phase !== "idle") return;
   showError(errorBox, null);
+  hideRating();
+  otherReason.element.hidden = true;
+  other.section.dataset.reason = "";
   call.phase = "starting";
   call.rejoin = rejoinId;
   renderButtons();
@@ -226,18 +346,27 @@ function resetCall() {
     muted: false,
     supportAnnounced: null,
     rejoin: null,
+    answered: false,
   });
   waitLimit.hidden = true;
   renderButtons();
 }
 
 function endCall(reason, opensAtMs) {
+  const { id, answered } = call;
   resetCall();
   if (reason === "closed" && opensAtMs) {
     status.set("ended", "status.closed", { when: formatDateTime(opensAtMs) });
   } else {
     status.set("ended", "status.ended", { reason });
   }
+  if (reason === "closed") {
+    if (opensAtMs) bringForward("closed", { when: formatDateTime(opensAtMs) });
+    else bringForward("closed_unknown");
+  } else if (reason === "queue_full" || reason === "no_agents") {
+    bringForward(reason);
+  }
+  if (answered && id) showRating(id);
 }
 
 async function onMessage(msg) {
@@ -270,7 +399,30 @@ async function onMessage(msg) {
       }
       break;
     case "wait_limit_reached":
-      if (msg.call_id === call.id) waitLimit.hidden = false;
+      if (msg.call_id === call.id) {
+        waitLimit.hidden = false;
+        bringForward("wait_limit", {}, null);
+      }
+      break;
+    case "message_saved":
+      onMessageSaved(msg);
+      break;
+    case "voice_recording":
+      await onVoiceRecording(msg);
+      break;
+    case "voice_message_cancelled":
+      endVoice();
+      msgEl.status.set("cancelled", "voice.cancelled");
+      break;
+    case "answer":
+      onAnswer(msg);
+      break;
+    case "rating_saved":
+      if (msg.subject === ratingCallId) {
+        ratingCallId = null;
+        rating.form.hidden = true;
+        rating.thanks.hidden = false;
+      }
       break;
     case "call_transferred":
       if (msg.call_id === call.id) {
@@ -282,6 +434,9 @@ async function onMessage(msg) {
     case "call_connected":
       if (msg.call_id === call.id) {
         call.phase = "connected";
+        call.answered = true;
+        // An agent answered while a voice message was being recorded: the server dropped it.
+        if (voice.phase !== "idle") endVoice();
         status.set("connected", "status.connected", { peer: msg.peer_name });
         renderButtons();
       }
@@ -343,6 +498,12 @@ function onWelcome(msg) {
   if (call.phase === "idle" && status.element.dataset.state === "reconnecting") {
     status.set("idle", "status.idle");
   }
+  // A text message whose answer was lost goes again with the same client id: the server
+  // gives the same ticket and creates nothing new.
+  if (textMessage.request && textMessage.inFlight) {
+    signaling.send(textMessage.request);
+    msgEl.status.set("sending", "message.sending");
+  }
 }
 
 async function onCallQueued(msg) {
@@ -375,6 +536,19 @@ function onError(msg) {
     freshToken = null;
     return;
   }
+  if (["leave_message", "start_voice_message", "finish_voice_message", "cancel_voice_message"].includes(msg.request_type)) {
+    onMessageError(msg);
+    return;
+  }
+  if (msg.request_type === "ask") {
+    addChat("bot", msg.code === "invalid_state" ? t("assistant.busy") : describeError(msg), "error");
+    return;
+  }
+  if (msg.request_type === "rate") {
+    rating.submit.disabled = false;
+    showError(rating.error, msg);
+    return;
+  }
   showError(errorBox, msg);
   if (["call", "rejoin_call"].includes(msg.request_type) && call.phase === "starting") {
     resetCall();
@@ -386,6 +560,9 @@ function onDrop(retrySeconds) {
   // A queued call is parked by the server and rejoined after `resume` (its media leg is
   // closed: a new offer follows); a call in progress ends with the connection.
   if (call.phase !== "idle") resetCall();
+  // The recording goes with the connection; nothing was kept.
+  if (voice.phase !== "idle") endVoice();
+  if (textMessage.inFlight) msgEl.status.set("retrying", "message.retry");
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
 }
 
@@ -403,4 +580,403 @@ function storeToken(token) {
   } catch {
     // Without storage a reload starts a new anonymous session.
   }
+}
+
+// --- Other ways to get help ---------------------------------------------------------------------
+
+/**
+ * Shows the panel with the reason (`other.why.<reason>`, none for the citizen's own look),
+ * scrolls it into view and moves the focus to `focus` (its heading by default; `null` leaves
+ * the focus where it is, as when the citizen is still waiting).
+ */
+function bringForward(reason, params = {}, focus = other.heading) {
+  other.section.dataset.reason = reason ?? "";
+  if (reason) {
+    otherReason.set(reason, `other.why.${reason}`, params);
+    other.reason.hidden = false;
+  } else {
+    other.reason.hidden = true;
+  }
+  other.section.classList.add("forward");
+  if (msgEl.result.hidden === false && reason) {
+    // A new reason to write: offer a fresh form, the last ticket stays readable above it.
+    msgEl.form.hidden = false;
+  }
+  if (focus) {
+    focus.focus({ preventScroll: true });
+  }
+  other.section.scrollIntoView({ block: "start", behavior: "smooth" });
+}
+
+function renderCounter() {
+  msgEl.counter.textContent = t("message.counter", { count: msgEl.body.value.length, max: MESSAGE_MAX });
+}
+
+/** Name and phone when given. */
+function contact() {
+  const name = msgEl.name.value.trim();
+  const phone = msgEl.phone.value.trim();
+  return { ...(name ? { name } : {}), ...(phone ? { phone } : {}) };
+}
+
+function messageService() {
+  return msgEl.service.value || serviceSelect.value || null;
+}
+
+function sendTextMessage() {
+  showError(msgEl.error, null);
+  const body = msgEl.body.value.trim();
+  if (!body) {
+    showNote(msgEl.error, "message.empty");
+    msgEl.body.focus();
+    return;
+  }
+  const service = messageService();
+  const content = {
+    type: "leave_message",
+    ...(service ? { service } : {}),
+    ...contact(),
+    body,
+    // From a queued call: the call then ends as `message_left`.
+    ...(call.phase === "queued" && call.id ? { call_id: call.id } : {}),
+  };
+  // The same content as the last unanswered attempt is a retry: the same client id.
+  const previous = textMessage.request;
+  const same =
+    previous && JSON.stringify({ ...previous, client_id: null }) === JSON.stringify({ ...content, client_id: null });
+  const client_id = same ? previous.client_id : crypto.randomUUID();
+  textMessage.request = { ...content, client_id };
+  textMessage.inFlight = true;
+  renderButtons();
+  if (signaling.send(textMessage.request)) {
+    msgEl.status.set("sending", "message.sending");
+  } else {
+    msgEl.status.set("offline", "message.offline");
+  }
+}
+
+function onMessageSaved(msg) {
+  const isText = textMessage.request?.client_id === msg.client_id;
+  const isVoice = voice.clientId === msg.client_id;
+  if (!isText && !isVoice) return;
+  if (isText) {
+    textMessage.request = null;
+    textMessage.inFlight = false;
+    msgEl.body.value = "";
+    renderCounter();
+  }
+  if (isVoice) endVoice();
+  msgEl.status.set("saved", "message.saved_title");
+  msgEl.ticket.textContent = msg.ticket;
+  msgEl.code.textContent = msg.code ?? "";
+  msgEl.due.textContent = t("message.due", { when: formatDate(msg.due_at_ms) });
+  msgEl.due.dataset.dueAtMs = String(msg.due_at_ms);
+  const query = new URLSearchParams({ t: msg.ticket, ...(msg.code ? { c: msg.code } : {}) });
+  msgEl.link.href = `/ticket?${query}`;
+  msgEl.form.hidden = true;
+  msgEl.result.hidden = false;
+  msgEl.result.focus();
+  renderButtons();
+}
+
+function onMessageError(msg) {
+  if (msg.request_type === "leave_message") {
+    textMessage.inFlight = false;
+    // Refused: nothing was saved; the next try is a new message.
+    if (msg.code !== "internal") textMessage.request = null;
+  } else if (voice.phase !== "idle" && msg.request_type !== "cancel_voice_message") {
+    endVoice();
+  }
+  msgEl.status.set("failed", "request." + msg.request_type);
+  showError(msgEl.error, msg);
+  renderButtons();
+}
+
+// --- Voice message ------------------------------------------------------------------------------
+
+async function startVoice() {
+  if (voice.phase !== "idle" || !["idle", "queued"].includes(call.phase)) return;
+  showError(msgEl.error, null);
+  voice.phase = "starting";
+  voice.clientId = null;
+  renderButtons();
+  msgEl.status.set("starting", "voice.starting");
+  const service = messageService();
+  const base = { type: "start_voice_message", ...(service ? { service } : {}) };
+  if (call.phase === "queued" && call.id) {
+    // Recorded from the queued call's connection: no new microphone prompt, no negotiation.
+    if (!signaling.send({ ...base, call_id: call.id })) failVoice("status.offline");
+    return;
+  }
+  let mic;
+  try {
+    mic = await getMicrophone();
+  } catch (error) {
+    console.warn("voicedesk: microphone refused", error);
+    failVoice("voice.mic_denied");
+    return;
+  }
+  if (voice.phase !== "starting") {
+    closeAudioPeer(null, mic);
+    return;
+  }
+  voice.mic = mic;
+  // The voice leg hears nothing back: no audio elements.
+  voice.pc = createAudioPeer(mic, []);
+  let sdp;
+  try {
+    sdp = await offerWhenGathered(voice.pc);
+  } catch (error) {
+    failVoice(null);
+    showError(msgEl.error, { code: "webrtc", message: String(error) });
+    return;
+  }
+  if (voice.phase !== "starting") return;
+  if (!signaling.send({ ...base, sdp })) failVoice("status.offline");
+}
+
+function failVoice(key) {
+  endVoice();
+  if (key) showNote(msgEl.error, key);
+}
+
+async function onVoiceRecording(msg) {
+  if (voice.phase !== "starting") return;
+  if (msg.sdp && voice.pc) {
+    try {
+      await voice.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    } catch (error) {
+      signaling.send({ type: "cancel_voice_message" });
+      failVoice(null);
+      showError(msgEl.error, { code: "bad_sdp", message: String(error) });
+      return;
+    }
+  }
+  voice.phase = "recording";
+  voice.startedAt = Date.now();
+  voice.maxMs = msg.max_ms;
+  voice.timer = setInterval(renderVoiceTimer, 250);
+  msgEl.status.set("recording", "voice.started");
+  renderVoiceTimer();
+  renderButtons();
+  msgEl.voiceStop.focus();
+}
+
+function renderVoiceTimer() {
+  if (voice.phase !== "recording" && voice.phase !== "finishing") return;
+  const elapsed = Math.min(Date.now() - voice.startedAt, voice.maxMs);
+  if (elapsed >= voice.maxMs && voice.phase === "recording") {
+    msgEl.voiceTimer.textContent = t("voice.max_reached");
+    msgEl.voiceBox.dataset.state = "max";
+    return;
+  }
+  msgEl.voiceBox.dataset.state = "recording";
+  msgEl.voiceTimer.textContent = t("voice.recording", {
+    elapsed: formatDuration(elapsed),
+    remaining: formatDuration(voice.maxMs - elapsed),
+  });
+}
+
+function finishVoice() {
+  if (voice.phase !== "recording") return;
+  voice.clientId ??= crypto.randomUUID();
+  if (!signaling.send({ type: "finish_voice_message", client_id: voice.clientId, ...contact() })) {
+    showNote(msgEl.error, "status.offline");
+    return;
+  }
+  voice.phase = "finishing";
+  clearInterval(voice.timer);
+  msgEl.status.set("saving", "voice.saving");
+  renderButtons();
+}
+
+function cancelVoice() {
+  if (voice.phase !== "recording") return;
+  signaling.send({ type: "cancel_voice_message" });
+  // `voice_message_cancelled` confirms; the recording stops here already.
+  endVoice();
+  msgEl.status.set("cancelled", "voice.cancelled");
+  msgEl.voiceStart.focus();
+}
+
+/** Back to no voice message: closes a voice-only connection (a queued call keeps its own). */
+function endVoice() {
+  clearInterval(voice.timer);
+  if (voice.pc || voice.mic) closeAudioPeer(voice.pc, voice.mic);
+  Object.assign(voice, { phase: "idle", pc: null, mic: null, timer: null, clientId: null });
+  renderButtons();
+}
+
+// --- The assistant ------------------------------------------------------------------------------
+
+function ask() {
+  const text = assistant.input.value.trim();
+  if (!text) {
+    assistant.input.focus();
+    return;
+  }
+  if (!signaling.send({ type: "ask", text })) {
+    addChat("bot", t("status.offline"), "error");
+    return;
+  }
+  addChat("you", text);
+  assistant.input.value = "";
+}
+
+/** One line of the conversation: `from` `you` or `bot`. Returns the line's body element. */
+function addChat(from, text, kind = "") {
+  const line = document.createElement("div");
+  line.className = `chat-line chat-${from}`;
+  if (kind) line.dataset.kind = kind;
+  const who = document.createElement("span");
+  who.className = "chat-who";
+  who.dataset.i18n = from === "you" ? "assistant.you" : "assistant.bot";
+  who.textContent = t(who.dataset.i18n);
+  const body = document.createElement("div");
+  body.className = "chat-body";
+  if (text) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    body.append(p);
+  }
+  line.append(who, body);
+  assistant.log.append(line);
+  line.scrollIntoView({ block: "nearest" });
+  return body;
+}
+
+/** The assistant's answer: the best article, suggestions as buttons, and the human options. */
+function onAnswer(msg) {
+  const body = addChat("bot", null);
+  body.parentElement.dataset.testid = "assistant-answer";
+  const service = msg.best?.service ?? msg.suggestions.find((s) => s.service)?.service ?? null;
+  if (msg.best) {
+    body.append(article(msg.best));
+  } else {
+    const p = document.createElement("p");
+    p.textContent = t(msg.suggestions.length ? "assistant.not_sure" : "assistant.nothing");
+    body.append(p);
+  }
+  if (msg.suggestions.length) {
+    const label = document.createElement("p");
+    label.className = "chat-suggest-label";
+    label.textContent = t("assistant.suggestions");
+    const list = document.createElement("ul");
+    list.className = "chat-suggestions";
+    for (const hit of msg.suggestions) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.dataset.action = "show";
+      button.textContent = hit.title;
+      suggestionHits.set(button, hit);
+      item.append(button);
+      list.append(item);
+    }
+    body.append(label, list);
+  }
+  const actions = document.createElement("div");
+  actions.className = "actions compact chat-actions";
+  const talk = document.createElement("button");
+  talk.type = "button";
+  talk.dataset.action = "talk";
+  talk.dataset.service = service ?? "";
+  talk.textContent = t("assistant.talk");
+  talk.disabled = call.phase !== "idle";
+  const leave = document.createElement("button");
+  leave.type = "button";
+  leave.dataset.action = "leave";
+  leave.dataset.service = service ?? "";
+  leave.textContent = t("assistant.leave_message");
+  actions.append(talk, leave);
+  body.append(actions);
+}
+
+/** Suggestion buttons → their article. */
+const suggestionHits = new WeakMap();
+
+function article(hit) {
+  const box = document.createElement("article");
+  box.className = "chat-article";
+  const title = document.createElement("h4");
+  title.textContent = hit.title;
+  const text = document.createElement("div");
+  renderText(text, hit.body);
+  box.append(title, text);
+  return box;
+}
+
+function onAssistantClick(event) {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const action = button.dataset.action;
+  if (action === "show") {
+    const hit = suggestionHits.get(button);
+    if (!hit) return;
+    const body = addChat("bot", null);
+    body.append(article(hit));
+  } else if (action === "talk") {
+    const service = button.dataset.service;
+    if (service && getCatalogue().services.some((s) => s.id === service)) {
+      serviceSelect.value = service;
+      msgEl.service.value = service;
+      renderHours();
+    }
+    callButton.scrollIntoView({ block: "center", behavior: "smooth" });
+    callButton.focus({ preventScroll: true });
+    startCall();
+  } else if (action === "leave") {
+    const service = button.dataset.service;
+    if (service && getCatalogue().services.some((s) => s.id === service)) msgEl.service.value = service;
+    msgEl.result.hidden = true;
+    msgEl.form.hidden = false;
+    msgEl.body.focus();
+    msgEl.body.scrollIntoView({ block: "center", behavior: "smooth" });
+  }
+}
+
+// --- Rating -------------------------------------------------------------------------------------
+
+function showRating(callId) {
+  ratingCallId = callId;
+  for (const input of rating.levels.querySelectorAll("input")) input.checked = false;
+  rating.comment.value = "";
+  rating.submit.disabled = false;
+  showError(rating.error, null);
+  rating.thanks.hidden = true;
+  rating.form.hidden = false;
+  rating.form.dataset.callId = callId;
+  rating.heading.focus();
+}
+
+function hideRating() {
+  ratingCallId = null;
+  rating.form.hidden = true;
+  rating.thanks.hidden = true;
+}
+
+function sendRating() {
+  if (!ratingCallId) return;
+  const level = chosenLevel(rating.levels);
+  if (!level) {
+    showNote(rating.error, "rating.choose");
+    rating.levels.querySelector("input")?.focus();
+    return;
+  }
+  showError(rating.error, null);
+  const comment = rating.comment.value.trim();
+  if (!signaling.send({ type: "rate", call_id: ratingCallId, level, ...(comment ? { comment } : {}) })) {
+    showNote(rating.error, "status.offline");
+    return;
+  }
+  rating.submit.disabled = true;
+}
+
+/** A client-side note (a missing field, no connection) in an alert element, in words only. */
+function showNote(element, key) {
+  element.dataset.code = "client";
+  element.dataset.i18n = key;
+  element.textContent = t(key);
+  element.hidden = false;
 }

@@ -245,6 +245,7 @@ test("hall: a voice message from the queued call and one over a new connection; 
     assert.equal(await page.evaluate(() => window.voicedesk.pc.signalingState), "closed", "the voice leg is closed");
 
     // Queued: the existing connection is recorded, no new offer.
+    await page.click("#message-another");
     let from = server.sent.length;
     await page.click("#call-button");
     const call = await server.next("call", from);

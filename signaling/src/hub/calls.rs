@@ -10,6 +10,7 @@ use voicedesk_protocol::{
 use voicedesk_queue_engine::{AgentId, CallId, Command, Input, Party, TurnAway};
 use voicedesk_store::NewCall;
 
+use super::fallback::RatingTarget;
 use super::{ActiveCall, ConnId, Hub, Identity, LegOwner};
 use crate::clock::now_ms;
 use crate::support::{CallLegs, call_feeds, silence};
@@ -44,6 +45,37 @@ impl Hub {
                 self.rejoin_call(conn, &citizen_id, CallId(call_id), sdp).await
             }
             (Identity::Citizen { .. }, ClientMessage::Ask { text }) => self.ask(conn, text),
+            (
+                Identity::Citizen { .. },
+                ClientMessage::LeaveMessage { client_id, service, name, phone, body, call_id },
+            ) => self.leave_message(conn, client_id, service, name, phone, body, call_id).await,
+            (
+                Identity::Citizen { .. },
+                ClientMessage::StartVoiceMessage { call_id, sdp, service },
+            ) => self.start_voice_message(conn, call_id, sdp, service).await,
+            (
+                Identity::Citizen { .. },
+                ClientMessage::FinishVoiceMessage { client_id, name, phone },
+            ) => self.finish_voice_message(conn, client_id, name, phone).await,
+            (Identity::Citizen { .. }, ClientMessage::CancelVoiceMessage) => {
+                self.cancel_voice_message(conn).await
+            }
+            (
+                Identity::Citizen { citizen_id },
+                ClientMessage::Rate { call_id, ticket, code, level, comment },
+            ) => {
+                let target = match (call_id, ticket, code) {
+                    (Some(call), None, None) => RatingTarget::Call(call),
+                    (None, Some(ticket), Some(code)) => RatingTarget::Ticket { ticket, code },
+                    _ => {
+                        return Err(refuse(
+                            ErrorCode::InvalidState,
+                            "rate either a call_id, or a ticket with its code",
+                        ));
+                    }
+                };
+                self.rate(conn, &citizen_id, target, level, comment).await
+            }
             (Identity::Citizen { .. }, ClientMessage::HangUp { call_id }) => {
                 let call = CallId(call_id);
                 if self.conns.get(&conn).and_then(|c| c.call.as_ref()) != Some(&call) {
@@ -195,6 +227,9 @@ impl Hub {
                 _ => None,
             };
             tracing::info!(%call, skill = %route.skill, reason = reason.as_str(), "call turned away");
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.citizen.turned_away = Some(reason);
+            }
             self.send(conn, ServerMessage::CallEnded { call_id: call.0, reason, opens_at_ms });
             return Ok(());
         }
@@ -285,7 +320,7 @@ impl Hub {
         self.carry_out_with(None).await
     }
 
-    async fn carry_out_with(&mut self, end_reason_override: Option<EndReason>) {
+    pub(super) async fn carry_out_with(&mut self, end_reason_override: Option<EndReason>) {
         while let Some(command) = self.engine.poll_command() {
             match command {
                 Command::Offer { call, agent, ring_timeout, waited, service, skill } => {
@@ -343,6 +378,10 @@ impl Hub {
                     // A dropped connection ends a talking call as a disconnect, not a hang-up.
                     let reason = match (end_reason_override, reason) {
                         (Some(cause), EndReason::CitizenHangUp) => cause,
+                        // A waiting citizen who left a message did not give up.
+                        (Some(EndReason::MessageLeft), EndReason::Abandoned) => {
+                            EndReason::MessageLeft
+                        }
                         _ => reason,
                     };
                     self.finish_call(&call, reason, agent).await;
@@ -399,6 +438,8 @@ impl Hub {
 
     /// Connects citizen and agent in the relay, records the answer, tells both.
     async fn bridge(&mut self, call: CallId, agent: AgentId) {
+        // A citizen recording a voice message from this call gets the agent instead.
+        self.drop_voice_draft_of(&call).await;
         let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
         if let Some(m) = self.members.get_mut(&agent.0) {
             m.handled.push(call.clone());
@@ -445,6 +486,7 @@ impl Hub {
         reason: EndReason,
         agent: Option<AgentId>,
     ) {
+        self.drop_voice_draft_of(call).await;
         let Some(active) = self.calls.remove(call) else { return };
         let agent = agent.or(active.agent.clone());
         let mut silenced: Vec<SlotFeed> = Vec::new();

@@ -219,6 +219,9 @@ pub(crate) struct Hub {
     engine: Engine,
     /// Services → queues, and the queues' settings, from the catalogue.
     routing: Routing,
+    /// Where voice messages are stored, and their longest length.
+    voice_dir: std::path::PathBuf,
+    voice_max: Duration,
     /// Local time offset and demo "always open", for rebuilding `routing`.
     utc_offset_minutes: i32,
     always_open: bool,
@@ -264,6 +267,8 @@ pub(crate) async fn spawn(
         routing: Routing::default(),
         utc_offset_minutes: config.utc_offset_minutes,
         always_open: config.always_open,
+        voice_dir: config.voice_dir.clone(),
+        voice_max: config.voice_message_max,
         stats,
         conns: HashMap::new(),
         members: HashMap::new(),
@@ -416,6 +421,7 @@ impl Hub {
     }
 
     async fn disconnected(&mut self, conn: ConnId) {
+        self.citizen_gone(conn).await;
         let Some(c) = self.conns.remove(&conn) else { return };
         match c.identity {
             Identity::Citizen { .. } => {
