@@ -518,6 +518,10 @@ const STRINGS = {
     "zh-CN": ({ level }) => `您的评价:${level}`,
     en: ({ level }) => `Your rating: ${level}`,
   },
+  "rating.thanks_given": {
+    "zh-CN": ({ level }) => `感谢您的评价!您的评价:${level}`,
+    en: ({ level }) => `Thank you for your rating! Your rating: ${level}`,
+  },
   "rating.already": { "zh-CN": "这条留言已经评价过了。", en: "This message has been rated already." },
 
   // The ticket page.

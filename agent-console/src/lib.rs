@@ -3,7 +3,7 @@
 //! directory.
 //!
 //! The server maps its routes onto [`asset`]: `/` → `hall.html`, `/agent` → `agent.html`,
-//! `/staff` → `staff.html`, `/assets/<file>` → `<file>`. The pages load only from their own origin (no inline scripts,
+//! `/staff` → `staff.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>`. The pages load only from their own origin (no inline scripts,
 //! no external URLs), so a strict Content-Security-Policy fits them.
 
 /// One embedded file.
@@ -25,11 +25,13 @@ const ASSETS: &[(&str, Asset)] = &[
     ("hall.html", Asset { body: include_bytes!("../assets/hall.html"), content_type: HTML }),
     ("agent.html", Asset { body: include_bytes!("../assets/agent.html"), content_type: HTML }),
     ("staff.html", Asset { body: include_bytes!("../assets/staff.html"), content_type: HTML }),
+    ("ticket.html", Asset { body: include_bytes!("../assets/ticket.html"), content_type: HTML }),
     ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
     ("console.js", Asset { body: include_bytes!("../assets/console.js"), content_type: JS }),
     ("hall.js", Asset { body: include_bytes!("../assets/hall.js"), content_type: JS }),
     ("agent.js", Asset { body: include_bytes!("../assets/agent.js"), content_type: JS }),
     ("staff.js", Asset { body: include_bytes!("../assets/staff.js"), content_type: JS }),
+    ("ticket.js", Asset { body: include_bytes!("../assets/ticket.js"), content_type: JS }),
     ("style.css", Asset { body: include_bytes!("../assets/style.css"), content_type: CSS }),
 ];
 
@@ -175,7 +177,15 @@ mod tests {
         ] {
             assert!(staff.contains(&format!("id=\"{id}\"")), "staff.html lacks #{id}");
         }
-        for page in [hall, agent, staff] {
+        let ticket = text("ticket.html");
+        for id in ["ticket-number", "ticket-code", "lookup-submit", "ticket-state", "ticket-reply"]
+        {
+            assert!(ticket.contains(&format!("id=\"{id}\"")), "ticket.html lacks #{id}");
+        }
+        for id in ["other-ways", "message-body", "voice-start", "assistant-log", "rating-form"] {
+            assert!(hall.contains(&format!("id=\"{id}\"")), "hall.html lacks #{id}");
+        }
+        for page in [hall, agent, staff, ticket] {
             assert!(page.contains("<html lang=\"zh-CN\">"));
             assert!(page.contains("aria-live=\"polite\""));
         }

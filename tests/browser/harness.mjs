@@ -202,7 +202,7 @@ export function slotsBytesReceived(page) {
 export async function startStaticServer() {
   const assets = join(repoRoot, "agent-console/assets");
   const types = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
-  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html" };
+  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html", "/ticket": "ticket.html" };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
     if (path === "/api/catalogue") {

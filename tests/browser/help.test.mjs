@@ -378,3 +378,83 @@ test("hall: every answered call is rated on five levels, by keyboard", async () 
     await hall.context.close();
   }
 });
+
+test("ticket page: prefilled from the link, one neutral error, the reply, and the rating", async () => {
+  const now = Date.UTC(2026, 10, 30, 2, 0);
+  const ticket = {
+    ticket: "M20261130-0007",
+    kind: "text",
+    state: "answered",
+    service: "pension_transfer",
+    created_at_ms: now,
+    due_at_ms: now + 2 * 86_400_000,
+    body: "我想咨询跨省转移养老保险关系需要多久。",
+    reply: "您好,跨省转移分三步:\n1. 向转入地提出申请。\n2. 转出地办理转出。\n3. 转入地办结。",
+    replied_at_ms: now + 3_600_000,
+  };
+  let server;
+  const api = (method, path, body, url) => {
+    if (method === "GET" && path === `/api/tickets/${ticket.ticket}`) {
+      return url.searchParams.get("code") === "K7Q9-2MXP" ? [200, ticket] : [404, { code: "not_found", message: "no such ticket" }];
+    }
+    if (method === "GET" && path.startsWith("/api/tickets/")) return [404, { code: "not_found", message: "no such ticket" }];
+    if (method === "POST" && path === `/api/tickets/${ticket.ticket}/rating`) {
+      if (body.code !== "K7Q9-2MXP") return [404, { code: "not_found", message: "no" }];
+      ticket.rating = { level: body.level, comment: body.comment ?? null };
+      return [200, { rating: ticket.rating }];
+    }
+    return null;
+  };
+  const view = await openPage(browser, "help-ticket", `${statics.base}/ticket?t=M20261130-0007&c=WRONG-CODE`, { ...PHONE, locale: "zh-CN" }, async (context) => {
+    server = await scriptedServer(context, { api });
+  });
+  const { page } = view;
+  try {
+    // Prefilled from the link and looked up at once: a wrong code says nothing about the ticket.
+    assert.equal(await page.inputValue("#ticket-number"), "M20261130-0007");
+    await page.locator("#lookup-error").waitFor({ state: "visible" });
+    const wrongCode = await text(page, "#lookup-error");
+    assert.equal(wrongCode, "票号或查询码不正确,请核对后重试。");
+    assert.equal(await page.locator("#ticket-details").isVisible(), false);
+    await page.fill("#ticket-number", "M20990101-0001");
+    await page.fill("#ticket-code", "K7Q9-2MXP");
+    await page.click("#lookup-submit");
+    await pollUntil(() => server.requests.some((r) => r.path === "/api/tickets/M20990101-0001"), { what: "the second lookup" });
+    await page.waitForTimeout(200);
+    assert.equal(await text(page, "#lookup-error"), wrongCode, "a wrong ticket reads the same");
+    // Missing fields are said before anything is asked.
+    await page.fill("#ticket-code", "");
+    await page.click("#lookup-submit");
+    assert.equal(await text(page, "#lookup-error"), "请填写票号和查询码。");
+
+    await page.fill("#ticket-number", "M20261130-0007");
+    await page.fill("#ticket-code", "K7Q9-2MXP");
+    await page.press("#ticket-code", "Enter");
+    await page.locator("#ticket-details").waitFor({ state: "visible" });
+    assert.equal(await page.locator("#lookup-error").isVisible(), false);
+    assert.equal(await text(page, "#ticket-state"), "已答复");
+    assert.equal(await text(page, "#ticket-service"), "养老保险关系跨地区转移");
+    assert.equal(await text(page, "#ticket-body"), ticket.body);
+    assert.equal(await page.locator("#ticket-reply ol li").count(), 3);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "ticket-heading");
+    await page.locator("#rating-form").waitFor({ state: "visible" });
+    await noOverflow(page, "the ticket page");
+    await page.screenshot({ path: `${SHOTS}/ticket-page.png`, fullPage: true });
+
+    await page.check("#rating-level-4");
+    await page.fill("#rating-comment", "答复很清楚");
+    await page.click("#rating-submit");
+    await page.locator("#rating-given").waitFor({ state: "visible" });
+    const post = server.requests.find((r) => r.method === "POST");
+    assert.deepEqual(post.body, { code: "K7Q9-2MXP", level: 4, comment: "答复很清楚" });
+    assert.match(await text(page, "#rating-given"), /感谢您的评价.*满意/);
+    assert.equal(await page.locator("#rating-form").isVisible(), false);
+    await page.click("#lang-switch");
+    assert.equal(await text(page, "#ticket-state"), "Answered");
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    await page.screenshot({ path: `${SHOTS}/ticket-page-rated-en.png`, fullPage: true });
+    assert.deepEqual(view.errors, []);
+  } finally {
+    await view.context.close();
+  }
+});
