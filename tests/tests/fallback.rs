@@ -81,6 +81,11 @@ use voicedesk_protocol::{AgentAvailability, EndReason};
 use voicedesk_softphone::{login, parse_marker};
 use voicedesk_tests::{DEMO_PASSWORD, TestOptions, http, http_json, place_call, wait_ended};
 
+/// A client id as clients make them (16 to 64 characters) from a short test name.
+fn client_id_of(name: &str) -> String {
+    format!("test-{name:-<16}")
+}
+
 /// Sends a text message and returns (ticket, code).
 async fn leave_text(
     ws: &mut SignalingClient,
@@ -89,7 +94,7 @@ async fn leave_text(
     call_id: Option<String>,
 ) -> (String, String) {
     let message = ClientMessage::LeaveMessage {
-        client_id: client_id.into(),
+        client_id: client_id_of(client_id),
         service: Some("pension_claim".into()),
         name: Some("王先生".into()),
         phone: Some("138 0000 0000".into()),
@@ -134,7 +139,9 @@ async fn every_fallback_trigger_leads_to_a_message_with_its_reason() {
     // Nobody signed in: turned away at once, and a message takes its place.
     let mut ws = server.citizen().await.unwrap();
     let offer = MediaLeg::new("c", 2).await.unwrap().create_offer().await.unwrap();
-    ws.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer }).await.unwrap();
+    ws.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer })
+        .await
+        .unwrap();
     assert!(matches!(
         ws.recv(STEP).await.unwrap(),
         ServerMessage::CallEnded { reason: EndReason::NoAgents, .. }
@@ -154,7 +161,9 @@ async fn every_fallback_trigger_leads_to_a_message_with_its_reason() {
     let mut first = place_call(&server, "pension_claim").await.unwrap();
     let mut ws2 = server.citizen().await.unwrap();
     let offer = MediaLeg::new("c2", 2).await.unwrap().create_offer().await.unwrap();
-    ws2.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer }).await.unwrap();
+    ws2.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer })
+        .await
+        .unwrap();
     assert!(matches!(
         ws2.recv(STEP).await.unwrap(),
         ServerMessage::CallEnded { reason: EndReason::QueueFull, .. }
@@ -202,7 +211,9 @@ async fn closed_on_a_holiday_leads_to_a_message_with_reason_closed() {
         .unwrap();
     let mut ws = server.citizen().await.unwrap();
     let offer = MediaLeg::new("c", 2).await.unwrap().create_offer().await.unwrap();
-    ws.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer }).await.unwrap();
+    ws.send(&ClientMessage::Call { service: Some("pension_claim".into()), sdp: offer })
+        .await
+        .unwrap();
     assert!(matches!(
         ws.recv(STEP).await.unwrap(),
         ServerMessage::CallEnded { reason: EndReason::Closed, .. }
@@ -225,7 +236,7 @@ async fn a_retry_with_the_same_client_id_creates_no_duplicate() {
     let _ = first_code;
     // The same id with other content is refused; nothing changes.
     let other = ClientMessage::LeaveMessage {
-        client_id: "same-id".into(),
+        client_id: client_id_of("same-id"),
         service: None,
         name: None,
         phone: None,
@@ -239,7 +250,7 @@ async fn a_retry_with_the_same_client_id_creates_no_duplicate() {
     ));
     // Bad input is refused with the reason.
     let empty = ClientMessage::LeaveMessage {
-        client_id: "empty".into(),
+        client_id: client_id_of("empty"),
         service: None,
         name: None,
         phone: None,
@@ -270,11 +281,16 @@ async fn staff_reply_reaches_the_ticket_page_and_a_low_rating_is_followed_up() {
     // Not answered yet: no rating.
     let rating = json!({ "code": code, "level": 2, "comment": "太慢" });
     let rate_path = format!("/api/tickets/{ticket}/rating");
-    assert_eq!(http_json(&server.base_url, "POST", &rate_path, None, Some(&rating)).await.unwrap().0, 400);
+    assert_eq!(
+        http_json(&server.base_url, "POST", &rate_path, None, Some(&rating)).await.unwrap().0,
+        400
+    );
 
     let id = inbox(&server, &staff, "").await[0]["id"].as_str().unwrap().to_owned();
     let (status, _) =
-        http(&server.base_url, "POST", &format!("/api/inbox/{id}/assign"), Some(&staff)).await.unwrap();
+        http(&server.base_url, "POST", &format!("/api/inbox/{id}/assign"), Some(&staff))
+            .await
+            .unwrap();
     assert_eq!(status, 200);
     let reply = json!({ "reply": "每月15日前发放到社保卡。" });
     let (status, body) = http_json(
@@ -288,14 +304,21 @@ async fn staff_reply_reaches_the_ticket_page_and_a_low_rating_is_followed_up() {
     .unwrap();
     assert_eq!(status, 200, "{body}");
 
-    let v: Value = serde_json::from_str(&http(&server.base_url, "GET", &page, None).await.unwrap().1).unwrap();
-    assert_eq!((v["state"].as_str(), v["reply"].as_str()), (Some("answered"), Some("每月15日前发放到社保卡。")));
+    let v: Value =
+        serde_json::from_str(&http(&server.base_url, "GET", &page, None).await.unwrap().1).unwrap();
+    assert_eq!(
+        (v["state"].as_str(), v["reply"].as_str()),
+        (Some("answered"), Some("每月15日前发放到社保卡。"))
+    );
 
     // A low rating goes onto the follow-up list until handled; a second rating is refused.
     let (status, body) =
         http_json(&server.base_url, "POST", &rate_path, None, Some(&rating)).await.unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(http_json(&server.base_url, "POST", &rate_path, None, Some(&rating)).await.unwrap().0, 409);
+    assert_eq!(
+        http_json(&server.base_url, "POST", &rate_path, None, Some(&rating)).await.unwrap().0,
+        409
+    );
     let follow_ups: Value = serde_json::from_str(
         &http(&server.base_url, "GET", "/api/follow-ups", Some(&staff)).await.unwrap().1,
     )
@@ -336,7 +359,11 @@ async fn a_call_is_rated_once_and_a_bad_rating_is_followed_up() {
     };
     voicedesk_tests::wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
-    citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    citizen
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. }))
+        .await
+        .unwrap();
     citizen.ws.send(&rate(1)).await.unwrap();
     assert!(matches!(
         citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. })).await.unwrap(),
@@ -366,7 +393,10 @@ async fn a_call_is_rated_once_and_a_bad_rating_is_followed_up() {
     .unwrap();
     let list = follow_ups["follow_ups"].as_array().unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0]["subject_kind"].as_str(), list[0]["level"].as_i64()), (Some("call"), Some(1)));
+    assert_eq!(
+        (list[0]["subject_kind"].as_str(), list[0]["level"].as_i64()),
+        (Some("call"), Some(1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -384,7 +414,12 @@ async fn a_voice_message_recorded_from_the_queued_call_plays_back_as_ogg_opus() 
         service: None,
     };
     citizen.ws.send(&start).await.unwrap();
-    match citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::VoiceRecording { .. })).await.unwrap() {
+    match citizen
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::VoiceRecording { .. }))
+        .await
+        .unwrap()
+    {
         ServerMessage::VoiceRecording { sdp: None, max_ms } => assert_eq!(max_ms, 120_000),
         other => panic!("{other:?}"),
     }
@@ -395,13 +430,18 @@ async fn a_voice_message_recorded_from_the_queued_call_plays_back_as_ogg_opus() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let finish = ClientMessage::FinishVoiceMessage {
-        client_id: "voice-1".into(),
+        client_id: client_id_of("voice-1"),
         name: None,
         phone: Some("138 0000 0000".into()),
     };
     citizen.ws.send(&finish).await.unwrap();
     let sent = citizen.media.sent().packets - before;
-    match citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::MessageSaved { .. })).await.unwrap() {
+    match citizen
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::MessageSaved { .. }))
+        .await
+        .unwrap()
+    {
         ServerMessage::MessageSaved { code: Some(_), .. } => {}
         other => panic!("{other:?}"),
     }

@@ -18,7 +18,8 @@ use crate::clock::now_ms;
 
 /// A message is due this many working days after it arrives (the government service norm).
 const DUE_WORKING_DAYS: u32 = 2;
-/// Longest client id of a message.
+/// Shortest and longest client id of a message (a UUID fits).
+const MIN_CLIENT_ID_CHARS: usize = 16;
 const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Longest rating comment, in characters.
 const MAX_COMMENT_CHARS: usize = 500;
@@ -157,7 +158,9 @@ impl Hub {
         let owns = self.conns.get(&conn).is_some_and(|c| c.call.as_ref() == Some(call));
         match self.calls.get(call) {
             Some(c) if owns && !c.connected && !c.parked && c.taken_over_by.is_none() => Ok(()),
-            Some(_) if owns => Err(refuse(ErrorCode::InvalidState, "the call is no longer waiting")),
+            Some(_) if owns => {
+                Err(refuse(ErrorCode::InvalidState, "the call is no longer waiting"))
+            }
             _ => Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call}"))),
         }
     }
@@ -266,7 +269,10 @@ impl Hub {
         service: Option<String>,
     ) -> Result<(), Refusal> {
         if self.conns.get(&conn).is_some_and(|c| c.citizen.voice.is_some()) {
-            return Err(refuse(ErrorCode::InvalidState, "a voice message is already being recorded"));
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "a voice message is already being recorded",
+            ));
         }
         self.check_service(service.as_deref())?;
         let max = self.voice_max;
@@ -348,7 +354,10 @@ impl Hub {
         };
         let recording = recording?;
         if recording.packets.is_empty() {
-            return Err(refuse(ErrorCode::InvalidState, "nothing was recorded; is the microphone on?"));
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "nothing was recorded; is the microphone on?",
+            ));
         }
         let bytes = recording.to_ogg_opus();
         let file = voicedesk_store::files::new_voice_file_name();
@@ -446,7 +455,10 @@ impl Hub {
             RatingTarget::Call(call_id) => {
                 let record = self.store.call(&call_id).await.map_err(store_refusal)?;
                 let Some(record) = record.filter(|r| r.citizen_session == citizen_id) else {
-                    return Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call_id}")));
+                    return Err(refuse(
+                        ErrorCode::UnknownCall,
+                        format!("you have no call {call_id}"),
+                    ));
                 };
                 if record.answered_at_ms.is_none() || record.outcome.is_none() {
                     return Err(refuse(
@@ -457,7 +469,8 @@ impl Hub {
                 (RatingSubject::Call, call_id.clone(), call_id)
             }
             RatingTarget::Ticket { ticket, code } => {
-                let message = self.store.verify_ticket(&ticket, &code).await.map_err(store_refusal)?;
+                let message =
+                    self.store.verify_ticket(&ticket, &code).await.map_err(store_refusal)?;
                 let Some(message) = message else {
                     return Err(refuse(ErrorCode::InvalidState, "unknown ticket or wrong code"));
                 };
@@ -500,12 +513,18 @@ pub(super) enum RatingTarget {
     },
 }
 
+/// The store's rule for client ids (checked here too, before a recording is stopped for a
+/// message that could not be saved).
 fn check_client_id(client_id: &str) -> Result<(), Refusal> {
-    let len = client_id.chars().count();
-    if len == 0 || len > MAX_CLIENT_ID_CHARS {
+    let len = client_id.len();
+    let chars_ok = client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !(MIN_CLIENT_ID_CHARS..=MAX_CLIENT_ID_CHARS).contains(&len) || !chars_ok {
         return Err(refuse(
             ErrorCode::InvalidState,
-            format!("client_id has 1 to {MAX_CLIENT_ID_CHARS} characters"),
+            format!(
+                "client_id has {MIN_CLIENT_ID_CHARS} to {MAX_CLIENT_ID_CHARS} characters of \
+                 A-Z, a-z, 0-9, - and _ (a UUID)"
+            ),
         ));
     }
     Ok(())
