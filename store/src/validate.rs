@@ -300,11 +300,11 @@ pub(crate) fn message(m: &NewMessage) -> Result<(), StoreError> {
                     "a voice file name made by files::new_voice_file_name (vm-<32 hex>.opus)",
                 ));
             }
-            if !m.voice_ms.is_some_and(|ms| ms >= 0) {
+            if m.voice_ms.is_none_or(|ms| ms < 0) {
                 let shown = m.voice_ms.map(|v| v.to_string()).unwrap_or_default();
                 return Err(invalid("message", "voice_ms", &shown, "a length in ms, 0 or more"));
             }
-            if !m.voice_bytes.is_some_and(|b| b > 0) {
+            if m.voice_bytes.is_none_or(|b| b <= 0) {
                 let shown = m.voice_bytes.map(|v| v.to_string()).unwrap_or_default();
                 return Err(invalid("message", "voice_bytes", &shown, "a file size above 0"));
             }
