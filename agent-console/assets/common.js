@@ -650,6 +650,14 @@ const STRINGS = {
   },
   "followups.note_placeholder": { "zh-CN": "处理说明", en: "Note" },
   "followups.mark": { "zh-CN": "标记已处理", en: "Mark handled" },
+  "followups.level_value": {
+    "zh-CN": ({ name, level }) => `${name}(${level} 分)`,
+    en: ({ name, level }) => `${name} (${level})`,
+  },
+  "inbox.state_overdue": {
+    "zh-CN": ({ state }) => `${state} · 已超期`,
+    en: ({ state }) => `${state} · Overdue`,
+  },
   "followups.empty": { "zh-CN": "暂无待回访的评价", en: "No open follow-ups" },
   "followups.no_comment": { "zh-CN": "(无意见)", en: "(no comment)" },
   "followups.kind.call": {

@@ -17,6 +17,7 @@ import {
   tOr,
 } from "./common.js";
 import { Headset, Login } from "./console.js";
+import { setupInbox } from "./inbox.js";
 
 /** The support modes, in the order of the buttons (DESIGN.md, the staff modes table). */
 const MODES = ["monitor", "whisper", "barge", "take_over"];
@@ -88,9 +89,12 @@ const login = new Login({
   onLeave: leaveConsole,
 });
 
+const inbox = setupInbox({ onUnauthorized: () => login.refuse("status.session_expired") });
+
 setupLang(() => {
   session.chartKey = "";
   render();
+  inbox.render();
 });
 loadCatalogue().then(() => render());
 status.set("login", "status.login_required");
@@ -108,6 +112,7 @@ function enterConsole(user) {
   session.names.set(user.id, session.me.name);
   session.signaling = new Signaling({ query: "?role=staff", onMessage, onDrop });
   session.signaling.open();
+  inbox.start(session.me);
   render();
 }
 
@@ -115,6 +120,7 @@ function enterConsole(user) {
 function leaveConsole() {
   session.signaling?.close();
   session.signaling = null;
+  inbox.stop();
   headset.close();
   clearPending();
   Object.assign(session, {

@@ -32,6 +32,7 @@ const ASSETS: &[(&str, Asset)] = &[
     ("agent.js", Asset { body: include_bytes!("../assets/agent.js"), content_type: JS }),
     ("staff.js", Asset { body: include_bytes!("../assets/staff.js"), content_type: JS }),
     ("ticket.js", Asset { body: include_bytes!("../assets/ticket.js"), content_type: JS }),
+    ("inbox.js", Asset { body: include_bytes!("../assets/inbox.js"), content_type: JS }),
     ("style.css", Asset { body: include_bytes!("../assets/style.css"), content_type: CSS }),
 ];
 

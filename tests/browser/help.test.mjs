@@ -458,3 +458,127 @@ test("ticket page: prefilled from the link, one neutral error, the reply, and th
     await view.context.close();
   }
 });
+
+test("staff console: the inbox (filters, overdue rows, text and voice, assign, reply, close) and the follow-ups", async () => {
+  const now = Date.now();
+  const base = { name: null, phone: null, body: null, voice_ms: null, reason: null, assigned_to: null, assigned_name: null, reply: null, replied_at_ms: null, replied_by: null };
+  const messages = [
+    { ...base, id: "m-1", ticket: "M20261126-0003", kind: "text", state: "new", service: "pension_transfer", name: "张先生", phone: "138 0000 0000", body: "我想咨询跨省转移养老保险关系需要多久。", reason: "closed", created_at_ms: now - 4 * 86_400_000, due_at_ms: now - 86_400_000, overdue: true },
+    { ...base, id: "m-2", ticket: "M20261130-0007", kind: "voice", state: "new", service: "medical_reimbursement", voice_ms: 42_000, reason: "queue_full", created_at_ms: now - 3_600_000, due_at_ms: now + 2 * 86_400_000, overdue: false },
+    { ...base, id: "m-3", ticket: "M20261129-0001", kind: "text", state: "answered", service: "pension_benefit_inquiry", body: "问题", reply: "答复", replied_at_ms: now - 60_000, replied_by: STAFF.id, assigned_to: STAFF.id, assigned_name: STAFF.display_name, created_at_ms: now - 86_400_000, due_at_ms: now + 86_400_000, overdue: false },
+  ];
+  const followUps = [
+    { subject_kind: "call", subject_id: "2b8e6f0e-5d1c-4c55-9a8e-3f9d2c1a7b10", level: 1, comment: "等了半小时", created_at_ms: now - 7_200_000, state: "open", handled_at_ms: null, handled_by: null, note: null },
+    { subject_kind: "message", subject_id: "M20261129-0001", level: 2, comment: null, created_at_ms: now - 3_600_000, state: "open", handled_at_ms: null, handled_by: null, note: null },
+  ];
+  const api = (method, path, body, url) => {
+    if (method === "GET" && path === "/api/inbox") {
+      const wanted = messages
+        .filter((m) => !url.searchParams.get("state") || m.state === url.searchParams.get("state"))
+        .filter((m) => url.searchParams.get("overdue") !== "true" || m.overdue);
+      return [200, { now_ms: now, messages: wanted }];
+    }
+    const action = /^\/api\/inbox\/([^/]+)\/(assign|reply|close)$/.exec(path);
+    if (method === "POST" && action) {
+      const m = messages.find((x) => x.id === action[1]);
+      if (!m) return [404, { code: "not_found", message: "no such message" }];
+      if (action[2] === "assign") Object.assign(m, { state: "assigned", assigned_to: STAFF.id, assigned_name: STAFF.display_name });
+      if (action[2] === "reply") Object.assign(m, { state: "answered", reply: body.reply, replied_at_ms: Date.now(), replied_by: STAFF.id });
+      if (action[2] === "close") Object.assign(m, { state: "closed" });
+      return [200, { message: m }];
+    }
+    if (method === "GET" && path === "/api/follow-ups") return [200, { follow_ups: followUps.filter((f) => f.state === "open") }];
+    const handled = /^\/api\/follow-ups\/(call|message)\/([^/]+)\/handled$/.exec(path);
+    if (method === "POST" && handled) {
+      const f = followUps.find((x) => x.subject_kind === handled[1] && x.subject_id === decodeURIComponent(handled[2]));
+      Object.assign(f, { state: "handled", note: body.note, handled_by: STAFF.id, handled_at_ms: Date.now() });
+      return [200, { follow_up: f }];
+    }
+    return null;
+  };
+  let server;
+  const staff = await openPage(browser, "help-staff-inbox", `${statics.base}/staff`, { locale: "en-US", viewport: { width: 1280, height: 900 } }, async (context) => {
+    server = await scriptedServer(context, { user: STAFF, api });
+    // The voice message plays from the API: a short valid Ogg file is not needed for the test,
+    // only that the element asks for the right address.
+  });
+  const { page } = staff;
+  try {
+    await page.fill("#login-username", "staff1");
+    await page.fill("#login-password", "demo");
+    await page.click("#login-submit");
+    await page.locator("#inbox-table tbody tr[data-id]").first().waitFor();
+    assert.equal(await page.locator("#inbox-table tbody tr[data-id]").count(), 3);
+    // Overdue first and marked in words, not by colour alone.
+    const first = page.locator("#inbox-table tbody tr").first();
+    assert.equal(await first.getAttribute("data-id"), "m-1");
+    assert.match(await first.textContent(), /Overdue/);
+    assert.equal(await page.locator("#inbox-table tbody tr.overdue").count(), 1);
+    assert.match(await first.textContent(), /Cross-region|养老|pension/i);
+    assert.match(await text(page, "#inbox-count"), /3 messages, 1 overdue/);
+
+    // Filters: overdue only, then a state.
+    await page.check("#inbox-overdue");
+    await pollUntil(async () => (await page.locator("#inbox-table tbody tr[data-id]").count()) === 1, { what: "overdue only" });
+    assert.ok(server.requests.some((r) => r.path === "/api/inbox" && r.search.includes("overdue=true")));
+    await page.uncheck("#inbox-overdue");
+    await page.selectOption("#inbox-state", "answered");
+    await pollUntil(async () => (await page.locator("#inbox-table tbody tr[data-id]").count()) === 1, { what: "answered only" });
+    assert.ok(server.requests.some((r) => r.path === "/api/inbox" && r.search.includes("state=answered")));
+    await page.selectOption("#inbox-state", "");
+    await pollUntil(async () => (await page.locator("#inbox-table tbody tr[data-id]").count()) === 3, { what: "all again" });
+
+    // The voice message: an audio element on the API's address.
+    await page.click('button[data-open="m-2"]');
+    await page.locator("#inbox-detail").waitFor({ state: "visible" });
+    assert.equal(await page.getAttribute("#detail-voice", "src"), "/api/inbox/m-2/voice");
+    assert.equal(await page.locator("#detail-voice").isVisible(), true);
+    assert.match(await text(page, "#detail-body"), /0:42/);
+
+    // The overdue text message: assign, reply, close.
+    await page.click('button[data-open="m-1"]');
+    assert.equal(await page.evaluate(() => document.activeElement.id), "inbox-detail-heading");
+    assert.equal(await text(page, "#detail-body"), "我想咨询跨省转移养老保险关系需要多久。");
+    assert.equal(await page.locator("#detail-voice").isVisible(), false);
+    assert.equal(await text(page, "#detail-name"), "张先生");
+    assert.match(await text(page, "#detail-state"), /Overdue/);
+    await page.screenshot({ path: `${SHOTS}/staff-inbox.png`, fullPage: true });
+    await page.click("#inbox-assign");
+    await pollUntil(async () => (await text(page, "#detail-assignee")) === STAFF.display_name, { what: "assigned" });
+    assert.equal(await text(page, "#detail-status"), "Assigned to you.");
+    await page.click("#inbox-send-reply");
+    assert.match(await text(page, "#detail-error"), /write the reply/);
+    await page.fill("#inbox-reply", "您好,跨省转移分三步:\n1. 向转入地提出申请。\n2. 转出地办理转出。\n3. 转入地办结。");
+    await page.click("#inbox-send-reply");
+    await pollUntil(async () => (await page.getAttribute("#inbox-detail", "data-state")) === "answered", { what: "answered" });
+    const reply = server.requests.find((r) => r.path === "/api/inbox/m-1/reply");
+    assert.match(reply.body.reply, /^您好/);
+    assert.equal(await page.locator("#detail-replied ol li").count(), 3);
+    await page.click("#inbox-close");
+    await pollUntil(async () => (await page.getAttribute("#inbox-detail", "data-state")) === "closed", { what: "closed" });
+    assert.equal(await page.locator("#reply-form").isVisible(), false);
+
+    // Follow-ups: the low ratings, marked handled with a note.
+    await page.locator("#followups-table tbody tr[data-key]").first().waitFor();
+    assert.equal(await page.locator("#followups-table tbody tr[data-key]").count(), 2);
+    assert.match(await text(page, "#followups-table tbody tr"), /Call 2b8e6f0e.*Very dissatisfied \(1\).*等了半小时/s);
+    const note = page.locator('#followups-table input[data-note="call/2b8e6f0e-5d1c-4c55-9a8e-3f9d2c1a7b10"]');
+    assert.match(await note.getAttribute("aria-label"), /Note on Call 2b8e6f0e/);
+    await note.fill("回电致歉,已解释排队原因");
+    await page.screenshot({ path: `${SHOTS}/staff-followups.png`, fullPage: true });
+    await page.click('#followups-table button[data-handle="call/2b8e6f0e-5d1c-4c55-9a8e-3f9d2c1a7b10"]');
+    await pollUntil(async () => (await page.locator("#followups-table tbody tr[data-key]").count()) === 1, { what: "handled" });
+    const handled = server.requests.find((r) => r.path.endsWith("/handled"));
+    assert.deepEqual(handled.body, { note: "回电致歉,已解释排队原因" });
+    await page.click("#lang-switch");
+    assert.equal(await text(page, "#inbox-heading"), "留言箱");
+    assert.match(await text(page, "#followups-table tbody tr"), /留言 M20261129-0001/);
+
+    await page.setViewportSize({ width: 360, height: 740 });
+    await noOverflow(page, "the staff console with the inbox");
+    await page.screenshot({ path: `${SHOTS}/staff-inbox-phone.png`, fullPage: true });
+    assert.deepEqual(staff.errors, []);
+  } finally {
+    await staff.context.close();
+  }
+});
