@@ -388,6 +388,14 @@ pub(crate) async fn put_article(
             format!("the article's id {:?} is not the one in the path {id:?}", article.id);
         return api_error(StatusCode::BAD_REQUEST, "bad_request", &message);
     }
+    if let Err(e) = article.validate() {
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
+    }
+    // Committed first, then indexed: a restart rebuilds the index from the store.
+    let json = serde_json::to_string(&article).unwrap_or_default();
+    if let Err(e) = app.store.upsert_kb_article(&id, &json, now_ms()).await {
+        return store_failure(e);
+    }
     match app.knowledge.upsert(article.clone()) {
         Ok(_) => Json(json!({ "article": article })).into_response(),
         Err(e @ voicedesk_knowledge::Error::InvalidArticle { .. }) => {
@@ -412,6 +420,9 @@ pub(crate) async fn delete_article(
 ) -> Response {
     if let Err(refused) = admin(&app, &headers).await {
         return refused;
+    }
+    if let Err(e) = app.store.delete_kb_article(&id).await {
+        return store_failure(e);
     }
     match app.knowledge.remove(&id) {
         Ok(found) => deleted(found, "article"),

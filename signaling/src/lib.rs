@@ -126,6 +126,36 @@ impl RunningServer {
 
 /// Binds the HTTP listener and starts the hub. The relay and the store are started by the
 /// caller (the binary, or a test).
+/// The knowledge base from the store; an empty store is seeded with the articles shipped with
+/// the binary first. An article that cannot be read is logged and left out.
+async fn load_knowledge(store: &dyn Store) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
+    use voicedesk_knowledge::{Article, KnowledgeBase, builtin_articles};
+    let mut rows = store.kb_articles().await.map_err(std::io::Error::other)?;
+    if rows.is_empty() {
+        let now = clock::now_ms();
+        for article in builtin_articles() {
+            let json = serde_json::to_string(&article).map_err(std::io::Error::other)?;
+            store
+                .upsert_kb_article(&article.id, &json, now)
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        rows = store.kb_articles().await.map_err(std::io::Error::other)?;
+        tracing::info!(articles = rows.len(), "knowledge base seeded");
+    }
+    let articles: Vec<Article> = rows
+        .into_iter()
+        .filter_map(|(id, json)| match serde_json::from_str::<Article>(&json) {
+            Ok(article) => Some(article),
+            Err(e) => {
+                tracing::error!(%id, error = %e, "unreadable knowledge article left out");
+                None
+            }
+        })
+        .collect();
+    KnowledgeBase::new(articles).map_err(std::io::Error::other)
+}
+
 /// Creates the voice message directory and, before anything is written, removes what an
 /// interrupted run left: temporary files and voice files no committed message references.
 async fn sweep_voice_files(config: &ServerConfig, store: &dyn Store) -> std::io::Result<()> {
@@ -162,8 +192,7 @@ pub async fn start(
     }
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
-    let knowledge =
-        Arc::new(voicedesk_knowledge::KnowledgeBase::builtin().map_err(std::io::Error::other)?);
+    let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
     let hub = hub::spawn(
         store.clone(),
         relay.handle.clone(),

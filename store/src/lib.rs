@@ -373,6 +373,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// A message's access log, oldest first.
     async fn message_audit(&self, message_id: &str) -> Result<Vec<MessageAuditEntry>, StoreError>;
+
+    // ---- Knowledge base (change 0006) ---------------------------------------------------------
+
+    /// Every knowledge-base article as `(id, article JSON)`, by id.
+    async fn kb_articles(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Creates or replaces an article (its JSON as the knowledge crate serialises it).
+    async fn upsert_kb_article(&self, id: &str, json: &str, at_ms: i64) -> Result<(), StoreError>;
+
+    /// Deletes an article; whether it existed.
+    async fn delete_kb_article(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

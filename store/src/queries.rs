@@ -1392,6 +1392,44 @@ macro_rules! impl_store {
                 self.message_transition(updated, id, user_id, "close").await
             }
 
+            async fn kb_articles(&self) -> Result<Vec<(String, String)>, $crate::StoreError> {
+                let mut rows = sqlx::query_as::<_, (String, String)>(
+                    "SELECT id, article_json FROM kb_articles",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                // Byte order on both backends (a Postgres collation may order `_` differently).
+                rows.sort();
+                Ok(rows)
+            }
+
+            async fn upsert_kb_article(
+                &self,
+                id: &str,
+                json: &str,
+                at_ms: i64,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO kb_articles (id, article_json, updated_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET article_json = excluded.article_json, \
+                     updated_at_ms = excluded.updated_at_ms",
+                )
+                .bind(id)
+                .bind(json)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_kb_article(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM kb_articles WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn voice_files(&self) -> Result<Vec<String>, $crate::StoreError> {
                 let mut files = sqlx::query_scalar::<_, String>(
                     "SELECT voice_file FROM messages WHERE voice_file IS NOT NULL",

@@ -246,6 +246,7 @@ suite!(
     refused_ratings_and_follow_up_changes_change_nothing,
     migrations_upgrade_a_database_that_had_only_0003,
     message_audit_is_appended_and_refuses_unknown_references,
+    kb_articles_are_upserted_listed_and_deleted,
 );
 
 mod cases {
@@ -2052,6 +2053,25 @@ mod cases {
             "{err:?}"
         );
         assert!(store.messages(&filter_messages(None, None)).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn kb_articles_are_upserted_listed_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        assert!(store.kb_articles().await.unwrap().is_empty(), "the server seeds, not the store");
+        store.upsert_kb_article("pension_transfer", r#"{"v":1}"#, 1_000).await.unwrap();
+        store.upsert_kb_article("card_loss", r#"{"v":1}"#, 1_000).await.unwrap();
+        store.upsert_kb_article("pension_transfer", r#"{"v":2}"#, 2_000).await.unwrap();
+        let rows = store.kb_articles().await.unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("card_loss".to_owned(), r#"{"v":1}"#.to_owned()),
+                ("pension_transfer".to_owned(), r#"{"v":2}"#.to_owned()),
+            ]
+        );
+        assert!(store.delete_kb_article("card_loss").await.unwrap());
+        assert!(!store.delete_kb_article("card_loss").await.unwrap());
+        assert_eq!(store.kb_articles().await.unwrap().len(), 1);
     }
 
     pub(crate) async fn message_audit_is_appended_and_refuses_unknown_references(db: TestDb) {

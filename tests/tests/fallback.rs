@@ -475,3 +475,45 @@ async fn a_voice_message_recorded_from_the_queued_call_plays_back_as_ogg_opus() 
     let files: Vec<_> = std::fs::read_dir(&server.voice_dir).unwrap().collect();
     assert_eq!(files.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_article_answers_at_once_and_after_a_restart() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = login(&server.base_url, "admin1", DEMO_PASSWORD).await.unwrap();
+    let (_, body) = http(&server.base_url, "GET", "/api/knowledge/articles", None).await.unwrap();
+    let articles: Value = serde_json::from_str(&body).unwrap();
+    let mut article = articles["articles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "social_security_card_loss")
+        .expect("the card-loss article")
+        .clone();
+    article["zh"]["body"] =
+        json!("1. 拨打 12333 挂失。\n2. 带身份证到银行网点补卡(本说明已更新 V2)。");
+    let path = "/api/admin/articles/social_security_card_loss";
+    let agent = login(&server.base_url, "agent1", DEMO_PASSWORD).await.unwrap();
+    let refused = http_json(&server.base_url, "PUT", path, Some(&agent), Some(&article)).await;
+    assert_eq!(refused.unwrap().0, 403);
+    let (status, body) =
+        http_json(&server.base_url, "PUT", path, Some(&admin), Some(&article)).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    let updated = |answer: ServerMessage| match answer {
+        ServerMessage::Answer { best, suggestions, .. } => best
+            .into_iter()
+            .chain(suggestions)
+            .any(|h| h.article_id == "social_security_card_loss" && h.body.contains("V2")),
+        other => panic!("expected an answer, got {other:?}"),
+    };
+    let mut ws = server.citizen().await.unwrap();
+    assert!(updated(ask(&mut ws, "社保卡丢了怎么办").await), "the edit answers at once");
+    drop(ws);
+
+    server.shutdown().await;
+    let options =
+        TestOptions { database_url: Some(server.database_url.clone()), ..Default::default() };
+    let again = TestServer::start_with(options).await.unwrap();
+    let mut ws = again.citizen().await.unwrap();
+    assert!(updated(ask(&mut ws, "社保卡丢了怎么办").await), "the edit survives a restart");
+}
