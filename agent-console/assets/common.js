@@ -632,8 +632,7 @@ const STRINGS = {
   "msg_reason.queue_full": { "zh-CN": "排队已满", en: "queue full" },
   "msg_reason.no_agents": { "zh-CN": "无客服在线", en: "no agent signed in" },
   "msg_reason.wait_limit": { "zh-CN": "等待过久", en: "waited too long" },
-  "msg_reason.queued": { "zh-CN": "排队中主动留言", en: "chose to while queued" },
-  "msg_reason.direct": { "zh-CN": "直接留言", en: "left directly" },
+  "msg_reason.choice": { "zh-CN": "群众主动留言", en: "the citizen's choice" },
   "followups.title": { "zh-CN": "低评分回访", en: "Follow-ups" },
   "followups.intro": {
     "zh-CN": "“不满意”和“非常不满意”的评价,处理后请标记。",

@@ -14,7 +14,7 @@ use voicedesk_softphone::{MediaLeg, SignalingClient};
 
 const STEP: Duration = Duration::from_secs(15);
 /// Text messages sent in one burst, without waiting for their acknowledgements.
-const BURST: usize = 40;
+const BURST: usize = 300;
 /// The server is killed once this many of them are acknowledged.
 const KILL_AFTER_ACKS: usize = 10;
 
