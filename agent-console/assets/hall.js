@@ -115,6 +115,9 @@ const call = {
  * `client_id`) until `message_saved` so a retry after a dropped connection is the same message;
  * `inFlight` while no answer came.
  */
+/** The service of a parked call being rejoined, to select once the list is loaded. */
+let parkedService = null;
+
 const textMessage = { request: null, inFlight: false };
 
 /**
@@ -221,7 +224,9 @@ function renderServices() {
     })
     .filter((group) => group.children.length);
   serviceSelect.replaceChildren(...groups);
-  if (services.some((s) => s.id === previous)) serviceSelect.value = previous;
+  const wanted = parkedService ?? previous;
+  if (services.some((s) => s.id === wanted)) serviceSelect.value = wanted;
+  parkedService = null;
   const previousMessage = msgEl.service.value;
   msgEl.service.replaceChildren(...groups.map((group) => group.cloneNode(true)));
   msgEl.service.value = services.some((s) => s.id === previousMessage) ? previousMessage : serviceSelect.value;
@@ -378,9 +383,9 @@ async function onMessage(msg) {
       storeToken(msg.citizen_token);
       freshToken = null;
       if (msg.parked_call && call.phase === "idle") {
-        if (getCatalogue().services.some((s) => s.id === msg.parked_call.service)) {
-          serviceSelect.value = msg.parked_call.service;
-        }
+        // Shown as soon as the list is there (the catalogue may still be loading).
+        parkedService = msg.parked_call.service ?? null;
+        renderServices();
         await startCall(msg.parked_call.call_id);
       }
       break;
