@@ -27,17 +27,9 @@ use crate::RelayError;
 use crate::rewrite::SlotRewriter;
 use crate::routing::LegId;
 use crate::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
-use crate::srtp_fast::{FastSrtp, KeyTap, srtp_profiles};
+pub(crate) use crate::srtp_fast::FastPath;
+use crate::srtp_fast::{KeyTap, srtp_profiles};
 
-/// Whether a leg's RTP takes the fast path (see [`crate::srtp_fast`]).
-pub(crate) enum FastPath {
-    /// DTLS-SRTP not up yet.
-    Pending,
-    /// Our own SRTP contexts carry the leg's RTP.
-    Ready(Box<FastSrtp>),
-    /// The captured keys did not work: rtc's pipeline carries it.
-    Off,
-}
 
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,14 +80,8 @@ pub(crate) struct Leg {
 impl Leg {
     /// Switches to the fast path once DTLS-SRTP is up (called when the leg connects).
     pub(crate) fn start_fast_path(&mut self) {
-        if matches!(self.fast, FastPath::Pending) {
-            self.fast = match FastSrtp::from_tap(&self.tap) {
-                Some(fast) => FastPath::Ready(Box::new(fast)),
-                None => {
-                    tracing::warn!(leg = %self.id, "SRTP keys not captured; using the stack's RTP path");
-                    FastPath::Off
-                }
-            };
+        if !self.fast.start(&self.tap) {
+            tracing::warn!(leg = %self.id, "SRTP keys not captured; using the stack's RTP path");
         }
     }
 }

@@ -164,6 +164,30 @@ pub fn is_rtcp(datagram: &[u8]) -> bool {
     datagram.get(1).is_some_and(|b| (192..=223).contains(b))
 }
 
+/// Whether a connection's RTP takes the fast path.
+pub enum FastPath {
+    /// DTLS-SRTP not up yet.
+    Pending,
+    /// Our own SRTP contexts carry the connection's RTP.
+    Ready(Box<FastSrtp>),
+    /// The captured keys did not work: rtc's pipeline carries it.
+    Off,
+}
+
+impl FastPath {
+    /// Switches from `Pending` to `Ready` (or `Off` when the keys cannot be used); call it when
+    /// the connection reports `Connected`. False if the fast path is off.
+    pub fn start(&mut self, tap: &Arc<KeyTap>) -> bool {
+        if matches!(self, FastPath::Pending) {
+            *self = match FastSrtp::from_tap(tap) {
+                Some(fast) => FastPath::Ready(Box::new(fast)),
+                None => FastPath::Off,
+            };
+        }
+        !matches!(self, FastPath::Off)
+    }
+}
+
 /// Whether verification of the receiving context is still open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verified {
