@@ -31,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rand::Rng;
+use rtc::crypto::RTCCryptoProvider;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
@@ -52,14 +53,13 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
+use rtc::shared::marshal::{Marshal, Unmarshal};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::oneshot;
 use voicedesk_media_relay::rtc_setup::{
     OPUS_PAYLOAD_TYPE, host_candidate, opus_codec, opus_media_engine,
 };
 use voicedesk_media_relay::srtp_fast::{Decrypted, FastPath, KeyTap, is_rtcp, srtp_profiles};
-use rtc::crypto::RTCCryptoProvider;
-use rtc::shared::marshal::{Marshal, Unmarshal};
 use voicedesk_softphone::{
     MARKER_PAYLOAD_LEN, Marker, PACKET_INTERVAL, TIMESTAMP_STEP, Tag, micros_since_epoch,
     parse_marker,

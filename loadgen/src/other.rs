@@ -171,7 +171,8 @@ pub(crate) async fn store(args: StoreArgs) -> Result<Value> {
     let secs = start.elapsed().as_secs_f64();
     lat.sort_unstable();
     let p = |q: f64| {
-        (!lat.is_empty()).then(|| lat[((q * lat.len() as f64) as usize).min(lat.len() - 1)] as f64 / 1000.0)
+        (!lat.is_empty())
+            .then(|| lat[((q * lat.len() as f64) as usize).min(lat.len() - 1)] as f64 / 1000.0)
     };
     let backend = args.url.split(':').next().unwrap_or("").to_owned();
     Ok(json!({

@@ -29,13 +29,13 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
 use crate::hold::HoldTune;
 use crate::leg::{FastPath, HoldPlayer, Leg, LegState, answer_offer};
-use crate::srtp_fast::{Decrypted, is_rtcp};
-use rtc::shared::marshal::{Marshal, Unmarshal};
 use crate::metrics::RelayStats;
 use crate::rewrite::{FRAME_TICKS, SourceKey};
 use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 use crate::sdp::check_offer;
+use crate::srtp_fast::{Decrypted, is_rtcp};
 use crate::{LegEndReason, RelayError, RelayEvent};
+use rtc::shared::marshal::{Marshal, Unmarshal};
 
 /// Timing rules of the relay.
 #[derive(Debug, Clone)]
@@ -502,7 +502,14 @@ impl RelayCore {
             end = end.saturating_sub(plain.last().copied().unwrap_or(0) as usize).max(start);
         }
         let key = SourceKey { leg: source.0, ssrc: h.ssrc };
-        self.forward_payload(now, key, h.sequence_number, h.timestamp, h.marker, &plain[start..end]);
+        self.forward_payload(
+            now,
+            key,
+            h.sequence_number,
+            h.timestamp,
+            h.marker,
+            &plain[start..end],
+        );
     }
 
     /// Writes one source packet to every slot fed by its leg. Header extensions and padding

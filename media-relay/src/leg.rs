@@ -30,7 +30,6 @@ use crate::rtc_setup::{host_candidate, opus_codec, opus_media_engine};
 pub(crate) use crate::srtp_fast::FastPath;
 use crate::srtp_fast::{KeyTap, srtp_profiles};
 
-
 /// Where a leg is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LegState {

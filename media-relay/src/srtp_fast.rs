@@ -32,8 +32,8 @@ use bytes::BytesMut;
 use rtc::crypto::{
     ActiveKeyExchange, AeadAlgorithm, AeadCipher, BlockCipherAlgorithm, CbcAlgorithm, CbcCipher,
     CryptoAlgorithm, CryptoError, HashAlgorithm, HmacAlgorithm, KeyExchangeAlgorithm, Mac,
-    PublicKey, RTCCrypto, RTCCryptoProvider, RTCRandom, SignatureScheme, SigningKey,
-    StreamCipher, StreamCipherAlgorithm,
+    PublicKey, RTCCrypto, RTCCryptoProvider, RTCRandom, SignatureScheme, SigningKey, StreamCipher,
+    StreamCipherAlgorithm,
 };
 use rtc::shared::marshal::{MarshalSize, Unmarshal};
 use rtc::srtp::context::Context;
@@ -231,8 +231,11 @@ impl FastSrtp {
         // A 12-byte salt (AEAD-AES-GCM) leaves bytes 12..14 of the first KDF block zero; a
         // 14-byte salt (AES-CM) fills them. Verification catches the 1-in-65536 miss.
         let gcm = seen.iter().all(|(_, b)| b[12] == 0 && b[13] == 0);
-        let profile =
-            if gcm { ProtectionProfile::AeadAes128Gcm } else { ProtectionProfile::Aes128CmHmacSha1_80 };
+        let profile = if gcm {
+            ProtectionProfile::AeadAes128Gcm
+        } else {
+            ProtectionProfile::Aes128CmHmacSha1_80
+        };
         let salt_len = profile.salt_len();
         let key = |i: usize| (seen[i].0.clone(), seen[i].1[..salt_len].to_vec());
         let keys = [key(0), key(1)];
