@@ -265,6 +265,11 @@ async fn run(
                     };
                     let now = Instant::now();
                     for (m, buf) in meta.iter().zip(iovs.iter()).take(n) {
+                        if m.len == 0 {
+                            // An empty datagram is still one (counted and dropped by the core).
+                            core.handle_datagram(now, m.addr, &[]);
+                            continue;
+                        }
                         let stride = if m.stride == 0 { m.len } else { m.stride };
                         for datagram in buf[..m.len].chunks(stride.max(1)) {
                             core.handle_datagram(now, m.addr, datagram);
