@@ -31,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rand::Rng;
+use rtc::crypto::RTCCryptoProvider;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
@@ -52,11 +53,13 @@ use rtc::rtp_transceiver::{
     RTCRtpReceiverId, RTCRtpSenderId, RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 };
 use rtc::sansio::Protocol;
+use rtc::shared::marshal::{Marshal, Unmarshal};
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use tokio::sync::oneshot;
 use voicedesk_media_relay::rtc_setup::{
     OPUS_PAYLOAD_TYPE, host_candidate, opus_codec, opus_media_engine,
 };
+use voicedesk_media_relay::srtp_fast::{Decrypted, FastPath, KeyTap, is_rtcp, srtp_profiles};
 use voicedesk_softphone::{
     MARKER_PAYLOAD_LEN, Marker, PACKET_INTERVAL, TIMESTAMP_STEP, Tag, micros_since_epoch,
     parse_marker,
@@ -173,6 +176,7 @@ pub(crate) fn start(ice_check_interval: Duration) -> Result<(EngineHandle, JoinH
         poll,
         commands: command_rx,
         certificate,
+        crypto: provider,
         legs: Vec::new(),
         retired: Vec::new(),
         timers: BinaryHeap::new(),
@@ -284,6 +288,14 @@ struct Leg {
     sending: bool,
     next_send: Option<Instant>,
     stack_deadline: Option<Instant>,
+    /// SRTP past the stack, as the relay does (see `voicedesk_media_relay::srtp_fast`): the
+    /// load generator must be cheaper per packet than the relay it measures.
+    tap: Arc<KeyTap>,
+    fast: FastPath,
+    /// The relay's address (where the stack sent DTLS).
+    peer: Option<SocketAddr>,
+    /// Receive slot of each SSRC the relay announced in its answer.
+    ssrc_slots: Vec<(u32, usize)>,
     marker_seq: u32,
     rtp_seq: u16,
     rtp_ts: u32,
@@ -294,6 +306,7 @@ struct Engine {
     poll: Poll,
     commands: mpsc::Receiver<Command>,
     certificate: RTCCertificate,
+    crypto: Arc<dyn RTCCryptoProvider>,
     legs: Vec<Option<Leg>>,
     retired: Vec<LegReport>,
     timers: Timers,
@@ -419,7 +432,10 @@ impl Engine {
         let media_engine = opus_media_engine().map_err(stack)?;
         // Sender and receiver reports, as a browser sends them: part of the relay's load.
         let registry = configure_rtcp_reports(Registry::new());
+        let tap = KeyTap::new(self.crypto.clone());
         let setting_engine = SettingEngineBuilder::new()
+            .with_crypto_provider(tap.clone())
+            .with_srtp_protection_profiles(srtp_profiles())
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(self.ice_check_interval), None)
             .build();
@@ -504,6 +520,10 @@ impl Engine {
             sending: false,
             next_send: None,
             stack_deadline: None,
+            tap,
+            fast: FastPath::Pending,
+            peer: None,
+            ssrc_slots: Vec::new(),
             marker_seq: 0,
             rtp_seq: rng.random(),
             rtp_ts: rng.random(),
@@ -538,6 +558,31 @@ impl Engine {
             match leg.socket.recv_from(buf) {
                 Ok((n, from)) => {
                     let now = Instant::now();
+                    let data = &buf[..n];
+                    if (128..=191).contains(&data[0])
+                        && !is_rtcp(data)
+                        && let FastPath::Ready(fast) = &mut leg.fast
+                    {
+                        match fast.decrypt(data) {
+                            Decrypted::Packet(plain) => {
+                                let mut rest = &plain[..];
+                                if let Ok(h) = rtc::rtp::header::Header::unmarshal(&mut rest) {
+                                    let slot = leg
+                                        .ssrc_slots
+                                        .iter()
+                                        .find(|(s, _)| *s == h.ssrc)
+                                        .map(|(_, slot)| *slot);
+                                    record_rtp(now, &mut leg.report, slot, rest, self.window);
+                                }
+                                continue;
+                            }
+                            Decrypted::Rejected => {
+                                leg.report.errors += 1;
+                                continue;
+                            }
+                            Decrypted::GiveUp => leg.fast = FastPath::Off,
+                        }
+                    }
                     let message = TaggedBytesMut {
                         now,
                         transport: TransportContext {
@@ -620,6 +665,9 @@ impl Engine {
                     RTCPeerConnectionState::Connected if leg.connected_at.is_none() => {
                         leg.connected_at = Some(now);
                         leg.report.connected_at = Some(now);
+                        if !leg.fast.start(&leg.tap) {
+                            tracing::warn!(leg = id, "SRTP keys not captured; stack RTP path");
+                        }
                         for waiter in leg.waiters.drain(..) {
                             let _ = waiter.send(Ok(now));
                         }
@@ -666,9 +714,28 @@ impl Engine {
     }
 }
 
+/// (SSRC, m-section index) of every `a=ssrc:` line of an SDP.
+fn answer_ssrcs(sdp: &str) -> Vec<(u32, usize)> {
+    let mut section = None::<usize>;
+    let mut out = Vec::new();
+    for line in sdp.lines() {
+        if line.starts_with("m=") {
+            section = Some(section.map_or(0, |s| s + 1));
+        } else if let (Some(rest), Some(slot)) = (line.strip_prefix("a=ssrc:"), section)
+            && let Some(ssrc) = rest.split(' ').next().and_then(|v| v.parse().ok())
+            && !out.iter().any(|(s, _)| *s == ssrc)
+        {
+            out.push((ssrc, slot));
+        }
+    }
+    out
+}
+
 fn apply_answer(now: Instant, leg: &mut Leg, sdp: String) -> Result<()> {
+    let sdp_text = sdp.clone();
     let answer = RTCSessionDescription::answer(sdp).map_err(|e| anyhow!("bad answer: {e}"))?;
     leg.pc.set_remote_description(now, answer).map_err(|e| anyhow!("answer refused: {e}"))?;
+    leg.ssrc_slots = answer_ssrcs(&sdp_text);
     // The payload type the relay negotiated for slot 0 (111 in practice).
     if let Some(pt) = leg.pc.rtp_sender(leg.sender).and_then(|mut s| {
         s.get_parameters()
@@ -720,6 +787,23 @@ fn send_packet(now: Instant, leg: &mut Leg, window: Option<(Instant, Instant)>) 
     leg.marker_seq = leg.marker_seq.wrapping_add(1);
     leg.rtp_seq = leg.rtp_seq.wrapping_add(1);
     leg.rtp_ts = leg.rtp_ts.wrapping_add(TIMESTAMP_STEP);
+    if let (FastPath::Ready(fast), Some(to)) = (&mut leg.fast, leg.peer) {
+        let mut plain = [0u8; 12 + MARKER_PAYLOAD_LEN];
+        let sent = packet.header.marshal_to(&mut plain[..12]).is_ok() && {
+            plain[12..].copy_from_slice(&packet.payload[..MARKER_PAYLOAD_LEN]);
+            fast.encrypt(&plain, &packet.header)
+                .is_some_and(|datagram| leg.socket.send_to(&datagram, to).is_ok())
+        };
+        if sent {
+            leg.report.sent_total += 1;
+            if in_window(window, marker.sent_at()) {
+                leg.report.sent_window += 1;
+            }
+        } else {
+            leg.report.errors += 1;
+        }
+        return;
+    }
     match leg.pc.rtp_sender(leg.sender).map(|mut s| s.write_rtp(now, packet)) {
         Some(Ok(())) => {
             leg.report.sent_total += 1;
@@ -767,6 +851,10 @@ fn record_rtp(
 /// Sends every datagram the stack has queued on the leg's socket.
 fn flush(leg: &mut Leg) {
     while let Some(out) = leg.pc.poll_write() {
+        if out.message.first().is_some_and(|b| *b > 3) {
+            // Not STUN: DTLS/SRTCP go to the selected pair, the relay's media address.
+            leg.peer = Some(out.transport.peer_addr);
+        }
         match leg.socket.send_to(&out.message, out.transport.peer_addr) {
             Ok(_) => {}
             Err(e) => {

@@ -14,6 +14,7 @@
 #![recursion_limit = "256"]
 
 mod engine;
+mod other;
 mod probe;
 mod scenario;
 
@@ -38,6 +39,10 @@ struct Cli {
 enum Command {
     /// N concurrent citizen ↔ agent calls: ramp up, steady window, hang up; prints one JSON object.
     Calls(scenario::CallsArgs),
+    /// N idle citizen WebSockets: server RSS per connection; ping → pong round trips.
+    WsIdle(other::WsIdleArgs),
+    /// Committed call records per second on a store (SQLite or Postgres).
+    Store(other::StoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Calls(args) => runtime.block_on(scenario::run(args)),
+        Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
+        Command::Store(args) => runtime.block_on(other::store(args)),
     };
     match result {
         Ok(report) => {

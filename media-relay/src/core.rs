@@ -17,7 +17,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use rtc::crypto::RTCCryptoProvider;
 use rtc::peer_connection::certificate::{CertificateParams, RTCCertificate};
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::RTCMessage;
@@ -27,13 +28,15 @@ use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
 use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
 use crate::hold::HoldTune;
-use crate::leg::{HoldPlayer, Leg, LegState, answer_offer};
+use crate::leg::{FastPath, HoldPlayer, Leg, LegState, answer_offer};
 use crate::metrics::RelayStats;
 use crate::recording::{Recording, Recordings};
 use crate::rewrite::{FRAME_TICKS, SourceKey};
 use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 use crate::sdp::check_offer;
+use crate::srtp_fast::{Decrypted, is_rtcp};
 use crate::{LegEndReason, RelayError, RelayEvent};
+use rtc::shared::marshal::{Marshal, Unmarshal};
 
 /// Timing rules of the relay.
 #[derive(Debug, Clone)]
@@ -80,6 +83,12 @@ pub struct RelayCore {
     timeouts: RelayTimeouts,
     /// One DTLS certificate for all legs, generated at start: saves a key generation per call.
     certificate: RTCCertificate,
+    /// The crypto provider every leg's key tap wraps.
+    crypto: Arc<dyn RTCCryptoProvider>,
+    /// Scratch: the destinations of the packet being forwarded.
+    scratch_dest: Vec<SlotRef>,
+    /// Scratch: the plaintext packet being written to a slot.
+    scratch_plain: Vec<u8>,
     next_leg: u64,
     legs: HashMap<LegId, Leg>,
     /// First-contact demultiplexing: our ICE ufrag → leg.
@@ -125,6 +134,9 @@ impl RelayCore {
             advertised,
             timeouts,
             certificate,
+            crypto: provider,
+            scratch_dest: Vec::new(),
+            scratch_plain: Vec::with_capacity(1500),
             next_leg: 1,
             legs: HashMap::new(),
             by_ufrag: HashMap::new(),
@@ -159,6 +171,7 @@ impl RelayCore {
             summary.audio_sections,
             self.advertised,
             &self.certificate,
+            &self.crypto,
         )?;
         self.next_leg += 1;
         self.by_ufrag.insert(new.leg.ufrag.clone(), id);
@@ -299,6 +312,26 @@ impl RelayCore {
             return;
         };
         leg.last_rx = now;
+        if kind == DatagramKind::Rtp
+            && !is_rtcp(data)
+            && let FastPath::Ready(fast) = &mut leg.fast
+        {
+            match fast.decrypt(data) {
+                Decrypted::Packet(plain) => {
+                    leg.peer = Some(from);
+                    self.forward_plain(now, leg_id, &plain);
+                    return;
+                }
+                Decrypted::Rejected => {
+                    self.stats.datagrams_dropped.inc();
+                    return;
+                }
+                Decrypted::GiveUp => {
+                    tracing::warn!(leg = %leg_id, "captured SRTP keys do not decrypt; using the stack's RTP path");
+                    leg.fast = FastPath::Off;
+                }
+            }
+        }
         let message = TaggedBytesMut {
             now,
             transport: TransportContext {
@@ -428,9 +461,13 @@ impl RelayCore {
     }
 
     fn queue_transmit(&mut self, out: TaggedBytesMut) {
+        self.queue_datagram(out.transport.peer_addr, out.message);
+    }
+
+    fn queue_datagram(&mut self, to: SocketAddr, payload: BytesMut) {
         self.stats.datagrams_out.inc();
-        self.stats.bytes_out.inc_by(out.message.len() as u64);
-        self.transmit.push_back(Transmit { to: out.transport.peer_addr, payload: out.message });
+        self.stats.bytes_out.inc_by(payload.len() as u64);
+        self.transmit.push_back(Transmit { to, payload });
     }
 
     /// Drains everything a leg's stack produced: events, received media, datagrams; then
@@ -445,6 +482,7 @@ impl RelayCore {
                     match state {
                         RTCPeerConnectionState::Connected if leg.state == LegState::Connecting => {
                             leg.state = LegState::Connected;
+                            leg.start_fast_path();
                             tracing::info!(leg = %id, setup_ms = now.duration_since(leg.created_at).as_millis() as u64, "media leg connected");
                             self.events.push_back(RelayEvent::LegConnected { leg: id });
                         }
@@ -477,25 +515,58 @@ impl RelayCore {
         }
     }
 
-    /// Copies one RTP packet from `source` to every slot the routing table names.
-    fn forward(&mut self, now: Instant, source: LegId, mut packet: rtc::rtp::Packet) {
-        self.stats.rtp_in.inc();
-        let destinations = self.routes.destinations(source);
-        if destinations.is_empty() {
+    /// Copies one RTP packet (decrypted by the leg's stack) from `source` to every slot the
+    /// routing table names.
+    fn forward(&mut self, now: Instant, source: LegId, packet: rtc::rtp::Packet) {
+        let h = &packet.header;
+        let key = SourceKey { leg: source.0, ssrc: h.ssrc };
+        self.forward_payload(now, key, h.sequence_number, h.timestamp, h.marker, &packet.payload);
+    }
+
+    /// The fast path's [`RelayCore::forward`]: `plain` is a decrypted RTP packet.
+    fn forward_plain(&mut self, now: Instant, source: LegId, plain: &[u8]) {
+        let mut rest = plain;
+        let Ok(h) = rtc::rtp::header::Header::unmarshal(&mut rest) else {
+            self.stats.datagrams_dropped.inc();
             return;
+        };
+        let start = plain.len() - rest.len();
+        let mut end = plain.len();
+        if h.padding {
+            end = end.saturating_sub(plain.last().copied().unwrap_or(0) as usize).max(start);
         }
-        let destinations = destinations.to_vec();
-        // Header extensions were negotiated with the sender, not with the receivers.
-        packet.header.extension = false;
-        packet.header.extensions.clear();
-        packet.header.extensions_padding = 0;
-        packet.header.padding = false;
-        let key = SourceKey { leg: source.0, ssrc: packet.header.ssrc };
-        for dest in destinations {
-            if self.write_to_slot(now, dest, key, packet.clone()) {
+        let key = SourceKey { leg: source.0, ssrc: h.ssrc };
+        self.forward_payload(
+            now,
+            key,
+            h.sequence_number,
+            h.timestamp,
+            h.marker,
+            &plain[start..end],
+        );
+    }
+
+    /// Writes one source packet to every slot fed by its leg. Header extensions and padding
+    /// are not forwarded: they were negotiated with the sender, not with the receivers.
+    fn forward_payload(
+        &mut self,
+        now: Instant,
+        key: SourceKey,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        payload: &[u8],
+    ) {
+        self.stats.rtp_in.inc();
+        let mut destinations = std::mem::take(&mut self.scratch_dest);
+        destinations.clear();
+        destinations.extend_from_slice(self.routes.destinations(LegId(key.leg)));
+        for &dest in &destinations {
+            if self.write_to_slot(now, dest, key, seq, ts, marker, payload) {
                 self.stats.rtp_forwarded.inc();
             }
         }
+        self.scratch_dest = destinations;
     }
 
     /// One hold tick: the next tune packet to slot 0 of every held, connected leg whose slot 0
@@ -524,52 +595,61 @@ impl RelayCore {
                 // previous packet on it was also the tune's: the timestamp must cover the pause.
                 leg.slots[0].rewriter.detach();
             }
-            let payload = tune.packets()[hold.next].clone();
+            let payload: &Bytes = &tune.packets()[hold.next];
             hold.next = (hold.next + 1) % tune.len();
             hold.seq = hold.seq.wrapping_add(1);
             hold.ts = hold.ts.wrapping_add(FRAME_TICKS);
-            let packet = rtc::rtp::Packet {
-                header: rtc::rtp::header::Header {
-                    version: 2,
-                    sequence_number: hold.seq,
-                    timestamp: hold.ts,
-                    ssrc: HOLD_SOURCE.ssrc,
-                    ..Default::default()
-                },
-                payload,
-            };
-            if self.write_to_slot(now, slot, HOLD_SOURCE, packet) {
+            let (seq, ts) = (hold.seq, hold.ts);
+            if self.write_to_slot(now, slot, HOLD_SOURCE, seq, ts, false, payload) {
                 self.stats.hold_packets_sent.inc();
             }
         }
     }
 
     /// Writes one packet of `source` to a receive slot: rewrites its header into the slot's
-    /// stream, lets the leg's stack encrypt it and queues the datagrams. False when the leg is
-    /// gone, not connected, or its stack refused the packet.
+    /// stream, encrypts it (our own SRTP context on the fast path, else the leg's stack) and
+    /// queues the datagram. False when the leg is gone, not connected, or the packet could not
+    /// be encrypted.
+    #[allow(clippy::too_many_arguments)]
     fn write_to_slot(
         &mut self,
         now: Instant,
         dest: SlotRef,
         source: SourceKey,
-        mut packet: rtc::rtp::Packet,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        payload: &[u8],
     ) -> bool {
         let Some(leg) = self.legs.get_mut(&dest.leg) else { return false };
         if leg.state != LegState::Connected {
             return false;
         }
         let slot = &mut leg.slots[dest.slot as usize];
-        let out = slot.rewriter.rewrite(
-            now,
-            source,
-            packet.header.sequence_number,
-            packet.header.timestamp,
-        );
-        packet.header.ssrc = out.ssrc;
-        packet.header.sequence_number = out.seq;
-        packet.header.timestamp = out.ts;
-        packet.header.payload_type = slot.payload_type;
+        let out = slot.rewriter.rewrite(now, source, seq, ts);
+        let header = rtc::rtp::header::Header {
+            version: 2,
+            marker,
+            payload_type: slot.payload_type,
+            sequence_number: out.seq,
+            timestamp: out.ts,
+            ssrc: out.ssrc,
+            ..Default::default()
+        };
         let sender = slot.sender;
+        if let (FastPath::Ready(fast), Some(to)) = (&mut leg.fast, leg.peer) {
+            let plain = &mut self.scratch_plain;
+            plain.clear();
+            plain.resize(12, 0);
+            if header.marshal_to(&mut plain[..12]).is_err() {
+                return false;
+            }
+            plain.extend_from_slice(payload);
+            let Some(datagram) = fast.encrypt(plain, &header) else { return false };
+            self.queue_datagram(to, datagram);
+            return true;
+        }
+        let packet = rtc::rtp::Packet { header, payload: Bytes::copy_from_slice(payload) };
         let written = match leg.pc.rtp_sender(sender).map(|mut s| s.write_rtp(now, packet)) {
             Some(Ok(())) => true,
             Some(Err(e)) => {
@@ -587,6 +667,10 @@ impl RelayCore {
         let Some(leg) = self.legs.get_mut(&id) else { return };
         let mut out = Vec::new();
         while let Some(datagram) = leg.pc.poll_write() {
+            // DTLS and SRTCP go to the selected pair only (STUN answers every checked pair).
+            if crate::demux::classify(&datagram.message) != DatagramKind::Stun {
+                leg.peer = Some(datagram.transport.peer_addr);
+            }
             out.push(datagram);
         }
         if let Some(at) = leg.pc.poll_timeout() {

@@ -21,6 +21,7 @@
 //! - [`hold`]: the embedded hold tune.
 //! - [`recording`]: voice-message recording from a leg's inbound RTP, and its Ogg/Opus file.
 //! - [`rtc_setup`]: codec and candidate settings shared with sans-I/O clients.
+//! - [`srtp_fast`]: RTP forwarded with our own SRTP contexts, past rtc's per-packet pipeline.
 //! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
 //! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
 
@@ -36,6 +37,7 @@ pub mod rewrite;
 pub mod routing;
 pub mod rtc_setup;
 pub mod sdp;
+pub mod srtp_fast;
 
 pub use crate::core::{RelayCore, RelayTimeouts};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
