@@ -500,7 +500,8 @@ impl RelayCore {
             while let Some(message) = leg.pc.poll_read() {
                 if let RTCMessage::RtpPacket(_, packet) = message.message {
                     if !self.recordings.is_idle() {
-                        self.recordings.tap(id, &packet);
+                        let h = &packet.header;
+                        self.recordings.tap(id, h.ssrc, h.timestamp, &packet.payload);
                     }
                     media.push(packet);
                 }
@@ -534,6 +535,10 @@ impl RelayCore {
         let mut end = plain.len();
         if h.padding {
             end = end.saturating_sub(plain.last().copied().unwrap_or(0) as usize).max(start);
+        }
+        // Recording sees the fast path's packets as it sees the stack's.
+        if !self.recordings.is_idle() {
+            self.recordings.tap(source, h.ssrc, h.timestamp, &plain[start..end]);
         }
         let key = SourceKey { leg: source.0, ssrc: h.ssrc };
         self.forward_payload(

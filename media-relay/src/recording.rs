@@ -116,7 +116,7 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn push(&mut self, ssrc: u32, timestamp: u32, payload: &Bytes) {
+    pub(crate) fn push(&mut self, ssrc: u32, timestamp: u32, payload: &[u8]) {
         if payload.is_empty() {
             return;
         }
@@ -134,8 +134,10 @@ impl Recorder {
             return;
         }
         self.end = self.end.max(end);
-        self.packets
-            .push((offset, RecordedPacket { rtp_timestamp: timestamp, payload: payload.clone() }));
+        self.packets.push((
+            offset,
+            RecordedPacket { rtp_timestamp: timestamp, payload: Bytes::copy_from_slice(payload) },
+        ));
     }
 
     pub(crate) fn finish(mut self) -> Recording {
@@ -165,9 +167,9 @@ impl Recordings {
     }
 
     /// Feeds one inbound RTP packet of `leg` to its recorder, if any.
-    pub(crate) fn tap(&mut self, leg: LegId, packet: &rtc::rtp::Packet) {
+    pub(crate) fn tap(&mut self, leg: LegId, ssrc: u32, rtp_timestamp: u32, payload: &[u8]) {
         if let Some(recorder) = self.active.get_mut(&leg) {
-            recorder.push(packet.header.ssrc, packet.header.timestamp, &packet.payload);
+            recorder.push(ssrc, rtp_timestamp, payload);
         }
     }
 
