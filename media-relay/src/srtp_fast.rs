@@ -296,7 +296,7 @@ impl FastSrtp {
     /// Encrypts one RTP packet (`plain` = marshalled header, then payload; `header` is that
     /// header).
     pub fn encrypt(&mut self, plain: &[u8], header: &rtc::rtp::header::Header) -> Option<BytesMut> {
-        debug_assert_eq!(header.marshal_size() <= plain.len(), true);
+        debug_assert!(header.marshal_size() <= plain.len());
         self.local.encrypt_rtp_with_header(plain, header).ok()
     }
 }

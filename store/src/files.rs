@@ -230,7 +230,7 @@ mod tests {
         let name = new_voice_file_name();
         write_durably(&dir.0, &name, b"OggS and more").unwrap();
         assert_eq!(fs::read(dir.0.join(&name)).unwrap(), b"OggS and more");
-        assert_eq!(names(&dir.0), [name.clone()], "no temporary file left");
+        assert_eq!(names(&dir.0), std::slice::from_ref(&name), "no temporary file left");
         // Replacing is atomic: the new content, still one file.
         write_durably(&dir.0, &name, b"second").unwrap();
         assert_eq!(fs::read(dir.0.join(&name)).unwrap(), b"second");
