@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(names(&dir.0).len(), 8);
 
         let report = sweep_orphans(&dir.0, &referenced, Duration::ZERO).unwrap();
-        assert_eq!(report.removed_orphans, [orphan.clone()]);
+        assert_eq!(report.removed_orphans, std::slice::from_ref(&orphan));
         assert_eq!(report.removed_temp, [temp]);
         assert_eq!((report.referenced, report.too_young, report.ignored), (1, 0, 5));
         let left = names(&dir.0);
