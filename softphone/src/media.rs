@@ -656,26 +656,53 @@ impl MediaLeg {
     where
         F: FnMut(&SlotStats) -> bool,
     {
+        match self
+            .wait_changed(timeout, || Some(self.received(slot)).filter(|s| predicate(s)))
+            .await
+        {
+            Some(snapshot) => Ok(snapshot),
+            None => bail!(
+                "{}: slot {slot}: condition not met within {timeout:?} (state {}; {})",
+                self.shared.label,
+                self.connection_state(),
+                self.received(slot).summary()
+            ),
+        }
+    }
+
+    /// Waits until the sender of slot 0 has sent at least `packets` packets in all (no
+    /// polling: every packet sent wakes the waiter).
+    pub async fn wait_sent(&self, packets: u64, timeout: Duration) -> Result<SenderStats> {
+        match self
+            .wait_changed(timeout, || Some(self.sent()).filter(|s| s.packets >= packets))
+            .await
+        {
+            Some(stats) => Ok(stats),
+            None => bail!(
+                "{}: {packets} packets not sent within {timeout:?} ({} sent)",
+                self.shared.label,
+                self.sent().packets
+            ),
+        }
+    }
+
+    /// Re-evaluates `probe` each time the leg reports a change (a packet in or out, a state
+    /// change) until it yields a value or `timeout` passes.
+    async fn wait_changed<T>(
+        &self,
+        timeout: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let snapshot = self.received(slot);
-            if predicate(&snapshot) {
-                return Ok(snapshot);
+            if let Some(value) = probe() {
+                return Some(value);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let snapshot = self.received(slot);
-                if predicate(&snapshot) {
-                    return Ok(snapshot);
-                }
-                bail!(
-                    "{}: slot {slot}: condition not met within {timeout:?} (state {}; {})",
-                    self.shared.label,
-                    self.connection_state(),
-                    snapshot.summary()
-                );
+                return probe();
             }
         }
     }
@@ -995,11 +1022,15 @@ async fn run_sender(
                     rtp_seq = rtp_seq.wrapping_add(1);
                     rtp_timestamp = rtp_timestamp.wrapping_add(TIMESTAMP_STEP);
                     marker_seq = marker_seq.wrapping_add(1);
-                    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-                    s.packets += 1;
-                    s.bytes += len;
-                    s.last_seq = Some(marker.seq);
-                    s.last_tag = Some(tag);
+                    {
+                        let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+                        s.packets += 1;
+                        s.bytes += len;
+                        s.last_seq = Some(marker.seq);
+                        s.last_tag = Some(tag);
+                    }
+                    // Wakes `wait_sent` (and any other waiter, who re-checks its condition).
+                    shared.changed.notify_waiters();
                 }
             }
         }

@@ -425,10 +425,7 @@ async fn a_voice_message_recorded_from_the_queued_call_plays_back_as_ogg_opus() 
     }
     let before = citizen.media.sent().packets;
     // About one second of speech: count packets the citizen sends, not wall time.
-    let deadline = tokio::time::Instant::now() + STEP;
-    while citizen.media.sent().packets < before + 50 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    citizen.media.wait_sent(before + 50, STEP).await.unwrap();
     let finish = ClientMessage::FinishVoiceMessage {
         client_id: client_id_of("voice-1"),
         name: None,

@@ -199,17 +199,17 @@ async fn grace_expiry_abandons_the_parked_call() {
     set_state(&mut agent, AgentAvailability::Away, None).await;
     let citizen = place_call(&server, "medical_reimbursement").await.unwrap();
     let call_id = citizen.call_id.clone();
-    citizen.ws.close().await.unwrap();
-    let ended = async {
-        loop {
-            let record = server.store.call(&call_id).await.unwrap().unwrap();
-            if record.outcome.is_some() {
-                return record;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    // The agent's queue status shows the call waiting, then (the grace over) gone.
+    let medical_waiting = |n: u32| {
+        move |m: &ServerMessage| {
+            matches!(m, ServerMessage::QueueStatus { queues }
+                if queues.iter().any(|q| q.skill == "medical" && q.waiting == n))
         }
     };
-    let record = tokio::time::timeout(STEP, ended).await.expect("the call ends");
+    agent.ws.recv_until(STEP, medical_waiting(1)).await.unwrap();
+    citizen.ws.close().await.unwrap();
+    agent.ws.recv_until(STEP, medical_waiting(0)).await.unwrap();
+    let record = server.store.call(&call_id).await.unwrap().unwrap();
     assert_eq!(record.outcome.as_deref(), Some("abandoned"));
 }
 

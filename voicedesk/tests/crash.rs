@@ -73,10 +73,7 @@ async fn record_voice(ws: &mut SignalingClient, client_id: &str) -> (MediaLeg, C
     leg.wait_connected(STEP).await.unwrap();
     leg.start_sending(*b"VOIC");
     // A quarter of a second of speech, counted in packets sent.
-    let deadline = tokio::time::Instant::now() + STEP;
-    while leg.sent().packets < 12 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    leg.wait_sent(12, STEP).await.unwrap();
     let finish = ClientMessage::FinishVoiceMessage {
         client_id: client_id.to_owned(),
         name: None,
