@@ -1265,3 +1265,11 @@ pub struct MessageAuditEntry {
     /// Which message.
     pub message_id: String,
 }
+
+impl NewMessage {
+    /// Checks a client id by the rule [`crate::Store::insert_message`] applies, before any
+    /// costly work (a voice message is recorded and written before its row is inserted).
+    pub fn check_client_id(client_id: &str) -> Result<(), StoreError> {
+        crate::validate::message_client_id(client_id)
+    }
+}

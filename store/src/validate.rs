@@ -235,18 +235,25 @@ fn absent<T>(field: &'static str, value: &Option<T>) -> Result<(), StoreError> {
     }
 }
 
-/// Checks a message: the client id, the optional fields, the fields its kind needs, the times.
-pub(crate) fn message(m: &NewMessage) -> Result<(), StoreError> {
-    let client_id_ok = (16..=64).contains(&m.client_id.len())
-        && m.client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !client_id_ok {
+/// Checks a message's client id: 16 to 64 characters of `A-Za-z0-9-_` (a UUID fits). Public
+/// through [`NewMessage::check_client_id`] so a caller can refuse before costly work.
+pub(crate) fn message_client_id(client_id: &str) -> Result<(), StoreError> {
+    let ok = (16..=64).contains(&client_id.len())
+        && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
         return Err(invalid(
             "message",
             "client_id",
-            &m.client_id,
+            client_id,
             "16 to 64 characters of A-Z, a-z, 0-9, - and _ (a UUID)",
         ));
     }
+    Ok(())
+}
+
+/// Checks a message: the client id, the optional fields, the fields its kind needs, the times.
+pub(crate) fn message(m: &NewMessage) -> Result<(), StoreError> {
+    message_client_id(&m.client_id)?;
     optional_text(
         "message",
         "service",

@@ -18,9 +18,6 @@ use crate::clock::now_ms;
 
 /// A message is due this many working days after it arrives (the government service norm).
 const DUE_WORKING_DAYS: u32 = 2;
-/// Shortest and longest client id of a message (a UUID fits).
-const MIN_CLIENT_ID_CHARS: usize = 16;
-const MAX_CLIENT_ID_CHARS: usize = 64;
 /// Longest rating comment, in characters.
 const MAX_COMMENT_CHARS: usize = 500;
 
@@ -236,7 +233,6 @@ impl Hub {
         body: String,
         call_id: Option<String>,
     ) -> Result<(), Refusal> {
-        check_client_id(&client_id)?;
         self.check_service(service.as_deref())?;
         let call = call_id.map(CallId);
         if let Some(call) = &call {
@@ -513,19 +509,8 @@ pub(super) enum RatingTarget {
     },
 }
 
-/// The store's rule for client ids (checked here too, before a recording is stopped for a
-/// message that could not be saved).
+/// The store's rule for client ids, checked before a recording is stopped for a message that
+/// could not be saved.
 fn check_client_id(client_id: &str) -> Result<(), Refusal> {
-    let len = client_id.len();
-    let chars_ok = client_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !(MIN_CLIENT_ID_CHARS..=MAX_CLIENT_ID_CHARS).contains(&len) || !chars_ok {
-        return Err(refuse(
-            ErrorCode::InvalidState,
-            format!(
-                "client_id has {MIN_CLIENT_ID_CHARS} to {MAX_CLIENT_ID_CHARS} characters of \
-                 A-Z, a-z, 0-9, - and _ (a UUID)"
-            ),
-        ));
-    }
-    Ok(())
+    NewMessage::check_client_id(client_id).map_err(store_refusal)
 }
