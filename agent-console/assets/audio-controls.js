@@ -162,9 +162,10 @@ export async function switchMicrophone(pc, oldStream, deviceId, muted) {
  * AnalyserNode; redrawn on animation frames, at most every 100 ms. Muting shows as silence.
  */
 export class LevelMeter {
-  constructor(element, fill) {
+  constructor(element, fill, row = element) {
     this.element = element;
     this.fill = fill;
+    this.row = row;
     this.context = null;
     this.source = null;
     this.analyser = null;
@@ -184,7 +185,7 @@ export class LevelMeter {
     this.analyser.fftSize = 512;
     this.source.connect(this.analyser);
     this.samples = new Float32Array(this.analyser.fftSize);
-    this.element.hidden = false;
+    this.row.hidden = false;
     const tick = (now) => {
       this.frame = requestAnimationFrame(tick);
       if (now - this.last < 100) return;
@@ -206,6 +207,7 @@ export class LevelMeter {
     this.source?.disconnect();
     this.source = null;
     this.analyser = null;
+    this.row.hidden = true;
     this.set(0);
   }
 
@@ -380,4 +382,61 @@ export class QualityMonitor {
     // The whole sentence per level (no translated word is put into another sentence).
     this.text.textContent = t(`quality.summary_${level}`, figures);
   }
+}
+
+// --- Before the microphone ----------------------------------------------------------------------
+
+const EXPLAINED_KEY = "voicedesk.mic_explained";
+
+function explained() {
+  try {
+    return sessionStorage.getItem(EXPLAINED_KEY) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Tells the citizen why the microphone is needed and that the call may be monitored, before the
+ * browser asks (`purpose` "call" or "voice"). Resolves true to go on, false when cancelled.
+ * Once agreed in this tab it is not asked again (a reload that rejoins a queued call, a second
+ * call). `dialog` is the `<dialog>` with `[data-purpose]` paragraphs and the two buttons.
+ */
+export function explainMicrophone(dialog, purpose) {
+  if (explained()) return Promise.resolve(true);
+  for (const p of dialog.querySelectorAll("[data-purpose]")) p.hidden = p.dataset.purpose !== purpose;
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      dialog.removeEventListener("close", onClose);
+      if (ok) {
+        try {
+          sessionStorage.setItem(EXPLAINED_KEY, "1");
+        } catch {
+          // Asked again next time.
+        }
+      }
+      resolve(ok);
+    };
+    const onClose = () => done(dialog.returnValue === "continue");
+    dialog.returnValue = "";
+    dialog.addEventListener("close", onClose);
+    dialog.showModal();
+  });
+}
+
+/**
+ * Shows why the microphone could not be used (`micProblem(error)`) in `box`, with what to do and
+ * the ways to get help without a call; `null` hides it. The box's `[data-problem]` paragraphs
+ * are the explanations; `data-problem` on the box says which one is shown.
+ */
+export function showMicProblem(box, error) {
+  if (!error) {
+    box.hidden = true;
+    delete box.dataset.problem;
+    return;
+  }
+  const problem = micProblem(error);
+  box.dataset.problem = problem;
+  for (const p of box.querySelectorAll("[data-problem]")) p.hidden = !p.dataset.problem.split(" ").includes(problem);
+  box.hidden = false;
 }

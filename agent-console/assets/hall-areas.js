@@ -73,9 +73,12 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
     names: areaName,
     hallName: () => t("hall.scene_title"),
     onArrive: (id, how) => arrive(id, how),
-    onMove: (point) => {
+    onMove: (point, area) => {
+      // Where the visitor stands, for styling and tests.
       el.scene.dataset.x = point.x.toFixed(2);
       el.scene.dataset.z = point.z.toFixed(2);
+      el.scene.dataset.area = area ?? "";
+      renderWhere();
     },
   });
 
@@ -236,19 +239,27 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(service);
     }
+    // Groups keep their open/closed state across re-renders (a language switch).
+    const open = new Set([...container.querySelectorAll("details[open]")].map((d) => d.dataset.skill));
     const nodes = [];
     for (const [skillId, list] of groups) {
       const skill = skills.find((k) => k.id === skillId);
-      if (skill) {
-        const h = document.createElement("h4");
-        h.className = "service-group";
-        h.textContent = localName(skill);
-        nodes.push(h);
-      }
       const ul = document.createElement("ul");
       ul.className = "service-list";
       for (const service of list) ul.append(serviceItem(areaId, service, skills));
-      nodes.push(ul);
+      if (!skill) {
+        nodes.push(ul);
+        continue;
+      }
+      // Collapsed by queue, so the counter's thirty services fit a phone.
+      const details = document.createElement("details");
+      details.className = "service-group";
+      details.dataset.skill = skillId;
+      details.open = open.has(skillId);
+      const summary = document.createElement("summary");
+      summary.textContent = t("area.group", { name: localName(skill), count: list.length });
+      details.append(summary, ul);
+      nodes.push(details);
     }
     container.replaceChildren(...nodes);
   }

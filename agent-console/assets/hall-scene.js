@@ -220,12 +220,14 @@ export class HallScene {
   sign(area, g) {
     const { x, z } = area.spot;
     const zs = Math.min(area.rect[3] - 0.5, z + 2.5);
-    const width = area.id === "counter" ? 5 : 3.6;
-    const [y0, y1] = [3.6, 4.5];
+    const width = area.id === "counter" ? 5.5 : 4;
+    // Signs near the entrance hang lower, so they do not cover the areas behind them.
+    const [y0, y1] = area.rect[1] < 5 ? [2.2, 3.1] : [3.5, 4.6];
     quad([[x - width / 2, y0, zs], [x + width / 2, y0, zs], [x + width / 2, y1, zs], [x - width / 2, y1, zs]], { class: "sign" }, g);
     const name = this.names(area.id);
-    // Long names (English, Spanish) get a smaller letter.
-    const size = Math.min(0.42, (width * 1.7) / Math.max(4, name.length));
+    // The letter fills the sign: a Chinese character is about one em wide, a Latin letter half.
+    const ems = [...name].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 1 : 0.55), 0);
+    const size = Math.min((y1 - y0) * 0.62, (width * 0.9) / Math.max(1, ems));
     label(name, [x, (y0 + y1) / 2, zs], size, { class: "sign-text" }, g);
   }
 
@@ -252,7 +254,6 @@ export class HallScene {
   place(p, how) {
     this.position = clampToFloor(p);
     this.drawVisitor();
-    this.onMove(this.position);
     const area = areaAt(this.position);
     if (area && area.id !== this.area) {
       this.area = area.id;
@@ -263,6 +264,7 @@ export class HallScene {
       this.area = null;
       this.markCurrent();
     }
+    this.onMove(this.position, this.area);
   }
 
   /** Walks to `target` (animated unless the citizen prefers less motion); `then` on arrival. */
