@@ -17,6 +17,7 @@ import {
   skillName,
   supporterText,
   t,
+  tOr,
 } from "./common.js";
 import { Headset, Login } from "./console.js";
 
@@ -207,12 +208,12 @@ async function onMessage(msg) {
         receivedAt: Date.now(),
         answering: false,
       };
-      status.set("offered", "status.offered", { service: msg.service });
+      status.set("offered", "status.offered", { service: () => serviceName(msg.service) });
       break;
     case "offer_withdrawn":
       if (session.offer?.id === msg.call_id) {
         session.offer = null;
-        status.set("withdrawn", "status.withdrawn", { reason: msg.reason });
+        status.set("withdrawn", "status.withdrawn", { reason: () => tOr("withdraw.", msg.reason) });
       }
       break;
     case "call_connected":
@@ -242,7 +243,7 @@ async function onMessage(msg) {
       }
       if (session.support?.callId === msg.call_id) session.support = null;
       if (session.help?.callId === msg.call_id) session.help = null;
-      status.set("ended", "status.ended", { reason: msg.reason });
+      status.set("ended", "status.ended", { reason: () => tOr("end.", msg.reason) });
       break;
     case "support_changed":
       session.support = { callId: msg.call_id, supporters: msg.supporters };
@@ -386,7 +387,7 @@ function renderChoices() {
   fillSelect(el.disposition, dispositions.map((d) => ({ value: d.code, label: localName(d) })));
   fillSelect(
     el.transferService,
-    services.map((s) => ({ value: s.id, label: `${localName(s)} · ${skillName(s.skill_id)}` })),
+    services.map((s) => ({ value: s.id, label: t("list.pair", { first: localName(s), second: skillName(s.skill_id) }) })),
   );
 }
 
@@ -427,7 +428,10 @@ function render() {
   el.available.setAttribute("aria-pressed", String(activity === "available"));
   el.away.setAttribute("aria-pressed", String(activity === "away"));
   if (activity === "away" && session.agentState.reason) {
-    el.agentState.textContent += ` · ${reasonLabel(session.agentState.reason)}`;
+    el.agentState.textContent = t("list.pair", {
+      first: el.agentState.textContent,
+      second: reasonLabel(session.agentState.reason),
+    });
   }
   const busy = activity === "ringing" || activity === "on_call";
   // The server makes an agent available only with a connected headset.
@@ -439,7 +443,10 @@ function render() {
   if (session.offer) {
     el.incomingService.textContent = serviceName(session.offer.service);
     el.incomingQueue.textContent = session.offer.transfers
-      ? `${skillName(session.offer.skill)} · ${t("agent.transfers", { count: session.offer.transfers })}`
+      ? t("list.pair", {
+          first: skillName(session.offer.skill),
+          second: t("agent.transfers", { count: session.offer.transfers }),
+        })
       : skillName(session.offer.skill);
     el.accept.disabled = session.offer.answering;
     el.reject.disabled = session.offer.answering;
@@ -456,7 +463,10 @@ function render() {
   const wrap = session.wrapUp;
   el.wrapUp.hidden = !wrap;
   if (wrap) {
-    el.wrapUpHeading.textContent = `${t("agent.wrap_up")} · ${t("agent.wrap_up_for", { service: serviceName(wrap.service) })}`;
+    el.wrapUpHeading.textContent = t("list.pair", {
+      first: t("agent.wrap_up"),
+      second: t("agent.wrap_up_for", { service: serviceName(wrap.service) }),
+    });
     el.wrapUpStatus.textContent = wrap.saved ? t("agent.wrap_up_saved") : "";
   }
   renderQueues();
@@ -491,13 +501,15 @@ function renderClocks() {
   el.stateTimer.textContent = state ? formatDuration(now - state.sinceMs) : "";
   if (state?.untilMs) {
     const seconds = Math.max(0, Math.ceil((state.untilMs - now) / 1000));
-    el.stateTimer.textContent += ` ${t("agent.acw_left", { seconds })}`;
+    el.stateTimer.textContent = t("agent.state_timer_acw", { time: el.stateTimer.textContent, seconds });
   }
   const offer = session.offer;
   if (offer) {
     const elapsed = now - offer.receivedAt;
     el.incomingWaited.textContent = formatDuration(offer.waitedMs + elapsed);
-    el.incomingCountdown.textContent = `${Math.max(0, Math.ceil((offer.ringMs - elapsed) / 1000))} s`;
+    el.incomingCountdown.textContent = t("agent.ring_seconds", {
+      seconds: Math.max(0, Math.ceil((offer.ringMs - elapsed) / 1000)),
+    });
   }
   if (session.call) el.callDuration.textContent = formatDuration(now - session.call.since);
 }

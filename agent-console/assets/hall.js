@@ -28,6 +28,7 @@ import {
   setupLang,
   showError,
   t,
+  tOr,
 } from "./common.js";
 
 const TOKEN_KEY = "voicedesk.citizen_token";
@@ -239,10 +240,7 @@ function renderHours() {
   const service = services.find((s) => s.id === serviceSelect.value);
   const skill = service && skills.find((k) => k.id === service.skill_id);
   hoursLine.textContent = skill
-    ? t("hall.hours", {
-        hours: formatHours(skill.hours),
-        open: skill.open_now,
-      })
+    ? t(skill.open_now ? "hall.hours.open" : "hall.hours.closed", { hours: formatHours(skill.hours) })
     : "";
 }
 
@@ -363,7 +361,7 @@ function endCall(reason, opensAtMs) {
   if (reason === "closed" && opensAtMs) {
     status.set("ended", "status.closed", { when: formatDateTime(opensAtMs) });
   } else {
-    status.set("ended", "status.ended", { reason });
+    status.set("ended", "status.ended", { reason: () => tOr("end.", reason) });
   }
   if (reason === "closed") {
     if (opensAtMs) bringForward("closed", { when: formatDateTime(opensAtMs) });
@@ -396,9 +394,13 @@ async function onMessage(msg) {
       if (msg.call_id === call.id && call.phase === "queued") {
         if (msg.estimated_wait_ms != null) {
           const minutes = Math.max(1, Math.round(msg.estimated_wait_ms / 60000));
-          status.set("queued", "status.queue_position_eta", { position: msg.position, minutes });
+          status.set("queued", "status.queue_position_eta", {
+            position: msg.position,
+            ahead: msg.position - 1,
+            minutes,
+          });
         } else {
-          status.set("queued", "status.queue_position", { position: msg.position });
+          status.set("queued", "status.queue_position", { position: msg.position, ahead: msg.position - 1 });
         }
         status.element.dataset.position = String(msg.position);
       }

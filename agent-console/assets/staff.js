@@ -5,7 +5,9 @@ import {
   Signaling,
   StatusLine,
   formatClock,
+  formatDate,
   formatDuration,
+  formatNumber,
   loadCatalogue,
   reasonName,
   serviceName,
@@ -222,7 +224,7 @@ function onSupportChanged(msg) {
 function onCallEnded(msg) {
   const wasMine = myMode(msg.call_id);
   session.support.set(msg.call_id, []);
-  if (wasMine) status.set("call_ended", "staff.call_ended", { reason: msg.reason });
+  if (wasMine) status.set("call_ended", "staff.call_ended", { reason: () => tOr("end.", msg.reason) });
   if (session.pending?.callId === msg.call_id) replyArrived();
 }
 
@@ -437,7 +439,7 @@ function renderQueues(queues) {
         q.service_level_pct == null
           ? "—"
           : t("queues.sl_value", {
-              pct: q.service_level_pct.toFixed(1),
+              pct: formatNumber(q.service_level_pct, 1),
               seconds: q.service_level_seconds,
             }),
       );
@@ -460,7 +462,7 @@ function renderAgents(agents) {
       setText(
         state,
         a.state === "away" && a.reason
-          ? `${tOr("activity.", a.state)} · ${reasonName(a.reason)}`
+          ? t("list.pair", { first: tOr("activity.", a.state), second: reasonName(a.reason) })
           : tOr("activity.", a.state),
       );
       name.title = (a.skills ?? []).map(skillName).join(t("list.separator"));
@@ -486,7 +488,12 @@ function renderCalls(calls) {
       tr.dataset.phase = call.phase;
       tr.classList.toggle("mine", Boolean(mode));
       tr.classList.toggle("selected", session.selectedCallId === call.call_id);
-      setText(service, call.skill ? `${serviceName(call.service)} · ${skillName(call.skill)}` : serviceName(call.service));
+      setText(
+        service,
+        call.skill
+          ? t("list.pair", { first: serviceName(call.service), second: skillName(call.skill) })
+          : serviceName(call.service),
+      );
       phase.dataset.phase = call.phase;
       setText(phase, tOr("phase.", call.phase));
       setText(agent, call.agent_name ?? "—");
@@ -574,10 +581,10 @@ function renderHelp(requests, calls) {
       const call = calls.find((c) => c.call_id === h.call_id);
       const reason = h.reason?.trim() || t("help.no_reason");
       setText(text, t("help.row", { agent: h.agent_name, reason }));
-      setText(label, `${serviceName(call?.service)} · ${t("help.waiting")}`);
+      setText(label, t("list.pair", { first: serviceName(call?.service), second: t("help.waiting") }));
       setSince(since, h.requested_at_ms);
       setText(button, t("button.accept_help"));
-      button.setAttribute("aria-label", `${t("button.accept_help")}: ${h.agent_name} — ${reason}`);
+      button.setAttribute("aria-label", t("help.accept_label", { agent: h.agent_name, reason }));
       button.disabled = busy || !ready || Boolean(mine && mine.id !== h.call_id);
     },
   });
@@ -602,7 +609,7 @@ function renderAudit() {
       tr.dataset.auditMode = e.mode ?? "";
       tr.dataset.auditCallId = e.call_id ?? "";
       setText(at, formatClock(e.at_ms, true));
-      at.title = new Date(e.at_ms).toLocaleString();
+      at.title = formatDate(e.at_ms);
       setText(actor, e.actor_name ?? session.names.get(e.actor_id) ?? shortId(e.actor_id));
       setText(call, e.call_id ? describeCall(e.call_id) : "—");
       call.title = e.call_id ?? "";
@@ -621,7 +628,7 @@ function compareIds(a, b) {
 function describeCall(callId) {
   const call = session.wallboard?.calls.find((c) => c.call_id === callId);
   if (!call) return shortId(callId);
-  return `${serviceName(call.service)} · ${call.agent_name ?? "—"} (${shortId(callId)})`;
+  return t("staff.call_label", { service: serviceName(call.service), agent: call.agent_name ?? "—", id: shortId(callId) });
 }
 
 function shortId(id) {
@@ -675,7 +682,7 @@ function renderChart(history) {
   }
   // The right axis (service level).
   for (const pct of [0, 50, 100]) {
-    svg.append(svgText(W - right + 6, yLevel(pct) + 4, `${pct}%`, "chart-label chart-label-sl", "start"));
+    svg.append(svgText(W - right + 6, yLevel(pct) + 4, t("chart.percent", { pct: formatNumber(pct) }), "chart-label chart-label-sl", "start"));
   }
   // The time axis.
   svg.append(svgLine(left, top + plotH, W - right, top + plotH, "chart-axis"));
@@ -720,7 +727,7 @@ function renderChart(history) {
       to: formatClock(last.at_ms),
       now: last.waiting,
       max: maxWaiting,
-      sl: last.service_level_pct == null ? "—" : `${last.service_level_pct.toFixed(1)}%`,
+      sl: last.service_level_pct == null ? "—" : t("chart.percent", { pct: formatNumber(last.service_level_pct, 1) }),
     }),
   );
   for (const p of history) {
@@ -728,7 +735,7 @@ function renderChart(history) {
     tr.cells[0].scope = "row";
     tr.cells[0].textContent = formatClock(p.at_ms);
     tr.cells[1].textContent = String(p.waiting);
-    tr.cells[2].textContent = p.service_level_pct == null ? "—" : p.service_level_pct.toFixed(1);
+    tr.cells[2].textContent = p.service_level_pct == null ? "—" : formatNumber(p.service_level_pct, 1);
     el.historyTable.append(tr);
   }
 }

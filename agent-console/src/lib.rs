@@ -3,7 +3,8 @@
 //! directory.
 //!
 //! The server maps its routes onto [`asset`]: `/` → `hall.html`, `/agent` → `agent.html`,
-//! `/staff` → `staff.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>`. The pages load only from their own origin (no inline scripts,
+//! `/staff` → `staff.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>` (which may
+//! name a file in a folder: `/assets/i18n/en.json` → `i18n/en.json`). The pages load only from their own origin (no inline scripts,
 //! no external URLs), so a strict Content-Security-Policy fits them.
 
 /// One embedded file.
@@ -18,6 +19,7 @@ pub struct Asset {
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
 
 /// Every asset by file name. The browser tests and the unit tests below rely on this being the
 /// complete list.
@@ -34,7 +36,14 @@ const ASSETS: &[(&str, Asset)] = &[
     ("ticket.js", Asset { body: include_bytes!("../assets/ticket.js"), content_type: JS }),
     ("inbox.js", Asset { body: include_bytes!("../assets/inbox.js"), content_type: JS }),
     ("style.css", Asset { body: include_bytes!("../assets/style.css"), content_type: CSS }),
+    ("i18n/zh-CN.json", Asset { body: include_bytes!("../assets/i18n/zh-CN.json"), content_type: JSON }),
+    ("i18n/en.json", Asset { body: include_bytes!("../assets/i18n/en.json"), content_type: JSON }),
+    ("i18n/es.json", Asset { body: include_bytes!("../assets/i18n/es.json"), content_type: JSON }),
 ];
+
+/// The languages there is a string resource file (`i18n/<lang>.json`) for, as `LANGS` in
+/// `common.js`.
+pub const LANGS: &[&str] = &["zh-CN", "en", "es"];
 
 /// The asset with this file name (`"hall.js"`, not `"/assets/hall.js"`), or `None`. Only exact
 /// names match, so no request path can reach anything but the files listed here.
@@ -64,6 +73,7 @@ mod tests {
         assert_eq!(asset("staff.js").unwrap().content_type, JS);
         assert_eq!(asset("console.js").unwrap().content_type, JS);
         assert_eq!(asset("style.css").unwrap().content_type, CSS);
+        assert_eq!(asset("i18n/es.json").unwrap().content_type, JSON);
         for name in asset_names() {
             assert!(!asset(name).unwrap().body.is_empty(), "{name} is empty");
         }
@@ -71,9 +81,20 @@ mod tests {
 
     #[test]
     fn only_exact_names_resolve() {
-        for path in
-            ["", "/", "/hall.html", "assets/hall.js", "../Cargo.toml", "hall.js/", "HALL.HTML"]
-        {
+        for path in [
+            "",
+            "/",
+            "/hall.html",
+            "assets/hall.js",
+            "../Cargo.toml",
+            "hall.js/",
+            "HALL.HTML",
+            "i18n",
+            "i18n/",
+            "/i18n/en.json",
+            "i18n/../hall.js",
+            "i18n/fr.json",
+        ] {
             assert_eq!(asset(path), None, "{path:?}");
         }
     }
@@ -215,6 +236,128 @@ mod tests {
             }
             assert!(tagged > 0, "{name} has no data-testid");
         }
+    }
+
+    /// One language's strings (`i18n/<lang>.json`): a flat object of texts.
+    fn strings(lang: &str) -> std::collections::BTreeMap<String, String> {
+        let name = format!("i18n/{lang}.json");
+        serde_json::from_str(text(&name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The `{param}` placeholders of a text, sorted.
+    fn placeholders(text: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = text
+            .match_indices('{')
+            .filter_map(|(at, _)| {
+                let rest = &text[at + 1..];
+                let name = &rest[..rest.find('}')?];
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_').then_some(name)
+            })
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Every language has the same keys (apart from `catalogue.*`, the names of catalogue
+    /// entries in languages the server's catalogue does not carry) with the same placeholders.
+    #[test]
+    fn every_language_has_every_string_with_the_same_placeholders() {
+        let english = strings("en");
+        assert!(english.len() > 300, "en.json has only {} strings", english.len());
+        for lang in LANGS {
+            let other = strings(lang);
+            let keys = |map: &std::collections::BTreeMap<String, String>| -> Vec<String> {
+                map.keys().filter(|k| !k.starts_with("catalogue.")).cloned().collect()
+            };
+            let (mine, theirs) = (keys(&other), keys(&english));
+            let missing: Vec<_> = theirs.iter().filter(|k| !other.contains_key(*k)).collect();
+            let extra: Vec<_> = mine.iter().filter(|k| !english.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "{lang}.json lacks {missing:?}");
+            assert!(extra.is_empty(), "{lang}.json has keys en.json lacks: {extra:?}");
+            for (key, value) in &other {
+                assert!(!value.trim().is_empty(), "{lang}.json: {key} is empty");
+                if let Some(en) = english.get(key) {
+                    assert_eq!(
+                        placeholders(value),
+                        placeholders(en),
+                        "{lang}.json: {key} has other placeholders than in en.json"
+                    );
+                } else {
+                    assert!(placeholders(value).is_empty(), "{lang}.json: {key} has placeholders");
+                }
+            }
+        }
+    }
+
+    /// Every string key named literally in the pages exists: `t("key")`, `.set(state, "key")`
+    /// (a `StatusLine`), `data-i18n="key"`, `data-i18n-attr="attr:key"`, and for
+    /// `` t(`prefix.${…}`) `` at least one key with that prefix.
+    #[test]
+    fn every_key_the_pages_use_exists() {
+        let english = strings("en");
+        let exists = |key: &str| {
+            english.contains_key(key) || english.contains_key(&format!("{key}.other"))
+        };
+        let is_key = |s: &str| {
+            s.contains('.')
+                && !s.starts_with('.')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        };
+        let mut checked = 0;
+        for name in asset_names().filter(|n| n.ends_with(".js") || n.ends_with(".html")) {
+            let body = text(name);
+            let literal = |rest: &str, quote: char| -> Option<String> {
+                let rest = rest.strip_prefix(quote)?;
+                Some(rest[..rest.find(quote)?].to_owned())
+            };
+            let mut keys = Vec::new();
+            for (at, _) in body.match_indices("t(") {
+                let before = body[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+                    continue;
+                }
+                let rest = &body[at + 2..];
+                if let Some(key) = literal(rest, '"') {
+                    keys.push(key);
+                } else if let Some(template) = literal(rest, '`') {
+                    let prefix = &template[..template.find("${").unwrap_or(template.len())];
+                    assert!(
+                        english.keys().any(|k| k.starts_with(prefix)),
+                        "{name}: no string starts with {prefix:?}"
+                    );
+                    checked += 1;
+                }
+            }
+            for (at, _) in body.match_indices(".set(\"") {
+                let rest = &body[at + 5..];
+                let Some(first) = literal(rest, '"') else { continue };
+                let rest = rest[first.len() + 2..].trim_start_matches([',', ' ', '\n']);
+                if let Some(key) = literal(rest, '"').filter(|k| is_key(k)) {
+                    keys.push(key);
+                }
+            }
+            for (at, _) in body.match_indices(" data-i18n=\"") {
+                keys.extend(literal(&body[at + 11..], '"'));
+            }
+            for (at, _) in body.match_indices(" data-i18n-attr=\"") {
+                let pairs = literal(&body[at + 16..], '"').unwrap_or_default();
+                for pair in pairs.split_whitespace() {
+                    keys.push(pair.split_once(':').expect("attr:key").1.to_owned());
+                }
+            }
+            for key in keys {
+                // `"request." + type`: a prefix.
+                let found = if key.ends_with('.') {
+                    english.keys().any(|k| k.starts_with(&key))
+                } else {
+                    exists(&key)
+                };
+                assert!(found, "{name} uses {key:?}, which en.json lacks");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "only {checked} keys found in the pages");
     }
 
     /// The staff console speaks the staff side of the protocol and opens the staff socket.

@@ -51,7 +51,9 @@ pub(crate) async fn ticket_page() -> Response {
     serve_asset("ticket.html")
 }
 
-/// `/assets/{file}`.
+/// `/assets/{*file}`: an embedded asset by its name, which may name a folder
+/// (`/assets/i18n/en.json` → `i18n/en.json`). Only the exact names `voicedesk_agent_console`
+/// lists resolve; anything else (`..`, a trailing slash, another case) is 404.
 pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     serve_asset(&file)
 }

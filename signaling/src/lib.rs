@@ -81,7 +81,7 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
-        .route("/assets/{file}", get(http::asset))
+        .route("/assets/{*file}", get(http::asset))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))

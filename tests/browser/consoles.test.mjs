@@ -261,7 +261,8 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     await pollUntil(() => server.auditUrls.at(-1) === "?limit=50", { what: "the whole audit log" });
 
     // Both languages.
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
     assert.equal(await call.locator("[data-action=barge]").textContent(), "强插");
     assert.equal(await page.locator('#queue-table tr[data-queue="all"] th').textContent(), "全部队列");
@@ -347,7 +348,8 @@ test("agent console: asking for help, its status, and who supports the call in w
     assert.deepEqual(await server.next("wrap_up", from), { type: "wrap_up", call_id: "c-1", disposition: "resolved", notes: "supervisor took over" });
     server.send({ type: "wrap_up_saved", call_id: "c-1" });
     await pollUntil(async () => (await text(page, "#wrap-up-status")) === "Wrap-up saved.", { what: "the saved note" });
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal(await text(page, "#wrap-up-status"), "小结已保存。");
     assert.equal(await myQueue.locator("td").first().textContent(), "养老保险");
     assert.equal((await page.locator('#wrap-up-disposition option[value="resolved"]').textContent()), "已解答");
@@ -391,7 +393,8 @@ test("hall: a supervisor who barges in or takes over is announced, monitoring ne
     server.send({ type: "support_changed", call_id: "c-1", supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "take_over" }] });
     await waitForState(page, "#status", "supervisor_took_over");
     assert.equal(await text(page, "#status"), "A supervisor has taken over your call.");
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal(await text(page, "#status"), "主管已接管您的通话。");
     assert.deepEqual(hall.errors, []);
   } finally {

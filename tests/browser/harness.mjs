@@ -201,7 +201,12 @@ export function slotsBytesReceived(page) {
  */
 export async function startStaticServer() {
   const assets = join(repoRoot, "agent-console/assets");
-  const types = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
+  const types = {
+    html: "text/html; charset=utf-8",
+    js: "text/javascript; charset=utf-8",
+    css: "text/css; charset=utf-8",
+    json: "application/json; charset=utf-8",
+  };
   const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html", "/ticket": "ticket.html" };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
@@ -216,7 +221,8 @@ export async function startStaticServer() {
       response.end(JSON.stringify({ code: "unauthorized", message: "not logged in" }));
       return;
     }
-    const file = routes[path] ?? (/^\/assets\/[a-z]+\.(html|js|css)$/.test(path) ? path.slice(8) : null);
+    const file =
+      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
     if (!file) {
       response.writeHead(404).end();
       return;

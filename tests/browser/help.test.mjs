@@ -449,7 +449,8 @@ test("ticket page: prefilled from the link, one neutral error, the reply, and th
     assert.deepEqual(post.body, { code: "K7Q9-2MXP", level: 4, comment: "答复很清楚" });
     assert.match(await text(page, "#rating-given"), /感谢您的评价.*满意/);
     assert.equal(await page.locator("#rating-form").isVisible(), false);
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "en");
+    await page.locator(`html[lang="en"]`).waitFor({ state: "attached" });
     assert.equal(await text(page, "#ticket-state"), "Answered");
     assert.equal(await page.getAttribute("html", "lang"), "en");
     await page.screenshot({ path: `${SHOTS}/ticket-page-rated-en.png`, fullPage: true });
@@ -570,7 +571,8 @@ test("staff console: the inbox (filters, overdue rows, text and voice, assign, r
     await pollUntil(async () => (await page.locator("#followups-table tbody tr[data-key]").count()) === 1, { what: "handled" });
     const handled = server.requests.find((r) => r.path.endsWith("/handled"));
     assert.deepEqual(handled.body, { note: "回电致歉,已解释排队原因" });
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal(await text(page, "#inbox-heading"), "留言箱");
     assert.match(await text(page, "#followups-table tbody tr"), /留言 M20261129-0001/);
 

@@ -71,7 +71,8 @@ test("the hall shows the monitoring notice and asks for nothing before Call", as
     await page.selectOption("#service-select", "medical_reimbursement");
     assert.match(await page.locator("#service-hours").textContent(), /^服务时间:周一至周五 09:00–12:00、13:00–17:00\(现在不在服务时间内\)$/);
 
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "en");
+    await page.locator(`html[lang="en"]`).waitFor({ state: "attached" });
     assert.equal(await page.getAttribute("html", "lang"), "en");
     assert.equal((await page.locator("#call-button").textContent()).trim(), "Call");
     assert.match(await page.locator("#monitoring-notice").textContent(), /monitored/);
@@ -111,7 +112,8 @@ test("without a catalogue the hall still calls: the general enquiries queue, in 
     assert.equal(await page.locator("#service-select option").count(), 1);
     assert.equal((await option.textContent()).trim(), "General enquiries (the service list cannot be loaded)");
     assert.equal(await page.locator("#service-hours").textContent(), "");
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal((await option.textContent()).trim(), "综合咨询(业务列表暂时无法加载)");
     assert.ok(await page.locator("#call-button").isEnabled());
     await page.click("#call-button");
@@ -155,7 +157,8 @@ test("the staff console starts at the login form when there is no session", asyn
     assert.ok(await page.locator("#wallboard").isHidden());
     assert.equal(await page.evaluate(() => window.voicedesk.pc), null, "no media before login");
 
-    await page.click("#lang-switch");
+    await page.selectOption("#lang-switch", "zh-CN");
+    await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
     assert.equal((await page.locator("#login-heading").textContent()).trim(), "后台人员登录");
 
