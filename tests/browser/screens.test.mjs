@@ -1,0 +1,292 @@
+// Every page in its states that matter, at a desktop width (1280×800) and a phone's (360×740),
+// against the real server (`voicedesk --demo`, one for the whole file): the hall, the agent
+// console, the staff console and the ticket page. Each page/state/width is one test, which
+//   (a) saves docs/screenshots/<page>-<state>-<desktop|360>.png when VOICEDESK_SCREENSHOTS=1
+//       (Chinese, the pages' default; the hall's entrance also in English and Spanish);
+//   (b) runs axe-core (WCAG 2.0/2.1 A and AA, best practices) and fails on any serious or
+//       critical violation, printing the rule, impact, elements and help URL;
+//   (c) at 360 px, fails when the page scrolls sideways, naming the elements that stick out.
+//
+// The states build on each other, in the order of the tests: the agent logs in and is
+// available; goes away so that a citizen's call waits in the queue; becomes available again, so
+// the call rings; answers; the staff member watches the wallboard and listens to the call; a
+// citizen leaves a message, which staff open in the inbox and answer; the citizen reads the
+// answer on the ticket page. Each state is reached once (`stage`) and checked at both widths by
+// resizing the same page.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  FAILING_IMPACTS,
+  VIEWPORTS,
+  formatViolations,
+  horizontalOverflow,
+  runAxe,
+  screenshot,
+  settle,
+} from "./a11y.mjs";
+import { DEMO_PASSWORD, launchBrowser, openPage, pollUntil, startServer, waitForState } from "./harness.mjs";
+
+// An offer rings for 15 s by default: longer here, so the ringing console can be checked at
+// both widths before the offer moves on. (The server inherits this process's environment.)
+process.env.VOICEDESK_RING_TIMEOUT_SECS = "120";
+
+/** A service of the demo catalogue. */
+const SERVICE = "pension_benefit_inquiry";
+const ZH = { locale: "zh-CN" };
+
+let server;
+let browser;
+/** Every page opened, closed at the end. */
+const opened = [];
+
+before(async () => {
+  server = await startServer("screens");
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const { context } of opened) await context.close().catch(() => {});
+  await browser?.close();
+  await server?.stop();
+});
+
+async function open(name, path, options = ZH) {
+  const page = await openPage(browser, `screens-${name}`, `${server.url}${path}`, { viewport: VIEWPORTS.desktop, ...options });
+  opened.push(page);
+  return page;
+}
+
+/** A state reached once, on first use: `stage(async () => …)` returns a getter of its result. */
+function stage(reach) {
+  let reached;
+  return () => (reached ??= reach());
+}
+
+/**
+ * The checks of one page in one state at one width: screenshot (when asked for), axe, and at
+ * 360 px the horizontal overflow. All problems are collected and reported together.
+ */
+async function checkScreen(t, page, name, width) {
+  await page.setViewportSize(VIEWPORTS[width]);
+  await settle(page);
+  const saved = await screenshot(page, `${name}-${width}`);
+  if (saved) t.diagnostic(`screenshot ${saved}`);
+
+  const problems = [];
+  const violations = await runAxe(page);
+  const failing = violations.filter((v) => FAILING_IMPACTS.has(v.impact));
+  const other = violations.filter((v) => !FAILING_IMPACTS.has(v.impact));
+  if (other.length) t.diagnostic(`axe, not failing (minor/moderate):\n${formatViolations(other)}`);
+  if (failing.length) {
+    problems.push(`axe: ${failing.length} serious/critical violation(s) on ${name} at ${width}:\n${formatViolations(failing)}`);
+  }
+  if (width === "360") {
+    const overflow = await horizontalOverflow(page);
+    if (overflow.scrollWidth > VIEWPORTS[360].width) {
+      problems.push(
+        `horizontal scroll at 360 px on ${name}: document.scrollingElement.scrollWidth is ${overflow.scrollWidth}; sticking out:\n` +
+          overflow.offenders.map((o) => `      ${o.element} (right edge ${o.right} px, width ${o.width} px)`).join("\n"),
+      );
+    }
+  }
+  if (problems.length) {
+    const report = problems.join("\n");
+    console.log(`\n${report}\n`);
+    assert.fail(report);
+  }
+}
+
+/** One test per width of one page/state. */
+function screenTests(name, title, reach) {
+  test(`${title} desktop: screenshot, axe`, async (t) => {
+    const page = await reach();
+    await checkScreen(t, page, name, "desktop");
+  });
+  test(`${title} 360 px: screenshot, axe, no horizontal scroll`, async (t) => {
+    const page = await reach();
+    await checkScreen(t, page, name, "360");
+  });
+}
+
+async function logIn(page, username) {
+  await page.fill("#login-username", username);
+  await page.fill("#login-password", DEMO_PASSWORD);
+  await page.click("#login-submit");
+  await waitForState(page, "#media-state", "connected", 20_000);
+}
+
+async function text(page, selector) {
+  return (await page.locator(selector).first().textContent()).trim();
+}
+
+// --- The pages as they open -----------------------------------------------------------------
+
+const hallEntrance = stage(async () => {
+  const hall = await open("hall-entrance", "/");
+  await hall.page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
+  return hall;
+});
+screenTests("hall-entrance", "hall entrance", async () => (await hallEntrance()).page);
+
+for (const [lang, locale] of [["en", "en-US"], ["es", "es-ES"]]) {
+  test(`hall entrance in ${lang === "en" ? "English" : "Spanish"} desktop: screenshot, axe`, async (t) => {
+    const hall = await open(`hall-entrance-${lang}`, "/", { locale });
+    await hall.page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
+    const shown = await hall.page.getAttribute("html", "lang");
+    assert.ok(shown?.startsWith(lang), `a browser in ${locale} gets the hall in lang="${shown}", not ${lang}`);
+    await checkScreen(t, hall.page, `hall-entrance-${lang}`, "desktop");
+  });
+}
+
+const ticketLookup = stage(async () => {
+  const ticket = await open("ticket-lookup", "/ticket");
+  await ticket.page.locator("#lookup-form").waitFor();
+  return ticket;
+});
+screenTests("ticket-lookup", "ticket lookup form", async () => (await ticketLookup()).page);
+
+const agent = stage(async () => {
+  const opened = await open("agent", "/agent");
+  await opened.page.locator("#login-form").waitFor();
+  return opened;
+});
+screenTests("agent-login", "agent console login", async () => (await agent()).page);
+
+const staff = stage(async () => {
+  const opened = await open("staff", "/staff");
+  await opened.page.locator("#login-form").waitFor();
+  return opened;
+});
+screenTests("staff-login", "staff console login", async () => (await staff()).page);
+
+// --- A call: queued, ringing, talking, listened to ------------------------------------------
+
+const agentAvailable = stage(async () => {
+  const { page } = await agent();
+  await logIn(page, "agent1");
+  if ((await waitForState(page, "#agent-state", ["away", "available"])) !== "available") {
+    await page.click("#available-button");
+    await waitForState(page, "#agent-state", "available");
+  }
+  return page;
+});
+screenTests("agent-available", "agent console available", agentAvailable);
+
+const hallQueued = stage(async () => {
+  const agentPage = await agentAvailable();
+  await agentPage.click("#away-button");
+  await waitForState(agentPage, "#agent-state", "away");
+  const hall = await open("hall-call", "/");
+  await hall.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
+  await hall.page.selectOption("#service-select", SERVICE);
+  await hall.page.click("#call-button");
+  await hall.page.locator('#status[data-state="queued"][data-position]').waitFor({ timeout: 15_000 });
+  return hall.page;
+});
+screenTests("hall-queued", "hall queued with position", hallQueued);
+
+const agentRinging = stage(async () => {
+  await hallQueued();
+  const page = await agentAvailable();
+  await page.click("#available-button");
+  await page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+  await waitForState(page, "#agent-state", "ringing");
+  return page;
+});
+screenTests("agent-ringing", "agent console ringing offer", agentRinging);
+
+const talking = stage(async () => {
+  const agentPage = await agentRinging();
+  const hallPage = await hallQueued();
+  await agentPage.click("#accept-button");
+  await waitForState(hallPage, "#status", "connected");
+  await agentPage.locator("#current-call").waitFor({ state: "visible" });
+  await waitForState(agentPage, "#agent-state", "on_call");
+  return { hallPage, agentPage };
+});
+screenTests("hall-connected", "hall connected call", async () => (await talking()).hallPage);
+screenTests("agent-call", "agent console in a call", async () => (await talking()).agentPage);
+
+const staffWallboard = stage(async () => {
+  await talking();
+  const { page } = await staff();
+  await logIn(page, "staff1");
+  await waitForState(page, "#wallboard", "live", 15_000);
+  await page.locator('#calls-table tr[data-call-id][data-phase="talking"]').waitFor({ timeout: 15_000 });
+  return page;
+});
+screenTests("staff-wallboard", "staff console wallboard", staffWallboard);
+
+const staffListening = stage(async () => {
+  const page = await staffWallboard();
+  const row = page.locator('#calls-table tr[data-call-id][data-phase="talking"]').first();
+  const callId = await row.getAttribute("data-call-id");
+  await row.locator("[data-action=monitor]").click();
+  await page.locator(`#current-mode[data-mode="monitor"][data-call-id="${callId}"]`).waitFor({ timeout: 10_000 });
+  return page;
+});
+screenTests("staff-listening", "staff console listening to a call", staffListening);
+
+// --- A message: the inbox, the message, the answer on the ticket page -----------------------
+
+const message = stage(async () => {
+  // A citizen (a page of its own, not checked here) leaves a text message.
+  const hall = await open("hall-message", "/");
+  await hall.page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
+  await hall.page.selectOption("#message-service", "pension_transfer");
+  await hall.page.fill("#message-name", "张先生");
+  await hall.page.fill("#message-phone", "138 0000 0000");
+  await hall.page.fill("#message-body", "我想咨询跨省转移养老保险关系需要多久,需要准备哪些材料?");
+  await hall.page.click("#message-submit");
+  await hall.page.locator("#message-result").waitFor({ state: "visible", timeout: 15_000 });
+  return { ticket: await text(hall.page, "#result-ticket"), link: await hall.page.getAttribute("#result-link", "href") };
+});
+
+const staffInbox = stage(async () => {
+  const page = await staffListening();
+  const { ticket } = await message();
+  // Staff are done listening; the message shows up in the inbox.
+  const row = page.locator('#calls-table tr[data-call-id][data-phase="talking"]').first();
+  await row.locator("[data-action=leave]").click();
+  await page.locator('#current-mode[data-mode="none"]').waitFor({ timeout: 10_000 });
+  const link = page.locator(`#inbox-table button.ticket-link:text-is("${ticket}")`);
+  await pollUntil(
+    async () => {
+      if (await link.count()) return true;
+      await page.click("#inbox-refresh");
+      return false;
+    },
+    { what: `ticket ${ticket} in the inbox`, timeoutMs: 15_000, intervalMs: 1_000 },
+  );
+  return page;
+});
+screenTests("staff-inbox", "staff console inbox with a message", staffInbox);
+
+const staffMessage = stage(async () => {
+  const page = await staffInbox();
+  const { ticket } = await message();
+  await page.locator(`#inbox-table button.ticket-link:text-is("${ticket}")`).click();
+  await page.locator("#inbox-detail").waitFor({ state: "visible" });
+  return page;
+});
+screenTests("staff-message", "staff console message open", staffMessage);
+
+const ticketReply = stage(async () => {
+  const page = await staffMessage();
+  const { link } = await message();
+  await page.click("#inbox-assign");
+  await pollUntil(async () => (await page.getAttribute("#inbox-detail", "data-state")) === "assigned", { what: "assigned" });
+  await page.fill(
+    "#inbox-reply",
+    "您好,跨省转移分三步:\n1. 向转入地社保经办机构提出申请。\n2. 转出地办理转出。\n3. 转入地办结转入。\n一般在 45 个工作日内办结。",
+  );
+  await page.click("#inbox-send-reply");
+  await pollUntil(async () => (await page.getAttribute("#inbox-detail", "data-state")) === "answered", { what: "answered" });
+  const view = await open("ticket-reply", link);
+  await pollUntil(async () => (await view.page.getAttribute("#ticket-state", "data-state")) === "answered", {
+    what: "the reply on the ticket page",
+    timeoutMs: 15_000,
+  });
+  return view.page;
+});
+screenTests("ticket-reply", "ticket page with a reply", ticketReply);
