@@ -20,6 +20,7 @@ import {
   tOr,
 } from "./common.js";
 import { Headset, Login } from "./console.js";
+import { Notifier, Ringer, announce, bindShortcuts } from "./console-care.js";
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -57,6 +58,16 @@ const el = {
   cancelHelp: $("cancel-help-button"),
   helpStatus: $("help-status"),
   error: $("error-message"),
+  stateHeading: $("state-heading"),
+  currentHeading: $("current-heading"),
+  mute: $("mute-button"),
+  micState: $("mic-state"),
+  ringerMute: $("ringer-mute"),
+  notifyEnable: $("notify-enable"),
+  notifyState: $("notify-state"),
+  announcer: $("offer-announcer"),
+  incomingTranscript: $("incoming-transcript"),
+  callTranscript: $("call-transcript"),
 };
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
@@ -82,7 +93,21 @@ const session = {
   /** This agent's help request, from the last `help_status` (or sent, `sending`):
    * `{ callId, state, staffName }`. */
   help: null,
+  /** Whether this agent's microphone is muted (during a call; unmuted when a call starts). */
+  muted: false,
+  /** Where the focus was when an offer took it to Accept, to give it back if the offer goes. */
+  focusBefore: null,
 };
+
+/** The ring of an offer and the desktop notification when the tab is hidden. */
+const ringer = new Ringer();
+const notifier = new Notifier({
+  button: el.notifyEnable,
+  stateElement: el.notifyState,
+  onClick: () => {
+    if (session.offer) el.accept.focus();
+  },
+});
 
 /** The headset connection kept for the whole session (slot 0 citizen, slot 1 coach). */
 const headset = new Headset({
@@ -111,6 +136,24 @@ status.set("login", "status.login_required");
 el.available.addEventListener("click", () => setState("available"));
 el.away.addEventListener("click", () => setState("away"));
 el.accept.addEventListener("click", () => answerOffer("accept"));
+el.mute.addEventListener("click", () => setMuted(!session.muted));
+el.ringerMute.addEventListener("click", () => {
+  ringer.setMuted(!ringer.muted);
+  render();
+});
+bindShortcuts([
+  { code: "KeyA", button: el.accept },
+  { code: "KeyR", button: el.reject },
+  { code: "KeyM", button: el.mute },
+  { code: "KeyH", button: el.hangup },
+]);
+// Browsers play sound only after a gesture: any click or key press unlocks the ringer's audio.
+for (const type of ["pointerdown", "keydown"]) {
+  document.addEventListener(type, () => ringer.unlock(), { capture: true });
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && session.offer && !session.offer.notified) notifyOffer();
+});
 el.reject.addEventListener("click", () => answerOffer("reject"));
 el.hangup.addEventListener("click", hangUp);
 el.transfer.addEventListener("click", transfer);
@@ -148,12 +191,14 @@ function leaveConsole() {
   session.queues = [];
   session.wrapUp = null;
   showError(el.error, null);
+  notifier.close();
+  announce(el.announcer, "");
   render();
 }
 
 /** Forgets the offer, the call and everything about it. */
 function forgetCall() {
-  Object.assign(session, { offer: null, call: null, support: null, help: null });
+  Object.assign(session, { offer: null, call: null, support: null, help: null, muted: false });
 }
 
 // --- signaling --------------------------------------------------------------------------------
@@ -203,11 +248,15 @@ async function onMessage(msg) {
         service: msg.service ?? null,
         skill: msg.skill,
         transfers: msg.transfers ?? 0,
+        transcript: Array.isArray(msg.transcript) ? msg.transcript : [],
         waitedMs: msg.waited_ms,
         ringMs: msg.ring_timeout_ms,
         receivedAt: Date.now(),
         answering: false,
+        notified: false,
       };
+      announce(el.announcer, offerText("announce.offer"));
+      notifyOffer();
       status.set("offered", "status.offered", { service: () => serviceName(msg.service) });
       break;
     case "offer_withdrawn":
@@ -221,10 +270,12 @@ async function onMessage(msg) {
         id: msg.call_id,
         peer: msg.peer_name,
         service: session.offer?.id === msg.call_id ? session.offer.service : null,
+        transcript: session.offer?.id === msg.call_id ? session.offer.transcript : [],
         since: Date.now(),
         ending: false,
       };
       if (session.offer?.id === msg.call_id) session.offer = null;
+      setMuted(false);
       el.helpReason.value = "";
       status.set("connected", "status.connected", { peer: msg.peer_name });
       break;
@@ -240,6 +291,7 @@ async function onMessage(msg) {
         el.notes.value = "";
         el.disposition.value = msg.reason === "transferred" ? "transferred" : el.disposition.value;
         session.call = null;
+        setMuted(false);
       }
       if (session.support?.callId === msg.call_id) session.support = null;
       if (session.help?.callId === msg.call_id) session.help = null;
@@ -273,6 +325,36 @@ async function onMessage(msg) {
   render();
 }
 
+/** The offer in one sentence (`key` is `announce.offer` or `notify.offer_body`). */
+function offerText(key) {
+  const offer = session.offer;
+  const params = {
+    service: serviceName(offer.service),
+    waited: formatDuration(offer.waitedMs + (Date.now() - offer.receivedAt)),
+    count: offer.transfers,
+  };
+  return t(offer.transfers ? `${key}_transferred` : key, params);
+}
+
+/** A desktop notification of the ringing offer, when the tab is hidden (once per offer). */
+function notifyOffer() {
+  const offer = session.offer;
+  if (!offer || !document.hidden) return;
+  const shown = notifier.show({
+    title: t("notify.offer_title", { service: serviceName(offer.service) }),
+    body: offerText("notify.offer_body"),
+    tag: `voicedesk-offer-${offer.id}`,
+  });
+  if (shown) offer.notified = true;
+}
+
+/** Mutes or unmutes this agent's microphone (the headset's track stays, disabled). */
+function setMuted(muted) {
+  session.muted = muted;
+  for (const track of headset.mic?.getAudioTracks() ?? []) track.enabled = !muted;
+  render();
+}
+
 async function onWelcome(msg) {
   if (msg.role !== "agent") {
     login.refuse("status.not_agent");
@@ -281,6 +363,7 @@ async function onWelcome(msg) {
   showError(el.error, null);
   status.set("logged_in", "status.logged_in", { name: login.user?.display_name ?? "" });
   await headset.open();
+  setMuted(session.muted);
 }
 
 async function onDrop(retrySeconds, welcomed) {
@@ -450,10 +533,38 @@ function render() {
       : skillName(session.offer.skill);
     el.accept.disabled = session.offer.answering;
     el.reject.disabled = session.offer.answering;
-    if (wasHidden) el.accept.focus();
+    if (wasHidden) {
+      session.focusBefore = document.activeElement;
+      el.accept.focus();
+    }
+  } else if (!wasHidden) {
+    notifier.close();
+    announce(el.announcer, "");
   }
+  renderTranscript(el.incomingTranscript, session.offer?.transcript);
+  // The ring goes on until the offer is answered, taken back or times out.
+  if (session.offer && !session.offer.answering) ringer.start();
+  else ringer.stop();
+  el.incoming.dataset.ringing = String(ringer.playing);
+  el.ringerMute.setAttribute("aria-pressed", String(ringer.muted));
+  notifier.render();
 
+  const callWasHidden = el.currentCall.hidden;
   el.currentCall.hidden = !session.call;
+  renderTranscript(el.callTranscript, session.call?.transcript);
+  el.mute.setAttribute("aria-pressed", String(session.muted));
+  el.micState.dataset.state = session.muted ? "muted" : "live";
+  el.micState.textContent = t(session.muted ? "agent.mic_muted" : "agent.mic_live");
+  el.mute.disabled = !session.call;
+  if (session.call && callWasHidden) {
+    el.currentHeading.focus();
+  } else if (!session.call && !session.offer && !wasHidden && session.focusBefore) {
+    // The offer went without a call (rejected, taken back, timed out): focus goes back.
+    const before = session.focusBefore;
+    if (before.isConnected && !before.closest("[hidden]") && !before.disabled) before.focus();
+    else el.stateHeading.focus();
+  }
+  if (!session.offer) session.focusBefore = null;
   if (session.call) {
     el.callPeer.textContent = session.call.peer;
     el.callService.textContent = serviceName(session.call.service);
@@ -461,7 +572,10 @@ function render() {
     el.transfer.disabled = session.call.ending;
   }
   const wrap = session.wrapUp;
+  const wrapWasHidden = el.wrapUp.hidden;
   el.wrapUp.hidden = !wrap;
+  // After the call, the wrap-up form is next: its first field takes the focus.
+  if (wrap && wrapWasHidden) el.disposition.focus();
   if (wrap) {
     el.wrapUpHeading.textContent = t("list.pair", {
       first: t("agent.wrap_up"),
@@ -472,6 +586,29 @@ function render() {
   renderQueues();
   renderSupport();
   renderClocks();
+}
+
+/** The citizen's conversation with the self-service assistant, if any, in `section`'s list. */
+function renderTranscript(section, transcript) {
+  const lines = transcript ?? [];
+  section.hidden = lines.length === 0;
+  const list = section.querySelector("ol");
+  const key = JSON.stringify(lines) + document.documentElement.lang;
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      item.dataset.from = line.from;
+      const who = document.createElement("span");
+      who.className = "transcript-who";
+      who.textContent = t(line.from === "assistant" ? "transcript.assistant" : "transcript.citizen");
+      const text = document.createElement("span");
+      text.textContent = line.text;
+      item.append(who, " ", text);
+      return item;
+    }),
+  );
 }
 
 /** Who supports the current call and how, and this agent's help request. */

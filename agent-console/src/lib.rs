@@ -30,6 +30,10 @@ const ASSETS: &[(&str, Asset)] = &[
     ("ticket.html", Asset { body: include_bytes!("../assets/ticket.html"), content_type: HTML }),
     ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
     ("console.js", Asset { body: include_bytes!("../assets/console.js"), content_type: JS }),
+    (
+        "console-care.js",
+        Asset { body: include_bytes!("../assets/console-care.js"), content_type: JS },
+    ),
     ("hall.js", Asset { body: include_bytes!("../assets/hall.js"), content_type: JS }),
     ("agent.js", Asset { body: include_bytes!("../assets/agent.js"), content_type: JS }),
     ("staff.js", Asset { body: include_bytes!("../assets/staff.js"), content_type: JS }),
