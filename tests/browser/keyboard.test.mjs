@@ -102,6 +102,14 @@ test("the hall by keyboard: choose a service, call, talk to the agent, hang up; 
     // Call.
     await keys.tabTo(callButton, "the Call button");
     await keys.press("Enter", "call");
+    // The hall may first explain why it asks for the microphone, with a button to go on.
+    const waiting = page.locator('[role="status"][data-state="queued"], [role="status"][data-state="connected"]');
+    const goOn = page.getByRole("button", { name: /^(continue|allow|go on)/i }).locator("visible=true");
+    await waiting.or(goOn).first().waitFor({ timeout: 15_000 });
+    if (await goOn.count()) {
+      await keys.tabTo(goOn.first(), "the button that goes on to the microphone");
+      await keys.press("Enter", "allow the microphone");
+    }
 
     // The agent answers (mouse).
     await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });

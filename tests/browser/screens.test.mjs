@@ -180,7 +180,12 @@ const hallQueued = stage(async () => {
   await hall.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
   await hall.page.selectOption("#service-select", SERVICE);
   await hall.page.click("#call-button");
-  await hall.page.locator('#status[data-state="queued"][data-position]').waitFor({ timeout: 15_000 });
+  // The hall may first explain why it asks for the microphone: go on.
+  const queued = hall.page.locator('#status[data-state="queued"][data-position]');
+  const explained = hall.page.locator("#mic-continue:visible");
+  await queued.or(explained).first().waitFor({ timeout: 15_000 });
+  if (await explained.count()) await explained.click();
+  await queued.waitFor({ timeout: 15_000 });
   return hall.page;
 });
 screenTests("hall-queued", "hall queued with position", hallQueued);
