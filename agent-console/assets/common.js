@@ -4,7 +4,8 @@
 // The message shapes are those of protocol/src/lib.rs (`ClientMessage` / `ServerMessage`).
 
 /** The handle the browser tests read: `window.voicedesk.pc` is this page's current (or last)
- * RTCPeerConnection. Nothing else is global. */
+ * RTCPeerConnection; `langReady` turns true once the page has set up its language. Nothing else
+ * is global. */
 export const testHandle = (window.voicedesk = { pc: null });
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +267,8 @@ export function setupLang(onChange) {
     select.addEventListener("change", () => switchLang(select.value));
   }
   applyLang();
+  // For the browser tests: the page's strings are loaded and its module has started.
+  testHandle.langReady = true;
 }
 
 /** A live region whose text is re-rendered on a language switch. `data-state` carries the

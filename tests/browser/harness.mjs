@@ -142,6 +142,12 @@ export async function openPage(browser, name, url, contextOptions = {}, beforeGo
   return { context, page, errors };
 }
 
+/** Waits until the page has loaded its strings and set up its language (common.js awaits the
+ * strings before the page's module runs, so this is later than the `load` event). */
+export async function waitForLang(page) {
+  await page.waitForFunction(() => window.voicedesk?.langReady === true, null, { timeout: 10_000 });
+}
+
 /** Calls `probe` until it returns a truthy value (which is returned) or `timeoutMs` passes. */
 export async function pollUntil(probe, { timeoutMs = 10_000, intervalMs = 200, what = "condition" } = {}) {
   const deadline = Date.now() + timeoutMs;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { readFile } from "node:fs/promises";
-import { launchBrowser, openPage, pollUntil, startStaticServer, waitForState } from "./harness.mjs";
+import { launchBrowser, openPage, pollUntil, startStaticServer, waitForLang, waitForState } from "./harness.mjs";
 
 const CATALOGUE = await readFile(new URL("./fixtures/catalogue.json", import.meta.url), "utf8");
 const STAFF = { id: "s-1", username: "staff1", display_name: "陈静 Chen Jing", role: "staff" };
@@ -411,6 +411,7 @@ test("ticket page: prefilled from the link, one neutral error, the reply, and th
   const { page } = view;
   try {
     // Prefilled from the link and looked up at once: a wrong code says nothing about the ticket.
+    await waitForLang(page);
     assert.equal(await page.inputValue("#ticket-number"), "M20261130-0007");
     await page.locator("#lookup-error").waitFor({ state: "visible" });
     const wrongCode = await text(page, "#lookup-error");
