@@ -2,7 +2,7 @@
 // meter, the call timer, the network quality indicator, and what to say when the microphone
 // cannot be used. Each piece is a small class over elements of hall.html; hall.js drives them
 // from the call's phases.
-import { t } from "./hall-strings.js";
+import { t } from "./common.js";
 
 const MIC_KEY = "voicedesk.mic_device";
 const SPEAKER_KEY = "voicedesk.speaker_device";

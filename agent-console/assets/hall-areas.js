@@ -2,8 +2,7 @@
 // with its services and what can be done there, the announcements, the rest area's view of the
 // wait, and the live line that says where the citizen is. hall.js owns the call; it gives this
 // module two callbacks (call about a service, ask the assistant) and tells it the call's phase.
-import { currentLang, formatDate, formatHours, getCatalogue, localName } from "./common.js";
-import { t } from "./hall-strings.js";
+import { currentLang, formatDate, formatHours, getCatalogue, localName, t } from "./common.js";
 import { AREAS, HallScene } from "./hall-scene.js";
 
 const VIEW_KEY = "voicedesk.hall_view";

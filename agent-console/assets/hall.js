@@ -5,6 +5,9 @@
 // A citizen is never left with nothing: "Other ways to get help" (a text or voice message, the
 // self-service assistant) is always on the page and is brought forward with the reason when the
 // call is turned away or has waited too long; every answered call ends with a rating.
+// The hall around the call (the scene, the menu, the area panels) is hall-areas.js; the call's
+// audio (the microphone explained first, devices, level, timer, network quality) is
+// audio-controls.js.
 import {
   MESSAGE_MAX,
   Signaling,
@@ -19,7 +22,6 @@ import {
   formatDuration,
   formatHours,
   getCatalogue,
-  getMicrophone,
   loadCatalogue,
   localName,
   offerWhenGathered,
@@ -30,6 +32,17 @@ import {
   t,
   tOr,
 } from "./common.js";
+import {
+  CallTimer,
+  DeviceChooser,
+  LevelMeter,
+  QualityMonitor,
+  explainMicrophone,
+  openMicrophone,
+  showMicProblem,
+  switchMicrophone,
+} from "./audio-controls.js";
+import { setupHall } from "./hall-areas.js";
 
 const TOKEN_KEY = "voicedesk.citizen_token";
 
@@ -44,6 +57,11 @@ const hoursLine = $("service-hours");
 const waitLimit = $("wait-limit");
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
+const micDialog = $("mic-explain");
+const micProblemBox = $("mic-problem");
+const levelMeter = new LevelMeter($("mic-level"), $("mic-level-fill"), $("mic-level-row"));
+const callTimer = new CallTimer($("call-timer"));
+const quality = new QualityMonitor($("call-quality"), $("call-quality-text"));
 const other = {
   section: $("other-ways"),
   heading: $("other-ways-heading"),
@@ -139,8 +157,29 @@ let freshToken = null;
 
 const signaling = new Signaling({ onMessage, onDrop });
 
+/** The last place read out in the status line, and when (see `queue_position`). */
+const lastPositionRead = { position: null, at: 0 };
+const POSITION_REREAD_MS = 30_000;
+
+const hall = setupHall({
+  onCallService: callAbout,
+  onAsk: askAbout,
+  onLeaveMessage: () => bringForward(call.phase === "queued" ? "queued" : null, {}, msgEl.body),
+});
+const devices = new DeviceChooser({
+  micSelect: $("mic-select"),
+  speakerSelect: $("speaker-select"),
+  speakerField: $("speaker-field"),
+  audios,
+  onMicChange: changeMicrophone,
+});
+
 fillRatingLevels(rating.levels, "rating-level");
 setupLang(() => {
+  hall.render();
+  devices.refresh();
+  quality.render();
+  callTimer.render();
   renderServices();
   renderButtons();
   renderCounter();
@@ -150,6 +189,7 @@ status.set("idle", "status.idle");
 renderButtons();
 loadCatalogue().then(() => {
   catalogueTried = true;
+  hall.render();
   renderServices();
   renderButtons();
 });
@@ -191,6 +231,7 @@ rating.form.addEventListener("submit", (event) => {
 });
 renderCounter();
 muteButton.addEventListener("click", toggleMute);
+$("mic-retry").addEventListener("click", () => startCall());
 signaling.open();
 
 /** The service list, grouped by hall area, from the catalogue. */
@@ -273,14 +314,26 @@ async function startCall(rejoinId = null) {
   call.phase = "starting";
   call.rejoin = rejoinId;
   renderButtons();
+  showMicProblem(micProblemBox, null);
+  // Why the microphone, and that the call may be monitored, before the browser asks (once per
+  // tab: a rejoined call was agreed to before the reload).
+  if (!rejoinId && !(await explainMicrophone(micDialog, "call"))) {
+    if (call.phase === "starting") {
+      resetCall();
+      status.set("idle", "status.idle");
+    }
+    return;
+  }
+  if (call.phase !== "starting") return;
   status.set("requesting_mic", rejoinId ? "status.rejoining" : "status.requesting_mic");
   let mic;
   try {
-    mic = await getMicrophone();
+    mic = await openMicrophone();
   } catch (error) {
     console.warn("voicedesk: microphone refused", error);
     resetCall();
     status.set("idle", "status.mic_denied");
+    showMicProblem(micProblemBox, error);
     return;
   }
   if (call.phase !== "starting") {
@@ -289,6 +342,9 @@ async function startCall(rejoinId = null) {
     return;
   }
   call.mic = mic;
+  levelMeter.attach(mic);
+  // The devices' names are readable once the microphone is allowed.
+  devices.refresh();
   status.set("setting_up", "status.setting_up");
   const pc = createAudioPeer(mic, audios);
   call.pc = pc;
@@ -330,6 +386,57 @@ function hangUp() {
   }
 }
 
+/** A service's "Call an agent" in an area panel: that service, then the usual Call. */
+function callAbout(serviceId) {
+  if (serviceId && getCatalogue().services.some((s) => s.id === serviceId) && call.phase === "idle") {
+    serviceSelect.value = serviceId;
+    msgEl.service.value = serviceId;
+    renderHours();
+  }
+  $("call-card").scrollIntoView({ block: "nearest", behavior: "smooth" });
+  startCall();
+}
+
+/** "Ask the assistant" (about a service): the self-service area, the question box. */
+function askAbout(serviceId) {
+  hall.goTo("self_service");
+  const service = serviceId && getCatalogue().services.find((s) => s.id === serviceId);
+  if (service) assistant.input.value = t("area.ask_prefill", { service: serviceName(service.id) });
+  assistant.input.focus({ preventScroll: true });
+  assistant.input.scrollIntoView({ block: "center", behavior: "smooth" });
+}
+
+/** Another microphone chosen: during a call the connection sends the new one at once. */
+async function changeMicrophone(deviceId) {
+  if (!call.pc || !call.mic) return;
+  const pc = call.pc;
+  try {
+    const stream = await switchMicrophone(pc, call.mic, deviceId, call.muted);
+    if (call.pc !== pc) {
+      for (const track of stream.getTracks()) track.stop();
+      return;
+    }
+    call.mic = stream;
+    levelMeter.attach(stream);
+  } catch (error) {
+    console.warn("voicedesk: cannot switch the microphone", error);
+    showNote(errorBox, "audio.switch_failed");
+  }
+}
+
+/**
+ * Hook for the recovery of a connected call after a reload (`resumed` with `active_call`): the
+ * server keeps the call while the page reloads; this page then has to offer new media for it
+ * and show it as connected again. To be wired to the final protocol (rejoin with a new offer,
+ * then `call_connected`); until then it says the call could not be taken back.
+ */
+function resumeActiveCall(activeCall) {
+  console.info("voicedesk: a connected call to resume", activeCall);
+  // The wiring: call.id = activeCall.call_id; call.answered = true; startCall(activeCall.call_id)
+  // with the protocol's rejoin message; on `call_connected` the timer restarts from
+  // activeCall.connected_at_ms (callTimer.start(activeCall.connected_at_ms)).
+}
+
 function toggleMute() {
   if (!call.mic) return;
   call.muted = !call.muted;
@@ -340,6 +447,11 @@ function toggleMute() {
 /** Back to idle: closes the connection and stops the microphone. `window.voicedesk.pc` keeps
  * the closed connection until the next call. */
 function resetCall() {
+  levelMeter.detach();
+  callTimer.stop();
+  quality.stop();
+  hall.setWait("idle");
+  lastPositionRead.position = null;
   closeAudioPeer(call.pc, call.mic, audios);
   Object.assign(call, {
     phase: "idle",
@@ -380,7 +492,9 @@ async function onMessage(msg) {
     case "resumed":
       storeToken(msg.citizen_token);
       freshToken = null;
-      if (msg.parked_call && call.phase === "idle") {
+      if (msg.active_call && call.phase === "idle") {
+        resumeActiveCall(msg.active_call);
+      } else if (msg.parked_call && call.phase === "idle") {
         // Shown as soon as the list is there (the catalogue may still be loading).
         parkedService = msg.parked_call.service ?? null;
         renderServices();
@@ -392,15 +506,24 @@ async function onMessage(msg) {
       break;
     case "queue_position":
       if (msg.call_id === call.id && call.phase === "queued") {
-        if (msg.estimated_wait_ms != null) {
-          const minutes = Math.max(1, Math.round(msg.estimated_wait_ms / 60000));
-          status.set("queued", "status.queue_position_eta", {
-            position: msg.position,
-            ahead: msg.position - 1,
-            minutes,
-          });
-        } else {
-          status.set("queued", "status.queue_position", { position: msg.position, ahead: msg.position - 1 });
+        const minutes =
+          msg.estimated_wait_ms != null ? Math.max(1, Math.round(msg.estimated_wait_ms / 60000)) : null;
+        hall.setWait("queued", msg.position, minutes);
+        const now = Date.now();
+        const reread =
+          msg.position !== lastPositionRead.position || now - lastPositionRead.at >= POSITION_REREAD_MS;
+        if (reread) {
+          lastPositionRead.position = msg.position;
+          lastPositionRead.at = now;
+          if (minutes != null) {
+            status.set("queued", "status.queue_position_eta", {
+              position: msg.position,
+              ahead: msg.position - 1,
+              minutes,
+            });
+          } else {
+            status.set("queued", "status.queue_position", { position: msg.position, ahead: msg.position - 1 });
+          }
         }
         status.element.dataset.position = String(msg.position);
       }
@@ -434,6 +557,9 @@ async function onMessage(msg) {
     case "call_transferred":
       if (msg.call_id === call.id) {
         call.phase = "queued";
+        callTimer.stop();
+        lastPositionRead.position = null;
+        hall.setWait("queued");
         status.set("queued", "status.transferred", { service: serviceName(msg.service) });
         renderButtons();
       }
@@ -445,6 +571,9 @@ async function onMessage(msg) {
         // An agent answered while a voice message was being recorded: the server dropped it.
         if (voice.phase !== "idle") endVoice();
         status.set("connected", "status.connected", { peer: msg.peer_name });
+        callTimer.start();
+        if (call.pc) quality.start(call.pc);
+        hall.setWait("connected");
         renderButtons();
       }
       break;
@@ -533,6 +662,8 @@ async function onCallQueued(msg) {
   if (call.pc !== pc || call.phase !== "starting") return;
   call.phase = "queued";
   status.set("queued", "status.queued");
+  quality.start(pc);
+  hall.setWait("queued");
   renderButtons();
 }
 
@@ -715,9 +846,17 @@ async function startVoice() {
     if (!signaling.send({ ...base, call_id: call.id })) failVoice("status.offline");
     return;
   }
+  if (!(await explainMicrophone(micDialog, "voice"))) {
+    if (voice.phase === "starting") {
+      endVoice();
+      msgEl.status.set("cancelled", "voice.cancelled");
+    }
+    return;
+  }
+  if (voice.phase !== "starting") return;
   let mic;
   try {
-    mic = await getMicrophone();
+    mic = await openMicrophone();
   } catch (error) {
     console.warn("voicedesk: microphone refused", error);
     failVoice("voice.mic_denied");

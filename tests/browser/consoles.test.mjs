@@ -367,6 +367,7 @@ test("hall: a supervisor who barges in or takes over is announced, monitoring ne
   const { page } = hall;
   try {
     await page.click("#call-button");
+    await page.click("#mic-continue");
     const call = await server.next("call");
     // Answer the offer with a second connection in the same page (its media never connects).
     const answer = await page.evaluate(async (offer) => {

@@ -42,6 +42,13 @@ async function walkUntil(page, key, area, max = 40) {
   return max;
 }
 
+/** Opens the counter's group holding `service` and presses its "Call an agent". */
+async function callAbout(page, service) {
+  await page.click("[data-testid=menu-counter]");
+  await page.locator(`#area-counter details:has([data-call="${service}"]) > summary`).click();
+  await page.click(`#area-counter [data-call="${service}"]`);
+}
+
 /** The area panels shown. */
 function visiblePanels(page) {
   return page.locator(".area-panel").evaluateAll((panels) => panels.filter((p) => !p.hidden).map((p) => p.dataset.area));
@@ -75,11 +82,9 @@ test("the arrow keys and WASD walk the visitor between the areas; each arrival o
     assert.deepEqual(await visiblePanels(page), ["rest"]);
 
     await walkUntil(page, "d", "guidance");
-    await walkUntil(page, "ArrowRight", "", 10);
-    await walkUntil(page, "s", "", 3);
-    await walkUntil(page, "ArrowUp", "guidance", 3);
-    await walkUntil(page, "ArrowRight", "", 10);
-    await walkUntil(page, "ArrowUp", "announcements");
+    await announced(page, "You are now at: Guidance area");
+    // Across the guidance area and the open floor to the notice board.
+    await walkUntil(page, "ArrowRight", "announcements");
     await announced(page, "You are now at: Information announcements");
     assert.deepEqual(await visiblePanels(page), ["announcements"]);
     // No announcements endpoint (yet) or none published: said so, not an error.
@@ -104,22 +109,23 @@ test("the function menu goes straight to an area; a click on an area or on the f
     await announced(page, "You are now at: Counter service area");
 
     // A click on an area (its floor, furniture or sign) walks to it.
-    await page.locator('#hall-scene g.area[data-area="rest"] .sign').click();
+    await page.locator('#hall-scene g.area[data-area="rest"] .sign-text').click();
     await page.locator("#hall-scene[data-area=rest]").waitFor({ state: "attached" });
     assert.deepEqual(await visiblePanels(page), ["rest"]);
 
-    // A click on the open floor walks to that point.
+    // A click on the open floor walks to that point (the page at rest first: the menu scrolled).
+    await page.evaluate(() => window.scrollTo({ top: 0, behavior: "instant" }));
     const target = await page.evaluate(async () => {
       const { project } = await import("/assets/hall-scene.js");
       const svg = document.querySelector("#hall-scene svg");
-      const [x, y] = project(2, 0, 10);
+      const [x, y] = project(-3, 0, 10.5);
       const point = new DOMPoint(x, y).matrixTransform(svg.getScreenCTM());
       return { x: point.x, y: point.y };
     });
     await page.mouse.click(target.x, target.y);
     await page.waitForFunction(() => {
       const scene = document.getElementById("hall-scene");
-      return Math.abs(scene.dataset.x - 2) < 0.05 && Math.abs(scene.dataset.z - 10) < 0.05;
+      return Math.abs(scene.dataset.x - -3) < 0.15 && Math.abs(scene.dataset.z - 10.5) < 0.15;
     });
     assert.equal(await page.getAttribute("#hall-scene", "data-area"), "", "the open floor is no area");
     assert.equal(await page.textContent("#scene-where"), "You are on the hall floor. Walk to an area or use the function menu.");
@@ -192,8 +198,7 @@ function countMicRequests(context) {
 test("the microphone is explained (and the monitoring said) before the browser is asked", async () => {
   const { context, page, errors } = await openHall("hall-explain", DESKTOP, countMicRequests);
   try {
-    await page.click("[data-testid=menu-counter]");
-    await page.locator('#area-counter [data-call="pension_benefit_inquiry"], #area-counter [data-call]').first().click();
+    await callAbout(page, "pension_claim");
     await page.locator("#mic-explain").waitFor({ state: "visible" });
     assert.match(await page.textContent("#mic-explain"), /microphone/);
     assert.match(await page.textContent("#mic-explain"), /monitored or recorded/);
@@ -295,8 +300,7 @@ test("during a call: mute, the level meter, the timer from the answer and the ne
     }
 
     // The citizen calls from the counter and waits in the rest area.
-    await page.click("[data-testid=menu-counter]");
-    await page.click('#area-counter [data-call="pension_claim"]');
+    await callAbout(page, "pension_claim");
     await page.click("#mic-continue");
     await waitForState(page, "#status", "queued");
     assert.equal(await page.inputValue("#service-select"), "pension_claim");
@@ -340,6 +344,7 @@ test("during a call: mute, the level meter, the timer from the answer and the ne
     const mics = await page.locator("#mic-select option").evaluateAll((o) => o.map((x) => x.value).filter(Boolean));
     if (mics.length) {
       const before = await page.evaluate(() => window.voicedesk.pc.getSenders()[0].track.id);
+      await page.click("#device-settings summary");
       await page.selectOption("#mic-select", mics[mics.length - 1]);
       await page.waitForFunction((before) => window.voicedesk.pc.getSenders()[0].track.id !== before, before);
       assert.equal(await page.evaluate(() => window.voicedesk.pc.getSenders()[0].track.readyState), "live");

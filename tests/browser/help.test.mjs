@@ -106,6 +106,7 @@ test("hall: a call turned away (closed) brings the panel forward; a text message
     await page.selectOption("#service-select", "pension_transfer");
     assert.equal(await page.inputValue("#message-service"), "pension_transfer", "the message follows the call's service");
     await page.click("#call-button");
+    await page.click("#mic-continue");
     await server.next("call");
     const opens = Date.UTC(2026, 11, 1, 1, 0);
     server.send({ type: "call_ended", call_id: "c-closed", reason: "closed", opens_at_ms: opens });
@@ -176,6 +177,8 @@ test("hall: queue full and no agents explain themselves; while queued a message 
     for (const [reason, words] of [["queue_full", /queue is full/], ["no_agents", /No agent for this service/]]) {
       const from = server.sent.length;
       await page.click("#call-button");
+      // The microphone is explained once per tab, before the first call.
+      if (reason === "queue_full") await page.click("#mic-continue");
       await server.next("call", from);
       server.send({ type: "call_ended", call_id: `c-${reason}`, reason });
       await pollUntil(async () => (await page.getAttribute("#other-ways", "data-reason")) === reason, { what: reason });
@@ -227,6 +230,7 @@ test("hall: a voice message from the queued call and one over a new connection; 
     await page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
     // Without a call: a new audio offer.
     await page.click("#voice-start");
+    await page.click("#mic-continue");
     const start = await server.next("start_voice_message");
     assert.match(start.sdp, /m=audio/);
     assert.equal(start.call_id, undefined);
@@ -316,6 +320,7 @@ test("hall: the assistant answers with steps and suggestions, and hands off to a
 
     // "Talk to an agent" calls the answer's service like the Call button.
     await answer.locator("button[data-action=talk]").click();
+    await page.click("#mic-continue");
     const call = await server.next("call");
     assert.equal(call.service, "pension_transfer");
     assert.equal(await page.inputValue("#service-select"), "pension_transfer");
@@ -343,6 +348,7 @@ test("hall: every answered call is rated on five levels, by keyboard", async () 
   try {
     await page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
     await page.click("#call-button");
+    await page.click("#mic-continue");
     const call = await server.next("call");
     server.send({ type: "call_queued", call_id: "c-r", sdp: await answerFor(page, call.sdp) });
     await waitForState(page, "#status", "queued");

@@ -117,6 +117,7 @@ test("without a catalogue the hall still calls: the general enquiries queue, in 
     assert.equal((await option.textContent()).trim(), "综合咨询(业务列表暂时无法加载)");
     assert.ok(await page.locator("#call-button").isEnabled());
     await page.click("#call-button");
+    await page.click("#mic-continue");
     await pollUntil(() => sent, { what: "the call message" });
     assert.equal("service" in sent, false, "a call without a service goes to the general queue");
     assert.match(sent.sdp, /^v=0/);

@@ -102,6 +102,7 @@ async function citizenCalls(name) {
   await page.selectOption("#service-select", SERVICE);
   assert.match(await page.textContent("#service-hours"), /^Service hours: .*\(open now\)$/);
   await page.click("#call-button");
+  await page.click("#mic-continue");
   await waitForState(page, "#status", "queued");
   return citizen;
 }

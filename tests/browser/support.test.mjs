@@ -133,6 +133,7 @@ async function talkingCall(name) {
 
     // The citizen calls; the agent accepts.
     await hall.page.click("#call-button");
+    await hall.page.click("#mic-continue");
     await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
     await agent.page.click("#accept-button");
     await waitForState(hall.page, "#status", "connected");
