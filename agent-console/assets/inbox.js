@@ -11,6 +11,7 @@ import {
   t,
   tOr,
 } from "./common.js";
+import { announce } from "./console-care.js";
 
 const $ = (id) => document.getElementById(id);
 /** How often the lists are fetched again while the console is open. */
@@ -54,6 +55,7 @@ export function setupInbox({ onUnauthorized }) {
     fError: $("followups-error"),
     fStatus: $("followups-status"),
     fRows: $("followups-table").tBodies[0],
+    announcer: $("staff-announcer"),
   };
   const state = {
     active: false,
@@ -69,6 +71,8 @@ export function setupInbox({ onUnauthorized }) {
     /** The last status/error texts as string keys, for a language switch. */
     detailNote: null,
     followNote: null,
+    /** Messages seen before their due time, to announce the moment one becomes overdue. */
+    seenInTime: new Set(),
   };
 
   el.state.addEventListener("change", load);
@@ -142,6 +146,7 @@ export function setupInbox({ onUnauthorized }) {
     }
     showNote(el.error, null);
     state.messages = answer.json.messages;
+    announceOverdue();
     render();
   }
 
@@ -162,6 +167,22 @@ export function setupInbox({ onUnauthorized }) {
     showNote(el.fError, null);
     state.followUps = answer.json.follow_ups.filter((f) => f.state !== "handled");
     renderFollowUps();
+  }
+
+  /** Politely announces messages that were seen in time and are now overdue. */
+  function announceOverdue() {
+    const late = [];
+    for (const m of state.messages) {
+      if (!m.overdue) state.seenInTime.add(m.id);
+      else if (state.seenInTime.delete(m.id)) late.push(m);
+    }
+    if (!late.length || !el.announcer) return;
+    announce(
+      el.announcer,
+      late.length === 1
+        ? t("announce.overdue", { ticket: late[0].ticket })
+        : t("announce.overdue_many", { count: late.length }),
+    );
   }
 
   function open(id) {
@@ -329,6 +350,7 @@ export function setupInbox({ onUnauthorized }) {
       el.dBody.textContent = t("inbox.voice", { duration: formatDuration(m.voice_ms ?? 0) });
       const src = `/api/inbox/${encodeURIComponent(m.id)}/voice`;
       if (el.dVoice.getAttribute("src") !== src) el.dVoice.setAttribute("src", src);
+      el.dVoice.setAttribute("aria-label", t("inbox.voice_player", { ticket: m.ticket }));
       el.dVoice.hidden = false;
     } else {
       renderText(el.dBody, m.body ?? "");
@@ -426,6 +448,7 @@ export function setupInbox({ onUnauthorized }) {
     stop() {
       clearInterval(state.timer);
       Object.assign(state, { active: false, messages: [], followUps: [], openId: null, timer: null, detailNote: null, followNote: null });
+      state.seenInTime.clear();
       state.seq++;
       state.notes.clear();
       me = null;

@@ -20,6 +20,7 @@ import {
 } from "./common.js";
 import { Headset, Login } from "./console.js";
 import { setupInbox } from "./inbox.js";
+import { announce } from "./console-care.js";
 
 /** The support modes, in the order of the buttons (DESIGN.md, the staff modes table). */
 const MODES = ["monitor", "whisper", "barge", "take_over"];
@@ -50,6 +51,7 @@ const el = {
   auditRefresh: $("audit-refresh-button"),
   auditError: $("audit-error"),
   audit: $("audit-table").tBodies[0],
+  announcer: $("staff-announcer"),
 };
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
@@ -80,6 +82,9 @@ const session = {
   auditSeq: 0,
   /** What the chart was last drawn from, to redraw only on change. */
   chartKey: "",
+  /** What was announced (politely): the queues whose longest wait is over their limit and the
+   * help requests seen. `null` until the first wallboard, which is taken as it is, unannounced. */
+  alerts: null,
 };
 
 const headset = new Headset({ audios, stateElement: el.mediaState, errorElement: el.error, send });
@@ -131,6 +136,7 @@ function leaveConsole() {
     selectedCallId: null,
     audit: [],
     chartKey: "",
+    alerts: null,
   });
   session.auditSeq++;
   session.support.clear();
@@ -395,6 +401,54 @@ function render() {
   renderCurrentMode();
   renderAudit();
   renderClocks();
+  announceHelp(board?.help_requests ?? []);
+}
+
+/** Announces help requests that were not there before (not those of the first wallboard). */
+function announceHelp(requests) {
+  if (!session.wallboard) return;
+  const first = !session.alerts;
+  session.alerts ??= { over: new Set(), help: new Set() };
+  const fresh = requests.filter((h) => !session.alerts.help.has(h.call_id));
+  session.alerts.help = new Set(requests.map((h) => h.call_id));
+  if (first || !fresh.length) return;
+  announce(
+    el.announcer,
+    fresh
+      .map((h) => t("announce.help_request", { agent: h.agent_name, reason: h.reason?.trim() || t("help.no_reason") }))
+      .join(" "),
+  );
+}
+
+/** Marks each queue whose longest wait is over its service-level threshold, in words, and
+ * announces a queue crossing it (once, until it is back under). */
+function renderLimits() {
+  const board = session.wallboard;
+  if (!board) return;
+  const now = serverNow();
+  const crossed = [];
+  const first = !session.alerts;
+  session.alerts ??= { over: new Set(), help: new Set(board.help_requests.map((h) => h.call_id)) };
+  for (const q of board.queues) {
+    const waitMs = q.waiting > 0 ? now - (board.at_ms - q.longest_wait_ms) : 0;
+    const over = q.waiting > 0 && q.service_level_seconds > 0 && waitMs > q.service_level_seconds * 1000;
+    // The mark is words, not only a colour: shown after the time by the style sheet
+    // (`data-over-text`), so the cell's own text stays the time.
+    const cell = el.queues.querySelector(`tr[data-queue="${CSS.escape(q.name)}"]`)?.cells[2];
+    if (cell) {
+      cell.dataset.over = String(over);
+      cell.dataset.overText = t("wallboard.over_limit", { seconds: q.service_level_seconds });
+    }
+    if (over && !session.alerts.over.has(q.name)) {
+      session.alerts.over.add(q.name);
+      if (!first && q.name !== "all") {
+        crossed.push(t("announce.queue_over", { queue: skillName(q.name), seconds: q.service_level_seconds }));
+      }
+    } else if (!over) {
+      session.alerts.over.delete(q.name);
+    }
+  }
+  if (crossed.length) announce(el.announcer, crossed.join(" "));
 }
 
 function renderCurrentMode() {
@@ -641,6 +695,7 @@ function renderClocks() {
   for (const node of document.querySelectorAll("[data-since-ms]")) {
     setText(node, formatDuration(now - Number(node.dataset.sinceMs)));
   }
+  renderLimits();
 }
 
 // --- the history chart ------------------------------------------------------------------------

@@ -359,3 +359,145 @@ test("agent console at 360 px: no horizontal page scroll, with an offer and duri
     await agent.context.close();
   }
 });
+
+/** The staff console, signed in, headset connected; `inbox` is the list `/api/inbox` answers. */
+async function staffConsole(name, inbox, options = {}) {
+  let server;
+  const staff = await openPage(browser, name, `${statics.base}/staff`, { locale: "en-US", ...options }, async (context) => {
+    server = await scriptedServer(context, { user: STAFF, inbox });
+  });
+  const { page } = staff;
+  await logIn(page, "staff1");
+  await server.next("media_connect");
+  server.send({ type: "media_state", state: "connected" });
+  await waitForState(page, "#media-state", "connected");
+  return { ...staff, server };
+}
+
+function wallboard(now, { longest = 15_000, help = [] } = {}) {
+  const queue = (name) => ({
+    name,
+    available_agents: 0,
+    staffed_agents: 1,
+    waiting: 1,
+    longest_wait_ms: longest,
+    answered_today: 3,
+    abandoned_today: 0,
+    service_level_pct: 100,
+    service_level_seconds: 20,
+  });
+  return {
+    type: "wallboard",
+    at_ms: now,
+    queues: [queue("all"), queue("pension")],
+    agents: [{ user_id: AGENT.id, name: AGENT.display_name, state: "on_call", since_ms: now - 30_000, skills: ["pension"] }],
+    calls: [
+      { call_id: "c-1", service: SERVICE, skill: "pension", phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [] },
+    ],
+    help_requests: help,
+    history: [],
+  };
+}
+
+function message(overdue) {
+  const now = Date.now();
+  return {
+    id: "m-1",
+    ticket: "LY-0001",
+    service: SERVICE,
+    kind: "voice",
+    voice_ms: 12_000,
+    created_at_ms: now - 86_400_000,
+    due_at_ms: overdue ? now - 1000 : now + 1000,
+    state: "new",
+    overdue,
+  };
+}
+
+test("staff console: polite announcements only for a queue crossing its limit, a new help request and a message becoming overdue; keyboard operation", async () => {
+  const inbox = [message(false)];
+  const staff = await staffConsole("care-staff", inbox);
+  const { page, server } = staff;
+  const announcer = () => page.textContent("#staff-announcer").then((s) => s.trim());
+  try {
+    assert.equal(await page.getAttribute("#staff-announcer", "aria-live"), "polite");
+    // The first wallboard, with a help request already open, is shown, not announced; the clocks
+    // tick without a word.
+    const now = Date.now();
+    server.send(wallboard(now, { help: [{ call_id: "c-0", agent_name: "李明 Li Ming", reason: "old", requested_at_ms: now - 5000 }] }));
+    const duration = page.locator('#calls-table tr[data-call-id="c-1"] td').nth(3);
+    await duration.waitFor();
+    const first = await duration.textContent();
+    await pollUntil(async () => (await duration.textContent()) !== first, { what: "the clock to tick", timeoutMs: 3000 });
+    assert.equal(await announcer(), "");
+    const longest = page.locator('#queue-table tr[data-queue="pension"] td').nth(1);
+    assert.equal(await longest.getAttribute("data-over"), "false");
+
+    // The pension queue's longest wait passes its 20 s: announced once, marked in words.
+    server.send(wallboard(Date.now(), { longest: 25_000, help: [{ call_id: "c-0", agent_name: "李明 Li Ming", reason: "old", requested_at_ms: now - 5000 }] }));
+    assert.equal(
+      await pollUntil(announcer, { what: "the queue announcement" }),
+      "Queue Pension insurance: the longest wait is now over 20 s.",
+    );
+    assert.equal(await longest.getAttribute("data-over"), "true");
+    assert.equal(await longest.getAttribute("data-over-text"), "over 20 s");
+    assert.match(
+      await longest.evaluate((node) => getComputedStyle(node, "::after").content),
+      /over 20 s/,
+    );
+
+    // A new help request is announced.
+    server.send(wallboard(Date.now(), {
+      longest: 26_000,
+      help: [
+        { call_id: "c-0", agent_name: "李明 Li Ming", reason: "old", requested_at_ms: now - 5000 },
+        { call_id: "c-1", agent_name: AGENT.display_name, reason: "跨省转移", requested_at_ms: Date.now() },
+      ],
+    }));
+    assert.equal(
+      await pollUntil(async () => (await announcer()).includes("asks for help") && announcer(), { what: "the help announcement" }),
+      `${AGENT.display_name} asks for help: 跨省转移`,
+    );
+
+    // The live-call actions by keyboard: Tab reaches Monitor, Enter joins.
+    const monitor = page.locator('#calls-table tr[data-call-id="c-1"] button[data-action="monitor"]');
+    await monitor.focus();
+    await page.keyboard.press("Enter");
+    assert.deepEqual(await server.next("join_call"), { type: "join_call", call_id: "c-1", mode: "monitor" });
+
+    // A message seen in time and now overdue is announced (on the next refresh).
+    await page.locator('#inbox-table button[data-open="m-1"]').waitFor();
+    inbox[0] = message(true);
+    await page.click("#inbox-refresh");
+    assert.equal(
+      await pollUntil(async () => (await announcer()).includes("overdue") && announcer(), { what: "the overdue announcement" }),
+      "Message LY-0001 is now overdue.",
+    );
+    // Opening it by keyboard: the detail's heading takes the focus; the player is labelled.
+    await page.locator('#inbox-table button[data-open="m-1"]').focus();
+    await page.keyboard.press("Enter");
+    await pollUntil(async () => (await focusedId(page)) === "inbox-detail-heading", { what: "focus on the message" });
+    assert.equal(await page.getAttribute("#detail-voice", "aria-label"), "Voice message of LY-0001");
+    assert.equal(await page.getAttribute("#reply-form", "aria-labelledby"), "inbox-reply-label");
+    assert.deepEqual(staff.errors, []);
+  } finally {
+    await staff.context.close();
+  }
+});
+
+test("staff console at 360 px: no horizontal page scroll; wide tables scroll in labelled, focusable regions", async () => {
+  const staff = await staffConsole("care-staff-narrow", [message(true)], { viewport: { width: 360, height: 740 } });
+  const { page, server } = staff;
+  try {
+    server.send(wallboard(Date.now(), { longest: 25_000 }));
+    await page.locator('#calls-table tr[data-call-id="c-1"]').waitFor();
+    await page.locator('#inbox-table button[data-open="m-1"]').waitFor();
+    await assertFitsNarrow(page);
+    await page.click('#inbox-table button[data-open="m-1"]');
+    await page.locator("#inbox-detail").waitFor({ state: "visible" });
+    await assertFitsNarrow(page);
+    assert.deepEqual(staff.errors, []);
+  } finally {
+    await staff.context.close();
+  }
+});
