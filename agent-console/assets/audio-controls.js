@@ -402,11 +402,25 @@ function explained() {
  * Once agreed in this tab it is not asked again (a reload that rejoins a queued call, a second
  * call). `dialog` is the `<dialog>` with `[data-purpose]` paragraphs and the two buttons.
  */
-export function explainMicrophone(dialog, purpose) {
+export function explainMicrophone(dialog, purpose, focusAfter = null) {
   if (explained()) return Promise.resolve(true);
   for (const p of dialog.querySelectorAll("[data-purpose]")) p.hidden = p.dataset.purpose !== purpose;
+  const go = dialog.querySelector('button[value="continue"]');
   return new Promise((resolve) => {
+    // The dialog gives the focus back to the control that opened it; when that one is disabled
+    // by now (Call, while the call starts), `focusAfter()` names where it goes instead — in the
+    // same click, so the focus is never left on the page's body.
+    const onGo = (event) => {
+      event.preventDefault();
+      dialog.close("continue");
+      const active = document.activeElement;
+      if (!active || active === document.body || active.disabled || dialog.contains(active)) {
+        focusAfter?.()?.focus();
+      }
+    };
+    go.addEventListener("click", onGo);
     const done = (ok) => {
+      go.removeEventListener("click", onGo);
       dialog.removeEventListener("close", onClose);
       if (ok) {
         try {

@@ -211,8 +211,7 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
         go.type = "button";
         go.className = "link";
         go.dataset.goto = id;
-        go.textContent = t("area.go");
-        go.setAttribute("aria-label", t("area.go_label", { area: areaName(id) }));
+        go.textContent = t("area.go_label", { area: areaName(id) });
         item.append(name, " ", what, " ", go);
         return item;
       }),

@@ -289,7 +289,8 @@ function renderButtons() {
   callButton.disabled = call.phase !== "idle";
   serviceSelect.disabled = call.phase !== "idle" || !getCatalogue().services.length;
   hangupButton.disabled = call.phase === "idle" || call.phase === "ending";
-  muteButton.disabled = !call.mic;
+  // Mute works from the start of a call: a microphone that arrives later starts muted.
+  muteButton.disabled = !["starting", "queued", "connected"].includes(call.phase);
   muteButton.setAttribute("aria-pressed", String(call.muted));
   muteButton.dataset.i18n = call.muted ? "button.unmute" : "button.mute";
   muteButton.textContent = t(muteButton.dataset.i18n);
@@ -317,7 +318,9 @@ async function startCall(rejoinId = null) {
   showMicProblem(micProblemBox, null);
   // Why the microphone, and that the call may be monitored, before the browser asks (once per
   // tab: a rejoined call was agreed to before the reload).
-  if (!rejoinId && !(await explainMicrophone(micDialog, "call"))) {
+  // (The Call button is disabled by now: the focus goes on to the call's controls.)
+  const callControl = () => (muteButton.disabled ? hangupButton : muteButton);
+  if (!rejoinId && !(await explainMicrophone(micDialog, "call", callControl))) {
     if (call.phase === "starting") {
       resetCall();
       status.set("idle", "status.idle");
@@ -342,6 +345,7 @@ async function startCall(rejoinId = null) {
     return;
   }
   call.mic = mic;
+  for (const track of mic.getAudioTracks()) track.enabled = !call.muted;
   levelMeter.attach(mic);
   // The devices' names are readable once the microphone is allowed.
   devices.refresh();
@@ -438,9 +442,9 @@ function resumeActiveCall(activeCall) {
 }
 
 function toggleMute() {
-  if (!call.mic) return;
+  if (muteButton.disabled) return;
   call.muted = !call.muted;
-  for (const track of call.mic.getAudioTracks()) track.enabled = !call.muted;
+  for (const track of call.mic?.getAudioTracks() ?? []) track.enabled = !call.muted;
   renderButtons();
 }
 
