@@ -227,7 +227,7 @@ export class HallScene {
     quad([[x - width / 2, y0, zs], [x + width / 2, y0, zs], [x + width / 2, y1, zs], [x - width / 2, y1, zs]], { class: "sign" }, g);
     const name = this.names(area.id);
     // The letter fills the sign: a Chinese character is about one em wide, a Latin letter half.
-    const ems = [...name].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 1 : 0.55), 0);
+    const ems = [...name].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 1 : 0.62), 0);
     const size = Math.min((y1 - y0) * 0.62, (width * 0.9) / Math.max(1, ems));
     label(name, [x, (y0 + y1) / 2, zs], size, { class: "sign-text" }, g);
   }
