@@ -141,8 +141,14 @@ export function focusState(page) {
     const outline = `${style.outlineStyle} ${style.outlineWidth} ${style.outlineColor}`;
     const hasOutline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
     const hasShadow = style.boxShadow && style.boxShadow !== "none";
+    const labelledBy = (el.getAttribute("aria-labelledby") || "")
+      .split(/\s+/)
+      .map((id) => document.getElementById(id)?.textContent || "")
+      .join(" ")
+      .trim();
     const label =
       el.getAttribute("aria-label") ||
+      labelledBy ||
       (el.labels && el.labels[0]?.textContent) ||
       el.textContent ||
       el.getAttribute("name") ||

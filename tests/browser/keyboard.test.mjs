@@ -1,6 +1,8 @@
 // The hall by keyboard alone: from the entrance to a connected call and back, with only
-// page.keyboard (Tab, Shift+Tab, Enter, Space, arrow keys) in the citizen's page, while an
-// agent (logged in on another page, with the mouse) answers. After every key the focused
+// page.keyboard (Tab, Shift+Tab, Enter, Space, arrow keys) in the citizen's page — into the
+// scene, walking to the counter service area with the arrow keys, calling about one of its
+// services, past the microphone explanation, mute and unmute, hang up — while an agent (logged
+// in on another page, with the mouse) answers. After every key the focused
 // element must show its focus: it matches :focus-visible and has an outline or a box-shadow.
 // The hall is found by roles and accessible names (English), not by ids, so the test follows
 // the page's meaning rather than its markup.
@@ -47,23 +49,35 @@ function keyboardOf(page) {
     }
     return focus;
   }
+  /** A look at the focus without a key: after the page changed by itself (queued, answered). */
+  async function checkpoint(why) {
+    const focus = await focusState(page);
+    steps.push({ key: "(no key)", why, focus });
+    if (!focus) problems.push(`${why}: the focus was lost (it fell back to <body>)`);
+    else if (!focus.visible) problems.push(`${why}: <${focus.tag}> "${focus.name}" has the focus but shows none`);
+    return focus;
+  }
   /** Tabs forward (or backward with `shift`) until `locator` has the focus. */
   async function tabTo(locator, what, { shift = false } = {}) {
+    await locator.waitFor({ state: "visible", timeout: 10_000 }).catch((error) => {
+      throw new Error(`${what} is not on the page (${locator})`, { cause: error });
+    });
+    const target = await locator.elementHandle();
     for (let i = 0; i < MAX_TABS; i++) {
-      if (await locator.evaluate((el) => el === document.activeElement).catch(() => false)) return;
+      if (await target.evaluate((el) => el === document.activeElement)) return;
       await press(shift ? "Shift+Tab" : "Tab", `towards ${what}`);
     }
     assert.fail(`${what} not reached in ${MAX_TABS} ${shift ? "Shift+Tab" : "Tab"} presses; focus went: ${log()}`);
   }
   function log() {
     return steps
-      .map((s) => `${s.key} → ${s.focus ? `<${s.focus.tag}> "${s.focus.name}"${s.focus.visible ? "" : " (NO VISIBLE FOCUS)"}` : "<body>"}`)
+      .map((s) => `${s.key === "(no key)" ? s.why : s.key} → ${s.focus ? `<${s.focus.tag}> "${s.focus.name}"${s.focus.visible ? "" : " (NO VISIBLE FOCUS)"}` : "<body>"}`)
       .join("; ");
   }
-  return { steps, problems, press, tabTo, log };
+  return { steps, problems, press, checkpoint, tabTo, log };
 }
 
-test("the hall by keyboard: choose a service, call, talk to the agent, hang up; focus always visible", async (t) => {
+test("the hall by keyboard: walk to the counter, call about a service, talk to the agent, mute, hang up; focus always visible", { timeout: 180_000 }, async (t) => {
   const agent = await openPage(browser, "keyboard-agent", `${server.url}/agent`, { locale: "en-US" });
   const hall = await openPage(browser, "keyboard-hall", `${server.url}/`, {
     locale: "en-US",
@@ -80,29 +94,26 @@ test("the hall by keyboard: choose a service, call, talk to the agent, hang up; 
       await waitForState(agent.page, "#agent-state", "available");
     }
 
-    // The citizen, with the keyboard only.
+    // The citizen, with the keyboard only: into the hall's scene, walk with the arrow keys to
+    // the counter service area, and call about one of its services.
     const { page } = hall;
     const keys = keyboardOf(page);
-    const callButton = page.getByRole("button", { name: /^call$/i });
-    await callButton.waitFor();
-    const service = page.getByRole("combobox", { name: /service/i }).first();
-    await pollUntil(async () => (await service.locator("option").count()) > 1, { what: "the service list" });
-
-    // A service: reach the list and move down it with the arrow keys.
-    await keys.tabTo(service, "the service list");
-    const first = await service.inputValue();
-    await keys.press("ArrowDown", "the next service");
-    await keys.press("ArrowDown", "the next service");
-    const chosen = await service.inputValue();
-    assert.notEqual(chosen, first, "the arrow keys change the service");
-    await keys.press("ArrowUp", "back one service");
-    const picked = await service.inputValue();
-    t.diagnostic(`service ${first} → ${chosen} → ${picked}`);
-
-    // Call.
-    await keys.tabTo(callButton, "the Call button");
-    await keys.press("Enter", "call");
-    // The hall may first explain why it asks for the microphone, with a button to go on.
+    const scene = page.getByRole("application", { name: /hall/i });
+    await scene.waitFor();
+    await keys.tabTo(scene, "the hall's scene");
+    const counter = page.getByRole("region", { name: /^counter service area$/i });
+    for (let i = 0; i < 40 && !(await counter.isVisible()); i++) await keys.press("ArrowUp", "walk towards the counter");
+    assert.ok(await counter.isVisible(), "the arrow keys walk to the counter service area");
+    // The counter's services are grouped by insurance, the groups folded: open the pension one.
+    const pension = counter.getByRole("group").filter({ hasText: /^pension insurance/i });
+    await keys.tabTo(pension.locator("summary"), "the pension insurance group");
+    await keys.press("Space", "open the pension insurance group");
+    const callAbout = pension.getByRole("button", { name: /^call an agent about/i }).first();
+    await callAbout.waitFor();
+    const service = await callAbout.getAttribute("aria-label") ?? (await callAbout.textContent()).trim();
+    await keys.tabTo(callAbout, `"${service}" in the counter area`);
+    await keys.press("Enter", `call about "${service}"`);
+    // The hall explains why it asks for the microphone, with a button to go on.
     const waiting = page.locator('[role="status"][data-state="queued"], [role="status"][data-state="connected"]');
     const goOn = page.getByRole("button", { name: /^(continue|allow|go on)/i }).locator("visible=true");
     await waiting.or(goOn).first().waitFor({ timeout: 15_000 });
@@ -110,6 +121,10 @@ test("the hall by keyboard: choose a service, call, talk to the agent, hang up; 
       await keys.tabTo(goOn.first(), "the button that goes on to the microphone");
       await keys.press("Enter", "allow the microphone");
     }
+    t.diagnostic(`called about ${service}`);
+    await page.locator('[role="status"][data-state="queued"], [role="status"][data-state="connected"]').waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(500);
+    await keys.checkpoint("once queued");
 
     // The agent answers (mouse).
     await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
@@ -117,8 +132,8 @@ test("the hall by keyboard: choose a service, call, talk to the agent, hang up; 
 
     // Connected, and what the citizen needs during the call is in reach of the keyboard.
     await page.locator('[role="status"][data-state="connected"]').waitFor({ timeout: 15_000 });
-    const focusNow = await focusState(page);
-    t.diagnostic(`focus once connected: ${JSON.stringify(focusNow)}`);
+    await page.waitForTimeout(500);
+    await keys.checkpoint("once connected");
     const mute = page.getByRole("button", { name: /^mute$/i });
     await keys.tabTo(mute, "the Mute button");
     // The same button from here on, whatever its name says while pressed.
