@@ -8,11 +8,12 @@
 //   (c) at 360 px, fails when the page scrolls sideways, naming the elements that stick out.
 //
 // The states build on each other, in the order of the tests: the agent logs in and is
-// available; goes away so that a citizen's call waits in the queue; becomes available again, so
-// the call rings; answers; the staff member watches the wallboard and listens to the call; a
-// citizen leaves a message, which staff open in the inbox and answer; the citizen reads the
-// answer on the ticket page. Each state is reached once (`stage`) and checked at both widths by
-// resizing the same page.
+// available; goes away so that two citizens' calls wait in the queue; becomes available again,
+// so the first call rings; answers (a second agent answers the other); the staff member watches
+// the wallboard and listens to a call; a citizen leaves a message, which staff open in the inbox
+// and answer; the citizen reads the answer on the ticket page. Each state is reached once
+// (`stage`) and checked at both widths by resizing the same page — except the hall, which picks
+// its view by the width it opens at: it is opened at each width (one citizen per width).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -62,6 +63,16 @@ function stage(reach) {
   return () => (reached ??= reach());
 }
 
+/** A state reached once per width (`reach(width)`), for pages that lay themselves out when they
+ * load (the hall chooses its scene or list view by the width it opens at). */
+function stagePerWidth(reach) {
+  const reached = new Map();
+  return (width) => {
+    if (!reached.has(width)) reached.set(width, reach(width));
+    return reached.get(width);
+  };
+}
+
 /**
  * The checks of one page in one state at one width: screenshot (when asked for), axe, and at
  * 360 px the horizontal overflow. All problems are collected and reported together.
@@ -99,11 +110,11 @@ async function checkScreen(t, page, name, width) {
 /** One test per width of one page/state. */
 function screenTests(name, title, reach) {
   test(`${title} desktop: screenshot, axe`, async (t) => {
-    const page = await reach();
+    const page = await reach("desktop");
     await checkScreen(t, page, name, "desktop");
   });
   test(`${title} 360 px: screenshot, axe, no horizontal scroll`, async (t) => {
-    const page = await reach();
+    const page = await reach("360");
     await checkScreen(t, page, name, "360");
   });
 }
@@ -121,12 +132,13 @@ async function text(page, selector) {
 
 // --- The pages as they open -----------------------------------------------------------------
 
-const hallEntrance = stage(async () => {
-  const hall = await open("hall-entrance", "/");
+// The hall opens at each width of its own: it picks its view (scene or list) by the width.
+const hallEntrance = stagePerWidth(async (width) => {
+  const hall = await open(`hall-entrance-${width}`, "/", { ...ZH, viewport: VIEWPORTS[width] });
   await hall.page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
-  return hall;
+  return hall.page;
 });
-screenTests("hall-entrance", "hall entrance", async () => (await hallEntrance()).page);
+screenTests("hall-entrance", "hall entrance", hallEntrance);
 
 for (const [lang, locale] of [["en", "en-US"], ["es", "es-ES"]]) {
   test(`hall entrance in ${lang === "en" ? "English" : "Spanish"} desktop: screenshot, axe`, async (t) => {
@@ -172,11 +184,9 @@ const agentAvailable = stage(async () => {
 });
 screenTests("agent-available", "agent console available", agentAvailable);
 
-const hallQueued = stage(async () => {
-  const agentPage = await agentAvailable();
-  await agentPage.click("#away-button");
-  await waitForState(agentPage, "#agent-state", "away");
-  const hall = await open("hall-call", "/");
+/** A citizen at `width` (the page opened at that width) calls about SERVICE; resolves once queued. */
+async function citizenCalls(width) {
+  const hall = await open(`hall-call-${width}`, "/", { ...ZH, viewport: VIEWPORTS[width] });
   await hall.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
   await hall.page.selectOption("#service-select", SERVICE);
   await hall.page.click("#call-button");
@@ -187,11 +197,22 @@ const hallQueued = stage(async () => {
   if (await explained.count()) await explained.click();
   await queued.waitFor({ timeout: 15_000 });
   return hall.page;
+}
+
+// Two citizens, one at each width, wait in the same queue (positions 1 and 2) while agent1 is
+// away; agent1 then answers the first, agent2 the second.
+const citizens = stage(async () => {
+  const agentPage = await agentAvailable();
+  await agentPage.click("#away-button");
+  await waitForState(agentPage, "#agent-state", "away");
+  const desktop = await citizenCalls("desktop");
+  const phone = await citizenCalls("360");
+  return { desktop, 360: phone };
 });
-screenTests("hall-queued", "hall queued with position", hallQueued);
+screenTests("hall-queued", "hall queued with position", async (width) => (await citizens())[width]);
 
 const agentRinging = stage(async () => {
-  await hallQueued();
+  await citizens();
   const page = await agentAvailable();
   await page.click("#available-button");
   await page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
@@ -202,14 +223,23 @@ screenTests("agent-ringing", "agent console ringing offer", agentRinging);
 
 const talking = stage(async () => {
   const agentPage = await agentRinging();
-  const hallPage = await hallQueued();
+  const halls = await citizens();
   await agentPage.click("#accept-button");
-  await waitForState(hallPage, "#status", "connected");
+  await waitForState(halls.desktop, "#status", "connected");
   await agentPage.locator("#current-call").waitFor({ state: "visible" });
   await waitForState(agentPage, "#agent-state", "on_call");
-  return { hallPage, agentPage };
+  // agent2 (a page not checked here) answers the citizen on the phone.
+  const second = await open("agent2", "/agent");
+  await logIn(second.page, "agent2");
+  if ((await waitForState(second.page, "#agent-state", ["away", "available", "ringing"])) === "away") {
+    await second.page.click("#available-button");
+  }
+  await second.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+  await second.page.click("#accept-button");
+  await waitForState(halls[360], "#status", "connected");
+  return { halls, agentPage };
 });
-screenTests("hall-connected", "hall connected call", async () => (await talking()).hallPage);
+screenTests("hall-connected", "hall connected call", async (width) => (await talking()).halls[width]);
 screenTests("agent-call", "agent console in a call", async () => (await talking()).agentPage);
 
 const staffWallboard = stage(async () => {
@@ -217,7 +247,7 @@ const staffWallboard = stage(async () => {
   const { page } = await staff();
   await logIn(page, "staff1");
   await waitForState(page, "#wallboard", "live", 15_000);
-  await page.locator('#calls-table tr[data-call-id][data-phase="talking"]').waitFor({ timeout: 15_000 });
+  await page.locator('#calls-table tr[data-call-id][data-phase="talking"]').nth(1).waitFor({ timeout: 15_000 });
   return page;
 });
 screenTests("staff-wallboard", "staff console wallboard", staffWallboard);
@@ -228,8 +258,11 @@ const staffListening = stage(async () => {
   const callId = await row.getAttribute("data-call-id");
   await row.locator("[data-action=monitor]").click();
   await page.locator(`#current-mode[data-mode="monitor"][data-call-id="${callId}"]`).waitFor({ timeout: 10_000 });
+  listenedTo = callId;
   return page;
 });
+/** The call staff listen to. */
+let listenedTo;
 screenTests("staff-listening", "staff console listening to a call", staffListening);
 
 // --- A message: the inbox, the message, the answer on the ticket page -----------------------
@@ -251,8 +284,7 @@ const staffInbox = stage(async () => {
   const page = await staffListening();
   const { ticket } = await message();
   // Staff are done listening; the message shows up in the inbox.
-  const row = page.locator('#calls-table tr[data-call-id][data-phase="talking"]').first();
-  await row.locator("[data-action=leave]").click();
+  await page.locator(`#calls-table tr[data-call-id="${listenedTo}"] [data-action=leave]`).click();
   await page.locator('#current-mode[data-mode="none"]').waitFor({ timeout: 10_000 });
   const link = page.locator(`#inbox-table button.ticket-link:text-is("${ticket}")`);
   await pollUntil(
