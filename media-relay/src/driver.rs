@@ -3,12 +3,13 @@
 //! The socket has large kernel buffers ([`SOCKET_BUFFER_BYTES`]: a stall of the task must not
 //! overflow it) and is read in batches: `recvmmsg` through `quinn-udp` (up to [`BATCH`]
 //! datagrams per system call, GRO segments split), each batch handed to the core datagram by
-//! datagram, then everything the core queued sent with non-blocking `sendto`s before the next
-//! batch. The task returns to `select!` (commands, timers) after at most [`MAX_BATCHES`]
+//! datagram, then everything the core queued sent in batches (`sendmmsg`) before the next batch. The task returns to `select!` (commands, timers) after at most [`MAX_BATCHES`]
 //! batches, so a flood cannot starve control.
 
-use std::io::IoSliceMut;
+use std::cell::RefCell;
+use std::io::{IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,7 +18,9 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{RelayCore, RelayTimeouts};
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+
+use crate::core::{RelayCore, RelayTimeouts, Transmit};
 use crate::metrics::RelayStats;
 use crate::recording::Recording;
 use crate::routing::{LegId, SlotFeed};
@@ -197,18 +200,79 @@ impl RelayHandle {
     }
 }
 
-/// Sends everything the core queued. A full send buffer (rare with [`SOCKET_BUFFER_BYTES`])
-/// waits for room.
-async fn send_all(core: &mut RelayCore, socket: &UdpSocket) {
-    while let Some(t) = core.poll_transmit() {
-        let sent = match socket.try_send_to(&t.payload, t.to) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                socket.send_to(&t.payload, t.to).await
+/// Datagrams per `sendmmsg`.
+const SEND_BATCH: usize = 64;
+
+const NO_CONTROL: [ControlMessage<'static>; 0] = [];
+
+/// The batch being sent, with its addresses in the kernel's form.
+struct SendBatch {
+    transmits: Vec<Transmit>,
+    addrs: Vec<Option<SockaddrStorage>>,
+}
+
+impl SendBatch {
+    fn new() -> Self {
+        Self { transmits: Vec::with_capacity(SEND_BATCH), addrs: Vec::with_capacity(SEND_BATCH) }
+    }
+}
+
+thread_local! {
+    /// The kernel's message headers for `sendmmsg`, reused. They hold raw pointers (not
+    /// `Send`), so they live per thread and are only borrowed inside one system call, never
+    /// across an `await`.
+    static SEND_HEADERS: RefCell<MultiHeaders<SockaddrStorage>> =
+        RefCell::new(MultiHeaders::preallocate(SEND_BATCH, None));
+}
+
+/// Sends everything the core queued, [`SEND_BATCH`] datagrams per `sendmmsg`. A full send
+/// buffer (rare with [`SOCKET_BUFFER_BYTES`]) waits for room; a datagram the kernel refuses
+/// (unreachable peer, too large) is logged and skipped, the rest of its batch still goes.
+async fn send_all(core: &mut RelayCore, socket: &UdpSocket, batch: &mut SendBatch) {
+    loop {
+        batch.transmits.clear();
+        batch.addrs.clear();
+        while batch.transmits.len() < SEND_BATCH {
+            let Some(t) = core.poll_transmit() else { break };
+            batch.addrs.push(Some(SockaddrStorage::from(t.to)));
+            batch.transmits.push(t);
+        }
+        if batch.transmits.is_empty() {
+            return;
+        }
+        let mut start = 0;
+        while start < batch.transmits.len() {
+            let slices: Vec<[IoSlice<'_>; 1]> =
+                batch.transmits[start..].iter().map(|t| [IoSlice::new(&t.payload)]).collect();
+            let addrs = &batch.addrs[start..];
+            let sent = socket.try_io(Interest::WRITABLE, || {
+                SEND_HEADERS.with_borrow_mut(|headers| {
+                    sendmmsg(
+                        socket.as_raw_fd(),
+                        headers,
+                        &slices,
+                        addrs,
+                        NO_CONTROL,
+                        MsgFlags::empty(),
+                    )
+                    .map(|results| results.count())
+                    .map_err(std::io::Error::from)
+                })
+            });
+            match sent {
+                Ok(n) => start += n.max(1),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Err(e) = socket.writable().await {
+                        tracing::debug!(error = %e, "media socket not writable");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    // sendmmsg reports an error only for the first datagram of the batch.
+                    tracing::debug!(to = %batch.transmits[start].to, error = %e, "media send failed");
+                    start += 1;
+                }
             }
-            other => other,
-        };
-        if let Err(e) = sent {
-            tracing::debug!(to = %t.to, error = %e, "media send failed");
         }
     }
 }
@@ -231,6 +295,7 @@ async fn run(
     let buf_len = 2048 * udp.gro_segments().max(1);
     let mut bufs = vec![0u8; buf_len * BATCH];
     let mut meta = vec![quinn_udp::RecvMeta::default(); BATCH];
+    let mut send_batch = SendBatch::new();
     loop {
         // The select below prefers commands and the socket; under a steady stream of
         // datagrams its timer branch could wait, so due timers (hold ticks above all) also
@@ -239,7 +304,7 @@ async fn run(
         if core.poll_timeout() <= now {
             core.handle_timeout(now);
         }
-        send_all(&mut core, &socket).await;
+        send_all(&mut core, &socket, &mut send_batch).await;
         while let Some(event) = core.poll_event() {
             let _ = events.send(event);
         }
@@ -302,7 +367,7 @@ async fn run(
                             core.handle_datagram(now, m.addr, datagram);
                         }
                     }
-                    send_all(&mut core, &socket).await;
+                    send_all(&mut core, &socket, &mut send_batch).await;
                     if n < BATCH {
                         break;
                     }
