@@ -128,6 +128,12 @@ pub enum EndReason {
     TakenOver,
     /// A staff member who had taken the call over hung up.
     StaffHangUp,
+    /// The citizen's connection (signaling or media) was lost during the answered call and
+    /// no new offer came back within the reconnect grace period.
+    CitizenLost,
+    /// The agent's console or headset was lost during the call and did not come back within
+    /// the reconnect grace period.
+    AgentLost,
 }
 
 impl EndReason {
@@ -148,6 +154,8 @@ impl EndReason {
             EndReason::ServerShutdown => "server_shutdown",
             EndReason::TakenOver => "taken_over",
             EndReason::StaffHangUp => "staff_hang_up",
+            EndReason::CitizenLost => "citizen_lost",
+            EndReason::AgentLost => "agent_lost",
         }
     }
 }
@@ -264,12 +272,21 @@ pub enum ClientMessage {
         /// microphone.
         sdp: String,
     },
-    /// Citizen only: come back to a call parked when this citizen's connection dropped
-    /// (announced in [`ServerMessage::Resumed`]), with a new media offer. Within the reconnect
-    /// grace period the call keeps its place in the queue. Answered with
-    /// [`ServerMessage::CallQueued`] (the relay's new answer) and a fresh position.
+    /// Citizen only: a new media offer for this citizen's call, replacing its media leg. One
+    /// message for every recovery:
+    /// - a call waiting for an answer that was parked when the connection (or its media)
+    ///   dropped (announced in [`ServerMessage::Resumed`] as `parked_call`): within the
+    ///   reconnect grace period it keeps its place. Answered with [`ServerMessage::CallQueued`]
+    ///   (the relay's new answer) and a fresh position;
+    /// - an answered call whose citizen side was lost (announced in `resumed` as
+    ///   `active_call`, or [`ServerMessage::MediaState`] `failed` on a connection that stayed
+    ///   up), or simply a call whose ICE connection broke: the new leg takes the old one's
+    ///   place in the call. Answered with [`ServerMessage::CallRejoined`]; the other side hears
+    ///   the citizen again once the leg connects ([`ServerMessage::MediaState`] `connected`);
+    /// - a waiting call on this same connection: the new leg replaces the old one, the call
+    ///   keeps its place ([`ServerMessage::CallQueued`]).
     RejoinCall {
-        /// The parked call.
+        /// The citizen's call (parked, waiting or answered).
         call_id: String,
         /// A new SDP offer, as in [`ClientMessage::Call`].
         sdp: String,
@@ -531,6 +548,7 @@ pub enum ServerMessage {
     /// Reply to [`ClientMessage::Ping`].
     Pong,
     /// Reply to [`ClientMessage::Resume`]: this connection now carries the earlier identity.
+    /// Another connection still carrying it is closed (the newest connection wins).
     Resumed {
         /// The same token, still valid.
         citizen_token: String,
@@ -538,6 +556,43 @@ pub enum ServerMessage {
         /// the reconnect grace period ends. Send [`ClientMessage::RejoinCall`] to go on.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parked_call: Option<ParkedCall>,
+        /// An answered call of this citizen that waits for them: the agent is still on it
+        /// until `reconnect_by_ms`. Send [`ClientMessage::RejoinCall`] with a new offer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        active_call: Option<LiveCall>,
+    },
+    /// Reply to [`ClientMessage::RejoinCall`] for an answered call: the relay's answer to the
+    /// new offer, whose leg takes the place of the old one in the call.
+    CallRejoined {
+        /// The call.
+        call_id: String,
+        /// The relay's SDP answer.
+        sdp: String,
+    },
+    /// Agent only: sent right after `welcome` when an agent's console comes back (a reload, a
+    /// dropped connection) while the agent's call waits for them. Send
+    /// [`ClientMessage::MediaConnect`] with a new offer: the call is routed onto the new headset
+    /// once it connects.
+    CallResumed(LiveCall),
+    /// The other side of this call lost its connection (signaling or media); the call is
+    /// kept until `reconnect_by_ms` and ends then (`citizen_lost`, `agent_lost`) unless they
+    /// come back. Sent to the agent and staff on the call when the citizen is lost, to the
+    /// citizen and staff when the agent is.
+    PeerReconnecting {
+        /// The call.
+        call_id: String,
+        /// Who is lost: `citizen` or `agent`.
+        peer: Role,
+        /// When the call ends if they are not back (Unix epoch ms).
+        reconnect_by_ms: u64,
+    },
+    /// The side announced in [`ServerMessage::PeerReconnecting`] is back: its new media leg is
+    /// connected and voice flows again.
+    PeerReconnected {
+        /// The call.
+        call_id: String,
+        /// Who is back.
+        peer: Role,
     },
     /// Reply to [`ClientMessage::Call`]: the relay answered and the call waits in the queue.
     CallQueued {
@@ -769,6 +824,22 @@ pub struct ParkedCall {
     pub position: u32,
 }
 
+/// An answered call in progress, as told to a side that comes back to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCall {
+    /// The call.
+    pub call_id: String,
+    /// The service the citizen chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The other side's name (as in [`ServerMessage::CallConnected`]).
+    pub peer_name: String,
+    /// When the call was answered (Unix epoch ms).
+    pub answered_at_ms: u64,
+    /// Until when the call waits for a new offer from this side (Unix epoch ms).
+    pub reconnect_by_ms: u64,
+}
+
 /// One queue as an agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueSummary {
@@ -880,6 +951,10 @@ pub struct CallRow {
     pub answered_at_ms: Option<u64>,
     /// Staff on the call.
     pub supporters: Vec<Supporter>,
+    /// Sides of the answered call whose connection is lost and who are waited for
+    /// (`citizen`, `agent`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reconnecting: Vec<Role>,
 }
 
 /// The phase of a call on the wallboard.

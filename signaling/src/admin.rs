@@ -62,13 +62,13 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
 }
 
 /// The signed-in admin, or the response that refuses the request.
-async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
+pub(crate) async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
     let user = signed_in_user(app, headers).await?;
     if user.role != Role::Admin {
         return Err(api_error(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "only admins can change the catalogue",
+            "only admins can change the hall's settings",
         ));
     }
     Ok(user)
@@ -76,7 +76,7 @@ async fn admin(app: &AppState, headers: &HeaderMap) -> Result<User, Response> {
 
 /// A JSON body, or a 400 that says what was expected.
 #[allow(clippy::result_large_err)] // the refusal is the response itself, built once
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
     body.map(|Json(v)| v).map_err(|e| {
         api_error(
             StatusCode::BAD_REQUEST,
@@ -88,7 +88,7 @@ fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
 
 /// The JSON body of a request an admin made, or the response that refuses it.
 #[allow(clippy::result_large_err)] // the refusal is the response itself, built once
-async fn admin_body<T>(
+pub(crate) async fn admin_body<T>(
     app: &AppState,
     headers: &HeaderMap,
     request: Result<Json<T>, JsonRejection>,
@@ -98,7 +98,7 @@ async fn admin_body<T>(
 }
 
 /// Maps a store refusal to a 4xx that names the problem; anything else is a 503.
-fn store_failure(e: StoreError) -> Response {
+pub(crate) fn store_failure(e: StoreError) -> Response {
     match e {
         StoreError::InvalidValue { .. } | StoreError::InvalidReference { .. } => {
             api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
@@ -110,7 +110,7 @@ fn store_failure(e: StoreError) -> Response {
             api_error(StatusCode::NOT_FOUND, "not_found", &e.to_string())
         }
         other => {
-            tracing::error!(error = %other, "catalogue change failed");
+            tracing::error!(error = %other, "admin request failed in the store");
             api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
         }
     }

@@ -8,6 +8,7 @@
 //! - [`demo`]: demo accounts for a first try.
 
 mod admin;
+mod announcements;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -69,6 +70,20 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
         .route("/api/admin/agents", get(admin::agents))
         .route("/api/knowledge/articles", get(admin::articles))
+        .route("/api/announcements", get(announcements::current))
+        .route(
+            "/api/admin/announcements",
+            get(announcements::list)
+                .post(announcements::create)
+                .layer(DefaultBodyLimit::max(announcements::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/admin/announcements/{id}",
+            get(announcements::get)
+                .put(announcements::update)
+                .delete(announcements::delete)
+                .layer(DefaultBodyLimit::max(announcements::MAX_BODY_BYTES)),
+        )
         .route("/api/tickets/{ticket}", get(inbox::ticket))
         .route("/api/tickets/{ticket}/rating", post(inbox::rate_ticket))
         .route("/api/inbox", get(inbox::inbox))

@@ -20,6 +20,10 @@ pub struct SignalingStats {
     pub calls_answered: AtomicU64,
     /// Client messages refused with an `error`.
     pub client_errors: AtomicU64,
+    /// Sides of answered calls (citizen or agent) whose connection was lost and waited for.
+    pub sides_lost: AtomicU64,
+    /// Of those, the ones that came back with a new media leg within the grace period.
+    pub sides_back: AtomicU64,
 }
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
@@ -72,6 +76,20 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "counter",
         "Client messages refused with an error.",
         c(&s.client_errors),
+    );
+    metric(
+        &mut out,
+        "voicedesk_call_sides_lost_total",
+        "counter",
+        "Citizens and agents whose connection was lost during an answered call (the call waited for them).",
+        c(&s.sides_lost),
+    );
+    metric(
+        &mut out,
+        "voicedesk_call_sides_back_total",
+        "counter",
+        "Citizens and agents who came back to their call with a new media leg within the grace period.",
+        c(&s.sides_back),
     );
     metric(
         &mut out,

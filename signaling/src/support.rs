@@ -23,8 +23,9 @@ use voicedesk_protocol::SupportMode;
 /// The media legs of one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallLegs {
-    /// The citizen's leg.
-    pub citizen: LegId,
+    /// The citizen's leg; `None` while the citizen's connection is lost (the others' slots
+    /// that hear the citizen fall silent until a new leg takes its place).
+    pub citizen: Option<LegId>,
     /// The agent's headset; `None` after a take over.
     pub agent: Option<LegId>,
     /// Staff headsets on the call with their modes, in joining order.
@@ -50,16 +51,17 @@ pub fn call_feeds(call: &CallLegs) -> Vec<SlotFeed> {
         .filter(|(_, m)| matches!(m, SupportMode::Whisper | SupportMode::Barge))
         .map(|(leg, _)| leg);
 
-    let mut feeds = vec![
-        SlotFeed { slot: slot(call.citizen, 0), source: taken_over_by.or(agent) },
-        SlotFeed { slot: slot(call.citizen, 1), source: barger },
-    ];
+    let mut feeds = Vec::with_capacity(4 + 2 * call.supporters.len());
+    if let Some(citizen) = call.citizen {
+        feeds.push(SlotFeed { slot: slot(citizen, 0), source: taken_over_by.or(agent) });
+        feeds.push(SlotFeed { slot: slot(citizen, 1), source: barger });
+    }
     if let Some(agent) = agent {
-        feeds.push(SlotFeed { slot: slot(agent, 0), source: Some(call.citizen) });
+        feeds.push(SlotFeed { slot: slot(agent, 0), source: call.citizen });
         feeds.push(SlotFeed { slot: slot(agent, 1), source: coach });
     }
     for (staff, _) in &call.supporters {
-        feeds.push(SlotFeed { slot: slot(*staff, 0), source: Some(call.citizen) });
+        feeds.push(SlotFeed { slot: slot(*staff, 0), source: call.citizen });
         feeds.push(SlotFeed { slot: slot(*staff, 1), source: agent });
     }
     feeds
@@ -89,7 +91,7 @@ mod tests {
 
     fn with(mode: Option<SupportMode>) -> CallLegs {
         CallLegs {
-            citizen: C,
+            citizen: Some(C),
             agent: Some(A),
             supporters: mode.map(|m| vec![(S, m)]).unwrap_or_default(),
         }
@@ -127,7 +129,7 @@ mod tests {
     #[test]
     fn a_second_supporter_only_listens() {
         let call = CallLegs {
-            citizen: C,
+            citizen: Some(C),
             agent: Some(A),
             supporters: vec![(S, SupportMode::Whisper), (T, SupportMode::Barge)],
         };
@@ -135,6 +137,17 @@ mod tests {
         assert_eq!(hears(&feeds, C), vec![A], "the second one's barge is not routed");
         assert_eq!(hears(&feeds, A), vec![C, S]);
         assert_eq!(hears(&feeds, T), vec![C, A]);
+    }
+
+    #[test]
+    fn a_lost_citizen_leaves_the_slots_that_heard_them_silent() {
+        let mut call = with(Some(SupportMode::Barge));
+        call.citizen = None;
+        let feeds = call_feeds(&call);
+        assert!(feeds.iter().all(|f| f.slot.leg != C && f.source != Some(C)));
+        assert!(feeds.iter().any(|f| f.slot == slot(A, 0) && f.source.is_none()), "agent slot 0");
+        assert!(feeds.iter().any(|f| f.slot == slot(S, 0) && f.source.is_none()), "staff slot 0");
+        assert_eq!(hears(&feeds, A), vec![S], "the agent still hears the barging staff");
     }
 
     fn mode() -> impl Strategy<Value = SupportMode> {
@@ -154,7 +167,7 @@ mod tests {
         fn staff_audio_reaches_only_whom_the_mode_allows(modes in prop::collection::vec(mode(), 0..4)) {
             let supporters: Vec<(LegId, SupportMode)> =
                 modes.iter().enumerate().map(|(i, m)| (LegId(10 + i as u64), *m)).collect();
-            let call = CallLegs { citizen: C, agent: Some(A), supporters: supporters.clone() };
+            let call = CallLegs { citizen: Some(C), agent: Some(A), supporters: supporters.clone() };
             let feeds = call_feeds(&call);
             let mode_of = |leg: LegId| supporters.iter().find(|(l, _)| *l == leg).map(|(_, m)| *m);
             for f in &feeds {

@@ -38,15 +38,16 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::{
-    AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord, Catalogue, FollowUp,
-    HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message, MessageAuditEntry,
-    MessageFilter, MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage,
-    NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, Rating, RatingSubject, Service,
-    ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
+    AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord,
+    Catalogue, FollowUp, HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message,
+    MessageAuditEntry, MessageFilter, MessageKind, MessageReason, MessageState, NewAuditEntry,
+    NewCall, NewMessage, NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, Rating,
+    RatingSubject, Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
+pub use validate::MAX_ANNOUNCEMENT_BODY_CHARS;
 
 /// Everything voicedesk persists. Every write is committed before the call returns.
 #[async_trait::async_trait]
@@ -384,6 +385,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes an article; whether it existed.
     async fn delete_kb_article(&self, id: &str) -> Result<bool, StoreError>;
+
+    // ---- Announcements (change 0007) ----------------------------------------------------------
+
+    /// The announcements shown at `now_ms` (published by then, not expired), in the order of
+    /// [`Announcement::list_order`]: pinned first, then newest first.
+    async fn current_announcements(&self, now_ms: i64) -> Result<Vec<Announcement>, StoreError>;
+
+    /// Every announcement, scheduled and expired ones included, in the same order.
+    async fn announcements(&self) -> Result<Vec<Announcement>, StoreError>;
+
+    /// One announcement.
+    async fn announcement(&self, id: &str) -> Result<Option<Announcement>, StoreError>;
+
+    /// Adds an announcement. Invalid values are [`StoreError::InvalidValue`], an existing id is
+    /// [`StoreError::Conflict`]; either way nothing is written.
+    async fn insert_announcement(&self, announcement: &Announcement) -> Result<(), StoreError>;
+
+    /// Replaces the content of an existing announcement (its `created_by` is kept) and returns
+    /// it as stored. An unknown id is [`StoreError::NotFound`]; invalid values are
+    /// [`StoreError::InvalidValue`]; either way nothing is written.
+    async fn update_announcement(
+        &self,
+        announcement: &Announcement,
+    ) -> Result<Announcement, StoreError>;
+
+    /// Deletes an announcement; whether it existed.
+    async fn delete_announcement(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store named by `url` and applies the migrations: `sqlite:…` opens (creating it if

@@ -696,6 +696,101 @@ pub struct WrapUp {
     pub at_ms: i64,
 }
 
+/// An announcement of the hall's information area (change 0007): published by an admin,
+/// current from `published_at_ms` until `expires_at_ms`. Chinese and English are required,
+/// Spanish is optional (title and body together).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// 1 to 64 characters of `a-z`, `0-9`, `_` and `-` (a slug for seeded ones, a UUID for
+    /// those created through the API).
+    pub id: String,
+    /// Simplified Chinese title, not blank, at most 200 characters.
+    pub title_zh: String,
+    /// English title, likewise.
+    pub title_en: String,
+    /// Spanish title, if the announcement has a Spanish version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_es: Option<String>,
+    /// Simplified Chinese text, not blank, at most 5000 characters.
+    pub body_zh: String,
+    /// English text, likewise.
+    pub body_en: String,
+    /// Spanish text, with `title_es`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_es: Option<String>,
+    /// When it is shown from (may be in the future: scheduled).
+    pub published_at_ms: i64,
+    /// When it stops being shown; `None`: until removed. Later than `published_at_ms`.
+    pub expires_at_ms: Option<i64>,
+    /// Listed before the others.
+    pub pinned: bool,
+    /// The user id of the admin who created it (`system` for the seeded ones).
+    pub created_by: String,
+    /// When it was last saved.
+    pub updated_at_ms: i64,
+}
+
+impl Announcement {
+    /// Whether it is shown at `now_ms`: published by then and not expired.
+    pub fn is_current(&self, now_ms: i64) -> bool {
+        self.published_at_ms <= now_ms && self.expires_at_ms.is_none_or(|end| end > now_ms)
+    }
+
+    /// The order of the public list: pinned first, then newest publication first, then id.
+    pub fn list_order(a: &Announcement, b: &Announcement) -> std::cmp::Ordering {
+        b.pinned
+            .cmp(&a.pinned)
+            .then(b.published_at_ms.cmp(&a.published_at_ms))
+            .then_with(|| a.id.cmp(&b.id))
+    }
+}
+
+pub(crate) type AnnouncementRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    i32,
+    String,
+    i64,
+);
+
+pub(crate) fn announcement_from_row(row: AnnouncementRow) -> Result<Announcement, StoreError> {
+    let (
+        id,
+        title_zh,
+        title_en,
+        title_es,
+        body_zh,
+        body_en,
+        body_es,
+        published_at_ms,
+        expires_at_ms,
+        pinned,
+        created_by,
+        updated_at_ms,
+    ) = row;
+    Ok(Announcement {
+        id,
+        title_zh,
+        title_en,
+        title_es,
+        body_zh,
+        body_en,
+        body_es,
+        published_at_ms,
+        expires_at_ms,
+        pinned: flag("announcements", "pinned", pinned)?,
+        created_by,
+        updated_at_ms,
+    })
+}
+
 pub(crate) type AreaRow = (String, String, String, i32);
 pub(crate) type SkillRow = (String, String, String, String, Option<i32>, Option<i32>, i32, i64);
 pub(crate) type ServiceRow =

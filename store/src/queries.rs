@@ -67,6 +67,14 @@ macro_rules! message_columns {
     };
 }
 
+/// Columns of `announcements`, in [`AnnouncementRow`](crate::model::AnnouncementRow) order.
+macro_rules! announcement_columns {
+    () => {
+        "id, title_zh, title_en, title_es, body_zh, body_en, body_es, published_at_ms, \
+         expires_at_ms, pinned, created_by, updated_at_ms"
+    };
+}
+
 /// Columns of `ratings` that [`RatingRow`](crate::model::RatingRow) reads (by name).
 macro_rules! rating_columns {
     () => {
@@ -1430,6 +1438,139 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() > 0)
             }
 
+            async fn current_announcements(
+                &self,
+                now_ms: i64,
+            ) -> Result<Vec<$crate::Announcement>, $crate::StoreError> {
+                let mut rows = sqlx::query_as::<_, $crate::model::AnnouncementRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::announcement_columns!(),
+                    " FROM announcements WHERE published_at_ms <= $1 \
+                     AND (expires_at_ms IS NULL OR expires_at_ms > $1)"
+                ))
+                .bind(now_ms)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map($crate::model::announcement_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+                // Sorted here: the same order on both backends whatever their collation.
+                rows.sort_by($crate::Announcement::list_order);
+                Ok(rows)
+            }
+
+            async fn announcements(
+                &self,
+            ) -> Result<Vec<$crate::Announcement>, $crate::StoreError> {
+                let mut rows = sqlx::query_as::<_, $crate::model::AnnouncementRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::announcement_columns!(),
+                    " FROM announcements"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map($crate::model::announcement_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+                rows.sort_by($crate::Announcement::list_order);
+                Ok(rows)
+            }
+
+            async fn announcement(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::Announcement>, $crate::StoreError> {
+                sqlx::query_as::<_, $crate::model::AnnouncementRow>(concat!(
+                    "SELECT ",
+                    $crate::queries::announcement_columns!(),
+                    " FROM announcements WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map($crate::model::announcement_from_row)
+                .transpose()
+            }
+
+            async fn insert_announcement(
+                &self,
+                a: &$crate::Announcement,
+            ) -> Result<(), $crate::StoreError> {
+                use sqlx::error::ErrorKind;
+                use $crate::error::constraint_kind;
+
+                $crate::validate::announcement(a)?;
+                sqlx::query(concat!(
+                    "INSERT INTO announcements (",
+                    $crate::queries::announcement_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(&a.id)
+                .bind(&a.title_zh)
+                .bind(&a.title_en)
+                .bind(&a.title_es)
+                .bind(&a.body_zh)
+                .bind(&a.body_en)
+                .bind(&a.body_es)
+                .bind(a.published_at_ms)
+                .bind(a.expires_at_ms)
+                .bind(i32::from(a.pinned))
+                .bind(&a.created_by)
+                .bind(a.updated_at_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match constraint_kind(&e) {
+                    Some(ErrorKind::UniqueViolation) => $crate::StoreError::Conflict {
+                        entity: "announcement",
+                        key: "id",
+                        value: a.id.clone(),
+                    },
+                    _ => $crate::StoreError::Database(e),
+                })?;
+                Ok(())
+            }
+
+            async fn update_announcement(
+                &self,
+                a: &$crate::Announcement,
+            ) -> Result<$crate::Announcement, $crate::StoreError> {
+                $crate::validate::announcement(a)?;
+                sqlx::query_as::<_, $crate::model::AnnouncementRow>(concat!(
+                    "UPDATE announcements SET title_zh = $2, title_en = $3, title_es = $4, \
+                     body_zh = $5, body_en = $6, body_es = $7, published_at_ms = $8, \
+                     expires_at_ms = $9, pinned = $10, updated_at_ms = $11 WHERE id = $1 \
+                     RETURNING ",
+                    $crate::queries::announcement_columns!()
+                ))
+                .bind(&a.id)
+                .bind(&a.title_zh)
+                .bind(&a.title_en)
+                .bind(&a.title_es)
+                .bind(&a.body_zh)
+                .bind(&a.body_en)
+                .bind(&a.body_es)
+                .bind(a.published_at_ms)
+                .bind(a.expires_at_ms)
+                .bind(i32::from(a.pinned))
+                .bind(a.updated_at_ms)
+                .fetch_optional(&self.pool)
+                .await?
+                .map($crate::model::announcement_from_row)
+                .transpose()?
+                .ok_or_else(|| $crate::StoreError::NotFound {
+                    entity: "announcement",
+                    id: a.id.clone(),
+                })
+            }
+
+            async fn delete_announcement(&self, id: &str) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("DELETE FROM announcements WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn voice_files(&self) -> Result<Vec<String>, $crate::StoreError> {
                 let mut files = sqlx::query_scalar::<_, String>(
                     "SELECT voice_file FROM messages WHERE voice_file IS NOT NULL",
@@ -1659,8 +1800,8 @@ macro_rules! impl_store {
 }
 
 pub(crate) use {
-    audit_columns, call_columns, impl_store, message_columns, rating_columns, service_columns,
-    session_columns, skill_columns, user_columns, wrapup_columns,
+    announcement_columns, audit_columns, call_columns, impl_store, message_columns, rating_columns,
+    service_columns, session_columns, skill_columns, user_columns, wrapup_columns,
 };
 
 /// The statements of one table of labelled codes (`away_reasons`, `dispositions`).

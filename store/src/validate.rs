@@ -4,14 +4,16 @@
 
 use crate::StoreError;
 use crate::model::{
-    AgentSkill, Holiday, LabelledCode, MessageKind, NewCall, NewMessage, NewRating, NewWrapUp,
-    Service, Skill,
+    AgentSkill, Announcement, Holiday, LabelledCode, MessageKind, NewCall, NewMessage, NewRating,
+    NewWrapUp, Service, Skill,
 };
 
 /// The longest name, label or hours string, in characters.
 const MAX_NAME_CHARS: usize = 200;
 /// The longest service description, in characters.
 const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// The longest announcement text, in characters.
+pub const MAX_ANNOUNCEMENT_BODY_CHARS: usize = 5000;
 
 fn invalid(
     entity: &'static str,
@@ -358,6 +360,47 @@ pub(crate) fn rating(r: &NewRating) -> Result<(), StoreError> {
 /// A follow-up note: at most 2000 characters (may be empty).
 pub(crate) fn follow_up_note(note: &str) -> Result<(), StoreError> {
     text("rating", "note", note, NewRating::MAX_NOTE_CHARS, true, "at most 2000 characters")
+}
+
+/// An announcement: its id, the required Chinese and English title and text, the optional
+/// Spanish pair (both or neither), and an expiry after the publication.
+pub(crate) fn announcement(a: &Announcement) -> Result<(), StoreError> {
+    const E: &str = "announcement";
+    let id_ok = (1..=64).contains(&a.id.len())
+        && a.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !id_ok {
+        return Err(invalid(E, "id", &a.id, "1 to 64 characters of a-z, 0-9, _ and -"));
+    }
+    let body_expected = "a non-blank text of at most 5000 characters";
+    name(E, "title_zh", &a.title_zh)?;
+    name(E, "title_en", &a.title_en)?;
+    text(E, "body_zh", &a.body_zh, MAX_ANNOUNCEMENT_BODY_CHARS, false, body_expected)?;
+    text(E, "body_en", &a.body_en, MAX_ANNOUNCEMENT_BODY_CHARS, false, body_expected)?;
+    match (&a.title_es, &a.body_es) {
+        (Some(title), Some(body)) => {
+            name(E, "title_es", title)?;
+            text(E, "body_es", body, MAX_ANNOUNCEMENT_BODY_CHARS, false, body_expected)?;
+        }
+        (None, None) => {}
+        (Some(_), None) => {
+            return Err(invalid(E, "body_es", "", "a Spanish text with the Spanish title"));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(E, "title_es", "", "a Spanish title with the Spanish text"));
+        }
+    }
+    if a.published_at_ms < 0 {
+        let value = a.published_at_ms.to_string();
+        return Err(invalid(E, "published_at_ms", &value, "Unix epoch milliseconds, not negative"));
+    }
+    if let Some(end) = a.expires_at_ms
+        && end <= a.published_at_ms
+    {
+        return Err(invalid(E, "expires_at_ms", &end.to_string(), "later than published_at_ms"));
+    }
+    text(E, "created_by", &a.created_by, 64, false, "a user id")
 }
 
 #[cfg(test)]

@@ -247,13 +247,16 @@ suite!(
     migrations_upgrade_a_database_that_had_only_0003,
     message_audit_is_appended_and_refuses_unknown_references,
     kb_articles_are_upserted_listed_and_deleted,
+    seeded_announcements_are_listed_when_current_pinned_first,
+    announcements_are_created_updated_and_deleted,
+    announcement_refusals_write_nothing,
 );
 
 mod cases {
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AgentSkill, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp, Holiday,
-        HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
+        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
+        Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
         MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
         NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError, UserSkill,
         WrapUp, files,
@@ -2074,6 +2077,167 @@ mod cases {
         assert_eq!(store.kb_articles().await.unwrap().len(), 1);
     }
 
+    /// 2026-12-01 00:00 in China.
+    const DEC_1_2026: i64 = 1_796_054_400_000;
+    /// 2027-01-02 00:00 in China.
+    const JAN_2_2027: i64 = 1_798_819_200_000;
+
+    fn announcement_ids(list: &[Announcement]) -> Vec<&str> {
+        list.iter().map(|a| a.id.as_str()).collect()
+    }
+
+    fn announcement(id: &str, published_at_ms: i64) -> Announcement {
+        Announcement {
+            id: id.to_owned(),
+            title_zh: "社保卡线上申领".to_owned(),
+            title_en: "Apply for the social security card online".to_owned(),
+            title_es: None,
+            body_zh: "即日起可在网上服务大厅申领社保卡。".to_owned(),
+            body_en: "From today the card can be applied for in the online hall.".to_owned(),
+            body_es: None,
+            published_at_ms,
+            expires_at_ms: None,
+            pinned: false,
+            created_by: "admin-1".to_owned(),
+            updated_at_ms: published_at_ms,
+        }
+    }
+
+    pub(crate) async fn seeded_announcements_are_listed_when_current_pinned_first(db: TestDb) {
+        let store = db.open().await;
+        let all = store.announcements().await.unwrap();
+        assert_eq!(all.len(), 4, "{:?}", announcement_ids(&all));
+        for a in &all {
+            assert!(a.title_es.is_some() && a.body_es.is_some(), "{} has Spanish", a.id);
+            assert_eq!(a.created_by, "system");
+        }
+        let current = store.current_announcements(DEC_1_2026).await.unwrap();
+        assert_eq!(
+            announcement_ids(&current),
+            [
+                "new_year_2027_service_hours",
+                "medical_payment_window_2027",
+                "pension_transfer_online",
+                "pension_adjustment_2026",
+            ],
+            "pinned first, then newest first"
+        );
+        // The payment window closes with the year; the holiday notice after the holiday.
+        let in_january = store.current_announcements(JAN_2_2027).await.unwrap();
+        assert_eq!(
+            announcement_ids(&in_january),
+            ["new_year_2027_service_hours", "pension_transfer_online", "pension_adjustment_2026"]
+        );
+        let after_holiday = store.current_announcements(JAN_2_2027 + 3 * 86_400_000).await.unwrap();
+        assert_eq!(
+            announcement_ids(&after_holiday),
+            ["pension_transfer_online", "pension_adjustment_2026"]
+        );
+        // Nothing before the first was published.
+        assert!(store.current_announcements(1_700_000_000_000).await.unwrap().is_empty());
+        let medical = store.announcement("medical_payment_window_2027").await.unwrap().unwrap();
+        assert!(medical.pinned && medical.expires_at_ms == Some(1_798_732_800_000));
+        assert!(medical.is_current(DEC_1_2026) && !medical.is_current(JAN_2_2027));
+    }
+
+    pub(crate) async fn announcements_are_created_updated_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        let card = announcement("card-online", DEC_1_2026 - 1_000);
+        store.insert_announcement(&card).await.unwrap();
+        assert_eq!(store.announcement("card-online").await.unwrap(), Some(card.clone()));
+        let err = store.insert_announcement(&card).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { entity: "announcement", key: "id", .. }),
+            "{err:?}"
+        );
+        // Newest unpinned first: before the seeded unpinned ones, after the pinned ones.
+        let current = store.current_announcements(DEC_1_2026).await.unwrap();
+        assert_eq!(announcement_ids(&current)[2], "card-online");
+
+        // A scheduled one is not current yet, but listed for admins.
+        let later = announcement("spring-festival-2027", DEC_1_2026 + 86_400_000);
+        store.insert_announcement(&later).await.unwrap();
+        assert!(
+            !announcement_ids(&store.current_announcements(DEC_1_2026).await.unwrap())
+                .contains(&"spring-festival-2027")
+        );
+        assert_eq!(store.announcements().await.unwrap().len(), 6);
+
+        // An update replaces the content and keeps the author.
+        let changed = Announcement {
+            title_es: Some("Solicite la tarjeta en línea".to_owned()),
+            body_es: Some("Desde hoy se puede solicitar en la sala en línea.".to_owned()),
+            pinned: true,
+            expires_at_ms: Some(JAN_2_2027),
+            created_by: "someone-else".to_owned(),
+            updated_at_ms: DEC_1_2026,
+            ..card.clone()
+        };
+        let stored = store.update_announcement(&changed).await.unwrap();
+        assert_eq!(stored, Announcement { created_by: "admin-1".to_owned(), ..changed.clone() });
+        assert_eq!(store.announcement("card-online").await.unwrap(), Some(stored));
+        assert_eq!(
+            announcement_ids(&store.current_announcements(DEC_1_2026).await.unwrap())[0],
+            "card-online"
+        );
+        let ghost = announcement("ghost", 1);
+        let err = store.update_announcement(&ghost).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { entity: "announcement", .. }), "{err:?}");
+        assert!(store.announcement("ghost").await.unwrap().is_none());
+
+        assert!(store.delete_announcement("card-online").await.unwrap());
+        assert!(!store.delete_announcement("card-online").await.unwrap());
+        assert!(store.announcement("card-online").await.unwrap().is_none());
+        assert_eq!(store.announcements().await.unwrap().len(), 5);
+    }
+
+    pub(crate) async fn announcement_refusals_write_nothing(db: TestDb) {
+        let store = db.open().await;
+        let before = store.announcements().await.unwrap();
+        let ok = announcement("ok", DEC_1_2026);
+        let cases: Vec<(Announcement, &str)> = vec![
+            (Announcement { id: String::new(), ..ok.clone() }, "id"),
+            (Announcement { id: "Bad Id".to_owned(), ..ok.clone() }, "id"),
+            (Announcement { id: "x".repeat(65), ..ok.clone() }, "id"),
+            (Announcement { title_zh: "  ".to_owned(), ..ok.clone() }, "title_zh"),
+            (Announcement { title_en: "t".repeat(201), ..ok.clone() }, "title_en"),
+            (Announcement { body_zh: String::new(), ..ok.clone() }, "body_zh"),
+            (Announcement { body_en: "字".repeat(5001), ..ok.clone() }, "body_en"),
+            (Announcement { title_es: Some("Sólo título".to_owned()), ..ok.clone() }, "body_es"),
+            (Announcement { body_es: Some("Sólo texto".to_owned()), ..ok.clone() }, "title_es"),
+            (
+                Announcement {
+                    title_es: Some(" ".to_owned()),
+                    body_es: Some("texto".to_owned()),
+                    ..ok.clone()
+                },
+                "title_es",
+            ),
+            (Announcement { published_at_ms: -1, ..ok.clone() }, "published_at_ms"),
+            (Announcement { expires_at_ms: Some(DEC_1_2026), ..ok.clone() }, "expires_at_ms"),
+            (Announcement { created_by: String::new(), ..ok.clone() }, "created_by"),
+        ];
+        for (bad, field) in &cases {
+            assert_invalid(
+                &store.insert_announcement(bad).await.unwrap_err(),
+                "announcement",
+                field,
+            );
+        }
+        assert_eq!(store.announcements().await.unwrap(), before);
+        // The longest allowed values are fine; an invalid update leaves the row as it was.
+        let longest =
+            Announcement { title_zh: "标".repeat(200), body_zh: "字".repeat(5000), ..ok.clone() };
+        store.insert_announcement(&longest).await.unwrap();
+        let bad = Announcement { title_en: String::new(), ..longest.clone() };
+        assert_invalid(
+            &store.update_announcement(&bad).await.unwrap_err(),
+            "announcement",
+            "title_en",
+        );
+        assert_eq!(store.announcement("ok").await.unwrap(), Some(longest));
+    }
+
     pub(crate) async fn message_audit_is_appended_and_refuses_unknown_references(db: TestDb) {
         let store = db.open().await;
         staff(&*store).await;
@@ -2534,7 +2698,7 @@ async fn sqlite_full_database_is_an_error_not_a_panic() {
     // max_page_count makes the database "full" after a few hundred KiB, like a full disk.
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(dir.0.join("small.db"))
-        .pragma("max_page_count", "64");
+        .pragma("max_page_count", "128");
     let store = voicedesk_store::SqliteStore::open_with(options).await.unwrap();
     let big = "x".repeat(8 * 1024);
     let mut inserted = 0u64;
@@ -2701,4 +2865,45 @@ fn migration_0003_is_the_same_on_both_backends_but_for_its_header() {
     assert_eq!(body(&sqlite), body(&postgres));
     assert!(sqlite.starts_with("-- voicedesk store, change 0003 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0003 (Postgres)"));
+}
+
+#[test]
+fn migration_0007_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0007_announcements.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0007 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0007 (Postgres)"));
+}
+
+#[test]
+fn announcements_serialise_for_the_http_api() {
+    let a = voicedesk_store::Announcement {
+        id: "a".into(),
+        title_zh: "标题".into(),
+        title_en: "Title".into(),
+        title_es: None,
+        body_zh: "正文".into(),
+        body_en: "Text".into(),
+        body_es: None,
+        published_at_ms: 1,
+        expires_at_ms: None,
+        pinned: true,
+        created_by: "system".into(),
+        updated_at_ms: 2,
+    };
+    let value = serde_json::to_value(&a).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({
+            "id": "a", "title_zh": "标题", "title_en": "Title", "body_zh": "正文", "body_en": "Text",
+            "published_at_ms": 1, "expires_at_ms": null, "pinned": true, "created_by": "system",
+            "updated_at_ms": 2,
+        })
+    );
+    assert_eq!(serde_json::from_value::<voicedesk_store::Announcement>(value).unwrap(), a);
 }

@@ -306,12 +306,25 @@ pub async fn http_json(
     cookie: Option<&str>,
     body: Option<&serde_json::Value>,
 ) -> Result<(u16, String)> {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let content_type = (!body.is_empty()).then_some("application/json");
+    http_text(base, method, path, cookie, content_type, &body).await
+}
+
+/// [`http`] with a body as given (e.g. broken JSON) and its content type.
+pub async fn http_text(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await?;
     let cookie = cookie.map(|c| format!("Cookie: vd_session={c}\r\n")).unwrap_or_default();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let content_type = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
+    let content_type = content_type.map(|t| format!("Content-Type: {t}\r\n")).unwrap_or_default();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()

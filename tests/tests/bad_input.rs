@@ -228,7 +228,7 @@ async fn a_citizen_resumes_an_earlier_identity() {
     second.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();
     assert_eq!(
         second.recv(STEP).await.unwrap(),
-        ServerMessage::Resumed { citizen_token: token, parked_call: None }
+        ServerMessage::Resumed { citizen_token: token, parked_call: None, active_call: None }
     );
 }
 

@@ -28,9 +28,12 @@ async fn a_citizen_leg_that_never_connects_ends_the_call_as_media_failed() {
     assert_eq!(record.outcome.as_deref(), Some("media_failed"));
 }
 
+/// The tab closes for good: the call waits for the reconnect grace (tests/tests/reconnect.rs
+/// has the citizen coming back), then ends and frees the agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_who_closes_the_connection_mid_call_frees_the_agent() {
-    let server = TestServer::start().await.unwrap();
+    let options = TestOptions { reconnect_grace: Duration::from_millis(500), ..Default::default() };
+    let server = TestServer::start_with(options).await.unwrap();
     let mut agent = server.ready_agent("agent1").await.unwrap();
     let citizen = place_call(&server, "pension_benefit_inquiry").await.unwrap();
     let call_id = wait_offer(&mut agent).await.unwrap();
@@ -39,11 +42,13 @@ async fn a_citizen_who_closes_the_connection_mid_call_frees_the_agent() {
     // The browser tab goes away: the WebSocket and the media connection close.
     citizen.media.close().await.unwrap();
     citizen.ws.close().await.unwrap();
+    agent
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::PeerReconnecting { .. }))
+        .await
+        .unwrap();
     let reason = wait_ended(&mut agent.ws).await.unwrap();
-    assert!(
-        matches!(reason, EndReason::CitizenDisconnected | EndReason::MediaFailed),
-        "ended as {reason:?}"
-    );
+    assert_eq!(reason, EndReason::CitizenLost);
     let state = agent
         .ws
         .recv_until(STEP, |m| {

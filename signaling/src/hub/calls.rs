@@ -76,9 +76,16 @@ impl Hub {
                 };
                 self.rate(conn, &citizen_id, target, level, comment).await
             }
-            (Identity::Citizen { .. }, ClientMessage::HangUp { call_id }) => {
+            (Identity::Citizen { citizen_id }, ClientMessage::HangUp { call_id }) => {
                 let call = CallId(call_id);
-                if self.conns.get(&conn).and_then(|c| c.call.as_ref()) != Some(&call) {
+                let on_this_connection =
+                    self.conns.get(&conn).and_then(|c| c.call.as_ref()) == Some(&call);
+                // After a resume, a call left behind by the old connection (parked, or
+                // answered and waiting for a new offer) may be ended without rejoining it.
+                let left_behind = self.calls.get(&call).is_some_and(|c| {
+                    c.citizen_id == citizen_id && !self.conns.contains_key(&c.citizen_conn)
+                });
+                if !on_this_connection && !left_behind {
                     return Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call}")));
                 }
                 self.citizen_ends(now, &call, EndReason::CitizenHangUp).await
@@ -250,7 +257,7 @@ impl Hub {
             call.clone(),
             ActiveCall {
                 citizen_conn: conn,
-                citizen_leg: leg,
+                citizen_leg: Some(leg),
                 citizen_id,
                 parked: false,
                 service: service.clone(),
@@ -310,7 +317,9 @@ impl Hub {
             _ => Input::HangUp { call: call.clone(), by: Party::Citizen },
         };
         self.engine.handle_input(now, input).map_err(|e| refuse(e.code(), e.to_string()))?;
-        let override_reason = (reason == EndReason::CitizenDisconnected).then_some(reason);
+        let override_reason =
+            matches!(reason, EndReason::CitizenDisconnected | EndReason::CitizenLost)
+                .then_some(reason);
         self.carry_out_with(override_reason).await;
         Ok(())
     }
@@ -377,6 +386,12 @@ impl Hub {
                 Command::End { call, agent, reason } => {
                     // A dropped connection ends a talking call as a disconnect, not a hang-up.
                     let reason = match (end_reason_override, reason) {
+                        // An agent waited for in vain: the engine saw a logout or a hang-up.
+                        (
+                            Some(EndReason::AgentLost),
+                            EndReason::AgentDisconnected | EndReason::AgentHangUp,
+                        ) => EndReason::AgentLost,
+                        (Some(EndReason::AgentLost), reason) => reason,
                         (Some(cause), EndReason::CitizenHangUp) => cause,
                         // A waiting citizen who left a message did not give up.
                         (Some(EndReason::MessageLeft), EndReason::Abandoned) => {
@@ -488,6 +503,7 @@ impl Hub {
     ) {
         self.drop_voice_draft_of(call).await;
         let Some(active) = self.calls.remove(call) else { return };
+        self.lost.retain(|(lost_call, _), _| lost_call != call);
         let agent = agent.or(active.agent.clone());
         let mut silenced: Vec<SlotFeed> = Vec::new();
         if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg) {
@@ -502,8 +518,10 @@ impl Hub {
             }
         }
         let _ = self.relay.set_feeds(silenced).await;
-        self.legs.remove(&active.citizen_leg);
-        let _ = self.relay.close_leg(active.citizen_leg).await;
+        if let Some(leg) = active.citizen_leg {
+            self.legs.remove(&leg);
+            let _ = self.relay.close_leg(leg).await;
+        }
         let at = now_ms();
         for s in &active.supporters {
             self.audit(
@@ -535,6 +553,7 @@ impl Hub {
             && (active.connected || reason != EndReason::Abandoned)
         {
             self.send_to_member(&agent.0, ended.clone());
+            self.freed_agents.push(agent.0);
         }
         for s in &active.supporters {
             self.send_to_member(&s.user_id, ended.clone());

@@ -276,7 +276,9 @@ impl Hub {
             (Some(call_id), None) => {
                 let call = CallId(call_id);
                 self.waiting_call_of(conn, &call)?;
-                let leg = self.calls[&call].citizen_leg;
+                let leg = self.calls[&call].citizen_leg.ok_or_else(|| {
+                    refuse(ErrorCode::InvalidState, "your call has no media connection right now")
+                })?;
                 (leg, Some(call), None)
             }
             (None, Some(sdp)) => {

@@ -4,15 +4,17 @@
 use std::time::Instant;
 
 use voicedesk_media_relay::RelayEvent;
-use voicedesk_protocol::{EndReason, ErrorCode, MediaLegState, Role, ServerMessage};
+use voicedesk_protocol::{ErrorCode, MediaLegState, Role, ServerMessage};
 use voicedesk_queue_engine::{AgentId, CallId, Input};
 
 use super::calls::{Refusal, refuse, relay_refusal};
+use super::reconnect::Side;
 use super::{Hub, LegOwner};
 
 impl Hub {
     /// Answers a headset offer. Sending it again replaces the headset; a call in progress is
-    /// re-routed onto the new leg once it connects.
+    /// re-routed onto the new leg once it connects (until then an agent's call waits for the
+    /// agent as after a lost headset).
     pub(super) async fn connect_headset(
         &mut self,
         user_id: &str,
@@ -35,6 +37,11 @@ impl Hub {
         }
         self.legs.insert(leg, LegOwner::Member(user_id.to_owned()));
         self.send(conn, ServerMessage::MediaAnswer { sdp: answer });
+        if role == Role::Agent
+            && let Some(call) = self.member_call(user_id)
+        {
+            self.mark_lost(&call, Side::Agent);
+        }
         Ok(())
     }
 
@@ -55,11 +62,15 @@ impl Hub {
                 Some(LegOwner::Member(user_id)) => {
                     let Some(m) = self.members.get_mut(&user_id) else { return };
                     m.leg_connected = true;
-                    let conn = m.conn;
+                    let (conn, role) = (m.conn, m.role);
                     self.send(conn, ServerMessage::MediaState { state: MediaLegState::Connected });
-                    // A headset replaced during a call: route the call onto the new leg.
+                    // A headset replaced during a call: route the call onto the new leg; an
+                    // agent waited for is back.
                     if let Some(call) = self.member_call(&user_id) {
                         let _ = self.route(&call, &[]).await;
+                        if role == Role::Agent {
+                            self.mark_back(&call, Side::Agent);
+                        }
                     }
                 }
                 Some(LegOwner::Citizen(call)) => {
@@ -69,6 +80,8 @@ impl Hub {
                             ServerMessage::MediaState { state: MediaLegState::Connected },
                         );
                     }
+                    // A new leg of a citizen waited for: voice flows again.
+                    self.mark_back(&call, Side::Citizen);
                 }
                 None => {}
             },
@@ -76,23 +89,16 @@ impl Hub {
                 let Some(owner) = self.legs.remove(&leg) else { return };
                 tracing::info!(%leg, ?reason, ?owner, "media leg lost");
                 match owner {
-                    LegOwner::Citizen(call) => {
-                        if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                            self.send(
-                                conn,
-                                ServerMessage::MediaState { state: MediaLegState::Failed },
-                            );
-                        }
-                        let _ =
-                            self.citizen_ends(Instant::now(), &call, EndReason::MediaFailed).await;
-                    }
+                    LegOwner::Citizen(call) => self.citizen_media_lost(&call, leg, reason).await,
                     LegOwner::Member(user_id) => self.headset_lost(&user_id).await,
                 }
             }
         }
     }
 
-    /// An agent's or staff member's headset failed: their part in a call ends.
+    /// An agent's or staff member's headset failed. An agent's call waits for a new headset
+    /// (`media_connect`) for the grace period; an agent without a call is set away. Staff
+    /// leave the call they support.
     async fn headset_lost(&mut self, user_id: &str) {
         let Some(m) = self.members.get_mut(user_id) else { return };
         m.leg = None;
@@ -101,11 +107,14 @@ impl Hub {
         self.send(conn, ServerMessage::MediaState { state: MediaLegState::Failed });
         if role == Role::Agent {
             if let Some(call) = self.member_call(user_id) {
-                let _ = self.engine_input(Instant::now(), Input::MediaFailed { call }).await;
+                tracing::info!(%call, agent = user_id, "agent headset lost during a call; waiting for a new offer");
+                self.mark_lost(&call, Side::Agent);
+                let _ = self.route(&call, &[]).await;
+                return;
             }
             let away = Input::AgentAway {
                 agent: AgentId(user_id.to_owned()),
-                reason: Some("headset disconnected".into()),
+                reason: Some(super::HEADSET_AWAY_REASON.into()),
             };
             let _ = self.engine_input(Instant::now(), away).await;
         } else {

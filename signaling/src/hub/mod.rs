@@ -8,8 +8,10 @@
 //! support action is committed before it takes effect.
 //!
 //! - `calls.rs`: client messages, the citizen's call, the engine's commands, ending calls.
-//! - `queueing.rs`: the catalogue in the engine (queues, calendar, agents' skills), parking and
-//!   rejoining, transfer, wrap-up, and the agents' queue status.
+//! - `queueing.rs`: the catalogue in the engine (queues, calendar, agents' skills), transfer,
+//!   wrap-up, and the agents' queue status.
+//! - `reconnect.rs`: lost connections: parking a waiting call, keeping an answered call for the
+//!   grace period, and a new offer that replaces a side's media leg.
 //! - `media.rs`: headsets (agents' and staff's one media connection) and relay events.
 //! - `support.rs`: staff joining calls in a mode, help requests, take over.
 //! - `wallboard.rs`: the live figures pushed to staff.
@@ -18,23 +20,28 @@ mod calls;
 mod fallback;
 mod media;
 mod queueing;
+mod reconnect;
 mod support;
 mod wallboard;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use voicedesk_media_relay::{LegId, RelayEvent, RelayHandle};
-use voicedesk_protocol::{ErrorCode, Role, ServerMessage, SupportMode, UserInfo};
+use voicedesk_protocol::{EndReason, ErrorCode, Role, ServerMessage, SupportMode, UserInfo};
 use voicedesk_queue_engine::{AgentId, CallId, ClockAnchor, Engine, EngineConfig, Input};
 use voicedesk_store::Store;
 
 use crate::ServerConfig;
 use crate::catalogue::Routing;
 use crate::metrics::SignalingStats;
+
+/// The away reason the hub sets for an agent whose headset is gone (like the engine's own
+/// `missed_calls`, agents do not pick it).
+pub(crate) const HEADSET_AWAY_REASON: &str = "headset_disconnected";
 
 /// A WebSocket connection, numbered by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +78,7 @@ pub enum HubInput {
         kick: oneshot::Sender<()>,
     },
     /// A citizen connection proved an earlier identity (the token was checked by the caller).
+    /// Another connection still carrying a call of that identity is closed: the newest wins.
     Resumed {
         /// The connection.
         conn: ConnId,
@@ -172,13 +180,15 @@ struct HelpRequest {
 
 /// A call between its arrival and its end.
 struct ActiveCall {
-    /// The citizen's connection; while parked, the one that went away (sends are dropped).
+    /// The citizen's connection; while parked or lost, possibly the one that went away (sends
+    /// to it are dropped).
     citizen_conn: ConnId,
-    citizen_leg: LegId,
+    /// The citizen's media leg; `None` while parked or lost (until a new offer).
+    citizen_leg: Option<LegId>,
     /// The citizen's anonymous identity: a reconnect with it may rejoin a parked call.
     citizen_id: String,
-    /// The citizen's connection dropped while waiting; the engine keeps the place and the
-    /// media leg is closed until `rejoin_call`.
+    /// The citizen's connection (or media) dropped while waiting; the engine keeps the place
+    /// and the media leg is closed until `rejoin_call`.
     parked: bool,
     service: Option<String>,
     /// The queue it waits (or waited) in.
@@ -201,6 +211,16 @@ struct ActiveCall {
     help: Option<HelpRequest>,
     /// The supporters the citizen was last told about (only those the citizen hears).
     citizen_heard: Vec<voicedesk_protocol::Supporter>,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Departure {
+    /// It closed, dropped, was too slow, or a newer one replaced it: an agent's call in
+    /// progress waits for the agent's return.
+    Dropped,
+    /// The user signed out: whatever they had ends now.
+    SignedOut,
 }
 
 /// Whose a media leg is.
@@ -231,6 +251,12 @@ pub(crate) struct Hub {
     members: HashMap<String, Member>,
     calls: HashMap<CallId, ActiveCall>,
     legs: HashMap<LegId, LegOwner>,
+    /// Sides of answered calls whose connection is lost, with the end of their grace period
+    /// (see `reconnect.rs`).
+    lost: BTreeMap<(CallId, reconnect::Side), Instant>,
+    /// Agents who just left a call; those whose console is gone are signed out after the
+    /// current input.
+    freed_agents: Vec<String>,
     /// Connections whose outbox overflowed while handling the current input; dropped after it.
     too_slow: Vec<ConnId>,
     /// Maps engine `Instant`s to wall-clock milliseconds for clients.
@@ -257,7 +283,10 @@ pub(crate) async fn spawn(
         .with_ring_timeout(config.ring_timeout)
         .with_after_call_work(config.after_call_work)
         .with_max_missed_offers(config.max_missed_offers)
-        .with_reconnect_grace(config.reconnect_grace);
+        .with_reconnect_grace(config.reconnect_grace)
+        .with_away_reasons(
+            EngineConfig::DEFAULT_AWAY_REASONS.iter().copied().chain([HEADSET_AWAY_REASON]),
+        );
     let anchor = ClockAnchor { instant: Instant::now(), unix_ms: crate::clock::now_ms() };
     let mut hub = Hub {
         store,
@@ -274,6 +303,8 @@ pub(crate) async fn spawn(
         members: HashMap::new(),
         calls: HashMap::new(),
         legs: HashMap::new(),
+        lost: BTreeMap::new(),
+        freed_agents: Vec::new(),
         too_slow: Vec::new(),
         epoch: (Instant::now(), crate::clock::now_ms()),
         wallboard,
@@ -293,6 +324,7 @@ impl Hub {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.engine.poll_timeout().map(tokio::time::Instant::from_std);
+            let grace = self.next_grace_deadline().map(tokio::time::Instant::from_std);
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(HubInput::Shutdown { done }) => {
@@ -308,6 +340,7 @@ impl Hub {
                     self.engine.handle_timeout(Instant::now());
                     self.carry_out().await;
                 }
+                _ = sleep_until(grace) => self.grace_expired(Instant::now()).await,
                 _ = tick.tick() => {
                     self.wallboard_tick();
                     self.push_queue_status();
@@ -315,6 +348,7 @@ impl Hub {
                 }
             }
             self.drop_slow_connections().await;
+            self.after_agents_freed().await;
             self.publish_gauges();
             self.wallboard.dirty = true;
         }
@@ -326,7 +360,7 @@ impl Hub {
                 self.connected(conn, identity, outbox, kick).await
             }
             HubInput::Resumed { conn, citizen_id, citizen_token } => {
-                self.resumed(conn, citizen_id, citizen_token)
+                self.resumed(conn, citizen_id, citizen_token).await
             }
             HubInput::Message { conn, message } => {
                 let request = message.type_name();
@@ -337,15 +371,22 @@ impl Hub {
             }
             HubInput::CatalogueChanged => self.reload_catalogue().await,
             HubInput::SignedOut { user_id } => {
-                if let Some(conn) = self.members.get(&user_id).map(|m| m.conn) {
+                let Some((conn, role)) = self.members.get(&user_id).map(|m| (m.conn, m.role))
+                else {
+                    return;
+                };
+                if self.conns.contains_key(&conn) {
                     let expired =
                         ServerMessage::error(ErrorCode::SessionExpired, "signed out", None);
                     self.send(conn, expired);
                     // Forgetting the connection drops its outbox: the writer closes the socket.
-                    self.disconnected(conn).await;
+                    self.disconnected(conn, Departure::SignedOut).await;
+                } else {
+                    // A console lost during a call, waited for: signing out ends the wait.
+                    self.member_gone(&user_id, role, None).await;
                 }
             }
-            HubInput::Disconnected { conn } => self.disconnected(conn).await,
+            HubInput::Disconnected { conn } => self.disconnected(conn, Departure::Dropped).await,
             HubInput::Shutdown { .. } => unreachable!("handled in run"),
         }
     }
@@ -357,19 +398,28 @@ impl Hub {
         outbox: mpsc::Sender<ServerMessage>,
         kick: oneshot::Sender<()>,
     ) {
+        let mut reattached = None;
         if let Identity::Member { user } = &identity {
             // The newest connection of a member wins (a reloaded console); the old one is
-            // signed out first.
-            if let Some(old) = self.members.get(&user.id).map(|m| m.conn) {
+            // dropped first.
+            if let Some(old) = self.members.get(&user.id).map(|m| m.conn)
+                && self.conns.contains_key(&old)
+            {
                 let replaced = ServerMessage::error(
                     ErrorCode::SessionExpired,
                     "signed in from another window",
                     None,
                 );
                 self.send(old, replaced);
-                self.disconnected(old).await;
+                self.disconnected(old, Departure::Dropped).await;
             }
-            if user.role == Role::Agent {
+            if let Some(m) = self.members.get_mut(&user.id) {
+                // Still there: an agent whose console was lost during a call, waited for. This
+                // connection takes the call back (the engine never saw the agent leave).
+                m.conn = conn;
+                m.queue_status.clear();
+                reattached = Some(user.id.clone());
+            } else if user.role == Role::Agent {
                 let agent = AgentId(user.id.clone());
                 let skills = self.agent_skills(&user.id).await;
                 if let Err(e) =
@@ -378,19 +428,21 @@ impl Hub {
                     tracing::warn!(user = %user.username, error = %e, "agent login refused by the engine");
                 }
             }
-            self.members.insert(
-                user.id.clone(),
-                Member {
-                    conn,
-                    name: user.display_name.clone(),
-                    role: user.role,
-                    leg: None,
-                    leg_connected: false,
-                    supporting: None,
-                    handled: Vec::new(),
-                    queue_status: Vec::new(),
-                },
-            );
+            if reattached.is_none() {
+                self.members.insert(
+                    user.id.clone(),
+                    Member {
+                        conn,
+                        name: user.display_name.clone(),
+                        role: user.role,
+                        leg: None,
+                        leg_connected: false,
+                        supporting: None,
+                        handled: Vec::new(),
+                        queue_status: Vec::new(),
+                    },
+                );
+            }
         }
         let is_staff = matches!(&identity, Identity::Member { user } if user.role.is_staff());
         let citizen = fallback::CitizenSide::default();
@@ -400,10 +452,13 @@ impl Hub {
             let board = self.wallboard_snapshot();
             self.send(conn, ServerMessage::Wallboard(board));
         }
+        if let Some(user_id) = reattached {
+            self.agent_reattached(&user_id, conn);
+        }
     }
 
-    fn resumed(&mut self, conn: ConnId, citizen_id: String, citizen_token: String) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+    async fn resumed(&mut self, conn: ConnId, citizen_id: String, citizen_token: String) {
+        let Some(c) = self.conns.get(&conn) else { return };
         if c.call.is_some() {
             self.send(
                 conn,
@@ -415,12 +470,33 @@ impl Hub {
             );
             return;
         }
-        c.identity = Identity::Citizen { citizen_id: citizen_id.clone() };
+        // The newest connection wins: one the server still holds for a call of this identity
+        // (a reload or a network change noticed here first) is dropped, as if it had closed.
+        let stale: Vec<ConnId> = self
+            .calls
+            .values()
+            .filter(|c| c.citizen_id == citizen_id && c.citizen_conn != conn)
+            .map(|c| c.citizen_conn)
+            .filter(|old| self.conns.contains_key(old))
+            .collect();
+        for old in stale {
+            let replaced = ServerMessage::error(
+                ErrorCode::SessionExpired,
+                "this session was resumed on another connection",
+                None,
+            );
+            self.send(old, replaced);
+            self.disconnected(old, Departure::Dropped).await;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.identity = Identity::Citizen { citizen_id: citizen_id.clone() };
+        }
         let parked_call = self.parked_call_of(&citizen_id);
-        self.send(conn, ServerMessage::Resumed { citizen_token, parked_call });
+        let active_call = self.active_call_of(&citizen_id);
+        self.send(conn, ServerMessage::Resumed { citizen_token, parked_call, active_call });
     }
 
-    async fn disconnected(&mut self, conn: ConnId) {
+    async fn disconnected(&mut self, conn: ConnId, departure: Departure) {
         self.citizen_gone(conn).await;
         let Some(c) = self.conns.remove(&conn) else { return };
         match c.identity {
@@ -433,19 +509,38 @@ impl Hub {
                 if self.members.get(&user.id).is_none_or(|m| m.conn != conn) {
                     return;
                 }
-                if user.role == Role::Agent {
-                    let agent = AgentId(user.id.clone());
-                    let _ =
-                        self.engine.handle_input(Instant::now(), Input::AgentLoggedOut { agent });
-                    self.carry_out().await;
-                } else {
-                    self.staff_gone(&user.id, "disconnected").await;
+                // An agent's console lost during a call: the call waits for the agent.
+                if departure == Departure::Dropped
+                    && user.role == Role::Agent
+                    && let Some(call) = self.member_call(&user.id)
+                {
+                    self.agent_detached(&user.id, &call).await;
+                    return;
                 }
-                if let Some(leg) = self.members.remove(&user.id).and_then(|m| m.leg) {
-                    self.legs.remove(&leg);
-                    let _ = self.relay.close_leg(leg).await;
-                }
+                self.member_gone(&user.id, user.role, None).await;
             }
+        }
+    }
+
+    /// An agent or staff member leaves for good: the engine logs the agent out (a call in
+    /// progress ends, as `end_override` if given, else `agent_disconnected`), staff leave
+    /// their call, the headset is closed.
+    pub(super) async fn member_gone(
+        &mut self,
+        user_id: &str,
+        role: Role,
+        end_override: Option<EndReason>,
+    ) {
+        if role == Role::Agent {
+            let agent = AgentId(user_id.to_owned());
+            let _ = self.engine.handle_input(Instant::now(), Input::AgentLoggedOut { agent });
+            self.carry_out_with(end_override).await;
+        } else {
+            self.staff_gone(user_id, "disconnected").await;
+        }
+        if let Some(leg) = self.members.remove(user_id).and_then(|m| m.leg) {
+            self.legs.remove(&leg);
+            let _ = self.relay.close_leg(leg).await;
         }
     }
 
@@ -472,7 +567,34 @@ impl Hub {
     async fn drop_slow_connections(&mut self) {
         while let Some(conn) = self.too_slow.pop() {
             // Dropping the outbox ends the connection's writer, which closes the socket.
-            self.disconnected(conn).await;
+            self.disconnected(conn, Departure::Dropped).await;
+        }
+    }
+
+    /// Agents who just left a call: one whose console was lost meanwhile is signed out
+    /// (nobody is there to take the next call); one whose headset is not back is set away
+    /// (the next call could not be bridged).
+    async fn after_agents_freed(&mut self) {
+        while let Some(user_id) = self.freed_agents.pop() {
+            if self.member_call(&user_id).is_some() {
+                continue;
+            }
+            let Some((conn, role, headset_up)) =
+                self.members.get(&user_id).map(|m| (m.conn, m.role, m.leg_connected))
+            else {
+                continue;
+            };
+            if !self.conns.contains_key(&conn) {
+                tracing::info!(agent = %user_id, "call over while the agent's console was gone; signed out");
+                self.member_gone(&user_id, role, None).await;
+            } else if !headset_up && role == Role::Agent {
+                let away = Input::AgentAway {
+                    agent: AgentId(user_id),
+                    reason: Some(HEADSET_AWAY_REASON.into()),
+                };
+                let _ = self.engine.handle_input(Instant::now(), away);
+                self.carry_out().await;
+            }
         }
     }
 

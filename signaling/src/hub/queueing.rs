@@ -1,17 +1,18 @@
 //! The queueing side of the hub: the catalogue in the engine (queues, calendar, agents'
-//! skills), hold audio, parking a waiting citizen whose connection dropped and rejoining,
-//! blind transfer, wrap-up, and the queue status pushed to agents.
+//! skills), hold audio, blind transfer, wrap-up, and the queue status pushed to agents.
+//! (Parking a waiting citizen whose connection dropped is in `reconnect.rs`.)
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use voicedesk_media_relay::LegId;
-use voicedesk_protocol::{EndReason, ErrorCode, ParkedCall, QueueSummary, Role, ServerMessage};
+use voicedesk_protocol::{EndReason, ErrorCode, QueueSummary, Role, ServerMessage};
 use voicedesk_queue_engine::{AgentId, CallId, Input, SkillId};
 use voicedesk_store::{AuditAction, NewWrapUp, StoreError};
 
-use super::calls::{Refusal, refuse, relay_refusal};
-use super::{Hub, LegOwner};
+use super::Hub;
+use super::calls::{Refusal, refuse};
+use super::reconnect::Side;
 use crate::catalogue::Routing;
 use crate::clock::now_ms;
 use crate::support::silence;
@@ -83,101 +84,6 @@ impl Hub {
         }
     }
 
-    /// The citizen's signaling connection went away. A call waiting for an answer is parked:
-    /// it keeps its place for the reconnect grace period, its media leg is closed (a rejoin
-    /// brings a new one). A call in progress ends.
-    pub(super) async fn citizen_connection_lost(&mut self, call: &CallId) {
-        let now = Instant::now();
-        let waiting =
-            self.calls.get(call).is_some_and(|c| !c.connected && c.taken_over_by.is_none());
-        if !waiting {
-            let _ = self.citizen_ends(now, call, EndReason::CitizenDisconnected).await;
-            return;
-        }
-        if let Err(e) =
-            self.engine.handle_input(now, Input::CitizenDisconnected { call: call.clone() })
-        {
-            tracing::warn!(%call, error = %e, "engine refused to park a call");
-            let _ = self.citizen_ends(now, call, EndReason::CitizenDisconnected).await;
-            return;
-        }
-        if let Some(c) = self.calls.get_mut(call) {
-            c.parked = true;
-            let leg = c.citizen_leg;
-            self.legs.remove(&leg);
-            let _ = self.relay.close_leg(leg).await;
-        }
-        tracing::info!(%call, "citizen disconnected while waiting; call parked");
-        self.carry_out().await;
-    }
-
-    /// The parked call of a citizen identity, for `resumed`.
-    pub(super) fn parked_call_of(&self, citizen_id: &str) -> Option<ParkedCall> {
-        self.calls.iter().find(|(_, c)| c.parked && c.citizen_id == citizen_id).map(|(id, c)| {
-            ParkedCall {
-                call_id: id.0.clone(),
-                service: c.service.clone(),
-                position: self.engine.position(id).unwrap_or(0),
-            }
-        })
-    }
-
-    /// `rejoin_call`: the citizen is back with a new media offer.
-    pub(super) async fn rejoin_call(
-        &mut self,
-        conn: super::ConnId,
-        citizen_id: &str,
-        call: CallId,
-        sdp: String,
-    ) -> Result<(), Refusal> {
-        if self.conns.get(&conn).is_some_and(|c| c.call.is_some()) {
-            return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
-        }
-        if !self.calls.get(&call).is_some_and(|c| c.parked && c.citizen_id == citizen_id) {
-            return Err(refuse(
-                ErrorCode::UnknownCall,
-                format!("you have no parked call {call} (the grace period may be over)"),
-            ));
-        }
-        let (leg, answer) = self
-            .relay
-            .create_leg(sdp, Role::Citizen.receive_slots())
-            .await
-            .map_err(relay_refusal)?;
-        if let Err(e) = self
-            .engine
-            .handle_input(Instant::now(), Input::CitizenReconnected { call: call.clone() })
-        {
-            let _ = self.relay.close_leg(leg).await;
-            return Err(refuse(e.code(), e.to_string()));
-        }
-        self.hold(leg).await;
-        self.legs.insert(leg, LegOwner::Citizen(call.clone()));
-        let Some(c) = self.calls.get_mut(&call) else { return Ok(()) };
-        c.parked = false;
-        c.citizen_conn = conn;
-        c.citizen_leg = leg;
-        if let Some(conn) = self.conns.get_mut(&conn) {
-            conn.call = Some(call.clone());
-        }
-        tracing::info!(%call, %leg, "parked call rejoined");
-        self.send(conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
-        // The engine sends positions only when they change; the new connection needs one now.
-        if let Some(view) = self.engine.call(&call)
-            && let Some(position) = view.position
-        {
-            let estimated_wait_ms = view.estimated_wait.map(|d| d.as_millis() as u64);
-            let message = ServerMessage::QueuePosition {
-                call_id: call.0.clone(),
-                position,
-                estimated_wait_ms,
-            };
-            self.send(conn, message);
-        }
-        self.carry_out().await;
-        Ok(())
-    }
-
     /// `transfer`: the agent sends the connected call to another service's queue.
     pub(super) async fn transfer(
         &mut self,
@@ -186,6 +92,12 @@ impl Hub {
         call: CallId,
         service: &str,
     ) -> Result<(), Refusal> {
+        if self.is_lost(&call, Side::Citizen) {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "the citizen's connection is lost; wait for them to come back or hang up",
+            ));
+        }
         let route = self.routing.route(Some(service)).ok_or_else(|| {
             refuse(ErrorCode::UnknownService, format!("unknown service {service:?}"))
         })?;
@@ -224,6 +136,7 @@ impl Hub {
             self.send_to_member(&user_id, ended);
         }
         let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
+        self.lost.remove(&(call.clone(), Side::Agent));
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.agent = None;
         c.connected = false;
@@ -234,7 +147,7 @@ impl Hub {
             (c.citizen_conn, c.citizen_leg, c.service.clone().unwrap_or_default());
         // The agent's slots fall silent and the citizen's slot 0 loses its source: the relay
         // resumes the hold tune there.
-        let mut feeds: Vec<_> = silence(citizen_leg).to_vec();
+        let mut feeds: Vec<_> = citizen_leg.into_iter().flat_map(silence).collect();
         if let Some(leg) = agent_leg {
             feeds.extend(silence(leg));
         }

@@ -201,6 +201,8 @@ impl Hub {
         let Some(active) = self.calls.get_mut(call) else { return };
         let agent = agent.or(active.agent.take());
         active.agent = None;
+        // An agent waited for is no longer part of the call.
+        self.lost.remove(&(call.clone(), super::reconnect::Side::Agent));
         let agent_leg = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg);
         let silenced: Vec<_> = agent_leg.into_iter().collect();
         if let Err(e) = self.route(call, &silenced).await {
@@ -213,6 +215,7 @@ impl Hub {
                 opens_at_ms: None,
             };
             self.send_to_member(&agent.0, ended);
+            self.freed_agents.push(agent.0);
         }
         tracing::info!(%call, "call taken over by staff");
     }

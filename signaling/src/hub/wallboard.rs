@@ -212,6 +212,7 @@ impl Hub {
                             mode: s.mode,
                         })
                         .collect(),
+                    reconnecting: self.reconnecting(id),
                 }
             })
             .collect();
