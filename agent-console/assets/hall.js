@@ -123,10 +123,15 @@ const call = {
   muted: false,
   /** The supervisor announcement last made for this call (a string key), or null. */
   supportAnnounced: null,
-  /** Set while rejoining a parked call after a reload: the `rejoin_call` id. */
+  /** Set while rejoining a call after a reload or a lost connection: the `rejoin_call` id. */
   rejoin: null,
+  /** Set while taking back an answered call: the server's `active_call` (peer, answer time). */
+  active: null,
   /** Whether an agent answered this call (it is then rated when it ends). */
   answered: false,
+  /** The answering agent's name and the answer time, kept to take the call back. */
+  peerName: null,
+  answeredAtMs: null,
 };
 
 /**
@@ -306,7 +311,12 @@ function renderButtons() {
   }
 }
 
-async function startCall(rejoinId = null) {
+/**
+ * Starts a call, or (with `rejoinId`) offers new media for a call the server kept: a parked
+ * queued call (answered by `call_queued`) or, with `active`, an answered one (answered by
+ * `call_rejoined`). Every offer uses a new RTCPeerConnection.
+ */
+async function startCall(rejoinId = null, active = null) {
   if (call.phase !== "idle" || voice.phase !== "idle") return;
   showError(errorBox, null);
   hideRating();
@@ -314,6 +324,11 @@ async function startCall(rejoinId = null) {
   other.section.dataset.reason = "";
   call.phase = "starting";
   call.rejoin = rejoinId;
+  call.active = active;
+  if (active) {
+    call.id = rejoinId;
+    call.answered = true;
+  }
   renderButtons();
   showMicProblem(micProblemBox, null);
   // Why the microphone, and that the call may be monitored, before the browser asks (once per
@@ -328,7 +343,10 @@ async function startCall(rejoinId = null) {
     return;
   }
   if (call.phase !== "starting") return;
-  status.set("requesting_mic", rejoinId ? "status.rejoining" : "status.requesting_mic");
+  status.set(
+    "requesting_mic",
+    active ? "status.rejoining_call" : rejoinId ? "status.rejoining" : "status.requesting_mic",
+  );
   let mic;
   try {
     mic = await openMicrophone();
@@ -353,9 +371,7 @@ async function startCall(rejoinId = null) {
   const pc = createAudioPeer(mic, audios);
   call.pc = pc;
   pc.addEventListener("connectionstatechange", () => {
-    if (pc === call.pc && pc.connectionState === "failed") {
-      status.set("media_failed", "status.media_failed");
-    }
+    if (pc === call.pc && pc.connectionState === "failed") recoverMedia();
   });
   renderButtons();
   let sdp;
@@ -429,16 +445,28 @@ async function changeMicrophone(deviceId) {
 }
 
 /**
- * Hook for the recovery of a connected call after a reload (`resumed` with `active_call`): the
- * server keeps the call while the page reloads; this page then has to offer new media for it
- * and show it as connected again. To be wired to the final protocol (rejoin with a new offer,
- * then `call_connected`); until then it says the call could not be taken back.
+ * The server kept an answered call of this citizen while the page was away (a reload, a lost
+ * connection): offer new media for it; `call_rejoined` makes it connected again.
  */
 function resumeActiveCall(activeCall) {
-  console.info("voicedesk: a connected call to resume", activeCall);
-  // The wiring: call.id = activeCall.call_id; call.answered = true; startCall(activeCall.call_id)
-  // with the protocol's rejoin message; on `call_connected` the timer restarts from
-  // activeCall.connected_at_ms (callTimer.start(activeCall.connected_at_ms)).
+  startCall(activeCall.call_id, activeCall);
+}
+
+/**
+ * The voice connection of a live call broke while the signaling connection stayed up (the
+ * browser's ICE failed, or the relay said `media_state` `failed`): the server keeps the call
+ * and waits for a new offer, so this page makes one on a new connection. A call not yet offered
+ * (`starting`) or already ending just shows the failure.
+ */
+function recoverMedia() {
+  if (!call.id || !["queued", "connected"].includes(call.phase)) {
+    if (call.phase !== "idle") status.set("media_failed", "status.media_failed");
+    return;
+  }
+  const { id, phase, active, peerName, answeredAtMs } = call;
+  resetCall();
+  status.set("media_failed", "status.media_recovering");
+  startCall(id, phase === "connected" ? { ...active, peer_name: peerName, answered_at_ms: answeredAtMs } : null);
 }
 
 function toggleMute() {
@@ -465,7 +493,10 @@ function resetCall() {
     muted: false,
     supportAnnounced: null,
     rejoin: null,
+    active: null,
     answered: false,
+    peerName: null,
+    answeredAtMs: null,
   });
   waitLimit.hidden = true;
   renderButtons();
@@ -570,15 +601,22 @@ async function onMessage(msg) {
       break;
     case "call_connected":
       if (msg.call_id === call.id) {
-        call.phase = "connected";
-        call.answered = true;
         // An agent answered while a voice message was being recorded: the server dropped it.
         if (voice.phase !== "idle") endVoice();
-        status.set("connected", "status.connected", { peer: msg.peer_name });
-        callTimer.start();
-        if (call.pc) quality.start(call.pc);
-        hall.setWait("connected");
-        renderButtons();
+        showConnected(msg.peer_name, Date.now());
+      }
+      break;
+    case "call_rejoined":
+      await onCallRejoined(msg);
+      break;
+    case "peer_reconnecting":
+      if (msg.call_id === call.id && call.phase === "connected") {
+        status.set("peer_reconnecting", "status.agent_reconnecting");
+      }
+      break;
+    case "peer_reconnected":
+      if (msg.call_id === call.id && call.phase === "connected") {
+        status.set("connected", "status.connected", { peer: call.peerName });
       }
       break;
     case "call_ended":
@@ -591,10 +629,8 @@ async function onMessage(msg) {
       if (msg.call_id === call.id) onSupportChanged(msg.supporters);
       break;
     case "media_state":
-      // The relay's word on this call's connection; a failure is shown, the rest is routine.
-      if (msg.state === "failed" && call.phase !== "idle") {
-        status.set("media_failed", "status.media_failed");
-      }
+      // The relay's word on this call's connection: a failure is recovered with a new offer.
+      if (msg.state === "failed" && call.phase !== "idle") recoverMedia();
       break;
     case "error":
       onError(msg);
@@ -644,6 +680,36 @@ function onWelcome(msg) {
     signaling.send(textMessage.request);
     msgEl.status.set("sending", "message.sending");
   }
+}
+
+/** The call is connected with an agent: from an answer, or taken back after `call_rejoined`. */
+function showConnected(peerName, answeredAtMs) {
+  call.phase = "connected";
+  call.answered = true;
+  call.peerName = peerName;
+  call.answeredAtMs = answeredAtMs;
+  status.set("connected", "status.connected", { peer: peerName });
+  callTimer.start(answeredAtMs);
+  if (call.pc) quality.start(call.pc);
+  hall.setWait("connected");
+  renderButtons();
+}
+
+/** The answer to a new offer for an answered call: the call goes on where it was. */
+async function onCallRejoined(msg) {
+  const pc = call.pc;
+  if (!pc || call.phase !== "starting" || !call.active || msg.call_id !== call.id) return;
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+  } catch (error) {
+    signaling.send({ type: "hang_up", call_id: msg.call_id });
+    resetCall();
+    status.set("idle", "status.idle");
+    showError(errorBox, { code: "bad_sdp", message: String(error) });
+    return;
+  }
+  if (call.pc !== pc || call.phase !== "starting") return;
+  showConnected(call.active.peer_name, call.active.answered_at_ms);
 }
 
 async function onCallQueued(msg) {
@@ -699,8 +765,8 @@ function onError(msg) {
 }
 
 function onDrop(retrySeconds) {
-  // A queued call is parked by the server and rejoined after `resume` (its media leg is
-  // closed: a new offer follows); a call in progress ends with the connection.
+  // The server keeps a queued call (parked) and an answered one for its grace period; after
+  // `resume` this page offers new media for it (`parked_call` / `active_call`).
   if (call.phase !== "idle") resetCall();
   // The recording goes with the connection; nothing was kept.
   if (voice.phase !== "idle") endVoice();

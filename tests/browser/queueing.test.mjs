@@ -3,7 +3,8 @@
 // queue hearing the hold tune and the position while the agent is away and sees the queue in
 // "my queues"; the agent becomes available, is offered the call with its service and queue,
 // answers, hangs up and wraps up. Then a queued citizen reloads the hall: the page rejoins the
-// parked call by itself, keeps the place, and the agent answers that same call.
+// parked call by itself, keeps the place, and the agent answers that same call. Last, a citizen
+// reloads during an answered call: the page takes the call back with a new offer.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -246,6 +247,61 @@ test("a queued citizen who reloads the hall rejoins the parked call and keeps th
     await agent.page.click("[data-testid=wrap-up-ready]");
     await waitForState(agent.page, "#agent-state", "available");
 
+    assert.deepEqual(citizen.errors, [], "no script errors in the hall");
+    assert.deepEqual(agent.errors, [], "no script errors on the agent page");
+  } finally {
+    await citizen.context.close();
+  }
+});
+
+test("a citizen who reloads the hall during an answered call takes the call back: the agent waits, voice flows both ways again, one call", async (t) => {
+  const agentFrom = agent.frames.length;
+  if ((await agent.page.getAttribute("#agent-state", "data-state")) !== "available") {
+    await agent.page.click("#available-button");
+    await waitForState(agent.page, "#agent-state", "available");
+  }
+  const citizen = await citizenCalls("queueing-reload-in-call");
+  const { page } = citizen;
+  try {
+    await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+    const offered = await nextFrame(agent, "call_offered", () => true, agentFrom);
+    await agent.page.click("#accept-button");
+    await waitForState(page, "#status", "connected");
+    await assertSlot0Grows(page, "citizen (agent voice before the reload)");
+    // The timer runs from the answer; let it pass a whole second so the reload can show it kept.
+    await page.locator("#call-timer", { hasNotText: /^0:00$/ }).waitFor({ timeout: 5_000 });
+
+    // Reload mid-call: the server keeps the call and tells the agent; the page resumes its
+    // identity, offers new media for the call (`rejoin_call`) and is connected again.
+    const framesBefore = citizen.frames.length;
+    const agentBefore = agent.frames.length;
+    await page.reload();
+    const lost = await nextFrame(agent, "peer_reconnecting", (m) => m.call_id === offered.call_id, agentBefore);
+    assert.equal(lost.peer, "citizen");
+    const resumed = await nextFrame(citizen, "resumed", () => true, framesBefore);
+    assert.equal(resumed.active_call?.call_id, offered.call_id, "the server kept the answered call");
+    const rejoined = await nextFrame(citizen, "call_rejoined", () => true, framesBefore);
+    assert.equal(rejoined.call_id, offered.call_id, "the same call, taken back");
+    await waitForState(page, "#status", "connected");
+    await nextFrame(agent, "peer_reconnected", (m) => m.call_id === offered.call_id, agentBefore);
+    assert.ok(await page.locator("#hangup-button").isEnabled(), "the call can be hung up");
+    assert.doesNotMatch(await page.textContent("#call-timer"), /^0:0[01]$/, "the timer counts from the answer, not from the reload");
+    t.diagnostic(`citizen hears the agent again: ${await assertSlot0Grows(page, "citizen (agent voice after the reload)")}`);
+    t.diagnostic(`agent hears the citizen again: ${await assertSlot0Grows(agent.page, "agent (citizen voice after the reload)")}`);
+    assert.equal(
+      citizen.frames.slice(framesBefore).filter((m) => m.type === "call_ended").length,
+      0,
+      "the call did not end",
+    );
+
+    await page.click("#hangup-button");
+    await waitForState(page, "#status", "ended");
+    const ended = await nextFrame(agent, "call_ended", (m) => m.call_id === offered.call_id, agentBefore);
+    assert.equal(ended.reason, "citizen_hang_up");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    await agent.page.selectOption("[data-testid=wrap-up-disposition]", "resolved");
+    await agent.page.click("[data-testid=wrap-up-ready]");
+    await waitForState(agent.page, "#agent-state", "available");
     assert.deepEqual(citizen.errors, [], "no script errors in the hall");
     assert.deepEqual(agent.errors, [], "no script errors on the agent page");
   } finally {
