@@ -2,7 +2,9 @@
 // set a state (away with a reason from the catalogue), see the queues of one's skills, be
 // offered calls (service, queue, wait so far, ring countdown), accept or reject, talk, ask
 // staff for help (and see who supports the call and how), transfer to another service's
-// queue, hang up, wrap up (disposition and notes) during after-call work, log out.
+// queue, hang up, wrap up (disposition and notes) during after-call work, log out. A call
+// outlives a reload or a lost connection of the console (`call_resumed`) or of the citizen
+// (`peer_reconnecting`), and a broken headset is offered again by itself.
 import {
   Signaling,
   StatusLine,
@@ -23,6 +25,8 @@ import { Headset, Login } from "./console.js";
 import { Notifier, Ringer, announce, bindShortcuts } from "./console-care.js";
 
 const $ = (id) => document.getElementById(id);
+/** The shortest time between two headset offers made to recover a broken headset. */
+const HEADSET_RETRY_MS = 2000;
 const el = {
   agentState: $("agent-state"),
   stateTimer: $("state-timer"),
@@ -51,6 +55,7 @@ const el = {
   callPeer: $("call-peer"),
   callService: $("call-service"),
   callDuration: $("call-duration"),
+  callLink: $("call-link"),
   hangup: $("hangup-button"),
   support: $("support-indicator"),
   helpReason: $("help-reason"),
@@ -85,9 +90,17 @@ const session = {
   /** The call ringing here: `{ id, service, waitedMs, ringMs, receivedAt, answering }`;
    * `answering` while an accept or reject is on its way. */
   offer: null,
-  /** The call being talked: `{ id, peer, service, since, ending }`; `ending` once hang-up is
-   * sent. */
+  /** The call being talked: `{ id, peer, service, since, ending, link, peerLostUntil }`;
+   * `ending` once hang-up is sent; `link` is `reconnecting` while this console's headset is
+   * being brought back onto the call (after a reload or a broken headset), else `connected`;
+   * `peerLostUntil` is the server's `reconnect_by_ms` while the citizen's connection is lost. */
   call: null,
+  /** The call shown when the connection dropped, to take its transcript back on
+   * `call_resumed`. */
+  lostCall: null,
+  /** The headset connection being replaced after a failure (once per failure), the timer of
+   * that new offer, and when the last offer was made (`Date.now()`). */
+  headsetRecovery: { pc: null, timer: null, lastOfferAt: 0 },
   /** The staff on a call, from the last `support_changed`: `{ callId, supporters }`. */
   support: null,
   /** This agent's help request, from the last `help_status` (or sent, `sending`):
@@ -115,6 +128,7 @@ const headset = new Headset({
   stateElement: el.mediaState,
   errorElement: el.error,
   send,
+  onFailed: recoverHeadset,
 });
 const login = new Login({
   status,
@@ -186,7 +200,9 @@ function leaveConsole() {
   session.signaling?.close();
   session.signaling = null;
   headset.close();
+  stopHeadsetRecovery();
   forgetCall();
+  session.lostCall = null;
   session.agentState = null;
   session.queues = [];
   session.wrapUp = null;
@@ -221,6 +237,11 @@ async function onMessage(msg) {
       break;
     case "media_state":
       headset.setState(msg.state);
+      if (msg.state === "failed") recoverHeadset(headset.pc);
+      if (msg.state === "connected" && session.call?.link === "reconnecting") {
+        session.call.link = "connected";
+        announceCall();
+      }
       break;
     case "agent_state":
       session.agentState = {
@@ -273,14 +294,51 @@ async function onMessage(msg) {
         transcript: session.offer?.id === msg.call_id ? session.offer.transcript : [],
         since: Date.now(),
         ending: false,
+        link: "connected",
+        peerLostUntil: null,
       };
       if (session.offer?.id === msg.call_id) session.offer = null;
       setMuted(false);
       el.helpReason.value = "";
       status.set("connected", "status.connected", { peer: msg.peer_name });
       break;
+    case "call_resumed": {
+      // The call went on while this console was away (a reload, a lost connection): it is
+      // shown again, its time from the answer; the headset opened at `welcome` carries it once
+      // connected.
+      const before = session.lostCall?.id === msg.call_id ? session.lostCall : null;
+      session.lostCall = null;
+      session.offer = null;
+      session.call = {
+        id: msg.call_id,
+        peer: msg.peer_name,
+        service: msg.service ?? null,
+        transcript: before?.transcript ?? [],
+        since: msg.answered_at_ms ?? Date.now(),
+        ending: false,
+        link: headset.state === "connected" ? "connected" : "reconnecting",
+        peerLostUntil: null,
+      };
+      if (!before) el.helpReason.value = "";
+      setMuted(before ? session.muted : false);
+      announceCall();
+      break;
+    }
+    case "peer_reconnecting":
+      if (session.call?.id === msg.call_id && msg.peer === "citizen") {
+        session.call.peerLostUntil = msg.reconnect_by_ms;
+        announceCall();
+      }
+      break;
+    case "peer_reconnected":
+      if (session.call?.id === msg.call_id && msg.peer === "citizen" && session.call.peerLostUntil) {
+        session.call.peerLostUntil = null;
+        announceCall();
+      }
+      break;
     case "call_ended":
       if (session.offer?.id === msg.call_id) session.offer = null;
+      if (session.lostCall?.id === msg.call_id) session.lostCall = null;
       if (session.call?.id === msg.call_id) {
         session.wrapUp = {
           id: msg.call_id,
@@ -362,13 +420,74 @@ async function onWelcome(msg) {
   }
   showError(el.error, null);
   status.set("logged_in", "status.logged_in", { name: login.user?.display_name ?? "" });
+  // A call kept while this console was away follows (`call_resumed`): this headset carries it.
+  await openHeadset();
+}
+
+/** A new headset connection (`media_connect` with a new offer), replacing any other. */
+async function openHeadset() {
+  session.headsetRecovery.lastOfferAt = Date.now();
   await headset.open();
   setMuted(session.muted);
 }
 
+/**
+ * The headset broke while the signaling connection is up (the relay's `media_state` `failed`,
+ * or the browser's ICE `failed`): a new offer on a new connection, once per failure (`pc` is
+ * the connection that failed) and never sooner than `HEADSET_RETRY_MS` after the last offer.
+ * The server keeps a call meanwhile and routes it onto the new headset once it connects.
+ */
+function recoverHeadset(pc) {
+  const recovery = session.headsetRecovery;
+  if (!pc || pc !== headset.pc || recovery.pc === pc || !session.signaling) return;
+  recovery.pc = pc;
+  if (session.call && !session.call.ending) {
+    session.call.link = "reconnecting";
+    announceCall();
+  }
+  clearTimeout(recovery.timer);
+  const wait = Math.max(0, recovery.lastOfferAt + HEADSET_RETRY_MS - Date.now());
+  recovery.timer = setTimeout(async () => {
+    recovery.timer = null;
+    // Replaced meanwhile (a reconnect, a logout): nothing to recover.
+    if (headset.pc !== pc || !session.signaling) return;
+    await openHeadset();
+    render();
+  }, wait);
+  render();
+}
+
+function stopHeadsetRecovery() {
+  clearTimeout(session.headsetRecovery.timer);
+  session.headsetRecovery.timer = null;
+  session.headsetRecovery.pc = null;
+}
+
+/** Says in the status line (a live region, so only on a change) how the current call is:
+ * this console reconnecting to it, the citizen's connection lost, or connected. */
+function announceCall() {
+  const call = session.call;
+  if (!call) return;
+  if (call.link === "reconnecting") {
+    status.set("call_reconnecting", "status.call_reconnecting", { peer: call.peer });
+  } else if (call.peerLostUntil) {
+    status.set("peer_reconnecting", "status.citizen_reconnecting", { seconds: secondsUntil(call.peerLostUntil) });
+  } else {
+    status.set("connected", "status.connected", { peer: call.peer });
+  }
+}
+
+/** Whole seconds from now until `atMs` (the server's clock), at least 0. */
+function secondsUntil(atMs) {
+  return Math.max(0, Math.ceil((atMs - Date.now()) / 1000));
+}
+
 async function onDrop(retrySeconds, welcomed) {
-  // The server drops the media leg, the offer and the call with the connection.
+  // The server drops the media leg and the offer with the connection; an answered call waits
+  // for this console to come back (`call_resumed` after the next `welcome`).
   headset.close();
+  stopHeadsetRecovery();
+  if (session.call) session.lostCall = session.call;
   forgetCall();
   session.agentState = null;
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
@@ -394,6 +513,8 @@ function answerOffer(kind) {
 function transfer() {
   const call = session.call;
   if (!call || call.ending || !el.transferService.value) return;
+  // The server refuses to transfer a call whose citizen is being waited for.
+  if (call.peerLostUntil || call.link === "reconnecting") return;
   send({ type: "transfer", call_id: call.id, service: el.transferService.value });
 }
 
@@ -569,8 +690,10 @@ function render() {
     el.callPeer.textContent = session.call.peer;
     el.callService.textContent = serviceName(session.call.service);
     el.hangup.disabled = session.call.ending;
-    el.transfer.disabled = session.call.ending;
+    el.transfer.disabled =
+      session.call.ending || Boolean(session.call.peerLostUntil) || session.call.link === "reconnecting";
   }
+  renderCallLink();
   const wrap = session.wrapUp;
   const wrapWasHidden = el.wrapUp.hidden;
   el.wrapUp.hidden = !wrap;
@@ -649,6 +772,26 @@ function renderClocks() {
     });
   }
   if (session.call) el.callDuration.textContent = formatDuration(now - session.call.since);
+  if (session.call?.peerLostUntil) renderCallLink();
+}
+
+/** The call's connection in the call banner (not a live region: the countdown ticks here,
+ * the status line said it once): `data-state` `reconnecting` (this console's headset),
+ * `peer_reconnecting` (the citizen's connection) or `connected` (hidden). */
+function renderCallLink() {
+  const call = session.call;
+  let state = "connected";
+  let text = "";
+  if (call?.link === "reconnecting") {
+    state = "reconnecting";
+    text = t("status.call_reconnecting", { peer: call.peer });
+  } else if (call?.peerLostUntil) {
+    state = "peer_reconnecting";
+    text = t("status.citizen_reconnecting", { seconds: secondsUntil(call.peerLostUntil) });
+  }
+  el.callLink.dataset.state = state;
+  el.callLink.hidden = state === "connected";
+  if (el.callLink.textContent !== text) el.callLink.textContent = text;
 }
 
 /** An away reason's label (system reasons such as missed calls included). */

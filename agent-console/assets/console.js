@@ -165,14 +165,16 @@ export class Login {
 /**
  * The headset: one RTCPeerConnection with the fixed receive slots, opened after sign-in with
  * `media_connect` and kept until logout. Its state (`none`, `connecting`, `connected`, `failed`,
- * `closed`) is shown in `stateElement` (`data-state` + text).
+ * `closed`) is shown in `stateElement` (`data-state` + text). `onFailed(pc)`, when given, is
+ * told when the browser sees the connection fail (ICE `failed`), to offer a new one.
  */
 export class Headset {
-  constructor({ audios, stateElement, errorElement, send }) {
+  constructor({ audios, stateElement, errorElement, send, onFailed = null }) {
     this.audios = audios;
     this.stateElement = stateElement;
     this.errorElement = errorElement;
     this.send = send;
+    this.onFailed = onFailed;
     this.pc = null;
     this.mic = null;
     this.state = "none";
@@ -194,7 +196,10 @@ export class Headset {
     this.pc = pc;
     this.mic = mic;
     pc.addEventListener("connectionstatechange", () => {
-      if (pc === this.pc && pc.connectionState === "failed") this.setState("failed");
+      if (pc === this.pc && pc.connectionState === "failed") {
+        this.setState("failed");
+        this.onFailed?.(pc);
+      }
     });
     try {
       const sdp = await offerWhenGathered(pc);

@@ -71,6 +71,10 @@ const session = {
   /** call_id → supporters, from `support_changed` received after the last wallboard (the
    * newer word on a call wins). */
   support: new Map(),
+  /** call_id → the sides (`citizen`, `agent`) whose connection is lost, from
+   * `peer_reconnecting` / `peer_reconnected` received after the last wallboard (the newer word
+   * on a call wins over the wallboard's `reconnecting`). */
+  lostPeers: new Map(),
   /** user_id → display name, for the audit log. */
   names: new Map(),
   /** The action waiting for its reply: `{ callId, type, timer }`; buttons wait meanwhile. */
@@ -130,6 +134,7 @@ function leaveConsole() {
   inbox.stop();
   headset.close();
   clearPending();
+  session.lostPeers.clear();
   Object.assign(session, {
     me: null,
     wallboard: null,
@@ -169,12 +174,23 @@ async function onMessage(msg) {
       session.wallboard = msg;
       session.clockOffset = msg.at_ms - Date.now();
       session.support.clear();
+      session.lostPeers.clear();
       break;
     case "support_changed":
       onSupportChanged(msg);
       break;
     case "call_ended":
       onCallEnded(msg);
+      break;
+    case "peer_reconnecting":
+      session.lostPeers.set(msg.call_id, [...new Set([...lostSides(msg.call_id), msg.peer])]);
+      status.set("peer_reconnecting", `staff.peer_reconnecting.${msg.peer === "agent" ? "agent" : "citizen"}`, {
+        seconds: Math.max(0, Math.ceil((msg.reconnect_by_ms - serverNow()) / 1000)),
+      });
+      break;
+    case "peer_reconnected":
+      session.lostPeers.set(msg.call_id, lostSides(msg.call_id).filter((side) => side !== msg.peer));
+      status.set("peer_reconnected", `staff.peer_reconnected.${msg.peer === "agent" ? "agent" : "citizen"}`);
       break;
     case "error":
       onError(msg);
@@ -208,6 +224,7 @@ async function onDrop(retrySeconds, welcomed) {
   headset.close();
   clearPending();
   session.support.clear();
+  session.lostPeers.clear();
   session.wallboard = null;
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
   render();
@@ -230,6 +247,7 @@ function onSupportChanged(msg) {
 function onCallEnded(msg) {
   const wasMine = myMode(msg.call_id);
   session.support.set(msg.call_id, []);
+  session.lostPeers.delete(msg.call_id);
   if (wasMine) status.set("call_ended", "staff.call_ended", { reason: () => tOr("end.", msg.reason) });
   if (session.pending?.callId === msg.call_id) replyArrived();
 }
@@ -249,6 +267,16 @@ function supportersOf(callId) {
     session.wallboard?.calls.find((call) => call.call_id === callId)?.supporters ??
     []
   );
+}
+
+/** The sides of a call whose connection is lost and waited for (`citizen`, `agent`): the
+ * newest word from `peer_reconnecting` / `peer_reconnected` or the wallboard. */
+function lostSides(callId) {
+  const sides =
+    session.lostPeers.get(callId) ??
+    session.wallboard?.calls.find((call) => call.call_id === callId)?.reconnecting ??
+    [];
+  return sides.filter((side) => side === "citizen" || side === "agent");
 }
 
 /** This staff member's mode on a call, or null. */
@@ -455,14 +483,20 @@ function renderCurrentMode() {
   const mine = myCall();
   el.currentMode.dataset.mode = mine?.mode ?? "none";
   el.currentMode.dataset.callId = mine?.id ?? "";
+  // A side of this call whose connection is lost (`peer_reconnecting`, or the wallboard's word).
+  const lost = mine ? lostSides(mine.id) : [];
+  el.currentMode.dataset.reconnecting = lost.join(" ");
   setText(
     el.currentMode,
     mine
-      ? t("staff.on_call", {
-          mode: t(`mode.${mine.mode}`),
-          service: serviceName(mine.call?.service),
-          agent: mine.call?.agent_name ?? "—",
-        })
+      ? [
+          t("staff.on_call", {
+            mode: t(`mode.${mine.mode}`),
+            service: serviceName(mine.call?.service),
+            agent: mine.call?.agent_name ?? "—",
+          }),
+          ...lost.map((side) => t(`calls.reconnecting.${side}`)),
+        ].join(t("list.separator"))
       : t("mode.none"),
   );
 }
@@ -549,7 +583,13 @@ function renderCalls(calls) {
           : serviceName(call.service),
       );
       phase.dataset.phase = call.phase;
-      setText(phase, tOr("phase.", call.phase));
+      // A side whose connection is lost and waited for, in words (`reconnecting`).
+      const lost = lostSides(call.call_id);
+      tr.dataset.reconnecting = lost.join(" ");
+      setText(
+        phase,
+        [tOr("phase.", call.phase), ...lost.map((side) => t(`calls.reconnecting.${side}`))].join(t("list.separator")),
+      );
       setText(agent, call.agent_name ?? "—");
       setSince(duration, call.answered_at_ms ?? call.queued_at_ms);
       setText(supporters, supporting.length ? supporting.map(supporterText).join(t("list.separator")) : "—");

@@ -237,6 +237,28 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     server.send({ ...wallboard, at_ms: now + 2000, calls: wallboard.calls.map((c) => (c.call_id === "c-1" ? { ...c, supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "whisper" }] } : c)) });
     await page.locator('#current-mode[data-mode="whisper"]').waitFor();
 
+    // The citizen of the supported call is lost and waited for: the status says so once, the
+    // current call and the live-calls table in words; another call's lost agent too.
+    server.send({ type: "peer_reconnecting", call_id: "c-1", peer: "citizen", reconnect_by_ms: now + 2000 + 60_000 });
+    await page.locator('#status[data-state="peer_reconnecting"]').waitFor();
+    assert.match(await text(page, "#status"), /the citizen's connection dropped; waiting up to \d+ s/);
+    await page.locator('#current-mode[data-reconnecting="citizen"]').waitFor();
+    assert.match(await text(page, "#current-mode"), /the citizen's connection dropped/);
+    const mine = (c) => (c.call_id === "c-1" ? { ...c, supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "whisper" }] } : c);
+    server.send({
+      ...wallboard,
+      at_ms: now + 3000,
+      calls: wallboard.calls.map(mine).map((c) => ({ ...c, reconnecting: { "c-1": ["citizen"], "c-2": ["agent"] }[c.call_id] ?? [] })),
+    });
+    await page.locator('#calls-table tr[data-call-id="c-2"][data-reconnecting="agent"]').waitFor();
+    assert.match(await text(page, '#calls-table tr[data-call-id="c-2"] td:nth-child(2)'), /^Talking; the agent's connection dropped/);
+    assert.match(await text(page, '#calls-table tr[data-call-id="c-1"] td:nth-child(2)'), /^Talking; the citizen's connection dropped/);
+    server.send({ type: "peer_reconnected", call_id: "c-1", peer: "citizen" });
+    await page.locator('#current-mode[data-reconnecting=""]').waitFor();
+    assert.equal(await text(page, "#status"), "The citizen is back on the call you support.");
+    server.send({ ...wallboard, at_ms: now + 4000, calls: wallboard.calls.map(mine) });
+    await page.locator('#calls-table tr[data-call-id="c-2"][data-reconnecting=""]').waitFor();
+
     // Leave.
     from = server.sent.length;
     await call.locator("[data-action=leave]").click();
@@ -332,6 +354,35 @@ test("agent console: asking for help, its status, and who supports the call in w
     server.send({ type: "support_changed", call_id: "c-1", supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "barge" }] });
     await page.locator('#support-indicator[data-mode="barge"]').waitFor();
     assert.equal(await text(page, "#support-indicator"), "陈静 Chen Jing — barged in (three-way)");
+
+    // The headset breaks: the console offers a new one by itself (one offer per failure) and
+    // says it is reconnecting the call until the new one connects.
+    from = server.sent.length;
+    server.send({ type: "media_state", state: "failed" });
+    await waitForState(page, "#call-link", "reconnecting");
+    assert.equal(await page.getAttribute("#status", "data-state"), "call_reconnecting");
+    assert.equal(await text(page, "#call-link"), "Reconnecting the call with 群众 Citizen…");
+    await server.next("media_connect", from);
+    server.send({ type: "media_state", state: "connected" });
+    await waitForState(page, "#call-link", "connected");
+    await waitForState(page, "#status", "connected");
+    assert.ok(await page.locator("#call-link").isHidden());
+    assert.equal(server.sent.slice(from).filter((m) => m.type === "media_connect").length, 1, "one new offer per failure");
+
+    // The citizen's connection drops: a countdown in the call banner (not a live region: the
+    // status line says it once), no transfer meanwhile; back, the call as before.
+    server.send({ type: "peer_reconnecting", call_id: "c-1", peer: "citizen", reconnect_by_ms: Date.now() + 30_000 });
+    await waitForState(page, "#call-link", "peer_reconnecting");
+    const left = Number((await text(page, "#call-link")).match(/^The citizen's connection dropped; waiting up to (\d+) s for them to come back$/)?.[1]);
+    assert.ok(left > 25 && left <= 30, `the countdown: ${left}`);
+    assert.equal(await page.getAttribute("#status", "data-state"), "peer_reconnecting");
+    assert.equal(await page.locator("#call-link").evaluate((n) => n.closest("[aria-live]")), null);
+    assert.ok(await page.locator("#transfer-button").isDisabled(), "no transfer while the citizen is away");
+    assert.ok(await page.locator("#hangup-button").isEnabled());
+    server.send({ type: "peer_reconnected", call_id: "c-1", peer: "citizen" });
+    await waitForState(page, "#call-link", "connected");
+    assert.equal(await text(page, "#status"), "Connected with 群众 Citizen");
+    assert.ok(await page.locator("#transfer-button").isEnabled());
 
     server.send({ type: "call_ended", call_id: "c-1", reason: "taken_over" });
     await waitForState(page, "#status", "ended");

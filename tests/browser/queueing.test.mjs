@@ -3,8 +3,10 @@
 // queue hearing the hold tune and the position while the agent is away and sees the queue in
 // "my queues"; the agent becomes available, is offered the call with its service and queue,
 // answers, hangs up and wraps up. Then a queued citizen reloads the hall: the page rejoins the
-// parked call by itself, keeps the place, and the agent answers that same call. Last, a citizen
-// reloads during an answered call: the page takes the call back with a new offer.
+// parked call by itself, keeps the place, and the agent answers that same call. Then a citizen
+// reloads during an answered call: the page takes the call back with a new offer while the
+// agent's console shows it waits for the citizen. Last, the agent reloads the console during an
+// answered call: it comes back to the call by itself with a new headset.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
@@ -77,6 +79,38 @@ function nextFrame(opened, type, where = () => true, from = 0) {
     () => opened.frames.slice(from).findLast((m) => m.type === type && where(m)),
     { what: `a ${type} message`, timeoutMs: 15_000 },
   );
+}
+
+/**
+ * Records in `window.voicedeskStates` every `data-state` change of the elements with the ids
+ * `ids` (`{ id, state, text }`), from now on (or, with `initScript`, from the next load on:
+ * the observer is installed before the page's scripts run).
+ */
+async function recordStates(page, ids, { initScript = false } = {}) {
+  const install = (ids) => {
+    window.voicedeskStates = [];
+    new MutationObserver((records) => {
+      for (const record of records) {
+        const node = record.target;
+        if (ids.includes(node.id)) {
+          window.voicedeskStates.push({ id: node.id, state: node.dataset.state, text: node.textContent });
+        }
+      }
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+  };
+  if (initScript) await page.addInitScript(install, ids);
+  else await page.evaluate(install, ids);
+}
+
+/** The `data-state` changes recorded by `recordStates` for the element `id`. */
+async function recordedStates(page, id) {
+  return (await page.evaluate(() => window.voicedeskStates ?? [])).filter((s) => s.id === id);
+}
+
+/** `m:ss` as seconds. */
+function seconds(text) {
+  const [minutes, secs] = text.split(":").map(Number);
+  return minutes * 60 + secs;
 }
 
 /** Waits until slot 0 of the page's connection gained FLOWING_BYTES; returns a diagnostic. */
@@ -275,6 +309,8 @@ test("a citizen who reloads the hall during an answered call takes the call back
     // identity, offers new media for the call (`rejoin_call`) and is connected again.
     const framesBefore = citizen.frames.length;
     const agentBefore = agent.frames.length;
+    // The reload is quick: the agent page's status changes are recorded, not polled.
+    await recordStates(agent.page, ["status", "call-link"]);
     await page.reload();
     const lost = await nextFrame(agent, "peer_reconnecting", (m) => m.call_id === offered.call_id, agentBefore);
     assert.equal(lost.peer, "citizen");
@@ -284,6 +320,18 @@ test("a citizen who reloads the hall during an answered call takes the call back
     assert.equal(rejoined.call_id, offered.call_id, "the same call, taken back");
     await waitForState(page, "#status", "connected");
     await nextFrame(agent, "peer_reconnected", (m) => m.call_id === offered.call_id, agentBefore);
+    // The agent was told the citizen's connection dropped, with the time left, then back to
+    // the call as usual.
+    await waitForState(agent.page, "#call-link", "connected");
+    await waitForState(agent.page, "#status", "connected");
+    const link = await recordedStates(agent.page, "call-link");
+    const waiting = link.find((s) => s.state === "peer_reconnecting");
+    assert.ok(waiting, `the call banner showed the citizen reconnecting: ${JSON.stringify(link)}`);
+    const left = Number(waiting.text.match(/waiting up to (\d+) s for them to come back/)?.[1]);
+    assert.ok(left > 0 && left <= 60, `a countdown from reconnect_by_ms: ${waiting.text}`);
+    const said = (await recordedStates(agent.page, "status")).map((s) => s.state);
+    assert.deepEqual(said.slice(-2), ["peer_reconnecting", "connected"], `the status line said it once: ${said}`);
+    assert.ok(await agent.page.locator("#call-link").isHidden(), "no notice once the citizen is back");
     assert.ok(await page.locator("#hangup-button").isEnabled(), "the call can be hung up");
     assert.doesNotMatch(await page.textContent("#call-timer"), /^0:0[01]$/, "the timer counts from the answer, not from the reload");
     t.diagnostic(`citizen hears the agent again: ${await assertSlot0Grows(page, "citizen (agent voice after the reload)")}`);
@@ -299,6 +347,81 @@ test("a citizen who reloads the hall during an answered call takes the call back
     const ended = await nextFrame(agent, "call_ended", (m) => m.call_id === offered.call_id, agentBefore);
     assert.equal(ended.reason, "citizen_hang_up");
     await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    await agent.page.selectOption("[data-testid=wrap-up-disposition]", "resolved");
+    await agent.page.click("[data-testid=wrap-up-ready]");
+    await waitForState(agent.page, "#agent-state", "available");
+    assert.deepEqual(citizen.errors, [], "no script errors in the hall");
+    assert.deepEqual(agent.errors, [], "no script errors on the agent page");
+  } finally {
+    await citizen.context.close();
+  }
+});
+
+test("an agent who reloads the console during an answered call gets the call back by itself: new headset, voice both ways, the timer from the answer", async (t) => {
+  const agentFrom = agent.frames.length;
+  if ((await agent.page.getAttribute("#agent-state", "data-state")) !== "available") {
+    await agent.page.click("#available-button");
+    await waitForState(agent.page, "#agent-state", "available");
+  }
+  const citizen = await citizenCalls("queueing-agent-reload");
+  const { page } = citizen;
+  try {
+    await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+    const offered = await nextFrame(agent, "call_offered", () => true, agentFrom);
+    await agent.page.click("#accept-button");
+    await waitForState(page, "#status", "connected");
+    await assertSlot0Grows(page, "citizen (agent voice before the reload)");
+    // Two whole seconds of call, so a timer restarted by the reload would show.
+    await agent.page.locator("#call-duration", { hasNotText: /^0:0[01]$/ }).waitFor({ timeout: 5_000 });
+
+    // Reload the console: the session cookie signs it in again, the server sends the call
+    // back (`call_resumed`) and the console brings a new headset onto it (`media_connect`).
+    const citizenBefore = citizen.frames.length;
+    const agentBefore = agent.frames.length;
+    await recordStates(agent.page, ["status", "call-link"], { initScript: true });
+    const reloadedAt = Date.now();
+    await agent.page.reload();
+    const resumed = await nextFrame(agent, "call_resumed", (m) => m.call_id === offered.call_id, agentBefore);
+    assert.equal(resumed.service, SERVICE);
+    await agent.page.locator("#current-call").waitFor({ state: "visible", timeout: 15_000 });
+    assert.ok(await agent.page.locator("#login-section").isHidden(), "no login form: the cookie signed in");
+    await waitForState(agent.page, "#media-state", "connected", 20_000);
+    await waitForState(agent.page, "#call-link", "connected");
+    await waitForState(agent.page, "#status", "connected");
+    const link = (await recordedStates(agent.page, "call-link")).map((s) => s.state);
+    assert.ok(link.includes("reconnecting"), `the console said it was reconnecting the call: ${link}`);
+    const connects = agent.frames.slice(agentBefore).filter((m) => m.type === "media_answer");
+    assert.ok(connects.length >= 1, "a new headset was offered");
+
+    // The citizen was told the agent was gone, then back.
+    const lostAt = citizen.frames.findIndex(
+      (m, i) => i >= citizenBefore && m.type === "peer_reconnecting" && m.call_id === offered.call_id,
+    );
+    assert.ok(lostAt >= 0, "the citizen got peer_reconnecting");
+    assert.equal(citizen.frames[lostAt].peer, "agent");
+    await nextFrame(citizen, "peer_reconnected", (m) => m.call_id === offered.call_id, lostAt);
+    await waitForState(page, "#status", "connected");
+
+    // The call as during a call: its service, peer, timer from the answer and every control.
+    assert.equal(await agent.page.getAttribute("#agent-state", "data-state"), "on_call");
+    assert.equal(await agent.page.textContent("#call-service"), SERVICE_NAME);
+    assert.equal(await agent.page.textContent("#call-peer"), resumed.peer_name);
+    const since = seconds(await agent.page.textContent("#call-duration"));
+    assert.ok(since >= 2 + Math.floor((Date.now() - reloadedAt) / 1000) - 1, `the timer counts from the answer: ${since} s`);
+    for (const id of ["#hangup-button", "#mute-button", "#transfer-button", "#help-button"]) {
+      assert.ok(await agent.page.locator(id).isEnabled(), `${id} works`);
+    }
+    t.diagnostic(`citizen hears the agent again: ${await assertSlot0Grows(page, "citizen (agent voice after the reload)")}`);
+    t.diagnostic(`agent hears the citizen again: ${await assertSlot0Grows(agent.page, "agent (citizen voice after the reload)")}`);
+    assert.equal(agent.frames.slice(agentBefore).filter((m) => m.type === "call_ended").length, 0, "the call did not end");
+
+    // The agent hangs up and wraps up as usual.
+    await agent.page.click("#current-call #hangup-button");
+    await waitForState(page, "#status", "ended");
+    const ended = await nextFrame(agent, "call_ended", (m) => m.call_id === offered.call_id, agentBefore);
+    assert.equal(ended.reason, "agent_hang_up");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    assert.match(await agent.page.textContent("#wrap-up-heading"), new RegExp(`Last call: ${SERVICE_NAME}`));
     await agent.page.selectOption("[data-testid=wrap-up-disposition]", "resolved");
     await agent.page.click("[data-testid=wrap-up-ready]");
     await waitForState(agent.page, "#agent-state", "available");
