@@ -163,7 +163,7 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     const agentRow = page.locator('#agents-table tr[data-agent-id="a-1"]');
     assert.equal(await agentRow.locator("td").nth(0).textContent(), "On a call");
     const before = await agentRow.locator("td").nth(1).textContent();
-    assert.match(before, /^1:0[5-6]$/);
+    assert.match(before, /^1:0[5-9]$/);
     await pollUntil(async () => (await agentRow.locator("td").nth(1).textContent()) !== before, { what: "time in state to tick", timeoutMs: 3_000 });
     assert.equal(await page.locator("#calls-table tr[data-call-id]").count(), 3);
     const call = page.locator('#calls-table tr[data-call-id="c-1"]');
@@ -181,7 +181,8 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     const requests = page.locator("#help-requests [data-call-id]");
     assert.deepEqual(await requests.evaluateAll((rows) => rows.map((r) => r.dataset.callId)), ["c-1", "c-2"]);
     assert.match(await requests.first().textContent(), /跨省转移政策/);
-    assert.match(await requests.first().locator(".help-waiting").textContent(), /^0:1[2-3]$/);
+    // (12 s when sent; a loaded machine may take a few seconds more to get here.)
+    assert.match(await requests.first().locator(".help-waiting").textContent(), /^0:1[2-9]$/);
 
     // The chart: an SVG with both series, axes with time labels, a summary and a data table.
     const label = await page.getAttribute("#history-chart svg", "aria-label");
