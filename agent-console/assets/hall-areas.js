@@ -39,9 +39,11 @@ function storeView(view) {
 /**
  * Sets the hall up. `onCallService(serviceId)` starts a call about a service; `onAsk(serviceId)`
  * opens the assistant (with a question about the service when given); `onLeaveMessage()` brings
- * the message form forward. Returns the hall's handle for hall.js.
+ * the message form forward; `onChange()` runs after the hall changed by itself (a panel hidden
+ * for the queue, a re-render), so hall.js can keep the focus in reach. Returns the hall's handle
+ * for hall.js.
  */
-export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
+export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () => {} }) {
   const el = {
     menu: $("hall-menu"),
     toggle: $("view-toggle"),
@@ -66,7 +68,11 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
     announcements: null,
     annError: false,
     wait: { phase: "idle", position: null, minutes: null },
+    // The list view's open panels: on a phone they start folded (heading and one line each),
+    // on a wider screen open; the menu, the queue and "ask the assistant" open the one they go to.
+    open: new Set(window.matchMedia?.(NARROW).matches ? [] : el.panels.map((p) => p.dataset.area)),
   };
+  for (const panel of el.panels) foldable(panel);
 
   const scene = new HallScene(el.scene, {
     names: areaName,
@@ -122,6 +128,55 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
     showPanel(state.area ?? "guidance");
   }
 
+  /**
+   * Makes a panel foldable in the list view: its heading holds a disclosure button (the area's
+   * name, `aria-expanded`) that shows or hides everything below the one-line intro. In the
+   * scene the heading is plain text and the panel always whole.
+   */
+  function foldable(panel) {
+    const id = panel.dataset.area;
+    const heading = $(`area-${id}-heading`);
+    const intro = heading.nextElementSibling;
+    const body = document.createElement("div");
+    body.className = "area-body";
+    body.id = `area-${id}-body`;
+    while (intro.nextSibling) body.append(intro.nextSibling);
+    panel.append(body);
+    const title = document.createElement("span");
+    title.className = "area-title";
+    title.textContent = heading.textContent.trim();
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "area-toggle";
+    toggle.dataset.testid = `area-${id}-toggle`;
+    toggle.setAttribute("aria-controls", body.id);
+    const label = title.cloneNode(true);
+    const icon = document.createElement("span");
+    icon.className = "area-toggle-icon";
+    icon.setAttribute("aria-hidden", "true");
+    toggle.append(label, icon);
+    heading.replaceChildren(title, toggle);
+    toggle.addEventListener("click", () => {
+      if (state.open.has(id)) state.open.delete(id);
+      else state.open.add(id);
+      renderFolds();
+    });
+  }
+
+  function renderFolds() {
+    const list = state.view === "list";
+    for (const panel of el.panels) {
+      const id = panel.dataset.area;
+      const open = !list || state.open.has(id);
+      const toggle = panel.querySelector(".area-toggle");
+      panel.querySelector(".area-body").hidden = !open;
+      panel.dataset.open = String(open);
+      toggle.hidden = !list;
+      toggle.setAttribute("aria-expanded", String(open));
+      panel.querySelector("h2 > .area-title").hidden = list;
+    }
+  }
+
   /** The visitor entered an area (walking, clicking, the menu, or moved for the queue). */
   function arrive(id, how) {
     showPanel(id);
@@ -141,6 +196,7 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
       if (button.dataset.area === id && state.view === "scene") button.setAttribute("aria-current", "location");
       else button.removeAttribute("aria-current");
     }
+    renderFolds();
   }
 
   function renderWhere() {
@@ -160,6 +216,7 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
   /** Goes to an area: walks there in the scene, scrolls to it in the list. */
   function goTo(id, { focus = false, how = "menu" } = {}) {
     if (state.view === "list") {
+      state.open.add(id);
       showPanel(id);
       if (how !== "auto") announce(t("hall.arrived", { area: areaName(id) }));
       if (focus) focusPanel(id);
@@ -188,13 +245,14 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
     }
     for (const panel of el.panels) {
       const id = panel.dataset.area;
-      $(`area-${id}-heading`).textContent = areaName(id);
+      for (const title of $(`area-${id}-heading`).querySelectorAll(".area-title")) title.textContent = areaName(id);
       renderServices(id, panel.querySelector("[data-area-services]"));
     }
     renderDirectory();
     renderAnnouncements();
     renderWait();
     el.toggle.textContent = t(el.toggle.dataset.i18n);
+    onChange();
   }
 
   function renderDirectory() {
@@ -212,7 +270,10 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
         go.className = "link";
         go.dataset.goto = id;
         go.textContent = t("area.go_label", { area: areaName(id) });
-        item.append(name, " ", what, " ", go);
+        const text = document.createElement("span");
+        text.className = "directory-text";
+        text.append(name, " ", what);
+        item.append(text, go);
         return item;
       }),
     );
@@ -259,7 +320,19 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
       details.append(summary, ul);
       nodes.push(details);
     }
+    // The focus stays on the same control when the list is drawn again (a language switch).
+    const focused = container.contains(document.activeElement) ? document.activeElement : null;
     container.replaceChildren(...nodes);
+    if (focused) {
+      const again = focused.dataset.call !== undefined
+        ? container.querySelector(`[data-call="${focused.dataset.call}"]`)
+        : focused.dataset.ask !== undefined
+          ? container.querySelector(`[data-ask="${focused.dataset.ask}"]`)
+          : focused.closest("details")
+            ? container.querySelector(`details[data-skill="${focused.closest("details").dataset.skill}"] > summary`)
+            : null;
+      again?.focus({ preventScroll: true });
+    }
   }
 
   function serviceItem(areaId, service, skills) {
@@ -409,6 +482,7 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage }) {
       state.wait = { phase, position, minutes };
       renderWait();
       if (entering) goTo("rest", { how: "auto" });
+      onChange();
     },
   };
 }

@@ -97,6 +97,16 @@ function box([x0, z0, x1, z1], height, colors, parent, attrs = {}) {
   return g;
 }
 
+/** `text` split at the space nearest its middle, or null when it has no space. */
+function splitInTwo(text) {
+  const middle = text.length / 2;
+  let best = -1;
+  for (let i = text.indexOf(" "); i !== -1; i = text.indexOf(" ", i + 1)) {
+    if (best === -1 || Math.abs(i - middle) < Math.abs(best - middle)) best = i;
+  }
+  return best === -1 ? null : [text.slice(0, best), text.slice(best + 1)];
+}
+
 /** Text standing upright at a 3D point, sized in metres. */
 function label(text, [x, y, z], size, attrs, parent) {
   const [sx, sy, depth] = project(x, y, z);
@@ -189,8 +199,9 @@ export class HallScene {
       box([-4.5, 16, 4.5, 17], 1.1, desk, g);
       for (let i = 0; i < 4; i++) {
         const x = -3.4 + i * 2.27;
-        quad([[x - 0.5, 2.7, 17.4], [x + 0.5, 2.7, 17.4], [x + 0.5, 3.3, 17.4], [x - 0.5, 3.3, 17.4]], { class: "window-plate" }, g);
-        label(String(i + 1), [x, 3, 17.4], 0.45, { class: "window-number" }, g);
+        // The window's number on the glass, below the area's sign.
+        quad([[x - 0.45, 1.95, 17.35], [x + 0.45, 1.95, 17.35], [x + 0.45, 2.5, 17.35], [x - 0.45, 2.5, 17.35]], { class: "window-plate" }, g);
+        label(String(i + 1), [x, 2.22, 17.35], 0.42, { class: "window-number" }, g);
         box([x - 0.3, 14.6, x + 0.3, 15.1], 0.5, grey, g);
       }
     } else if (id === "guidance") {
@@ -223,13 +234,24 @@ export class HallScene {
     const zs = Math.min(area.rect[3] - 0.5, z + 2.5);
     const width = area.id === "counter" ? 5.5 : 4;
     // Signs near the entrance hang lower, so they do not cover the areas behind them.
-    const [y0, y1] = area.rect[1] < 5 ? [2.2, 3.1] : [3.5, 4.6];
+    // The counter's hangs higher, clear of the numbered windows behind it.
+    const [y0, y1] = area.rect[1] < 5 ? [2.2, 3.1] : area.id === "counter" ? [3.7, 4.75] : [3.5, 4.6];
     quad([[x - width / 2, y0, zs], [x + width / 2, y0, zs], [x + width / 2, y1, zs], [x - width / 2, y1, zs]], { class: "sign" }, g);
     const name = this.names(area.id);
     // The letter fills the sign: a Chinese character is about one em wide, a Latin letter half.
-    const ems = [...name].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 1 : 0.62), 0);
-    const size = Math.min((y1 - y0) * 0.62, (width * 0.9) / Math.max(1, ems));
-    label(name, [x, (y0 + y1) / 2, zs], size, { class: "sign-text" }, g);
+    const emsOf = (text) => [...text].reduce((sum, c) => sum + (c.charCodeAt(0) > 0x2e80 ? 1 : 0.62), 0);
+    const height = y1 - y0;
+    const size = Math.min(height * 0.62, (width * 0.9) / Math.max(1, emsOf(name)));
+    const lines = size < height * 0.36 ? splitInTwo(name) : null;
+    if (!lines) {
+      label(name, [x, (y0 + y1) / 2, zs], size, { class: "sign-text" }, g);
+      return;
+    }
+    // A long name (Spanish, English) goes on two lines rather than in tiny letters.
+    const twoSize = Math.min(height * 0.38, (width * 0.9) / Math.max(1, ...lines.map(emsOf)));
+    lines.forEach((line, i) => {
+      label(line, [x, y1 - height * (i === 0 ? 0.3 : 0.72), zs], twoSize, { class: "sign-text" }, g);
+    });
   }
 
   drawVisitor() {

@@ -59,6 +59,7 @@ const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
 const micDialog = $("mic-explain");
 const micProblemBox = $("mic-problem");
+const voiceMicProblemBox = $("voice-mic-problem");
 const levelMeter = new LevelMeter($("mic-level"), $("mic-level-fill"), $("mic-level-row"));
 const callTimer = new CallTimer($("call-timer"));
 const quality = new QualityMonitor($("call-quality"), $("call-quality-text"));
@@ -162,12 +163,19 @@ let freshToken = null;
 
 const signaling = new Signaling({ onMessage, onDrop });
 
+/** The element that last had the focus (the body does not count), for `keepFocus`. */
+let lastFocused = null;
+document.addEventListener("focusin", (event) => {
+  if (event.target instanceof HTMLElement && event.target !== document.body) lastFocused = event.target;
+});
+
 /** The last place read out in the status line, and when (see `queue_position`). */
 const lastPositionRead = { position: null, at: 0 };
 const POSITION_REREAD_MS = 30_000;
 
 const hall = setupHall({
   onCallService: callAbout,
+  onChange: () => keepFocus(),
   onAsk: askAbout,
   onLeaveMessage: () => bringForward(call.phase === "queued" ? "queued" : null, {}, msgEl.body),
 });
@@ -222,6 +230,11 @@ msgEl.another.addEventListener("click", () => {
   msgEl.body.focus();
 });
 msgEl.voiceStart.addEventListener("click", startVoice);
+$("voice-mic-retry").addEventListener("click", startVoice);
+$("voice-mic-write").addEventListener("click", () => {
+  showMicProblem(voiceMicProblemBox, null);
+  msgEl.body.focus();
+});
 msgEl.voiceStop.addEventListener("click", finishVoice);
 msgEl.voiceCancel.addEventListener("click", cancelVoice);
 assistant.form.addEventListener("submit", (event) => {
@@ -309,6 +322,33 @@ function renderButtons() {
   for (const button of assistant.log.querySelectorAll("button[data-action=talk]")) {
     button.disabled = call.phase !== "idle";
   }
+  keepFocus();
+}
+
+// --- The focus across the call's phases ---------------------------------------------------------
+
+/** Whether the focus can stay on `element`: still in the page, enabled and shown. */
+function canHoldFocus(element) {
+  if (!element?.isConnected || element.disabled) return false;
+  if (element.closest("[hidden], [inert]")) return false;
+  return element.checkVisibility ? element.checkVisibility() : element.getClientRects().length > 0;
+}
+
+/**
+ * A call phase changed (or the hall moved to another area): when the element that had the focus
+ * is now disabled, hidden or gone, the focus goes to the call's controls — Mute, else Hang up,
+ * else Call — or, with none of them usable, the status line. It is never left on the body.
+ * Runs after the DOM changed, before the browser moves the focus to the body itself.
+ */
+function keepFocus() {
+  const active = document.activeElement;
+  const had = active && active !== document.body ? active : lastFocused;
+  if (!had || canHoldFocus(had)) return;
+  // Something else took the focus meanwhile (a dialog, a form the page brought forward).
+  if (active && active !== document.body && active !== had) return;
+  const target = [muteButton, hangupButton, callButton].find(canHoldFocus) ?? status.element;
+  target.focus();
+  lastFocused = target;
 }
 
 /**
@@ -355,6 +395,7 @@ async function startCall(rejoinId = null, active = null) {
     resetCall();
     status.set("idle", "status.mic_denied");
     showMicProblem(micProblemBox, error);
+    micProblemBox.querySelector("h3").focus();
     return;
   }
   if (call.phase !== "starting") {
@@ -905,6 +946,7 @@ function onMessageError(msg) {
 async function startVoice() {
   if (voice.phase !== "idle" || !["idle", "queued"].includes(call.phase)) return;
   showError(msgEl.error, null);
+  showMicProblem(voiceMicProblemBox, null);
   voice.phase = "starting";
   voice.clientId = null;
   renderButtons();
@@ -929,7 +971,10 @@ async function startVoice() {
     mic = await openMicrophone();
   } catch (error) {
     console.warn("voicedesk: microphone refused", error);
-    failVoice("voice.mic_denied");
+    failVoice(null);
+    msgEl.status.set("failed", "mic.problem_title");
+    showMicProblem(voiceMicProblemBox, error);
+    voiceMicProblemBox.querySelector("h5").focus();
     return;
   }
   if (voice.phase !== "starting") {

@@ -265,6 +265,67 @@ test("a refused microphone is explained with how to allow it, and offers a messa
   }
 });
 
+test("a refused microphone for a voice message is explained the same way, with writing instead", async () => {
+  const { context, page, errors } = await openHall("hall-voice-mic-denied", PHONE, refuseMicrophone("NotAllowedError"));
+  try {
+    await page.click("#voice-start");
+    await page.click("#mic-continue");
+    const box = page.locator("#voice-mic-problem");
+    await box.waitFor({ state: "visible" });
+    assert.equal(await box.getAttribute("data-problem"), "denied");
+    assert.equal(await box.getAttribute("role"), "alert");
+    const text = await box.innerText();
+    assert.match(text, /did not allow/);
+    assert.match(text, /address bar/);
+    assert.match(text, /write your message as text/);
+    assert.equal(await page.locator("#message-error").isVisible(), false, "not the old one-line note");
+    assert.equal(await page.locator("#mic-problem").isVisible(), false, "the call's box stays for calls");
+    assert.ok(await page.locator("#voice-mic-retry").isVisible());
+    assert.ok(await page.locator("#voice-start").isEnabled(), "not a dead end: recording can be tried again");
+    await box.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SHOTS}/hall-voice-mic-denied.png` });
+
+    await page.click("#voice-mic-write");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "message-body");
+    await page.click("#voice-start");
+    await box.waitFor({ state: "visible" });
+    await page.click("#voice-mic-ask");
+    await page.locator("#assistant-input").waitFor({ state: "visible" });
+    assert.equal(await page.evaluate(() => document.activeElement.id), "assistant-input");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("at 360 px the list's areas are folded: short, and each opens by its heading", async () => {
+  const { context, page, errors } = await openHall("hall-phone-folds", PHONE);
+  try {
+    assert.equal(await page.getAttribute("body", "data-view"), "list");
+    const height = await page.evaluate(() => document.scrollingElement.scrollHeight);
+    assert.ok(height < 3000, `the list is ${height} px tall`);
+    const counter = page.locator("#area-counter-heading").getByRole("button", { name: /^counter service area$/i });
+    assert.equal(await counter.getAttribute("aria-expanded"), "false");
+    assert.equal(await page.locator("#area-counter [data-call]").first().isVisible(), false);
+    await counter.focus();
+    await page.keyboard.press("Enter");
+    assert.equal(await counter.getAttribute("aria-expanded"), "true");
+    const group = page.locator("#area-counter details.service-group").first();
+    assert.equal(await group.getAttribute("open"), null, "the counter's groups start folded");
+    await group.locator("summary").click();
+    assert.ok(await group.locator("[data-call]").first().isVisible());
+    await counter.click();
+    assert.equal(await counter.getAttribute("aria-expanded"), "false");
+    // The menu opens the area it goes to.
+    await page.click("[data-testid=menu-rest]");
+    assert.equal(await page.getAttribute("[data-testid=area-rest-toggle]", "aria-expanded"), "true");
+    assert.ok(await page.locator("#rest-idle").isVisible());
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test("no microphone, or no media devices at all, is explained too", async () => {
   for (const [name, problem, words] of [["NotFoundError", "missing", /No microphone was found/], ["none", "unsupported", /cannot use a microphone/]]) {
     const { context, page, errors } = await openHall(`hall-mic-${problem}`, PHONE, refuseMicrophone(name));

@@ -284,6 +284,8 @@ test("hall: the assistant answers with steps and suggestions, and hands off to a
   try {
     await page.locator("#service-select optgroup").first().waitFor({ state: "attached" });
     assert.equal(await page.getAttribute("#assistant-log", "aria-live"), "polite");
+    // On a phone the list's areas start folded: the menu opens the self-service area.
+    await page.click("[data-testid=menu-self_service]");
     await page.fill("#assistant-input", "养老保险转到外地要多久?");
     await page.press("#assistant-input", "Enter");
     const ask = await server.next("ask");
