@@ -27,6 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
@@ -229,6 +230,14 @@ pub async fn start(
     let (stop_http, stopped) = oneshot::channel::<()>();
     let router = app(state);
     let http = tokio::spawn(async move {
+        // Signaling messages are small and often come in twos (`call_queued` then
+        // `queue_position`): without TCP_NODELAY the second waits for the peer's delayed ACK
+        // (~40 ms on Linux).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.await;
         });

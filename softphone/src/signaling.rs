@@ -74,7 +74,8 @@ impl SignalingClient {
                 HeaderValue::from_str(&value).context("session cookie is not a header value")?,
             );
         }
-        let (ws, _response) = tokio_tungstenite::connect_async(request)
+        let (ws, _response) = // TCP_NODELAY, as browsers do: no small message waits for a delayed ACK.
+        tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .with_context(|| format!("WebSocket handshake with {ws_url} failed"))?;
         Ok(SignalingClient { ws, skipped: Vec::new(), closed: None })
