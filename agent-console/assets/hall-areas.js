@@ -200,7 +200,9 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
   }
 
   function renderWhere() {
-    el.where.textContent = scene.area ? t("hall.you_are_at", { area: areaName(scene.area) }) : t("hall.on_floor");
+    // A walk to an area names it from the start: the panel shows as the walk begins.
+    const area = scene.target ?? scene.area;
+    el.where.textContent = area ? t("hall.you_are_at", { area: areaName(area) }) : t("hall.on_floor");
   }
 
   function focusPanel(id) {
@@ -226,6 +228,7 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
     showPanel(id);
     if (focus) focusPanel(id);
     scene.goTo(id, how);
+    renderWhere();
   }
 
   /** The polite live line: where the citizen arrived. Cleared first so a repeat is read again. */

@@ -134,6 +134,8 @@ export class HallScene {
     this.position = { ...ENTRANCE };
     this.area = null;
     this.walk = null;
+    /** The area a walk started by goTo is heading for, until the visitor gets there. */
+    this.target = null;
     this.reducedMotion = window.matchMedia?.("(prefers-reduced-motion: reduce)") ?? { matches: false };
 
     this.svg = el("svg", {
@@ -293,6 +295,8 @@ export class HallScene {
   /** Walks to `target` (animated unless the citizen prefers less motion); `then` on arrival. */
   walkTo(target, how, then = null) {
     cancelAnimationFrame(this.walk);
+    this.walk = null;
+    this.target = null;
     const to = clampToFloor(target);
     const from = { ...this.position };
     const distance = Math.hypot(to.x - from.x, to.z - from.z);
@@ -312,6 +316,7 @@ export class HallScene {
         this.walk = requestAnimationFrame(stepFrame);
       } else {
         this.walk = null;
+        this.target = null;
         this.place(to, how);
         then?.();
       }
@@ -331,6 +336,8 @@ export class HallScene {
     }
     // Arriving is the spot's area, whatever the path crosses on the way.
     this.walkTo(area.spot, how, then);
+    // Still walking: the area the visitor is heading for (the line under the scene names it).
+    if (this.walk) this.target = areaId;
   }
 
   onKey(event) {
@@ -347,6 +354,7 @@ export class HallScene {
     if (this.walk) {
       cancelAnimationFrame(this.walk);
       this.walk = null;
+      this.target = null;
     }
     const step = event.repeat ? REPEAT_STEP : STEP;
     this.place({ x: this.position.x + move[0] * step, z: this.position.z + move[1] * step }, "walk");

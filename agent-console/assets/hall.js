@@ -309,9 +309,12 @@ function renderButtons() {
   hangupButton.disabled = call.phase === "idle" || call.phase === "ending";
   // Mute works from the start of a call: a microphone that arrives later starts muted.
   muteButton.disabled = !["starting", "queued", "connected"].includes(call.phase);
+  // A toggle button: the name stays "Mute", aria-pressed (and the pressed look) says whether it is on.
   muteButton.setAttribute("aria-pressed", String(call.muted));
-  muteButton.dataset.i18n = call.muted ? "button.unmute" : "button.mute";
-  muteButton.textContent = t(muteButton.dataset.i18n);
+  // The page's layout follows the call (on a phone the call card moves to the top while a call is on).
+  const wasIdle = !document.body.dataset.callPhase || document.body.dataset.callPhase === "idle";
+  document.body.dataset.callPhase = call.phase;
+  if (wasIdle && call.phase !== "idle") revealCallCard();
   // A voice message needs the microphone: not during a call that is starting or talking.
   msgEl.voiceStart.disabled =
     voice.phase !== "idle" || !["idle", "queued"].includes(call.phase);
@@ -323,6 +326,20 @@ function renderButtons() {
     button.disabled = call.phase !== "idle";
   }
   keepFocus();
+}
+
+/**
+ * A call began: on a narrow screen the call card moved to the top of the page (hall.css), so the
+ * page scrolls to it to keep the status, Mute and Hang up in view; the focus does not move.
+ */
+function revealCallCard() {
+  if (!window.matchMedia?.("(max-width: 40rem)").matches) return;
+  const card = $("call-card");
+  requestAnimationFrame(() => {
+    if (card.getBoundingClientRect().top < 0 || card.getBoundingClientRect().top > window.innerHeight / 2) {
+      card.scrollIntoView({ block: "start" });
+    }
+  });
 }
 
 // --- The focus across the call's phases ---------------------------------------------------------
