@@ -74,7 +74,6 @@ async fn the_assistant_answers_then_hands_over_to_an_agent_with_the_transcript()
 
 // ---- Messages, tickets, the inbox and ratings ------------------------------------------------
 
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use voicedesk_protocol::{AgentAvailability, EndReason};

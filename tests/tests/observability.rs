@@ -10,6 +10,20 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
 }
 
+/// `/metrics` once `name` reads `value`. The hub publishes its gauges after it has handled an
+/// input, which may be just after the client got the reply (a race of a few microseconds), so
+/// the page is read again until it agrees or `STEP` has passed.
+async fn metrics_when(server: &TestServer, name: &str, value: f64) -> String {
+    let deadline = tokio::time::Instant::now() + STEP;
+    loop {
+        let (_, text) = http(&server.base_url, "GET", "/metrics", None).await.unwrap();
+        if metric(&text, name) == value || tokio::time::Instant::now() >= deadline {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_follow_a_call() {
     let mut server = TestServer::start().await.unwrap();
@@ -20,7 +34,7 @@ async fn health_and_metrics_follow_a_call() {
 
     let mut agent = server.ready_agent("agent1").await.unwrap();
     let mut citizen = place_call(&server, "medical_reimbursement").await.unwrap();
-    let (_, queued) = http(&server.base_url, "GET", "/metrics", None).await.unwrap();
+    let queued = metrics_when(&server, "voicedesk_queue_length", 1.0).await;
     assert_eq!(metric(&queued, "voicedesk_queue_length"), 1.0);
     assert_eq!(metric(&queued, "voicedesk_active_calls"), 1.0);
     assert_eq!(metric(&queued, "voicedesk_ws_connections"), 2.0);
@@ -39,7 +53,7 @@ async fn health_and_metrics_follow_a_call() {
 
     citizen.ws.send(&ClientMessage::HangUp { call_id }).await.unwrap();
     wait_ended(&mut agent.ws).await.unwrap();
-    let (_, after) = http(&server.base_url, "GET", "/metrics", None).await.unwrap();
+    let after = metrics_when(&server, "voicedesk_active_calls", 0.0).await;
     assert_eq!(metric(&after, "voicedesk_active_calls"), 0.0);
     assert_eq!(metric(&after, "voicedesk_calls_total"), 1.0);
 
