@@ -608,14 +608,12 @@ async function onMessage(msg) {
         if (reread) {
           lastPositionRead.position = msg.position;
           lastPositionRead.at = now;
+          // Position 1 is said as "you are next", not "0 ahead of you".
+          const key = msg.position === 1 ? "status.queue_next" : "status.queue_position";
           if (minutes != null) {
-            status.set("queued", "status.queue_position_eta", {
-              position: msg.position,
-              ahead: msg.position - 1,
-              minutes,
-            });
+            status.set("queued", `${key}_eta`, { position: msg.position, ahead: msg.position - 1, minutes });
           } else {
-            status.set("queued", "status.queue_position", { position: msg.position, ahead: msg.position - 1 });
+            status.set("queued", key, { position: msg.position, ahead: msg.position - 1 });
           }
         }
         status.element.dataset.position = String(msg.position);
