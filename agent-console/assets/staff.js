@@ -30,7 +30,11 @@ const CALL_REQUESTS = new Set(["join_call", "set_mode", "leave_call", "accept_he
 const REPLY_TIMEOUT_MS = 5000;
 const AUDIT_LIMIT = 50;
 /** The history chart's drawing box (its SVG viewBox) and margins for the axes' labels. */
-const CHART = { width: 640, height: 220, left: 44, right: 52, top: 14, bottom: 30 };
+const CHART = { width: 640, height: 220, left: 44, right: 52, top: 14, bottom: 30, ticks: 4 };
+/** On narrow screens a smaller box, so the 12-unit labels stay at least ~10 px on a 360 px phone. */
+const CHART_NARROW = { width: 320, height: 200, left: 30, right: 40, top: 12, bottom: 26, ticks: 2 };
+const narrowChart = matchMedia("(max-width: 40rem)");
+narrowChart.addEventListener("change", () => renderChart(session.wallboard?.history ?? []));
 
 const $ = (id) => document.getElementById(id);
 const el = {
@@ -593,6 +597,10 @@ function renderCalls(calls) {
       setText(agent, call.agent_name ?? "—");
       setSince(duration, call.answered_at_ms ?? call.queued_at_ms);
       setText(supporters, supporting.length ? supporting.map(supporterText).join(t("list.separator")) : "—");
+      // On narrow screens the row is shown as a card: each cell names its column.
+      ["calls.service", "calls.phase", "calls.agent", "calls.duration", "calls.supporters"].forEach((key, i) => {
+        tr.cells[i].dataset.label = t(key);
+      });
 
       const group = tr.querySelector("[role=group]");
       group.setAttribute(
@@ -744,14 +752,16 @@ function renderClocks() {
  * inline SVG, with an aria-label summary and the same data in a visually hidden table. */
 function renderChart(history) {
   const last = history.at(-1);
-  const key = `${history.length}|${history[0]?.at_ms}|${last?.at_ms}|${last?.waiting}|${last?.service_level_pct}`;
+  const key = `${narrowChart.matches}|${history.length}|${history[0]?.at_ms}|${last?.at_ms}|${last?.waiting}|${last?.service_level_pct}`;
   if (key === session.chartKey) return;
   session.chartKey = key;
 
   const svg = el.chartSvg;
   svg.replaceChildren();
   el.historyTable.replaceChildren();
-  const { width: W, height: H, left, right, top, bottom } = CHART;
+  const box = narrowChart.matches ? CHART_NARROW : CHART;
+  const { width: W, height: H, left, right, top, bottom, ticks } = box;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   if (!history.length) {
     svg.setAttribute("aria-label", t("chart.empty"));
     svg.append(svgText(W / 2, H / 2, t("chart.empty"), "chart-empty", "middle"));
@@ -783,7 +793,6 @@ function renderChart(history) {
   svg.append(svgLine(left, top + plotH, W - right, top + plotH, "chart-axis"));
   svg.append(svgLine(left, top, left, top + plotH, "chart-axis"));
   svg.append(svgLine(W - right, top, W - right, top + plotH, "chart-axis"));
-  const ticks = 4;
   // Over a short span, minutes alone would repeat: show seconds too.
   const withSeconds = t1 - t0 < ticks * 60_000;
   for (let i = 0; i <= ticks; i++) {
