@@ -265,13 +265,25 @@ pub trait Store: Send + Sync + 'static {
     ///   the times): nothing new is stored, the stored message comes back with
     ///   `created == false` and a **new** secret code (the old one stops working: the first
     ///   answer was probably lost); delete the retry's own voice file, if it wrote one;
-    /// - a `client_id` already stored with other content: [`StoreError::Conflict`] (entity
-    ///   `"message"`, key `"client_id"`), nothing changed.
+    /// - a `client_id` already stored with other content, or by another citizen
+    ///   (`citizen_id`): [`StoreError::Conflict`] (entity `"message"`, key `"client_id"`),
+    ///   nothing changed — a resend by someone else never reveals the message or changes its
+    ///   code.
     ///
     /// A value breaking the rules of [`NewMessage`] is [`StoreError::InvalidValue`]; an unknown
     /// `call_id` is [`StoreError::InvalidReference`] (entity `"message"`, target `"call"`). Either
     /// way nothing is written.
     async fn insert_message(&self, message: &NewMessage) -> Result<InsertedMessage, StoreError>;
+
+    /// How many messages `citizen_id` left at or after `since_ms`, not counting the one with
+    /// `except_client_id` (so that the retry of a message is not refused by the cap it counts
+    /// towards).
+    async fn citizen_message_count(
+        &self,
+        citizen_id: &str,
+        since_ms: i64,
+        except_client_id: &str,
+    ) -> Result<u64, StoreError>;
 
     /// The message with this ticket (as typed: case, spaces and `-` do not matter), if any. For
     /// staff; citizens go through [`Store::verify_ticket`].

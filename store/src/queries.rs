@@ -1146,8 +1146,8 @@ macro_rules! impl_store {
                     let inserted = sqlx::query(
                         "INSERT INTO messages (id, client_id, ticket, secret_hash, kind, service, \
                          name, phone, body, voice_file, voice_ms, voice_bytes, call_id, reason, \
-                         created_at_ms, due_at_ms, state) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-                         $8, $9, $10, $11, $12, $13, $14, $15, $16, 'new') \
+                         created_at_ms, due_at_ms, state, citizen_id) VALUES ($1, $2, $3, $4, \
+                         $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 'new', $17) \
                          ON CONFLICT (client_id) DO NOTHING",
                     )
                     .bind(&id)
@@ -1166,6 +1166,7 @@ macro_rules! impl_store {
                     .bind(m.reason.as_str())
                     .bind(m.created_at_ms)
                     .bind(m.due_at_ms)
+                    .bind(&m.citizen_id)
                     .execute(&mut *tx)
                     .await;
                     let done = match inserted {
@@ -1233,7 +1234,12 @@ macro_rules! impl_store {
                     .fetch_one(&mut *tx)
                     .await?;
                     let stored = $crate::model::message_from_row(row)?;
-                    if !m.same_content(&stored) {
+                    let (stored_citizen,): (Option<String>,) =
+                        sqlx::query_as("SELECT citizen_id FROM messages WHERE id = $1")
+                            .bind(&stored.id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if !m.same_content(&stored) || stored_citizen != m.citizen_id {
                         return Err($crate::StoreError::Conflict {
                             entity: "message",
                             key: "client_id",
@@ -1248,6 +1254,24 @@ macro_rules! impl_store {
                     tx.commit().await?;
                     return Ok($crate::InsertedMessage { message: stored, secret, created: false });
                 }
+            }
+
+            async fn citizen_message_count(
+                &self,
+                citizen_id: &str,
+                since_ms: i64,
+                except_client_id: &str,
+            ) -> Result<u64, $crate::StoreError> {
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM messages WHERE citizen_id = $1 AND created_at_ms >= $2 \
+                     AND client_id <> $3",
+                )
+                .bind(citizen_id)
+                .bind(since_ms)
+                .bind(except_client_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n.max(0) as u64)
             }
 
             async fn message_by_ticket(

@@ -235,6 +235,8 @@ suite!(
     voice_message_is_stored_and_its_file_listed,
     retry_with_the_same_client_id_returns_the_same_message_with_a_new_code,
     retry_with_other_content_is_a_conflict_and_changes_nothing,
+    retry_by_another_citizen_is_a_conflict_and_keeps_the_first_code,
+    citizen_message_count_counts_one_citizen_since_a_time,
     concurrent_retries_store_one_message,
     invalid_messages_are_refused_before_writing,
     message_for_unknown_call_is_an_invalid_reference,
@@ -1816,6 +1818,7 @@ mod cases {
             reason: MessageReason::Closed,
             created_at_ms: created,
             due_at_ms: created + 2 * 86_400_000,
+            citizen_id: Some("c-0123456789abcdef".to_owned()),
         }
     }
 
@@ -1947,6 +1950,53 @@ mod cases {
         assert_eq!(again.message.voice_file, voice.voice_file, "the first file stays referenced");
         assert_eq!(again.message.id, stored.message.id);
         assert_eq!(store.voice_files().await.unwrap(), [voice.voice_file.unwrap()]);
+    }
+
+    pub(crate) async fn retry_by_another_citizen_is_a_conflict_and_keeps_the_first_code(
+        db: TestDb,
+    ) {
+        let store = db.open().await;
+        let first = store.insert_message(&text_message("x", "hello", 1_000)).await.unwrap();
+        let other = NewMessage {
+            citizen_id: Some("c-fedcba9876543210".to_owned()),
+            ..text_message("x", "hello", 2_000)
+        };
+        let err = store.insert_message(&other).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { entity: "message", key: "client_id", .. }),
+            "{err:?}"
+        );
+        let anonymous = NewMessage { citizen_id: None, ..text_message("x", "hello", 2_000) };
+        assert!(store.insert_message(&anonymous).await.is_err(), "nor one without a citizen");
+        let t = &first.message.ticket;
+        assert!(
+            store.verify_ticket(t, &first.secret).await.unwrap().is_some(),
+            "the first citizen's code still works"
+        );
+        assert_eq!(store.messages(&filter_messages(None, None)).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn citizen_message_count_counts_one_citizen_since_a_time(db: TestDb) {
+        let store = db.open().await;
+        let me = "c-0123456789abcdef";
+        for (id, at) in [("m1", 1_000), ("m2", 2_000), ("m3", 3_000)] {
+            store.insert_message(&text_message(id, "q", at)).await.unwrap();
+        }
+        let other = NewMessage {
+            citizen_id: Some("c-fedcba9876543210".to_owned()),
+            ..text_message("o1", "q", 2_500)
+        };
+        store.insert_message(&other).await.unwrap();
+        let none = NewMessage { citizen_id: None, ..text_message("n1", "q", 2_500) };
+        store.insert_message(&none).await.unwrap();
+        assert_eq!(store.citizen_message_count(me, 0, "").await.unwrap(), 3);
+        assert_eq!(store.citizen_message_count(me, 2_000, "").await.unwrap(), 2);
+        let m3 = text_message("m3", "q", 0).client_id;
+        assert_eq!(store.citizen_message_count(me, 0, &m3).await.unwrap(), 2, "a retry's own");
+        assert_eq!(store.citizen_message_count("c-nobody", 0, "").await.unwrap(), 0);
+        let bad = NewMessage { citizen_id: Some("c".repeat(65)), ..text_message("b", "q", 1) };
+        let err = store.insert_message(&bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
     }
 
     pub(crate) async fn retry_with_other_content_is_a_conflict_and_changes_nothing(db: TestDb) {
