@@ -186,6 +186,36 @@ impl Hub {
         }
     }
 
+    fn citizen_of(&self, conn: ConnId) -> Option<String> {
+        match self.conns.get(&conn).map(|c| &c.identity) {
+            Some(super::Identity::Citizen { citizen_id }) => Some(citizen_id.clone()),
+            _ => None,
+        }
+    }
+
+    /// Refuses a message (other than the retry of `client_id`) from a citizen who has left as
+    /// many as the cap allows in the last 24 hours.
+    async fn check_message_cap(&self, conn: ConnId, client_id: &str) -> Result<(), Refusal> {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        let Some(citizen) = self.citizen_of(conn) else { return Ok(()) };
+        let left = self
+            .store
+            .citizen_message_count(&citizen, now_ms() - DAY_MS, client_id)
+            .await
+            .map_err(store_refusal)?;
+        let cap = self.messages_per_citizen;
+        if left >= u64::from(cap) {
+            return Err(refuse(
+                ErrorCode::RateLimited,
+                format!(
+                    "you have left {cap} messages in the last 24 hours, the most we take; \
+                     staff will answer those first"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Commits a message and acknowledges it; a waiting call it came from then ends as
     /// `message_left`.
     async fn save_message(
@@ -199,6 +229,8 @@ impl Hub {
         message.created_at_ms = now;
         message.due_at_ms = self.routing.calendar.add_working_days(now, DUE_WORKING_DAYS);
         let client_id = message.client_id.clone();
+        message.citizen_id = self.citizen_of(conn);
+        self.check_message_cap(conn, &client_id).await?;
         let inserted = self.store.insert_message(&message).await.map_err(store_refusal)?;
         tracing::info!(ticket = %inserted.message.ticket, created = inserted.created, "message saved");
         self.send(
@@ -252,6 +284,7 @@ impl Hub {
             reason: MessageReason::Choice,
             created_at_ms: 0,
             due_at_ms: 0,
+            citizen_id: None,
         };
         self.save_message(conn, message, call).await
     }
@@ -271,6 +304,8 @@ impl Hub {
             ));
         }
         self.check_service(service.as_deref())?;
+        // Refused before the citizen speaks, not after.
+        self.check_message_cap(conn, "").await?;
         let max = self.voice_max;
         let (leg, call, answer) = match (call_id, sdp) {
             (Some(call_id), None) => {
@@ -386,6 +421,7 @@ impl Hub {
             reason: MessageReason::Choice,
             created_at_ms: 0,
             due_at_ms: 0,
+            citizen_id: None,
         };
         let saved = self.save_message(conn, message, draft.call).await;
         if saved.is_err() {

@@ -242,6 +242,8 @@ pub(crate) struct Hub {
     /// Where voice messages are stored, and their longest length.
     voice_dir: std::path::PathBuf,
     voice_max: Duration,
+    /// Messages one citizen may leave in 24 hours (`RateLimits::messages_per_citizen_per_day`).
+    messages_per_citizen: u32,
     /// Local time offset and demo "always open", for rebuilding `routing`.
     utc_offset_minutes: i32,
     always_open: bool,
@@ -298,6 +300,7 @@ pub(crate) async fn spawn(
         always_open: config.always_open,
         voice_dir: config.voice_dir.clone(),
         voice_max: config.voice_message_max,
+        messages_per_citizen: config.limits.messages_per_citizen_per_day,
         stats,
         conns: HashMap::new(),
         members: HashMap::new(),
