@@ -3,6 +3,8 @@
 //!
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
+//! - [`limits`]: rate limits per connection, address and ticket.
+//! - [`listener`]: the accept loop — connection cap, header-read timeout.
 //! - [`hub`]: the one task that owns calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
@@ -17,6 +19,8 @@ pub mod demo;
 mod http;
 pub mod hub;
 mod inbox;
+pub mod limits;
+mod listener;
 pub mod metrics;
 pub mod support;
 mod ws;
@@ -27,7 +31,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
@@ -49,6 +52,8 @@ pub(crate) struct App {
     pub(crate) hub: HubHandle,
     pub(crate) stats: Arc<SignalingStats>,
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
+    /// Rate limits shared by every connection.
+    pub(crate) limiters: limits::Limiters,
 }
 
 impl std::ops::Deref for AppState {
@@ -104,6 +109,7 @@ fn app(state: AppState) -> Router {
         .route("/api/logout", post(http::logout))
         .route("/api/me", get(http::me))
         .route("/ws", get(ws::upgrade))
+        .layer(axum::middleware::from_fn(http::api_headers))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(state)
 }
@@ -118,6 +124,7 @@ pub struct RunningServer {
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -137,6 +144,7 @@ impl RunningServer {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.http).await;
         self.http.abort();
+        self.housekeeping.abort();
     }
 }
 
@@ -220,6 +228,7 @@ pub async fn start(
     .await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
+        limiters: limits::Limiters::new(&config.limits),
         config,
         store,
         relay: relay.handle.clone(),
@@ -228,23 +237,13 @@ pub async fn start(
         knowledge,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let limits = listener::ListenerLimits {
+        max_connections: state.config.max_connections,
+        header_read_timeout: state.config.header_read_timeout,
+    };
     let router = app(state);
-    let http = tokio::spawn(async move {
-        // Signaling messages are small and often come in twos (`call_queued` then
-        // `queue_position`): without TCP_NODELAY the second waits for the peer's delayed ACK
-        // (~40 ms on Linux).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+    let http = tokio::spawn(listener::serve(listener, router, limits, stats.clone(), stopped));
     Ok(RunningServer {
         local_addr,
         relay: relay.handle,
@@ -252,5 +251,25 @@ pub async fn start(
         stats,
         stop_http: Some(stop_http),
         http,
+        housekeeping,
     })
+}
+
+/// How often expired sessions are deleted and refilled rate-limit buckets forgotten.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired sessions (at start and every [`HOUSEKEEPING_EVERY`]) and drops rate-limit
+/// buckets that have refilled, so neither grows with the clients ever seen.
+async fn housekeeping(app: AppState) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match app.store.delete_expired_sessions(clock::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
+        }
+        app.limiters.forget_refilled();
+    }
 }

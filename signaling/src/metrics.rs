@@ -24,6 +24,13 @@ pub struct SignalingStats {
     pub sides_lost: AtomicU64,
     /// Of those, the ones that came back with a new media leg within the grace period.
     pub sides_back: AtomicU64,
+    /// TCP connections refused because the server was at its connection cap.
+    pub connections_refused: AtomicU64,
+    /// Requests and WebSocket messages refused by a rate limit.
+    pub rate_limited: AtomicU64,
+    /// WebSocket connections closed by the server for abuse or neglect: too fast for too
+    /// long, not reading their replies, idle.
+    pub connections_dropped: AtomicU64,
 }
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
@@ -90,6 +97,27 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "counter",
         "Citizens and agents who came back to their call with a new media leg within the grace period.",
         c(&s.sides_back),
+    );
+    metric(
+        &mut out,
+        "voicedesk_connections_refused_total",
+        "counter",
+        "TCP connections refused at the connection cap (503).",
+        c(&s.connections_refused),
+    );
+    metric(
+        &mut out,
+        "voicedesk_rate_limited_total",
+        "counter",
+        "Requests and WebSocket messages refused by a rate limit.",
+        c(&s.rate_limited),
+    );
+    metric(
+        &mut out,
+        "voicedesk_ws_dropped_total",
+        "counter",
+        "WebSocket connections closed for abuse or neglect (too fast, not reading, idle).",
+        c(&s.connections_dropped),
     );
     metric(
         &mut out,

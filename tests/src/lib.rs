@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_protocol::{AgentActivity, AgentAvailability, ClientMessage, ServerMessage};
+use voicedesk_signaling::limits::RateLimits;
 use voicedesk_signaling::{RunningServer, ServerConfig};
 use voicedesk_softphone::{MediaLeg, SignalingClient};
 use voicedesk_store::Store;
@@ -50,6 +51,30 @@ pub struct TestOptions {
     pub after_call_work: Duration,
     /// How long a waiting citizen's dropped connection keeps the place.
     pub reconnect_grace: Duration,
+    /// Rate limits: generous by default (every test client comes from 127.0.0.1); the abuse
+    /// tests tighten them.
+    pub limits: RateLimits,
+    /// The connection cap.
+    pub max_connections: usize,
+    /// How long a request's headers may take.
+    pub header_read_timeout: Duration,
+    /// How long a WebSocket may stay silent.
+    pub ws_idle_timeout: Duration,
+    /// Messages queued per WebSocket before a client that does not read is dropped.
+    pub outgoing_queue: usize,
+}
+
+/// Limits no ordinary test reaches.
+pub fn generous_limits() -> RateLimits {
+    RateLimits {
+        messages_per_connection: 100_000,
+        messages_per_address: 1_000_000,
+        strikes_before_close: 100_000,
+        connections_per_address_per_minute: 1_000_000,
+        ticket_checks_per_address_per_minute: 100_000,
+        ticket_checks_per_ticket_per_hour: 100_000,
+        messages_per_citizen_per_day: 10_000,
+    }
 }
 
 impl Default for TestOptions {
@@ -62,6 +87,11 @@ impl Default for TestOptions {
             always_open: true,
             after_call_work: Duration::ZERO,
             reconnect_grace: Duration::from_secs(60),
+            limits: generous_limits(),
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            ws_idle_timeout: Duration::from_secs(600),
+            outgoing_queue: 128,
         }
     }
 }
@@ -116,6 +146,11 @@ impl TestServer {
             after_call_work: options.after_call_work,
             reconnect_grace: options.reconnect_grace,
             voice_dir: voice_dir.clone(),
+            limits: options.limits,
+            max_connections: options.max_connections,
+            header_read_timeout: options.header_read_timeout,
+            ws_idle_timeout: options.ws_idle_timeout,
+            outgoing_queue: options.outgoing_queue,
             ..Default::default()
         };
         let server = voicedesk_signaling::start(config, store.clone(), relay).await?;
