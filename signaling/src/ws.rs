@@ -248,7 +248,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     }
     // Only now may the writer finish (it ends when every outbox is gone): a client that sees
     // the close knows the connection's session row is settled.
-    let _ = control.send(ending.control()).await;
+    match ending.control() {
+        // The writer is likely stuck sending to a peer that does not read: stop it now, so
+        // the socket closes at once.
+        Control::Abort => writer.abort(),
+        control_frame => {
+            let _ = control.send(control_frame).await;
+        }
+    }
     drop(outbox);
     drop(control);
     let _ = writer.await;
