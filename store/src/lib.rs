@@ -29,8 +29,9 @@
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
 //! aggregate takes that trait (`Arc<dyn MessageStore>`, upcast from an `Arc<dyn Store>`), one
-//! that needs several takes `Arc<dyn Store>`. Calling a method through `dyn Store` needs its
-//! trait in scope: `use voicedesk_store::prelude::*;` brings them all.
+//! that needs several takes `Arc<dyn Store>`. Through a `dyn Store` every method is callable
+//! without importing its trait; on a concrete `SqliteStore` / `PostgresStore` (or in generic
+//! code) bring the traits in scope with `use voicedesk_store::prelude::*;`.
 //!
 //! **One body of code for both backends.** Every trait is implemented once, for any
 //! `Backend` (that is, [`SqliteStore`] and [`PostgresStore`]); a method runs its queries inside
@@ -95,8 +96,8 @@ pub use users::UserStore;
 pub use validate::MAX_ANNOUNCEMENT_BODY_CHARS;
 pub use wrapups::WrapUpStore;
 
-/// Every store trait, to call any store method on an `Arc<dyn Store>`:
-/// `use voicedesk_store::prelude::*;`.
+/// Every store trait, to call store methods on a concrete `SqliteStore` / `PostgresStore`:
+/// `use voicedesk_store::prelude::*;` (through a `dyn Store` they need no import).
 pub mod prelude {
     pub use crate::{
         AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore, KnowledgeStore,
