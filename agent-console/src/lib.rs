@@ -1,9 +1,9 @@
-//! The web front ends — the citizen's hall, the agent console and the staff console — as static
+//! The web front ends — the citizen's hall, the agent, staff and admin consoles — as static
 //! assets compiled into the binary, so running the server needs no Node build and no asset
 //! directory.
 //!
 //! The server maps its routes onto [`asset`]: `/` → `hall.html`, `/agent` → `agent.html`,
-//! `/staff` → `staff.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>` (which may
+//! `/staff` → `staff.html`, `/admin` → `admin.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>` (which may
 //! name a file in a folder: `/assets/i18n/en.json` → `i18n/en.json`). The pages load only from their own origin (no inline scripts,
 //! no external URLs), so a strict Content-Security-Policy fits them.
 
@@ -28,6 +28,9 @@ const ASSETS: &[(&str, Asset)] = &[
     ("agent.html", Asset { body: include_bytes!("../assets/agent.html"), content_type: HTML }),
     ("staff.html", Asset { body: include_bytes!("../assets/staff.html"), content_type: HTML }),
     ("ticket.html", Asset { body: include_bytes!("../assets/ticket.html"), content_type: HTML }),
+    ("admin.html", Asset { body: include_bytes!("../assets/admin.html"), content_type: HTML }),
+    ("admin.js", Asset { body: include_bytes!("../assets/admin.js"), content_type: JS }),
+    ("password.js", Asset { body: include_bytes!("../assets/password.js"), content_type: JS }),
     ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
     ("console.js", Asset { body: include_bytes!("../assets/console.js"), content_type: JS }),
     (

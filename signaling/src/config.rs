@@ -38,6 +38,10 @@ pub struct ServerConfig {
     pub voice_dir: PathBuf,
     /// The longest voice message kept.
     pub voice_message_max: Duration,
+    /// When failed sign-ins slow and lock further attempts.
+    pub sign_in: crate::signin_guard::SignInPolicy,
+    /// The clock of sign-in slow-downs and locks (tests move it forward).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +61,8 @@ impl Default for ServerConfig {
             always_open: false,
             voice_dir: PathBuf::from("./data/voice"),
             voice_message_max: Duration::from_secs(120),
+            sign_in: Default::default(),
+            clock: Default::default(),
         }
     }
 }

@@ -7,7 +7,9 @@
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
+pub mod accounts;
 mod admin;
+pub mod admin_audit;
 mod announcements;
 pub mod auth;
 pub mod catalogue;
@@ -18,7 +20,11 @@ mod http;
 pub mod hub;
 mod inbox;
 pub mod metrics;
+mod origin;
+pub mod passwords;
+pub mod signin_guard;
 pub mod support;
+mod users_api;
 mod ws;
 
 use std::net::SocketAddr;
@@ -33,6 +39,7 @@ use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
 use voicedesk_store::Store;
 
+pub use clock::Clock;
 pub use config::ServerConfig;
 use hub::HubHandle;
 use metrics::SignalingStats;
@@ -45,6 +52,8 @@ pub(crate) struct App {
     pub(crate) config: ServerConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) sessions: auth::Sessions,
+    /// Failed sign-ins: slow-down and lock (see [`signin_guard`]).
+    pub(crate) sign_in: signin_guard::SignInGuard,
     pub(crate) relay: RelayHandle,
     pub(crate) hub: HubHandle,
     pub(crate) stats: Arc<SignalingStats>,
@@ -65,6 +74,18 @@ fn app(state: AppState) -> Router {
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
         .route("/ticket", get(http::ticket_page))
+        .route("/admin", get(http::admin_console))
+        .route("/api/admin/users", get(users_api::list).post(users_api::create))
+        .route("/api/admin/users/{id}", put(users_api::update))
+        .route("/api/admin/users/{id}/disable", post(users_api::disable))
+        .route("/api/admin/users/{id}/enable", post(users_api::enable))
+        .route("/api/admin/users/{id}/reset-password", post(users_api::reset_password))
+        .route("/api/admin/users/{id}/unlock", post(users_api::unlock))
+        .route("/api/admin/sessions", get(users_api::sessions))
+        .route("/api/admin/sessions/{id}", axum::routing::delete(users_api::end_session))
+        .route("/api/admin/audit-log", get(admin_audit::list))
+        .route("/api/admin/knowledge/try", post(admin::try_question))
+        .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
@@ -105,6 +126,7 @@ fn app(state: AppState) -> Router {
         .route("/api/me", get(http::me))
         .route("/ws", get(ws::upgrade))
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check_api_origin))
         .with_state(state)
 }
 
@@ -220,6 +242,11 @@ pub async fn start(
     .await;
     let state = AppState(Arc::new(App {
         sessions: auth::Sessions::new(store.clone(), config.session_ttl),
+        sign_in: signin_guard::SignInGuard::new(
+            store.clone(),
+            config.sign_in,
+            config.clock.clone(),
+        ),
         config,
         store,
         relay: relay.handle.clone(),
@@ -238,7 +265,8 @@ pub async fn start(
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             let _ = stopped.await;
         });
         if let Err(e) = serve.await {

@@ -25,6 +25,7 @@
 //! **Migrations** are embedded (`migrations/sqlite`, `migrations/postgres`, the same numbered
 //! changes) and applied when a store is opened; applying them again is a no-op.
 
+mod accounts;
 mod error;
 pub mod files;
 mod model;
@@ -36,6 +37,10 @@ mod validate;
 
 use std::sync::Arc;
 
+pub use accounts::{
+    Account, AccountProfile, AccountStore, ActiveSession, AdminAuditEntry, MAX_NAME_CHARS,
+    NewAccount, NewAdminAudit, SignInFailures, validate_username,
+};
 pub use error::StoreError;
 pub use model::{
     AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord,
@@ -50,8 +55,9 @@ pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
 pub use validate::MAX_ANNOUNCEMENT_BODY_CHARS;
 
 /// Everything voicedesk persists. Every write is committed before the call returns.
+/// Accounts, sign-in failures and the admin audit log are the narrow [`AccountStore`].
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + Send + Sync + 'static {
     /// Runs `SELECT 1`; used by `/healthz`.
     async fn ping(&self) -> Result<(), StoreError>;
 

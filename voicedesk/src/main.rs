@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Parser;
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_signaling::ServerConfig;
+mod user_cmd;
+
 use voicedesk_signaling::demo::{
     DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts,
 };
@@ -27,10 +29,10 @@ struct Args {
     #[arg(long, env = "VOICEDESK_PUBLIC_IP")]
     public_ip: Option<IpAddr>,
     /// Where the SQLite database lives (when no --database-url is given).
-    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// `sqlite:…` or `postgres://…`; a Postgres URL switches the store to Postgres.
-    #[arg(long, env = "VOICEDESK_DATABASE_URL")]
+    #[arg(long, env = "VOICEDESK_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Create demo accounts and print them at start.
     #[arg(long, env = "VOICEDESK_DEMO")]
@@ -78,6 +80,16 @@ struct Args {
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Without a command: run the service.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage accounts from the shell: add, list, disable, enable, reset-password, unlock.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
 }
 
 #[tokio::main]
@@ -103,6 +115,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = voicedesk_store::open(&database_url).await.context("cannot open the store")?;
     tracing::info!(backend = store.backend(), "store ready");
+    if let Some(Command::User(command)) = args.command {
+        return user_cmd::run(store.as_ref(), command).await;
+    }
     if args.demo {
         ensure_demo_accounts(store.as_ref()).await.context("cannot create demo accounts")?;
     }
@@ -111,6 +126,13 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("cannot create bench agents")?;
     }
+
+    let has_admin = store
+        .accounts()
+        .await
+        .context("cannot read the accounts")?
+        .iter()
+        .any(|a| a.role == voicedesk_protocol::Role::Admin && a.disabled_at_ms.is_none());
 
     let relay = voicedesk_media_relay::start(RelayConfig {
         listen: args.media_listen,
@@ -141,11 +163,17 @@ async fn main() -> anyhow::Result<()> {
     let server =
         voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
     let url = format!("http://{}", server.local_addr);
+    if !has_admin {
+        println!("no administrator yet: create one with");
+        println!("    voicedesk user add --role admin <username>");
+        println!("(same --data-dir or --database-url), then sign in at the admin console below");
+    }
     // The tests read this exact line to find the port.
     println!("voicedesk listening on {url}");
     println!("  hall:          {url}/");
     println!("  agent console: {url}/agent");
     println!("  staff console: {url}/staff");
+    println!("  admin console: {url}/admin");
     println!("  media (UDP):   {media}");
     if args.demo {
         println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");
