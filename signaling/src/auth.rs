@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use voicedesk_protocol::{Role, UserInfo};
-use voicedesk_store::{NewSession, Session, Store, StoreError, User};
+use voicedesk_store::{AccountStore, NewSession, Session, StoreError, User, UserStore};
 
 use crate::clock::now_ms;
 
@@ -107,7 +107,9 @@ fn user_of(account: voicedesk_store::Account) -> User {
 /// Sessions over the store.
 #[derive(Clone)]
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn UserStore>,
+    /// The accounts' state (disabled, must change the password) and the sign-in lookup.
+    accounts: Arc<dyn AccountStore>,
     ttl_ms: i64,
     /// A real argon2 hash, verified against when the username is unknown, so that a wrong
     /// username takes as long as a wrong password.
@@ -146,9 +148,14 @@ pub enum LoginOutcome {
 
 impl Sessions {
     /// Sessions that live `ttl`.
-    pub fn new(store: Arc<dyn Store>, ttl: std::time::Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        accounts: Arc<dyn AccountStore>,
+        ttl: std::time::Duration,
+    ) -> Self {
         Self {
             store,
+            accounts,
             ttl_ms: ttl.as_millis() as i64,
             dummy_hash: hash_password("not a password").into(),
         }
@@ -158,7 +165,7 @@ impl Sessions {
     /// same [`LoginOutcome::Invalid`] after the same work; a disabled account is told only to
     /// someone who gave its password.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome, StoreError> {
-        let found = self.store.credentials(username).await?;
+        let found = self.accounts.credentials(username).await?;
         let hash = found.as_ref().map(|(_, hash)| hash.clone());
         let password = password.to_owned();
         let dummy = self.dummy_hash.clone();
@@ -218,7 +225,7 @@ impl Sessions {
             return Ok(None);
         };
         let (user, must_change_password) = match &session.user_id {
-            Some(id) => match self.store.account(id).await? {
+            Some(id) => match self.accounts.account(id).await? {
                 Some(account) if account.disabled_at_ms.is_none() => {
                     let must = account.must_change_password;
                     (Some(user_of(account)), must)

@@ -3,13 +3,14 @@
 //! admin audit log — one narrow trait, [`AccountStore`], implemented for both backends.
 //!
 //! The queries are the common dialect of SQLite and Postgres, written once in
-//! [`impl_accounts!`] and expanded for each pool type (the same reason as `queries.rs`: sqlx's
-//! generic bounds would drown them).
+//! `impl<S: Backend> AccountStore for S`, each body run on the store's pool by `on_pool!` (see
+//! `backend.rs`).
 
 use serde::Serialize;
 use voicedesk_protocol::Role;
 
 use crate::StoreError;
+use crate::backend::{Backend, on_pool};
 use crate::model::parse_role;
 
 /// A staff-side account as an administrator sees it (never its password hash).
@@ -175,9 +176,7 @@ fn validate_profile(display_name: &str, name_latin: &str, role: Role) -> Result<
     if display_name.trim().is_empty() || display_name.chars().count() > MAX_NAME_CHARS {
         return Err(invalid("display_name", display_name, "a name of 1-64 characters"));
     }
-    if name_latin.chars().count() > MAX_NAME_CHARS
-        || name_latin.chars().any(|c| c.is_control())
-    {
+    if name_latin.chars().count() > MAX_NAME_CHARS || name_latin.chars().any(|c| c.is_control()) {
         return Err(invalid("name_latin", name_latin, "up to 64 characters"));
     }
     if role == Role::Citizen {
@@ -196,8 +195,17 @@ fn invalid(field: &'static str, value: &str, expected: &'static str) -> StoreErr
 }
 
 type AccountRow = (String, String, String, String, String, i64, Option<i64>, i32);
-type AuditRow =
-    (i64, i64, Option<String>, String, String, String, Option<String>, Option<String>, Option<String>);
+type AuditRow = (
+    i64,
+    i64,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 type SessionRow = (String, String, String, String, String, i64, i64);
 
 /// Columns of `users` in [`AccountRow`] order.
@@ -331,302 +339,316 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Vec<AdminAuditEntry>, StoreError>;
 }
 
-macro_rules! impl_accounts {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl AccountStore for $store {
-            async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-                sqlx::query_as::<_, AccountRow>(concat!(
-                    "SELECT ",
-                    account_columns!(),
-                    " FROM users ORDER BY username"
-                ))
-                .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(account_from_row)
-                .collect()
-            }
+#[async_trait::async_trait]
+impl<S: Backend> AccountStore for S {
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, AccountRow>(concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM users ORDER BY username"
+            ))
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(account_from_row)
+            .collect()
+        })
+    }
 
-            async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-                sqlx::query_as::<_, AccountRow>(concat!(
-                    "SELECT ",
-                    account_columns!(),
-                    " FROM users WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?
-                .map(account_from_row)
-                .transpose()
-            }
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, AccountRow>(concat!(
+                "SELECT ",
+                account_columns!(),
+                " FROM users WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .map(account_from_row)
+            .transpose()
+        })
+    }
 
-            async fn credentials(
-                &self,
-                username: &str,
-            ) -> Result<Option<(Account, String)>, StoreError> {
-                let row = sqlx::query_as::<_, (String, String, String, String, String, i64, Option<i64>, i32, String)>(
-                    concat!(
-                        "SELECT ",
-                        account_columns!(),
-                        ", password_hash FROM users WHERE username = $1"
-                    ),
-                )
-                .bind(username)
-                .fetch_optional(self.pool())
-                .await?;
-                row.map(|(a, b, c, d, e, f, g, h, hash)| {
-                    account_from_row((a, b, c, d, e, f, g, h)).map(|acc| (acc, hash))
-                })
-                .transpose()
-            }
+    async fn credentials(&self, username: &str) -> Result<Option<(Account, String)>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            let row = sqlx::query_as::<
+                _,
+                (String, String, String, String, String, i64, Option<i64>, i32, String),
+            >(concat!(
+                "SELECT ",
+                account_columns!(),
+                ", password_hash FROM users WHERE username = $1"
+            ))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|(a, b, c, d, e, f, g, h, hash)| {
+                account_from_row((a, b, c, d, e, f, g, h)).map(|acc| (acc, hash))
+            })
+            .transpose()
+        })
+    }
 
-            async fn create_account(&self, account: &NewAccount) -> Result<Account, StoreError> {
-                validate_username(&account.username)?;
-                validate_profile(&account.display_name, &account.name_latin, account.role)?;
-                sqlx::query(
-                    "INSERT INTO users (id, username, display_name, name_latin, role, \
-                     password_hash, created_at_ms, must_change_password) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&account.id)
-                .bind(&account.username)
-                .bind(account.display_name.trim())
-                .bind(account.name_latin.trim())
-                .bind(account.role.as_str())
-                .bind(&account.password_hash)
-                .bind(account.created_at_ms)
-                .bind(i32::from(account.must_change_password))
-                .execute(self.pool())
-                .await
-                .map_err(|e| match crate::error::constraint_kind(&e) {
-                    Some(sqlx::error::ErrorKind::UniqueViolation)
-                        if crate::error::constraint_mentions(&e, "username") =>
-                    {
-                        StoreError::Conflict {
-                            entity: "user",
-                            key: "username",
-                            value: account.username.clone(),
-                        }
-                    }
-                    Some(sqlx::error::ErrorKind::UniqueViolation) => StoreError::Conflict {
+    async fn create_account(&self, account: &NewAccount) -> Result<Account, StoreError> {
+        on_pool!(self.db(), |pool| {
+            validate_username(&account.username)?;
+            validate_profile(&account.display_name, &account.name_latin, account.role)?;
+            sqlx::query(
+                "INSERT INTO users (id, username, display_name, name_latin, role, \
+             password_hash, created_at_ms, must_change_password) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&account.id)
+            .bind(&account.username)
+            .bind(account.display_name.trim())
+            .bind(account.name_latin.trim())
+            .bind(account.role.as_str())
+            .bind(&account.password_hash)
+            .bind(account.created_at_ms)
+            .bind(i32::from(account.must_change_password))
+            .execute(pool)
+            .await
+            .map_err(|e| match crate::error::constraint_kind(&e) {
+                Some(sqlx::error::ErrorKind::UniqueViolation)
+                    if crate::error::constraint_mentions(&e, "username") =>
+                {
+                    StoreError::Conflict {
                         entity: "user",
-                        key: "id",
-                        value: account.id.clone(),
-                    },
-                    _ => StoreError::Database(e),
-                })?;
-                self.account(&account.id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound { entity: "user", id: account.id.clone() })
-            }
+                        key: "username",
+                        value: account.username.clone(),
+                    }
+                }
+                Some(sqlx::error::ErrorKind::UniqueViolation) => {
+                    StoreError::Conflict { entity: "user", key: "id", value: account.id.clone() }
+                }
+                _ => StoreError::Database(e),
+            })?;
+            self.account(&account.id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound { entity: "user", id: account.id.clone() })
+        })
+    }
 
-            async fn update_account(
-                &self,
-                id: &str,
-                profile: &AccountProfile,
-            ) -> Result<Account, StoreError> {
-                validate_profile(&profile.display_name, &profile.name_latin, profile.role)?;
-                let done = sqlx::query(
-                    "UPDATE users SET display_name = $2, name_latin = $3, role = $4 WHERE id = $1",
-                )
+    async fn update_account(
+        &self,
+        id: &str,
+        profile: &AccountProfile,
+    ) -> Result<Account, StoreError> {
+        on_pool!(self.db(), |pool| {
+            validate_profile(&profile.display_name, &profile.name_latin, profile.role)?;
+            let done = sqlx::query(
+                "UPDATE users SET display_name = $2, name_latin = $3, role = $4 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(profile.display_name.trim())
+            .bind(profile.name_latin.trim())
+            .bind(profile.role.as_str())
+            .execute(pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
+            }
+            self.account(id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound { entity: "user", id: id.to_owned() })
+        })
+    }
+
+    async fn set_account_disabled(
+        &self,
+        id: &str,
+        disabled_at_ms: Option<i64>,
+    ) -> Result<Account, StoreError> {
+        on_pool!(self.db(), |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("UPDATE users SET disabled_at_ms = $2 WHERE id = $1")
                 .bind(id)
-                .bind(profile.display_name.trim())
-                .bind(profile.name_latin.trim())
-                .bind(profile.role.as_str())
-                .execute(self.pool())
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
-                }
-                self.account(id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound { entity: "user", id: id.to_owned() })
-            }
-
-            async fn set_account_disabled(
-                &self,
-                id: &str,
-                disabled_at_ms: Option<i64>,
-            ) -> Result<Account, StoreError> {
-                let mut tx = self.pool().begin().await?;
-                let done = sqlx::query("UPDATE users SET disabled_at_ms = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(disabled_at_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
-                }
-                if disabled_at_ms.is_some() {
-                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                self.account(id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound { entity: "user", id: id.to_owned() })
-            }
-
-            async fn set_password(
-                &self,
-                id: &str,
-                password_hash: &str,
-                must_change: bool,
-                keep_session: Option<&str>,
-            ) -> Result<(), StoreError> {
-                let mut tx = self.pool().begin().await?;
-                let done = sqlx::query(
-                    "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(password_hash)
-                .bind(i32::from(must_change))
+                .bind(disabled_at_ms)
                 .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
-                }
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
+            }
+            if disabled_at_ms.is_some() {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(id)
-                    .bind(keep_session.unwrap_or(""))
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
-                Ok(())
             }
-
-            async fn active_sessions(&self, now_ms: i64) -> Result<Vec<ActiveSession>, StoreError> {
-                sqlx::query_as::<_, SessionRow>(
-                    "SELECT s.token_hash, u.id, u.username, u.display_name, s.role, \
-                     s.created_at_ms, s.expires_at_ms \
-                     FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.expires_at_ms > $1 ORDER BY s.created_at_ms DESC, s.token_hash",
-                )
-                .bind(now_ms)
-                .fetch_all(self.pool())
+            tx.commit().await?;
+            self.account(id)
                 .await?
-                .into_iter()
-                .map(session_from_row)
-                .collect()
-            }
+                .ok_or_else(|| StoreError::NotFound { entity: "user", id: id.to_owned() })
+        })
+    }
 
-            async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(self.pool())
-                    .await?;
-                Ok(done.rows_affected())
+    async fn set_password(
+        &self,
+        id: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.db(), |pool| {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE users SET password_hash = $2, must_change_password = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(password_hash)
+            .bind(i32::from(must_change))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound { entity: "user", id: id.to_owned() });
             }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+                .bind(id)
+                .bind(keep_session.unwrap_or(""))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
 
-            async fn answered_call_of(&self, agent_id: &str) -> Result<Option<String>, StoreError> {
-                Ok(sqlx::query_scalar::<_, String>(
-                    "SELECT id FROM calls WHERE agent_id = $1 AND answered_at_ms IS NOT NULL \
-                     AND ended_at_ms IS NULL AND handled_by IS NULL ORDER BY queued_at_ms LIMIT 1",
-                )
-                .bind(agent_id)
-                .fetch_optional(self.pool())
-                .await?)
-            }
+    async fn active_sessions(&self, now_ms: i64) -> Result<Vec<ActiveSession>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, SessionRow>(
+                "SELECT s.token_hash, u.id, u.username, u.display_name, s.role, \
+             s.created_at_ms, s.expires_at_ms \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.expires_at_ms > $1 ORDER BY s.created_at_ms DESC, s.token_hash",
+            )
+            .bind(now_ms)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(session_from_row)
+            .collect()
+        })
+    }
 
-            async fn sign_in_failures(
-                &self,
-                key: &str,
-            ) -> Result<Option<SignInFailures>, StoreError> {
-                let row = sqlx::query_as::<_, (i32, i64, i64)>(
-                    "SELECT failures, last_failure_at_ms, locked_until_ms \
-                     FROM sign_in_failures WHERE key = $1",
-                )
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        on_pool!(self.db(), |pool| {
+            let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    async fn answered_call_of(&self, agent_id: &str) -> Result<Option<String>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT id FROM calls WHERE agent_id = $1 AND answered_at_ms IS NOT NULL \
+             AND ended_at_ms IS NULL AND handled_by IS NULL ORDER BY queued_at_ms LIMIT 1",
+            )
+            .bind(agent_id)
+            .fetch_optional(pool)
+            .await?)
+        })
+    }
+
+    async fn sign_in_failures(&self, key: &str) -> Result<Option<SignInFailures>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            let row = sqlx::query_as::<_, (i32, i64, i64)>(
+                "SELECT failures, last_failure_at_ms, locked_until_ms \
+             FROM sign_in_failures WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(failures, last_failure_at_ms, locked_until_ms)| SignInFailures {
+                failures: failures.max(0) as u32,
+                last_failure_at_ms,
+                locked_until_ms,
+            }))
+        })
+    }
+
+    async fn put_sign_in_failures(
+        &self,
+        key: &str,
+        failures: &SignInFailures,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO sign_in_failures (key, failures, last_failure_at_ms, \
+             locked_until_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+             last_failure_at_ms = excluded.last_failure_at_ms, \
+             locked_until_ms = excluded.locked_until_ms",
+            )
+            .bind(key)
+            .bind(failures.failures.min(i32::MAX as u32) as i32)
+            .bind(failures.last_failure_at_ms)
+            .bind(failures.locked_until_ms)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query("DELETE FROM sign_in_failures WHERE key = $1")
                 .bind(key)
-                .fetch_optional(self.pool())
+                .execute(pool)
                 .await?;
-                Ok(row.map(|(failures, last_failure_at_ms, locked_until_ms)| SignInFailures {
-                    failures: failures.max(0) as u32,
-                    last_failure_at_ms,
-                    locked_until_ms,
-                }))
-            }
+            Ok(())
+        })
+    }
 
-            async fn put_sign_in_failures(
-                &self,
-                key: &str,
-                failures: &SignInFailures,
-            ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO sign_in_failures (key, failures, last_failure_at_ms, \
-                     locked_until_ms) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
-                     last_failure_at_ms = excluded.last_failure_at_ms, \
-                     locked_until_ms = excluded.locked_until_ms",
-                )
-                .bind(key)
-                .bind(failures.failures.min(i32::MAX as u32) as i32)
-                .bind(failures.last_failure_at_ms)
-                .bind(failures.locked_until_ms)
-                .execute(self.pool())
-                .await?;
-                Ok(())
-            }
+    async fn append_admin_audit(&self, entry: &NewAdminAudit) -> Result<i64, StoreError> {
+        on_pool!(self.db(), |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO admin_audit (at_ms, actor_id, actor_name, action, target, \
+             before_json, after_json, address) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(entry.at_ms)
+            .bind(&entry.actor_id)
+            .bind(&entry.actor_name)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(&entry.before_json)
+            .bind(&entry.after_json)
+            .bind(&entry.address)
+            .fetch_one(pool)
+            .await
+            .map_err(|e| match crate::error::constraint_kind(&e) {
+                Some(sqlx::error::ErrorKind::ForeignKeyViolation) => StoreError::InvalidReference {
+                    entity: "admin audit entry",
+                    target: "user",
+                    id: entry.actor_id.clone().unwrap_or_default(),
+                },
+                _ => StoreError::Database(e),
+            })
+        })
+    }
 
-            async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM sign_in_failures WHERE key = $1")
-                    .bind(key)
-                    .execute(self.pool())
-                    .await?;
-                Ok(())
-            }
-
-            async fn append_admin_audit(&self, entry: &NewAdminAudit) -> Result<i64, StoreError> {
-                sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO admin_audit (at_ms, actor_id, actor_name, action, target, \
-                     before_json, after_json, address) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                )
-                .bind(entry.at_ms)
-                .bind(&entry.actor_id)
-                .bind(&entry.actor_name)
-                .bind(&entry.action)
-                .bind(&entry.target)
-                .bind(&entry.before_json)
-                .bind(&entry.after_json)
-                .bind(&entry.address)
-                .fetch_one(self.pool())
-                .await
-                .map_err(|e| match crate::error::constraint_kind(&e) {
-                    Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
-                        StoreError::InvalidReference {
-                            entity: "admin audit entry",
-                            target: "user",
-                            id: entry.actor_id.clone().unwrap_or_default(),
-                        }
-                    }
-                    _ => StoreError::Database(e),
-                })
-            }
-
-            async fn admin_audit(
-                &self,
-                limit: u32,
-                before_id: Option<i64>,
-            ) -> Result<Vec<AdminAuditEntry>, StoreError> {
-                let rows = sqlx::query_as::<_, AuditRow>(
-                    "SELECT id, at_ms, actor_id, actor_name, action, target, before_json, \
-                     after_json, address FROM admin_audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
-                )
-                .bind(before_id.unwrap_or(i64::MAX))
-                .bind(i64::from(limit.min(1000)))
-                .fetch_all(self.pool())
-                .await?;
-                Ok(rows.into_iter().map(audit_from_row).collect())
-            }
-        }
-    };
+    async fn admin_audit(
+        &self,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<Vec<AdminAuditEntry>, StoreError> {
+        on_pool!(self.db(), |pool| {
+            let rows = sqlx::query_as::<_, AuditRow>(
+                "SELECT id, at_ms, actor_id, actor_name, action, target, before_json, \
+             after_json, address FROM admin_audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(i64::from(limit.min(1000)))
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().map(audit_from_row).collect())
+        })
+    }
 }
-
-impl_accounts!(crate::SqliteStore);
-impl_accounts!(crate::PostgresStore);
 
 #[cfg(test)]
 mod tests {
