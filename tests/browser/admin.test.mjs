@@ -154,7 +154,7 @@ test("edit an article and try a question as a citizen would ask it", async () =>
   try {
     await page.locator("#kb-pick option").first().waitFor({ state: "attached" });
     const article = JSON.parse(await page.inputValue("#kb-json"));
-    article.zh.synonyms = [...(article.zh.synonyms ?? []), "测试同义词甲乙"];
+    article.zh.keywords = [...(article.zh.keywords ?? []), "测试关键词甲乙"];
     await page.fill("#kb-json", JSON.stringify(article, null, 2));
     await page.click("#kb-submit");
     await page.locator("#kb-result").filter({ hasText: article.id }).waitFor();
