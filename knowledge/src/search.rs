@@ -106,6 +106,21 @@ pub struct Answer {
     pub suggestions: Vec<Hit>,
     /// See [`ConfidenceRule`].
     pub confidence: Confidence,
+    /// With `Low`: the first two suggestions are close and both plausible: ask the citizen which
+    /// one they mean (one tap each) rather than guessing.
+    #[serde(default)]
+    pub close_call: bool,
+    /// No article answers the question: say so plainly, give `referral` when known, and offer a
+    /// human. `suggestions` is then empty.
+    #[serde(default)]
+    pub out_of_scope: bool,
+}
+
+impl Answer {
+    /// Every article of the answer, best first: `best` (when `High`) then the suggestions.
+    pub fn ranked(&self) -> impl Iterator<Item = &Hit> {
+        self.best.iter().chain(&self.suggestions)
+    }
 }
 
 /// An article and the set of its terms per language (for [`Hit::coverage`]).
@@ -339,11 +354,19 @@ impl KnowledgeBase {
             Confidence::High => {
                 let best = hits.remove(0);
                 hits.truncate(2);
-                Answer { lang, best: Some(best), suggestions: hits, confidence }
+                Answer {
+                    lang,
+                    best: Some(best),
+                    suggestions: hits,
+                    confidence,
+                    close_call: false,
+                    out_of_scope: false,
+                }
             }
             Confidence::Low => {
                 hits.truncate(3);
-                Answer { lang, best: None, suggestions: hits, confidence }
+                let out_of_scope = hits.is_empty();
+                Answer { lang, best: None, suggestions: hits, confidence, close_call: false, out_of_scope }
             }
         }
     }
