@@ -11,6 +11,9 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::analysis::{self, EN, ZH, ZH_BIGRAM};
+use crate::correct;
+use crate::facets::Facets;
+use crate::scope::{self, Referral};
 use crate::synonyms::{self, SYNONYM_WEIGHT};
 use crate::{Article, Error, Lang, detect_lang};
 
@@ -24,6 +27,11 @@ pub(crate) const BODY_BOOST: f32 = 1.0;
 pub(crate) const BIGRAM_BOOST: f32 = 0.3;
 /// How many hits [`KnowledgeBase::answer`] looks at.
 const ANSWER_DEPTH: usize = 4;
+/// How many BM25 hits are re-ranked by their [`Facets`] (the right article of a near-neighbour
+/// pair is almost always among the first few).
+const RERANK_DEPTH: usize = 10;
+/// Below this [`Hit::coverage`] of the best hit, no article answers the question.
+pub(crate) const OUT_OF_SCOPE_COVERAGE: f32 = 0.34;
 /// The index writer's memory budget: tantivy's minimum for one thread is 15 MB.
 const WRITER_BUDGET: usize = 20_000_000;
 
@@ -79,6 +87,16 @@ impl Default for ConfidenceRule {
 }
 
 impl ConfidenceRule {
+    /// True when the top two hits both answer the question well enough (the top one with the
+    /// coverage for `High`) and only the score ratio kept the answer from `High`: the citizen is
+    /// asked which of the two they mean.
+    pub fn is_close_call(&self, hits: &[Hit]) -> bool {
+        let (Some(top), Some(second)) = (hits.first(), hits.get(1)) else { return false };
+        top.coverage >= self.min_coverage
+            && second.coverage >= self.min_coverage
+            && top.score < self.min_ratio * second.score
+    }
+
     /// The confidence for hits sorted best first.
     pub fn judge(&self, hits: &[Hit]) -> Confidence {
         let Some(top) = hits.first() else { return Confidence::Low };
@@ -110,10 +128,14 @@ pub struct Answer {
     /// one they mean (one tap each) rather than guessing.
     #[serde(default)]
     pub close_call: bool,
-    /// No article answers the question: say so plainly, give `referral` when known, and offer a
-    /// human. `suggestions` is then empty.
+    /// No article answers the question: say so plainly, give `referral`, and offer a human.
+    /// `confidence` is then `Low`; `suggestions` may still hold loosely related articles.
     #[serde(default)]
     pub out_of_scope: bool,
+    /// With `out_of_scope`: the office or hotline that handles such questions (the government
+    /// service hotline when no better one is known).
+    #[serde(default)]
+    pub referral: Option<Referral>,
 }
 
 impl Answer {
@@ -128,6 +150,10 @@ struct Entry {
     article: Article,
     terms_zh: HashSet<String>,
     terms_en: HashSet<String>,
+    /// The English words of the article (unstemmed, lower case), for spelling correction.
+    words_en: HashSet<String>,
+    /// The topics and intents of its titles.
+    facets: Facets,
 }
 
 impl Entry {
@@ -137,7 +163,15 @@ impl Entry {
             let all = format!("{}\n{}\n{}", text.title, text.keywords.join("\n"), text.body);
             analysis::terms(&mut analyzer, &all).into_iter().collect()
         };
-        Entry { terms_zh: set(ZH, &article.zh), terms_en: set(EN, &article.en), article }
+        let en = &article.en;
+        let all_en = format!("{}\n{}\n{}", en.title, en.keywords.join("\n"), en.body);
+        Entry {
+            terms_zh: set(ZH, &article.zh),
+            terms_en: set(EN, &article.en),
+            words_en: correct::en_words(&all_en).collect(),
+            facets: Facets::of_titles(&article.zh.title, &article.en.title),
+            article,
+        }
     }
 
     fn terms(&self, lang: Lang) -> &HashSet<String> {
@@ -167,6 +201,9 @@ pub struct KnowledgeBase {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     articles: RwLock<HashMap<String, Entry>>,
+    /// English word → number of articles using it (plus the synonym table's words): the words
+    /// a typo is corrected to. Rebuilt on every change of the articles.
+    vocabulary: RwLock<HashMap<String, usize>>,
     rule: ConfidenceRule,
 }
 
@@ -214,12 +251,14 @@ impl KnowledgeBase {
         }
         writer.commit()?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let vocabulary = RwLock::new(vocabulary(&map));
         Ok(KnowledgeBase {
             index,
             fields,
             reader,
             writer: Mutex::new(writer),
             articles: RwLock::new(map),
+            vocabulary,
             rule: ConfidenceRule::default(),
         })
     }
@@ -280,12 +319,14 @@ impl KnowledgeBase {
         writer.delete_term(Term::from_field_text(self.fields.id, &article.id));
         writer.add_document(document(&self.fields, &article))?;
         // The map is updated before the commit so that a hit always finds its article.
-        let replaced = self
-            .articles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(article.id.clone(), Entry::new(&self.index, article))
-            .is_some();
+        let replaced = {
+            let mut articles = self.articles.write().unwrap_or_else(PoisonError::into_inner);
+            let replaced =
+                articles.insert(article.id.clone(), Entry::new(&self.index, article)).is_some();
+            *self.vocabulary.write().unwrap_or_else(PoisonError::into_inner) =
+                vocabulary(&articles);
+            replaced
+        };
         writer.commit()?;
         self.reader.reload()?;
         Ok(replaced)
@@ -298,13 +339,27 @@ impl KnowledgeBase {
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         writer.commit()?;
         self.reader.reload()?;
-        Ok(self.articles.write().unwrap_or_else(PoisonError::into_inner).remove(id).is_some())
+        let mut articles = self.articles.write().unwrap_or_else(PoisonError::into_inner);
+        let existed = articles.remove(id).is_some();
+        *self.vocabulary.write().unwrap_or_else(PoisonError::into_inner) = vocabulary(&articles);
+        Ok(existed)
     }
 
     /// The best `limit` articles for a question, best first, in `lang` (detected from the
     /// question when `None`). Empty when no term of the question occurs in any article.
+    ///
+    /// The question's slips on the domain's words are corrected first ([`correct`]); the BM25
+    /// hits are then re-ranked by their [`Facets`] (what the question is about and wants).
     pub fn search(&self, question: &str, lang: Option<Lang>, limit: usize) -> Vec<Hit> {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
+        let question = &match lang {
+            Lang::Zh => correct::fix_zh(question),
+            Lang::En => correct::fix_en(
+                question,
+                &self.vocabulary.read().unwrap_or_else(PoisonError::into_inner),
+            ),
+        };
+        let wants = Facets::of(question, lang);
         let Some(query) = self.query(question, lang) else { return Vec::new() };
         let own_terms: Vec<String> = match self.index.tokenizers().get(lang_analyzer(lang)) {
             Some(mut analyzer) => {
@@ -316,12 +371,14 @@ impl KnowledgeBase {
             None => Vec::new(),
         };
         let searcher = self.reader.searcher();
-        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())
+        let depth = limit.max(RERANK_DEPTH);
+        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(depth).order_by_score())
         else {
             return Vec::new();
         };
         let articles = self.articles.read().unwrap_or_else(PoisonError::into_inner);
-        top.into_iter()
+        let mut hits: Vec<Hit> = top
+            .into_iter()
             .filter_map(|(score, address)| {
                 let doc: TantivyDocument = searcher.doc(address).ok()?;
                 let id = doc.get_first(self.fields.id)?.as_str()?;
@@ -336,12 +393,14 @@ impl KnowledgeBase {
                     lang,
                     title: text.title.clone(),
                     body: text.body.clone(),
-                    score,
+                    score: score * wants.factor(&entry.facets),
                     coverage,
                 })
             })
-            .take(limit)
-            .collect()
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(limit);
+        hits
     }
 
     /// Answers a question in `lang` (detected when `None`): the best article when the
@@ -349,6 +408,21 @@ impl KnowledgeBase {
     pub fn answer(&self, question: &str, lang: Option<Lang>) -> Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let mut hits = self.search(question, Some(lang), ANSWER_DEPTH);
+        let elsewhere = scope::elsewhere(question, lang);
+        let out_of_scope = elsewhere.is_some()
+            || hits.first().is_none_or(|top| top.coverage < OUT_OF_SCOPE_COVERAGE);
+        if out_of_scope {
+            hits.truncate(3);
+            return Answer {
+                lang,
+                best: None,
+                suggestions: hits,
+                confidence: Confidence::Low,
+                close_call: false,
+                out_of_scope,
+                referral: Some(elsewhere.unwrap_or_else(|| scope::hotline(lang))),
+            };
+        }
         let confidence = self.rule.judge(&hits);
         match confidence {
             Confidence::High => {
@@ -361,12 +435,21 @@ impl KnowledgeBase {
                     confidence,
                     close_call: false,
                     out_of_scope: false,
+                    referral: None,
                 }
             }
             Confidence::Low => {
+                let close_call = self.rule.is_close_call(&hits);
                 hits.truncate(3);
-                let out_of_scope = hits.is_empty();
-                Answer { lang, best: None, suggestions: hits, confidence, close_call: false, out_of_scope }
+                Answer {
+                    lang,
+                    best: None,
+                    suggestions: hits,
+                    confidence,
+                    close_call,
+                    out_of_scope: false,
+                    referral: None,
+                }
             }
         }
     }
@@ -452,4 +535,20 @@ fn document(f: &Fields, article: &Article) -> TantivyDocument {
     doc.add_text(f.keywords_en, article.en.keywords.join(", "));
     doc.add_text(f.body_en, &article.en.body);
     doc
+}
+
+/// English word → number of articles using it, plus the words of the synonym table.
+fn vocabulary(articles: &HashMap<String, Entry>) -> HashMap<String, usize> {
+    let mut out: HashMap<String, usize> = HashMap::new();
+    for entry in articles.values() {
+        for word in &entry.words_en {
+            *out.entry(word.clone()).or_default() += 1;
+        }
+    }
+    for phrase in synonyms::EN_GROUPS.iter().flat_map(|g| g.iter()) {
+        for word in correct::en_words(phrase) {
+            out.entry(word).or_insert(1);
+        }
+    }
+    out
 }

@@ -131,7 +131,7 @@ pub fn expand(question: &str, lang: Lang) -> Vec<&'static str> {
 
 /// The question lower-cased, with every run of characters other than letters, digits, `-` and
 /// `'` turned into one space, and a space at both ends (for whole-word matching).
-fn words(question: &str) -> String {
+pub(crate) fn words(question: &str) -> String {
     let mut out = String::from(" ");
     for c in question.to_lowercase().chars() {
         if c.is_alphanumeric() || c == '-' || c == '\'' {

@@ -1,0 +1,146 @@
+//! Facets: what a question is about (the insurance: pension, medical …) and what the citizen
+//! wants to do with it (check, transfer, change, claim …), read from cue words. An article's
+//! facets are read from its two titles, so an article added by an admin gets them too.
+//!
+//! They separate the near neighbours that share most words — a pension claim and a pension
+//! inquiry, a pension transfer and a medical-insurance transfer, an employer registration and an
+//! employer information change — where BM25 alone puts the right article second: the search
+//! re-ranks its first hits by [`Facets::factor`].
+use crate::Lang;
+
+/// One facet: its cue words in Chinese (substrings) and in English (whole words or phrases of
+/// the lower-cased text; a cue ending in `*` matches any word starting with it).
+struct Facet {
+    zh: &'static [&'static str],
+    en: &'static [&'static str],
+}
+
+/// The insurances and the hall's subjects. A question about one of them is moved away from
+/// articles about others only.
+const TOPICS: &[Facet] = &[
+    // Pension.
+    Facet { zh: &["养老", "退休"], en: &["pension*", "retire*"] },
+    // Medical.
+    Facet {
+        zh: &["医保", "医疗", "看病", "就医", "住院", "医药费"],
+        en: &["medical", "health", "hospital", "treatment"],
+    },
+    // Unemployment.
+    Facet { zh: &["失业"], en: &["unemploy*", "dole", "jobless", "laid off"] },
+    // Work injury.
+    Facet {
+        zh: &["工伤", "劳动能力", "伤残", "评残"],
+        en: &["work injury", "work-injury", "injured", "work capacity", "disability"],
+    },
+    // Maternity.
+    Facet {
+        zh: &["生育", "产检", "分娩", "生孩子", "产假"],
+        en: &["maternity", "prenatal", "childbirth", "gave birth", "delivery"],
+    },
+    // The employer's own business.
+    Facet { zh: &["单位", "公司", "企业"], en: &["employer*", "company", "companies"] },
+];
+
+/// What the citizen wants to do. An article whose title has the same intent is moved up.
+const INTENTS: &[Facet] = &[
+    // Check, see, follow.
+    Facet {
+        zh: &[
+            "查", "多少", "到账", "发了", "还剩", "余额", "几个月", "进度", "明细", "记录",
+            "在哪看", "多久",
+        ],
+        en: &[
+            "check*", "see", "how much", "paid yet", "been paid", "balance", "arrive*",
+            "how many", "history", "record*", "status", "track", "follow", "how long",
+        ],
+    },
+    // Transfer to another region.
+    Facet {
+        zh: &["转移", "转到", "转过", "转回", "转走", "转出", "转入", "接续", "怎么转", "转去"],
+        en: &["transfer*", "move", "moving", "moved", "carry", "bring", "over"],
+    },
+    // Change recorded details.
+    Facet {
+        zh: &["改", "变更", "变了", "换了", "搬"],
+        en: &["change*", "update*", "fix", "wrong", "moved offices", "new legal"],
+    },
+    // Claim or apply for a benefit.
+    Facet {
+        zh: &["申领", "申请", "怎么领", "领取", "领多少"],
+        en: &["claim", "apply", "application", "start receiving"],
+    },
+    // How long it takes.
+    Facet { zh: &["多久", "几天", "多长时间"], en: &["how long", "take", "takes"] },
+    // Pay.
+    Facet { zh: &["缴纳", "缴费", "怎么交", "交费"], en: &["pay", "paying", "payment*"] },
+];
+
+/// The weight of a matching intent (multiplies the BM25 score once per shared intent).
+pub(crate) const INTENT_BONUS: f32 = 1.25;
+/// The weight of an article about other insurances than the question's.
+pub(crate) const TOPIC_MISS: f32 = 0.7;
+
+/// The topics and intents found in a text, as bit sets over [`TOPICS`] and [`INTENTS`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Facets {
+    topics: u32,
+    intents: u32,
+}
+
+impl Facets {
+    /// The facets of a text in one language.
+    pub(crate) fn of(text: &str, lang: Lang) -> Facets {
+        let lower = text.to_lowercase();
+        let words = crate::synonyms::words(&lower);
+        let hit = |facet: &Facet| match lang {
+            Lang::Zh => facet.zh.iter().any(|cue| lower.contains(cue)),
+            Lang::En => facet.en.iter().any(|cue| match cue.strip_suffix('*') {
+                Some(stem) => words.contains(&format!(" {stem}")),
+                None => words.contains(&format!(" {cue} ")),
+            }),
+        };
+        let bits = |facets: &[Facet]| {
+            facets.iter().enumerate().filter(|(_, f)| hit(f)).fold(0u32, |acc, (i, _)| acc | 1 << i)
+        };
+        Facets { topics: bits(TOPICS), intents: bits(INTENTS) }
+    }
+
+    /// The facets of an article: those of its Chinese title and of its English title.
+    pub(crate) fn of_titles(zh: &str, en: &str) -> Facets {
+        let (a, b) = (Facets::of(zh, Lang::Zh), Facets::of(en, Lang::En));
+        Facets { topics: a.topics | b.topics, intents: a.intents | b.intents }
+    }
+
+    /// How much an article with facets `article` is worth for a question with these facets:
+    /// [`INTENT_BONUS`] per shared intent, times [`TOPIC_MISS`] when both name insurances and
+    /// none is shared.
+    pub(crate) fn factor(&self, article: &Facets) -> f32 {
+        let shared = (self.intents & article.intents).count_ones();
+        let mut factor = INTENT_BONUS.powi(shared as i32);
+        if self.topics != 0 && article.topics != 0 && self.topics & article.topics == 0 {
+            factor *= TOPIC_MISS;
+        }
+        factor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inquiry_question_prefers_the_inquiry_article() {
+        let question = Facets::of("失业金还剩几个月", Lang::Zh);
+        let inquiry = Facets::of_titles("查失业保险金能领多久、发了多少", "Check how long");
+        let claim = Facets::of_titles("失业保险金怎么领", "How to claim unemployment benefit");
+        assert!(question.factor(&inquiry) > question.factor(&claim));
+    }
+
+    #[test]
+    fn another_insurance_is_moved_down() {
+        let question = Facets::of("I moved to Hangzhou, how do I move my medical insurance", Lang::En);
+        let medical = Facets::of_titles("医保关系怎么转移接续", "Carrying your medical insurance over");
+        let pension = Facets::of_titles("养老保险关系怎么跨地区转移", "Moving your pension to a new city");
+        assert!(question.factor(&medical) > question.factor(&pension));
+    }
+}
