@@ -39,6 +39,8 @@ const TOPICS: &[Facet] = &[
     },
     // The employer's own business.
     Facet { zh: &["单位", "公司", "企业"], en: &["employer*", "company", "companies"] },
+    // The citizen's own details.
+    Facet { zh: &["个人"], en: &["personal"] },
 ];
 
 /// What the citizen wants to do. An article whose title has the same intent is moved up.
@@ -46,7 +48,7 @@ const INTENTS: &[Facet] = &[
     // Check, see, follow.
     Facet {
         zh: &[
-            "查", "多少", "到账", "发了", "还剩", "余额", "几个月", "进度", "明细", "记录",
+            "查", "多少", "到账", "什么时候到", "发了", "还剩", "余额", "几个月", "进度", "明细", "记录",
             "在哪看", "多久",
         ],
         en: &[
@@ -73,10 +75,15 @@ const INTENTS: &[Facet] = &[
     Facet { zh: &["多久", "几天", "多长时间"], en: &["how long", "take", "takes"] },
     // Pay.
     Facet { zh: &["缴纳", "缴费", "怎么交", "交费"], en: &["pay", "paying", "payment*"] },
+    // Get money back for costs paid.
+    Facet {
+        zh: &["报销", "报账", "报钱", "垫付"],
+        en: &["reimburs*", "claim back", "claiming back", "money back", "receipts"],
+    },
 ];
 
 /// The weight of a matching intent (multiplies the BM25 score once per shared intent).
-pub(crate) const INTENT_BONUS: f32 = 1.25;
+pub(crate) const INTENT_BONUS: f32 = 1.4;
 /// The weight of an article about other insurances than the question's.
 pub(crate) const TOPIC_MISS: f32 = 0.7;
 

@@ -49,6 +49,12 @@ pub const ZH_GROUPS: &[&[&str]] = &[
     &["预约", "约个时间", "约时间"],
     &["带啥", "带什么", "材料", "证件"],
     &["在哪看", "怎么看", "查询", "查", "进度"],
+    // Added for issue 20 from the tuning set's misses.
+    &["投诉", "不满意", "态度差", "态度不好", "反映", "评价", "意见", "差评", "上次", "上回"],
+    &["网上服务厅", "网上大厅", "网上办事大厅", "网厅", "网上办事"],
+    &["不会用", "不会操作", "操作"],
+    &["什么时候有人", "有人吗", "几点", "上班时间"],
+    &["赔偿", "待遇", "赔钱"],
 ];
 
 /// English synonym groups (lower case).
@@ -103,6 +109,20 @@ pub const EN_GROUPS: &[&[&str]] = &[
     &["papers", "documents"],
     &["records", "record"],
     &["check", "see", "inquiry", "paid yet", "been paid", "status"],
+    // Added for issue 20 from the tuning set's misses.
+    &[
+        "complain",
+        "complaint",
+        "feedback",
+        "terrible",
+        "rude",
+        "unhappy",
+        "dissatisfied",
+        "last time",
+        "suggestion",
+    ],
+    &["no job", "no employer", "never worked", "never had a job", "without a job"],
+    &["compensation", "benefits", "payout"],
 ];
 
 /// The phrases the synonym table adds to `question` (those of every group one of whose phrases
