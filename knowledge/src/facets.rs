@@ -84,6 +84,9 @@ const INTENTS: &[Facet] = &[
 
 /// The weight of a matching intent (multiplies the BM25 score once per shared intent).
 pub(crate) const INTENT_BONUS: f32 = 1.4;
+/// The weight of an article whose title wants something else than the question (both name an
+/// intent, none is shared): a claim article for "has it been paid yet".
+pub(crate) const INTENT_MISS: f32 = 0.8;
 /// The weight of an article about other insurances than the question's.
 pub(crate) const TOPIC_MISS: f32 = 0.7;
 
@@ -119,11 +122,14 @@ impl Facets {
     }
 
     /// How much an article with facets `article` is worth for a question with these facets:
-    /// [`INTENT_BONUS`] per shared intent, times [`TOPIC_MISS`] when both name insurances and
-    /// none is shared.
+    /// [`INTENT_BONUS`] per shared intent or [`INTENT_MISS`] when both name intents and none is
+    /// shared, times [`TOPIC_MISS`] when both name insurances and none is shared.
     pub(crate) fn factor(&self, article: &Facets) -> f32 {
         let shared = (self.intents & article.intents).count_ones();
         let mut factor = INTENT_BONUS.powi(shared as i32);
+        if shared == 0 && self.intents != 0 && article.intents != 0 {
+            factor *= INTENT_MISS;
+        }
         if self.topics != 0 && article.topics != 0 && self.topics & article.topics == 0 {
             factor *= TOPIC_MISS;
         }

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use serde::Deserialize;
-use voicedesk_knowledge::{Answer, Confidence, KnowledgeBase, Lang};
+use voicedesk_knowledge::{Answer, Confidence, ConfidenceRule, KnowledgeBase, Lang, scope};
 
 #[derive(Deserialize)]
 struct File {
@@ -42,6 +42,10 @@ struct Figures {
     out_of_scope: usize,
     oos_high: usize,
     oos_flagged: usize,
+    /// Out-of-scope questions flagged by coverage alone (no referral cue).
+    oos_by_coverage: usize,
+    /// In-scope questions wrongly flagged out of scope.
+    in_scope_flagged: usize,
 }
 
 impl Figures {
@@ -80,6 +84,7 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
                     f.top1 += usize::from(rank == Some(0));
                     f.top3 += usize::from(rank.is_some_and(|r| r < 3));
                     f.close_calls += usize::from(a.close_call);
+                    f.in_scope_flagged += usize::from(a.out_of_scope);
                     if high {
                         f.high += 1;
                         f.high_right += usize::from(rank == Some(0));
@@ -106,6 +111,9 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
                     f.out_of_scope += 1;
                     f.oos_high += usize::from(high);
                     f.oos_flagged += usize::from(a.out_of_scope);
+                    f.oos_by_coverage += usize::from(
+                        a.out_of_scope && scope::elsewhere(&q.q, q.lang).is_none(),
+                    );
                     if high || !a.out_of_scope {
                         println!(
                             "  [{}] out of scope {}: {} -> {}",
@@ -119,7 +127,7 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
             }
         }
         println!(
-            "{name} [{}]: top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}, direct (High) {}/{} = {:.3}, precision {}/{} = {:.3}, close calls {}, out of scope High {}/{} (flagged {})",
+            "{name} [{}]: top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}, direct (High) {}/{} = {:.3}, precision {}/{} = {:.3}, close calls {}, in-scope said out of scope {}, out of scope High {}/{} (flagged {}, by coverage alone {})",
             lang.code(),
             f.top1,
             f.in_scope,
@@ -134,9 +142,11 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
             f.high,
             f.precision(),
             f.close_calls,
+            f.in_scope_flagged,
             f.oos_high,
             f.out_of_scope,
-            f.oos_flagged
+            f.oos_flagged,
+            f.oos_by_coverage
         );
     }
     out
@@ -177,6 +187,20 @@ fn eval_tuning() {
     let kb = KnowledgeBase::builtin().unwrap();
     let questions = parse(include_str!("../eval/tuning.toml"));
     let figures = evaluate(&kb, "tuning", &questions);
+    if std::env::var_os("VOICEDESK_EVAL_GRID").is_some() {
+        for min_coverage in [0.4, 0.5, 0.6] {
+            for min_ratio in [1.1, 1.2, 1.3, 1.5] {
+                let rule = ConfidenceRule { min_score: 1.0, min_ratio, min_coverage };
+                let kb = KnowledgeBase::builtin().unwrap().with_rule(rule);
+                let q: Vec<Question> = parse(include_str!("../eval/tuning.toml"));
+                let f = evaluate(&kb, &format!("grid cov {min_coverage} ratio {min_ratio}"), &q);
+                let (h, r, n) = f.iter().fold((0, 0, 0), |(h, r, n), (_, f)| {
+                    (h + f.high, r + f.high_right, n + f.in_scope)
+                });
+                println!("GRID cov {min_coverage} ratio {min_ratio}: direct {h}/{n}, right {r}/{h}");
+            }
+        }
+    }
     for (lang, f) in figures {
         assert!(f.top3() >= 0.0, "{lang:?}");
     }
