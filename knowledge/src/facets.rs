@@ -40,7 +40,10 @@ const TOPICS: &[Facet] = &[
     // The employer's own business.
     Facet { zh: &["单位", "公司", "企业"], en: &["employer*", "company", "companies"] },
     // The citizen's own details.
-    Facet { zh: &["个人"], en: &["personal"] },
+    Facet {
+        zh: &["个人", "我的", "电话号码", "手机号", "名字", "身份证号"],
+        en: &["personal", "my name", "phone number", "id number"],
+    },
 ];
 
 /// What the citizen wants to do. An article whose title has the same intent is moved up.
@@ -48,12 +51,12 @@ const INTENTS: &[Facet] = &[
     // Check, see, follow.
     Facet {
         zh: &[
-            "查", "多少", "到账", "什么时候到", "发了", "还剩", "余额", "几个月", "进度", "明细", "记录",
-            "在哪看", "多久",
+            "查", "多少钱", "发了多少", "打了多少", "有多少", "到账", "什么时候到", "发了", "还剩",
+            "余额", "几个月", "进度", "明细", "记录", "在哪看", "多久",
         ],
         en: &[
-            "check*", "see", "how much", "paid yet", "been paid", "balance", "arrive*",
-            "how many", "history", "record*", "status", "track", "follow", "how long",
+            "check*", "see", "how much", "paid yet", "been paid", "balance", "arrive*", "history",
+            "record*", "status", "track", "follow", "how long",
         ],
     },
     // Transfer to another region.
