@@ -67,36 +67,39 @@ pub fn fix_zh(question: &str) -> String {
     out
 }
 
-/// The edit distance between two words, counting a swap of neighbours as one edit (optimal
-/// string alignment), or `None` once it exceeds `max`.
-fn distance(a: &[char], b: &[char], max: usize) -> Option<usize> {
+/// The edit distance between two ASCII words, counting a swap of neighbours as one edit
+/// (optimal string alignment), or `None` once it exceeds `max`. `rows` is scratch space.
+fn distance(a: &[u8], b: &[u8], max: usize, rows: &mut Vec<usize>) -> Option<usize> {
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
     let (n, m) = (a.len(), b.len());
-    let mut rows = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
+    let width = m + 1;
+    rows.clear();
+    rows.resize((n + 1) * width, 0);
     for j in 0..=m {
-        rows[0][j] = j;
+        rows[j] = j;
     }
     for i in 1..=n {
-        let mut best = usize::MAX;
+        rows[i * width] = i;
+        let mut best = i;
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (rows[i - 1][j] + 1).min(rows[i][j - 1] + 1).min(rows[i - 1][j - 1] + cost);
+            let mut d = (rows[(i - 1) * width + j] + 1)
+                .min(rows[i * width + j - 1] + 1)
+                .min(rows[(i - 1) * width + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(rows[i - 2][j - 2] + 1);
+                d = d.min(rows[(i - 2) * width + j - 2] + 1);
             }
-            rows[i][j] = d;
+            rows[i * width + j] = d;
             best = best.min(d);
         }
         if best > max {
             return None;
         }
     }
-    (rows[n][m] <= max).then_some(rows[n][m])
+    let d = rows[n * width + m];
+    (d <= max).then_some(d)
 }
 
 /// The English words of a text (lower case, letters only), for the vocabulary.
@@ -130,19 +133,20 @@ pub fn fix_en(question: &str, vocabulary: &HashMap<String, usize>) -> String {
 }
 
 fn correct_word(word: &str, vocabulary: &HashMap<String, usize>) -> Option<String> {
-    let lower = word.to_lowercase();
+    let lower = word.to_ascii_lowercase();
     if lower.len() < 5 || vocabulary.contains_key(&lower) {
         return None;
     }
     let max = if lower.len() >= 9 { 2 } else { 1 };
-    let chars: Vec<char> = lower.chars().collect();
+    let word = lower.as_bytes();
+    let mut rows = Vec::new();
     let mut best: Option<(usize, usize, &str)> = None;
     for (candidate, &count) in vocabulary {
-        if !candidate.starts_with(chars[0]) || candidate.len() < 4 {
+        let other = candidate.as_bytes();
+        if other.len() < 4 || other[0] != word[0] || other.len().abs_diff(word.len()) > max {
             continue;
         }
-        let other: Vec<char> = candidate.chars().collect();
-        if let Some(d) = distance(&chars, &other, max) {
+        if let Some(d) = distance(word, other, max, &mut rows) {
             let better = match best {
                 None => true,
                 Some((bd, bc, bw)) => {

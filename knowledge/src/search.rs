@@ -34,6 +34,11 @@ const RERANK_DEPTH: usize = 10;
 /// the citizen's background): measured on the tuning set, 0.5 answers more long questions
 /// directly than 1 at the same precision.
 pub(crate) const UNKNOWN_TERM_WEIGHT: f32 = 0.5;
+/// Below this share of the question's terms used by some article, the question is about
+/// something the knowledge base does not know ("recommend a stock to buy"). English only: on
+/// the tuning set it caught out-of-scope English questions, while long Chinese questions cut by
+/// jieba into many unknown pieces lost direct answers and gained nothing.
+pub(crate) const MIN_KNOWN_SHARE: f32 = 0.5;
 /// Below this [`Hit::coverage`] of the best hit, no article answers the question.
 pub(crate) const OUT_OF_SCOPE_COVERAGE: f32 = 0.34;
 /// The index writer's memory budget: tantivy's minimum for one thread is 15 MB.
@@ -87,7 +92,7 @@ pub struct ConfidenceRule {
 impl Default for ConfidenceRule {
     /// The rule measured on the evaluation set (see `docs/self-service.md`).
     fn default() -> Self {
-        ConfidenceRule { min_score: 1.0, min_ratio: 1.1, min_coverage: 0.5 }
+        ConfidenceRule { min_score: 1.0, min_ratio: 1.3, min_coverage: 0.4 }
     }
 }
 
@@ -357,6 +362,12 @@ impl KnowledgeBase {
     /// hits are then re-ranked by their [`Facets`] (what the question is about and wants).
     pub fn search(&self, question: &str, lang: Option<Lang>, limit: usize) -> Vec<Hit> {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
+        self.ranked(question, lang, limit).0
+    }
+
+    /// [`KnowledgeBase::search`], and the share of the question's terms that some article
+    /// uses (0 when it has none).
+    fn ranked(&self, question: &str, lang: Lang, limit: usize) -> (Vec<Hit>, f32) {
         let question = &match lang {
             Lang::Zh => correct::fix_zh(question),
             Lang::En => correct::fix_en(
@@ -365,7 +376,7 @@ impl KnowledgeBase {
             ),
         };
         let wants = Facets::of(question, lang);
-        let Some(query) = self.query(question, lang) else { return Vec::new() };
+        let Some(query) = self.query(question, lang) else { return (Vec::new(), 0.0) };
         let own_terms: Vec<String> = match self.index.tokenizers().get(lang_analyzer(lang)) {
             Some(mut analyzer) => {
                 let mut terms = analysis::terms(&mut analyzer, question);
@@ -388,11 +399,17 @@ impl KnowledgeBase {
                 }
             })
             .sum();
+        let known = if own_terms.is_empty() {
+            0.0
+        } else {
+            (weight - UNKNOWN_TERM_WEIGHT * own_terms.len() as f32)
+                / ((1.0 - UNKNOWN_TERM_WEIGHT) * own_terms.len() as f32)
+        };
         let searcher = self.reader.searcher();
         let depth = limit.max(RERANK_DEPTH);
         let Ok(top) = searcher.search(&query, &TopDocs::with_limit(depth).order_by_score())
         else {
-            return Vec::new();
+            return (Vec::new(), known);
         };
         let mut hits: Vec<Hit> = top
             .into_iter()
@@ -417,16 +434,17 @@ impl KnowledgeBase {
             .collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(limit);
-        hits
+        (hits, known)
     }
 
     /// Answers a question in `lang` (detected when `None`): the best article when the
     /// confidence is high, suggestions otherwise. Pure apart from reading the index.
     pub fn answer(&self, question: &str, lang: Option<Lang>) -> Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
-        let mut hits = self.search(question, Some(lang), ANSWER_DEPTH);
+        let (mut hits, known) = self.ranked(question, lang, ANSWER_DEPTH);
         let elsewhere = scope::elsewhere(question, lang);
         let out_of_scope = elsewhere.is_some()
+            || (lang == Lang::En && known < MIN_KNOWN_SHARE)
             || hits.first().is_none_or(|top| top.coverage < OUT_OF_SCOPE_COVERAGE);
         if out_of_scope {
             hits.truncate(3);
