@@ -160,32 +160,3 @@ fn correct_word(word: &str, vocabulary: &HashMap<String, usize>) -> Option<Strin
     }
     best.map(|(_, _, w)| w.to_owned())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chinese_slips_become_the_domain_words() {
-        assert_eq!(fix_zh("医保报消怎么弄"), "医保报销怎么弄");
-        assert_eq!(fix_zh("設保卡丢了"), "社保卡丢了");
-        assert_eq!(fix_zh("Shebao卡补办"), "社保卡补办");
-        assert_eq!(fix_zh("社保卡丢了"), "社保卡丢了");
-    }
-
-    #[test]
-    fn english_typos_take_the_nearest_known_word() {
-        let vocabulary: HashMap<String, usize> =
-            [("pension", 9), ("social", 20), ("security", 12), ("unemployment", 6), ("passion", 1)]
-                .into_iter()
-                .map(|(w, n)| (w.to_owned(), n))
-                .collect();
-        assert_eq!(fix_en("check my pention!", &vocabulary), "check my pension!");
-        assert_eq!(fix_en("lost my socail secuirty card", &vocabulary), "lost my social security card");
-        assert_eq!(fix_en("unemployement", &vocabulary), "unemployment");
-        // Unknown and far from every word: kept.
-        assert_eq!(fix_en("passport renewal", &vocabulary), "passport renewal");
-        let vocabulary: HashMap<String, usize> = [("password".to_owned(), 3)].into();
-        assert_eq!(fix_en("passport", &vocabulary), "passport");
-    }
-}

@@ -139,24 +139,3 @@ impl Facets {
         factor
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_inquiry_question_prefers_the_inquiry_article() {
-        let question = Facets::of("失业金还剩几个月", Lang::Zh);
-        let inquiry = Facets::of_titles("查失业保险金能领多久、发了多少", "Check how long");
-        let claim = Facets::of_titles("失业保险金怎么领", "How to claim unemployment benefit");
-        assert!(question.factor(&inquiry) > question.factor(&claim));
-    }
-
-    #[test]
-    fn another_insurance_is_moved_down() {
-        let question = Facets::of("I moved to Hangzhou, how do I move my medical insurance", Lang::En);
-        let medical = Facets::of_titles("医保关系怎么转移接续", "Carrying your medical insurance over");
-        let pension = Facets::of_titles("养老保险关系怎么跨地区转移", "Moving your pension to a new city");
-        assert!(question.factor(&medical) > question.factor(&pension));
-    }
-}

@@ -170,23 +170,3 @@ fn referral(e: &Elsewhere, lang: Lang) -> Referral {
         phone: e.phone.map(str::to_owned),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn another_offices_subject_is_referred() {
-        let r = elsewhere("护照过期了怎么续签", Lang::Zh).unwrap();
-        assert!(r.office.contains("出入境"));
-        assert_eq!(elsewhere("where do I renew my car insurance", Lang::En).unwrap().phone, None);
-        assert_eq!(elsewhere("公积金怎么提取", Lang::Zh).unwrap().phone.as_deref(), Some("12329"));
-    }
-
-    #[test]
-    fn the_halls_own_words_keep_a_question_in_scope() {
-        assert_eq!(elsewhere("身份证号码登记错了一位，社保信息怎么改", Lang::Zh), None);
-        assert_eq!(elsewhere("社保卡丢了怎么办", Lang::Zh), None);
-        assert_eq!(elsewhere("school asks for a contribution certificate", Lang::En), None);
-    }
-}

@@ -44,6 +44,9 @@ struct Figures {
     oos_flagged: usize,
     /// Out-of-scope questions flagged by coverage alone (no referral cue).
     oos_by_coverage: usize,
+    /// Out-of-scope questions the confidence rule alone (no referral table, no out-of-scope
+    /// test) would have answered with High.
+    oos_high_by_rule_alone: usize,
     /// In-scope questions wrongly flagged out of scope.
     in_scope_flagged: usize,
 }
@@ -111,6 +114,9 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
                     f.out_of_scope += 1;
                     f.oos_high += usize::from(high);
                     f.oos_flagged += usize::from(a.out_of_scope);
+                    let hits = kb.search(&q.q, Some(q.lang), 4);
+                    f.oos_high_by_rule_alone +=
+                        usize::from(kb.rule().judge(&hits) == Confidence::High);
                     f.oos_by_coverage += usize::from(
                         a.out_of_scope && scope::elsewhere(&q.q, q.lang).is_none(),
                     );
@@ -127,7 +133,7 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
             }
         }
         println!(
-            "{name} [{}]: top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}, direct (High) {}/{} = {:.3}, precision {}/{} = {:.3}, close calls {}, in-scope said out of scope {}, out of scope High {}/{} (flagged {}, by coverage alone {})",
+            "{name} [{}]: top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}, direct (High) {}/{} = {:.3}, precision {}/{} = {:.3}, close calls {}, in-scope said out of scope {}, out of scope High {}/{} (flagged {}, by coverage alone {}; High by the rule alone {})",
             lang.code(),
             f.top1,
             f.in_scope,
@@ -146,7 +152,8 @@ fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, F
             f.oos_high,
             f.out_of_scope,
             f.oos_flagged,
-            f.oos_by_coverage
+            f.oos_by_coverage,
+            f.oos_high_by_rule_alone
         );
     }
     out
@@ -177,8 +184,13 @@ fn eval_heldout() {
         .collect();
     times.sort();
     println!("answer latency p50 {:?}, p95 {:?}", times[times.len() / 2], times[times.len() * 95 / 100]);
+    // Floors just under the figures of docs/self-service.md, so that a change that makes the
+    // assistant worse fails here; the targets (0.95 / 0.99 / 0.98 / 0.80) are not met yet.
     for (lang, f) in figures {
-        assert!(f.top3() >= 0.0, "{lang:?}");
+        assert!(f.top1() >= 0.87, "{lang:?}: top-1 {:.3}", f.top1());
+        assert!(f.top3() >= 0.96, "{lang:?}: top-3 {:.3}", f.top3());
+        assert!(f.precision() >= 0.95, "{lang:?}: precision {:.3}", f.precision());
+        assert_eq!(f.oos_high, 0, "{lang:?}: out-of-scope questions answered with High");
     }
 }
 
@@ -202,7 +214,7 @@ fn eval_tuning() {
         }
     }
     for (lang, f) in figures {
-        assert!(f.top3() >= 0.0, "{lang:?}");
+        assert!(f.top3() >= 0.95, "{lang:?}: top-3 {:.3}", f.top3());
     }
 }
 
