@@ -407,8 +407,7 @@ impl KnowledgeBase {
         };
         let searcher = self.reader.searcher();
         let depth = limit.max(RERANK_DEPTH);
-        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(depth).order_by_score())
-        else {
+        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(depth).order_by_score()) else {
             return (Vec::new(), known);
         };
         let mut hits: Vec<Hit> = top

@@ -35,7 +35,9 @@ fn an_article_added_live_teaches_its_words_to_the_spelling_correction() {
     let article = Article {
         id: "faq_music".into(),
         service_id: None,
-        zh: Localized { title: "音乐课".into(), body: "木琴老师。".into(), keywords: vec![] },
+        zh: Localized {
+            title: "音乐课".into(), body: "木琴老师。".into(), keywords: vec![]
+        },
         en: Localized {
             title: "Music lessons".into(),
             body: "Ask the xylophonist.".into(),
