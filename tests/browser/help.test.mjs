@@ -423,7 +423,7 @@ test("ticket page: prefilled from the link, one neutral error, the reply, and th
     assert.equal(await page.inputValue("#ticket-number"), "M20261130-0007");
     await page.locator("#lookup-error").waitFor({ state: "visible" });
     const wrongCode = await text(page, "#lookup-error");
-    assert.equal(wrongCode, "票号或查询码不正确,请核对后重试。");
+    assert.equal(wrongCode, "票号或查询码不正确，请核对后重试。");
     assert.equal(await page.locator("#ticket-details").isVisible(), false);
     await page.fill("#ticket-number", "M20990101-0001");
     await page.fill("#ticket-code", "K7Q9-2MXP");
