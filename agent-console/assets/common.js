@@ -86,7 +86,7 @@ function lookup(key) {
 }
 
 /** Whether `key` has a text (or plural forms). */
-function hasKey(key) {
+export function hasKey(key) {
   return lookup(key) !== undefined || lookup(`${key}.other`) !== undefined;
 }
 
