@@ -9,6 +9,7 @@
 
 mod admin;
 mod announcements;
+mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -98,6 +99,7 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{*file}", get(http::asset))
+        .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
