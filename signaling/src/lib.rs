@@ -11,6 +11,7 @@ pub mod accounts;
 mod admin;
 pub mod admin_audit;
 mod announcements;
+mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -119,6 +120,7 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{*file}", get(http::asset))
+        .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
