@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub ws_idle_timeout: Duration,
     /// Rate limits and caps against abuse.
     pub limits: crate::limits::RateLimits,
+    /// When failed sign-ins slow and lock further attempts.
+    pub sign_in: crate::signin_guard::SignInPolicy,
+    /// The clock of sign-in slow-downs and locks (tests move it forward).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for ServerConfig {
@@ -73,6 +77,8 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             ws_idle_timeout: Duration::from_secs(60),
             limits: crate::limits::RateLimits::default(),
+            sign_in: Default::default(),
+            clock: Default::default(),
         }
     }
 }

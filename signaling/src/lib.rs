@@ -9,8 +9,11 @@
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
+pub mod accounts;
 mod admin;
+pub mod admin_audit;
 mod announcements;
+mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -22,7 +25,11 @@ mod inbox;
 pub mod limits;
 mod listener;
 pub mod metrics;
+mod origin;
+pub mod passwords;
+pub mod signin_guard;
 pub mod support;
+mod users_api;
 mod ws;
 
 use std::net::SocketAddr;
@@ -36,6 +43,7 @@ use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
 use voicedesk_store::{KnowledgeStore, MessageStore, Store};
 
+pub use clock::Clock;
 pub use config::ServerConfig;
 use hub::HubHandle;
 use metrics::SignalingStats;
@@ -48,6 +56,8 @@ pub(crate) struct App {
     pub(crate) config: ServerConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) sessions: auth::Sessions,
+    /// Failed sign-ins: slow-down and lock (see [`signin_guard`]).
+    pub(crate) sign_in: signin_guard::SignInGuard,
     pub(crate) relay: RelayHandle,
     pub(crate) hub: HubHandle,
     pub(crate) stats: Arc<SignalingStats>,
@@ -70,6 +80,18 @@ fn app(state: AppState) -> Router {
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
         .route("/ticket", get(http::ticket_page))
+        .route("/admin", get(http::admin_console))
+        .route("/api/admin/users", get(users_api::list).post(users_api::create))
+        .route("/api/admin/users/{id}", put(users_api::update))
+        .route("/api/admin/users/{id}/disable", post(users_api::disable))
+        .route("/api/admin/users/{id}/enable", post(users_api::enable))
+        .route("/api/admin/users/{id}/reset-password", post(users_api::reset_password))
+        .route("/api/admin/users/{id}/unlock", post(users_api::unlock))
+        .route("/api/admin/sessions", get(users_api::sessions))
+        .route("/api/admin/sessions/{id}", axum::routing::delete(users_api::end_session))
+        .route("/api/admin/audit-log", get(admin_audit::list))
+        .route("/api/admin/knowledge/try", post(admin::try_question))
+        .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
@@ -103,6 +125,7 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{*file}", get(http::asset))
+        .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
@@ -111,6 +134,7 @@ fn app(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         .layer(axum::middleware::from_fn(http::api_headers))
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check_api_origin))
         .with_state(state)
 }
 
@@ -229,8 +253,13 @@ pub async fn start(
     )
     .await;
     let state = AppState(Arc::new(App {
-        sessions: auth::Sessions::new(store.clone(), config.session_ttl),
+        sessions: auth::Sessions::new(store.clone(), store.clone(), config.session_ttl),
         limiters: limits::Limiters::new(&config.limits),
+        sign_in: signin_guard::SignInGuard::new(
+            store.clone(),
+            config.sign_in,
+            config.clock.clone(),
+        ),
         config,
         store,
         relay: relay.handle.clone(),

@@ -69,7 +69,7 @@ pub(crate) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !origin_allowed(&headers, &app.config.allowed_origins) {
+    if !crate::origin::origin_allowed(&headers, &app.config.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     if let Err(wait) = app.limiters.open_connection(peer.ip()) {
@@ -116,6 +116,9 @@ async fn authenticate_member(
         tracing::error!(error = %e, "session lookup failed");
         (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
     })?;
+    if found.as_ref().is_some_and(|a| a.must_change_password) {
+        return Err((StatusCode::FORBIDDEN, "choose a new password first").into_response());
+    }
     match found.and_then(|a| a.user) {
         Some(user) if user.role == wanted || (wanted == Role::Staff && user.role.is_staff()) => {
             Ok(Identity::Member { user: user_info(&user) })
@@ -127,19 +130,6 @@ async fn authenticate_member(
             .into_response()),
         None => Err(expired()),
     }
-}
-
-/// The server's own origin (from `Host`) or one of the configured ones. A request without
-/// `Origin` is refused: browsers always send it, and other clients can.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    if allowed.iter().any(|a| a == origin) {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    !host.is_empty() && (origin == format!("http://{host}") || origin == format!("https://{host}"))
 }
 
 /// Why the reader stopped.
@@ -537,6 +527,7 @@ fn frame_too_large(error: axum::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::origin::origin_allowed;
     use axum::http::HeaderValue;
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {

@@ -52,6 +52,7 @@
 //! **Migrations** are embedded (`migrations/sqlite`, `migrations/postgres`, the same numbered
 //! changes) and applied when a store is opened; applying them again is a no-op.
 
+mod accounts;
 mod agent_skills;
 mod announcements;
 mod audit;
@@ -73,6 +74,10 @@ mod wrapups;
 
 use std::sync::Arc;
 
+pub use accounts::{
+    Account, AccountProfile, AccountStore, ActiveSession, AdminAuditEntry, MAX_NAME_CHARS,
+    NewAccount, NewAdminAudit, SignInFailures, validate_username,
+};
 pub use agent_skills::AgentSkillStore;
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
@@ -100,8 +105,8 @@ pub use wrapups::WrapUpStore;
 /// `use voicedesk_store::prelude::*;` (through a `dyn Store` they need no import).
 pub mod prelude {
     pub use crate::{
-        AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore, KnowledgeStore,
-        MessageStore, RatingStore, Store, UserStore, WrapUpStore,
+        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore,
+        KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
     };
 }
 
@@ -119,6 +124,7 @@ pub trait Store:
     + RatingStore
     + KnowledgeStore
     + AnnouncementStore
+    + AccountStore
     + Send
     + Sync
     + 'static

@@ -303,7 +303,7 @@ pub(crate) type CallRow = (
 pub(crate) type AuditRow = (i64, i64, String, String, String, Option<String>, Option<String>);
 pub(crate) type CallCountsRow = (i64, i64, i64);
 
-fn parse_role(table: &'static str, value: String) -> Result<Role, StoreError> {
+pub(crate) fn parse_role(table: &'static str, value: String) -> Result<Role, StoreError> {
     Role::parse(&value).ok_or(StoreError::Corrupt { table, column: "role", value })
 }
 

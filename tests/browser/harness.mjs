@@ -51,6 +51,11 @@ export async function startServer(name) {
     "--media-listen", "127.0.0.1:0",
     "--public-ip", "127.0.0.1",
     "--data-dir", dataDir,
+    // Every page of every test comes from 127.0.0.1, as every client does behind a proxy: the
+    // per-address limits are raised (the limits have their own tests in tests/tests/abuse.rs).
+    "--address-connections-per-min", "1000000",
+    "--address-messages-per-sec", "1000000",
+    "--ticket-checks-per-min", "100000",
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
@@ -212,8 +217,15 @@ export async function startStaticServer() {
     js: "text/javascript; charset=utf-8",
     css: "text/css; charset=utf-8",
     json: "application/json; charset=utf-8",
+    svg: "image/svg+xml",
   };
-  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html", "/ticket": "ticket.html" };
+  const routes = {
+    "/": "hall.html",
+    "/agent": "agent.html",
+    "/staff": "staff.html",
+    "/ticket": "ticket.html",
+    "/favicon.ico": "favicon.svg",
+  };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
     if (path === "/api/catalogue") {
@@ -228,7 +240,7 @@ export async function startStaticServer() {
       return;
     }
     const file =
-      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
+      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css|svg)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
     if (!file) {
       response.writeHead(404).end();
       return;

@@ -30,6 +30,8 @@ pub struct TestServer {
     pub database_url: String,
     /// Where the server keeps voice messages.
     pub voice_dir: std::path::PathBuf,
+    /// The server's clock of sign-in slow-downs and locks: `advance` it instead of waiting.
+    pub clock: voicedesk_signaling::Clock,
     _data_dir: TempDir,
 }
 
@@ -139,8 +141,10 @@ impl TestServer {
             },
         })
         .await?;
+        let clock = voicedesk_signaling::Clock::default();
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse()?,
+            clock: clock.clone(),
             ring_timeout: options.ring_timeout,
             always_open: options.always_open,
             after_call_work: options.after_call_work,
@@ -160,6 +164,7 @@ impl TestServer {
             server: Some(server),
             database_url: url,
             voice_dir,
+            clock,
             _data_dir: TempDir(dir),
         })
     }
@@ -264,7 +269,17 @@ pub struct CitizenCall {
 
 /// Places a call: offer → `call_queued` → answer applied → media connected.
 pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCall> {
-    let mut ws = server.citizen().await?;
+    place_call_at(&server.base_url, service).await
+}
+
+/// [`place_call`] on the server at `base_url` (e.g. a `voicedesk` process).
+pub async fn place_call_at(base_url: &str, service: &str) -> Result<CitizenCall> {
+    let ws_url = format!("{}/ws", base_url.replacen("http", "ws", 1));
+    let mut ws = SignalingClient::connect(&ws_url, base_url, None).await?;
+    match ws.recv(STEP).await? {
+        ServerMessage::Welcome { citizen_token: Some(_), .. } => {}
+        other => bail!("expected a citizen welcome, got {other:?}"),
+    }
     let media = MediaLeg::new("citizen", 2).await?;
     let offer = media.create_offer().await?;
     ws.send(&ClientMessage::Call { service: Some(service.to_owned()), sdp: offer }).await?;
@@ -275,6 +290,33 @@ pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCal
     media.apply_answer(&answer).await?;
     media.wait_connected(STEP).await?;
     Ok(CitizenCall { ws, media, call_id })
+}
+
+/// Signs `username` in with `password` at `base_url`, connects the headset and makes the agent
+/// available.
+pub async fn ready_agent_at(base_url: &str, username: &str, password: &str) -> Result<Agent> {
+    let cookie = voicedesk_softphone::login(base_url, username, password).await?;
+    let ws_url = format!("{}/ws?role=agent", base_url.replacen("http", "ws", 1));
+    let mut ws = SignalingClient::connect(&ws_url, base_url, Some(&cookie)).await?;
+    let user = match ws.recv(STEP).await? {
+        ServerMessage::Welcome { user: Some(user), .. } => user,
+        other => bail!("expected a member welcome, got {other:?}"),
+    };
+    let media = MediaLeg::new(username, 2).await?;
+    ws.send(&ClientMessage::MediaConnect { sdp: media.create_offer().await? }).await?;
+    let answer =
+        match ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await? {
+            ServerMessage::MediaAnswer { sdp } => sdp,
+            _ => unreachable!(),
+        };
+    media.apply_answer(&answer).await?;
+    media.wait_connected(STEP).await?;
+    ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None }).await?;
+    ws.recv_until(STEP, |m| {
+        matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
+    })
+    .await?;
+    Ok(Agent { ws, media, user_id: user.id, cookie })
 }
 
 /// Waits for `call_offered` at an agent and returns the call id.
@@ -344,6 +386,42 @@ pub async fn http_json(
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let content_type = (!body.is_empty()).then_some("application/json");
     http_text(base, method, path, cookie, content_type, &body).await
+}
+
+/// A request with extra headers (e.g. `Origin`) and a body as given: the status and the body.
+pub async fn http_with_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    if let Some(c) = cookie {
+        head.push_str(&format!("Cookie: vd_session={c}\r\n"));
+    }
+    if let Some(t) = content_type {
+        head.push_str(&format!("Content-Type: {t}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let request = format!(
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status =
+        response.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
 }
 
 /// [`http`] with a body as given (e.g. broken JSON) and its content type.

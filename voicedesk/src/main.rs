@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Parser;
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_signaling::ServerConfig;
+mod user_cmd;
+
 use voicedesk_signaling::demo::{
     DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts,
 };
@@ -27,10 +29,10 @@ struct Args {
     #[arg(long, env = "VOICEDESK_PUBLIC_IP")]
     public_ip: Option<IpAddr>,
     /// Where the SQLite database lives (when no --database-url is given).
-    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// `sqlite:…` or `postgres://…`; a Postgres URL switches the store to Postgres.
-    #[arg(long, env = "VOICEDESK_DATABASE_URL")]
+    #[arg(long, env = "VOICEDESK_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Create demo accounts and print them at start.
     #[arg(long, env = "VOICEDESK_DEMO")]
@@ -106,6 +108,9 @@ struct Args {
     /// Messages one citizen may leave in 24 hours.
     #[arg(long, env = "VOICEDESK_MESSAGES_PER_CITIZEN_PER_DAY", default_value_t = 5)]
     messages_per_citizen_per_day: u32,
+    /// Without a command: run the service.
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
 /// Raises the soft limit of open files to the hard limit and returns the new soft limit.
@@ -123,6 +128,13 @@ fn raise_file_limit() -> u64 {
 fn connection_cap(file_limit: u64) -> usize {
     let reserve = (file_limit / 8).max(64);
     file_limit.saturating_sub(reserve).max(16).min(1_000_000) as usize
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage accounts from the shell: add, list, disable, enable, reset-password, unlock.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
 }
 
 #[tokio::main]
@@ -148,6 +160,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = voicedesk_store::open(&database_url).await.context("cannot open the store")?;
     tracing::info!(backend = store.backend(), "store ready");
+    if let Some(Command::User(command)) = args.command {
+        return user_cmd::run(store.as_ref(), command).await;
+    }
     if args.demo {
         ensure_demo_accounts(store.as_ref()).await.context("cannot create demo accounts")?;
     }
@@ -156,6 +171,13 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("cannot create bench agents")?;
     }
+
+    let has_admin = store
+        .accounts()
+        .await
+        .context("cannot read the accounts")?
+        .iter()
+        .any(|a| a.role == voicedesk_protocol::Role::Admin && a.disabled_at_ms.is_none());
 
     let relay = voicedesk_media_relay::start(RelayConfig {
         listen: args.media_listen,
@@ -200,11 +222,17 @@ async fn main() -> anyhow::Result<()> {
     let server =
         voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
     let url = format!("http://{}", server.local_addr);
+    if !has_admin {
+        println!("no administrator yet: create one with");
+        println!("    voicedesk user add --role admin <username>");
+        println!("(same --data-dir or --database-url), then sign in at the admin console below");
+    }
     // The tests read this exact line to find the port.
     println!("voicedesk listening on {url}");
     println!("  hall:          {url}/");
     println!("  agent console: {url}/agent");
     println!("  staff console: {url}/staff");
+    println!("  admin console: {url}/admin");
     println!("  media (UDP):   {media}");
     if args.demo {
         println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");
