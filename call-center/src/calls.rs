@@ -66,12 +66,13 @@ impl CallCenter {
             ClientMessage::HangUp { call_id } => {
                 self.citizen_hang_up(conn, &citizen_id, CallId(call_id))
             }
-            ClientMessage::StartVoiceMessage { .. }
-            | ClientMessage::FinishVoiceMessage { .. }
-            | ClientMessage::CancelVoiceMessage => Err(refuse(
-                ErrorCode::MediaUnavailable,
-                "voice messages are not available; please leave a text message",
-            )),
+            ClientMessage::StartVoiceMessage { call_id, sdp, service } => {
+                self.start_voice_message(conn, call_id, sdp, service)
+            }
+            ClientMessage::FinishVoiceMessage { client_id, name, phone } => {
+                self.finish_voice_message(conn, client_id, name, phone)
+            }
+            ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for a citizen connection", other.type_name()),
@@ -577,6 +578,8 @@ impl CallCenter {
             self.engine_must(EngineInput::MediaFailed { call });
             return;
         }
+        // A citizen recording a voice message from this call gets the agent instead.
+        self.drop_voice_draft_of(&call);
         if let Some(m) = self.members.get_mut(&agent.0) {
             m.handled.retain(|c| *c != call);
             m.handled.push(call.clone());
@@ -638,6 +641,7 @@ impl CallCenter {
     /// Ends a call everywhere: the relay lets go of it, its end is written, and once that
     /// write is answered every side is told.
     pub(crate) fn finish_call(&mut self, call: &CallId, reason: EndReason, agent: Option<AgentId>) {
+        self.drop_voice_draft_of(call);
         let Some(active) = self.calls.remove(call) else { return };
         for side in [crate::Side::Citizen, crate::Side::Agent] {
             self.lost.remove(&(call.clone(), side));

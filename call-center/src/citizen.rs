@@ -103,7 +103,7 @@ impl CallCenter {
     }
 
     /// The citizen's waiting (not answered, not parked) call on this connection.
-    fn waiting_call_of(&self, conn: ConnId, call: &CallId) -> Result<(), Refusal> {
+    pub(crate) fn waiting_call_of(&self, conn: ConnId, call: &CallId) -> Result<(), Refusal> {
         let owns = self.conns.get(&conn).is_some_and(|c| c.call.as_ref() == Some(call));
         match self.calls.get(call) {
             Some(c) if owns && !c.connected && !c.parked && c.taken_over_by.is_none() => Ok(()),
@@ -115,7 +115,7 @@ impl CallCenter {
     }
 
     /// Why the citizen leaves a message.
-    fn message_reason(&self, conn: ConnId, call: Option<&CallId>) -> MessageReason {
+    pub(crate) fn message_reason(&self, conn: ConnId, call: Option<&CallId>) -> MessageReason {
         if let Some(call) = call {
             let limit = self.engine.call(call).is_some_and(|v| v.wait_limit_reached);
             return if limit { MessageReason::WaitLimit } else { MessageReason::Choice };

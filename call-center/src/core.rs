@@ -32,6 +32,8 @@ pub struct CoreConfig {
     pub id_seed: u64,
     /// The wallboard's settings and today's figures so far.
     pub wallboard: crate::WallboardConfig,
+    /// The longest voice message.
+    pub voice_max: Duration,
 }
 
 impl CoreConfig {
@@ -43,6 +45,7 @@ impl CoreConfig {
             engine: engine.with_away_reasons(reasons),
             id_seed,
             wallboard: crate::WallboardConfig::default(),
+            voice_max: Duration::from_secs(120),
         }
     }
 }
@@ -158,6 +161,7 @@ impl CallCenter {
             Input::RelayFailed { command, error } => self.relay_failed(command, error),
             Input::Store { op, result } => self.store_done(op, result),
             Input::Searched { op, answer } => self.searched(op, answer),
+            Input::RecordingStarted { op, result } => self.recording_started(op, result),
             Input::Shutdown => self.shutdown(),
         }
         self.settle();
@@ -273,6 +277,13 @@ impl CallCenter {
         let op = self.op();
         self.pending.insert(op, then);
         self.emit(Effect::CreateLeg { op, sdp, slots: role.receive_slots() });
+    }
+
+    pub(crate) fn start_recording(&mut self, leg: LegId, then: Pending) {
+        let op = self.op();
+        self.pending.insert(op, then);
+        let max = self.config.voice_max;
+        self.emit(Effect::StartRecording { op, leg, max });
     }
 
     pub(crate) fn search(&mut self, question: String, then: Pending) {

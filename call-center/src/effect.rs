@@ -51,6 +51,16 @@ pub enum Effect {
     /// Command the relay without waiting; only a failure comes back
     /// ([`crate::Input::RelayFailed`]).
     Relay(RelayCommand),
+    /// Start recording a leg (at most `max`); the answer comes back as
+    /// [`crate::Input::RecordingStarted`].
+    StartRecording {
+        /// Names the result.
+        op: OpId,
+        /// The leg.
+        leg: LegId,
+        /// The longest recording.
+        max: Duration,
+    },
     /// Ask the self-service assistant; the answer comes back as [`crate::Input::Searched`].
     Search {
         /// Names the result.
@@ -62,7 +72,8 @@ pub enum Effect {
     Report(Report),
 }
 
-/// A relay command whose answer is not needed to decide.
+/// A relay command whose answer is not needed to decide. The driver carries these out in the
+/// order emitted (one queue), without the core waiting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelayCommand {
     /// Change the routing table in one step.
@@ -78,6 +89,11 @@ pub enum RelayCommand {
         leg: LegId,
         /// On or off.
         on: bool,
+    },
+    /// Stop recording a leg and drop what was recorded.
+    DiscardRecording {
+        /// The leg.
+        leg: LegId,
     },
     /// Close a leg.
     CloseLeg {

@@ -134,6 +134,13 @@ pub enum Input {
         /// What the store answered.
         result: Result<StoreReply, StoreFailure>,
     },
+    /// The relay's answer to [`crate::Effect::StartRecording`].
+    RecordingStarted {
+        /// The request.
+        op: OpId,
+        /// `Err` with the relay's reason if it could not start.
+        result: Result<(), String>,
+    },
     /// The assistant's answer to a [`crate::Effect::Search`].
     Searched {
         /// The request.

@@ -54,6 +54,7 @@ pub mod store;
 mod support;
 mod time;
 mod timer;
+mod voice;
 mod wallboard;
 
 pub use crate::core::{CallCenter, CoreConfig, CoreStats, HEADSET_AWAY_REASON};

@@ -64,6 +64,7 @@ impl CallCenter {
             Some(Pending::PlaceLeg { call }) => self.place_leg_created(call, result),
             Some(Pending::Headset { user_id }) => self.headset_created(user_id, result),
             Some(Pending::Rejoin { conn, call }) => self.rejoin_leg_created(conn, call, result),
+            Some(Pending::VoiceLeg { conn }) => self.voice_leg_created(conn, result),
             other => {
                 self.violation(format!("leg answer for {op}, which awaits {other:?}"));
                 if let Ok((leg, _)) = result {

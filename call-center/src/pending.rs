@@ -63,6 +63,12 @@ pub(crate) enum Pending {
     Headset { user_id: String },
     /// A new leg for a citizen's call (`rejoin_call`).
     Rejoin { conn: ConnId, call: CallId },
+    /// A leg of its own for a voice message.
+    VoiceLeg { conn: ConnId },
+    /// The relay starting a recording.
+    VoiceStart { conn: ConnId, answer: Option<String> },
+    /// A voice message's file and row: then `message_saved`, and the leg let go.
+    VoiceSave { conn: ConnId, client_id: String, draft: crate::state::VoiceDraft },
     /// A question to the assistant.
     Search { conn: ConnId, question: String },
 }

@@ -54,12 +54,17 @@ impl CallCenter {
             Pending::RatingLookup { conn, citizen_id, target, level, comment } => {
                 self.rating_looked_up(conn, citizen_id, target, level, comment, result)
             }
+            Pending::VoiceSave { conn, client_id, draft } => {
+                self.voice_saved(conn, client_id, draft, result)
+            }
             Pending::Rating { conn, shown, level } => {
                 self.rating_stored(conn, shown, level, result)
             }
             other @ (Pending::PlaceLeg { .. }
             | Pending::Headset { .. }
             | Pending::Rejoin { .. }
+            | Pending::VoiceLeg { .. }
+            | Pending::VoiceStart { .. }
             | Pending::Search { .. }) => {
                 self.violation(format!("store answer for {op}, which awaits {other:?}"));
             }
@@ -96,9 +101,14 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         Pending::Message { .. } => ("message", None, "the citizen is told; nothing acknowledged"),
         Pending::RatingLookup { .. } => ("rating lookup", None, "the citizen is told"),
         Pending::Rating { .. } => ("rating", None, "the citizen is told; nothing acknowledged"),
+        Pending::VoiceSave { .. } => {
+            ("voice message", None, "the citizen is told; nothing acknowledged")
+        }
         Pending::PlaceLeg { .. }
         | Pending::Headset { .. }
         | Pending::Rejoin { .. }
+        | Pending::VoiceLeg { .. }
+        | Pending::VoiceStart { .. }
         | Pending::Search { .. } => ("not a store request", None, "violation"),
     }
 }

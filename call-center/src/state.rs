@@ -33,6 +33,21 @@ pub(crate) struct CitizenSide {
     pub(crate) handed_off: bool,
     /// Why the last call was turned away, for the reason of a message left next.
     pub(crate) turned_away: Option<EndReason>,
+    /// A voice message being recorded.
+    pub(crate) voice: Option<VoiceDraft>,
+}
+
+/// A voice message being recorded by the relay.
+#[derive(Debug, Clone)]
+pub(crate) struct VoiceDraft {
+    /// The leg recorded, once known.
+    pub(crate) leg: Option<LegId>,
+    /// The waiting call it is recorded from, or `None` for a leg of its own.
+    pub(crate) call: Option<CallId>,
+    /// The service the message is about.
+    pub(crate) service: Option<String>,
+    /// The relay confirmed the recording runs.
+    pub(crate) recording: bool,
 }
 
 /// A signed-in agent or staff member.

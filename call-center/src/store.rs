@@ -91,6 +91,30 @@ pub struct MessageRecord {
     pub due_at: UnixMs,
 }
 
+/// A voice message to commit: the driver stops the recording of `leg`, writes the Ogg/Opus
+/// file durably, then commits the row naming it (and removes the file if the row fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceMessageRecord {
+    /// The leg being recorded.
+    pub leg: crate::LegId,
+    /// The client's id for the message.
+    pub client_id: String,
+    /// The service it is about.
+    pub service: Option<String>,
+    /// The citizen's name, if given.
+    pub name: Option<String>,
+    /// Their phone, if given.
+    pub phone: Option<String>,
+    /// The waiting call it was left from.
+    pub call: Option<CallId>,
+    /// Why.
+    pub reason: MessageReason,
+    /// When it arrived.
+    pub created_at: UnixMs,
+    /// When staff must have answered it.
+    pub due_at: UnixMs,
+}
+
 /// What a rating is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingKind {
@@ -167,6 +191,8 @@ pub enum StoreRequest {
     },
     /// A text message.
     InsertMessage(MessageRecord),
+    /// A voice message (file, then row).
+    InsertVoiceMessage(VoiceMessageRecord),
     /// A rating.
     InsertRating {
         /// Of what.

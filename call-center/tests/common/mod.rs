@@ -65,6 +65,10 @@ pub(crate) struct Sim {
     /// Legs the fake relay made, and which are closed.
     pub(crate) legs_made: Vec<LegId>,
     pub(crate) closed_legs: BTreeSet<LegId>,
+    /// Hold audio per citizen leg, as last set.
+    pub(crate) hold: BTreeMap<LegId, bool>,
+    /// Legs being recorded.
+    pub(crate) recording: BTreeSet<LegId>,
     /// Store requests held back by the policy.
     pub(crate) held: VecDeque<(OpId, StoreRequest, usize)>,
     /// Every store request, with how it was answered.
@@ -127,6 +131,8 @@ impl Sim {
             legs_made: Vec::new(),
             closed_legs: BTreeSet::new(),
             held: VecDeque::new(),
+            hold: BTreeMap::new(),
+            recording: BTreeSet::new(),
             store_log: Vec::new(),
             records: BTreeMap::new(),
             store_policy: Box::new(|_| Answer::Ok),
@@ -208,7 +214,17 @@ impl Sim {
                 self.closed_legs.insert(leg);
                 self.table.retain(|slot, _| slot.leg != leg);
             }
-            Effect::Relay(RelayCommand::SetHold { .. }) => {}
+            Effect::Relay(RelayCommand::SetHold { leg, on }) => {
+                self.hold.insert(leg, on);
+            }
+            Effect::Relay(RelayCommand::DiscardRecording { leg }) => {
+                self.recording.remove(&leg);
+            }
+            Effect::StartRecording { op, leg, .. } => {
+                let ok = !self.closed_legs.contains(&leg) && self.recording.insert(leg);
+                let result = if ok { Ok(()) } else { Err("not recordable".to_owned()) };
+                self.to_feed.push_back(Input::RecordingStarted { op, result });
+            }
             Effect::Search { op, question } => {
                 let answer = AssistantAnswer {
                     best: None,
@@ -284,6 +300,16 @@ impl Sim {
                     f.ended = true;
                 }
                 StoreReply::Done
+            }
+            StoreRequest::InsertVoiceMessage(m) => {
+                self.recording.remove(&m.leg);
+                self.messages_committed.insert(m.client_id.clone());
+                self.tickets += 1;
+                StoreReply::MessageSaved {
+                    ticket: format!("T{:04}", self.tickets),
+                    code: "secret".into(),
+                    due_at_ms: m.due_at.0,
+                }
             }
             StoreRequest::InsertMessage(m) => {
                 self.messages_committed.insert(m.client_id.clone());

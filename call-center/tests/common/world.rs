@@ -19,6 +19,8 @@ pub(crate) enum Act {
     ComeBack(usize),
     Ask(usize),
     Message(usize),
+    Voice(usize, bool),
+    FinishVoice(usize),
     Accept(usize),
     Reject(usize),
     AgentHangUp(usize),
@@ -54,6 +56,8 @@ pub(crate) fn act() -> impl Strategy<Value = Act> {
         1 => (0..4usize).prop_map(Act::ComeBack),
         1 => (0..4usize).prop_map(Act::Ask),
         1 => (0..4usize).prop_map(Act::Message),
+        1 => (0..4usize, any::<bool>()).prop_map(|(c, own)| Act::Voice(c, own)),
+        1 => (0..4usize).prop_map(Act::FinishVoice),
         4 => (0..2usize).prop_map(Act::Accept),
         1 => (0..2usize).prop_map(Act::Reject),
         2 => (0..2usize).prop_map(Act::AgentHangUp),
@@ -156,6 +160,24 @@ impl World {
                 };
                 sim.say(self.citizens[c], message);
             }
+            Act::Voice(c, own_leg) => {
+                let (call_id, sdp) = if own_leg {
+                    (None, Some("offer".to_owned()))
+                } else {
+                    (last_call(sim, self.citizens[c]).map(|c| c.0), None)
+                };
+                sim.say(
+                    self.citizens[c],
+                    ClientMessage::StartVoiceMessage { call_id, sdp, service: None },
+                );
+            }
+            Act::FinishVoice(c) => {
+                let client_id = format!("voice-message-{:08}", sim.effects.len());
+                sim.say(
+                    self.citizens[c],
+                    ClientMessage::FinishVoiceMessage { client_id, name: None, phone: None },
+                );
+            }
             Act::Accept(a) | Act::Reject(a) | Act::AgentHangUp(a) => {
                 if let Some(call) = last_call(sim, self.agents[a]) {
                     let call_id = call.0;
@@ -240,7 +262,9 @@ impl World {
                     n += 1;
                     match m {
                         0 => Answer::Ok,
-                        1 if n.is_multiple_of(3) => Answer::Fail(StoreFailure::Unavailable("flaky".into())),
+                        1 if n.is_multiple_of(3) => {
+                            Answer::Fail(StoreFailure::Unavailable("flaky".into()))
+                        }
                         2 if n.is_multiple_of(2) && r.is_write() => Answer::Hold,
                         3 if n.is_multiple_of(5) => Answer::Fail(StoreFailure::Conflict),
                         _ => Answer::Ok,
@@ -288,7 +312,7 @@ pub(crate) fn a_day(seed: u64) -> Vec<Act> {
             0 => acts.extend([Act::Drop(c1), Act::Wait(5), Act::ComeBack(c1)]),
             1 => acts.push(Act::AgentDrop(rnd(2))),
             2 => acts.push(Act::SetMode(rnd(2), modes[rnd(3)])),
-            3 => acts.push(Act::Message(c2)),
+            3 => acts.extend([Act::Voice(c2, rnd(2) == 0), Act::FinishVoice(c2), Act::Message(c2)]),
             4 => acts.push(Act::RelayFails),
             _ => acts.push(Act::LegLost(rnd(64), false)),
         }
