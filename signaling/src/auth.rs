@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use voicedesk_protocol::{Role, UserInfo};
-use voicedesk_store::{NewSession, Session, Store, StoreError, User};
+use voicedesk_store::{NewSession, Session, StoreError, User, UserStore};
 
 use crate::clock::now_ms;
 
@@ -95,7 +95,7 @@ pub fn user_info(user: &User) -> UserInfo {
 /// Sessions over the store.
 #[derive(Clone)]
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn UserStore>,
     ttl_ms: i64,
     /// A real argon2 hash, verified against when the username is unknown, so that a wrong
     /// username takes as long as a wrong password.
@@ -113,7 +113,7 @@ pub struct Authenticated {
 
 impl Sessions {
     /// Sessions that live `ttl`.
-    pub fn new(store: Arc<dyn Store>, ttl: std::time::Duration) -> Self {
+    pub fn new(store: Arc<dyn UserStore>, ttl: std::time::Duration) -> Self {
         Self {
             store,
             ttl_ms: ttl.as_millis() as i64,

@@ -36,6 +36,12 @@ pub(crate) async fn hall() -> Response {
     serve_asset("hall.html")
 }
 
+/// `/favicon.ico` — the icon (SVG), for browsers that ask for it without reading the pages'
+/// `<link rel="icon">`.
+pub(crate) async fn favicon() -> Response {
+    serve_asset("favicon.svg")
+}
+
 /// `/agent` — the agent console.
 pub(crate) async fn agent_console() -> Response {
     serve_asset("agent.html")
@@ -225,7 +231,10 @@ pub(crate) async fn audit(
         limit: query.limit.unwrap_or(100).min(1000),
     };
     match app.store.audit_entries(&filter).await {
-        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Ok(entries) => {
+            let entries = crate::audit_view::with_call_context(app.store.as_ref(), entries).await;
+            Json(json!({ "entries": entries })).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "audit query failed");
             api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")

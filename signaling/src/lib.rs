@@ -9,6 +9,7 @@
 
 mod admin;
 mod announcements;
+mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -31,7 +32,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
-use voicedesk_store::Store;
+use voicedesk_store::{KnowledgeStore, MessageStore, Store};
 
 pub use config::ServerConfig;
 use hub::HubHandle;
@@ -98,6 +99,7 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{*file}", get(http::asset))
+        .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
@@ -144,7 +146,9 @@ impl RunningServer {
 /// caller (the binary, or a test).
 /// The knowledge base from the store; an empty store is seeded with the articles shipped with
 /// the binary first. An article that cannot be read is logged and left out.
-async fn load_knowledge(store: &dyn Store) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
+async fn load_knowledge(
+    store: &dyn KnowledgeStore,
+) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
     use voicedesk_knowledge::{Article, KnowledgeBase, builtin_articles};
     let mut rows = store.kb_articles().await.map_err(std::io::Error::other)?;
     if rows.is_empty() {
@@ -174,7 +178,7 @@ async fn load_knowledge(store: &dyn Store) -> std::io::Result<voicedesk_knowledg
 
 /// Creates the voice message directory and, before anything is written, removes what an
 /// interrupted run left: temporary files and voice files no committed message references.
-async fn sweep_voice_files(config: &ServerConfig, store: &dyn Store) -> std::io::Result<()> {
+async fn sweep_voice_files(config: &ServerConfig, store: &dyn MessageStore) -> std::io::Result<()> {
     std::fs::create_dir_all(&config.voice_dir)?;
     let referenced: std::collections::HashSet<String> =
         store.voice_files().await.map_err(std::io::Error::other)?.into_iter().collect();

@@ -13,7 +13,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use sqlx::Connection as _;
-use voicedesk_store::{Store, StoreError};
+use voicedesk_store::{CallStore as _, Store, StoreError};
 
 const POSTGRES_URL_VAR: &str = "VOICEDESK_TEST_POSTGRES_URL";
 
@@ -250,6 +250,7 @@ suite!(
     seeded_announcements_are_listed_when_current_pinned_first,
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
+    narrow_store_handles_share_one_database,
 );
 
 mod cases {
@@ -2618,6 +2619,45 @@ mod cases {
         assert_eq!(again.message(&m.id).await.unwrap().unwrap().state, MessageState::Answered);
         assert_eq!(again.follow_ups(true).await.unwrap().len(), 1);
         assert_eq!(again.count_calls().await.unwrap(), 1);
+    }
+
+    /// A component given one narrow trait (upcast from the `Arc<dyn Store>` the binary opens)
+    /// writes to the same database the others read: what one aggregate's handle commits, the
+    /// whole store and another aggregate's handle see.
+    pub(crate) async fn narrow_store_handles_share_one_database(db: TestDb) {
+        use std::sync::Arc;
+        use voicedesk_store::{AuditStore, CallStore, Store, UserStore};
+
+        let store: Arc<dyn Store> = db.open().await;
+        let users: Arc<dyn UserStore> = store.clone();
+        let calls: Arc<dyn CallStore> = store.clone();
+        let audit_log: Arc<dyn AuditStore> = store.clone();
+
+        users.create_user(&new_user("s1", "staff1", Role::Staff)).await.unwrap();
+        calls.insert_call(&new_call("c1", 10)).await.unwrap();
+        calls.mark_call_taken_over("c1", "s1", 20).await.unwrap();
+        audit_log
+            .append_audit(&audit(
+                30,
+                "s1",
+                "c1",
+                AuditAction::TakeOver,
+                Some(SupportMode::TakeOver),
+            ))
+            .await
+            .unwrap();
+
+        assert_eq!(store.user_by_id("s1").await.unwrap().unwrap().username, "staff1");
+        assert_eq!(store.call("c1").await.unwrap().unwrap().handled_by.as_deref(), Some("s1"));
+        let entries = store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].mode, Some(SupportMode::TakeOver));
+        // Refusals keep their meaning through a narrow handle.
+        assert!(matches!(
+            calls.insert_call(&new_call("c1", 11)).await.unwrap_err(),
+            StoreError::Conflict { entity: "call", key: "id", .. }
+        ));
+        assert_eq!(store.count_calls().await.unwrap(), 1);
     }
 }
 

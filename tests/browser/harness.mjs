@@ -212,8 +212,15 @@ export async function startStaticServer() {
     js: "text/javascript; charset=utf-8",
     css: "text/css; charset=utf-8",
     json: "application/json; charset=utf-8",
+    svg: "image/svg+xml",
   };
-  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html", "/ticket": "ticket.html" };
+  const routes = {
+    "/": "hall.html",
+    "/agent": "agent.html",
+    "/staff": "staff.html",
+    "/ticket": "ticket.html",
+    "/favicon.ico": "favicon.svg",
+  };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
     if (path === "/api/catalogue") {
@@ -228,7 +235,7 @@ export async function startStaticServer() {
       return;
     }
     const file =
-      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
+      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css|svg)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
     if (!file) {
       response.writeHead(404).end();
       return;

@@ -211,7 +211,9 @@ test("staff monitor, whisper, barge in and leave: each page hears exactly what t
       staff: [false, false],
     }));
     await waitForAudit(staff.page, callId, "leave");
-    assert.equal(await hall.page.getAttribute("#status", "data-state"), "supervisor_joined", "an empty list announces nothing");
+    // The citizen heard the supervisor leave: the line no longer says one has joined.
+    await waitForState(hall.page, "#status", "connected");
+    assert.equal((await hall.page.textContent("#status")).trim(), "The supervisor has left the call. You are talking with 王芳 Wang Fang.");
 
     // The agent asks for help; the request reaches the staff console; Accept joins in whisper.
     await agent.page.fill("#help-reason", "跨省转移政策 cross-region transfer rules");

@@ -183,6 +183,9 @@ impl Hub {
             if let Err(e) = self.store.mark_call_taken_over(&call.0, user_id, now_ms()).await {
                 tracing::error!(%call, error = %e, "could not record the take over");
             }
+            // The agent learns who takes the call over while still on it: `hand_over` ends the
+            // agent's part next, and the console says at the top of the wrap-up who took it.
+            self.notify_support(call);
             // The engine frees the agent and lets the call go: `hand_over` follows.
             if let Err(e) =
                 self.engine.handle_input(Instant::now(), Input::TakenOver { call: call.clone() })
