@@ -379,6 +379,10 @@ impl Engine {
             Input::Reject { agent, call } => self.reject(now, &agent, &call)?,
             Input::HangUp { call, by } => self.hang_up(now, &call, &by)?,
             Input::MediaFailed { call } => self.media_failed(now, &call)?,
+            Input::EndCall { call, reason } => {
+                self.live_call(&call)?;
+                self.end_call(now, &call, reason);
+            }
             Input::TakenOver { call } => self.taken_over(now, &call)?,
             Input::Transfer { agent, call, to_skill, priority } => {
                 self.transfer(now, &agent, &call, to_skill, priority)?;

@@ -394,6 +394,18 @@ pub enum Input {
         /// The call.
         call: CallId,
     },
+    /// The shell ends a live call for a reason of its own, in whatever phase it is: a side
+    /// lost for longer than the reconnect grace ([`EndReason::CitizenLost`],
+    /// [`EndReason::AgentLost`]), a waiting citizen who left a message
+    /// ([`EndReason::MessageLeft`]), a shutdown. The call ends with exactly this reason, so
+    /// the shell never relabels an [`Command::End`]; a connected agent goes to after-call
+    /// work as after any call.
+    EndCall {
+        /// The call.
+        call: CallId,
+        /// Why it ends.
+        reason: EndReason,
+    },
     /// Blind transfer: the connected agent sends the call to another (or the same) queue. The
     /// call waits again there with its original queue time; the agent goes to after-call
     /// work. Refused with [`crate::EngineError::TransferRefused`] when the target does not

@@ -1,0 +1,761 @@
+//! The citizen's call from `call` to its end: placing it (leg, then record, then
+//! `call_queued`), the engine's commands (offer, connect, positions, end), and ending a call
+//! everywhere.
+
+use voicedesk_protocol::{
+    AgentAvailability, ClientMessage, EndReason, ErrorCode, Role, ServerMessage,
+};
+use voicedesk_queue_engine::{Command, Input as EngineInput, Party, TurnAway};
+
+use crate::core::CallCenter;
+use crate::error::{Refusal, refuse};
+use crate::feeds::{CallLegs, call_feeds, silence};
+use crate::pending::{Pending, RatingTarget};
+use crate::state::{Call, LegOwner, Placing};
+use crate::store::{NewCallRecord, StoreRequest};
+use crate::{AgentId, CallId, ConnId, LegFailure, LegId, RelayCommand, Report, SlotFeed};
+
+/// Calls an agent may still wrap up (the most recent ones of the session).
+const MAX_WRAP_UP_BACKLOG: usize = 5;
+/// Longest service id accepted.
+const MAX_SERVICE_CHARS: usize = 200;
+
+/// How the agent is named to the citizen.
+pub(crate) const CITIZEN_NAME: &str = "市民 Citizen";
+
+pub(crate) fn leg_refusal(e: LegFailure) -> Refusal {
+    match e {
+        LegFailure::BadSdp(why) => refuse(ErrorCode::BadSdp, why),
+        LegFailure::Unavailable(_) => {
+            refuse(ErrorCode::MediaUnavailable, "the media relay cannot take the call right now")
+        }
+    }
+}
+
+impl CallCenter {
+    pub(crate) fn citizen_message(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
+        match message {
+            ClientMessage::Call { service, sdp } => self.place_call(conn, citizen_id, service, sdp),
+            ClientMessage::RejoinCall { call_id, sdp } => {
+                self.rejoin_call(conn, &citizen_id, CallId(call_id), sdp)
+            }
+            ClientMessage::Ask { text } => self.ask(conn, text),
+            ClientMessage::LeaveMessage { client_id, service, name, phone, body, call_id } => {
+                self.leave_message(conn, client_id, service, name, phone, body, call_id)
+            }
+            ClientMessage::Rate { call_id, ticket, code, level, comment } => {
+                let target = match (call_id, ticket, code) {
+                    (Some(call), None, None) => (RatingTarget::Call(call), None),
+                    (None, Some(ticket), Some(code)) => {
+                        (RatingTarget::Ticket { ticket }, Some(code))
+                    }
+                    _ => {
+                        return Err(refuse(
+                            ErrorCode::InvalidState,
+                            "rate either a call_id, or a ticket with its code",
+                        ));
+                    }
+                };
+                self.rate(conn, citizen_id, target.0, target.1, level, comment)
+            }
+            ClientMessage::HangUp { call_id } => {
+                self.citizen_hang_up(conn, &citizen_id, CallId(call_id))
+            }
+            ClientMessage::StartVoiceMessage { call_id, sdp, service } => {
+                self.start_voice_message(conn, call_id, sdp, service)
+            }
+            ClientMessage::FinishVoiceMessage { client_id, name, phone } => {
+                self.finish_voice_message(conn, client_id, name, phone)
+            }
+            ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
+            other => Err(refuse(
+                ErrorCode::Forbidden,
+                format!("\"{}\" is not allowed for a citizen connection", other.type_name()),
+            )),
+        }
+    }
+
+    pub(crate) fn agent_message(
+        &mut self,
+        user_id: String,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
+        let agent = AgentId(user_id);
+        match message {
+            ClientMessage::SetState { state: AgentAvailability::Available, .. } => {
+                if !self.members.get(&agent.0).is_some_and(|m| m.leg_connected) {
+                    return Err(refuse(
+                        ErrorCode::InvalidState,
+                        "connect the headset (media_connect) and wait until it is connected before becoming available",
+                    ));
+                }
+                self.engine_input(EngineInput::AgentAvailable { agent })
+            }
+            ClientMessage::SetState { state: AgentAvailability::Away, reason } => {
+                self.engine_input(EngineInput::AgentAway { agent, reason })
+            }
+            ClientMessage::Accept { call_id } => {
+                if self.members.get(&agent.0).is_none_or(|m| m.leg.is_none()) {
+                    return Err(refuse(
+                        ErrorCode::InvalidState,
+                        "your headset is not connected; connect it (media_connect) to take the call",
+                    ));
+                }
+                self.engine_input(EngineInput::Accept { agent, call: CallId(call_id) })
+            }
+            ClientMessage::Reject { call_id } => {
+                self.engine_input(EngineInput::Reject { agent, call: CallId(call_id) })
+            }
+            ClientMessage::HangUp { call_id } => {
+                let call = CallId(call_id);
+                self.engine_input(EngineInput::HangUp { call, by: Party::Agent(agent) })
+            }
+            ClientMessage::RequestHelp { call_id, reason } => {
+                self.request_help(&agent, CallId(call_id), reason)
+            }
+            ClientMessage::CancelHelp { call_id } => self.cancel_help(&agent, CallId(call_id)),
+            ClientMessage::Transfer { call_id, service } => {
+                self.transfer(agent, CallId(call_id), &service)
+            }
+            ClientMessage::WrapUp { call_id, disposition, notes } => {
+                self.wrap_up(&agent, CallId(call_id), disposition, notes)
+            }
+            other => Err(refuse(
+                ErrorCode::Forbidden,
+                format!("\"{}\" is not allowed for an agent connection", other.type_name()),
+            )),
+        }
+    }
+
+    /// Feeds the engine and carries out what it decided; its refusal goes to the client.
+    pub(crate) fn engine_input(&mut self, input: EngineInput) -> Result<(), Refusal> {
+        let now = self.instant();
+        self.engine.handle_input(now, input).map_err(|e| refuse(e.code(), e.to_string()))?;
+        self.carry_out();
+        Ok(())
+    }
+
+    /// Feeds the engine an input the core itself decided on; a refusal means the core's view
+    /// and the engine's differ, which is a violation (reported, counted, not a panic).
+    pub(crate) fn engine_must(&mut self, input: EngineInput) -> bool {
+        let now = self.instant();
+        let what = format!("{input:?}");
+        match self.engine.handle_input(now, input) {
+            Ok(()) => {
+                self.carry_out();
+                true
+            }
+            Err(e) => {
+                self.violation(format!("engine refused {what}: {e}"));
+                false
+            }
+        }
+    }
+
+    // ----- placing a call ---------------------------------------------------------------------
+
+    fn place_call(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        service: Option<String>,
+        sdp: String,
+    ) -> Result<(), Refusal> {
+        if self.conns.get(&conn).is_some_and(|c| c.call.is_some()) {
+            return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
+        }
+        if service.as_ref().is_some_and(|s| s.chars().count() > MAX_SERVICE_CHARS) {
+            return Err(refuse(ErrorCode::UnknownService, "service is longer than 200 characters"));
+        }
+        let route = self.routing.route(service.as_deref()).ok_or_else(|| {
+            refuse(
+                ErrorCode::UnknownService,
+                format!("unknown service {:?}; see GET /api/catalogue", service.as_deref()),
+            )
+        })?;
+        let call = self.new_call_id();
+        let record = NewCallRecord {
+            call: call.clone(),
+            citizen_session: citizen_id.clone(),
+            service: service.clone(),
+            queued_at: self.now,
+            skill: route.skill.0.clone(),
+            priority: route.priority,
+        };
+        // Admission before any media: a turned-away call gets no leg, only its record.
+        if let Err(turned_away) = self.engine.admission(&route.skill, self.instant()) {
+            let reason = turned_away.end_reason();
+            let opens_at_ms = match turned_away {
+                TurnAway::Closed { opens_at_ms } => opens_at_ms.map(|ms| ms.max(0) as u64),
+                _ => None,
+            };
+            let then = Pending::TurnedAwayRecord { call: call.clone(), conn, reason, opens_at_ms };
+            self.store(Some(call), StoreRequest::InsertCall(record), then);
+            return Ok(());
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.call = Some(call.clone());
+        }
+        self.placing.insert(
+            call.clone(),
+            Placing {
+                conn,
+                citizen_id,
+                service,
+                skill: route.skill.0,
+                priority: route.priority,
+                queued_at: self.now,
+                leg: None,
+                abandoned: false,
+            },
+        );
+        self.create_leg(sdp, Role::Citizen, Pending::PlaceLeg { call });
+        Ok(())
+    }
+
+    /// The relay answered the offer of a call being placed: the record is written next.
+    pub(crate) fn place_leg_created(
+        &mut self,
+        call: CallId,
+        result: Result<(LegId, String), LegFailure>,
+    ) {
+        let Some(p) = self.placing.get_mut(&call) else {
+            if let Ok((leg, _)) = result {
+                self.relay(RelayCommand::CloseLeg { leg });
+            }
+            return;
+        };
+        match result {
+            Err(e) => {
+                let p = self.placing.remove(&call).map(|p| p.conn);
+                if let Some(conn) = p {
+                    self.release_conn_call(conn, &call);
+                    if self.conns.contains_key(&conn) {
+                        self.stats.client_errors += 1;
+                        let r = leg_refusal(e);
+                        self.send(conn, ServerMessage::error(r.code, r.text, Some("call")));
+                    }
+                }
+            }
+            Ok((leg, answer)) if p.abandoned => {
+                self.placing.remove(&call);
+                let _ = answer;
+                self.relay(RelayCommand::CloseLeg { leg });
+            }
+            Ok((leg, answer)) => {
+                p.leg = Some((leg, answer));
+                let record = NewCallRecord {
+                    call: call.clone(),
+                    citizen_session: p.citizen_id.clone(),
+                    service: p.service.clone(),
+                    queued_at: p.queued_at,
+                    skill: p.skill.clone(),
+                    priority: p.priority,
+                };
+                self.store(
+                    Some(call.clone()),
+                    StoreRequest::InsertCall(record),
+                    Pending::PlaceRecord { call },
+                );
+            }
+        }
+    }
+
+    /// The record of a call being placed is committed (or not): the citizen is told
+    /// `call_queued` and the engine queues it, or the citizen is told it failed.
+    pub(crate) fn place_recorded(&mut self, call: CallId, ok: bool) {
+        let Some(p) = self.placing.remove(&call) else {
+            self.violation(format!("record of unknown placing call {call}"));
+            return;
+        };
+        let Some((leg, answer)) = p.leg.clone() else {
+            self.violation(format!("record of call {call} before its leg"));
+            return;
+        };
+        if !ok || p.abandoned {
+            self.relay(RelayCommand::CloseLeg { leg });
+            if ok {
+                // Committed but the citizen left meanwhile: the record is closed at once.
+                let request = StoreRequest::CallEnded {
+                    call: call.clone(),
+                    at: self.now,
+                    reason: EndReason::Abandoned,
+                };
+                self.store(
+                    Some(call.clone()),
+                    request,
+                    Pending::Note { what: "end of a call left while placing", call: Some(call) },
+                );
+            } else {
+                self.release_conn_call(p.conn, &call);
+                self.stats.client_errors += 1;
+                let error = ServerMessage::error(
+                    ErrorCode::Internal,
+                    "the call could not be recorded; please try again",
+                    Some("call"),
+                );
+                self.send(p.conn, error);
+            }
+            return;
+        }
+        self.relay(RelayCommand::SetHold { leg, on: true });
+        self.stats.calls_total += 1;
+        self.legs.insert(leg, LegOwner::Citizen(call.clone()));
+        let transcript = self.hand_off_transcript(p.conn);
+        self.calls.insert(
+            call.clone(),
+            Call {
+                citizen_conn: p.conn,
+                citizen_leg: Some(leg),
+                citizen_id: p.citizen_id,
+                parked: false,
+                service: p.service.clone(),
+                skill: p.skill.clone(),
+                transfers: 0,
+                transcript,
+                queued_at: p.queued_at,
+                answered_at: None,
+                agent: None,
+                offer_told: false,
+                connected: false,
+                supporters: Vec::new(),
+                taken_over_by: None,
+                help: None,
+                citizen_heard: Vec::new(),
+            },
+        );
+        self.send(p.conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
+        let arrived = EngineInput::CallArrived {
+            call: call.clone(),
+            skill: voicedesk_queue_engine::SkillId(p.skill),
+            priority: p.priority,
+            service: p.service,
+        };
+        if !self.engine_must(arrived) {
+            self.finish_call(&call, EndReason::NoAgents, None);
+        }
+    }
+
+    /// A turned-away call's record is committed: its end is written, then the citizen told.
+    pub(crate) fn turned_away_recorded(
+        &mut self,
+        call: CallId,
+        conn: ConnId,
+        reason: EndReason,
+        opens_at_ms: Option<u64>,
+        ok: bool,
+    ) {
+        if !ok {
+            self.stats.client_errors += 1;
+            let error = ServerMessage::error(
+                ErrorCode::Internal,
+                "the call could not be recorded; please try again",
+                Some("call"),
+            );
+            self.send(conn, error);
+            return;
+        }
+        let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+        let then = Pending::TurnedAwayEnd { call: call.clone(), conn, reason, opens_at_ms };
+        self.store(Some(call), request, then);
+    }
+
+    /// The citizen is told the call was turned away (its record is complete, or at least
+    /// opened: an end that could not be written is closed at the next start).
+    pub(crate) fn tell_turned_away(
+        &mut self,
+        call: CallId,
+        conn: ConnId,
+        reason: EndReason,
+        opens_at_ms: Option<u64>,
+    ) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.citizen.turned_away = Some(reason);
+        }
+        self.emit(crate::Effect::Report(Report::CallEnded { call: call.clone(), reason }));
+        self.send(conn, ServerMessage::CallEnded { call_id: call.0, reason, opens_at_ms });
+    }
+
+    /// Forgets that a connection carries `call`.
+    pub(crate) fn release_conn_call(&mut self, conn: ConnId, call: &CallId) {
+        if let Some(c) = self.conns.get_mut(&conn)
+            && c.call.as_ref() == Some(call)
+        {
+            c.call = None;
+        }
+    }
+
+    fn citizen_hang_up(
+        &mut self,
+        conn: ConnId,
+        citizen_id: &str,
+        call: CallId,
+    ) -> Result<(), Refusal> {
+        let on_this_connection = self.conns.get(&conn).and_then(|c| c.call.as_ref()) == Some(&call);
+        if on_this_connection && let Some(p) = self.placing.get_mut(&call) {
+            p.abandoned = true;
+            self.release_conn_call(conn, &call);
+            return Ok(());
+        }
+        // After a resume, a call left behind by the old connection (parked, or answered and
+        // waiting for a new offer) may be ended without rejoining it.
+        let left_behind = self.calls.get(&call).is_some_and(|c| {
+            c.citizen_id == citizen_id && !self.conns.contains_key(&c.citizen_conn)
+        });
+        if !on_this_connection && !left_behind {
+            return Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call}")));
+        }
+        self.citizen_ends(&call, EndReason::CitizenHangUp)
+    }
+
+    /// The citizen's side ends the call (hang-up, media failure, lost for good). A call taken
+    /// over by staff is no longer the engine's: the core ends it itself.
+    pub(crate) fn citizen_ends(&mut self, call: &CallId, reason: EndReason) -> Result<(), Refusal> {
+        if self.calls.get(call).is_some_and(|c| c.taken_over_by.is_some()) {
+            self.finish_call(call, reason, None);
+            return Ok(());
+        }
+        let input = match reason {
+            EndReason::CitizenHangUp => {
+                EngineInput::HangUp { call: call.clone(), by: Party::Citizen }
+            }
+            EndReason::MediaFailed => EngineInput::MediaFailed { call: call.clone() },
+            reason => EngineInput::EndCall { call: call.clone(), reason },
+        };
+        self.engine_input(input)
+    }
+
+    // ----- the engine's decisions ---------------------------------------------------------------
+
+    /// Carries out every command the engine queued.
+    pub(crate) fn carry_out(&mut self) {
+        while let Some(command) = self.engine.poll_command() {
+            match command {
+                Command::Offer { call, agent, ring_timeout, waited, service, skill } => {
+                    let priority = self.engine.call(&call).map_or(0, |v| v.priority);
+                    let Some(c) = self.calls.get_mut(&call) else {
+                        self.violation(format!(
+                            "engine offered {call}, which the core does not know"
+                        ));
+                        continue;
+                    };
+                    c.agent = Some(agent.clone());
+                    c.offer_told = false;
+                    let offered = ServerMessage::CallOffered {
+                        call_id: call.0.clone(),
+                        service,
+                        priority,
+                        skill: skill.0,
+                        transfers: c.transfers,
+                        transcript: c.transcript.clone(),
+                        waited_ms: waited.as_millis() as u64,
+                        ring_timeout_ms: ring_timeout.as_millis() as u64,
+                    };
+                    let request = StoreRequest::CallOffered {
+                        call: call.clone(),
+                        agent: agent.0.clone(),
+                        at: self.now,
+                    };
+                    self.store(
+                        Some(call.clone()),
+                        request,
+                        Pending::Offer { call, agent, message: offered },
+                    );
+                }
+                Command::WithdrawOffer { call, agent, reason } => {
+                    let mut told = false;
+                    if let Some(c) = self.calls.get_mut(&call)
+                        && c.agent.as_ref() == Some(&agent)
+                        && !c.connected
+                    {
+                        told = c.offer_told;
+                        c.agent = None;
+                        c.offer_told = false;
+                    }
+                    // An offer whose record was not yet committed was never told: its
+                    // withdrawal is not told either.
+                    if told {
+                        let withdrawn = ServerMessage::OfferWithdrawn { call_id: call.0, reason };
+                        self.send_to_member(&agent.0, withdrawn);
+                    }
+                }
+                Command::Connect { call, agent } => self.connect(call, agent),
+                Command::Transferred { call, agent, skill } => self.transferred(call, agent, skill),
+                Command::WaitLimitReached { call, waited } => {
+                    if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
+                        let waited_ms = waited.as_millis() as u64;
+                        self.send(
+                            conn,
+                            ServerMessage::WaitLimitReached { call_id: call.0, waited_ms },
+                        );
+                    }
+                }
+                Command::End { call, agent, reason: EndReason::TakenOver } => {
+                    self.hand_over(&call, agent)
+                }
+                Command::End { call, agent, reason } => self.finish_call(&call, reason, agent),
+                Command::Position { call, position, estimated_wait } => {
+                    if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
+                        let message = ServerMessage::QueuePosition {
+                            call_id: call.0,
+                            position,
+                            estimated_wait_ms: estimated_wait.map(|d| d.as_millis() as u64),
+                        };
+                        self.send(conn, message);
+                    }
+                }
+                Command::AgentState { agent, state, reason, since, until } => {
+                    let since_ms = self.wall(since).as_u64();
+                    let until_ms = until.map(|at| self.wall(at).as_u64());
+                    self.send_to_member(
+                        &agent.0,
+                        ServerMessage::AgentState { state, reason, since_ms, until_ms },
+                    );
+                }
+            }
+        }
+    }
+
+    /// An offer's record came back: the agent hears of the offer only if it committed and
+    /// the call still rings at them. A failed write withdraws the offer as if the agent had
+    /// declined it (nobody was told), so the call goes on to whoever can take it.
+    pub(crate) fn offer_recorded(
+        &mut self,
+        call: CallId,
+        agent: AgentId,
+        message: ServerMessage,
+        ok: bool,
+    ) {
+        let still_ringing = self.engine.call(&call).is_some_and(|v| {
+            v.agent == Some(&agent) && v.phase == voicedesk_queue_engine::CallPhase::Ringing
+        });
+        if !still_ringing {
+            return;
+        }
+        if ok {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.offer_told = true;
+            }
+            self.send_to_member(&agent.0, message);
+        } else {
+            self.engine_must(EngineInput::Reject { agent, call });
+        }
+    }
+
+    /// The engine connected a call: the answer is recorded first; then the media is bridged
+    /// and both sides are told.
+    fn connect(&mut self, call: CallId, agent: AgentId) {
+        let has_headset = self.members.get(&agent.0).is_some_and(|m| m.leg.is_some());
+        if !has_headset {
+            self.violation(format!("call {call} connected to {agent} who has no headset"));
+            self.engine_must(EngineInput::MediaFailed { call });
+            return;
+        }
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.agent = Some(agent.clone());
+        }
+        let request =
+            StoreRequest::CallAnswered { call: call.clone(), agent: agent.0.clone(), at: self.now };
+        self.store(Some(call.clone()), request, Pending::Answer { call, agent });
+    }
+
+    /// The answer's record came back. Committed: bridge and tell. Not committed: the call
+    /// cannot go on unrecorded and ends (`media_failed`, the protocol's reason for a call that
+    /// could not be carried); nobody is told it was answered.
+    pub(crate) fn answer_recorded(&mut self, call: CallId, agent: AgentId, ok: bool) {
+        let connected_here = self.engine.call(&call).is_some_and(|v| {
+            v.agent == Some(&agent) && v.phase == voicedesk_queue_engine::CallPhase::Connected
+        });
+        if !connected_here || !self.calls.contains_key(&call) {
+            return;
+        }
+        if !ok {
+            self.engine_must(EngineInput::MediaFailed { call });
+            return;
+        }
+        // A citizen recording a voice message from this call gets the agent instead.
+        self.drop_voice_draft_of(&call);
+        if let Some(m) = self.members.get_mut(&agent.0) {
+            m.handled.retain(|c| *c != call);
+            m.handled.push(call.clone());
+            let excess = m.handled.len().saturating_sub(MAX_WRAP_UP_BACKLOG);
+            m.handled.drain(..excess);
+        }
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        c.connected = true;
+        c.answered_at = Some(self.now);
+        let (citizen_conn, skill, waited) =
+            (c.citizen_conn, c.skill.clone(), self.now.since(c.queued_at));
+        self.route(&call, &[]);
+        // The headset went while the answer was being written: the call waits for a new one.
+        let headset = self.members.get(&agent.0).and_then(|m| m.leg.filter(|_| m.leg_connected));
+        if headset.is_none() {
+            self.mark_lost(&call, crate::Side::Agent);
+        }
+        self.stats.calls_answered += 1;
+        self.wallboard.answered(self.now, &skill, waited);
+        self.emit(crate::Effect::Report(Report::Answered { skill, waited }));
+        let agent_name = self.members.get(&agent.0).map(|m| m.name.clone()).unwrap_or_default();
+        self.send(
+            citizen_conn,
+            ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name },
+        );
+        let to_agent =
+            ServerMessage::CallConnected { call_id: call.0, peer_name: CITIZEN_NAME.into() };
+        self.send_to_member(&agent.0, to_agent);
+    }
+
+    // ----- media routing ------------------------------------------------------------------------
+
+    /// The legs of a call as they are now.
+    pub(crate) fn call_legs(&self, call: &Call) -> CallLegs {
+        let leg_of = |user: &str| self.members.get(user).and_then(|m| m.leg);
+        let agent_here = call.agent.as_ref().filter(|_| call.connected);
+        CallLegs {
+            citizen: call.citizen_leg,
+            agent: agent_here.and_then(|a| leg_of(&a.0)),
+            supporters: call
+                .supporters
+                .iter()
+                .filter_map(|s| leg_of(&s.user_id).map(|leg| (leg, s.mode)))
+                .collect(),
+        }
+    }
+
+    /// Applies the call's routing in one relay change, plus `silenced` legs (legs that just
+    /// left the call).
+    pub(crate) fn route(&mut self, call: &CallId, silenced: &[LegId]) {
+        let Some(active) = self.calls.get(call) else { return };
+        let mut feeds: Vec<SlotFeed> = silenced.iter().flat_map(|leg| silence(*leg)).collect();
+        feeds.extend(call_feeds(&self.call_legs(active)));
+        self.relay(RelayCommand::SetFeeds { call: Some(call.clone()), feeds });
+    }
+
+    // ----- ending ---------------------------------------------------------------------------------
+
+    /// Ends a call everywhere: the relay lets go of it, its end is written, and once that
+    /// write is answered every side is told.
+    pub(crate) fn finish_call(&mut self, call: &CallId, reason: EndReason, agent: Option<AgentId>) {
+        self.drop_voice_draft_of(call);
+        let Some(active) = self.calls.remove(call) else { return };
+        for side in [crate::Side::Citizen, crate::Side::Agent] {
+            self.lost.remove(&(call.clone(), side));
+            self.timers.stop(&crate::timer::Timer::Grace(call.clone(), side));
+        }
+        let agent = agent.or(active.agent.clone());
+        let mut silenced: Vec<SlotFeed> = Vec::new();
+        if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg)
+            && active.connected
+        {
+            silenced.extend(silence(leg));
+        }
+        for s in &active.supporters {
+            if let Some(m) = self.members.get_mut(&s.user_id) {
+                m.supporting = None;
+                if let Some(leg) = m.leg {
+                    silenced.extend(silence(leg));
+                }
+            }
+        }
+        if !silenced.is_empty() {
+            self.relay(RelayCommand::SetFeeds { call: None, feeds: silenced });
+        }
+        if let Some(leg) = active.citizen_leg {
+            self.legs.remove(&leg);
+            self.relay(RelayCommand::CloseLeg { leg });
+        }
+        for s in &active.supporters {
+            self.audit_note(call, &s.user_id, crate::store::AuditAction::Leave, Some("call ended"));
+        }
+        self.release_conn_call(active.citizen_conn, call);
+        self.assistant_back(active.citizen_conn);
+        let mut tell = vec![active.citizen_conn];
+        if let Some(agent) = &agent
+            && (active.connected || (active.offer_told && reason != EndReason::Abandoned))
+            && let Some(conn) = self.members.get(&agent.0).map(|m| m.conn)
+        {
+            tell.push(conn);
+        }
+        if let Some(agent) = agent
+            && active.connected
+        {
+            self.freed_agents.push(agent.0);
+        }
+        for s in &active.supporters {
+            if let Some(conn) = self.members.get(&s.user_id).map(|m| m.conn) {
+                tell.push(conn);
+            }
+        }
+        if reason == EndReason::Abandoned {
+            self.wallboard.abandoned(self.now, &active.skill);
+        }
+        self.emit(crate::Effect::Report(Report::CallEnded { call: call.clone(), reason }));
+        let message =
+            ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
+        let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+        self.store(
+            Some(call.clone()),
+            request,
+            Pending::Ended { call: call.clone(), tell, message },
+        );
+    }
+
+    /// Agents who just left a call: one whose console was lost meanwhile is signed out
+    /// (nobody is there to take the next call); one whose headset is not back is set away.
+    pub(crate) fn after_agents_freed(&mut self) {
+        while let Some(user_id) = self.freed_agents.pop() {
+            if self.member_call(&user_id).is_some() {
+                continue;
+            }
+            let Some((conn, role, headset_up)) =
+                self.members.get(&user_id).map(|m| (m.conn, m.role, m.leg_connected))
+            else {
+                continue;
+            };
+            if !self.conns.contains_key(&conn) {
+                self.member_gone(&user_id, role);
+            } else if !headset_up && role == Role::Agent {
+                let away = EngineInput::AgentAway {
+                    agent: AgentId(user_id),
+                    reason: Some(crate::core::HEADSET_AWAY_REASON.into()),
+                };
+                // An agent already away stays away; the engine's refusal is not a violation
+                // here (the agent may have been logged out by the same input).
+                let now = self.instant();
+                if self.engine.handle_input(now, away).is_ok() {
+                    self.carry_out();
+                }
+            }
+        }
+    }
+
+    /// Ends every call as `server_shutdown` and stops.
+    pub(crate) fn shutdown(&mut self) {
+        // Calls still being placed end as soon as their record is committed.
+        for p in self.placing.values_mut() {
+            p.abandoned = true;
+        }
+        let calls: Vec<CallId> = self.calls.keys().cloned().collect();
+        for call in calls {
+            if self.calls.get(&call).is_some_and(|c| c.taken_over_by.is_some()) {
+                self.finish_call(&call, EndReason::ServerShutdown, None);
+            } else {
+                self.engine_must(EngineInput::EndCall {
+                    call: call.clone(),
+                    reason: EndReason::ServerShutdown,
+                });
+            }
+        }
+        let legs: Vec<LegId> = self.legs.keys().copied().collect();
+        for leg in legs {
+            self.relay(RelayCommand::CloseLeg { leg });
+        }
+        self.legs.clear();
+        self.stopped = true;
+    }
+}

@@ -1,0 +1,74 @@
+//! Requests whose answers are awaited, and what the core does when each comes back.
+
+use voicedesk_protocol::{EndReason, ServerMessage, SupportMode};
+
+use crate::{AgentId, CallId, ConnId};
+
+/// What a staff member's audited action was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Audited {
+    /// Join in a mode (take over included).
+    Join(SupportMode),
+    /// Switch to a mode (take over included).
+    Mode(SupportMode),
+    /// Leave.
+    Leave,
+}
+
+/// What a rating is of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RatingTarget {
+    /// One of the citizen's calls.
+    Call(String),
+    /// An answered message, proven by its code.
+    Ticket { ticket: String },
+}
+
+/// One awaited answer.
+#[derive(Debug, Clone)]
+pub(crate) enum Pending {
+    /// The leg of a call being placed.
+    PlaceLeg { call: CallId },
+    /// The record of an admitted call being placed.
+    PlaceRecord { call: CallId },
+    /// The record of a call turned away at arrival (then its end).
+    TurnedAwayRecord { call: CallId, conn: ConnId, reason: EndReason, opens_at_ms: Option<u64> },
+    /// The end of a call turned away: then the citizen is told.
+    TurnedAwayEnd { call: CallId, conn: ConnId, reason: EndReason, opens_at_ms: Option<u64> },
+    /// An offer's record: then the agent is told.
+    Offer { call: CallId, agent: AgentId, message: ServerMessage },
+    /// An answer's record: then both sides are told and the media bridged.
+    Answer { call: CallId, agent: AgentId },
+    /// A call's end record: then everyone on it is told.
+    Ended { call: CallId, tell: Vec<ConnId>, message: ServerMessage },
+    /// A write nothing waits on (its failure is reported).
+    Note { what: &'static str, call: Option<CallId> },
+    /// A staff member's audit entry: the action goes ahead only once it is committed.
+    Audit { user_id: String, call: CallId, action: Audited, conn: ConnId },
+    /// A wrap-up: then `wrap_up_saved`.
+    WrapUp { conn: ConnId, call: CallId, disposition: String },
+    /// A text message: then `message_saved` (and the waiting call it came from ends).
+    Message { conn: ConnId, client_id: String, call: Option<CallId> },
+    /// The lookup before a rating.
+    RatingLookup {
+        conn: ConnId,
+        citizen_id: String,
+        target: RatingTarget,
+        level: u8,
+        comment: String,
+    },
+    /// A rating: then `rating_saved`.
+    Rating { conn: ConnId, shown: String, level: u8 },
+    /// A headset leg.
+    Headset { user_id: String },
+    /// A new leg for a citizen's call (`rejoin_call`).
+    Rejoin { conn: ConnId, call: CallId },
+    /// A leg of its own for a voice message.
+    VoiceLeg { conn: ConnId },
+    /// The relay starting a recording.
+    VoiceStart { conn: ConnId, answer: Option<String> },
+    /// A voice message's file and row: then `message_saved`, and the leg let go.
+    VoiceSave { conn: ConnId, client_id: String, draft: crate::state::VoiceDraft },
+    /// A question to the assistant.
+    Search { conn: ConnId, question: String },
+}

@@ -1,0 +1,114 @@
+//! Answers of the store: each goes to the continuation the core left for it.
+
+use crate::core::CallCenter;
+use crate::pending::Pending;
+use crate::store::{StoreFailure, StoreReply};
+use crate::{Effect, OpId, Report};
+
+impl CallCenter {
+    pub(crate) fn store_done(&mut self, op: OpId, result: Result<StoreReply, StoreFailure>) {
+        let Some(pending) = self.pending.remove(&op) else {
+            self.violation(format!("store answer for {op}, which nothing awaits"));
+            return;
+        };
+        if let Err(e) = &result {
+            self.stats.store_failures += 1;
+            let (what, call, then) = failure_note(&pending);
+            self.emit(Effect::Report(Report::StoreFailed {
+                what,
+                call,
+                error: format!("{e:?}"),
+                then,
+            }));
+        }
+        let ok = result.is_ok();
+        match pending {
+            Pending::PlaceRecord { call } => self.place_recorded(call, ok),
+            Pending::TurnedAwayRecord { call, conn, reason, opens_at_ms } => {
+                self.turned_away_recorded(call, conn, reason, opens_at_ms, ok)
+            }
+            Pending::TurnedAwayEnd { call, conn, reason, opens_at_ms } => {
+                self.tell_turned_away(call, conn, reason, opens_at_ms)
+            }
+            Pending::Offer { call, agent, message } => {
+                self.offer_recorded(call, agent, message, ok)
+            }
+            Pending::Answer { call, agent } => self.answer_recorded(call, agent, ok),
+            Pending::Ended { tell, message, .. } => {
+                // The call is over whether or not its end was written (an open record is
+                // closed as `server_shutdown` at the next start): everyone on it is told.
+                for conn in tell {
+                    self.send(conn, message.clone());
+                }
+            }
+            Pending::Note { .. } => {}
+            Pending::Audit { user_id, call, action, conn } => {
+                self.audited(user_id, call, action, conn, ok)
+            }
+            Pending::WrapUp { conn, call, disposition } => {
+                self.wrap_up_stored(conn, call, disposition, result)
+            }
+            Pending::Message { conn, client_id, call } => {
+                self.message_stored(conn, client_id, call, result)
+            }
+            Pending::RatingLookup { conn, citizen_id, target, level, comment } => {
+                self.rating_looked_up(conn, citizen_id, target, level, comment, result)
+            }
+            Pending::VoiceSave { conn, client_id, draft } => {
+                self.voice_saved(conn, client_id, draft, result)
+            }
+            Pending::Rating { conn, shown, level } => {
+                self.rating_stored(conn, shown, level, result)
+            }
+            other @ (Pending::PlaceLeg { .. }
+            | Pending::Headset { .. }
+            | Pending::Rejoin { .. }
+            | Pending::VoiceLeg { .. }
+            | Pending::VoiceStart { .. }
+            | Pending::Search { .. }) => {
+                self.violation(format!("store answer for {op}, which awaits {other:?}"));
+            }
+        }
+    }
+}
+
+/// What a failed store operation was, and what the core does about it.
+fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'static str) {
+    match pending {
+        Pending::PlaceRecord { call } => {
+            ("insert call", Some(call.clone()), "call refused; the citizen is told to try again")
+        }
+        Pending::TurnedAwayRecord { call, .. } => {
+            ("insert call", Some(call.clone()), "the citizen is told to try again")
+        }
+        Pending::TurnedAwayEnd { call, .. } => {
+            ("end call", Some(call.clone()), "told anyway; closed at next start")
+        }
+        Pending::Offer { call, .. } => {
+            ("offer", Some(call.clone()), "offer withdrawn untold; the call goes on")
+        }
+        Pending::Answer { call, .. } => {
+            ("answer", Some(call.clone()), "call ended as media_failed; nobody told of an answer")
+        }
+        Pending::Ended { call, .. } => {
+            ("end call", Some(call.clone()), "told anyway; closed at next start")
+        }
+        Pending::Note { what, call } => (what, call.clone(), "nothing waits on it"),
+        Pending::Audit { call, .. } => ("audit", Some(call.clone()), "the action is refused"),
+        Pending::WrapUp { call, .. } => {
+            ("wrap-up", Some(call.clone()), "the agent is told to try again")
+        }
+        Pending::Message { .. } => ("message", None, "the citizen is told; nothing acknowledged"),
+        Pending::RatingLookup { .. } => ("rating lookup", None, "the citizen is told"),
+        Pending::Rating { .. } => ("rating", None, "the citizen is told; nothing acknowledged"),
+        Pending::VoiceSave { .. } => {
+            ("voice message", None, "the citizen is told; nothing acknowledged")
+        }
+        Pending::PlaceLeg { .. }
+        | Pending::Headset { .. }
+        | Pending::Rejoin { .. }
+        | Pending::VoiceLeg { .. }
+        | Pending::VoiceStart { .. }
+        | Pending::Search { .. } => ("not a store request", None, "violation"),
+    }
+}

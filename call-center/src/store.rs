@@ -1,0 +1,284 @@
+//! Store operations as values: what the core asks the driver to commit or read, and what
+//! comes back. The driver maps them onto the store's traits; the core never waits for one
+//! inline, and a client hears of a record only once its [`crate::Input::Store`] said `Ok`.
+
+use voicedesk_protocol::{EndReason, SupportMode};
+
+use crate::{CallId, UnixMs};
+
+/// A call's first record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallRecord {
+    /// The call.
+    pub call: CallId,
+    /// The citizen's opaque identity id.
+    pub citizen_session: String,
+    /// The service chosen in the hall.
+    pub service: Option<String>,
+    /// When it was queued.
+    pub queued_at: UnixMs,
+    /// Its queue.
+    pub skill: String,
+    /// Its priority there.
+    pub priority: u8,
+}
+
+/// What an audit entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// A staff member joined a call.
+    Join,
+    /// A staff member changed mode.
+    Mode,
+    /// A staff member left a call.
+    Leave,
+    /// A staff member took a call over.
+    TakeOver,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// When.
+    pub at: UnixMs,
+    /// The staff member.
+    pub actor: String,
+    /// The call.
+    pub call: CallId,
+    /// What.
+    pub action: AuditAction,
+    /// The mode joined or switched to.
+    pub mode: Option<SupportMode>,
+    /// Why, when not the actor's own choice ("call ended", "disconnected" …).
+    pub detail: Option<String>,
+}
+
+/// Why a citizen leaves a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageReason {
+    /// The queue was closed.
+    Closed,
+    /// The queue was full.
+    QueueFull,
+    /// Nobody with the skill was signed in.
+    NoAgents,
+    /// The call waited as long as its queue allows.
+    WaitLimit,
+    /// The citizen chose to.
+    Choice,
+}
+
+/// A text message to commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The client's id for the message (retries are safe).
+    pub client_id: String,
+    /// The service it is about.
+    pub service: Option<String>,
+    /// The citizen's name, if given.
+    pub name: Option<String>,
+    /// Their phone, if given.
+    pub phone: Option<String>,
+    /// The text.
+    pub body: String,
+    /// The waiting call it was left from.
+    pub call: Option<CallId>,
+    /// Why.
+    pub reason: MessageReason,
+    /// When it arrived.
+    pub created_at: UnixMs,
+    /// When staff must have answered it (two working days).
+    pub due_at: UnixMs,
+}
+
+/// A voice message to commit: the driver stops the recording of `leg`, writes the Ogg/Opus
+/// file durably, then commits the row naming it (and removes the file if the row fails).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceMessageRecord {
+    /// The leg being recorded.
+    pub leg: crate::LegId,
+    /// The client's id for the message.
+    pub client_id: String,
+    /// The service it is about.
+    pub service: Option<String>,
+    /// The citizen's name, if given.
+    pub name: Option<String>,
+    /// Their phone, if given.
+    pub phone: Option<String>,
+    /// The waiting call it was left from.
+    pub call: Option<CallId>,
+    /// Why.
+    pub reason: MessageReason,
+    /// When it arrived.
+    pub created_at: UnixMs,
+    /// When staff must have answered it.
+    pub due_at: UnixMs,
+}
+
+/// What a rating is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatingKind {
+    /// A call.
+    Call,
+    /// An answered message.
+    Message,
+}
+
+/// One store operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreRequest {
+    /// A new call record.
+    InsertCall(NewCallRecord),
+    /// The call was offered to an agent.
+    CallOffered {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// The call was answered.
+    CallAnswered {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// The call went to another queue.
+    CallTransferred {
+        /// The call.
+        call: CallId,
+        /// The new queue.
+        skill: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// A staff member took the call over.
+    CallTakenOver {
+        /// The call.
+        call: CallId,
+        /// The staff member.
+        staff: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// The call ended.
+    CallEnded {
+        /// The call.
+        call: CallId,
+        /// When.
+        at: UnixMs,
+        /// Why.
+        reason: EndReason,
+    },
+    /// An audit entry.
+    Audit(AuditRecord),
+    /// An agent's wrap-up of a call.
+    WrapUp {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: String,
+        /// A disposition id of the catalogue.
+        disposition: String,
+        /// Free notes.
+        notes: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// A text message.
+    InsertMessage(MessageRecord),
+    /// A voice message (file, then row).
+    InsertVoiceMessage(VoiceMessageRecord),
+    /// A rating.
+    InsertRating {
+        /// Of what.
+        kind: RatingKind,
+        /// The call id or message id.
+        subject_id: String,
+        /// 1 to 5.
+        level: u8,
+        /// Free comment.
+        comment: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// Read what a rating of a call needs to know.
+    ReadCall {
+        /// The call id.
+        call_id: String,
+    },
+    /// Check a ticket's code and read whether it has a reply.
+    VerifyTicket {
+        /// The ticket.
+        ticket: String,
+        /// Its secret code.
+        code: String,
+    },
+}
+
+impl StoreRequest {
+    /// Whether the request writes (as opposed to reads).
+    pub fn is_write(&self) -> bool {
+        !matches!(self, StoreRequest::ReadCall { .. } | StoreRequest::VerifyTicket { .. })
+    }
+}
+
+/// A call as a rating needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallFacts {
+    /// Whose call it was.
+    pub citizen_session: String,
+    /// It was answered.
+    pub answered: bool,
+    /// It has ended.
+    pub ended: bool,
+}
+
+/// A ticket as a rating needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketFacts {
+    /// The message's id.
+    pub message_id: String,
+    /// Staff replied.
+    pub replied: bool,
+}
+
+/// What the store answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreReply {
+    /// A write committed.
+    Done,
+    /// A message committed (or found again by its client id).
+    MessageSaved {
+        /// Its ticket.
+        ticket: String,
+        /// Its secret code.
+        code: String,
+        /// When it is due.
+        due_at_ms: i64,
+    },
+    /// [`StoreRequest::ReadCall`]: the call, if it exists.
+    Call(Option<CallFacts>),
+    /// [`StoreRequest::VerifyTicket`]: the message, if ticket and code match.
+    Ticket(Option<TicketFacts>),
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// A value was refused; the text names the field.
+    InvalidValue(String),
+    /// A unique key is taken (a client id reused, a second rating).
+    Conflict,
+    /// A reference does not exist (`target` names it: "disposition" …).
+    InvalidReference {
+        /// What was referenced.
+        target: String,
+    },
+    /// The store could not do it now.
+    Unavailable(String),
+}

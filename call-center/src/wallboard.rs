@@ -1,0 +1,267 @@
+//! The live figures pushed to staff consoles: queues, agents, calls, help requests, and a few
+//! hours of history. "Today" begins at local midnight of `utc_offset_minutes`; the service
+//! level is the share of today's answered + abandoned calls answered within
+//! `service_level_seconds`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use voicedesk_protocol::{
+    AgentActivity, AgentRow, CallPhaseName, CallRow, HelpRow, HistoryPoint, QueueRow,
+    ServerMessage, Wallboard,
+};
+use voicedesk_queue_engine::CallPhase;
+
+use crate::UnixMs;
+use crate::core::CallCenter;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const SAMPLE_EVERY: Duration = Duration::from_secs(60);
+const HISTORY_POINTS: usize = 8 * 60;
+/// Staff consoles get a fresh board at least this often even when nothing changed.
+const REFRESH_EVERY: Duration = Duration::from_secs(5);
+
+/// Wallboard settings and today's figures so far (read by the driver at start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WallboardConfig {
+    /// The service-level threshold.
+    pub service_level_seconds: u32,
+    /// Offset of the hall's local time from UTC, for "today".
+    pub utc_offset_minutes: i32,
+    /// Today's calls, all queues, before this process started.
+    pub today: DayCounts,
+}
+
+/// Answered and abandoned calls of one day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    /// Answered.
+    pub answered: u64,
+    /// Answered within the service level.
+    pub answered_within: u64,
+    /// Abandoned before an answer.
+    pub abandoned: u64,
+}
+
+impl DayCounts {
+    fn service_level_pct(&self) -> Option<f32> {
+        let total = self.answered + self.abandoned;
+        (total > 0).then(|| (self.answered_within as f64 * 100.0 / total as f64) as f32)
+    }
+}
+
+/// The board's memory.
+#[derive(Debug, Default)]
+pub(crate) struct WallboardState {
+    pub(crate) config: WallboardConfig,
+    /// Something changed since the last push.
+    pub(crate) dirty: bool,
+    last_push: Option<UnixMs>,
+    last_sample: Option<UnixMs>,
+    history: VecDeque<HistoryPoint>,
+    day_start: i64,
+    all: DayCounts,
+    by_skill: BTreeMap<String, DayCounts>,
+}
+
+fn local_day_start(now_ms: i64, offset_minutes: i32) -> i64 {
+    let offset = offset_minutes as i64 * 60_000;
+    (now_ms + offset).div_euclid(DAY_MS) * DAY_MS - offset
+}
+
+impl WallboardState {
+    pub(crate) fn new(config: WallboardConfig, now: UnixMs) -> Self {
+        Self {
+            config,
+            dirty: true,
+            day_start: local_day_start(now.0, config.utc_offset_minutes),
+            all: config.today,
+            ..Self::default()
+        }
+    }
+
+    fn roll_day(&mut self, now: UnixMs) {
+        let today = local_day_start(now.0, self.config.utc_offset_minutes);
+        if today != self.day_start {
+            self.day_start = today;
+            self.all = DayCounts::default();
+            self.by_skill.clear();
+        }
+    }
+
+    /// A call of queue `skill` was answered after waiting `waited`.
+    pub(crate) fn answered(&mut self, now: UnixMs, skill: &str, waited: Duration) {
+        self.roll_day(now);
+        let within = waited.as_secs() <= u64::from(self.config.service_level_seconds)
+            && waited <= Duration::from_secs(self.config.service_level_seconds.into());
+        for counts in [&mut self.all, self.by_skill.entry(skill.to_owned()).or_default()] {
+            counts.answered += 1;
+            counts.answered_within += u64::from(within);
+        }
+    }
+
+    /// A call of queue `skill` was abandoned.
+    pub(crate) fn abandoned(&mut self, now: UnixMs, skill: &str) {
+        self.roll_day(now);
+        self.all.abandoned += 1;
+        self.by_skill.entry(skill.to_owned()).or_default().abandoned += 1;
+    }
+}
+
+impl CallCenter {
+    /// The board as it is now.
+    pub(crate) fn wallboard_snapshot(&mut self) -> Wallboard {
+        self.wallboard.roll_day(self.now);
+        let now = self.instant();
+        let threshold = self.wallboard.config.service_level_seconds;
+        let row = |name: String, counts: DayCounts| QueueRow {
+            name,
+            available_agents: 0,
+            staffed_agents: 0,
+            waiting: 0,
+            longest_wait_ms: 0,
+            answered_today: counts.answered as u32,
+            abandoned_today: counts.abandoned as u32,
+            service_level_pct: counts.service_level_pct(),
+            service_level_seconds: threshold,
+        };
+        let mut queues = vec![QueueRow {
+            waiting: (self.engine.queue_len()
+                + self.engine.ringing_count()
+                + self.engine.parked_count()) as u32,
+            longest_wait_ms: self.engine.longest_wait(now).map_or(0, |d| d.as_millis() as u64),
+            available_agents: self
+                .engine
+                .agents()
+                .filter(|a| a.activity == AgentActivity::Available)
+                .count() as u32,
+            staffed_agents: self
+                .engine
+                .agents()
+                .filter(|a| a.activity != AgentActivity::Away)
+                .count() as u32,
+            ..row("all".into(), self.wallboard.all)
+        }];
+        for q in self.engine.queues(now) {
+            let counts = self.wallboard.by_skill.get(&q.skill.0).copied().unwrap_or_default();
+            queues.push(QueueRow {
+                waiting: q.waiting as u32,
+                longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
+                available_agents: q.available as u32,
+                staffed_agents: q.staffed,
+                ..row(q.skill.0.clone(), counts)
+            });
+        }
+        let name_of = |id: &str| self.members.get(id).map(|m| m.name.clone());
+        let agents: Vec<AgentRow> = self
+            .engine
+            .agents()
+            .map(|a| AgentRow {
+                user_id: a.id.0.clone(),
+                name: name_of(&a.id.0).unwrap_or_default(),
+                state: a.activity,
+                reason: a.reason.map(str::to_owned),
+                since_ms: self.clock.unix(a.since).as_u64(),
+                skills: a.skills.keys().map(|s| s.0.clone()).collect(),
+            })
+            .collect();
+        let mut calls: Vec<CallRow> = self
+            .calls
+            .iter()
+            .map(|(id, c)| {
+                let phase = match self.engine.call(id).map(|v| v.phase) {
+                    Some(CallPhase::Queued) => CallPhaseName::Queued,
+                    Some(CallPhase::Ringing) => CallPhaseName::Ringing,
+                    _ => CallPhaseName::Talking,
+                };
+                let talking_to =
+                    c.agent.as_ref().map(|a| a.0.as_str()).or(c.taken_over_by.as_deref());
+                CallRow {
+                    call_id: id.0.clone(),
+                    service: c.service.clone(),
+                    skill: c.skill.clone(),
+                    phase,
+                    agent_name: talking_to.and_then(name_of),
+                    queued_at_ms: c.queued_at.as_u64(),
+                    answered_at_ms: c.answered_at.map(UnixMs::as_u64),
+                    supporters: self.supporter_list(c),
+                    reconnecting: self.reconnecting(id),
+                }
+            })
+            .collect();
+        calls.sort_by_key(|c| c.queued_at_ms);
+        let mut help_requests: Vec<HelpRow> = self
+            .calls
+            .iter()
+            .filter_map(|(id, c)| {
+                let help = c.help.as_ref()?;
+                let agent = c.agent.as_ref()?;
+                Some(HelpRow {
+                    call_id: id.0.clone(),
+                    agent_name: name_of(&agent.0).unwrap_or_default(),
+                    reason: help.reason.clone(),
+                    requested_at_ms: help.at.as_u64(),
+                })
+            })
+            .collect();
+        help_requests.sort_by_key(|h| h.requested_at_ms);
+        Wallboard {
+            at_ms: self.now.as_u64(),
+            queues,
+            agents,
+            calls,
+            help_requests,
+            history: self.wallboard.history.iter().cloned().collect(),
+        }
+    }
+
+    /// Sends the board to every staff console now.
+    pub(crate) fn push_wallboard(&mut self) {
+        let staff: Vec<_> =
+            self.members.values().filter(|m| m.role.is_staff()).map(|m| m.conn).collect();
+        self.wallboard.dirty = false;
+        self.wallboard.last_push = Some(self.now);
+        if staff.is_empty() {
+            return;
+        }
+        let board = self.wallboard_snapshot();
+        for conn in staff {
+            self.send(conn, ServerMessage::Wallboard(board.clone()));
+        }
+    }
+
+    /// Once a second: sample the history, push the board if it changed or is getting old.
+    pub(crate) fn wallboard_tick(&mut self) {
+        let now = self.now;
+        if self.wallboard.last_sample.is_none_or(|t| now.since(t) >= SAMPLE_EVERY) {
+            self.wallboard.last_sample = Some(now);
+            let point = HistoryPoint {
+                at_ms: now.as_u64(),
+                waiting: (self.engine.queue_len() + self.engine.ringing_count()) as u32,
+                service_level_pct: self.wallboard.all.service_level_pct(),
+            };
+            self.wallboard.history.push_back(point);
+            while self.wallboard.history.len() > HISTORY_POINTS {
+                self.wallboard.history.pop_front();
+            }
+            self.wallboard.dirty = true;
+        }
+        let stale = self.wallboard.last_push.is_none_or(|t| now.since(t) >= REFRESH_EVERY);
+        if self.wallboard.dirty || stale {
+            self.push_wallboard();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_starts_at_local_midnight() {
+        let beijing_half_past_midnight = 1_795_305_600_000 - 8 * 3_600_000 + 30 * 60_000;
+        let start = local_day_start(beijing_half_past_midnight, 480);
+        assert_eq!(beijing_half_past_midnight - start, 30 * 60_000);
+        assert_eq!(local_day_start(start, 480), start);
+    }
+}

@@ -1,0 +1,357 @@
+//! A citizen's call from `call` to its end: placing, offering, answering, ending — and what the
+//! citizen and agent are told, in which order relative to the store.
+
+mod common;
+
+use common::{Answer, Sim, is_error};
+use voicedesk_call_center::store::{StoreFailure, StoreRequest};
+use voicedesk_call_center::{Effect, Input};
+use voicedesk_protocol::{AgentActivity, ClientMessage, EndReason, ErrorCode, ServerMessage};
+
+fn is_insert(r: &StoreRequest) -> bool {
+    matches!(r, StoreRequest::InsertCall(_))
+}
+
+#[test]
+fn a_call_is_queued_only_after_its_record_is_committed() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| if is_insert(r) { Answer::Hold } else { Answer::Ok });
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    assert!(sim.take(citizen).is_empty(), "nothing is told while the record is not committed");
+    sim.release(Answer::Ok);
+    let told = sim.take(citizen);
+    assert!(matches!(told.first(), Some(ServerMessage::CallQueued { .. })), "{told:?}");
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn a_call_whose_record_fails_is_refused_and_its_leg_closed() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| {
+        if is_insert(r) {
+            Answer::Fail(StoreFailure::Unavailable("disk full".into()))
+        } else {
+            Answer::Ok
+        }
+    });
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    let told = sim.take(citizen);
+    assert_eq!(told.len(), 1);
+    assert!(is_error(&told[0], "call"));
+    let leg = *sim.legs_made.last().unwrap();
+    assert!(sim.closed_legs.contains(&leg), "the leg made for the call is closed");
+    // The connection may call again.
+    sim.store_policy = Box::new(|_| Answer::Ok);
+    sim.place_call(citizen, Some("pension"));
+}
+
+#[test]
+fn a_bad_offer_is_refused_before_any_record() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "bad".into() });
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::BadSdp, .. }]),
+        "{told:?}"
+    );
+    assert!(!sim.store_log.iter().any(|(r, _)| is_insert(r)), "no record for a refused offer");
+}
+
+#[test]
+fn a_call_nobody_can_take_is_turned_away_without_media_after_its_record() {
+    let mut sim = Sim::new();
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::CallEnded { reason: EndReason::NoAgents, .. }]),
+        "{told:?}"
+    );
+    assert!(sim.legs_made.is_empty(), "no leg for a turned-away call");
+    let kinds: Vec<_> = sim.store_log.iter().map(|(r, _)| std::mem::discriminant(r)).collect();
+    assert_eq!(kinds.len(), 2, "record then its end: {:?}", sim.store_log);
+}
+
+#[test]
+fn a_second_call_on_one_connection_is_refused() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    let citizen = sim.citizen();
+    sim.place_call(citizen, None);
+    sim.take(citizen);
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "offer".into() });
+    let told = sim.take(citizen);
+    assert!(matches!(&told[..], [ServerMessage::Error { code: ErrorCode::InvalidState, .. }]));
+}
+
+#[test]
+fn an_unknown_service_is_refused() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("lottery".into()), sdp: "offer".into() });
+    let told = sim.take(citizen);
+    assert!(matches!(&told[..], [ServerMessage::Error { code: ErrorCode::UnknownService, .. }]));
+}
+
+#[test]
+fn each_role_may_send_only_its_own_messages() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Accept { call_id: "x".into() });
+    assert!(matches!(
+        &sim.take(citizen)[..],
+        [ServerMessage::Error { code: ErrorCode::Forbidden, .. }]
+    ));
+    sim.say(agent, ClientMessage::Call { service: None, sdp: "offer".into() });
+    assert!(matches!(
+        &sim.take(agent)[..],
+        [ServerMessage::Error { code: ErrorCode::Forbidden, .. }]
+    ));
+    let staff = sim.ready_staff("staff1");
+    sim.say(staff, ClientMessage::Accept { call_id: "x".into() });
+    assert!(matches!(
+        &sim.take(staff)[..],
+        [ServerMessage::Error { code: ErrorCode::Forbidden, .. }]
+    ));
+}
+
+#[test]
+fn an_offer_is_told_to_the_agent_only_after_its_write() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallOffered { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    let citizen = sim.citizen();
+    sim.place_call(citizen, Some("pension"));
+    assert!(!sim.take(agent).iter().any(|m| matches!(m, ServerMessage::CallOffered { .. })));
+    sim.release(Answer::Ok);
+    assert!(sim.take(agent).iter().any(|m| matches!(m, ServerMessage::CallOffered { .. })));
+}
+
+#[test]
+fn offer_write_failure_tells_nobody_of_an_offer() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallOffered { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    let citizen = sim.citizen();
+    let call = sim.place_call(citizen, Some("pension"));
+    sim.release(Answer::Fail(StoreFailure::Unavailable("timeout".into())));
+    let told = sim.take(agent);
+    assert!(
+        !told.iter().any(|m| matches!(
+            m,
+            ServerMessage::CallOffered { .. } | ServerMessage::OfferWithdrawn { .. }
+        )),
+        "{told:?}"
+    );
+    // The call is offered again (the only agent), and this time the write commits.
+    sim.release(Answer::Ok);
+    assert!(
+        sim.take(agent)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallOffered { call_id, .. } if *call_id == call.0))
+    );
+}
+
+#[test]
+fn accept_connects_after_the_answer_is_committed_and_bridges_both() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let agent_leg = *sim.legs_made.last().unwrap();
+    let citizen = sim.citizen();
+    let call = sim.place_call(citizen, Some("pension"));
+    let citizen_leg = sim.citizen_leg();
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallAnswered { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    sim.accept(agent, &call);
+    assert!(!sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })));
+    assert!(sim.hears(citizen_leg).is_empty(), "no audio before the answer is recorded");
+    sim.release(Answer::Ok);
+    assert!(sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })));
+    assert!(sim.take(agent).iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })));
+    assert_eq!(sim.hears(citizen_leg), vec![agent_leg]);
+    assert_eq!(sim.hears(agent_leg), vec![citizen_leg]);
+}
+
+#[test]
+fn answer_write_failure_ends_the_call_and_nobody_hears_it_was_answered() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let citizen = sim.citizen();
+    let call = sim.place_call(citizen, Some("pension"));
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallAnswered { .. }) {
+            Answer::Fail(StoreFailure::Unavailable("gone".into()))
+        } else {
+            Answer::Ok
+        }
+    });
+    sim.accept(agent, &call);
+    let told = sim.take(citizen);
+    assert!(!told.iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })), "{told:?}");
+    assert!(
+        told.iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { reason: EndReason::MediaFailed, .. }))
+    );
+    assert_eq!(sim.ends_written(), vec![(call, EndReason::MediaFailed)]);
+}
+
+#[test]
+fn citizen_hang_up_ends_the_call_once_and_sends_the_agent_to_after_call_work() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let (citizen, call) = sim.connected_call(agent);
+    sim.say(citizen, ClientMessage::HangUp { call_id: call.0.clone() });
+    let to_agent = sim.take(agent);
+    assert!(
+        to_agent.iter().any(|m| matches!(
+            m,
+            ServerMessage::CallEnded { reason: EndReason::CitizenHangUp, .. }
+        ))
+    );
+    assert!(to_agent.iter().any(|m| matches!(
+        m,
+        ServerMessage::AgentState { state: AgentActivity::AfterCallWork, .. }
+    )));
+    assert_eq!(sim.ends_written(), vec![(call.clone(), EndReason::CitizenHangUp)]);
+    assert!(sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })));
+    sim.say(citizen, ClientMessage::HangUp { call_id: call.0 });
+    assert!(matches!(
+        &sim.take(citizen)[..],
+        [ServerMessage::Error { code: ErrorCode::UnknownCall, .. }]
+    ));
+    assert_eq!(sim.ends_written().len(), 1, "ended once");
+}
+
+#[test]
+fn after_call_work_ends_by_itself_on_fake_time() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let (_, call) = sim.connected_call(agent);
+    sim.say(agent, ClientMessage::HangUp { call_id: call.0 });
+    sim.take(agent);
+    sim.secs(29);
+    assert!(
+        !sim.take(agent).iter().any(|m| matches!(
+            m,
+            ServerMessage::AgentState { state: AgentActivity::Available, .. }
+        ))
+    );
+    sim.secs(1);
+    assert!(
+        sim.take(agent).iter().any(|m| matches!(
+            m,
+            ServerMessage::AgentState { state: AgentActivity::Available, .. }
+        ))
+    );
+}
+
+#[test]
+fn an_unanswered_offer_moves_on_after_the_ring_timeout() {
+    let mut sim = Sim::new();
+    let first = sim.ready_agent("agent1");
+    let second = sim.ready_agent("agent2");
+    let citizen = sim.citizen();
+    let call = sim.place_call(citizen, Some("pension"));
+    let rang_first = sim.take(first).iter().any(|m| matches!(m, ServerMessage::CallOffered { .. }));
+    let (ringing, other) = if rang_first { (first, second) } else { (second, first) };
+    sim.secs(15);
+    let withdrawn = sim.take(ringing);
+    assert!(
+        withdrawn.iter().any(
+            |m| matches!(m, ServerMessage::OfferWithdrawn { call_id, .. } if *call_id == call.0)
+        )
+    );
+    assert!(
+        sim.take(other)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallOffered { call_id, .. } if *call_id == call.0))
+    );
+}
+
+#[test]
+fn a_burst_of_calls_does_not_wait_for_each_others_records() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| if is_insert(r) { Answer::Hold } else { Answer::Ok });
+    let citizens: Vec<_> = (0..100).map(|_| sim.citizen()).collect();
+    for c in &citizens {
+        sim.say(*c, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    }
+    assert_eq!(sim.held.len(), 100, "every record is being written at the same time");
+    while !sim.held.is_empty() {
+        sim.release(Answer::Ok);
+    }
+    for c in citizens {
+        assert!(sim.heard(c).iter().any(|m| matches!(m, ServerMessage::CallQueued { .. })));
+    }
+}
+
+#[test]
+fn a_citizen_who_leaves_while_the_call_is_placed_leaves_a_closed_record() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.store_policy = Box::new(|r| if is_insert(r) { Answer::Hold } else { Answer::Ok });
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "offer".into() });
+    sim.input(Input::Disconnected { conn: citizen });
+    sim.release(Answer::Ok);
+    assert_eq!(sim.ends_written().len(), 1);
+    assert_eq!(sim.ends_written()[0].1, EndReason::Abandoned);
+    assert!(sim.closed_legs.contains(sim.legs_made.last().unwrap()));
+    assert!(
+        !sim.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send { message: ServerMessage::CallQueued { .. }, .. }))
+    );
+}
+
+#[test]
+fn the_queue_position_is_pushed_to_waiting_citizens() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let first = sim.citizen();
+    sim.place_call(first, None);
+    let second = sim.citizen();
+    sim.place_call(second, None);
+    let told = sim.take(second);
+    assert!(
+        told.iter().any(|m| matches!(m, ServerMessage::QueuePosition { position: 2, .. })),
+        "{told:?}"
+    );
+    let _ = agent;
+}
+
+#[test]
+fn shutdown_ends_every_call_as_server_shutdown_and_tells_both_sides() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let (citizen, call) = sim.connected_call(agent);
+    sim.input(Input::Shutdown);
+    assert_eq!(sim.ends_written(), vec![(call, EndReason::ServerShutdown)]);
+    assert!(
+        sim.take(citizen).iter().any(|m| matches!(
+            m,
+            ServerMessage::CallEnded { reason: EndReason::ServerShutdown, .. }
+        ))
+    );
+    assert!(
+        sim.take(agent).iter().any(|m| matches!(
+            m,
+            ServerMessage::CallEnded { reason: EndReason::ServerShutdown, .. }
+        ))
+    );
+    assert_eq!(sim.core.poll_timeout(), None);
+}

@@ -1,0 +1,562 @@
+//! The one harness every scenario test shares, after quinn's `Pair` and str0m's simulated time:
+//! a [`CallCenter`] driven the way the signaling driver drives it, with a fake clock that only
+//! moves when a test says so, a fake store and a fake relay that answer the core's effects
+//! (at once, or held, or failing, as the test decides). No socket, no database, no sleep.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+pub(crate) mod world;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use voicedesk_call_center::store::{
+    CallFacts, StoreFailure, StoreReply, StoreRequest, TicketFacts,
+};
+use voicedesk_call_center::{
+    AssistantAnswer, CallCenter, CallId, ConnId, CoreConfig, Effect, Identity, Input, LegEnd,
+    LegFailure, LegId, OpId, RelayCommand, Report, Route, Routing, SkillId, SlotRef, UnixMs,
+};
+use voicedesk_protocol::{
+    AgentAvailability, ClientMessage, Role, ServerMessage, SupportMode, UserInfo,
+};
+use voicedesk_queue_engine::{EngineConfig, QueueSettings};
+
+/// 2026-12-07 09:00 in Beijing, as Unix milliseconds: the fake clock starts here.
+pub(crate) const START: UnixMs = UnixMs(1_796_605_200_000);
+
+/// What the fake store does with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Commit it (or read it) now.
+    Ok,
+    /// Fail it now.
+    Fail(StoreFailure),
+    /// Keep it unanswered until the test releases it.
+    Hold,
+}
+
+/// One step of the input log: an input, or a call of `handle_timeout`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    /// `handle(now, input)`.
+    Input(UnixMs, Input),
+    /// `handle_timeout(now)`.
+    Timeout(UnixMs),
+}
+
+/// A decision of the fake store for each request.
+pub(crate) type StorePolicy = Box<dyn FnMut(&StoreRequest) -> Answer>;
+
+/// The core plus its fake world.
+pub(crate) struct Sim {
+    pub(crate) core: CallCenter,
+    pub(crate) now: UnixMs,
+    /// Every step handed to the core, in order: replaying it gives the same effects.
+    pub(crate) log: Vec<Step>,
+    /// Every effect, in order.
+    pub(crate) effects: Vec<Effect>,
+    /// Messages each connection received and the test has not taken yet.
+    inbox: BTreeMap<ConnId, Vec<ServerMessage>>,
+    /// Every message each connection received, ever.
+    pub(crate) heard: BTreeMap<ConnId, Vec<ServerMessage>>,
+    /// The relay's routing table as the core set it.
+    pub(crate) table: BTreeMap<SlotRef, Option<LegId>>,
+    /// Legs the fake relay made, and which are closed.
+    pub(crate) legs_made: Vec<LegId>,
+    pub(crate) closed_legs: BTreeSet<LegId>,
+    /// Hold audio per citizen leg, as last set.
+    pub(crate) hold: BTreeMap<LegId, bool>,
+    /// Legs being recorded.
+    pub(crate) recording: BTreeSet<LegId>,
+    /// Store requests held back by the policy.
+    pub(crate) held: VecDeque<(OpId, StoreRequest, usize)>,
+    /// Every store request, with how it was answered.
+    pub(crate) store_log: Vec<(StoreRequest, Answer)>,
+    /// The fake store's call records: citizen, answered, ended.
+    pub(crate) records: BTreeMap<String, CallFacts>,
+    pub(crate) store_policy: StorePolicy,
+    /// Members' user ids by connection.
+    pub(crate) users: BTreeMap<ConnId, String>,
+    /// Headset legs and whose they are.
+    pub(crate) leg_owner: BTreeMap<LegId, String>,
+    /// Staff modes as committed to the audit log, with the order in which the core asked for
+    /// each entry (a later decision wins even if an earlier entry commits after it).
+    pub(crate) staff_mode: BTreeMap<String, (usize, Option<SupportMode>)>,
+    /// Calls whose offer / answer was committed, messages and ratings committed.
+    pub(crate) offers_committed: BTreeSet<(String, String)>,
+    pub(crate) messages_committed: BTreeSet<String>,
+    pub(crate) ratings_committed: usize,
+    /// Broken promises seen (a client told of something not committed): must stay empty.
+    pub(crate) broken: Vec<String>,
+    /// When true, leg requests fail as the relay being unavailable.
+    pub(crate) relay_down: bool,
+    to_feed: VecDeque<Input>,
+    next_leg: u64,
+    next_conn: u64,
+    tickets: u64,
+}
+
+/// The engine settings the scenarios use: 15 s ring, 30 s wrap-up, 60 s grace.
+pub(crate) fn engine_config() -> EngineConfig {
+    EngineConfig::default()
+}
+
+/// Services of the fake catalogue: `pension` (general queue) and `medical` (its own queue).
+pub(crate) fn routing() -> Routing {
+    let mut services = BTreeMap::new();
+    services.insert("pension".to_owned(), Route { skill: SkillId("general".into()), priority: 0 });
+    services.insert("medical".to_owned(), Route { skill: SkillId("medical".into()), priority: 1 });
+    let mut queues = BTreeMap::new();
+    queues.insert(SkillId("general".into()), QueueSettings::default());
+    queues.insert(SkillId("medical".into()), QueueSettings::default());
+    Routing { services, queues, calendar: Default::default() }
+}
+
+impl Sim {
+    pub(crate) fn new() -> Self {
+        Self::with_config(engine_config())
+    }
+
+    pub(crate) fn with_config(engine: EngineConfig) -> Self {
+        let core = CallCenter::new(CoreConfig::new(engine, 0x5eed), START, Instant::now());
+        let mut sim = Sim {
+            core,
+            now: START,
+            log: Vec::new(),
+            effects: Vec::new(),
+            inbox: BTreeMap::new(),
+            heard: BTreeMap::new(),
+            table: BTreeMap::new(),
+            legs_made: Vec::new(),
+            closed_legs: BTreeSet::new(),
+            held: VecDeque::new(),
+            hold: BTreeMap::new(),
+            recording: BTreeSet::new(),
+            store_log: Vec::new(),
+            records: BTreeMap::new(),
+            store_policy: Box::new(|_| Answer::Ok),
+            users: BTreeMap::new(),
+            leg_owner: BTreeMap::new(),
+            staff_mode: BTreeMap::new(),
+            offers_committed: BTreeSet::new(),
+            messages_committed: BTreeSet::new(),
+            ratings_committed: 0,
+            broken: Vec::new(),
+            relay_down: false,
+            to_feed: VecDeque::new(),
+            next_leg: 100,
+            next_conn: 0,
+            tickets: 0,
+        };
+        sim.input(Input::Catalogue { routing: routing(), agent_skills: BTreeMap::new() });
+        sim
+    }
+
+    /// Hands one input to the core at the current time and answers what it asks, until quiet.
+    pub(crate) fn input(&mut self, input: Input) {
+        self.to_feed.push_back(input);
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        loop {
+            while let Some(effect) = self.core.poll_effect() {
+                self.apply(effect);
+            }
+            let Some(next) = self.to_feed.pop_front() else { break };
+            self.log.push(Step::Input(self.now, next.clone()));
+            self.core.handle(self.now, next);
+        }
+    }
+
+    fn apply(&mut self, effect: Effect) {
+        self.effects.push(effect.clone());
+        match effect {
+            Effect::Send { conn, message } => {
+                self.check_told(&message);
+                self.inbox.entry(conn).or_default().push(message.clone());
+                self.heard.entry(conn).or_default().push(message);
+            }
+            Effect::Close { .. } | Effect::Report(_) => {}
+            Effect::Store { op, request, .. } => {
+                let answer = (self.store_policy)(&request);
+                let seq = self.store_log.len();
+                self.store_log.push((request.clone(), answer.clone()));
+                match answer {
+                    Answer::Hold => self.held.push_back((op, request, seq)),
+                    Answer::Ok => {
+                        let reply = self.commit(&request, seq);
+                        self.to_feed.push_back(Input::Store { op, result: Ok(reply) });
+                    }
+                    Answer::Fail(e) => self.to_feed.push_back(Input::Store { op, result: Err(e) }),
+                }
+            }
+            Effect::CreateLeg { op, sdp, .. } => {
+                let result = if sdp == "bad" {
+                    Err(LegFailure::BadSdp("no audio m-line".into()))
+                } else if self.relay_down {
+                    Err(LegFailure::Unavailable("relay stopped".into()))
+                } else {
+                    self.next_leg += 1;
+                    let leg = LegId(self.next_leg);
+                    self.legs_made.push(leg);
+                    Ok((leg, format!("answer-{}", leg.0)))
+                };
+                self.to_feed.push_back(Input::LegCreated { op, result });
+            }
+            Effect::Relay(RelayCommand::SetFeeds { feeds, .. }) => {
+                for f in feeds {
+                    self.table.insert(f.slot, f.source);
+                }
+            }
+            Effect::Relay(RelayCommand::CloseLeg { leg }) => {
+                self.closed_legs.insert(leg);
+                self.table.retain(|slot, _| slot.leg != leg);
+            }
+            Effect::Relay(RelayCommand::SetHold { leg, on }) => {
+                self.hold.insert(leg, on);
+            }
+            Effect::Relay(RelayCommand::DiscardRecording { leg }) => {
+                self.recording.remove(&leg);
+            }
+            Effect::StartRecording { op, leg, .. } => {
+                let ok = !self.closed_legs.contains(&leg) && self.recording.insert(leg);
+                let result = if ok { Ok(()) } else { Err("not recordable".to_owned()) };
+                self.to_feed.push_back(Input::RecordingStarted { op, result });
+            }
+            Effect::Search { op, question } => {
+                let answer = AssistantAnswer {
+                    best: None,
+                    suggestions: Vec::new(),
+                    confident: question.contains("pension"),
+                };
+                self.to_feed.push_back(Input::Searched { op, answer });
+            }
+        }
+    }
+
+    /// A message that reports a record may only follow its commit.
+    fn check_told(&mut self, message: &ServerMessage) {
+        let ok = match message {
+            ServerMessage::CallQueued { call_id, .. } => self.records.contains_key(call_id),
+            ServerMessage::CallConnected { call_id, .. } => {
+                self.records.get(call_id).is_some_and(|f| f.answered)
+            }
+            ServerMessage::CallOffered { call_id, .. } => {
+                self.offers_committed.iter().any(|(c, _)| c == call_id)
+            }
+            ServerMessage::MessageSaved { client_id, .. } => {
+                self.messages_committed.contains(client_id)
+            }
+            ServerMessage::RatingSaved { .. } => self.ratings_committed > 0,
+            _ => true,
+        };
+        if !ok {
+            self.broken.push(format!("told before commit: {message:?}"));
+        }
+    }
+
+    /// The fake store commits a request and answers it.
+    fn commit(&mut self, request: &StoreRequest, seq: usize) -> StoreReply {
+        match request {
+            StoreRequest::CallOffered { call, agent, .. } => {
+                self.offers_committed.insert((call.0.clone(), agent.clone()));
+                StoreReply::Done
+            }
+            StoreRequest::InsertRating { .. } => {
+                self.ratings_committed += 1;
+                StoreReply::Done
+            }
+            StoreRequest::Audit(a) => {
+                use voicedesk_call_center::store::AuditAction;
+                let mode = match a.action {
+                    AuditAction::Leave => None,
+                    _ => a.mode,
+                };
+                let newer = self.staff_mode.get(&a.actor).is_none_or(|(at, _)| *at < seq);
+                if newer {
+                    self.staff_mode.insert(a.actor.clone(), (seq, mode));
+                }
+                StoreReply::Done
+            }
+            StoreRequest::InsertCall(r) => {
+                let facts = CallFacts {
+                    citizen_session: r.citizen_session.clone(),
+                    answered: false,
+                    ended: false,
+                };
+                self.records.insert(r.call.0.clone(), facts);
+                StoreReply::Done
+            }
+            StoreRequest::CallAnswered { call, .. } => {
+                if let Some(f) = self.records.get_mut(&call.0) {
+                    f.answered = true;
+                }
+                StoreReply::Done
+            }
+            StoreRequest::CallEnded { call, .. } => {
+                if let Some(f) = self.records.get_mut(&call.0) {
+                    f.ended = true;
+                }
+                StoreReply::Done
+            }
+            StoreRequest::InsertVoiceMessage(m) => {
+                self.recording.remove(&m.leg);
+                self.messages_committed.insert(m.client_id.clone());
+                self.tickets += 1;
+                StoreReply::MessageSaved {
+                    ticket: format!("T{:04}", self.tickets),
+                    code: "secret".into(),
+                    due_at_ms: m.due_at.0,
+                }
+            }
+            StoreRequest::InsertMessage(m) => {
+                self.messages_committed.insert(m.client_id.clone());
+                self.tickets += 1;
+                StoreReply::MessageSaved {
+                    ticket: format!("T{:04}", self.tickets),
+                    code: "secret".into(),
+                    due_at_ms: m.due_at.0,
+                }
+            }
+            StoreRequest::ReadCall { call_id } => {
+                StoreReply::Call(self.records.get(call_id).cloned())
+            }
+            StoreRequest::VerifyTicket { ticket, code } => {
+                StoreReply::Ticket((code == "secret").then(|| TicketFacts {
+                    message_id: format!("m-{ticket}"),
+                    replied: ticket.ends_with('1'),
+                }))
+            }
+            _ => StoreReply::Done,
+        }
+    }
+
+    /// Answers the oldest held store request.
+    pub(crate) fn release(&mut self, answer: Answer) {
+        let (op, request, seq) = self.held.pop_front().expect("a held store request");
+        let result = match answer {
+            Answer::Ok | Answer::Hold => Ok(self.commit(&request, seq)),
+            Answer::Fail(e) => Err(e),
+        };
+        self.input(Input::Store { op, result });
+    }
+
+    /// Moves the fake clock forward, firing every deadline on the way at its own time.
+    pub(crate) fn advance(&mut self, d: Duration) {
+        let target = self.now.plus(d);
+        while let Some(at) = self.core.poll_timeout() {
+            if at > target {
+                break;
+            }
+            self.now = self.now.max(at);
+            self.log.push(Step::Timeout(self.now));
+            self.core.handle_timeout(self.now);
+            self.pump();
+        }
+        self.now = target;
+    }
+
+    pub(crate) fn secs(&mut self, s: u64) {
+        self.advance(Duration::from_secs(s));
+    }
+
+    // ----- people ------------------------------------------------------------------------------
+
+    fn conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        ConnId(self.next_conn)
+    }
+
+    pub(crate) fn citizen(&mut self) -> ConnId {
+        let conn = self.conn();
+        let citizen_id = format!("citizen-{}", conn.0);
+        self.input(Input::Connected { conn, identity: Identity::Citizen { citizen_id } });
+        conn
+    }
+
+    pub(crate) fn member(&mut self, user_id: &str, role: Role) -> ConnId {
+        let conn = self.conn();
+        let user = UserInfo {
+            id: user_id.to_owned(),
+            username: user_id.to_owned(),
+            display_name: format!("Name of {user_id}"),
+            role,
+        };
+        let skills = if role == Role::Agent {
+            [(SkillId("general".into()), 5), (SkillId("medical".into()), 5)].into_iter().collect()
+        } else {
+            BTreeMap::new()
+        };
+        self.users.insert(conn, user_id.to_owned());
+        self.input(Input::Connected { conn, identity: Identity::Member { user, skills } });
+        conn
+    }
+
+    /// A headset offer, answered and connected; returns its leg.
+    pub(crate) fn headset(&mut self, conn: ConnId) -> LegId {
+        self.say(conn, ClientMessage::MediaConnect { sdp: "headset".into() });
+        let leg = *self.legs_made.last().expect("a headset leg");
+        if let Some(user) = self.users.get(&conn).cloned() {
+            self.leg_owner.insert(leg, user);
+        }
+        self.input(Input::LegConnected { leg });
+        leg
+    }
+
+    /// An agent signed in, with a headset, available.
+    pub(crate) fn ready_agent(&mut self, user_id: &str) -> ConnId {
+        let conn = self.member(user_id, Role::Agent);
+        self.headset(conn);
+        self.say(
+            conn,
+            ClientMessage::SetState { state: AgentAvailability::Available, reason: None },
+        );
+        self.take(conn);
+        conn
+    }
+
+    /// Staff signed in with a headset.
+    pub(crate) fn ready_staff(&mut self, user_id: &str) -> ConnId {
+        let conn = self.member(user_id, Role::Staff);
+        self.headset(conn);
+        self.take(conn);
+        conn
+    }
+
+    pub(crate) fn say(&mut self, conn: ConnId, message: ClientMessage) {
+        self.input(Input::Client { conn, message });
+    }
+
+    /// A citizen places a call; returns its id from `call_queued`.
+    pub(crate) fn place_call(&mut self, conn: ConnId, service: Option<&str>) -> CallId {
+        self.say(
+            conn,
+            ClientMessage::Call { service: service.map(str::to_owned), sdp: "offer".into() },
+        );
+        self.heard(conn)
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                ServerMessage::CallQueued { call_id, .. } => Some(CallId(call_id.clone())),
+                _ => None,
+            })
+            .expect("call_queued")
+    }
+
+    /// The newest open citizen leg.
+    pub(crate) fn citizen_leg(&self) -> LegId {
+        *self
+            .legs_made
+            .iter()
+            .rev()
+            .find(|l| !self.closed_legs.contains(l) && !self.leg_owner.contains_key(l))
+            .expect("an open citizen leg")
+    }
+
+    /// The security property of the routing table: a citizen's slot is fed by a staff headset
+    /// only while that staff member barges or took over (as committed to the audit log).
+    pub(crate) fn staff_never_feeds_citizen_unless_allowed(&self) -> Result<(), String> {
+        for (slot, source) in &self.table {
+            let Some(src) = source else { continue };
+            if self.leg_owner.contains_key(&slot.leg) {
+                continue; // not a citizen leg
+            }
+            let Some(staff) = self.leg_owner.get(src) else { continue };
+            if staff.starts_with("staff") {
+                let mode = self.staff_mode.get(staff).and_then(|(_, m)| *m);
+                if !matches!(mode, Some(SupportMode::Barge | SupportMode::TakeOver)) {
+                    return Err(format!("citizen slot {slot:?} fed by {staff} in {mode:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An agent accepts the call ringing at them.
+    pub(crate) fn accept(&mut self, agent: ConnId, call: &CallId) {
+        self.say(agent, ClientMessage::Accept { call_id: call.0.clone() });
+    }
+
+    /// A citizen with a call answered by `agent` (who must be the only available agent).
+    pub(crate) fn connected_call(&mut self, agent: ConnId) -> (ConnId, CallId) {
+        let citizen = self.citizen();
+        let call = self.place_call(citizen, Some("pension"));
+        self.accept(agent, &call);
+        assert!(
+            self.heard(citizen).iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })),
+            "the call connected: {:?}",
+            self.heard(citizen)
+        );
+        self.take(citizen);
+        self.take(agent);
+        (citizen, call)
+    }
+
+    pub(crate) fn join(&mut self, staff: ConnId, call: &CallId, mode: SupportMode) {
+        self.say(staff, ClientMessage::JoinCall { call_id: call.0.clone(), mode });
+    }
+
+    // ----- looking -----------------------------------------------------------------------------
+
+    /// Takes the messages a connection received since the last take.
+    pub(crate) fn take(&mut self, conn: ConnId) -> Vec<ServerMessage> {
+        self.inbox.remove(&conn).unwrap_or_default()
+    }
+
+    /// Every message a connection received.
+    pub(crate) fn heard(&self, conn: ConnId) -> Vec<ServerMessage> {
+        self.heard.get(&conn).cloned().unwrap_or_default()
+    }
+
+    /// What a leg hears, per slot.
+    pub(crate) fn hears(&self, leg: LegId) -> Vec<LegId> {
+        let mut v: Vec<LegId> =
+            self.table.iter().filter(|(s, _)| s.leg == leg).filter_map(|(_, src)| *src).collect();
+        v.sort();
+        v
+    }
+
+    /// The call-ended reasons written to the store, per call.
+    pub(crate) fn ends_written(&self) -> Vec<(CallId, voicedesk_protocol::EndReason)> {
+        self.store_log
+            .iter()
+            .filter_map(|(r, _)| match r {
+                StoreRequest::CallEnded { call, reason, .. } => Some((call.clone(), *reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Invariant violations the core reported.
+    pub(crate) fn violations(&self) -> Vec<String> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Report(Report::Violation(v)) => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The leg relay ends (as the relay would report it).
+    pub(crate) fn leg_lost(&mut self, leg: LegId) {
+        self.input(Input::LegEnded { leg, reason: LegEnd::Lost });
+    }
+}
+
+/// Whether a message is an error reply to `request`.
+pub(crate) fn is_error(m: &ServerMessage, request: &str) -> bool {
+    matches!(m, ServerMessage::Error { request_type: Some(r), .. } if r == request)
+}
+
+/// Shorthand: the mode of a supporter.
+pub(crate) fn mode(m: &str) -> SupportMode {
+    match m {
+        "monitor" => SupportMode::Monitor,
+        "whisper" => SupportMode::Whisper,
+        "barge" => SupportMode::Barge,
+        _ => SupportMode::TakeOver,
+    }
+}
