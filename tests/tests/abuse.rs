@@ -126,8 +126,15 @@ async fn a_flooding_citizen_is_refused_then_disconnected_and_others_are_still_se
             break;
         }
     }
-    let close = flood.wait_closed(STEP).await.unwrap().expect("a close frame");
-    assert_eq!(u16::from(close.code), 1008, "{close:?}");
+    // The server sends 1008 and closes. When it closes with part of the flood still unread,
+    // its kernel resets the connection, and the reset can overtake the close frame here.
+    match flood.wait_closed(STEP).await {
+        Ok(close) => {
+            let close = close.expect("a close frame");
+            assert_eq!(u16::from(close.code), 1008, "{close:?}");
+        }
+        Err(e) => assert!(format!("{e:#}").contains("Connection reset"), "{e:#}"),
+    }
     let refused = flood
         .skipped()
         .iter()
