@@ -1,0 +1,473 @@
+//! The replicated input log: one JetStream stream, written by the leader only, read by everyone.
+//!
+//! Every append carries `Nats-Expected-Last-Sequence`: the writer states which sequence it
+//! believes is the log's last, and JetStream stores the message only if that is still true. A new
+//! leader's epoch marker moves the end of the log, so the old leader's next append names a stale
+//! sequence and is rejected ([`AppendError::Fenced`]) — the fencing needs no clock. Pipelined
+//! appends also carry `Nats-Expected-Last-Msg-Id` (the writer's own previous record), so no
+//! append of a batch can land after another leader's records by matching their count.
+//!
+//! Every append also carries `Nats-Msg-Id: <epoch>.<expected last sequence>`, the same on every
+//! retry of that append, so a retry after a lost acknowledgement (a NATS server died between
+//! storing and answering) is answered with the first copy's sequence instead of storing twice.
+
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{
+    self, consumer,
+    context::{PublishAckFuture, PublishErrorKind},
+    message::PublishMessage,
+    stream,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// One record of the log: an entry of the application, or the mark a new leader leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Record<E> {
+    /// An entry appended by the leader of its epoch.
+    Entry(E),
+    /// A node took the lease and starts leading `epoch`; everything after it is that leader's.
+    Epoch(EpochMarker),
+}
+
+/// Written once by each new leader before its first entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochMarker {
+    /// The lease revision that made this node leader (strictly increasing across leaders).
+    pub epoch: u64,
+    /// The node's name, for logs and operators.
+    pub node: String,
+}
+
+/// Where and how the log is kept.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// The JetStream stream's name (also the subject prefix: entries go to `<name>.in`).
+    pub stream: String,
+    /// Copies JetStream keeps: 3 on a three-server cluster, 1 on a single server.
+    pub replicas: usize,
+    /// How long one append (or one batch) keeps retrying a NATS-side failure — a stream leader
+    /// election after a server's loss takes a few seconds — before it gives up.
+    pub append_deadline: Duration,
+    /// How long one attempt waits for JetStream's acknowledgement before it retries.
+    pub ack_timeout: Duration,
+}
+
+impl LogConfig {
+    /// A log named `stream` with `replicas` copies and deadlines that ride out a stream leader
+    /// election (NATS elects a new one within a few seconds).
+    pub fn new(stream: impl Into<String>, replicas: usize) -> Self {
+        Self {
+            stream: stream.into(),
+            replicas,
+            append_deadline: Duration::from_secs(15),
+            ack_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why an append was not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The log moved on past the sequence this writer expected: another leader (a newer epoch)
+    /// appended. The writer is stale and must stop writing; nothing of this append was stored.
+    #[error("fenced: the log's last sequence is no longer {expected_last} (a newer leader wrote)")]
+    Fenced {
+        /// The sequence this writer believed was the log's last.
+        expected_last: u64,
+    },
+    /// NATS did not acknowledge within the append deadline; the entry may or may not be stored
+    /// (a retry by the same writer with the same expected sequence finds out without duplicating).
+    #[error("no acknowledgement from JetStream within {0:?}: {1}")]
+    Unavailable(Duration, String),
+    /// The entry does not fit in a NATS message, or could not be encoded. Nothing was sent.
+    #[error("entry rejected before sending: {0}")]
+    Invalid(String),
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The consumer reading the stream failed (NATS unreachable for longer than its retries).
+    #[error("reading the log failed: {0}")]
+    Read(String),
+    /// A record in the log is not a `Record<E>` of this entry type.
+    #[error("record {seq} of the log cannot be decoded: {reason}")]
+    Decode {
+        /// The record's sequence.
+        seq: u64,
+        /// serde's message.
+        reason: String,
+    },
+}
+
+/// Errors from setting the log up or asking it about its state.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LogError(pub String);
+
+fn log_error(what: &str, err: impl std::fmt::Display) -> LogError {
+    LogError(format!("{what}: {err}"))
+}
+
+/// A handle on the replicated log of entries `E`. Cheap to clone.
+pub struct InputLog<E> {
+    js: jetstream::Context,
+    config: LogConfig,
+    subject: String,
+    _entries: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for InputLog<E> {
+    fn clone(&self) -> Self {
+        Self {
+            js: self.js.clone(),
+            config: self.config.clone(),
+            subject: self.subject.clone(),
+            _entries: PhantomData,
+        }
+    }
+}
+
+impl<E: Serialize + DeserializeOwned> InputLog<E> {
+    /// Creates the stream if it does not exist (file storage, `replicas` copies, nothing ever
+    /// discarded or deleted) and returns a handle on it.
+    pub async fn open(client: async_nats::Client, config: LogConfig) -> Result<Self, LogError> {
+        let js = jetstream::ContextBuilder::new().timeout(config.ack_timeout).build(client);
+        let subject = format!("{}.in", config.stream);
+        js.get_or_create_stream(stream::Config {
+            name: config.stream.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            num_replicas: config.replicas,
+            retention: stream::RetentionPolicy::Limits,
+            // The log is the truth: it is never trimmed by size or age, and nothing in it is
+            // deleted one message at a time (snapshots bound replay, not storage, for now).
+            deny_delete: true,
+            // Retries of one append within this window are recognised by their message id.
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| log_error("creating the log's stream", e))?;
+        Ok(Self { js, config, subject, _entries: PhantomData })
+    }
+
+    /// The sequence of the log's last record (0 when empty), as the stream's leader knows it.
+    pub async fn last_sequence(&self) -> Result<u64, LogError> {
+        let stream = self
+            .js
+            .get_stream_no_info(&self.config.stream)
+            .await
+            .map_err(|e| log_error("finding the log's stream", e))?;
+        let info = stream.get_info().await.map_err(|e| log_error("reading the log's state", e))?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// The name of the NATS server leading the stream's replication group, if there is one.
+    pub async fn stream_leader(&self) -> Result<Option<String>, LogError> {
+        let stream = self
+            .js
+            .get_stream_no_info(&self.config.stream)
+            .await
+            .map_err(|e| log_error("finding the log's stream", e))?;
+        let info = stream.get_info().await.map_err(|e| log_error("reading the log's state", e))?;
+        Ok(info.cluster.and_then(|c| c.leader))
+    }
+
+    /// A writer for `epoch` that believes `last_seq` is the log's last record: the epoch's
+    /// marker as [`Role::Leading`](crate::Role::Leading) reports it, or 0 on an empty log. Only
+    /// the node holding the lease should have one; a stale one is fenced by the next marker.
+    pub fn writer(&self, epoch: u64, last_seq: u64) -> LogWriter<E> {
+        LogWriter { log: self.clone(), epoch, last_seq }
+    }
+
+    /// Reads the log from sequence `from` (1 = the beginning): every record in order to the end,
+    /// then each new record as it is appended. Each item says whether it was the last record
+    /// the server knew of when it was delivered ([`Replayed::caught_up`]).
+    pub async fn replay(&self, from: u64) -> Result<Replay<E>, ReplayError> {
+        let read = |e: &dyn std::fmt::Display| ReplayError::Read(e.to_string());
+        let stream = self.js.get_stream_no_info(&self.config.stream).await.map_err(|e| read(&e))?;
+        // An ordered consumer: ephemeral, flow-controlled, and recreated from the last sequence
+        // it delivered whenever it misses one (a NATS server's loss included).
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: from.max(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| read(&e))?;
+        let messages = consumer.messages().await.map_err(|e| read(&e))?;
+        Ok(Replay { messages, _entries: PhantomData })
+    }
+
+    /// Every record from `from` up to the log's last at the time of the call.
+    pub async fn read_to_end(&self, from: u64) -> Result<Vec<(u64, Record<E>)>, ReplayError> {
+        let last = self.last_sequence().await.map_err(|e| ReplayError::Read(e.to_string()))?;
+        let mut records = Vec::new();
+        if last < from {
+            return Ok(records);
+        }
+        let mut replay = self.replay(from).await?;
+        while let Some(item) = replay.next().await {
+            let item = item?;
+            let seq = item.seq;
+            records.push((seq, item.record));
+            if seq >= last {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    /// Appends the encoded record `payload` at `at`; retries NATS-side failures until the deadline. Returns the record's sequence.
+    async fn append_payload(&self, at: Placement, payload: Bytes) -> Result<u64, AppendError> {
+        let started = Instant::now();
+        loop {
+            let attempt = async {
+                let ack = self.send(at, payload.clone()).await?;
+                ack.await.map_err(|e| Attempt::classify(e.kind(), e.to_string(), at.last))
+            };
+            match attempt.await {
+                Ok(ack) => return Ok(ack.sequence),
+                Err(Attempt::Final(err)) => return Err(err),
+                Err(Attempt::Retry(reason)) => self.pause_before_retry(started, reason).await?,
+            }
+        }
+    }
+
+    /// Appends the marker of a new leader's epoch after `expected_last`; returns its sequence.
+    pub(crate) async fn append_epoch_marker(
+        &self,
+        marker: &EpochMarker,
+        expected_last: u64,
+    ) -> Result<u64, AppendError> {
+        let payload = encode(&Record::<&E>::Epoch(marker.clone()))?;
+        let at = Placement { epoch: marker.epoch, last: expected_last, after_own: false };
+        self.append_payload(at, payload).await
+    }
+
+    /// Waits a little before the next attempt, or gives up past the append deadline.
+    async fn pause_before_retry(
+        &self,
+        started: Instant,
+        reason: String,
+    ) -> Result<(), AppendError> {
+        let deadline = self.config.append_deadline;
+        if started.elapsed() >= deadline {
+            return Err(AppendError::Unavailable(deadline, reason));
+        }
+        tracing::debug!(stream = %self.config.stream, %reason, "append retried");
+        // A retry right away would find the same stream leader election in progress.
+        tokio::time::sleep(RETRY_PAUSE).await;
+        Ok(())
+    }
+
+    /// Sends one record without waiting for its acknowledgement.
+    async fn send(&self, at: Placement, payload: Bytes) -> Result<PublishAckFuture, Attempt> {
+        let mut message = PublishMessage::build()
+            .payload(payload)
+            .expected_last_sequence(at.last)
+            .message_id(record_id(at.epoch, at.last));
+        if at.after_own {
+            // The sequence alone is not enough with pipelining: if another leader appended j
+            // records, this writer's (j+1)-th pipelined append would expect exactly the new end.
+            // The record before ours must also be our own, which no other epoch can forge.
+            message = message.expected_last_message_id(record_id(at.epoch, at.last - 1));
+        }
+        self.js
+            .send_publish(self.subject.clone(), message)
+            .await
+            .map_err(|e| Attempt::classify(e.kind(), e.to_string(), at.last))
+    }
+}
+
+/// Where a record must land: right after sequence `last`, written in `epoch`.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    epoch: u64,
+    last: u64,
+    /// The record at `last` was written in the same epoch (the epoch's marker or an entry).
+    after_own: bool,
+}
+
+/// The message id of the record appended in `epoch` after sequence `last`: unique per epoch
+/// and position, the same on every retry of that append.
+fn record_id(epoch: u64, last: u64) -> String {
+    format!("{epoch}.{last}")
+}
+
+/// Pause between two attempts of one append while NATS elects a stream leader.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Records are JSON: readable with the `nats` CLI, and the entry types are serde already.
+fn encode<T: Serialize>(record: &Record<T>) -> Result<Bytes, AppendError> {
+    serde_json::to_vec(record).map(Bytes::from).map_err(|e| AppendError::Invalid(e.to_string()))
+}
+
+/// The outcome of one failed attempt: give up now, or try again.
+enum Attempt {
+    Final(AppendError),
+    Retry(String),
+}
+
+impl Attempt {
+    fn classify(kind: PublishErrorKind, message: String, expected_last: u64) -> Self {
+        match kind {
+            PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
+                Attempt::Final(AppendError::Fenced { expected_last })
+            }
+            PublishErrorKind::MaxPayloadExceeded => Attempt::Final(AppendError::Invalid(message)),
+            // Timed out, broken pipe, no stream leader yet, too many in flight: NATS-side and
+            // passing; the retry carries the same message id, so it cannot store twice.
+            _ => Attempt::Retry(message),
+        }
+    }
+}
+
+/// The leader's pen: appends entries after the sequence it knows is last.
+pub struct LogWriter<E> {
+    log: InputLog<E>,
+    /// The epoch this writer appends for (its message ids carry it).
+    epoch: u64,
+    /// The log's last sequence as far as this writer knows: the previous acknowledged append,
+    /// or the epoch marker it started from. Moves only on acknowledgements.
+    last_seq: u64,
+}
+
+impl<E: Serialize + DeserializeOwned> LogWriter<E> {
+    /// Where the `offset`-th of the appends now in flight must land.
+    fn placement(&self, offset: usize) -> Placement {
+        let last = self.last_seq + offset as u64;
+        Placement {
+            epoch: self.epoch,
+            last,
+            // Only an empty log has no record before the writer's first.
+            after_own: last > 0,
+        }
+    }
+
+    /// The epoch this writer writes for.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The last sequence acknowledged to this writer (or the one it started from). After a
+    /// failed batch, everything up to here is stored and nothing after it is.
+    pub fn last_sequence(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Appends one entry; returns its sequence once JetStream acknowledged it (stored on a
+    /// majority of the replicas).
+    pub async fn append(&mut self, entry: &E) -> Result<u64, AppendError> {
+        let payload = encode(&Record::Entry(entry))?;
+        let seq = self.log.append_payload(self.placement(0), payload).await?;
+        self.last_seq = seq;
+        Ok(seq)
+    }
+
+    /// Appends `entries` pipelined: all are sent before the first acknowledgement is awaited,
+    /// each expecting the one before it as the last. Returns the last entry's sequence. On an
+    /// error, [`last_sequence`](Self::last_sequence) tells how far the batch got.
+    pub async fn append_batch(&mut self, entries: &[E]) -> Result<u64, AppendError> {
+        let payloads = entries
+            .iter()
+            .map(|entry| encode(&Record::Entry(entry)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let started = Instant::now();
+        let mut done = 0;
+        while done < payloads.len() {
+            match self.send_pipelined(&payloads[done..]).await {
+                Ok(stored) => done += stored,
+                Err((_, Attempt::Final(err))) => return Err(err),
+                Err((stored, Attempt::Retry(reason))) => {
+                    done += stored;
+                    self.log.pause_before_retry(started, reason).await?;
+                }
+            }
+        }
+        Ok(self.last_seq)
+    }
+
+    /// One pipelined pass over `payloads`: sends them all, then awaits the acknowledgements in
+    /// order. Returns how many were stored (the writer's `last_seq` follows each), or that count
+    /// with the failure that stopped the pass.
+    async fn send_pipelined(&mut self, payloads: &[Bytes]) -> Result<usize, (usize, Attempt)> {
+        let mut acks = Vec::with_capacity(payloads.len());
+        let mut send_failure = None;
+        for (offset, payload) in payloads.iter().enumerate() {
+            let at = self.placement(offset);
+            match self.log.send(at, payload.clone()).await {
+                Ok(ack) => acks.push((at.last, ack)),
+                Err(attempt) => {
+                    send_failure = Some(attempt);
+                    break;
+                }
+            }
+        }
+        let mut stored = 0;
+        for (expected_last, ack) in acks {
+            match ack.await {
+                Ok(ack) => {
+                    self.last_seq = ack.sequence;
+                    stored += 1;
+                }
+                Err(e) => {
+                    // The acknowledgements still in flight are dropped: they answer appends
+                    // that expected this one to be stored, so they failed or will be retried.
+                    return Err((
+                        stored,
+                        Attempt::classify(e.kind(), e.to_string(), expected_last),
+                    ));
+                }
+            }
+        }
+        match send_failure {
+            Some(attempt) => Err((stored, attempt)),
+            None => Ok(stored),
+        }
+    }
+}
+
+/// One record read from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed<E> {
+    /// The record's sequence in the log.
+    pub seq: u64,
+    /// What was appended.
+    pub record: Record<E>,
+    /// No later record existed when the server delivered this one.
+    pub caught_up: bool,
+}
+
+/// The log read in order from some sequence, then followed.
+pub struct Replay<E> {
+    messages: consumer::pull::Ordered,
+    _entries: PhantomData<fn() -> E>,
+}
+
+impl<E: DeserializeOwned> Replay<E> {
+    /// The next record; waits for one to be appended when the reader is at the end.
+    pub async fn next(&mut self) -> Option<Result<Replayed<E>, ReplayError>> {
+        let message = match self.messages.next().await? {
+            Ok(message) => message,
+            Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
+        };
+        let (seq, pending) = match message.info() {
+            Ok(info) => (info.stream_sequence, info.pending),
+            Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
+        };
+        Some(
+            serde_json::from_slice(&message.payload)
+                .map(|record| Replayed { seq, record, caught_up: pending == 0 })
+                .map_err(|e| ReplayError::Decode { seq, reason: e.to_string() }),
+        )
+    }
+}
