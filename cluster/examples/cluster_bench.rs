@@ -1,5 +1,5 @@
 //! Measures the cluster foundation on three local NATS servers (R3, file storage):
-//! append latency (one at a time, acknowledged), appends per second with pipelining, and the
+//! append latency (one at a time, acknowledged), entries per second with group commit, and the
 //! lease takeover time after a leader stops renewing. Figures go in `docs/benchmarks.md`.
 //!
 //! `cargo build --workspace --examples && target/debug/examples/cluster_bench [--ttl-ms 1500]`
@@ -81,7 +81,9 @@ async fn main() -> anyhow::Result<()> {
             appended += batch;
         }
         let rate = appended as f64 / started.elapsed().as_secs_f64();
-        println!("pipelined appends, batches of {batch}: {appended} in 10 s = {rate:.0}/s");
+        println!(
+            "group commit, {batch} entries a record: {appended} entries in 10 s = {rate:.0}/s"
+        );
     }
 
     let lease_config =

@@ -3,9 +3,14 @@
 //! Every append carries `Nats-Expected-Last-Sequence`: the writer states which sequence it
 //! believes is the log's last, and JetStream stores the message only if that is still true. A new
 //! leader's epoch marker moves the end of the log, so the old leader's next append names a stale
-//! sequence and is rejected ([`AppendError::Fenced`]) — the fencing needs no clock. Pipelined
-//! appends also carry `Nats-Expected-Last-Msg-Id` (the writer's own previous record), so no
-//! append of a batch can land after another leader's records by matching their count.
+//! sequence and is rejected ([`AppendError::Fenced`]) — the fencing needs no clock.
+//!
+//! Why a batch is one record (group commit) and not several appends in flight: with several in
+//! flight, each expecting the one before, a stale writer whose first append is rejected would
+//! see its (j+1)-th land if the new leader had appended exactly j records. Adding
+//! `Nats-Expected-Last-Msg-Id` closes that hole in principle, but on nats-server 2.15 (R3) a
+//! message rejected that way left the stream answering no later append for 15 s+ (found while
+//! testing `epoch_fencing.rs`). One record per batch is atomic and fenced by one header.
 //!
 //! Every append also carries `Nats-Msg-Id: <epoch>.<expected last sequence>`, the same on every
 //! retry of that append, so a retry after a lost acknowledgement (a NATS server died between
@@ -24,12 +29,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-/// One record of the log: an entry of the application, or the mark a new leader leaves.
+/// One record of the log: entries of the application, or the mark a new leader leaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Record<E> {
-    /// An entry appended by the leader of its epoch.
-    Entry(E),
+    /// Entries appended together by the leader of its epoch (one, or a group committed at once):
+    /// stored all or none, applied in order.
+    Entries(Vec<E>),
     /// A node took the lease and starts leading `epoch`; everything after it is that leader's.
     Epoch(EpochMarker),
 }
@@ -248,8 +254,8 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
         marker: &EpochMarker,
         expected_last: u64,
     ) -> Result<u64, AppendError> {
-        let payload = encode(&Record::<&E>::Epoch(marker.clone()))?;
-        let at = Placement { epoch: marker.epoch, last: expected_last, after_own: false };
+        let payload = encode(&WireRecord::<E>::Epoch(marker))?;
+        let at = Placement { epoch: marker.epoch, last: expected_last };
         self.append_payload(at, payload).await
     }
 
@@ -271,16 +277,10 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
 
     /// Sends one record without waiting for its acknowledgement.
     async fn send(&self, at: Placement, payload: Bytes) -> Result<PublishAckFuture, Attempt> {
-        let mut message = PublishMessage::build()
+        let message = PublishMessage::build()
             .payload(payload)
             .expected_last_sequence(at.last)
             .message_id(record_id(at.epoch, at.last));
-        if at.after_own {
-            // The sequence alone is not enough with pipelining: if another leader appended j
-            // records, this writer's (j+1)-th pipelined append would expect exactly the new end.
-            // The record before ours must also be our own, which no other epoch can forge.
-            message = message.expected_last_message_id(record_id(at.epoch, at.last - 1));
-        }
         self.js
             .send_publish(self.subject.clone(), message)
             .await
@@ -293,8 +293,6 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
 struct Placement {
     epoch: u64,
     last: u64,
-    /// The record at `last` was written in the same epoch (the epoch's marker or an entry).
-    after_own: bool,
 }
 
 /// The message id of the record appended in `epoch` after sequence `last`: unique per epoch
@@ -306,8 +304,16 @@ fn record_id(epoch: u64, last: u64) -> String {
 /// Pause between two attempts of one append while NATS elects a stream leader.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
+/// A [`Record`] borrowed for encoding (the same JSON), so appending clones nothing.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum WireRecord<'a, E> {
+    Entries(&'a [E]),
+    Epoch(&'a EpochMarker),
+}
+
 /// Records are JSON: readable with the `nats` CLI, and the entry types are serde already.
-fn encode<T: Serialize>(record: &Record<T>) -> Result<Bytes, AppendError> {
+fn encode<E: Serialize>(record: &WireRecord<'_, E>) -> Result<Bytes, AppendError> {
     serde_json::to_vec(record).map(Bytes::from).map_err(|e| AppendError::Invalid(e.to_string()))
 }
 
@@ -320,7 +326,7 @@ enum Attempt {
 impl Attempt {
     fn classify(kind: PublishErrorKind, message: String, expected_last: u64) -> Self {
         match kind {
-            PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
+            PublishErrorKind::WrongLastSequence => {
                 Attempt::Final(AppendError::Fenced { expected_last })
             }
             PublishErrorKind::MaxPayloadExceeded => Attempt::Final(AppendError::Invalid(message)),
@@ -342,97 +348,30 @@ pub struct LogWriter<E> {
 }
 
 impl<E: Serialize + DeserializeOwned> LogWriter<E> {
-    /// Where the `offset`-th of the appends now in flight must land.
-    fn placement(&self, offset: usize) -> Placement {
-        let last = self.last_seq + offset as u64;
-        Placement {
-            epoch: self.epoch,
-            last,
-            // Only an empty log has no record before the writer's first.
-            after_own: last > 0,
-        }
-    }
-
     /// The epoch this writer writes for.
     pub fn epoch(&self) -> u64 {
         self.epoch
     }
 
-    /// The last sequence acknowledged to this writer (or the one it started from). After a
-    /// failed batch, everything up to here is stored and nothing after it is.
+    /// The last sequence acknowledged to this writer (or the one it started from).
     pub fn last_sequence(&self) -> u64 {
         self.last_seq
     }
 
-    /// Appends one entry; returns its sequence once JetStream acknowledged it (stored on a
-    /// majority of the replicas).
+    /// Appends one entry; returns its record's sequence once JetStream acknowledged it (stored
+    /// on a majority of the replicas).
     pub async fn append(&mut self, entry: &E) -> Result<u64, AppendError> {
-        let payload = encode(&Record::Entry(entry))?;
-        let seq = self.log.append_payload(self.placement(0), payload).await?;
+        self.append_batch(std::slice::from_ref(entry)).await
+    }
+
+    /// Appends `entries` as one record (group commit: what waited while the previous append was
+    /// in flight); all are stored or none. Returns the record's sequence once acknowledged.
+    pub async fn append_batch(&mut self, entries: &[E]) -> Result<u64, AppendError> {
+        let payload = encode(&WireRecord::Entries(entries))?;
+        let at = Placement { epoch: self.epoch, last: self.last_seq };
+        let seq = self.log.append_payload(at, payload).await?;
         self.last_seq = seq;
         Ok(seq)
-    }
-
-    /// Appends `entries` pipelined: all are sent before the first acknowledgement is awaited,
-    /// each expecting the one before it as the last. Returns the last entry's sequence. On an
-    /// error, [`last_sequence`](Self::last_sequence) tells how far the batch got.
-    pub async fn append_batch(&mut self, entries: &[E]) -> Result<u64, AppendError> {
-        let payloads = entries
-            .iter()
-            .map(|entry| encode(&Record::Entry(entry)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let started = Instant::now();
-        let mut done = 0;
-        while done < payloads.len() {
-            match self.send_pipelined(&payloads[done..]).await {
-                Ok(stored) => done += stored,
-                Err((_, Attempt::Final(err))) => return Err(err),
-                Err((stored, Attempt::Retry(reason))) => {
-                    done += stored;
-                    self.log.pause_before_retry(started, reason).await?;
-                }
-            }
-        }
-        Ok(self.last_seq)
-    }
-
-    /// One pipelined pass over `payloads`: sends them all, then awaits the acknowledgements in
-    /// order. Returns how many were stored (the writer's `last_seq` follows each), or that count
-    /// with the failure that stopped the pass.
-    async fn send_pipelined(&mut self, payloads: &[Bytes]) -> Result<usize, (usize, Attempt)> {
-        let mut acks = Vec::with_capacity(payloads.len());
-        let mut send_failure = None;
-        for (offset, payload) in payloads.iter().enumerate() {
-            let at = self.placement(offset);
-            match self.log.send(at, payload.clone()).await {
-                Ok(ack) => acks.push((at.last, ack)),
-                Err(attempt) => {
-                    send_failure = Some(attempt);
-                    break;
-                }
-            }
-        }
-        let mut stored = 0;
-        for (expected_last, ack) in acks {
-            match ack.await {
-                Ok(ack) => {
-                    self.last_seq = ack.sequence;
-                    stored += 1;
-                }
-                Err(e) => {
-                    // The acknowledgements still in flight are dropped: they answer appends
-                    // that expected this one to be stored, so they failed or will be retried.
-                    return Err((
-                        stored,
-                        Attempt::classify(e.kind(), e.to_string(), expected_last),
-                    ));
-                }
-            }
-        }
-        match send_failure {
-            Some(attempt) => Err((stored, attempt)),
-            None => Ok(stored),
-        }
     }
 }
 

@@ -53,7 +53,7 @@ async fn a_stale_leaders_append_after_an_epoch_marker_is_rejected() {
         .iter()
         .filter_map(|(_, r)| match r {
             Record::Epoch(m) => Some(m.epoch),
-            Record::Entry(_) => None,
+            Record::Entries(_) => None,
         })
         .collect();
     assert_eq!(epochs, vec![epoch_a, epoch_b]);

@@ -1,5 +1,5 @@
 //! The replicated input log on a real three-server cluster: what the leader appends, a follower
-//! on another server replays in order and then follows; a retried append is stored once; an
+//! on another server replays in order and then follows (a batch as one record); a retried append is stored once; an
 //! entry too large for NATS is refused and changes nothing.
 
 mod common;
@@ -18,27 +18,31 @@ async fn appends_are_replayed_in_order_by_a_follower_then_followed() {
         assert_eq!(writer.append(&input(n)).await.unwrap(), n + 1);
     }
     let batch: Vec<_> = (20..50).map(input).collect();
-    assert_eq!(writer.append_batch(&batch).await.unwrap(), 50);
+    assert_eq!(writer.append_batch(&batch).await.unwrap(), 21, "a batch is one record");
 
     let mut replay = follower_log.replay(1).await.unwrap();
-    for n in 0..50 {
+    for n in 0..20 {
         let item = within("a replayed record", replay.next()).await.unwrap().unwrap();
         assert_eq!(item.seq, n + 1);
-        assert_eq!(item.record, Record::Entry(input(n)));
-        assert_eq!(item.caught_up, n == 49, "caught up only at the last record");
+        assert_eq!(item.record, Record::Entries(vec![input(n)]));
+        assert!(!item.caught_up, "more records follow");
     }
+    let item = within("the batch", replay.next()).await.unwrap().unwrap();
+    assert_eq!((item.seq, item.record), (21, Record::Entries(batch)));
+    assert!(item.caught_up, "caught up at the last record");
 
     // At the end, the replay follows what the leader appends next.
-    let more: Vec<_> = (50..60).map(input).collect();
-    writer.append_batch(&more).await.unwrap();
-    for n in 50..60 {
+    for n in 50..55 {
+        writer.append(&input(n)).await.unwrap();
+    }
+    for n in 50..55 {
         let item = within("a followed record", replay.next()).await.unwrap().unwrap();
-        assert_eq!((item.seq, item.record), (n + 1, Record::Entry(input(n))));
+        assert_eq!((item.seq, item.record), (n - 28, Record::Entries(vec![input(n)])));
     }
 
     // A replay from the middle starts there.
-    let tail = follower_log.read_to_end(41).await.unwrap();
-    assert_eq!(entries(&tail), (40..60).map(input).collect::<Vec<_>>());
+    let tail = follower_log.read_to_end(21).await.unwrap();
+    assert_eq!(entries(&tail), (20..55).map(input).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

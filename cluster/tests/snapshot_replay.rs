@@ -18,8 +18,8 @@ async fn state_after_resume(resume: voicedesk_cluster::Resume<Input>, last: u64)
         let item = within("a replayed record", replay.next()).await.unwrap().unwrap();
         assert_eq!(item.seq, seq + 1, "no gap after the snapshot");
         seq = item.seq;
-        if let Record::Entry(entry) = item.record {
-            state.push(entry);
+        if let Record::Entries(entries) = item.record {
+            state.extend(entries);
         }
     }
     state

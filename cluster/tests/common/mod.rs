@@ -65,9 +65,9 @@ pub async fn open_lease(client: async_nats::Client, node: &str) -> Lease {
 pub fn entries(records: &[(u64, Record<Input>)]) -> Vec<Input> {
     records
         .iter()
-        .filter_map(|(_, r)| match r {
-            Record::Entry(e) => Some(e.clone()),
-            Record::Epoch(_) => None,
+        .flat_map(|(_, r)| match r {
+            Record::Entries(es) => es.clone(),
+            Record::Epoch(_) => Vec::new(),
         })
         .collect()
 }
