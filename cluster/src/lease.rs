@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_nats::jetstream::{
     self,
     kv::{self, CreateErrorKind, UpdateErrorKind},
-    stream::StorageType,
+    stream::{self, DiscardPolicy, StorageType},
 };
 use bytes::Bytes;
 
@@ -59,27 +59,36 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Creates the bucket if needed (history 1, values expire after the TTL, file storage).
+    /// Creates the bucket if needed (history 1, values expire after the TTL, file storage,
+    /// `replicas` copies).
     pub async fn open(
         client: async_nats::Client,
         config: LeaseConfig,
         node: impl Into<String>,
     ) -> Result<Self, LeaseError> {
         let js = jetstream::new(client);
-        let kv = match js.get_key_value(&config.bucket).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: config.bucket.clone(),
-                    history: 1,
-                    max_age: config.ttl,
-                    storage: StorageType::File,
-                    num_replicas: config.replicas,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| LeaseError::Unavailable(format!("creating the lease bucket: {e}")))?,
-        };
+        // The bucket's stream is created here, as `create_key_value` would, because that call
+        // first asks for the account's info, which async-nats 0.52 cannot parse from a 2.9
+        // server (the fallback); `get_key_value` then reads it as a KV bucket.
+        js.get_or_create_stream(stream::Config {
+            name: format!("KV_{}", config.bucket),
+            subjects: vec![format!("$KV.{}.>", config.bucket)],
+            max_messages_per_subject: 1,
+            max_age: config.ttl,
+            storage: StorageType::File,
+            num_replicas: config.replicas,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| LeaseError::Unavailable(format!("creating the lease bucket: {e}")))?;
+        let kv = js
+            .get_key_value(&config.bucket)
+            .await
+            .map_err(|e| LeaseError::Unavailable(format!("opening the lease bucket: {e}")))?;
         Ok(Self { kv, config, node: node.into() })
     }
 
