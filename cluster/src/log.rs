@@ -86,10 +86,16 @@ pub enum AppendError {
         /// The sequence this writer believed was the log's last.
         expected_last: u64,
     },
-    /// NATS did not acknowledge within the append deadline; the entry may or may not be stored
-    /// (a retry by the same writer with the same expected sequence finds out without duplicating).
+    /// NATS did not acknowledge within the append deadline; the record may or may not be
+    /// stored. The writer is closed (its lease has run out meanwhile): the next leader's replay
+    /// tells what is in the log.
     #[error("no acknowledgement from JetStream within {0:?}: {1}")]
     Unavailable(Duration, String),
+    /// An earlier append of this writer ended `Unavailable`. Appending other entries at the
+    /// same position could be taken for a retry of the unknown one and dropped as a duplicate,
+    /// so the writer takes no more.
+    #[error("this writer is closed: an earlier append's outcome is unknown")]
+    Closed,
     /// The entry does not fit in a NATS message, or could not be encoded. Nothing was sent.
     #[error("entry rejected before sending: {0}")]
     Invalid(String),
@@ -165,31 +171,29 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
 
     /// The sequence of the log's last record (0 when empty), as the stream's leader knows it.
     pub async fn last_sequence(&self) -> Result<u64, LogError> {
-        let stream = self
-            .js
-            .get_stream_no_info(&self.config.stream)
-            .await
-            .map_err(|e| log_error("finding the log's stream", e))?;
-        let info = stream.get_info().await.map_err(|e| log_error("reading the log's state", e))?;
-        Ok(info.state.last_sequence)
+        Ok(self.stream_info().await?.state.last_sequence)
     }
 
     /// The name of the NATS server leading the stream's replication group, if there is one.
     pub async fn stream_leader(&self) -> Result<Option<String>, LogError> {
+        Ok(self.stream_info().await?.cluster.and_then(|c| c.leader))
+    }
+
+    /// The stream's state, answered by its leader.
+    async fn stream_info(&self) -> Result<stream::Info, LogError> {
         let stream = self
             .js
             .get_stream_no_info(&self.config.stream)
             .await
             .map_err(|e| log_error("finding the log's stream", e))?;
-        let info = stream.get_info().await.map_err(|e| log_error("reading the log's state", e))?;
-        Ok(info.cluster.and_then(|c| c.leader))
+        stream.get_info().await.map_err(|e| log_error("reading the log's state", e))
     }
 
     /// A writer for `epoch` that believes `last_seq` is the log's last record: the epoch's
     /// marker as [`Role::Leading`](crate::Role::Leading) reports it, or 0 on an empty log. Only
     /// the node holding the lease should have one; a stale one is fenced by the next marker.
     pub fn writer(&self, epoch: u64, last_seq: u64) -> LogWriter<E> {
-        LogWriter { log: self.clone(), epoch, last_seq }
+        LogWriter { log: self.clone(), epoch, last_seq, closed: false }
     }
 
     /// Reads the log from sequence `from` (1 = the beginning): every record in order to the end,
@@ -232,7 +236,8 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
         Ok(records)
     }
 
-    /// Appends the encoded record `payload` at `at`; retries NATS-side failures until the deadline. Returns the record's sequence.
+    /// Appends the encoded record `payload` at `at`, retrying NATS-side failures until the
+    /// deadline. Returns the record's sequence.
     async fn append_payload(&self, at: Placement, payload: Bytes) -> Result<u64, AppendError> {
         let started = Instant::now();
         loop {
@@ -345,6 +350,8 @@ pub struct LogWriter<E> {
     /// The log's last sequence as far as this writer knows: the previous acknowledged append,
     /// or the epoch marker it started from. Moves only on acknowledgements.
     last_seq: u64,
+    /// Set when an append ended `Unavailable`: its outcome is unknown, nothing more is taken.
+    closed: bool,
 }
 
 impl<E: Serialize + DeserializeOwned> LogWriter<E> {
@@ -367,11 +374,21 @@ impl<E: Serialize + DeserializeOwned> LogWriter<E> {
     /// Appends `entries` as one record (group commit: what waited while the previous append was
     /// in flight); all are stored or none. Returns the record's sequence once acknowledged.
     pub async fn append_batch(&mut self, entries: &[E]) -> Result<u64, AppendError> {
+        if self.closed {
+            return Err(AppendError::Closed);
+        }
         let payload = encode(&WireRecord::Entries(entries))?;
         let at = Placement { epoch: self.epoch, last: self.last_seq };
-        let seq = self.log.append_payload(at, payload).await?;
-        self.last_seq = seq;
-        Ok(seq)
+        match self.log.append_payload(at, payload).await {
+            Ok(seq) => {
+                self.last_seq = seq;
+                Ok(seq)
+            }
+            Err(e) => {
+                self.closed = matches!(e, AppendError::Unavailable(..));
+                Err(e)
+            }
+        }
     }
 }
 

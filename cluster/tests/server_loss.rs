@@ -1,11 +1,14 @@
 //! Losing one of three NATS servers: the stream's leader is killed with SIGKILL while the
 //! writer appends; every append acknowledged before, during and after is in the log, in order,
-//! once, and the writer goes on.
+//! once, and the writer goes on. With every server gone, an append gives up at its deadline.
 
 mod common;
 
-use common::{cluster, entries, input, open_log, within};
+use std::time::Duration;
+
+use common::{Input, cluster, entries, input, open_log, within};
 use tokio::sync::oneshot;
+use voicedesk_cluster::{AppendError, InputLog, LogConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_nats_server_loses_no_acknowledged_append_and_appends_go_on() {
@@ -48,4 +51,28 @@ async fn killing_a_nats_server_loses_no_acknowledged_append_and_appends_go_on() 
     let records = within("the log", reader.read_to_end(1)).await.unwrap();
     assert_eq!(records.len() as u64, TOTAL, "nothing lost, nothing twice");
     assert_eq!(entries(&records), (0..TOTAL).map(input).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_nats_server_gone_an_append_gives_up_and_the_writer_takes_no_more() {
+    let Some(mut cluster) = cluster().await else { return };
+    let config = LogConfig {
+        append_deadline: Duration::from_secs(2),
+        ack_timeout: Duration::from_millis(500),
+        ..LogConfig::new("inputs", 3)
+    };
+    let log: InputLog<Input> =
+        InputLog::open(cluster.connect().await.unwrap(), config).await.unwrap();
+    let mut writer = log.writer(1, 0);
+    assert_eq!(writer.append(&input(1)).await.unwrap(), 1);
+
+    for i in 0..3 {
+        cluster.kill(i);
+    }
+    let err = within("the append to give up", writer.append(&input(2))).await.unwrap_err();
+    assert!(matches!(err, AppendError::Unavailable(..)), "{err}");
+    // Its outcome is unknown: another entry at the same position could be taken for its retry.
+    let err = writer.append(&input(3)).await.unwrap_err();
+    assert!(matches!(err, AppendError::Closed), "{err}");
+    assert_eq!(writer.last_sequence(), 1);
 }
