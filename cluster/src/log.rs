@@ -9,8 +9,8 @@
 //! flight, each expecting the one before, a stale writer whose first append is rejected would
 //! see its (j+1)-th land if the new leader had appended exactly j records. Adding
 //! `Nats-Expected-Last-Msg-Id` closes that hole in principle, but on nats-server 2.15 (R3) a
-//! message rejected that way left the stream answering no later append for 15 s+ (found while
-//! testing `epoch_fencing.rs`). One record per batch is atomic and fenced by one header.
+//! message rejected that way left the stream answering no other writer's append within 15 s
+//! (seen while testing `epoch_fencing.rs`; `docs/cluster.md`). One record per batch is atomic and fenced by one header.
 //!
 //! Every append also carries `Nats-Msg-Id: <epoch>.<expected last sequence>`, the same on every
 //! retry of that append, so a retry after a lost acknowledgement (a NATS server died between
