@@ -165,6 +165,25 @@ export async function pollUntil(probe, { timeoutMs = 10_000, intervalMs = 200, w
   }
 }
 
+/** The value of one unlabelled series on the server's `/metrics` page. */
+export async function metricValue(server, name) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`metric ${name} missing from /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+/** Returns once the relay has received `packets` more RTP packets (from any leg): a clock in
+ * media time, for windows in which a test proves that nothing arrives somewhere. */
+export async function relayReceivedMore(server, packets) {
+  const name = "voicedesk_relay_rtp_packets_received_total";
+  const start = await metricValue(server, name);
+  await pollUntil(async () => (await metricValue(server, name)) >= start + packets, {
+    intervalMs: 100,
+    what: `${packets} more RTP packets at the relay`,
+  });
+}
+
 /**
  * The audio bytes received so far on one receive slot of the page's `window.voicedesk.pc`
  * (slot 0 = the first transceiver). `{ closed: true }` once the connection is closed.

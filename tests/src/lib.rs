@@ -335,6 +335,33 @@ pub async fn wait_ended(ws: &mut SignalingClient) -> Result<voicedesk_protocol::
     }
 }
 
+/// One stream a test watches: a media leg's receive slot and the tag of the sender it counts.
+pub type Stream<'a> = (&'a MediaLeg, usize, voicedesk_softphone::Tag);
+
+/// How many packets each `watched` stream received while the `witness` stream received
+/// `packets` more. The witness is a stream that must be flowing, so the window is measured in
+/// delivered media, not in wall-clock time: "nothing arrived on X" means "nothing arrived on X
+/// while Y delivered `packets` packets through the same relay".
+pub async fn counts_while(witness: Stream<'_>, packets: u64, watched: &[Stream<'_>]) -> Result<Vec<u64>> {
+    let (leg, slot, tag) = witness;
+    let before: Vec<u64> = watched.iter().map(|(m, s, t)| m.received(*s).count(t)).collect();
+    let target = leg.received(slot).count(&tag) + packets;
+    leg.wait_tag_count(slot, tag, target, STEP).await?;
+    Ok(watched.iter().zip(before).map(|((m, s, t), b)| m.received(*s).count(t) - b).collect())
+}
+
+/// Lets packets routed before a change drain: returns once the `witness` stream has delivered
+/// a few more packets (100 ms of audio) through the relay.
+pub async fn settle(witness: Stream<'_>) -> Result<()> {
+    counts_while(witness, 5, &[]).await.map(drop)
+}
+
+/// Returns once `leg` has sent `packets` more packets: a clock in media time, for windows in
+/// which a test proves that nothing arrives.
+pub async fn sent_more(leg: &MediaLeg, packets: u64) -> Result<()> {
+    leg.wait_sent(leg.sent().packets + packets, STEP).await.map(drop)
+}
+
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
