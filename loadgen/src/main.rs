@@ -18,6 +18,7 @@ mod engine;
 mod other;
 mod probe;
 mod scenario;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,9 @@ enum Command {
     WsIdle(other::WsIdleArgs),
     /// Committed call records per second on a store (SQLite or Postgres).
     Store(other::StoreArgs),
+    /// A steady churn (calls, messages, reconnects, staff joins) for minutes or hours, then the
+    /// server's memory, open files, threads and live counts against their baseline.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Burst(args) => runtime.block_on(scenario::run_burst(args)),
         Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
         Command::Store(args) => runtime.block_on(other::store(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
     };
     match result {
         Ok(report) => {
