@@ -145,6 +145,7 @@ impl CallCenter {
 
     pub(crate) fn disconnected(&mut self, conn: ConnId, departure: Departure) {
         let Some(c) = self.conns.remove(&conn) else { return };
+        self.held.remove(&conn);
         self.voice_of_gone_connection(c.citizen.voice);
         match c.who {
             Who::Citizen(_) => {

@@ -92,6 +92,10 @@ pub struct CallCenter {
     pub(crate) lost: BTreeMap<(CallId, crate::Side), UnixMs>,
     pub(crate) timers: TimerTable,
     pub(crate) pending: BTreeMap<OpId, Pending>,
+    /// Messages per connection waiting for a commit, and those queued behind them.
+    pub(crate) held: BTreeMap<ConnId, VecDeque<(Option<OpId>, ServerMessage)>>,
+    /// While a take over is handed to the engine: the write the agent's `call_ended` waits for.
+    pub(crate) take_over_write: Option<OpId>,
     next_op: u64,
     next_call: u64,
     effects: VecDeque<Effect>,
@@ -127,6 +131,8 @@ impl CallCenter {
             lost: BTreeMap::new(),
             timers,
             pending: BTreeMap::new(),
+            held: BTreeMap::new(),
+            take_over_write: None,
             next_op: 0,
             next_call: 0,
             effects: VecDeque::new(),
@@ -162,6 +168,7 @@ impl CallCenter {
             Input::Store { op, result } => self.store_done(op, result),
             Input::Searched { op, answer } => self.searched(op, answer),
             Input::RecordingStarted { op, result } => self.recording_started(op, result),
+            Input::OfferChecked { op, result } => self.turned_away_offer_checked(op, result),
             Input::Shutdown => self.shutdown(),
         }
         self.settle();
@@ -242,10 +249,48 @@ impl CallCenter {
         self.effects.push_back(effect);
     }
 
-    /// Queues a message to a connection the core knows.
+    /// Queues a message to a connection the core knows. Behind a message waiting for a commit
+    /// ([`CallCenter::send_after`]) it waits too, so a connection hears everything in order.
     pub(crate) fn send(&mut self, conn: ConnId, message: ServerMessage) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match self.held.get_mut(&conn) {
+            Some(queue) => queue.push_back((None, message)),
+            None => self.emit(Effect::Send { conn, message }),
+        }
+    }
+
+    /// Queues a message that reports what store operation `op` writes: it is released once
+    /// that operation has been answered, and later messages to the connection wait behind it.
+    pub(crate) fn send_after(&mut self, op: OpId, conn: ConnId, message: ServerMessage) {
         if self.conns.contains_key(&conn) {
-            self.emit(Effect::Send { conn, message });
+            self.held.entry(conn).or_default().push_back((Some(op), message));
+        }
+    }
+
+    /// `op` was answered: messages waiting for it (and those queued behind them) go out.
+    pub(crate) fn release(&mut self, op: OpId) {
+        let conns: Vec<ConnId> = self.held.keys().copied().collect();
+        for conn in conns {
+            let Some(queue) = self.held.get_mut(&conn) else { continue };
+            for (waits_for, _) in queue.iter_mut() {
+                if *waits_for == Some(op) {
+                    *waits_for = None;
+                }
+            }
+            let mut out = Vec::new();
+            while queue.front().is_some_and(|(waits_for, _)| waits_for.is_none()) {
+                if let Some((_, message)) = queue.pop_front() {
+                    out.push(message);
+                }
+            }
+            if queue.is_empty() {
+                self.held.remove(&conn);
+            }
+            for message in out {
+                self.emit(Effect::Send { conn, message });
+            }
         }
     }
 
@@ -266,10 +311,16 @@ impl CallCenter {
     }
 
     /// Emits a store operation and remembers what to do with its answer.
-    pub(crate) fn store(&mut self, call: Option<CallId>, request: StoreRequest, then: Pending) {
+    pub(crate) fn store(
+        &mut self,
+        call: Option<CallId>,
+        request: StoreRequest,
+        then: Pending,
+    ) -> OpId {
         let op = self.op();
         self.pending.insert(op, then);
         self.emit(Effect::Store { op, call, request });
+        op
     }
 
     /// Emits a leg request and remembers what to do with the leg.
@@ -277,6 +328,13 @@ impl CallCenter {
         let op = self.op();
         self.pending.insert(op, then);
         self.emit(Effect::CreateLeg { op, sdp, slots: role.receive_slots() });
+    }
+
+    /// Asks the relay whether an offer could be answered, without making a leg.
+    pub(crate) fn check_offer(&mut self, sdp: String, then: Pending) {
+        let op = self.op();
+        self.pending.insert(op, then);
+        self.emit(Effect::CheckOffer { op, sdp, slots: Role::Citizen.receive_slots() });
     }
 
     pub(crate) fn start_recording(&mut self, leg: LegId, then: Pending) {

@@ -134,6 +134,13 @@ pub enum Input {
         /// What the store answered.
         result: Result<StoreReply, StoreFailure>,
     },
+    /// The relay's verdict on [`crate::Effect::CheckOffer`].
+    OfferChecked {
+        /// The request.
+        op: OpId,
+        /// `Err` with why the offer cannot be answered.
+        result: Result<(), LegFailure>,
+    },
     /// The relay's answer to [`crate::Effect::StartRecording`].
     RecordingStarted {
         /// The request.

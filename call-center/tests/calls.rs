@@ -64,6 +64,19 @@ fn a_bad_offer_is_refused_before_any_record() {
 }
 
 #[test]
+fn a_bad_offer_is_bad_sdp_even_when_the_call_would_be_turned_away() {
+    let mut sim = Sim::new();
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "bad".into() });
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::BadSdp, .. }]),
+        "{told:?}"
+    );
+    assert!(sim.store_log.is_empty(), "no record for a refused offer");
+}
+
+#[test]
 fn a_call_nobody_can_take_is_turned_away_without_media_after_its_record() {
     let mut sim = Sim::new();
     let citizen = sim.citizen();

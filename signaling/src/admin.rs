@@ -17,10 +17,9 @@ use voicedesk_store::{
 };
 
 use crate::AppState;
-use crate::catalogue::Routing;
 use crate::clock::now_ms;
+use crate::driver::DriverInput;
 use crate::http::{api_error, signed_in_user};
-use crate::hub::HubInput;
 
 /// `GET /api/catalogue` — areas, enabled services, skills with their hours and whether they
 /// are open now, away reasons, dispositions and holidays. Public: the hall needs it.
@@ -29,7 +28,11 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
         Ok(c) => c,
         Err(e) => return store_failure(e),
     };
-    let routing = Routing::new(&catalogue, app.config.utc_offset_minutes, app.config.always_open);
+    let routing = crate::catalogue::routing(
+        &catalogue,
+        app.config.utc_offset_minutes,
+        app.config.always_open,
+    );
     let now = now_ms();
     let skills: Vec<_> = catalogue
         .skills
@@ -123,7 +126,7 @@ where
 {
     match write.await {
         Ok(response) => {
-            app.hub.send(HubInput::CatalogueChanged).await;
+            app.hub.send(DriverInput::CatalogueChanged).await;
             response
         }
         Err(e) => store_failure(e),

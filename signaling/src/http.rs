@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{self, SESSION_COOKIE, user_info};
-use crate::hub::HubInput;
+use crate::driver::DriverInput;
 
 /// Serves an embedded asset with a strict content security policy.
 fn serve_asset(name: &str) -> Response {
@@ -167,7 +167,7 @@ pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap) -> R
     {
         let _ = app.sessions.logout(token).await;
         if let Some(user) = found.user {
-            app.hub.send(HubInput::SignedOut { user_id: user.id }).await;
+            app.hub.send(DriverInput::SignedOut { user_id: user.id }).await;
         }
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");

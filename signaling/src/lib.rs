@@ -1,9 +1,10 @@
 //! The voicedesk signaling server: HTTP API, the WebSocket protocol, authentication, and the
-//! hub that carries out the queueing engine's decisions on the media relay and the store.
+//! driver that carries out the call-center core's decisions on the media relay and the store.
 //!
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
-//! - [`hub`]: the one task that owns calls, connections and the engine.
+//! - [`driver`]: the thin async driver around the call-center core (`voicedesk-call-center`),
+//!   which owns every decision about calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
@@ -14,11 +15,10 @@ pub mod catalogue;
 mod clock;
 pub mod config;
 pub mod demo;
+pub mod driver;
 mod http;
-pub mod hub;
 mod inbox;
 pub mod metrics;
-pub mod support;
 mod ws;
 
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ use voicedesk_media_relay::{RelayHandle, StartedRelay};
 use voicedesk_store::Store;
 
 pub use config::ServerConfig;
-use hub::HubHandle;
+use driver::DriverHandle;
 use metrics::SignalingStats;
 
 /// What every handler can reach.
@@ -46,7 +46,7 @@ pub(crate) struct App {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) sessions: auth::Sessions,
     pub(crate) relay: RelayHandle,
-    pub(crate) hub: HubHandle,
+    pub(crate) hub: DriverHandle,
     pub(crate) stats: Arc<SignalingStats>,
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
 }
@@ -114,7 +114,7 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The media relay it uses.
     pub relay: RelayHandle,
-    hub: HubHandle,
+    hub: DriverHandle,
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
@@ -124,7 +124,7 @@ impl RunningServer {
     /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
     pub async fn shutdown(mut self) {
         self.hub.shutdown().await;
-        // The hub has told everyone and dropped every outbox: give the writers a moment to
+        // The driver has told everyone and dropped every outbox: give the writers a moment to
         // flush `call_ended` and close their sockets before the process goes away.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         while self.stats.connections.load(std::sync::atomic::Ordering::Relaxed) > 0
@@ -209,7 +209,7 @@ pub async fn start(
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
-    let hub = hub::spawn(
+    let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),
         relay.events,

@@ -17,7 +17,7 @@ use voicedesk_protocol::{
 
 use crate::AppState;
 use crate::auth::{self, user_info};
-use crate::hub::{ConnId, HubInput, Identity};
+use crate::driver::{ConnId, DriverInput, Identity};
 
 /// Frames above this close the connection (close code 1009); messages between
 /// [`MAX_MESSAGE_BYTES`] and this get an `error` and the connection stays.
@@ -82,7 +82,14 @@ async fn authenticate_member(
     })?;
     match found.and_then(|a| a.user) {
         Some(user) if user.role == wanted || (wanted == Role::Staff && user.role.is_staff()) => {
-            Ok(Identity::Member { user: user_info(&user) })
+            // An agent's skills are read here, beside the socket, so the core gets the agent
+            // whole and the driver never waits for the store.
+            let skills = if user.role == Role::Agent {
+                crate::driver::agent_skills_of(app.store.as_ref(), &user.id).await
+            } else {
+                Default::default()
+            };
+            Ok(Identity::Member { user: user_info(&user), skills })
         }
         Some(_) => Err((
             StatusCode::FORBIDDEN,
@@ -110,14 +117,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
     let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
     let (outbox, outgoing) = mpsc::channel(app.config.outgoing_queue);
     let welcome = match identity {
-        Some(Identity::Member { user }) => {
+        Some(Identity::Member { user, skills }) => {
             let welcome = ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
                 role: user.role,
                 citizen_token: None,
                 user: Some(user.clone()),
             };
-            (Identity::Member { user }, welcome)
+            (Identity::Member { user, skills }, welcome)
         }
         _ => match app.sessions.open(Role::Citizen, None).await {
             Ok(token) => {
@@ -139,18 +146,19 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>) {
     let (identity, welcome) = welcome;
     let role = match &identity {
         Identity::Citizen { .. } => Role::Citizen,
-        Identity::Member { user } => user.role,
+        Identity::Member { user, .. } => user.role,
     };
     let _ = outbox.try_send(welcome);
     let (kick, kicked) = oneshot::channel();
-    if !app.hub.send(HubInput::Connected { conn, identity, outbox: outbox.clone(), kick }).await {
+    if !app.hub.send(DriverInput::Connected { conn, identity, outbox: outbox.clone(), kick }).await
+    {
         return;
     }
     app.stats.connections.fetch_add(1, Ordering::Relaxed);
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, outgoing));
     read_loop(&app, conn, role, stream, outbox, kicked).await;
-    app.hub.send(HubInput::Disconnected { conn }).await;
+    app.hub.send(DriverInput::Disconnected { conn }).await;
     let _ = writer.await;
     app.stats.connections.fetch_sub(1, Ordering::Relaxed);
 }
@@ -234,7 +242,11 @@ async fn read_loop(
                 continue;
             }
         };
-        if !message.allowed_for(role) {
+        // Who may send what is the core's rule; only the two messages answered here (ping,
+        // resume) are checked here, with the same table.
+        if matches!(message, ClientMessage::Ping | ClientMessage::Resume { .. })
+            && !message.allowed_for(role)
+        {
             refuse(
                 ErrorCode::Forbidden,
                 format!(
@@ -252,7 +264,9 @@ async fn read_loop(
                 match app.sessions.authenticate(&citizen_token).await {
                     Ok(Some(found)) if found.session.role == Role::Citizen => {
                         let citizen_id = citizen_id_of(&citizen_token);
-                        app.hub.send(HubInput::Resumed { conn, citizen_id, citizen_token }).await;
+                        app.hub
+                            .send(DriverInput::Resumed { conn, citizen_id, citizen_token })
+                            .await;
                     }
                     Ok(_) => refuse(
                         ErrorCode::SessionExpired,
@@ -271,7 +285,7 @@ async fn read_loop(
                 }
             }
             message => {
-                if !app.hub.send(HubInput::Message { conn, message }).await {
+                if !app.hub.send(DriverInput::Message { conn, message }).await {
                     return;
                 }
             }

@@ -220,6 +220,14 @@ impl Sim {
             Effect::Relay(RelayCommand::DiscardRecording { leg }) => {
                 self.recording.remove(&leg);
             }
+            Effect::CheckOffer { op, sdp, .. } => {
+                let result = if sdp == "bad" {
+                    Err(LegFailure::BadSdp("no audio m-line".into()))
+                } else {
+                    Ok(())
+                };
+                self.to_feed.push_back(Input::OfferChecked { op, result });
+            }
             Effect::StartRecording { op, leg, .. } => {
                 let ok = !self.closed_legs.contains(&leg) && self.recording.insert(leg);
                 let result = if ok { Ok(()) } else { Err("not recordable".to_owned()) };
