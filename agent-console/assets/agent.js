@@ -47,6 +47,7 @@ const el = {
   notes: $("wrap-up-notes"),
   wrapUpReady: $("wrap-up-ready"),
   wrapUpStatus: $("wrap-up-status"),
+  wrapUpReason: $("wrap-up-reason"),
   incomingWaited: $("incoming-waited"),
   incomingCountdown: $("incoming-countdown"),
   accept: $("accept-button"),
@@ -340,11 +341,17 @@ async function onMessage(msg) {
       if (session.offer?.id === msg.call_id) session.offer = null;
       if (session.lostCall?.id === msg.call_id) session.lostCall = null;
       if (session.call?.id === msg.call_id) {
+        // Who took the call over, said at the top of the wrap-up (not only in the status line).
+        const takenBy = session.support?.callId === msg.call_id
+          ? session.support.supporters.find((s) => s.mode === "take_over")?.name
+          : null;
         session.wrapUp = {
           id: msg.call_id,
           service: session.call.service,
           saved: false,
           readyAfterSave: false,
+          reason: msg.reason,
+          takenBy: takenBy || null,
         };
         el.notes.value = "";
         el.disposition.value = msg.reason === "transferred" ? "transferred" : el.disposition.value;
@@ -705,6 +712,15 @@ function render() {
       second: t("agent.wrap_up_for", { service: serviceName(wrap.service) }),
     });
     el.wrapUpStatus.textContent = wrap.saved ? t("agent.wrap_up_saved") : "";
+    // Why the call ended, first thing in the wrap-up: a take over most of all, which the agent
+    // did not choose.
+    el.wrapUpReason.dataset.reason = wrap.reason ?? "";
+    el.wrapUpReason.textContent =
+      wrap.reason === "taken_over"
+        ? wrap.takenBy
+          ? t("agent.taken_over_by", { name: wrap.takenBy })
+          : t("agent.taken_over")
+        : t("agent.wrap_up_ended", { reason: tOr("end.", wrap.reason) });
   }
   renderQueues();
   renderSupport();

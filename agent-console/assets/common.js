@@ -86,7 +86,7 @@ function lookup(key) {
 }
 
 /** Whether `key` has a text (or plural forms). */
-function hasKey(key) {
+export function hasKey(key) {
   return lookup(key) !== undefined || lookup(`${key}.other`) !== undefined;
 }
 
@@ -352,7 +352,7 @@ export function formatDateTime(ms) {
 /**
  * A queue's business hours (the catalogue's `hours`: `always`, `never` or e.g.
  * `mon-fri 09:00-12:00,13:00-17:00; sat 09:00-12:00`) in the page's language:
- * "周一至周五 09:00–12:00、13:00–17:00;周六 09:00–12:00". The day names, ranges and separators
+ * "周一至周五 09:00–12:00、13:00–17:00；周六 09:00–12:00". The day names, ranges and separators
  * are the resource file's `day.*` and `hours.*`. Text it cannot read is shown as is.
  */
 export function formatHours(hours) {

@@ -8,6 +8,7 @@ import {
   showError,
   t,
 } from "./common.js";
+import { PasswordChange } from "./password.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -45,6 +46,48 @@ export class Login {
       this.submit();
     });
     this.el.logout.addEventListener("click", () => this.logOut());
+    // Changing one's own password: forced after an administrator set it, else from the header.
+    this.passwordChange = new PasswordChange({ onDone: (changed) => this.passwordDone(changed) });
+    const button = document.createElement("button");
+    button.type = "button";
+    button.id = "password-button";
+    button.className = "link";
+    button.dataset.testid = "password-button";
+    button.dataset.i18n = "button.password";
+    button.textContent = t("button.password");
+    button.hidden = true;
+    button.addEventListener("click", () => {
+      this.el.console.hidden = true;
+      this.passwordChange.open({ forced: false });
+    });
+    this.el.logout.before(button);
+    this.el.passwordButton = button;
+    /** The user waiting to enter once the forced password change is done. */
+    this.pendingUser = null;
+  }
+
+  /** After the password form: enter the console (forced change) or go back to it. */
+  passwordDone(changed) {
+    if (this.pendingUser) {
+      const user = this.pendingUser;
+      this.pendingUser = null;
+      if (changed) this.enter(user);
+      return;
+    }
+    this.el.console.hidden = false;
+    if (changed) this.status.set("logged_in", "password.done");
+  }
+
+  /** An administrator set the password: the form replaces the console until it is changed. */
+  forcePasswordChange(user) {
+    const { el } = this;
+    this.pendingUser = user;
+    el.section.hidden = true;
+    el.console.hidden = true;
+    el.logout.hidden = false;
+    el.userName.textContent = user.display_name || user.username;
+    this.status.set("password", "password.forced");
+    this.passwordChange.open({ forced: true });
   }
 
   /** Opens the console at once when the cookie still holds a session; else shows the form. */
@@ -52,8 +95,9 @@ export class Login {
     try {
       const response = await fetch("/api/me", { credentials: "same-origin" });
       if (response.ok) {
-        const { user } = await response.json();
-        this.enter(user);
+        const { user, must_change_password } = await response.json();
+        if (must_change_password) this.forcePasswordChange(user);
+        else this.enter(user);
         return;
       }
     } catch {
@@ -74,11 +118,22 @@ export class Login {
         body: JSON.stringify({ username: el.username.value.trim(), password: el.password.value }),
       });
       if (response.ok) {
-        const { user } = await response.json();
+        const { user, must_change_password } = await response.json();
         el.password.value = "";
-        this.enter(user);
+        if (must_change_password && this.allowed(user.role)) this.forcePasswordChange(user);
+        else this.enter(user);
       } else if (response.status === 401) {
         this.error(t("login.invalid"));
+      } else if (response.status === 429) {
+        const body = await response.json().catch(() => ({}));
+        const seconds = Number(body.retry_after_secs) || 1;
+        this.error(
+          body.locked
+            ? t("login.locked", { minutes: Math.ceil(seconds / 60) })
+            : t("login.too_many", { seconds }),
+        );
+      } else if (response.status === 403) {
+        this.error(t("login.disabled"));
       } else {
         this.error(t("login.failed", { status: response.status }));
       }
@@ -103,6 +158,9 @@ export class Login {
     el.section.hidden = false;
     el.console.hidden = true;
     el.logout.hidden = true;
+    el.passwordButton.hidden = true;
+    this.passwordChange.section.hidden = true;
+    this.pendingUser = null;
     el.userName.textContent = "";
     this.status.set("login", "status.login_required");
   }
@@ -118,6 +176,7 @@ export class Login {
     el.section.hidden = true;
     el.console.hidden = false;
     el.logout.hidden = false;
+    el.passwordButton.hidden = false;
     const name = user.display_name || user.username;
     el.userName.textContent = name;
     this.status.set("logged_in", "status.logged_in", { name });

@@ -465,8 +465,12 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
     el.rest.connected.hidden = phase !== "connected";
     el.rest.position.hidden = position == null;
     if (position != null) el.rest.position.textContent = t("rest.position", { position });
-    el.rest.eta.hidden = minutes == null;
+    // No estimate while queued: nobody staffs the queue right now (every agent is away).
+    const noAgent = waiting && position != null && minutes == null;
+    el.rest.eta.hidden = minutes == null && !noAgent;
+    el.rest.eta.dataset.noAgent = String(noAgent);
     if (minutes != null) el.rest.eta.textContent = t("rest.eta", { minutes });
+    else if (noAgent) el.rest.eta.textContent = t("rest.no_agent");
   }
 
   return {
@@ -481,7 +485,10 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
     /** The call's phase and, while queued, the place and the estimate (minutes). Entering the
      * queue takes the visitor to the rest area (without moving the focus). */
     setWait(phase, position = null, minutes = null) {
-      const entering = phase === "queued" && state.wait.phase !== "queued";
+      // Entering the queue — or a call taken back after a reload, which starts connected —
+      // takes the visitor to the rest area: the hall shows where the call is.
+      const waiting = (p) => p === "queued" || p === "connected";
+      const entering = waiting(phase) && !waiting(state.wait.phase);
       state.wait = { phase, position, minutes };
       renderWait();
       if (entering) goTo("rest", { how: "auto" });

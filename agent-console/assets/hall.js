@@ -22,6 +22,7 @@ import {
   formatDuration,
   formatHours,
   getCatalogue,
+  hasKey,
   loadCatalogue,
   localName,
   offerWhenGathered,
@@ -170,12 +171,16 @@ document.addEventListener("focusin", (event) => {
 });
 
 /** The last place read out in the status line, and when (see `queue_position`). */
-const lastPositionRead = { position: null, at: 0 };
+const lastPositionRead = { position: null, noAgent: false, at: 0 };
 const POSITION_REREAD_MS = 30_000;
 
 const hall = setupHall({
   onCallService: callAbout,
-  onChange: () => keepFocus(),
+  onChange: () => {
+    syncAreaCallButtons();
+    keepFocus();
+    revealCall();
+  },
   onAsk: askAbout,
   onLeaveMessage: () => bringForward(call.phase === "queued" ? "queued" : null, {}, msgEl.body),
 });
@@ -312,9 +317,8 @@ function renderButtons() {
   // A toggle button: the name stays "Mute", aria-pressed (and the pressed look) says whether it is on.
   muteButton.setAttribute("aria-pressed", String(call.muted));
   // The page's layout follows the call (on a phone the call card moves to the top while a call is on).
-  const wasIdle = !document.body.dataset.callPhase || document.body.dataset.callPhase === "idle";
+  const phaseChanged = document.body.dataset.callPhase !== call.phase;
   document.body.dataset.callPhase = call.phase;
-  if (wasIdle && call.phase !== "idle") revealCallCard();
   // A voice message needs the microphone: not during a call that is starting or talking.
   msgEl.voiceStart.disabled =
     voice.phase !== "idle" || !["idle", "queued"].includes(call.phase);
@@ -325,19 +329,37 @@ function renderButtons() {
   for (const button of assistant.log.querySelectorAll("button[data-action=talk]")) {
     button.disabled = call.phase !== "idle";
   }
+  syncAreaCallButtons();
   keepFocus();
+  if (phaseChanged) revealCall();
+}
+
+/** The areas' "Call an agent" buttons can start a call only when there is none. */
+function syncAreaCallButtons() {
+  for (const button of document.querySelectorAll("button[data-call]")) {
+    button.disabled = call.phase !== "idle";
+    if (call.phase !== "idle") button.title = t("area.call_busy");
+    else button.removeAttribute("title");
+  }
 }
 
 /**
- * A call began: on a narrow screen the call card moved to the top of the page (hall.css), so the
- * page scrolls to it to keep the status, Mute and Hang up in view; the focus does not move.
+ * The call's phase changed, or the hall moved to another area for it (the rest area while
+ * queued, a shorter page): the status line, Mute and Hang up must be on screen, whatever was
+ * scrolled into view before (a long service list in an area panel). On a narrow screen the call
+ * card moved to the top of the page (hall.css). Once the layout has settled, the page scrolls
+ * the card to the top when the status or the buttons are out of view; the focus does not move.
  */
-function revealCallCard() {
-  if (!window.matchMedia?.("(max-width: 40rem)").matches) return;
-  const card = $("call-card");
+function revealCall() {
+  if (call.phase === "idle") return;
   requestAnimationFrame(() => {
-    if (card.getBoundingClientRect().top < 0 || card.getBoundingClientRect().top > window.innerHeight / 2) {
-      card.scrollIntoView({ block: "start" });
+    const inView = (element) => {
+      if (!element.getClientRects().length) return true;
+      const box = element.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight;
+    };
+    if (![status.element, hangupButton].every(inView)) {
+      $("call-card").scrollIntoView({ block: "start" });
     }
   });
 }
@@ -471,7 +493,6 @@ function callAbout(serviceId) {
     msgEl.service.value = serviceId;
     renderHours();
   }
-  $("call-card").scrollIntoView({ block: "nearest", behavior: "smooth" });
   startCall();
 }
 
@@ -566,7 +587,10 @@ function endCall(reason, opensAtMs) {
   if (reason === "closed" && opensAtMs) {
     status.set("ended", "status.closed", { when: formatDateTime(opensAtMs) });
   } else {
-    status.set("ended", "status.ended", { reason: () => tOr("end.", reason) });
+    // Said to the citizen: "you hung up", not "the citizen hung up".
+    status.set("ended", "status.ended", {
+      reason: () => (hasKey(`hall_end.${reason}`) ? t(`hall_end.${reason}`) : tOr("end.", reason)),
+    });
   }
   if (reason === "closed") {
     if (opensAtMs) bringForward("closed", { when: formatDateTime(opensAtMs) });
@@ -603,14 +627,22 @@ async function onMessage(msg) {
           msg.estimated_wait_ms != null ? Math.max(1, Math.round(msg.estimated_wait_ms / 60000)) : null;
         hall.setWait("queued", msg.position, minutes);
         const now = Date.now();
+        const noAgent = msg.estimated_wait_ms == null;
         const reread =
-          msg.position !== lastPositionRead.position || now - lastPositionRead.at >= POSITION_REREAD_MS;
+          msg.position !== lastPositionRead.position ||
+          noAgent !== lastPositionRead.noAgent ||
+          now - lastPositionRead.at >= POSITION_REREAD_MS;
         if (reread) {
           lastPositionRead.position = msg.position;
+          lastPositionRead.noAgent = noAgent;
           lastPositionRead.at = now;
-          // Position 1 is said as "you are next", not "0 ahead of you".
+          // Position 1 is said as "you are next", not "0 ahead of you" — but only when an agent
+          // staffs the queue: without an estimate nobody does (all away), and the citizen is told
+          // so and what else they can do, as a real queue would.
           const key = msg.position === 1 ? "status.queue_next" : "status.queue_position";
-          if (minutes != null) {
+          if (noAgent) {
+            status.set("queued", "status.queue_no_agent", { position: msg.position, ahead: msg.position - 1 });
+          } else if (minutes != null) {
             status.set("queued", `${key}_eta`, { position: msg.position, ahead: msg.position - 1, minutes });
           } else {
             status.set("queued", key, { position: msg.position, ahead: msg.position - 1 });
@@ -705,6 +737,10 @@ async function onMessage(msg) {
  */
 function onSupportChanged(supporters) {
   if (!supporters.length) {
+    // The supervisor left: the line says so, and who the citizen is talking with again.
+    if (call.supportAnnounced && call.phase === "connected") {
+      status.set("connected", "hall.supervisor_left", { peer: call.peerName ?? "" });
+    }
     call.supportAnnounced = null;
     return;
   }

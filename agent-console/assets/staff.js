@@ -29,6 +29,9 @@ const CALL_REQUESTS = new Set(["join_call", "set_mode", "leave_call", "accept_he
 /** How long an action waits for its reply before its buttons work again. */
 const REPLY_TIMEOUT_MS = 5000;
 const AUDIT_LIMIT = 50;
+/** The service level a queue should reach (the field's common 80/20 norm: 80 % of calls answered
+ * within the queue's threshold); below it the wallboard's tile warns. */
+const SL_TARGET_PCT = 80;
 /** The history chart's drawing box (its SVG viewBox) and margins for the axes' labels. */
 const CHART = { width: 640, height: 220, left: 44, right: 52, top: 14, bottom: 30, ticks: 4 };
 /** On narrow screens a smaller box, so the 12-unit labels stay at least ~10 px on a 360 px phone. */
@@ -56,6 +59,20 @@ const el = {
   auditError: $("audit-error"),
   audit: $("audit-table").tBodies[0],
   announcer: $("staff-announcer"),
+  callsSort: $("calls-sort"),
+  callsDurationCol: $("calls-duration-col"),
+  tiles: {
+    waiting: $("tile-waiting"),
+    waitingNote: $("tile-waiting-note"),
+    longest: $("tile-longest"),
+    longestNote: $("tile-longest-note"),
+    sl: $("tile-sl"),
+    slNote: $("tile-sl-note"),
+    agents: $("tile-agents"),
+    agentsNote: $("tile-agents-note"),
+    help: $("tile-help"),
+    helpNote: $("tile-help-note"),
+  },
 };
 const audios = [$("remote-audio-0"), $("remote-audio-1")];
 const status = new StatusLine($("status"));
@@ -93,6 +110,8 @@ const session = {
   /** What was announced (politely): the queues whose longest wait is over their limit and the
    * help requests seen. `null` until the first wallboard, which is taken as it is, unannounced. */
   alerts: null,
+  /** The live calls' order by time: `descending` (the longest first) or `ascending`. */
+  callsSort: "descending",
 };
 
 const headset = new Headset({ audios, stateElement: el.mediaState, errorElement: el.error, send });
@@ -117,6 +136,10 @@ el.calls.addEventListener("click", onTableClick);
 el.help.addEventListener("click", onTableClick);
 el.auditAll.addEventListener("click", () => selectCall(null));
 el.auditRefresh.addEventListener("click", refreshAudit);
+el.callsSort.addEventListener("click", () => {
+  session.callsSort = session.callsSort === "descending" ? "ascending" : "descending";
+  render();
+});
 setInterval(renderClocks, 1000);
 login.restore();
 
@@ -425,8 +448,9 @@ function render() {
   el.updated.textContent = board
     ? t("wallboard.updated", { time: formatClock(board.at_ms, true) })
     : t("wallboard.waiting_data");
+  renderTiles(board);
   renderQueues(board?.queues ?? []);
-  renderCalls(board?.calls ?? []);
+  renderCalls(sortCalls(board?.calls ?? []));
   renderAgents(board?.agents ?? []);
   renderHelp(board?.help_requests ?? [], board?.calls ?? []);
   renderChart(board?.history ?? []);
@@ -480,7 +504,87 @@ function renderLimits() {
       session.alerts.over.delete(q.name);
     }
   }
+  renderLongestTile(now);
   if (crossed.length) announce(el.announcer, crossed.join(" "));
+}
+
+/** The live calls by how long the citizen has been with us (queued at), the longest first or
+ * last as the Time column's heading says. */
+function sortCalls(calls) {
+  const sign = session.callsSort === "descending" ? 1 : -1;
+  el.callsDurationCol.setAttribute("aria-sort", session.callsSort);
+  el.callsSort.setAttribute(
+    "aria-label",
+    t(session.callsSort === "descending" ? "calls.sorted_longest" : "calls.sorted_newest"),
+  );
+  return [...calls].sort((a, b) => sign * (a.queued_at_ms - b.queued_at_ms) || compareIds(a.call_id, b.call_id));
+}
+
+/** The headline numbers of the whole centre (the `all` row), each with a word for its state. */
+function renderTiles(board) {
+  const all = board?.queues.find((q) => q.name === "all") ?? null;
+  const tiles = el.tiles;
+  const level = (node, value) => {
+    node.closest(".tile").dataset.level = value;
+  };
+  if (!all) {
+    for (const node of [tiles.waiting, tiles.longest, tiles.sl, tiles.agents, tiles.help]) {
+      setText(node, "—");
+      level(node, "none");
+    }
+    for (const note of [tiles.waitingNote, tiles.longestNote, tiles.slNote, tiles.agentsNote, tiles.helpNote]) {
+      setText(note, "");
+    }
+    return;
+  }
+  setText(tiles.waiting, String(all.waiting));
+  level(tiles.waiting, all.waiting > 0 ? "warn" : "ok");
+  setText(tiles.waitingNote, all.waiting > 0 ? t("tiles.waiting_some") : t("tiles.waiting_none"));
+  // The longest wait ticks with the clocks (renderLimits), like the queue table's.
+  setSince(tiles.longest, all.waiting > 0 ? board.at_ms - all.longest_wait_ms : null);
+  if (all.service_level_pct == null) {
+    setText(tiles.sl, "—");
+    level(tiles.sl, "none");
+    setText(tiles.slNote, t("tiles.sl_none"));
+  } else {
+    setText(tiles.sl, t("chart.percent", { pct: formatNumber(all.service_level_pct, 0) }));
+    const below = all.service_level_pct < SL_TARGET_PCT;
+    level(tiles.sl, below ? "alert" : "ok");
+    setText(
+      tiles.slNote,
+      t(below ? "tiles.sl_below" : "tiles.sl_met", { target: SL_TARGET_PCT, seconds: all.service_level_seconds }),
+    );
+  }
+  const available = all.available_agents ?? 0;
+  setText(tiles.agents, all.available_agents == null ? "—" : `${available} / ${all.staffed_agents ?? "—"}`);
+  const noneFree = all.available_agents != null && available === 0;
+  level(tiles.agents, noneFree ? (all.waiting > 0 ? "alert" : "warn") : "ok");
+  setText(tiles.agentsNote, noneFree ? t("tiles.agents_none") : t("tiles.agents_some"));
+  const help = board.help_requests.length;
+  setText(tiles.help, String(help));
+  level(tiles.help, help > 0 ? "alert" : "ok");
+  setText(tiles.helpNote, help > 0 ? t("tiles.help_waiting") : t("tiles.help_none"));
+}
+
+/** The longest-wait tile against the service-level threshold, in words (as the queue table). */
+function renderLongestTile(now) {
+  const board = session.wallboard;
+  const all = board?.queues.find((q) => q.name === "all");
+  if (!all) return;
+  const waitMs = all.waiting > 0 ? now - (board.at_ms - all.longest_wait_ms) : 0;
+  // The strictest threshold of the queues with calls waiting.
+  const limits = board.queues.filter((q) => q.name !== "all" && q.waiting > 0 && q.service_level_seconds > 0);
+  const seconds = limits.length ? Math.min(...limits.map((q) => q.service_level_seconds)) : all.service_level_seconds;
+  const over = all.waiting > 0 && seconds > 0 && waitMs > seconds * 1000;
+  el.tiles.longest.closest(".tile").dataset.level = all.waiting === 0 ? "ok" : over ? "alert" : "warn";
+  setText(
+    el.tiles.longestNote,
+    all.waiting === 0
+      ? t("tiles.longest_none")
+      : over
+        ? t("wallboard.over_limit", { seconds })
+        : t("tiles.longest_within", { seconds }),
+  );
 }
 
 function renderCurrentMode() {
@@ -713,7 +817,9 @@ function renderAudit() {
       setText(at, formatClock(e.at_ms, true));
       at.title = formatDate(e.at_ms);
       setText(actor, e.actor_name ?? session.names.get(e.actor_id) ?? shortId(e.actor_id));
-      setText(call, e.call_id ? describeCall(e.call_id) : "—");
+      // The call as it was when the entry was written (the server's `agent_name` at that
+      // moment): after a take over the wallboard names the staff member as the agent.
+      setText(call, e.call_id ? describeAuditCall(e) : "—");
       call.title = e.call_id ?? "";
       setText(action, tOr("audit_action.", e.action));
       setText(mode, e.mode ? tOr("mode.", e.mode) : "—");
@@ -731,6 +837,16 @@ function describeCall(callId) {
   const call = session.wallboard?.calls.find((c) => c.call_id === callId);
   if (!call) return shortId(callId);
   return t("staff.call_label", { service: serviceName(call.service), agent: call.agent_name ?? "—", id: shortId(callId) });
+}
+
+/** An audit entry's call: its service and the agent it had at that moment, from the entry. */
+function describeAuditCall(e) {
+  if (e.agent_name === undefined && e.service === undefined) return describeCall(e.call_id);
+  return t("staff.call_label", {
+    service: serviceName(e.service ?? null),
+    agent: e.agent_name ?? "—",
+    id: shortId(e.call_id),
+  });
 }
 
 function shortId(id) {

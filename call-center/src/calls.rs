@@ -41,6 +41,20 @@ impl CallCenter {
         citizen_id: String,
         message: ClientMessage,
     ) -> Result<(), Refusal> {
+        if crate::citizen::counted_against_cap(&message).is_some() {
+            self.gate_message(conn, citizen_id, message);
+            return Ok(());
+        }
+        self.citizen_message_checked(conn, citizen_id, message)
+    }
+
+    /// A citizen's message, past the daily message cap where it applies.
+    pub(crate) fn citizen_message_checked(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
         match message {
             ClientMessage::Call { service, sdp } => self.place_call(conn, citizen_id, service, sdp),
             ClientMessage::RejoinCall { call_id, sdp } => {
@@ -48,7 +62,7 @@ impl CallCenter {
             }
             ClientMessage::Ask { text } => self.ask(conn, text),
             ClientMessage::LeaveMessage { client_id, service, name, phone, body, call_id } => {
-                self.leave_message(conn, client_id, service, name, phone, body, call_id)
+                self.leave_message(conn, citizen_id, client_id, service, name, phone, body, call_id)
             }
             ClientMessage::Rate { call_id, ticket, code, level, comment } => {
                 let target = match (call_id, ticket, code) {
@@ -72,7 +86,7 @@ impl CallCenter {
                 self.start_voice_message(conn, call_id, sdp, service)
             }
             ClientMessage::FinishVoiceMessage { client_id, name, phone } => {
-                self.finish_voice_message(conn, client_id, name, phone)
+                self.finish_voice_message(conn, citizen_id, client_id, name, phone)
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
             other => Err(refuse(

@@ -34,6 +34,8 @@ pub struct CoreConfig {
     pub wallboard: crate::WallboardConfig,
     /// The longest voice message.
     pub voice_max: Duration,
+    /// Messages (text and voice) one citizen may leave in 24 hours.
+    pub messages_per_citizen_per_day: u32,
 }
 
 impl CoreConfig {
@@ -46,6 +48,7 @@ impl CoreConfig {
             id_seed,
             wallboard: crate::WallboardConfig::default(),
             voice_max: Duration::from_secs(120),
+            messages_per_citizen_per_day: 5,
         }
     }
 }
@@ -94,6 +97,13 @@ pub struct CallCenter {
     pub(crate) pending: BTreeMap<OpId, Pending>,
     /// Messages per connection waiting for a commit, and those queued behind them.
     pub(crate) held: BTreeMap<ConnId, VecDeque<(Option<OpId>, ServerMessage)>>,
+    /// Citizen connections with a message (text or voice) in flight, and the messages waiting
+    /// behind it: one connection's messages are counted against the daily cap and saved one
+    /// at a time, so a burst of them cannot slip past the cap together.
+    pub(crate) message_gate: BTreeMap<ConnId, VecDeque<ClientMessage>>,
+    /// Connections that closed while a message was in flight: they are forgotten (and
+    /// [`Effect::Close`]d) once it has been answered, so the citizen still hears the answer.
+    pub(crate) closing: std::collections::BTreeSet<ConnId>,
     /// While a take over is handed to the engine: the write the agent's `call_ended` waits for.
     pub(crate) take_over_write: Option<OpId>,
     next_op: u64,
@@ -133,6 +143,8 @@ impl CallCenter {
             pending: BTreeMap::new(),
             held: BTreeMap::new(),
             take_over_write: None,
+            message_gate: BTreeMap::new(),
+            closing: std::collections::BTreeSet::new(),
             next_op: 0,
             next_call: 0,
             effects: VecDeque::new(),
@@ -156,10 +168,9 @@ impl CallCenter {
                 self.resumed(conn, citizen_id, citizen_token)
             }
             Input::Client { conn, message } => self.client_message(conn, message),
-            Input::Disconnected { conn } => {
-                self.disconnected(conn, crate::state::Departure::Dropped)
-            }
+            Input::Disconnected { conn } => self.connection_closed(conn),
             Input::SignedOut { user_id } => self.signed_out(&user_id),
+            Input::SignOutWhenFree { user_id } => self.sign_out_when_free(&user_id),
             Input::Catalogue { routing, agent_skills } => self.catalogue(routing, agent_skills),
             Input::LegCreated { op, result } => self.leg_created(op, result),
             Input::LegConnected { leg } => self.leg_connected(leg),
@@ -223,6 +234,12 @@ impl CallCenter {
         (self.engine.queue_len() + self.engine.ringing_count(), self.calls.len())
     }
 
+    /// Whether the core still serves this connection (a connection that closed with a message
+    /// in flight is served until it is answered; then [`Effect::Close`] is emitted).
+    pub fn has_connection(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
     /// The agents signed in, whose skills a [`Input::Catalogue`] should carry.
     pub fn signed_in_agents(&self) -> Vec<String> {
         self.members
@@ -242,6 +259,7 @@ impl CallCenter {
     /// What follows every input: agents freed by it are looked at.
     fn settle(&mut self) {
         self.after_agents_freed();
+        self.sign_out_freed();
         self.wallboard.dirty = true;
     }
 

@@ -83,13 +83,22 @@ pub enum Input {
         /// What.
         message: ClientMessage,
     },
-    /// The connection closed (or the driver dropped it as too slow).
+    /// The connection closed (or the driver dropped it as too slow). If a message of the
+    /// connection is in flight, the core still sends its answer and then emits
+    /// [`crate::Effect::Close`]; the driver keeps the outbox until then
+    /// ([`crate::CallCenter::has_connection`]).
     Disconnected {
         /// The connection.
         conn: ConnId,
     },
     /// A user signed out (or was signed out): their open connection ends now.
     SignedOut {
+        /// The user.
+        user_id: String,
+    },
+    /// A user to sign out once free: an agent on an answered call finishes it (and hears of
+    /// its end) first; anyone else is signed out at once.
+    SignOutWhenFree {
         /// The user.
         user_id: String,
     },

@@ -78,4 +78,7 @@ pub(crate) enum Pending {
     VoiceSave { conn: ConnId, client_id: String, draft: crate::state::VoiceDraft },
     /// A question to the assistant.
     Search { conn: ConnId, question: String },
+    /// The count of a citizen's messages of the last day: under the cap, the message that
+    /// leaves (or records) one is handled.
+    MessageCap { conn: ConnId, citizen_id: String, message: voicedesk_protocol::ClientMessage },
 }

@@ -54,6 +54,9 @@ impl CallCenter {
             Pending::Rating { conn, shown, level } => {
                 self.rating_stored(conn, shown, level, result)
             }
+            Pending::MessageCap { conn, citizen_id, message } => {
+                self.message_cap_counted(conn, citizen_id, message, result)
+            }
             other @ (Pending::PlaceLeg { .. }
             | Pending::Headset { .. }
             | Pending::Rejoin { .. }
@@ -91,6 +94,9 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
             ("wrap-up", Some(call.clone()), "the agent is told to try again")
         }
         Pending::Message { .. } => ("message", None, "the citizen is told; nothing acknowledged"),
+        Pending::MessageCap { .. } => {
+            ("count messages", None, "the citizen is told; nothing recorded")
+        }
         Pending::RatingLookup { .. } => ("rating lookup", None, "the citizen is told"),
         Pending::Rating { .. } => ("rating", None, "the citizen is told; nothing acknowledged"),
         Pending::VoiceSave { .. } => {

@@ -359,6 +359,9 @@ impl CallCenter {
             };
             let then = Pending::Note { what: "take over", call: Some(call.clone()) };
             let op = self.store(Some(call.clone()), request, then);
+            // The agent learns who takes the call over while still on it: `hand_over` ends the
+            // agent's part next, and the console says at the top of the wrap-up who took it.
+            self.notify_support(call);
             // The engine frees the agent and lets the call go: `hand_over` follows, and the
             // agent hears of it once the take over is recorded.
             self.take_over_write = Some(op);

@@ -20,11 +20,15 @@
 
 mod analysis;
 mod article;
+pub mod correct;
+mod facets;
+pub mod scope;
 mod search;
 pub mod synonyms;
 
 pub use analysis::analyze;
 pub use article::{Article, Localized, builtin_articles, load_dir};
+pub use scope::Referral;
 pub use search::{Answer, Confidence, ConfidenceRule, Hit, KnowledgeBase};
 
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,9 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::analysis::{self, EN, ZH, ZH_BIGRAM};
+use crate::correct;
+use crate::facets::Facets;
+use crate::scope::{self, Referral};
 use crate::synonyms::{self, SYNONYM_WEIGHT};
 use crate::{Article, Error, Lang, detect_lang};
 
@@ -24,6 +27,20 @@ pub(crate) const BODY_BOOST: f32 = 1.0;
 pub(crate) const BIGRAM_BOOST: f32 = 0.3;
 /// How many hits [`KnowledgeBase::answer`] looks at.
 const ANSWER_DEPTH: usize = 4;
+/// How many BM25 hits are re-ranked by their [`Facets`] (the right article of a near-neighbour
+/// pair is almost always among the first few).
+const RERANK_DEPTH: usize = 10;
+/// The weight in [`Hit::coverage`] of a question's term that no article uses (a place name,
+/// the citizen's background): measured on the tuning set, 0.5 answers more long questions
+/// directly than 1 at the same precision.
+pub(crate) const UNKNOWN_TERM_WEIGHT: f32 = 0.5;
+/// Below this share of the question's terms used by some article, the question is about
+/// something the knowledge base does not know ("recommend a stock to buy"). English only: on
+/// the tuning set it caught out-of-scope English questions, while long Chinese questions cut by
+/// jieba into many unknown pieces lost direct answers and gained nothing.
+pub(crate) const MIN_KNOWN_SHARE: f32 = 0.5;
+/// Below this [`Hit::coverage`] of the best hit, no article answers the question.
+pub(crate) const OUT_OF_SCOPE_COVERAGE: f32 = 0.34;
 /// The index writer's memory budget: tantivy's minimum for one thread is 15 MB.
 const WRITER_BUDGET: usize = 20_000_000;
 
@@ -43,8 +60,9 @@ pub struct Hit {
     pub body: String,
     /// The BM25 score (higher is better; comparable only within one question).
     pub score: f32,
-    /// The share (0 to 1) of the question's own words (after analysis, synonyms not counted)
-    /// that occur in the article, in any field. Comparable across questions, unlike `score`.
+    /// The share (0 to 1) of the question's own words (after spelling correction and analysis,
+    /// synonyms not counted) that occur in the article, in any field; a word no article uses
+    /// counts half. Comparable across questions, unlike `score`.
     pub coverage: f32,
 }
 
@@ -74,11 +92,21 @@ pub struct ConfidenceRule {
 impl Default for ConfidenceRule {
     /// The rule measured on the evaluation set (see `docs/self-service.md`).
     fn default() -> Self {
-        ConfidenceRule { min_score: 1.0, min_ratio: 1.1, min_coverage: 0.5 }
+        ConfidenceRule { min_score: 1.0, min_ratio: 1.3, min_coverage: 0.4 }
     }
 }
 
 impl ConfidenceRule {
+    /// True when the top two hits both answer the question well enough (the top one with the
+    /// coverage for `High`) and only the score ratio kept the answer from `High`: the citizen is
+    /// asked which of the two they mean.
+    pub fn is_close_call(&self, hits: &[Hit]) -> bool {
+        let (Some(top), Some(second)) = (hits.first(), hits.get(1)) else { return false };
+        top.coverage >= self.min_coverage
+            && second.coverage >= self.min_coverage
+            && top.score < self.min_ratio * second.score
+    }
+
     /// The confidence for hits sorted best first.
     pub fn judge(&self, hits: &[Hit]) -> Confidence {
         let Some(top) = hits.first() else { return Confidence::Low };
@@ -106,6 +134,25 @@ pub struct Answer {
     pub suggestions: Vec<Hit>,
     /// See [`ConfidenceRule`].
     pub confidence: Confidence,
+    /// With `Low`: the first two suggestions are close and both plausible: ask the citizen which
+    /// one they mean (one tap each) rather than guessing.
+    #[serde(default)]
+    pub close_call: bool,
+    /// No article answers the question: say so plainly, give `referral`, and offer a human.
+    /// `confidence` is then `Low`; `suggestions` may still hold loosely related articles.
+    #[serde(default)]
+    pub out_of_scope: bool,
+    /// With `out_of_scope`: the office or hotline that handles such questions (the government
+    /// service hotline when no better one is known).
+    #[serde(default)]
+    pub referral: Option<Referral>,
+}
+
+impl Answer {
+    /// Every article of the answer, best first: `best` (when `High`) then the suggestions.
+    pub fn ranked(&self) -> impl Iterator<Item = &Hit> {
+        self.best.iter().chain(&self.suggestions)
+    }
 }
 
 /// An article and the set of its terms per language (for [`Hit::coverage`]).
@@ -113,6 +160,10 @@ struct Entry {
     article: Article,
     terms_zh: HashSet<String>,
     terms_en: HashSet<String>,
+    /// The English words of the article (unstemmed, lower case), for spelling correction.
+    words_en: HashSet<String>,
+    /// The topics and intents of its titles.
+    facets: Facets,
 }
 
 impl Entry {
@@ -122,7 +173,15 @@ impl Entry {
             let all = format!("{}\n{}\n{}", text.title, text.keywords.join("\n"), text.body);
             analysis::terms(&mut analyzer, &all).into_iter().collect()
         };
-        Entry { terms_zh: set(ZH, &article.zh), terms_en: set(EN, &article.en), article }
+        let en = &article.en;
+        let all_en = format!("{}\n{}\n{}", en.title, en.keywords.join("\n"), en.body);
+        Entry {
+            terms_zh: set(ZH, &article.zh),
+            terms_en: set(EN, &article.en),
+            words_en: correct::en_words(&all_en).collect(),
+            facets: Facets::of_titles(&article.zh.title, &article.en.title),
+            article,
+        }
     }
 
     fn terms(&self, lang: Lang) -> &HashSet<String> {
@@ -152,6 +211,9 @@ pub struct KnowledgeBase {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     articles: RwLock<HashMap<String, Entry>>,
+    /// English word → number of articles using it (plus the synonym table's words): the words
+    /// a typo is corrected to. Rebuilt on every change of the articles.
+    vocabulary: RwLock<HashMap<String, usize>>,
     rule: ConfidenceRule,
 }
 
@@ -199,12 +261,14 @@ impl KnowledgeBase {
         }
         writer.commit()?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let vocabulary = RwLock::new(vocabulary(&map));
         Ok(KnowledgeBase {
             index,
             fields,
             reader,
             writer: Mutex::new(writer),
             articles: RwLock::new(map),
+            vocabulary,
             rule: ConfidenceRule::default(),
         })
     }
@@ -265,12 +329,14 @@ impl KnowledgeBase {
         writer.delete_term(Term::from_field_text(self.fields.id, &article.id));
         writer.add_document(document(&self.fields, &article))?;
         // The map is updated before the commit so that a hit always finds its article.
-        let replaced = self
-            .articles
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(article.id.clone(), Entry::new(&self.index, article))
-            .is_some();
+        let replaced = {
+            let mut articles = self.articles.write().unwrap_or_else(PoisonError::into_inner);
+            let replaced =
+                articles.insert(article.id.clone(), Entry::new(&self.index, article)).is_some();
+            *self.vocabulary.write().unwrap_or_else(PoisonError::into_inner) =
+                vocabulary(&articles);
+            replaced
+        };
         writer.commit()?;
         self.reader.reload()?;
         Ok(replaced)
@@ -283,14 +349,34 @@ impl KnowledgeBase {
         writer.delete_term(Term::from_field_text(self.fields.id, id));
         writer.commit()?;
         self.reader.reload()?;
-        Ok(self.articles.write().unwrap_or_else(PoisonError::into_inner).remove(id).is_some())
+        let mut articles = self.articles.write().unwrap_or_else(PoisonError::into_inner);
+        let existed = articles.remove(id).is_some();
+        *self.vocabulary.write().unwrap_or_else(PoisonError::into_inner) = vocabulary(&articles);
+        Ok(existed)
     }
 
     /// The best `limit` articles for a question, best first, in `lang` (detected from the
     /// question when `None`). Empty when no term of the question occurs in any article.
+    ///
+    /// The question's slips on the domain's words are corrected first ([`correct`]); the BM25
+    /// hits are then re-ranked by their [`Facets`] (what the question is about and wants).
     pub fn search(&self, question: &str, lang: Option<Lang>, limit: usize) -> Vec<Hit> {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
-        let Some(query) = self.query(question, lang) else { return Vec::new() };
+        self.ranked(question, lang, limit).0
+    }
+
+    /// [`KnowledgeBase::search`], and the share of the question's terms that some article
+    /// uses (0 when it has none).
+    fn ranked(&self, question: &str, lang: Lang, limit: usize) -> (Vec<Hit>, f32) {
+        let question = &match lang {
+            Lang::Zh => correct::fix_zh(question),
+            Lang::En => correct::fix_en(
+                question,
+                &self.vocabulary.read().unwrap_or_else(PoisonError::into_inner),
+            ),
+        };
+        let wants = Facets::of(question, lang);
+        let Some(query) = self.query(question, lang) else { return (Vec::new(), 0.0) };
         let own_terms: Vec<String> = match self.index.tokenizers().get(lang_analyzer(lang)) {
             Some(mut analyzer) => {
                 let mut terms = analysis::terms(&mut analyzer, question);
@@ -300,20 +386,39 @@ impl KnowledgeBase {
             }
             None => Vec::new(),
         };
-        let searcher = self.reader.searcher();
-        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())
-        else {
-            return Vec::new();
-        };
         let articles = self.articles.read().unwrap_or_else(PoisonError::into_inner);
-        top.into_iter()
+        // Words no article uses (place names, the citizen's background) count for less in
+        // the coverage: they say little about which article answers.
+        let weight: f32 = own_terms
+            .iter()
+            .map(|t| {
+                if articles.values().any(|e| e.terms(lang).contains(t)) {
+                    1.0
+                } else {
+                    UNKNOWN_TERM_WEIGHT
+                }
+            })
+            .sum();
+        let known = if own_terms.is_empty() {
+            0.0
+        } else {
+            (weight - UNKNOWN_TERM_WEIGHT * own_terms.len() as f32)
+                / ((1.0 - UNKNOWN_TERM_WEIGHT) * own_terms.len() as f32)
+        };
+        let searcher = self.reader.searcher();
+        let depth = limit.max(RERANK_DEPTH);
+        let Ok(top) = searcher.search(&query, &TopDocs::with_limit(depth).order_by_score()) else {
+            return (Vec::new(), known);
+        };
+        let mut hits: Vec<Hit> = top
+            .into_iter()
             .filter_map(|(score, address)| {
                 let doc: TantivyDocument = searcher.doc(address).ok()?;
                 let id = doc.get_first(self.fields.id)?.as_str()?;
                 let entry = articles.get(id)?;
                 let article = &entry.article;
                 let found = own_terms.iter().filter(|t| entry.terms(lang).contains(*t)).count();
-                let coverage = found as f32 / own_terms.len().max(1) as f32;
+                let coverage = found as f32 / weight.max(1.0);
                 let text = article.localized(lang);
                 Some(Hit {
                     article_id: article.id.clone(),
@@ -321,29 +426,64 @@ impl KnowledgeBase {
                     lang,
                     title: text.title.clone(),
                     body: text.body.clone(),
-                    score,
+                    score: score * wants.factor(&entry.facets),
                     coverage,
                 })
             })
-            .take(limit)
-            .collect()
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        hits.truncate(limit);
+        (hits, known)
     }
 
     /// Answers a question in `lang` (detected when `None`): the best article when the
     /// confidence is high, suggestions otherwise. Pure apart from reading the index.
     pub fn answer(&self, question: &str, lang: Option<Lang>) -> Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
-        let mut hits = self.search(question, Some(lang), ANSWER_DEPTH);
+        let (mut hits, known) = self.ranked(question, lang, ANSWER_DEPTH);
+        let elsewhere = scope::elsewhere(question, lang);
+        let out_of_scope = elsewhere.is_some()
+            || (lang == Lang::En && known < MIN_KNOWN_SHARE)
+            || hits.first().is_none_or(|top| top.coverage < OUT_OF_SCOPE_COVERAGE);
+        if out_of_scope {
+            hits.truncate(3);
+            return Answer {
+                lang,
+                best: None,
+                suggestions: hits,
+                confidence: Confidence::Low,
+                close_call: false,
+                out_of_scope,
+                referral: Some(elsewhere.unwrap_or_else(|| scope::hotline(lang))),
+            };
+        }
         let confidence = self.rule.judge(&hits);
         match confidence {
             Confidence::High => {
                 let best = hits.remove(0);
                 hits.truncate(2);
-                Answer { lang, best: Some(best), suggestions: hits, confidence }
+                Answer {
+                    lang,
+                    best: Some(best),
+                    suggestions: hits,
+                    confidence,
+                    close_call: false,
+                    out_of_scope: false,
+                    referral: None,
+                }
             }
             Confidence::Low => {
+                let close_call = self.rule.is_close_call(&hits);
                 hits.truncate(3);
-                Answer { lang, best: None, suggestions: hits, confidence }
+                Answer {
+                    lang,
+                    best: None,
+                    suggestions: hits,
+                    confidence,
+                    close_call,
+                    out_of_scope: false,
+                    referral: None,
+                }
             }
         }
     }
@@ -429,4 +569,20 @@ fn document(f: &Fields, article: &Article) -> TantivyDocument {
     doc.add_text(f.keywords_en, article.en.keywords.join(", "));
     doc.add_text(f.body_en, &article.en.body);
     doc
+}
+
+/// English word → number of articles using it, plus the words of the synonym table.
+fn vocabulary(articles: &HashMap<String, Entry>) -> HashMap<String, usize> {
+    let mut out: HashMap<String, usize> = HashMap::new();
+    for entry in articles.values() {
+        for word in &entry.words_en {
+            *out.entry(word.clone()).or_default() += 1;
+        }
+    }
+    for phrase in synonyms::EN_GROUPS.iter().flat_map(|g| g.iter()) {
+        for word in correct::en_words(phrase) {
+            out.entry(word).or_insert(1);
+        }
+    }
+    out
 }

@@ -20,14 +20,26 @@ pub const ZH_GROUPS: &[&[&str]] = &[
     &["社保卡", "社会保障卡"],
     &["医保", "医疗保险"],
     &["医保卡", "社保卡"],
-    &["报销", "报账", "报钱"],
-    &["异地", "外地", "跨省", "外省", "老家"],
-    &["转移", "转关系", "转过来", "转过去", "转出", "转入", "接续"],
+    &["报销", "报账", "报钱", "能报", "去报", "报一部分", "报回来"],
+    &["异地", "外地", "跨省", "外省", "老家", "过冬", "长住", "常住"],
+    &[
+        "转移",
+        "转关系",
+        "转过来",
+        "转过去",
+        "转出",
+        "转入",
+        "接续",
+        "弄到",
+        "弄过来",
+        "带走",
+        "带过去",
+    ],
     &["失业金", "失业保险金", "失业补助", "失业费"],
     &["生孩子", "生育", "生小孩", "分娩", "生娃"],
     &["工伤", "上班受伤", "工作受伤", "干活受伤", "受伤"],
     &["丢了", "丢失", "挂失", "掉了", "不见了", "弄丢"],
-    &["辞退", "失业", "下岗", "开除", "裁员", "被炒"],
+    &["辞退", "失业", "下岗", "开除", "裁员", "被炒", "没活干", "倒闭", "没工作"],
     &["自由职业", "灵活就业", "个体户", "打零工"],
     &["几点", "上班时间", "工作时间", "营业时间"],
     &["放假", "节假日", "过年", "春节"],
@@ -49,6 +61,15 @@ pub const ZH_GROUPS: &[&[&str]] = &[
     &["预约", "约个时间", "约时间"],
     &["带啥", "带什么", "材料", "证件"],
     &["在哪看", "怎么看", "查询", "查", "进度"],
+    // Added for issue 20 from the tuning set's misses.
+    &["投诉", "不满意", "态度差", "态度不好", "反映", "评价", "意见", "差评", "上次", "上回"],
+    &["网上服务厅", "网上大厅", "网上办事大厅", "网厅", "网上办事"],
+    &["不会用", "不会操作", "操作"],
+    &["什么时候有人", "有人吗", "几点", "上班时间"],
+    &["赔偿", "待遇", "赔钱"],
+    &["雇了", "雇人", "招了人", "新公司", "刚开的", "新成立"],
+    &["直接刷", "直接结算", "直接报"],
+    &["要交几年", "交满", "交够", "最低缴费年限", "至少交"],
 ];
 
 /// English synonym groups (lower case).
@@ -56,7 +77,15 @@ pub const EN_GROUPS: &[&[&str]] = &[
     &["pension", "retirement money", "retirement pay", "old age pension"],
     &["social security card", "ss card", "insurance card"],
     &["medical insurance", "health insurance", "medical cover"],
-    &["reimbursement", "reimburse", "claim back", "money back", "refund"],
+    &[
+        "reimbursement",
+        "reimburse",
+        "claim back",
+        "money back",
+        "refund",
+        "get that back",
+        "get it back",
+    ],
     &[
         "another region",
         "another province",
@@ -65,7 +94,15 @@ pub const EN_GROUPS: &[&[&str]] = &[
         "out of town",
         "elsewhere",
     ],
-    &["transfer", "move over", "carry over", "move my"],
+    &[
+        "transfer",
+        "move over",
+        "carry over",
+        "move my",
+        "come with me",
+        "take with me",
+        "bring over",
+    ],
     &[
         "unemployment benefit",
         "unemployment money",
@@ -76,7 +113,16 @@ pub const EN_GROUPS: &[&[&str]] = &[
     &["maternity", "baby", "childbirth", "gave birth", "had a baby", "pregnant"],
     &["work injury", "hurt at work", "injured at work", "accident at work", "got hurt", "injured"],
     &["lost card", "lost my card", "card lost", "stolen card", "lost my social security card"],
-    &["fired", "lost my job", "laid off", "dismissed", "sacked", "unemployed"],
+    &[
+        "fired",
+        "lost my job",
+        "laid off",
+        "dismissed",
+        "sacked",
+        "unemployed",
+        "no work",
+        "closed down",
+    ],
     &[
         "self employed",
         "self-employed",
@@ -103,6 +149,24 @@ pub const EN_GROUPS: &[&[&str]] = &[
     &["papers", "documents"],
     &["records", "record"],
     &["check", "see", "inquiry", "paid yet", "been paid", "status"],
+    // Added for issue 20 from the tuning set's misses.
+    &[
+        "complain",
+        "complaint",
+        "feedback",
+        "terrible",
+        "rude",
+        "unhappy",
+        "dissatisfied",
+        "last time",
+        "suggestion",
+    ],
+    &["no job", "no employer", "never worked", "never had a job", "without a job"],
+    &["compensation", "benefits", "payout"],
+    &["hired", "new company", "opened a", "set up a company", "start a business"],
+    &["directly", "settled directly", "direct settlement"],
+    &["sign up", "register", "registration"],
+    &["minimum years", "how many years must", "15 years", "fifteen years"],
 ];
 
 /// The phrases the synonym table adds to `question` (those of every group one of whose phrases
@@ -131,7 +195,7 @@ pub fn expand(question: &str, lang: Lang) -> Vec<&'static str> {
 
 /// The question lower-cased, with every run of characters other than letters, digits, `-` and
 /// `'` turned into one space, and a space at both ends (for whole-word matching).
-fn words(question: &str) -> String {
+pub(crate) fn words(question: &str) -> String {
     let mut out = String::from(" ");
     for c in question.to_lowercase().chars() {
         if c.is_alphanumeric() || c == '-' || c == '\'' {

@@ -1,12 +1,18 @@
-//! Retrieval evaluation on the held-out questions of `eval/questions.toml`.
+//! Retrieval evaluation of the self-service assistant (see `docs/self-service.md`).
 //!
-//! `cargo test -p voicedesk-knowledge eval -- --nocapture` prints top-1 / top-3 accuracy per
-//! language, the misses, the confidence rule's coverage and precision, the index build time
-//! and the query latency; it asserts top-3 >= 0.90 overall.
+//! Three question sets:
+//! - `eval/heldout.toml` (issue 20): 391 questions written from the service catalogue before the
+//!   articles were read; never tuned on. Its figures are the ones reported.
+//! - `eval/tuning.toml`: written at the same time, kept apart; the one to look at when tuning.
+//! - `eval/questions.toml`: the first set (written with the articles), kept as a regression set.
+//!
+//! `cargo test --workspace --test eval -- --nocapture` prints per language: top-1 and top-3,
+//! the share answered directly (High), the precision of those answers, the out-of-scope questions
+//! answered with High, the close calls, and every miss; each test asserts the targets reached.
 use std::time::Instant;
 
 use serde::Deserialize;
-use voicedesk_knowledge::{Confidence, ConfidenceRule, Hit, KnowledgeBase, Lang};
+use voicedesk_knowledge::{Answer, Confidence, ConfidenceRule, KnowledgeBase, Lang, scope};
 
 #[derive(Deserialize)]
 struct File {
@@ -20,160 +26,209 @@ struct Question {
     expect: Option<String>,
 }
 
-fn questions() -> Vec<Question> {
-    let text = include_str!("../eval/questions.toml");
-    toml::from_str::<File>(text).expect("eval/questions.toml parses").question
+fn parse(text: &str) -> Vec<Question> {
+    toml::from_str::<File>(text).expect("question file parses").question
 }
 
-struct Outcome<'a> {
-    question: &'a Question,
-    hits: Vec<Hit>,
-    rank: Option<usize>,
+/// The figures of one language (or of all) on one set.
+#[derive(Default, Debug, Clone, Copy)]
+struct Figures {
+    in_scope: usize,
+    top1: usize,
+    top3: usize,
+    high: usize,
+    high_right: usize,
+    close_calls: usize,
+    out_of_scope: usize,
+    oos_high: usize,
+    oos_flagged: usize,
+    /// Out-of-scope questions flagged by coverage alone (no referral cue).
+    oos_by_coverage: usize,
+    /// Out-of-scope questions the confidence rule alone (no referral table, no out-of-scope
+    /// test) would have answered with High.
+    oos_high_by_rule_alone: usize,
+    /// In-scope questions wrongly flagged out of scope.
+    in_scope_flagged: usize,
+}
+
+impl Figures {
+    fn ratio(a: usize, b: usize) -> f64 {
+        a as f64 / b.max(1) as f64
+    }
+    fn top1(&self) -> f64 {
+        Self::ratio(self.top1, self.in_scope)
+    }
+    fn top3(&self) -> f64 {
+        Self::ratio(self.top3, self.in_scope)
+    }
+    fn direct(&self) -> f64 {
+        Self::ratio(self.high, self.in_scope)
+    }
+    fn precision(&self) -> f64 {
+        Self::ratio(self.high_right, self.high)
+    }
+}
+
+/// Runs every question through [`KnowledgeBase::answer`] and returns the figures per language.
+fn evaluate(kb: &KnowledgeBase, name: &str, questions: &[Question]) -> [(Lang, Figures); 2] {
+    let started = Instant::now();
+    let answers: Vec<Answer> = questions.iter().map(|q| kb.answer(&q.q, Some(q.lang))).collect();
+    let per_query = started.elapsed() / questions.len().max(1) as u32;
+    println!("\n== {name}: {} questions, {:?} per answer (mean) ==", questions.len(), per_query);
+    let mut out = [(Lang::Zh, Figures::default()), (Lang::En, Figures::default())];
+    for (lang, f) in &mut out {
+        for (q, a) in questions.iter().zip(&answers).filter(|(q, _)| q.lang == *lang) {
+            let ranked: Vec<&str> = a.ranked().map(|h| h.article_id.as_str()).collect();
+            let high = a.confidence == Confidence::High;
+            match &q.expect {
+                Some(id) => {
+                    f.in_scope += 1;
+                    let rank = ranked.iter().position(|r| r == id);
+                    f.top1 += usize::from(rank == Some(0));
+                    f.top3 += usize::from(rank.is_some_and(|r| r < 3));
+                    f.close_calls += usize::from(a.close_call);
+                    f.in_scope_flagged += usize::from(a.out_of_scope);
+                    if high {
+                        f.high += 1;
+                        f.high_right += usize::from(rank == Some(0));
+                    }
+                    let tag = match (rank, high) {
+                        (Some(0), true) => None,
+                        (Some(0), false) if a.close_call => Some("first, close call"),
+                        (Some(0), false) if a.out_of_scope => Some("first, but said out of scope"),
+                        (Some(0), false) => Some("first, low"),
+                        (_, true) => Some("WRONG HIGH"),
+                        (_, false) => Some("not first"),
+                    };
+                    if let Some(tag) = tag {
+                        println!(
+                            "  [{}] {tag}: {} -> want {id} at {:?}; got {}",
+                            lang.code(),
+                            q.q,
+                            rank.map(|r| r + 1),
+                            ranked.iter().take(3).copied().collect::<Vec<_>>().join(", ")
+                        );
+                    }
+                }
+                None => {
+                    f.out_of_scope += 1;
+                    f.oos_high += usize::from(high);
+                    f.oos_flagged += usize::from(a.out_of_scope);
+                    let hits = kb.search(&q.q, Some(q.lang), 4);
+                    f.oos_high_by_rule_alone +=
+                        usize::from(kb.rule().judge(&hits) == Confidence::High);
+                    f.oos_by_coverage +=
+                        usize::from(a.out_of_scope && scope::elsewhere(&q.q, q.lang).is_none());
+                    if high || !a.out_of_scope {
+                        println!(
+                            "  [{}] out of scope {}: {} -> {}",
+                            lang.code(),
+                            if high { "ANSWERED HIGH" } else { "not flagged" },
+                            q.q,
+                            ranked.first().copied().unwrap_or("-")
+                        );
+                    }
+                }
+            }
+        }
+        println!(
+            "{name} [{}]: top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}, direct (High) {}/{} = {:.3}, precision {}/{} = {:.3}, close calls {}, in-scope said out of scope {}, out of scope High {}/{} (flagged {}, by coverage alone {}; High by the rule alone {})",
+            lang.code(),
+            f.top1,
+            f.in_scope,
+            f.top1(),
+            f.top3,
+            f.in_scope,
+            f.top3(),
+            f.high,
+            f.in_scope,
+            f.direct(),
+            f.high_right,
+            f.high,
+            f.precision(),
+            f.close_calls,
+            f.in_scope_flagged,
+            f.oos_high,
+            f.out_of_scope,
+            f.oos_flagged,
+            f.oos_by_coverage,
+            f.oos_high_by_rule_alone
+        );
+    }
+    out
 }
 
 #[test]
-fn eval_retrieval_accuracy() {
-    let questions = questions();
+fn eval_heldout() {
     let started = Instant::now();
     let kb = KnowledgeBase::builtin().unwrap();
-    let build = started.elapsed();
-    // The first query pays for nothing the others do not (the dictionary loaded at build).
+    println!("articles: {}, index build: {:?}", kb.len(), started.elapsed());
+    let questions = parse(include_str!("../eval/heldout.toml"));
     for q in &questions {
         if let Some(id) = &q.expect {
             assert!(kb.get(id).is_some(), "expected article {id} does not exist");
         }
     }
-
-    let started = Instant::now();
-    let outcomes: Vec<Outcome> = questions
+    assert!(questions.len() >= 300);
+    assert!(questions.iter().filter(|q| q.lang == Lang::Zh).count() * 2 >= questions.len());
+    let figures = evaluate(&kb, "held-out", &questions);
+    // Latency: every question once more, per-answer p95.
+    let mut times: Vec<_> = questions
         .iter()
-        .map(|question| {
-            let hits = kb.search(&question.q, Some(question.lang), 5);
-            let rank = question
-                .expect
-                .as_ref()
-                .and_then(|id| hits.iter().position(|h| &h.article_id == id));
-            Outcome { question, hits, rank }
+        .map(|q| {
+            let t = Instant::now();
+            let _ = kb.answer(&q.q, Some(q.lang));
+            t.elapsed()
         })
         .collect();
-    let per_query = started.elapsed() / questions.len() as u32;
-
-    println!("\n== knowledge base retrieval evaluation ==");
-    println!("articles: {}, index build (incl. jieba dictionary): {:?}", kb.len(), build);
+    times.sort();
     println!(
-        "search latency: {:.0} µs per query (mean over {})",
-        per_query.as_micros(),
-        questions.len()
+        "answer latency p50 {:?}, p95 {:?}",
+        times[times.len() / 2],
+        times[times.len() * 95 / 100]
     );
-    let mut total = (0, 0, 0);
-    for lang in [Lang::Zh, Lang::En] {
-        let scoped: Vec<&Outcome> = outcomes
-            .iter()
-            .filter(|o| o.question.lang == lang && o.question.expect.is_some())
-            .collect();
-        let top1 = scoped.iter().filter(|o| o.rank == Some(0)).count();
-        let top3 = scoped.iter().filter(|o| o.rank.is_some_and(|r| r < 3)).count();
-        println!(
-            "{}: {} questions, top-1 {}/{} = {:.3}, top-3 {}/{} = {:.3}",
-            lang.code(),
-            scoped.len(),
-            top1,
-            scoped.len(),
-            top1 as f64 / scoped.len() as f64,
-            top3,
-            scoped.len(),
-            top3 as f64 / scoped.len() as f64
-        );
-        total = (total.0 + scoped.len(), total.1 + top1, total.2 + top3);
+    // Floors just under the figures of docs/self-service.md, so that a change that makes the
+    // assistant worse fails here; the issue's targets (0.95 / 0.99 / 0.98 / 0.80) are not met yet.
+    for (lang, f) in figures {
+        assert!(f.top1() >= 0.87, "{lang:?}: top-1 {:.3}", f.top1());
+        assert!(f.top3() >= 0.96, "{lang:?}: top-3 {:.3}", f.top3());
+        assert!(f.precision() >= 0.95, "{lang:?}: precision {:.3}", f.precision());
+        assert_eq!(f.oos_high, 0, "{lang:?}: out-of-scope questions answered with High");
     }
-    let (n, top1, top3) = total;
-    let (top1, top3) = (top1 as f64 / n as f64, top3 as f64 / n as f64);
-    println!("all: {n} questions, top-1 {top1:.3}, top-3 {top3:.3}");
+}
 
-    println!("-- not first:");
-    for o in outcomes.iter().filter(|o| o.question.expect.is_some() && o.rank != Some(0)) {
-        let got: Vec<String> =
-            o.hits.iter().take(3).map(|h| format!("{} {:.1}", h.article_id, h.score)).collect();
-        println!(
-            "  [{}] {} -> expected {} at {:?}; got {}",
-            o.question.lang.code(),
-            o.question.q,
-            o.question.expect.as_deref().unwrap_or("-"),
-            o.rank.map(|r| r + 1),
-            got.join(", ")
-        );
-    }
-
-    // The confidence rule: coverage (in-scope questions answered with High), precision (of
-    // those, the share whose best hit is right) and false High on out-of-scope questions.
-    let report = |rule: ConfidenceRule| {
-        let mut high = 0;
-        let mut high_right = 0;
-        let mut in_scope = 0;
-        let mut oos_high = 0;
-        let mut oos = 0;
-        for o in &outcomes {
-            let confident = rule.judge(&o.hits) == Confidence::High;
-            if o.question.expect.is_some() {
-                in_scope += 1;
-                if confident {
-                    high += 1;
-                    high_right += usize::from(o.rank == Some(0));
-                }
-            } else {
-                oos += 1;
-                oos_high += usize::from(confident);
+#[test]
+fn eval_tuning() {
+    let kb = KnowledgeBase::builtin().unwrap();
+    let questions = parse(include_str!("../eval/tuning.toml"));
+    let figures = evaluate(&kb, "tuning", &questions);
+    if std::env::var_os("VOICEDESK_EVAL_GRID").is_some() {
+        for min_coverage in [0.4, 0.5, 0.6] {
+            for min_ratio in [1.1, 1.2, 1.3, 1.5] {
+                let rule = ConfidenceRule { min_score: 1.0, min_ratio, min_coverage };
+                let kb = KnowledgeBase::builtin().unwrap().with_rule(rule);
+                let q: Vec<Question> = parse(include_str!("../eval/tuning.toml"));
+                let f = evaluate(&kb, &format!("grid cov {min_coverage} ratio {min_ratio}"), &q);
+                let (h, r, n) = f.iter().fold((0, 0, 0), |(h, r, n), (_, f)| {
+                    (h + f.high, r + f.high_right, n + f.in_scope)
+                });
+                println!(
+                    "GRID cov {min_coverage} ratio {min_ratio}: direct {h}/{n}, right {r}/{h}"
+                );
             }
         }
-        (high, high_right, in_scope, oos_high, oos)
-    };
-    let rule = kb.rule();
-    let (high, right, in_scope, oos_high, oos) = report(rule);
-    println!(
-        "confidence rule {rule:?}: High on {high}/{in_scope} in-scope ({:.3}), precision {right}/{high} ({:.3}); High on {oos_high}/{oos} out-of-scope",
-        high as f64 / in_scope as f64,
-        right as f64 / high.max(1) as f64
-    );
-    println!(
-        "-- rule grid (min_coverage, then per min_ratio: share High, precision, out-of-scope High):"
-    );
-    for min_coverage in [0.0, 0.3, 0.4, 0.5, 0.6, 0.7] {
-        let row: Vec<String> = [1.0, 1.1, 1.2, 1.3, 1.5]
-            .into_iter()
-            .map(|min_ratio| {
-                let rule = ConfidenceRule { min_score: 0.0, min_ratio, min_coverage };
-                let (h, r, n, oh, _) = report(rule);
-                format!(
-                    "{min_ratio}: {:.2}/{:.2}/{oh}",
-                    h as f64 / n as f64,
-                    r as f64 / h.max(1) as f64
-                )
-            })
-            .collect();
-        println!("  {min_coverage:>4}: {}", row.join("  "));
     }
-    println!("-- scores of out-of-scope questions:");
-    for o in outcomes.iter().filter(|o| o.question.expect.is_none()) {
-        let got: Vec<String> = o
-            .hits
-            .iter()
-            .take(2)
-            .map(|h| format!("{} {:.1} cov {:.2}", h.article_id, h.score, h.coverage))
-            .collect();
-        println!("  {} -> {}", o.question.q, got.join(", "));
+    for (lang, f) in figures {
+        assert!(f.top3() >= 0.95, "{lang:?}: top-3 {:.3}", f.top3());
     }
+}
 
-    // Live update cost: re-index one article (delete + add + commit + reader reload).
-    let article = kb.get("pension_transfer").unwrap();
-    let started = Instant::now();
-    for _ in 0..10 {
-        kb.upsert(article.clone()).unwrap();
+#[test]
+fn eval_first_set() {
+    let kb = KnowledgeBase::builtin().unwrap();
+    let questions = parse(include_str!("../eval/questions.toml"));
+    let figures = evaluate(&kb, "first set", &questions);
+    for (lang, f) in figures {
+        assert!(f.top3() >= 0.90, "{lang:?}: top-3 {:.3}", f.top3());
     }
-    println!(
-        "upsert (re-index one article, visible to the next search): {:?} each",
-        started.elapsed() / 10
-    );
-
-    assert!(n >= 60, "the evaluation set must hold at least 60 questions");
-    assert!(top3 >= 0.90, "top-3 accuracy {top3:.3} is below 0.90");
 }

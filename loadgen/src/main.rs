@@ -5,7 +5,8 @@
 //! calls through the real `/ws` protocol and real WebRTC (ICE, DTLS-SRTP) against a RUNNING
 //! server, keeps them talking (Opus-sized marked RTP both ways, 50 packets/s per direction)
 //! for a steady measurement window, hangs up, and prints ONE JSON object on stdout. Progress
-//! goes to stderr. See `docs/benchmarks.md` for what every number means.
+//! goes to stderr. `loadgen burst --calls N --within-ms 1000` signs in N agents the same way,
+//! then has N citizens send `call` within the window and reports the set-up times. See `docs/benchmarks.md` for what every number means.
 //!
 //! Every media leg is a sans-I/O `rtc` peer connection driven by one thread ([`engine`]),
 //! so the load generator costs far less per leg than the server it measures.
@@ -39,6 +40,9 @@ struct Cli {
 enum Command {
     /// N concurrent citizen ↔ agent calls: ramp up, steady window, hang up; prints one JSON object.
     Calls(scenario::CallsArgs),
+    /// N agents available, then N citizens call within a short window: time to `call_queued`
+    /// and `call_connected` under a burst (the hall opening at 09:00); prints one JSON object.
+    Burst(scenario::BurstArgs),
     /// N idle citizen WebSockets: server RSS per connection; ping → pong round trips.
     WsIdle(other::WsIdleArgs),
     /// Committed call records per second on a store (SQLite or Postgres).
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Calls(args) => runtime.block_on(scenario::run(args)),
+        Command::Burst(args) => runtime.block_on(scenario::run_burst(args)),
         Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
         Command::Store(args) => runtime.block_on(other::store(args)),
     };

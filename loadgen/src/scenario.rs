@@ -449,38 +449,40 @@ async fn sample_server(http: &str, pid: Option<&str>, ticks: u64) -> ServerSampl
     }
 }
 
-/// Runs the scenario and returns the report.
-pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
-    if args.calls == 0 || args.calls > 0xff_ffff {
-        bail!("--calls must be between 1 and 16777215");
-    }
-    if !args.duration.is_finite() || args.duration <= 0.0 {
-        bail!("--duration must be positive");
-    }
+/// Everything a run has set up: the tasks, the engine and what was measured on the way.
+struct Running {
+    engine: EngineHandle,
+    engine_thread: std::thread::JoinHandle<()>,
+    phase_tx: watch::Sender<Phase>,
+    agent_tasks: Vec<tokio::task::JoinHandle<AgentOutcome>>,
+    citizen_tasks: Vec<tokio::task::JoinHandle<CitizenOutcome>>,
+    agents_ready: usize,
+    established: usize,
+    ramp: Duration,
+    rss_agents: Option<u64>,
+}
+
+/// What the tasks saw, once they have all ended.
+struct Finished {
+    citizens: Vec<CitizenOutcome>,
+    agents: Vec<AgentOutcome>,
+    legs: HashMap<LegId, LegReport>,
+    engine_stats: engine::EngineStats,
+    loadgen_cpu: Option<Duration>,
+}
+
+/// Phases 1 and 2: signs the agents in, then starts the citizens' calls spread over `ramp`
+/// and waits until each is connected or has failed.
+async fn set_up(args: CallsArgs, ramp: Duration, pid: Option<&str>) -> Result<Running> {
     let http = args.server.trim_end_matches('/').to_owned();
     let ws_base = http.replacen("http", "ws", 1);
-    let ticks = probe::clock_ticks_per_second();
-    let pid = args.server_pid.map(|p| p.to_string());
     let n = args.calls;
-    let ramp = Duration::from_secs_f64(args.ramp.unwrap_or((n as f64 / 25.0).max(1.0)).max(0.0));
-    let window = Duration::from_secs_f64(args.duration);
-    let drain = Duration::from_secs_f64(args.drain.max(0.0));
-
-    let first = probe::metrics(&http)
-        .await
-        .with_context(|| format!("the server at {http} is not answering /metrics"))?;
-    if !first.contains_key(probe::FORWARDED_METRIC) {
-        bail!("{http}/metrics has no {}", probe::FORWARDED_METRIC);
-    }
-    let rss_idle =
-        pid.as_deref().map(probe::rss_kb).transpose().context("reading the server's RSS")?;
-
     let (engine, engine_thread) =
         engine::start(Duration::from_millis(args.ice_check_interval_ms.max(1)))?;
     let ctx = Arc::new(Ctx {
         ws_citizen: format!("{ws_base}/ws"),
         ws_agent: format!("{ws_base}/ws?role=agent"),
-        http: http.clone(),
+        http,
         step: Duration::from_secs_f64(args.setup_timeout),
         args,
         engine: engine.clone(),
@@ -508,7 +510,7 @@ pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
         "loadgen: {agents_ready}/{n} agents available after {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let rss_agents = pid.as_deref().and_then(|p| probe::rss_kb(p).ok());
+    let rss_agents = pid.and_then(|p| probe::rss_kb(p).ok());
 
     // 2. Ramp.
     let (est_tx, mut est_rx) = mpsc::unbounded_channel();
@@ -534,11 +536,192 @@ pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
         ramp.as_secs_f64(),
         ramp_start.elapsed().as_secs_f64()
     );
+    Ok(Running {
+        engine,
+        engine_thread,
+        phase_tx,
+        agent_tasks,
+        citizen_tasks,
+        agents_ready,
+        established,
+        ramp,
+        rss_agents,
+    })
+}
+
+/// Phase 4: stops sending, takes the engine's counters, hangs up and closes everything.
+async fn tear_down(run: Running, ticks: u64) -> Result<Finished> {
+    let Running { engine, engine_thread, phase_tx, agent_tasks, citizen_tasks, .. } = run;
+    engine.stop_all_sending()?;
+    let (legs, engine_stats) = engine.snapshot().await?;
+    let legs: HashMap<LegId, LegReport> = legs.into_iter().map(|r| (r.id, r)).collect();
+    eprintln!("loadgen: hanging up");
+    let _ = phase_tx.send(Phase::HangUp);
+    let mut citizens = Vec::with_capacity(citizen_tasks.len());
+    for task in citizen_tasks {
+        citizens.push(task.await.context("a citizen task panicked")?);
+    }
+    let _ = phase_tx.send(Phase::Close);
+    let mut agents = Vec::with_capacity(agent_tasks.len());
+    for task in agent_tasks {
+        agents.push(task.await.context("an agent task panicked")?);
+    }
+    engine.shutdown()?;
+    let _ = tokio::task::spawn_blocking(move || engine_thread.join()).await;
+    let loadgen_cpu = probe::cpu_time("self", ticks).ok();
+    Ok(Finished { citizens, agents, legs, engine_stats, loadgen_cpu })
+}
+
+/// Set-up latencies measured from each citizen's `call`, sorted.
+#[derive(Default)]
+struct SetUpTimes {
+    /// `call` → `call_queued` (the relay's answer is in it).
+    queued_ms: Vec<f64>,
+    /// `call` → the citizen's leg connected (ICE + DTLS).
+    media_ms: Vec<f64>,
+    /// `call` → `call_connected` (an agent accepted; the relay bridges).
+    connected_ms: Vec<f64>,
+}
+
+impl SetUpTimes {
+    fn of(finished: &Finished) -> Self {
+        let mut t = Self::default();
+        for c in &finished.citizens {
+            let Some(sent_at) = c.call_sent_at else { continue };
+            let since = |at: Instant| ms(at.saturating_duration_since(sent_at));
+            t.queued_ms.extend(c.queued_at.map(since));
+            t.media_ms.extend(
+                c.leg.and_then(|l| finished.legs.get(&l)).and_then(|r| r.connected_at).map(since),
+            );
+            t.connected_ms.extend(c.connected_at.map(since));
+        }
+        for v in [&mut t.queued_ms, &mut t.media_ms, &mut t.connected_ms] {
+            v.sort_by(f64::total_cmp);
+        }
+        t
+    }
+}
+
+/// Runs `loadgen burst`: N agents signed in and available, then N citizens send `call` within
+/// `--within-ms`; reports how long each waited for `call_queued` and `call_connected` and why
+/// any failed. No steady window: the burst is the measurement.
+pub(crate) async fn run_burst(args: BurstArgs) -> Result<Value> {
+    let n = args.calls;
+    if n == 0 || n > 0xff_ffff {
+        bail!("--calls must be between 1 and 16777215");
+    }
+    let ticks = probe::clock_ticks_per_second();
+    let within = Duration::from_millis(args.within_ms);
+    let calls = CallsArgs {
+        server: args.server,
+        calls: n,
+        duration: 0.0,
+        ramp: Some(within.as_secs_f64()),
+        server_pid: None,
+        agents_prefix: args.agents_prefix,
+        password: args.password,
+        setup_timeout: args.setup_timeout,
+        login_concurrency: args.login_concurrency,
+        drain: 0.0,
+        ice_check_interval_ms: args.ice_check_interval_ms,
+        service: args.service,
+    };
+    let running = set_up(calls, within, None).await?;
+    let (agents_ready, established) = (running.agents_ready, running.established);
+    let finished = tear_down(running, ticks).await?;
+    let times = SetUpTimes::of(&finished);
+    let p = |v: &[f64], q: f64| percentile(v, q);
+    let failures = count_reasons(finished.citizens.iter().filter_map(|c| c.setup_error.as_ref()));
+    Ok(json!({
+        "calls": n,
+        "within_ms": args.within_ms,
+        "agents_ready": agents_ready,
+        "calls_connected": established,
+        "calls_failed": n - established,
+        "failures": failures,
+        "call_queued_replies": times.queued_ms.len(),
+        "call_queued_ms_p50": p(&times.queued_ms, 50.0),
+        "call_queued_ms_p95": p(&times.queued_ms, 95.0),
+        "call_queued_ms_p99": p(&times.queued_ms, 99.0),
+        "call_queued_ms_max": times.queued_ms.last(),
+        "citizen_media_ms_p50": p(&times.media_ms, 50.0),
+        "citizen_media_ms_p95": p(&times.media_ms, 95.0),
+        "call_connected_ms_p50": p(&times.connected_ms, 50.0),
+        "call_connected_ms_p95": p(&times.connected_ms, 95.0),
+        "call_connected_ms_p99": p(&times.connected_ms, 99.0),
+        "call_connected_ms_max": times.connected_ms.last(),
+        "loadgen_cpu_s": finished.loadgen_cpu.map(|d| round3(d.as_secs_f64())),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    }))
+}
+
+/// Options of `loadgen burst`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BurstArgs {
+    /// The server's HTTP base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Citizens calling (and agents signed in beforehand: one per call).
+    #[arg(long)]
+    calls: usize,
+    /// The calls' `call` messages are sent evenly spread over this many milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    within_ms: u64,
+    /// Agent usernames are this prefix followed by 1..=calls.
+    #[arg(long, default_value = "bench-agent-")]
+    agents_prefix: String,
+    /// The agents' password.
+    #[arg(long, default_value = "demo")]
+    password: String,
+    /// Limit for each setup step (a signaling reply, media connecting), in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    setup_timeout: f64,
+    /// Agents signing in at the same time (login hashes a password on the server).
+    #[arg(long, default_value_t = 8)]
+    login_concurrency: usize,
+    /// Pacing of the legs' ICE connectivity checks in milliseconds (browsers use 50).
+    #[arg(long, default_value_t = 50)]
+    ice_check_interval_ms: u64,
+    /// The service the citizens choose.
+    #[arg(long, default_value = "pension_benefit_inquiry")]
+    service: String,
+}
+
+/// Runs the scenario and returns the report.
+pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
+    if args.calls == 0 || args.calls > 0xff_ffff {
+        bail!("--calls must be between 1 and 16777215");
+    }
+    if !args.duration.is_finite() || args.duration <= 0.0 {
+        bail!("--duration must be positive");
+    }
+    let http = args.server.trim_end_matches('/').to_owned();
+    let ticks = probe::clock_ticks_per_second();
+    let pid = args.server_pid.map(|p| p.to_string());
+    let n = args.calls;
+    let ramp = Duration::from_secs_f64(args.ramp.unwrap_or((n as f64 / 25.0).max(1.0)).max(0.0));
+    let window = Duration::from_secs_f64(args.duration);
+    let drain = Duration::from_secs_f64(args.drain.max(0.0));
+
+    let first = probe::metrics(&http)
+        .await
+        .with_context(|| format!("the server at {http} is not answering /metrics"))?;
+    if !first.contains_key(probe::FORWARDED_METRIC) {
+        bail!("{http}/metrics has no {}", probe::FORWARDED_METRIC);
+    }
+    let rss_idle =
+        pid.as_deref().map(probe::rss_kb).transpose().context("reading the server's RSS")?;
+
+    let running = set_up(args, ramp, pid.as_deref()).await?;
+    let (agents_ready, established, rss_agents) =
+        (running.agents_ready, running.established, running.rss_agents);
+    let ramp = running.ramp;
     // Let the agents' first packets follow their `call_connected`.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // 3. Steady window. It starts a little in the future so the engine has it before any
     // packet inside it is sent.
+    let engine = running.engine.clone();
     let window_start = Instant::now() + Duration::from_millis(100);
     let window_end = window_start + window;
     engine.set_window(window_start, window_end)?;
@@ -555,25 +738,12 @@ pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
     let at_end = sample_server(&http, pid.as_deref(), ticks).await;
     let window_s = window.as_secs_f64();
 
-    // 4. Drain, stop, count, hang up, close.
+    // 4. Drain, then stop, count, hang up, close.
     tokio::time::sleep(drain).await;
-    engine.stop_all_sending()?;
-    let (legs, engine_stats) = engine.snapshot().await?;
-    let legs: HashMap<LegId, LegReport> = legs.into_iter().map(|r| (r.id, r)).collect();
-    eprintln!("loadgen: hanging up");
-    let _ = phase_tx.send(Phase::HangUp);
-    let mut citizens = Vec::with_capacity(n);
-    for task in citizen_tasks {
-        citizens.push(task.await.context("a citizen task panicked")?);
-    }
-    let _ = phase_tx.send(Phase::Close);
-    let mut agents = Vec::with_capacity(n);
-    for task in agent_tasks {
-        agents.push(task.await.context("an agent task panicked")?);
-    }
-    engine.shutdown()?;
-    let _ = tokio::task::spawn_blocking(move || engine_thread.join()).await;
-    let loadgen_cpu = probe::cpu_time("self", ticks).ok();
+    let finished = tear_down(running, ticks).await?;
+    let times = SetUpTimes::of(&finished);
+    let Finished { citizens, agents, legs, engine_stats, loadgen_cpu } = finished;
+    let SetUpTimes { queued_ms, media_ms, connected_ms } = times;
 
     // Pair calls with agents by call id.
     let agent_by_call: HashMap<&str, &AgentOutcome> = agents
@@ -582,16 +752,6 @@ pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
         .collect();
     let mut setup_ms = Vec::new();
     let mut hears_ms = Vec::new();
-    let mut queued_ms = Vec::new();
-    let mut media_ms = Vec::new();
-    let mut connected_ms = Vec::new();
-    for c in &citizens {
-        let Some(sent_at) = c.call_sent_at else { continue };
-        let since = |t: Instant| ms(t.saturating_duration_since(sent_at));
-        queued_ms.extend(c.queued_at.map(since));
-        media_ms.extend(c.leg.and_then(|l| legs.get(&l)).and_then(|r| r.connected_at).map(since));
-        connected_ms.extend(c.connected_at.map(since));
-    }
     let mut latencies: Vec<u32> = Vec::new();
     let (mut sent, mut received, mut measured) = (0u64, 0u64, 0usize);
     for c in &citizens {
@@ -616,7 +776,7 @@ pub(crate) async fn run(args: CallsArgs) -> Result<Value> {
             latencies.extend_from_slice(&c_leg.latencies_us);
         }
     }
-    for v in [&mut setup_ms, &mut hears_ms, &mut queued_ms, &mut media_ms, &mut connected_ms] {
+    for v in [&mut setup_ms, &mut hears_ms] {
         v.sort_by(f64::total_cmp);
     }
     latencies.sort_unstable();

@@ -246,6 +246,10 @@ pub enum ErrorCode {
     SessionExpired,
     /// The media relay could not take the connection.
     MediaUnavailable,
+    /// Too many messages too fast (from this connection or its address), too many ticket code
+    /// attempts, or a cap reached (messages per citizen): the message had no effect. Going on
+    /// flooding closes the connection (close code 1008).
+    RateLimited,
     /// Something broke on the server; the message had no effect.
     Internal,
 }
@@ -482,6 +486,11 @@ impl ClientMessage {
             ClientMessage::LeaveCall { .. } => "leave_call",
             ClientMessage::AcceptHelp { .. } => "accept_help",
         }
+    }
+
+    /// A message that is its `type` alone (no fields allowed).
+    pub fn is_fieldless(&self) -> bool {
+        matches!(self, ClientMessage::Ping | ClientMessage::CancelVoiceMessage)
     }
 
     /// The roles allowed to send this message.
@@ -1028,12 +1037,26 @@ pub struct DecodeError {
     pub request_type: Option<String>,
 }
 
+/// The longest readable explanation in a [`DecodeError`]: serde's text may quote the input
+/// (an unknown type name, a wrong value), and an error must not be larger than the frame that
+/// caused it.
+pub const MAX_DECODE_ERROR_CHARS: usize = 200;
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn clipped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Reads one client frame, telling apart broken JSON from a well-formed message of an unknown
-/// type or with wrong fields.
+/// type or with wrong fields. The error never echoes more than [`MAX_DECODE_ERROR_CHARS`] of
+/// the input, and names the type in `request_type` only when it is one of the protocol's.
 pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| DecodeError {
         code: ErrorCode::BadJson,
-        message: format!("not valid JSON: {e}"),
+        message: clipped(&format!("not valid JSON: {e}"), MAX_DECODE_ERROR_CHARS),
         request_type: None,
     })?;
     let Some(tag) = value.get("type").and_then(|t| t.as_str()).map(str::to_owned) else {
@@ -1043,11 +1066,30 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
             request_type: None,
         });
     };
-    serde_json::from_value(value).map_err(|e| DecodeError {
-        code: ErrorCode::UnknownType,
-        message: format!("not a valid \"{tag}\" message: {e}"),
-        request_type: Some(tag),
-    })
+    let fields = value.as_object().map_or(0, |o| o.len());
+    match serde_json::from_value::<ClientMessage>(value) {
+        // serde ignores `deny_unknown_fields` on the unit variants of an internally tagged
+        // enum: a field-less message with fields is refused here.
+        Ok(message) if message.is_fieldless() && fields > 1 => Err(DecodeError {
+            code: ErrorCode::UnknownType,
+            message: format!("not a valid \"{tag}\" message: it has no fields besides \"type\""),
+            request_type: Some(tag),
+        }),
+        Ok(message) => Ok(message),
+        Err(e) if e.to_string().starts_with("unknown variant") => Err(DecodeError {
+            code: ErrorCode::UnknownType,
+            message: format!(
+                "unknown message type \"{}\"",
+                clipped(&tag, MAX_DECODE_ERROR_CHARS / 2)
+            ),
+            request_type: None,
+        }),
+        Err(e) => Err(DecodeError {
+            code: ErrorCode::UnknownType,
+            message: clipped(&format!("not a valid \"{tag}\" message: {e}"), MAX_DECODE_ERROR_CHARS),
+            request_type: Some(tag),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -1060,13 +1102,40 @@ mod tests {
         assert_eq!(decode_client_message("[1]").unwrap_err().code, ErrorCode::BadJson);
         let e = decode_client_message(r#"{"type":"fly"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnknownType);
-        assert_eq!(e.request_type.as_deref(), Some("fly"));
+        assert_eq!(e.message, "unknown message type \"fly\"");
+        assert_eq!(e.request_type, None, "an unknown type is not echoed back as a request");
         let e = decode_client_message(r#"{"type":"accept"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnknownType, "missing call_id is a wrong-fields error");
         assert_eq!(
             decode_client_message(r#"{"type":"accept","call_id":"c1"}"#).unwrap(),
             ClientMessage::Accept { call_id: "c1".into() }
         );
+    }
+
+    #[test]
+    fn field_less_messages_refuse_extra_fields() {
+        for text in [r#"{"type":"ping","admin":true}"#, r#"{"type":"cancel_voice_message","x":1}"#] {
+            let e = decode_client_message(text).unwrap_err();
+            assert_eq!(e.code, ErrorCode::UnknownType, "{text}");
+            assert!(e.message.contains("no fields"), "{}", e.message);
+        }
+        assert_eq!(decode_client_message(r#"{"type":"ping"}"#).unwrap(), ClientMessage::Ping);
+        let e = decode_client_message(r#"{"type":"accept","call_id":"c","admin":true}"#);
+        assert_eq!(e.unwrap_err().code, ErrorCode::UnknownType, "struct variants too");
+    }
+
+    #[test]
+    fn errors_never_echo_much_of_the_input() {
+        let long = "t".repeat(60_000);
+        let e = decode_client_message(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
+        assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 30, "{}", e.message.len());
+        assert_eq!(e.request_type, None);
+        let e = decode_client_message(&format!(r#"{{"type":"ask","text":7,"{long}":1}}"#))
+            .unwrap_err();
+        assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 1, "{}", e.message.len());
+        assert_eq!(e.request_type.as_deref(), Some("ask"));
+        let e = decode_client_message(&format!("{{\"type\":\"{long}")).unwrap_err();
+        assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 1);
     }
 
     #[test]

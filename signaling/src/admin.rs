@@ -1,6 +1,6 @@
 //! The catalogue over HTTP: `GET /api/catalogue` for every page, and the admin API that edits
 //! services, skills (queues), agents' skills and the holiday calendar. Every change is
-//! committed to the store first, then the hub reloads the catalogue into the engine, so it
+//! committed to the store first, then the driver hands the catalogue to the core, so it
 //! takes effect at once without a restart.
 
 use axum::Json;
@@ -89,15 +89,48 @@ pub(crate) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Respons
     })
 }
 
-/// The JSON body of a request an admin made, or the response that refuses it.
+/// The admin and the JSON body of their request, or the response that refuses it.
 #[allow(clippy::result_large_err)] // the refusal is the response itself, built once
 pub(crate) async fn admin_body<T>(
     app: &AppState,
     headers: &HeaderMap,
     request: Result<Json<T>, JsonRejection>,
-) -> Result<T, Response> {
-    admin(app, headers).await?;
-    body(request)
+) -> Result<(User, T), Response> {
+    let user = admin(app, headers).await?;
+    Ok((user, body(request)?))
+}
+
+/// Writes an admin change to the admin audit log: `<kind>.create|update|delete` on
+/// `<kind>:<id>`, with the object before and after (`None`: absent).
+pub(crate) async fn audit_change(
+    app: &AppState,
+    actor: &User,
+    kind: &str,
+    id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) {
+    let action = match (&before, &after) {
+        (None, Some(_)) => "create",
+        (Some(_), Some(_)) => "update",
+        _ => "delete",
+    };
+    let target = format!("{kind}:{id}");
+    crate::admin_audit::record(
+        app,
+        Some(actor),
+        &format!("{kind}.{action}"),
+        &target,
+        before,
+        after,
+        None,
+    )
+    .await;
+}
+
+/// The catalogue as it is now (for the "before" of an audit entry).
+async fn current(app: &AppState) -> Result<voicedesk_store::Catalogue, Response> {
+    app.store.catalogue().await.map_err(store_failure)
 }
 
 /// Maps a store refusal to a 4xx that names the problem; anything else is a 503.
@@ -119,7 +152,41 @@ pub(crate) fn store_failure(e: StoreError) -> Response {
     }
 }
 
-/// Commits through `write`, then tells the hub to reload the catalogue.
+/// A 400 `bad_request` naming the field it is about (shown next to that field).
+pub(crate) fn field_error(field: &str, message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "code": "bad_request", "message": message, "field": field })),
+    )
+        .into_response()
+}
+
+/// Spans of one day that overlap (`mon 09:00-12:00,11:00-13:00`), which the hours parser would
+/// silently merge: an admin who typed them most likely meant something else. Adjoining spans
+/// (`09:00-12:00,12:00-13:00`) are fine. Call on hours that parse.
+fn overlapping_spans(hours: &str) -> Option<String> {
+    let mut seen: [Vec<(u16, u16)>; 7] = Default::default();
+    for part in hours.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((days, spans)) = part.split_once(char::is_whitespace) else { continue };
+        for span in spans.split(',').map(str::trim) {
+            let Ok(WeeklyHours::Weekly(week)) = format!("{days} {span}").parse::<WeeklyHours>()
+            else {
+                continue;
+            };
+            for (day, new) in week.iter().enumerate() {
+                for &(start, end) in new {
+                    if seen[day].iter().any(|&(s, e)| start < e && s < end) {
+                        return Some(format!("\"{span}\" overlaps another span of the same day"));
+                    }
+                    seen[day].push((start, end));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Commits through `write`, then tells the driver to reload the catalogue.
 async fn commit<F>(app: &AppState, write: F) -> Response
 where
     F: Future<Output = Result<Response, StoreError>>,
@@ -163,12 +230,15 @@ pub(crate) async fn put_skill(
     Path(id): Path<String>,
     request: Result<Json<SkillBody>, JsonRejection>,
 ) -> Response {
-    let b = match admin_body(&app, &headers, request).await {
+    let (user, b) = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
     if let Err(e) = b.hours.parse::<WeeklyHours>() {
-        return api_error(StatusCode::BAD_REQUEST, "bad_request", &format!("hours: {e}"));
+        return field_error("hours", &format!("hours: {e}"));
+    }
+    if let Some(overlap) = overlapping_spans(&b.hours) {
+        return field_error("hours", &format!("hours: {overlap}"));
     }
     let skill = Skill {
         id,
@@ -180,11 +250,19 @@ pub(crate) async fn put_skill(
         sort: b.sort,
         updated_at_ms: now_ms(),
     };
-    commit(&app, async {
+    let before = match current(&app).await {
+        Ok(c) => c.skills.into_iter().find(|s| s.id == skill.id).map(|s| json!(s)),
+        Err(refused) => return refused,
+    };
+    let response = commit(&app, async {
         app.store.upsert_skill(&skill).await?;
         Ok(Json(json!({ "skill": skill })).into_response())
     })
-    .await
+    .await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "skill", &skill.id, before, Some(json!(skill))).await;
+    }
+    response
 }
 
 /// `DELETE /api/admin/skills/{id}` — refused (409) while a service routes to it.
@@ -193,10 +271,20 @@ pub(crate) async fn delete_skill(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let before = match current(&app).await {
+        Ok(c) => c.skills.into_iter().find(|s| s.id == id).map(|s| json!(s)),
+        Err(refused) => return refused,
+    };
+    let response =
+        commit(&app, async { Ok(deleted(app.store.delete_skill(&id).await?, "skill")) }).await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "skill", &id, before, None).await;
     }
-    commit(&app, async { Ok(deleted(app.store.delete_skill(&id).await?, "skill")) }).await
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,7 +318,7 @@ pub(crate) async fn put_service(
     Path(id): Path<String>,
     request: Result<Json<ServiceBody>, JsonRejection>,
 ) -> Response {
-    let b = match admin_body(&app, &headers, request).await {
+    let (user, b) = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -247,11 +335,19 @@ pub(crate) async fn put_service(
         sort: b.sort,
         enabled: b.enabled,
     };
-    commit(&app, async {
+    let before = match current(&app).await {
+        Ok(c) => c.services.into_iter().find(|s| s.id == service.id).map(|s| json!(s)),
+        Err(refused) => return refused,
+    };
+    let response = commit(&app, async {
         app.store.upsert_service(&service).await?;
         Ok(Json(json!({ "service": service })).into_response())
     })
-    .await
+    .await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "service", &service.id, before, Some(json!(service))).await;
+    }
+    response
 }
 
 /// `DELETE /api/admin/services/{id}`.
@@ -260,10 +356,20 @@ pub(crate) async fn delete_service(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let before = match current(&app).await {
+        Ok(c) => c.services.into_iter().find(|s| s.id == id).map(|s| json!(s)),
+        Err(refused) => return refused,
+    };
+    let response =
+        commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "service", &id, before, None).await;
     }
-    commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await
+    response
 }
 
 /// `GET /api/admin/agents` — every agent with their skills and levels.
@@ -311,7 +417,7 @@ pub(crate) async fn put_agent_skills(
     Path(user_id): Path<String>,
     request: Result<Json<AgentSkillsBody>, JsonRejection>,
 ) -> Response {
-    let b = match admin_body(&app, &headers, request).await {
+    let (user, b) = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -321,11 +427,20 @@ pub(crate) async fn put_agent_skills(
     }
     let skills: Vec<AgentSkill> =
         b.skills.into_iter().map(|s| AgentSkill { skill_id: s.skill_id, level: s.level }).collect();
-    commit(&app, async {
+    let before = match app.store.agent_skills(&user_id).await {
+        Ok(skills) => json!(skills),
+        Err(e) => return store_failure(e),
+    };
+    let response = commit(&app, async {
         app.store.set_agent_skills(&user_id, &skills).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
-    .await
+    .await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "agent_skills", &user_id, Some(before), Some(json!(skills)))
+            .await;
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -344,16 +459,24 @@ pub(crate) async fn put_holiday(
     Path(day): Path<String>,
     request: Result<Json<HolidayBody>, JsonRejection>,
 ) -> Response {
-    let b = match admin_body(&app, &headers, request).await {
+    let (user, b) = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
     let holiday = Holiday { day, kind: b.kind, name_zh: b.name_zh, name_en: b.name_en };
-    commit(&app, async {
+    let before = match current(&app).await {
+        Ok(c) => c.holidays.into_iter().find(|h| h.day == holiday.day).map(|h| json!(h)),
+        Err(refused) => return refused,
+    };
+    let response = commit(&app, async {
         app.store.upsert_holiday(&holiday).await?;
         Ok(Json(json!({ "holiday": holiday })).into_response())
     })
-    .await
+    .await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "holiday", &holiday.day, before, Some(json!(holiday))).await;
+    }
+    response
 }
 
 /// `DELETE /api/admin/holidays/{day}`.
@@ -362,10 +485,20 @@ pub(crate) async fn delete_holiday(
     headers: HeaderMap,
     Path(day): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let before = match current(&app).await {
+        Ok(c) => c.holidays.into_iter().find(|h| h.day == day).map(|h| json!(h)),
+        Err(refused) => return refused,
+    };
+    let response =
+        commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await;
+    if response.status().is_success() {
+        audit_change(&app, &user, "holiday", &day, before, None).await;
     }
-    commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await
+    response
 }
 
 /// `GET /api/knowledge/articles` — every article of the self-service knowledge base (public:
@@ -382,10 +515,11 @@ pub(crate) async fn put_article(
     Path(id): Path<String>,
     request: Result<Json<voicedesk_knowledge::Article>, JsonRejection>,
 ) -> Response {
-    let article = match admin_body(&app, &headers, request).await {
-        Ok(article) => article,
+    let (user, article) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
         Err(refused) => return refused,
     };
+    let before = app.knowledge.articles().into_iter().find(|a| a.id == id).map(|a| json!(a));
     if article.id != id {
         let message =
             format!("the article's id {:?} is not the one in the path {id:?}", article.id);
@@ -400,7 +534,10 @@ pub(crate) async fn put_article(
         return store_failure(e);
     }
     match app.knowledge.upsert(article.clone()) {
-        Ok(_) => Json(json!({ "article": article })).into_response(),
+        Ok(_) => {
+            audit_change(&app, &user, "article", &id, before, Some(json!(article))).await;
+            Json(json!({ "article": article })).into_response()
+        }
         Err(e @ voicedesk_knowledge::Error::InvalidArticle { .. }) => {
             api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
         }
@@ -421,14 +558,21 @@ pub(crate) async fn delete_article(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let before = app.knowledge.articles().into_iter().find(|a| a.id == id).map(|a| json!(a));
     if let Err(e) = app.store.delete_kb_article(&id).await {
         return store_failure(e);
     }
     match app.knowledge.remove(&id) {
-        Ok(found) => deleted(found, "article"),
+        Ok(found) => {
+            if found {
+                audit_change(&app, &user, "article", &id, before, None).await;
+            }
+            deleted(found, "article")
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not remove an article");
             api_error(
@@ -437,5 +581,46 @@ pub(crate) async fn delete_article(
                 "the article could not be removed",
             )
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TryBody {
+    question: String,
+}
+
+/// `POST /api/admin/knowledge/try` — the assistant's answer to a question exactly as a citizen
+/// would get it (`answer`: best, suggestions, confidence), and the ranked hits behind it
+/// (`ranked`: score and coverage of each), so an admin sees why.
+pub(crate) async fn try_question(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<TryBody>, JsonRejection>,
+) -> Response {
+    let (_, b) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let question = b.question.trim();
+    if question.is_empty() || question.chars().count() > 500 {
+        return api_error(StatusCode::BAD_REQUEST, "bad_request", "a question of 1-500 characters");
+    }
+    let answer = app.knowledge.answer(question, None);
+    let ranked = app.knowledge.search(question, Some(answer.lang), 5);
+    Json(json!({ "answer": answer, "ranked": ranked })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::overlapping_spans;
+
+    #[test]
+    fn overlapping_spans_are_found_and_adjoining_ones_are_not() {
+        assert!(overlapping_spans("mon-fri 09:00-12:00,13:00-17:00; sat 09:00-12:00").is_none());
+        assert!(overlapping_spans("mon 09:00-12:00,12:00-13:00").is_none());
+        assert!(overlapping_spans("mon 09:00-12:00,11:00-13:00").is_some());
+        assert!(overlapping_spans("mon-fri 09:00-17:00; wed 16:00-18:00").is_some());
+        assert!(overlapping_spans("always").is_none());
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use voicedesk_store::Announcement;
 
 use crate::AppState;
-use crate::admin::{admin, admin_body, store_failure};
+use crate::admin::{admin, admin_body, audit_change, store_failure};
 use crate::clock::now_ms;
 use crate::http::api_error;
 
@@ -148,10 +148,12 @@ pub(crate) async fn create(
     };
     let now = now_ms();
     let id = uuid::Uuid::new_v4().to_string();
-    let announcement = b.into_announcement(id, now, user.id, now);
+    let announcement = b.into_announcement(id, now, user.id.clone(), now);
     match app.store.insert_announcement(&announcement).await {
         Ok(()) => {
             tracing::info!(id = %announcement.id, by = %user.username, "announcement created");
+            let after = Some(json!(announcement));
+            audit_change(&app, &user, "announcement", &announcement.id, None, after).await;
             (StatusCode::CREATED, Json(json!({ "announcement": announcement }))).into_response()
         }
         Err(e) => store_failure(e),
@@ -167,7 +169,7 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     request: Result<Json<AnnouncementBody>, JsonRejection>,
 ) -> Response {
-    let b = match admin_body(&app, &headers, request).await {
+    let (user, b) = match admin_body(&app, &headers, request).await {
         Ok(b) => b,
         Err(refused) => return refused,
     };
@@ -176,10 +178,13 @@ pub(crate) async fn update(
         Ok(None) => return not_found(&id),
         Err(e) => return store_failure(e),
     };
+    let before = json!(existing);
     let changed = b.into_announcement(id, existing.published_at_ms, existing.created_by, now_ms());
     match app.store.update_announcement(&changed).await {
         Ok(stored) => {
             tracing::info!(id = %stored.id, "announcement changed");
+            let after = Some(json!(stored));
+            audit_change(&app, &user, "announcement", &stored.id, Some(before), after).await;
             Json(json!({ "announcement": stored })).into_response()
         }
         Err(e) => store_failure(e),
@@ -192,12 +197,18 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(refused) = admin(&app, &headers).await {
-        return refused;
-    }
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let before = match app.store.announcement(&id).await {
+        Ok(found) => found.map(|a| json!(a)),
+        Err(e) => return store_failure(e),
+    };
     match app.store.delete_announcement(&id).await {
         Ok(true) => {
             tracing::info!(%id, "announcement deleted");
+            audit_change(&app, &user, "announcement", &id, before, None).await;
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => not_found(&id),

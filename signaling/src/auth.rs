@@ -12,7 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use voicedesk_protocol::{Role, UserInfo};
-use voicedesk_store::{NewSession, Session, Store, StoreError, User};
+use voicedesk_store::{AccountStore, NewSession, Session, StoreError, User, UserStore};
 
 use crate::clock::now_ms;
 
@@ -92,10 +92,24 @@ pub fn user_info(user: &User) -> UserInfo {
     }
 }
 
+/// The signed-in user of an account. The password hash is not loaded for a session check.
+fn user_of(account: voicedesk_store::Account) -> User {
+    User {
+        id: account.id,
+        username: account.username,
+        display_name: account.display_name,
+        role: account.role,
+        password_hash: String::new(),
+        created_at_ms: account.created_at_ms,
+    }
+}
+
 /// Sessions over the store.
 #[derive(Clone)]
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn UserStore>,
+    /// The accounts' state (disabled, must change the password) and the sign-in lookup.
+    accounts: Arc<dyn AccountStore>,
     ttl_ms: i64,
     /// A real argon2 hash, verified against when the username is unknown, so that a wrong
     /// username takes as long as a wrong password.
@@ -109,27 +123,50 @@ pub struct Authenticated {
     pub session: Session,
     /// The signed-in user.
     pub user: Option<User>,
+    /// An administrator set the password: until the user changes it, only `/api/me`,
+    /// `/api/password` and `/api/logout` serve this session.
+    pub must_change_password: bool,
+}
+
+/// What a sign-in attempt came to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// Signed in: the raw token and the user.
+    SignedIn {
+        /// The session token for the cookie.
+        token: String,
+        /// The user.
+        user: User,
+        /// The user must choose a new password before anything else.
+        must_change_password: bool,
+    },
+    /// Unknown username or wrong password (never told apart).
+    Invalid,
+    /// The right password of a disabled account.
+    Disabled,
 }
 
 impl Sessions {
     /// Sessions that live `ttl`.
-    pub fn new(store: Arc<dyn Store>, ttl: std::time::Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        accounts: Arc<dyn AccountStore>,
+        ttl: std::time::Duration,
+    ) -> Self {
         Self {
             store,
+            accounts,
             ttl_ms: ttl.as_millis() as i64,
             dummy_hash: hash_password("not a password").into(),
         }
     }
 
-    /// Checks credentials and opens a session; returns the raw token and the user. `None`
-    /// for a wrong username or password alike.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<(String, User)>, StoreError> {
-        let user = self.store.user_by_username(username).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
+    /// Checks credentials and opens a session. A wrong username and a wrong password give the
+    /// same [`LoginOutcome::Invalid`] after the same work; a disabled account is told only to
+    /// someone who gave its password.
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginOutcome, StoreError> {
+        let found = self.accounts.credentials(username).await?;
+        let hash = found.as_ref().map(|(_, hash)| hash.clone());
         let password = password.to_owned();
         let dummy = self.dummy_hash.clone();
         // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
@@ -138,9 +175,28 @@ impl Sessions {
             matches && hash.is_some()
         })
         .await;
-        let Some(user) = user.filter(|_| ok) else { return Ok(None) };
-        let token = self.open(user.role, Some(user.id.clone())).await?;
-        Ok(Some((token, user)))
+        let Some((account, hash)) = found.filter(|_| ok) else { return Ok(LoginOutcome::Invalid) };
+        if account.disabled_at_ms.is_some() {
+            return Ok(LoginOutcome::Disabled);
+        }
+        let token = self.open(account.role, Some(account.id.clone())).await?;
+        let must_change_password = account.must_change_password;
+        let user = User {
+            id: account.id,
+            username: account.username,
+            display_name: account.display_name,
+            role: account.role,
+            password_hash: hash,
+            created_at_ms: account.created_at_ms,
+        };
+        Ok(LoginOutcome::SignedIn { token, user, must_change_password })
+    }
+
+    /// Whether `password` is the user's current one (for a password change).
+    pub async fn verify(&self, user_id: &str, password: &str) -> Result<bool, StoreError> {
+        let Some(user) = self.store.user_by_id(user_id).await? else { return Ok(false) };
+        let password = password.to_owned();
+        Ok(on_password_thread(move || verify_password(&password, &user.password_hash)).await)
     }
 
     /// Opens a session for `role` and returns its raw token.
@@ -168,14 +224,17 @@ impl Sessions {
         else {
             return Ok(None);
         };
-        let user = match &session.user_id {
-            Some(id) => match self.store.user_by_id(id).await? {
-                Some(user) => Some(user),
-                None => return Ok(None),
+        let (user, must_change_password) = match &session.user_id {
+            Some(id) => match self.accounts.account(id).await? {
+                Some(account) if account.disabled_at_ms.is_none() => {
+                    let must = account.must_change_password;
+                    (Some(user_of(account)), must)
+                }
+                _ => return Ok(None),
             },
-            None => None,
+            None => (None, false),
         };
-        Ok(Some(Authenticated { session, user }))
+        Ok(Some(Authenticated { session, user, must_change_password }))
     }
 
     /// Ends a session.

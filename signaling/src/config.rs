@@ -38,6 +38,22 @@ pub struct ServerConfig {
     pub voice_dir: PathBuf,
     /// The longest voice message kept.
     pub voice_message_max: Duration,
+    /// Open client connections (HTTP and WebSocket) at most; more get `503` at once. Keep it
+    /// below the process's file limit, less what the store, the relay and the voice files
+    /// need (the binary derives it from `RLIMIT_NOFILE`).
+    pub max_connections: usize,
+    /// How long a request's headers (and the next request on a kept-alive connection) may
+    /// take to arrive.
+    pub header_read_timeout: Duration,
+    /// A WebSocket that sends nothing (not even the pong to the server's pings) for this long
+    /// is closed (1001). The server pings after a third of it.
+    pub ws_idle_timeout: Duration,
+    /// Rate limits and caps against abuse.
+    pub limits: crate::limits::RateLimits,
+    /// When failed sign-ins slow and lock further attempts.
+    pub sign_in: crate::signin_guard::SignInPolicy,
+    /// The clock of sign-in slow-downs and locks (tests move it forward).
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +73,12 @@ impl Default for ServerConfig {
             always_open: false,
             voice_dir: PathBuf::from("./data/voice"),
             voice_message_max: Duration::from_secs(120),
+            max_connections: 896,
+            header_read_timeout: Duration::from_secs(10),
+            ws_idle_timeout: Duration::from_secs(60),
+            limits: crate::limits::RateLimits::default(),
+            sign_in: Default::default(),
+            clock: Default::default(),
         }
     }
 }

@@ -2,15 +2,18 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::auth::{self, SESSION_COOKIE, user_info};
+use crate::auth::{self, LoginOutcome, SESSION_COOKIE, user_info};
 use crate::driver::DriverInput;
+use crate::signin_guard::Verdict;
 
 /// Serves an embedded asset with a strict content security policy.
 fn serve_asset(name: &str) -> Response {
@@ -36,6 +39,12 @@ pub(crate) async fn hall() -> Response {
     serve_asset("hall.html")
 }
 
+/// `/favicon.ico` — the icon (SVG), for browsers that ask for it without reading the pages'
+/// `<link rel="icon">`.
+pub(crate) async fn favicon() -> Response {
+    serve_asset("favicon.svg")
+}
+
 /// `/agent` — the agent console.
 pub(crate) async fn agent_console() -> Response {
     serve_asset("agent.html")
@@ -44,6 +53,11 @@ pub(crate) async fn agent_console() -> Response {
 /// `/staff` — the staff console.
 pub(crate) async fn staff_console() -> Response {
     serve_asset("staff.html")
+}
+
+/// `/admin` — the admin console.
+pub(crate) async fn admin_console() -> Response {
+    serve_asset("admin.html")
 }
 
 /// `/ticket` — the citizen's ticket page (a message's state, the reply, the rating).
@@ -81,23 +95,55 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
+/// Every `/api/*` answer is personal or administrative data: never sniffed as another type,
+/// never kept by a cache (a shared computer's browser, a proxy). A handler's own choice stays.
+pub(crate) async fn api_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        let h = response.headers_mut();
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
-/// The signed-in member behind the request's cookie, or the 401/503 that refuses it.
+/// The signed-in member behind the request's cookie, or the 401/403/503 that refuses it. A
+/// member who must change the password first is refused (403 `password_change_required`).
 pub(crate) async fn signed_in_user(
     app: &AppState,
     headers: &HeaderMap,
 ) -> Result<voicedesk_store::User, Response> {
+    let (auth, _) = signed_in(app, headers).await?;
+    if auth.must_change_password {
+        return Err(api_error(
+            StatusCode::FORBIDDEN,
+            "password_change_required",
+            "choose a new password first",
+        ));
+    }
+    auth.user.ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"))
+}
+
+/// The member's session behind the request's cookie (also one that must change the password)
+/// and the raw token.
+pub(crate) async fn signed_in(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<(auth::Authenticated, String), Response> {
     let Some(token) = cookie_token(headers) else {
         return Err(api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"));
     };
     match app.sessions.authenticate(token).await {
-        Ok(Some(auth)) => auth
-            .user
-            .ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in")),
-        Ok(None) => Err(api_error(
+        Ok(Some(auth)) if auth.user.is_some() => Ok((auth, token.to_owned())),
+        Ok(_) => Err(api_error(
             StatusCode::UNAUTHORIZED,
             "session_expired",
             "session expired or invalid",
@@ -112,9 +158,12 @@ pub(crate) struct LoginRequest {
     password: String,
 }
 
-/// `POST /api/login` — sets the session cookie.
+/// `POST /api/login` — sets the session cookie. Guarded by [`crate::signin_guard`]: too many
+/// failures for the name or from the address answer 429 `too_many_attempts` with
+/// `retry_after_secs`, without checking the password.
 pub(crate) async fn login(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Response {
     let Ok(Json(request)) = body else {
@@ -127,36 +176,97 @@ pub(crate) async fn login(
     if request.username.len() > 200 || request.password.len() > 1024 {
         return api_error(StatusCode::BAD_REQUEST, "bad_request", "username or password too long");
     }
+    let ip = peer.ip();
+    let unavailable = |e: voicedesk_store::StoreError| {
+        tracing::error!(error = %e, "login failed");
+        api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "sign-in is unavailable right now")
+    };
+    let _turn = app.sign_in.turn().await;
+    match app.sign_in.check(&request.username, ip).await {
+        Ok(verdict) => {
+            if let Some(until_ms) = verdict.until_ms() {
+                return too_many_attempts(&app, verdict, until_ms);
+            }
+        }
+        Err(e) => return unavailable(e),
+    }
     match app.sessions.login(&request.username, &request.password).await {
-        Ok(Some((token, user))) => {
+        Ok(LoginOutcome::SignedIn { token, user, must_change_password }) => {
+            if let Err(e) = app.sign_in.succeeded(&request.username).await {
+                return unavailable(e);
+            }
             let max_age = app.config.session_ttl.as_secs();
             let secure = if app.config.secure_cookies { "; Secure" } else { "" };
             let cookie = format!(
                 "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
             );
             tracing::info!(username = %user.username, "signed in");
-            let mut response = Json(json!({ "user": user_info(&user) })).into_response();
+            let mut response = Json(json!({
+                "user": user_info(&user),
+                "must_change_password": must_change_password,
+            }))
+            .into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
         }
+        Ok(LoginOutcome::Disabled) => api_error(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account is disabled; ask your administrator",
+        ),
         // The same answer for an unknown user and a wrong password.
-        Ok(None) => {
+        Ok(LoginOutcome::Invalid) => {
+            let (locks, _next) = match app.sign_in.failed(&request.username, ip).await {
+                Ok(result) => result,
+                Err(e) => return unavailable(e),
+            };
+            for lock in locks {
+                tracing::warn!(key = %lock.key, until_ms = lock.until_ms, "sign-in locked");
+                crate::admin_audit::record(
+                    &app,
+                    None,
+                    "sign_in.locked",
+                    &lock.key,
+                    None,
+                    Some(json!({ "locked_until_ms": lock.until_ms })),
+                    Some(ip),
+                )
+                .await;
+            }
             api_error(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
         }
-        Err(e) => {
-            tracing::error!(error = %e, "login failed");
-            api_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "internal",
-                "sign-in is unavailable right now",
-            )
-        }
+        Err(e) => unavailable(e),
     }
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// 429 with the time to wait, in words and in `retry_after_secs` (and `Retry-After`).
+fn too_many_attempts(app: &AppState, verdict: Verdict, until_ms: i64) -> Response {
+    let secs = ((until_ms - app.sign_in.now_ms()).max(0) + 999) / 1000;
+    let locked = matches!(verdict, Verdict::Locked { .. });
+    let message = if locked {
+        format!("too many failed sign-ins: locked, try again in {} minutes", (secs + 59) / 60)
+    } else {
+        format!("too many failed sign-ins: try again in {secs} seconds")
+    };
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "code": "too_many_attempts",
+            "message": message,
+            "retry_after_secs": secs,
+            "locked": locked,
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+pub(crate) fn cookie_token(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).and_then(auth::session_cookie)
 }
 
@@ -178,20 +288,18 @@ pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap) -> R
     response
 }
 
-/// `GET /api/me` — who the cookie belongs to.
+/// `GET /api/me` — who the cookie belongs to, and whether they must change the password.
 pub(crate) async fn me(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = cookie_token(&headers) else {
-        return api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in");
-    };
-    match app.sessions.authenticate(token).await {
-        Ok(Some(auth)) => match auth.user {
-            Some(user) => Json(json!({ "user": user_info(&user) })).into_response(),
+    match signed_in(&app, &headers).await {
+        Ok((auth, _)) => match auth.user {
+            Some(user) => Json(json!({
+                "user": user_info(&user),
+                "must_change_password": auth.must_change_password,
+            }))
+            .into_response(),
             None => api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"),
         },
-        Ok(None) => {
-            api_error(StatusCode::UNAUTHORIZED, "session_expired", "session expired or invalid")
-        }
-        Err(_) => api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable"),
+        Err(refused) => refused,
     }
 }
 
@@ -225,7 +333,10 @@ pub(crate) async fn audit(
         limit: query.limit.unwrap_or(100).min(1000),
     };
     match app.store.audit_entries(&filter).await {
-        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Ok(entries) => {
+            let entries = crate::audit_view::with_call_context(app.store.as_ref(), entries).await;
+            Json(json!({ "entries": entries })).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "audit query failed");
             api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")

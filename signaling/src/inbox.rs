@@ -2,10 +2,12 @@
 //! inbox (filter, assign, reply, close, play a voice message) and follow-up list of low ratings.
 //! Every answer is read from or committed to the store first.
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -34,6 +36,23 @@ fn store_failure(e: StoreError) -> Response {
     }
     tracing::error!(error = %e, "inbox request failed");
     api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
+}
+
+/// The address's (or the ticket's) budget of code checks is spent: `429` with `Retry-After`.
+fn check_allowed(app: &AppState, peer: SocketAddr, ticket: &str) -> Result<(), Response> {
+    app.limiters.ticket_check(peer.ip(), ticket).map_err(|wait| {
+        app.stats.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let secs = crate::limits::retry_after_secs(wait);
+        let mut response = api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("too many ticket code attempts; try again in {secs} s"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    })
 }
 
 fn not_found() -> Response {
@@ -66,9 +85,13 @@ pub(crate) struct CodeQuery {
 /// `GET /api/tickets/{ticket}?code=` — public, with the secret code.
 pub(crate) async fn ticket(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(ticket): Path<String>,
     Query(q): Query<CodeQuery>,
 ) -> Response {
+    if let Err(refused) = check_allowed(&app, peer, &ticket) {
+        return refused;
+    }
     match app.store.verify_ticket(&ticket, &q.code).await {
         Ok(Some(m)) => {
             let rating = app.store.rating(RatingSubject::Message, &m.id).await.ok().flatten();
@@ -91,6 +114,7 @@ pub(crate) struct TicketRating {
 /// `POST /api/tickets/{ticket}/rating` — the citizen rates an answered message.
 pub(crate) async fn rate_ticket(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(ticket): Path<String>,
     body: Result<Json<TicketRating>, JsonRejection>,
 ) -> Response {
@@ -101,6 +125,9 @@ pub(crate) async fn rate_ticket(
             "expected {code, level, comment}",
         );
     };
+    if let Err(refused) = check_allowed(&app, peer, &ticket) {
+        return refused;
+    }
     let m = match app.store.verify_ticket(&ticket, &b.code).await {
         Ok(Some(m)) => m,
         Ok(None) => return not_found(),

@@ -3,13 +3,18 @@
 //!
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
+//! - [`limits`]: rate limits per connection, address and ticket.
+//! - [`listener`]: the accept loop — connection cap, header-read timeout.
 //! - [`driver`]: the thin async driver around the call-center core (`voicedesk-call-center`),
 //!   which owns every decision about calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
+pub mod accounts;
 mod admin;
+pub mod admin_audit;
 mod announcements;
+mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
@@ -18,7 +23,13 @@ pub mod demo;
 pub mod driver;
 mod http;
 mod inbox;
+pub mod limits;
+mod listener;
 pub mod metrics;
+mod origin;
+pub mod passwords;
+pub mod signin_guard;
+mod users_api;
 mod ws;
 
 use std::net::SocketAddr;
@@ -27,12 +38,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use voicedesk_media_relay::{RelayHandle, StartedRelay};
-use voicedesk_store::Store;
+use voicedesk_store::{KnowledgeStore, MessageStore, Store};
 
+pub use clock::Clock;
 pub use config::ServerConfig;
 use driver::DriverHandle;
 use metrics::SignalingStats;
@@ -45,10 +56,14 @@ pub(crate) struct App {
     pub(crate) config: ServerConfig,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) sessions: auth::Sessions,
+    /// Failed sign-ins: slow-down and lock (see [`signin_guard`]).
+    pub(crate) sign_in: signin_guard::SignInGuard,
     pub(crate) relay: RelayHandle,
     pub(crate) hub: DriverHandle,
     pub(crate) stats: Arc<SignalingStats>,
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
+    /// Rate limits shared by every connection.
+    pub(crate) limiters: limits::Limiters,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +80,18 @@ fn app(state: AppState) -> Router {
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
         .route("/ticket", get(http::ticket_page))
+        .route("/admin", get(http::admin_console))
+        .route("/api/admin/users", get(users_api::list).post(users_api::create))
+        .route("/api/admin/users/{id}", put(users_api::update))
+        .route("/api/admin/users/{id}/disable", post(users_api::disable))
+        .route("/api/admin/users/{id}/enable", post(users_api::enable))
+        .route("/api/admin/users/{id}/reset-password", post(users_api::reset_password))
+        .route("/api/admin/users/{id}/unlock", post(users_api::unlock))
+        .route("/api/admin/sessions", get(users_api::sessions))
+        .route("/api/admin/sessions/{id}", axum::routing::delete(users_api::end_session))
+        .route("/api/admin/audit-log", get(admin_audit::list))
+        .route("/api/admin/knowledge/try", post(admin::try_question))
+        .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
@@ -98,13 +125,16 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route("/assets/{*file}", get(http::asset))
+        .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
         .route("/api/logout", post(http::logout))
         .route("/api/me", get(http::me))
         .route("/ws", get(ws::upgrade))
+        .layer(axum::middleware::from_fn(http::api_headers))
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check_api_origin))
         .with_state(state)
 }
 
@@ -118,6 +148,7 @@ pub struct RunningServer {
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -137,14 +168,17 @@ impl RunningServer {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.http).await;
         self.http.abort();
+        self.housekeeping.abort();
     }
 }
 
-/// Binds the HTTP listener and starts the hub. The relay and the store are started by the
+/// Binds the HTTP listener and starts the driver around the call-center core. The relay and the store are started by the
 /// caller (the binary, or a test).
 /// The knowledge base from the store; an empty store is seeded with the articles shipped with
 /// the binary first. An article that cannot be read is logged and left out.
-async fn load_knowledge(store: &dyn Store) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
+async fn load_knowledge(
+    store: &dyn KnowledgeStore,
+) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
     use voicedesk_knowledge::{Article, KnowledgeBase, builtin_articles};
     let mut rows = store.kb_articles().await.map_err(std::io::Error::other)?;
     if rows.is_empty() {
@@ -174,7 +208,7 @@ async fn load_knowledge(store: &dyn Store) -> std::io::Result<voicedesk_knowledg
 
 /// Creates the voice message directory and, before anything is written, removes what an
 /// interrupted run left: temporary files and voice files no committed message references.
-async fn sweep_voice_files(config: &ServerConfig, store: &dyn Store) -> std::io::Result<()> {
+async fn sweep_voice_files(config: &ServerConfig, store: &dyn MessageStore) -> std::io::Result<()> {
     std::fs::create_dir_all(&config.voice_dir)?;
     let referenced: std::collections::HashSet<String> =
         store.voice_files().await.map_err(std::io::Error::other)?.into_iter().collect();
@@ -219,7 +253,13 @@ pub async fn start(
     )
     .await;
     let state = AppState(Arc::new(App {
-        sessions: auth::Sessions::new(store.clone(), config.session_ttl),
+        sessions: auth::Sessions::new(store.clone(), store.clone(), config.session_ttl),
+        limiters: limits::Limiters::new(&config.limits),
+        sign_in: signin_guard::SignInGuard::new(
+            store.clone(),
+            config.sign_in,
+            config.clock.clone(),
+        ),
         config,
         store,
         relay: relay.handle.clone(),
@@ -228,23 +268,13 @@ pub async fn start(
         knowledge,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let limits = listener::ListenerLimits {
+        max_connections: state.config.max_connections,
+        header_read_timeout: state.config.header_read_timeout,
+    };
     let router = app(state);
-    let http = tokio::spawn(async move {
-        // Signaling messages are small and often come in twos (`call_queued` then
-        // `queue_position`): without TCP_NODELAY the second waits for the peer's delayed ACK
-        // (~40 ms on Linux).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+    let http = tokio::spawn(listener::serve(listener, router, limits, stats.clone(), stopped));
     Ok(RunningServer {
         local_addr,
         relay: relay.handle,
@@ -252,5 +282,25 @@ pub async fn start(
         stats,
         stop_http: Some(stop_http),
         http,
+        housekeeping,
     })
+}
+
+/// How often expired sessions are deleted and refilled rate-limit buckets forgotten.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired sessions (at start and every [`HOUSEKEEPING_EVERY`]) and drops rate-limit
+/// buckets that have refilled, so neither grows with the clients ever seen.
+async fn housekeeping(app: AppState) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match app.store.delete_expired_sessions(clock::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
+        }
+        app.limiters.forget_refilled();
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use voicedesk_media_relay::RelayStats;
 
-/// Signaling counters and gauges; updated by the hub and the WebSocket handlers.
+/// Signaling counters and gauges; updated by the driver and the WebSocket handlers.
 #[derive(Debug, Default)]
 pub struct SignalingStats {
     /// Open WebSocket connections.
@@ -29,6 +29,13 @@ pub struct SignalingStats {
     pub invariant_violations: AtomicU64,
     /// Store operations of the core that failed (the core decided what the client was told).
     pub store_failures: AtomicU64,
+    /// TCP connections refused because the server was at its connection cap.
+    pub connections_refused: AtomicU64,
+    /// Requests and WebSocket messages refused by a rate limit.
+    pub rate_limited: AtomicU64,
+    /// WebSocket connections closed by the server for abuse or neglect: too fast for too
+    /// long, not reading their replies, idle.
+    pub connections_dropped: AtomicU64,
 }
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
@@ -109,6 +116,27 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "counter",
         "Store operations of the call-center core that failed (the core decided what the client was told).",
         c(&s.store_failures),
+    );
+    metric(
+        &mut out,
+        "voicedesk_connections_refused_total",
+        "counter",
+        "TCP connections refused at the connection cap (503).",
+        c(&s.connections_refused),
+    );
+    metric(
+        &mut out,
+        "voicedesk_rate_limited_total",
+        "counter",
+        "Requests and WebSocket messages refused by a rate limit.",
+        c(&s.rate_limited),
+    );
+    metric(
+        &mut out,
+        "voicedesk_ws_dropped_total",
+        "counter",
+        "WebSocket connections closed for abuse or neglect (too fast, not reading, idle).",
+        c(&s.connections_dropped),
     );
     metric(
         &mut out,

@@ -303,7 +303,7 @@ pub(crate) type CallRow = (
 pub(crate) type AuditRow = (i64, i64, String, String, String, Option<String>, Option<String>);
 pub(crate) type CallCountsRow = (i64, i64, i64);
 
-fn parse_role(table: &'static str, value: String) -> Result<Role, StoreError> {
+pub(crate) fn parse_role(table: &'static str, value: String) -> Result<Role, StoreError> {
     Role::parse(&value).ok_or(StoreError::Corrupt { table, column: "role", value })
 }
 
@@ -1032,6 +1032,11 @@ pub struct NewMessage {
     /// When staff must have answered (not before `created_at_ms`), normally
     /// `Calendar::add_working_days(created_at_ms, 2)`.
     pub due_at_ms: i64,
+    /// The anonymous citizen who leaves it (the signaling server's citizen id, at most 64
+    /// characters), if known: a retry of `client_id` is the same message only from the same
+    /// citizen, and [`Store::citizen_message_count`](crate::Store::citizen_message_count)
+    /// counts by it.
+    pub citizen_id: Option<String>,
 }
 
 impl NewMessage {

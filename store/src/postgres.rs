@@ -6,7 +6,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::StoreError;
-use crate::queries::impl_store;
+use crate::backend::{Backend, Db};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -54,4 +54,8 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore, "postgres");
+impl Backend for PostgresStore {
+    fn db(&self) -> Db<'_> {
+        Db::Postgres(&self.pool)
+    }
+}

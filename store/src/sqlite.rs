@@ -9,7 +9,7 @@ use sqlx::sqlite::{
 };
 
 use crate::StoreError;
-use crate::queries::impl_store;
+use crate::backend::{Backend, Db};
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -94,4 +94,8 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, "sqlite");
+impl Backend for SqliteStore {
+    fn db(&self) -> Db<'_> {
+        Db::Sqlite(&self.pool)
+    }
+}

@@ -256,6 +256,11 @@ pub(crate) fn message_client_id(client_id: &str) -> Result<(), StoreError> {
 /// Checks a message: the client id, the optional fields, the fields its kind needs, the times.
 pub(crate) fn message(m: &NewMessage) -> Result<(), StoreError> {
     message_client_id(&m.client_id)?;
+    if let Some(citizen) = &m.citizen_id
+        && (citizen.is_empty() || citizen.chars().count() > 64)
+    {
+        return Err(invalid("message", "citizen_id", citizen, "1 to 64 characters"));
+    }
     optional_text(
         "message",
         "service",

@@ -13,7 +13,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use sqlx::Connection as _;
-use voicedesk_store::{Store, StoreError};
+use voicedesk_store::{CallStore as _, Store, StoreError};
 
 const POSTGRES_URL_VAR: &str = "VOICEDESK_TEST_POSTGRES_URL";
 
@@ -235,6 +235,8 @@ suite!(
     voice_message_is_stored_and_its_file_listed,
     retry_with_the_same_client_id_returns_the_same_message_with_a_new_code,
     retry_with_other_content_is_a_conflict_and_changes_nothing,
+    retry_by_another_citizen_is_a_conflict_and_keeps_the_first_code,
+    citizen_message_count_counts_one_citizen_since_a_time,
     concurrent_retries_store_one_message,
     invalid_messages_are_refused_before_writing,
     message_for_unknown_call_is_an_invalid_reference,
@@ -250,6 +252,7 @@ suite!(
     seeded_announcements_are_listed_when_current_pinned_first,
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
+    narrow_store_handles_share_one_database,
 );
 
 mod cases {
@@ -1816,6 +1819,7 @@ mod cases {
             reason: MessageReason::Closed,
             created_at_ms: created,
             due_at_ms: created + 2 * 86_400_000,
+            citizen_id: Some("c-0123456789abcdef".to_owned()),
         }
     }
 
@@ -1947,6 +1951,53 @@ mod cases {
         assert_eq!(again.message.voice_file, voice.voice_file, "the first file stays referenced");
         assert_eq!(again.message.id, stored.message.id);
         assert_eq!(store.voice_files().await.unwrap(), [voice.voice_file.unwrap()]);
+    }
+
+    pub(crate) async fn retry_by_another_citizen_is_a_conflict_and_keeps_the_first_code(
+        db: TestDb,
+    ) {
+        let store = db.open().await;
+        let first = store.insert_message(&text_message("x", "hello", 1_000)).await.unwrap();
+        let other = NewMessage {
+            citizen_id: Some("c-fedcba9876543210".to_owned()),
+            ..text_message("x", "hello", 2_000)
+        };
+        let err = store.insert_message(&other).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { entity: "message", key: "client_id", .. }),
+            "{err:?}"
+        );
+        let anonymous = NewMessage { citizen_id: None, ..text_message("x", "hello", 2_000) };
+        assert!(store.insert_message(&anonymous).await.is_err(), "nor one without a citizen");
+        let t = &first.message.ticket;
+        assert!(
+            store.verify_ticket(t, &first.secret).await.unwrap().is_some(),
+            "the first citizen's code still works"
+        );
+        assert_eq!(store.messages(&filter_messages(None, None)).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn citizen_message_count_counts_one_citizen_since_a_time(db: TestDb) {
+        let store = db.open().await;
+        let me = "c-0123456789abcdef";
+        for (id, at) in [("m1", 1_000), ("m2", 2_000), ("m3", 3_000)] {
+            store.insert_message(&text_message(id, "q", at)).await.unwrap();
+        }
+        let other = NewMessage {
+            citizen_id: Some("c-fedcba9876543210".to_owned()),
+            ..text_message("o1", "q", 2_500)
+        };
+        store.insert_message(&other).await.unwrap();
+        let none = NewMessage { citizen_id: None, ..text_message("n1", "q", 2_500) };
+        store.insert_message(&none).await.unwrap();
+        assert_eq!(store.citizen_message_count(me, 0, "").await.unwrap(), 3);
+        assert_eq!(store.citizen_message_count(me, 2_000, "").await.unwrap(), 2);
+        let m3 = text_message("m3", "q", 0).client_id;
+        assert_eq!(store.citizen_message_count(me, 0, &m3).await.unwrap(), 2, "a retry's own");
+        assert_eq!(store.citizen_message_count("c-nobody", 0, "").await.unwrap(), 0);
+        let bad = NewMessage { citizen_id: Some("c".repeat(65)), ..text_message("b", "q", 1) };
+        let err = store.insert_message(&bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
     }
 
     pub(crate) async fn retry_with_other_content_is_a_conflict_and_changes_nothing(db: TestDb) {
@@ -2619,6 +2670,45 @@ mod cases {
         assert_eq!(again.follow_ups(true).await.unwrap().len(), 1);
         assert_eq!(again.count_calls().await.unwrap(), 1);
     }
+
+    /// A component given one narrow trait (upcast from the `Arc<dyn Store>` the binary opens)
+    /// writes to the same database the others read: what one aggregate's handle commits, the
+    /// whole store and another aggregate's handle see.
+    pub(crate) async fn narrow_store_handles_share_one_database(db: TestDb) {
+        use std::sync::Arc;
+        use voicedesk_store::{AuditStore, CallStore, Store, UserStore};
+
+        let store: Arc<dyn Store> = db.open().await;
+        let users: Arc<dyn UserStore> = store.clone();
+        let calls: Arc<dyn CallStore> = store.clone();
+        let audit_log: Arc<dyn AuditStore> = store.clone();
+
+        users.create_user(&new_user("s1", "staff1", Role::Staff)).await.unwrap();
+        calls.insert_call(&new_call("c1", 10)).await.unwrap();
+        calls.mark_call_taken_over("c1", "s1", 20).await.unwrap();
+        audit_log
+            .append_audit(&audit(
+                30,
+                "s1",
+                "c1",
+                AuditAction::TakeOver,
+                Some(SupportMode::TakeOver),
+            ))
+            .await
+            .unwrap();
+
+        assert_eq!(store.user_by_id("s1").await.unwrap().unwrap().username, "staff1");
+        assert_eq!(store.call("c1").await.unwrap().unwrap().handled_by.as_deref(), Some("s1"));
+        let entries = store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].mode, Some(SupportMode::TakeOver));
+        // Refusals keep their meaning through a narrow handle.
+        assert!(matches!(
+            calls.insert_call(&new_call("c1", 11)).await.unwrap_err(),
+            StoreError::Conflict { entity: "call", key: "id", .. }
+        ));
+        assert_eq!(store.count_calls().await.unwrap(), 1);
+    }
 }
 
 // ---- Behaviour of one backend only ----------------------------------------------------------
@@ -2906,4 +2996,264 @@ fn announcements_serialise_for_the_http_api() {
         })
     );
     assert_eq!(serde_json::from_value::<voicedesk_store::Announcement>(value).unwrap(), a);
+}
+
+// ---- Accounts, failed sign-ins, the admin audit log (change 0008, `AccountStore`) ------------
+
+macro_rules! account_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_accounts {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_sqlite(crate::account_cases::$name).await;
+                }
+            )*
+        }
+        mod postgres_accounts {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_postgres(stringify!($name), crate::account_cases::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+account_suite!(
+    an_account_is_created_with_its_state_and_a_taken_name_changes_nothing,
+    invalid_account_values_are_refused_and_write_nothing,
+    disabling_deletes_the_sessions_and_enabling_keeps_the_history,
+    a_new_password_ends_the_other_sessions_and_sets_the_change_flag,
+    active_sessions_list_members_only_until_they_expire,
+    sign_in_failures_are_stored_replaced_and_cleared,
+    the_admin_audit_log_is_newest_first_and_pages_by_id,
+    an_answered_open_call_of_an_agent_is_found,
+);
+
+mod account_cases {
+    use voicedesk_protocol::Role;
+    use voicedesk_store::{
+        AccountProfile, NewAccount, NewAdminAudit, NewCall, NewSession, SignInFailures, StoreError,
+    };
+
+    use crate::TestDb;
+
+    fn account(id: &str, username: &str, role: Role) -> NewAccount {
+        NewAccount {
+            id: id.into(),
+            username: username.into(),
+            display_name: "周敏".into(),
+            name_latin: "Zhou Min".into(),
+            role,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at_ms: 1_700_000_000_000,
+            must_change_password: true,
+        }
+    }
+
+    fn session(hash: &str, user: &str, expires_at_ms: i64) -> NewSession {
+        NewSession {
+            token_hash: hash.into(),
+            role: Role::Agent,
+            user_id: Some(user.into()),
+            created_at_ms: 1_700_000_000_000,
+            expires_at_ms,
+        }
+    }
+
+    pub(crate) async fn an_account_is_created_with_its_state_and_a_taken_name_changes_nothing(
+        db: TestDb,
+    ) {
+        let store = db.open().await;
+        let created = store.create_account(&account("a1", "zhou.min", Role::Agent)).await.unwrap();
+        assert_eq!(created.name_latin, "Zhou Min");
+        assert!(created.must_change_password);
+        assert_eq!(created.disabled_at_ms, None);
+        let (found, hash) = store.credentials("zhou.min").await.unwrap().unwrap();
+        assert_eq!(found, created);
+        assert!(hash.starts_with("$argon2id$"));
+        // The change-0001 view of the same row.
+        assert_eq!(store.user_by_id("a1").await.unwrap().unwrap().display_name, "周敏");
+
+        let err = store.create_account(&account("a2", "zhou.min", Role::Staff)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { key: "username", .. }), "{err:?}");
+        assert!(store.account("a2").await.unwrap().is_none());
+        assert_eq!(store.accounts().await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn invalid_account_values_are_refused_and_write_nothing(db: TestDb) {
+        let store = db.open().await;
+        let mut bad = account("a1", "Zhou Min", Role::Agent);
+        let err = store.create_account(&bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidValue { field: "username", .. }), "{err:?}");
+        bad.username = "zhou".into();
+        bad.display_name = "  ".into();
+        let err = store.create_account(&bad).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidValue { field: "display_name", .. }), "{err:?}");
+        bad.display_name = "周".into();
+        bad.role = Role::Citizen;
+        assert!(matches!(
+            store.create_account(&bad).await.unwrap_err(),
+            StoreError::InvalidUserRole(_)
+        ));
+        assert!(store.accounts().await.unwrap().is_empty());
+
+        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
+        let profile =
+            AccountProfile { display_name: "".into(), name_latin: "".into(), role: Role::Staff };
+        assert!(store.update_account("a1", &profile).await.is_err());
+        assert_eq!(store.account("a1").await.unwrap().unwrap().role, Role::Agent);
+        let missing = AccountProfile { display_name: "王".into(), ..profile };
+        assert!(store.update_account("nobody", &missing).await.unwrap_err().is_not_found());
+        let changed = store.update_account("a1", &missing).await.unwrap();
+        assert_eq!((changed.display_name.as_str(), changed.role), ("王", Role::Staff));
+    }
+
+    pub(crate) async fn disabling_deletes_the_sessions_and_enabling_keeps_the_history(db: TestDb) {
+        let store = db.open().await;
+        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
+        store.create_account(&account("a2", "wang", Role::Agent)).await.unwrap();
+        store.create_session(&session("h1", "a1", i64::MAX)).await.unwrap();
+        store.create_session(&session("h2", "a2", i64::MAX)).await.unwrap();
+        let disabled = store.set_account_disabled("a1", Some(5)).await.unwrap();
+        assert_eq!(disabled.disabled_at_ms, Some(5));
+        assert!(store.session_by_token_hash("h1", 0).await.unwrap().is_none());
+        assert!(
+            store.session_by_token_hash("h2", 0).await.unwrap().is_some(),
+            "others keep theirs"
+        );
+        let enabled = store.set_account_disabled("a1", None).await.unwrap();
+        assert_eq!(enabled.disabled_at_ms, None);
+        assert_eq!(enabled.created_at_ms, disabled.created_at_ms);
+        assert!(store.set_account_disabled("nobody", Some(1)).await.unwrap_err().is_not_found());
+    }
+
+    pub(crate) async fn a_new_password_ends_the_other_sessions_and_sets_the_change_flag(
+        db: TestDb,
+    ) {
+        let store = db.open().await;
+        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
+        store.create_session(&session("keep", "a1", i64::MAX)).await.unwrap();
+        store.create_session(&session("other", "a1", i64::MAX)).await.unwrap();
+        store.set_password("a1", "$argon2id$new", false, Some("keep")).await.unwrap();
+        let (account, hash) = store.credentials("zhou").await.unwrap().unwrap();
+        assert_eq!(hash, "$argon2id$new");
+        assert!(!account.must_change_password);
+        assert!(store.session_by_token_hash("keep", 0).await.unwrap().is_some());
+        assert!(store.session_by_token_hash("other", 0).await.unwrap().is_none());
+        store.set_password("a1", "$argon2id$reset", true, None).await.unwrap();
+        assert!(store.account("a1").await.unwrap().unwrap().must_change_password);
+        assert!(store.session_by_token_hash("keep", 0).await.unwrap().is_none());
+        assert!(store.set_password("nobody", "x", true, None).await.unwrap_err().is_not_found());
+    }
+
+    pub(crate) async fn active_sessions_list_members_only_until_they_expire(db: TestDb) {
+        let store = db.open().await;
+        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
+        store.create_session(&session("live", "a1", 2_000)).await.unwrap();
+        store.create_session(&session("old", "a1", 500)).await.unwrap();
+        store
+            .create_session(&NewSession {
+                token_hash: "citizen".into(),
+                role: Role::Citizen,
+                user_id: None,
+                created_at_ms: 1,
+                expires_at_ms: 2_000,
+            })
+            .await
+            .unwrap();
+        let active = store.active_sessions(1_000).await.unwrap();
+        assert_eq!(active.len(), 1, "{active:?}");
+        assert_eq!((active[0].id.as_str(), active[0].username.as_str()), ("live", "zhou"));
+        assert_eq!(store.delete_user_sessions("a1").await.unwrap(), 2);
+        assert!(store.active_sessions(1_000).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn sign_in_failures_are_stored_replaced_and_cleared(db: TestDb) {
+        let store = db.open().await;
+        assert_eq!(store.sign_in_failures("account:zhou").await.unwrap(), None);
+        let first = SignInFailures { failures: 1, last_failure_at_ms: 10, locked_until_ms: 0 };
+        store.put_sign_in_failures("account:zhou", &first).await.unwrap();
+        let locked = SignInFailures { failures: 0, last_failure_at_ms: 20, locked_until_ms: 900 };
+        store.put_sign_in_failures("account:zhou", &locked).await.unwrap();
+        store.put_sign_in_failures("address:127.0.0.1", &first).await.unwrap();
+        assert_eq!(store.sign_in_failures("account:zhou").await.unwrap(), Some(locked));
+        store.clear_sign_in_failures("account:zhou").await.unwrap();
+        assert_eq!(store.sign_in_failures("account:zhou").await.unwrap(), None);
+        assert_eq!(store.sign_in_failures("address:127.0.0.1").await.unwrap(), Some(first));
+    }
+
+    pub(crate) async fn the_admin_audit_log_is_newest_first_and_pages_by_id(db: TestDb) {
+        let store = db.open().await;
+        store.create_account(&account("a1", "lead", Role::Admin)).await.unwrap();
+        let entry = |n: i64, actor: Option<&str>| NewAdminAudit {
+            at_ms: n,
+            actor_id: actor.map(str::to_owned),
+            actor_name: actor.unwrap_or("shell").into(),
+            action: "user.create".into(),
+            target: format!("user:u{n}"),
+            before_json: None,
+            after_json: Some(format!("{{\"n\":{n}}}")),
+            address: Some("127.0.0.1".into()),
+        };
+        let mut ids = Vec::new();
+        for n in 1..=3 {
+            ids.push(store.append_admin_audit(&entry(n, Some("a1"))).await.unwrap());
+        }
+        ids.push(store.append_admin_audit(&entry(4, None)).await.unwrap());
+        let err = store.append_admin_audit(&entry(5, Some("ghost"))).await.unwrap_err();
+        assert!(err.is_invalid_reference(), "{err:?}");
+        let all = store.admin_audit(10, None).await.unwrap();
+        assert_eq!(all.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![4, 3, 2, 1]);
+        assert_eq!(all[0].actor_id, None);
+        assert_eq!(all[0].actor_name, "shell");
+        let page = store.admin_audit(2, Some(ids[2])).await.unwrap();
+        assert_eq!(page.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![2, 1]);
+    }
+
+    pub(crate) async fn an_answered_open_call_of_an_agent_is_found(db: TestDb) {
+        let store = db.open().await;
+        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
+        store
+            .insert_call(&NewCall {
+                id: "c1".into(),
+                citizen_session: "s".into(),
+                service: None,
+                queued_at_ms: 1,
+                skill_id: None,
+                priority: 0,
+            })
+            .await
+            .unwrap();
+        store.mark_call_offered("c1", "a1", 2).await.unwrap();
+        assert_eq!(store.answered_call_of("a1").await.unwrap(), None, "ringing is not answered");
+        store.mark_call_answered("c1", "a1", 3).await.unwrap();
+        assert_eq!(store.answered_call_of("a1").await.unwrap().as_deref(), Some("c1"));
+        store.mark_call_ended("c1", 4, "citizen_hang_up").await.unwrap();
+        assert_eq!(store.answered_call_of("a1").await.unwrap(), None);
+    }
+}
+
+#[test]
+fn migration_0008_is_the_same_on_both_backends_but_for_its_header_and_identity_column() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0008_accounts.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| {
+        sql.lines()
+            .skip(2)
+            .map(|l| {
+                l.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "<identity>")
+                    .replace("BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "<identity>")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0008 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0008 (Postgres)"));
 }

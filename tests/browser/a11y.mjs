@@ -107,14 +107,54 @@ export function horizontalOverflow(page) {
   });
 }
 
+/** Resolves after `count` animation frames of the page: what its handlers scheduled for the
+ * next frame (a focus move, a scroll) has happened by then. */
+export function nextFrames(page, count = 2) {
+  return page.evaluate(
+    (count) =>
+      new Promise((done) => {
+        const step = (left) => (left === 0 ? done(true) : requestAnimationFrame(() => step(left - 1)));
+        step(count);
+      }),
+    count,
+  );
+}
+
 /**
- * Waits until the page has its fonts and is quiet for a moment (no requests for 300 ms), so
- * screenshots and the contrast checks see the page as it is shown.
+ * Waits until the page is as it is shown: its fonts loaded, no requests in flight
+ * (`networkidle`), every finite animation and transition finished, and the scroll position
+ * still over two consecutive frames (a smooth scroll has ended) — so screenshots and the
+ * contrast checks see the page as a person does. Waits on those events, never a fixed time.
  */
 export async function settle(page) {
   await page.evaluate(() => document.fonts.ready.then(() => true));
   await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => {});
-  await page.waitForTimeout(300);
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((animation) => Number.isFinite(animation.effect?.getComputedTiming().endTime))
+        .map((animation) => animation.finished.catch(() => null)),
+    ),
+  );
+  await page.evaluate(
+    () =>
+      new Promise((done) => {
+        let last = `${scrollX},${scrollY}`;
+        const check = () =>
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => {
+              const now = `${scrollX},${scrollY}`;
+              if (now === last) done(true);
+              else {
+                last = now;
+                check();
+              }
+            }),
+          );
+        check();
+      }),
+  );
 }
 
 /** Saves `docs/screenshots/<name>.png` (full page) when this run writes screenshots. */

@@ -433,13 +433,27 @@ test("hall: a supervisor who barges in or takes over is announced, monitoring ne
     server.send({ type: "call_connected", call_id: "c-1", peer_name: AGENT.display_name });
     await waitForState(page, "#status", "connected");
 
-    // An empty list (the server's word after monitor, whisper or a leave) says nothing.
+    // An empty list (the server's word after monitor or whisper) says nothing when no
+    // supervisor was announced. The page handles messages in order: every change the status
+    // line sees until the barge that follows is announced is recorded.
+    await page.evaluate(() => {
+      const line = document.getElementById("status");
+      window.statusChanges = [];
+      new MutationObserver(() => window.statusChanges.push(line.dataset.state)).observe(line, {
+        attributes: true,
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
     server.send({ type: "support_changed", call_id: "c-1", supporters: [] });
-    await new Promise((wake) => setTimeout(wake, 300));
-    assert.equal(await page.getAttribute("#status", "data-state"), "connected");
-
     server.send({ type: "support_changed", call_id: "c-1", supporters: [{ user_id: STAFF.id, name: STAFF.display_name, mode: "barge" }] });
     await waitForState(page, "#status", "supervisor_joined");
+    assert.deepEqual(
+      [...new Set(await page.evaluate(() => window.statusChanges))],
+      ["supervisor_joined"],
+      "the empty list changed nothing",
+    );
     assert.equal(await text(page, "#status"), "A supervisor has joined the call.");
     assert.equal(await page.getAttribute("#status", "aria-live"), "polite");
 

@@ -51,6 +51,11 @@ export async function startServer(name) {
     "--media-listen", "127.0.0.1:0",
     "--public-ip", "127.0.0.1",
     "--data-dir", dataDir,
+    // Every page of every test comes from 127.0.0.1, as every client does behind a proxy: the
+    // per-address limits are raised (the limits have their own tests in tests/tests/abuse.rs).
+    "--address-connections-per-min", "1000000",
+    "--address-messages-per-sec", "1000000",
+    "--ticket-checks-per-min", "100000",
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
@@ -160,6 +165,25 @@ export async function pollUntil(probe, { timeoutMs = 10_000, intervalMs = 200, w
   }
 }
 
+/** The value of one unlabelled series on the server's `/metrics` page. */
+export async function metricValue(server, name) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  if (!line) throw new Error(`metric ${name} missing from /metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+/** Returns once the relay has received `packets` more RTP packets (from any leg): a clock in
+ * media time, for windows in which a test proves that nothing arrives somewhere. */
+export async function relayReceivedMore(server, packets) {
+  const name = "voicedesk_relay_rtp_packets_received_total";
+  const start = await metricValue(server, name);
+  await pollUntil(async () => (await metricValue(server, name)) >= start + packets, {
+    intervalMs: 100,
+    what: `${packets} more RTP packets at the relay`,
+  });
+}
+
 /**
  * The audio bytes received so far on one receive slot of the page's `window.voicedesk.pc`
  * (slot 0 = the first transceiver). `{ closed: true }` once the connection is closed.
@@ -212,8 +236,15 @@ export async function startStaticServer() {
     js: "text/javascript; charset=utf-8",
     css: "text/css; charset=utf-8",
     json: "application/json; charset=utf-8",
+    svg: "image/svg+xml",
   };
-  const routes = { "/": "hall.html", "/agent": "agent.html", "/staff": "staff.html", "/ticket": "ticket.html" };
+  const routes = {
+    "/": "hall.html",
+    "/agent": "agent.html",
+    "/staff": "staff.html",
+    "/ticket": "ticket.html",
+    "/favicon.ico": "favicon.svg",
+  };
   const server = createServer(async (request, response) => {
     const path = new URL(request.url, "http://localhost").pathname;
     if (path === "/api/catalogue") {
@@ -228,7 +259,7 @@ export async function startStaticServer() {
       return;
     }
     const file =
-      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
+      routes[path] ?? (/^\/assets\/([a-z-]+\.(html|js|css|svg)|i18n\/[a-zA-Z-]+\.json)$/.test(path) ? path.slice(8) : null);
     if (!file) {
       response.writeHead(404).end();
       return;

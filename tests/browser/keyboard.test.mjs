@@ -8,7 +8,7 @@
 // the page's meaning rather than its markup.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { focusState } from "./a11y.mjs";
+import { focusState, nextFrames, settle } from "./a11y.mjs";
 import { DEMO_PASSWORD, launchBrowser, openPage, pollUntil, startServer, waitForState } from "./harness.mjs";
 
 let server;
@@ -36,7 +36,8 @@ function keyboardOf(page) {
   const problems = [];
   async function press(key, why) {
     await page.keyboard.press(key);
-    await page.waitForTimeout(80);
+    // Focus moves made in the key's handlers, or on the next frame, have happened by now.
+    await nextFrames(page);
     const focus = await focusState(page);
     steps.push({ key, why, focus });
     const where = `after ${key} (${why})`;
@@ -123,7 +124,7 @@ test("the hall by keyboard: walk to the counter, call about a service, talk to t
     }
     t.diagnostic(`called about ${service}`);
     await page.locator('[role="status"][data-state="queued"], [role="status"][data-state="connected"]').waitFor({ timeout: 15_000 });
-    await page.waitForTimeout(500);
+    await settle(page);
     await keys.checkpoint("once queued");
 
     // The agent answers (mouse).
@@ -132,7 +133,7 @@ test("the hall by keyboard: walk to the counter, call about a service, talk to t
 
     // Connected, and what the citizen needs during the call is in reach of the keyboard.
     await page.locator('[role="status"][data-state="connected"]').waitFor({ timeout: 15_000 });
-    await page.waitForTimeout(500);
+    await settle(page);
     await keys.checkpoint("once connected");
     const mute = page.getByRole("button", { name: /^mute$/i });
     await keys.tabTo(mute, "the Mute button");

@@ -67,9 +67,9 @@ test("the hall shows the monitoring notice and asks for nothing before Call", as
       "养老保险待遇查询",
     );
     // The chosen service's queue hours, and whether it is open now.
-    assert.match(await page.locator("#service-hours").textContent(), /^服务时间:周一至周五 08:30–17:30;周六 09:00–12:00\(现在可以呼叫\)$/);
+    assert.match(await page.locator("#service-hours").textContent(), /^服务时间：周一至周五 08:30–17:30；周六 09:00–12:00（现在可以呼叫）$/);
     await page.selectOption("#service-select", "medical_reimbursement");
-    assert.match(await page.locator("#service-hours").textContent(), /^服务时间:周一至周五 09:00–12:00、13:00–17:00\(现在不在服务时间内\)$/);
+    assert.match(await page.locator("#service-hours").textContent(), /^服务时间：周一至周五 09:00–12:00、13:00–17:00（现在不在服务时间内）$/);
 
     await page.selectOption("#lang-switch", "en");
     await page.locator(`html[lang="en"]`).waitFor({ state: "attached" });
@@ -114,7 +114,7 @@ test("without a catalogue the hall still calls: the general enquiries queue, in 
     assert.equal(await page.locator("#service-hours").textContent(), "");
     await page.selectOption("#lang-switch", "zh-CN");
     await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
-    assert.equal((await option.textContent()).trim(), "综合咨询(业务列表暂时无法加载)");
+    assert.equal((await option.textContent()).trim(), "综合咨询（业务列表暂时无法加载）");
     assert.ok(await page.locator("#call-button").isEnabled());
     await page.click("#call-button");
     await page.click("#mic-continue");

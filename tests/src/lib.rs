@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_protocol::{AgentActivity, AgentAvailability, ClientMessage, ServerMessage};
+use voicedesk_signaling::limits::RateLimits;
 use voicedesk_signaling::{RunningServer, ServerConfig};
 use voicedesk_softphone::{MediaLeg, SignalingClient};
 use voicedesk_store::Store;
@@ -29,6 +30,8 @@ pub struct TestServer {
     pub database_url: String,
     /// Where the server keeps voice messages.
     pub voice_dir: std::path::PathBuf,
+    /// The server's clock of sign-in slow-downs and locks: `advance` it instead of waiting.
+    pub clock: voicedesk_signaling::Clock,
     _data_dir: TempDir,
 }
 
@@ -50,6 +53,30 @@ pub struct TestOptions {
     pub after_call_work: Duration,
     /// How long a waiting citizen's dropped connection keeps the place.
     pub reconnect_grace: Duration,
+    /// Rate limits: generous by default (every test client comes from 127.0.0.1); the abuse
+    /// tests tighten them.
+    pub limits: RateLimits,
+    /// The connection cap.
+    pub max_connections: usize,
+    /// How long a request's headers may take.
+    pub header_read_timeout: Duration,
+    /// How long a WebSocket may stay silent.
+    pub ws_idle_timeout: Duration,
+    /// Messages queued per WebSocket before a client that does not read is dropped.
+    pub outgoing_queue: usize,
+}
+
+/// Limits no ordinary test reaches.
+pub fn generous_limits() -> RateLimits {
+    RateLimits {
+        messages_per_connection: 100_000,
+        messages_per_address: 1_000_000,
+        strikes_before_close: 100_000,
+        connections_per_address_per_minute: 1_000_000,
+        ticket_checks_per_address_per_minute: 100_000,
+        ticket_checks_per_ticket_per_hour: 100_000,
+        messages_per_citizen_per_day: 10_000,
+    }
 }
 
 impl Default for TestOptions {
@@ -62,6 +89,11 @@ impl Default for TestOptions {
             always_open: true,
             after_call_work: Duration::ZERO,
             reconnect_grace: Duration::from_secs(60),
+            limits: generous_limits(),
+            max_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
+            ws_idle_timeout: Duration::from_secs(600),
+            outgoing_queue: 128,
         }
     }
 }
@@ -109,13 +141,20 @@ impl TestServer {
             },
         })
         .await?;
+        let clock = voicedesk_signaling::Clock::default();
         let config = ServerConfig {
             listen: "127.0.0.1:0".parse()?,
+            clock: clock.clone(),
             ring_timeout: options.ring_timeout,
             always_open: options.always_open,
             after_call_work: options.after_call_work,
             reconnect_grace: options.reconnect_grace,
             voice_dir: voice_dir.clone(),
+            limits: options.limits,
+            max_connections: options.max_connections,
+            header_read_timeout: options.header_read_timeout,
+            ws_idle_timeout: options.ws_idle_timeout,
+            outgoing_queue: options.outgoing_queue,
             ..Default::default()
         };
         let server = voicedesk_signaling::start(config, store.clone(), relay).await?;
@@ -125,6 +164,7 @@ impl TestServer {
             server: Some(server),
             database_url: url,
             voice_dir,
+            clock,
             _data_dir: TempDir(dir),
         })
     }
@@ -229,7 +269,17 @@ pub struct CitizenCall {
 
 /// Places a call: offer → `call_queued` → answer applied → media connected.
 pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCall> {
-    let mut ws = server.citizen().await?;
+    place_call_at(&server.base_url, service).await
+}
+
+/// [`place_call`] on the server at `base_url` (e.g. a `voicedesk` process).
+pub async fn place_call_at(base_url: &str, service: &str) -> Result<CitizenCall> {
+    let ws_url = format!("{}/ws", base_url.replacen("http", "ws", 1));
+    let mut ws = SignalingClient::connect(&ws_url, base_url, None).await?;
+    match ws.recv(STEP).await? {
+        ServerMessage::Welcome { citizen_token: Some(_), .. } => {}
+        other => bail!("expected a citizen welcome, got {other:?}"),
+    }
     let media = MediaLeg::new("citizen", 2).await?;
     let offer = media.create_offer().await?;
     ws.send(&ClientMessage::Call { service: Some(service.to_owned()), sdp: offer }).await?;
@@ -240,6 +290,33 @@ pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCal
     media.apply_answer(&answer).await?;
     media.wait_connected(STEP).await?;
     Ok(CitizenCall { ws, media, call_id })
+}
+
+/// Signs `username` in with `password` at `base_url`, connects the headset and makes the agent
+/// available.
+pub async fn ready_agent_at(base_url: &str, username: &str, password: &str) -> Result<Agent> {
+    let cookie = voicedesk_softphone::login(base_url, username, password).await?;
+    let ws_url = format!("{}/ws?role=agent", base_url.replacen("http", "ws", 1));
+    let mut ws = SignalingClient::connect(&ws_url, base_url, Some(&cookie)).await?;
+    let user = match ws.recv(STEP).await? {
+        ServerMessage::Welcome { user: Some(user), .. } => user,
+        other => bail!("expected a member welcome, got {other:?}"),
+    };
+    let media = MediaLeg::new(username, 2).await?;
+    ws.send(&ClientMessage::MediaConnect { sdp: media.create_offer().await? }).await?;
+    let answer =
+        match ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await? {
+            ServerMessage::MediaAnswer { sdp } => sdp,
+            _ => unreachable!(),
+        };
+    media.apply_answer(&answer).await?;
+    media.wait_connected(STEP).await?;
+    ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None }).await?;
+    ws.recv_until(STEP, |m| {
+        matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
+    })
+    .await?;
+    Ok(Agent { ws, media, user_id: user.id, cookie })
 }
 
 /// Waits for `call_offered` at an agent and returns the call id.
@@ -256,6 +333,33 @@ pub async fn wait_ended(ws: &mut SignalingClient) -> Result<voicedesk_protocol::
         ServerMessage::CallEnded { reason, .. } => Ok(reason),
         _ => unreachable!(),
     }
+}
+
+/// One stream a test watches: a media leg's receive slot and the tag of the sender it counts.
+pub type Stream<'a> = (&'a MediaLeg, usize, voicedesk_softphone::Tag);
+
+/// How many packets each `watched` stream received while the `witness` stream received
+/// `packets` more. The witness is a stream that must be flowing, so the window is measured in
+/// delivered media, not in wall-clock time: "nothing arrived on X" means "nothing arrived on X
+/// while Y delivered `packets` packets through the same relay".
+pub async fn counts_while(witness: Stream<'_>, packets: u64, watched: &[Stream<'_>]) -> Result<Vec<u64>> {
+    let (leg, slot, tag) = witness;
+    let before: Vec<u64> = watched.iter().map(|(m, s, t)| m.received(*s).count(t)).collect();
+    let target = leg.received(slot).count(&tag) + packets;
+    leg.wait_tag_count(slot, tag, target, STEP).await?;
+    Ok(watched.iter().zip(before).map(|((m, s, t), b)| m.received(*s).count(t) - b).collect())
+}
+
+/// Lets packets routed before a change drain: returns once the `witness` stream has delivered
+/// a few more packets (100 ms of audio) through the relay.
+pub async fn settle(witness: Stream<'_>) -> Result<()> {
+    counts_while(witness, 5, &[]).await.map(drop)
+}
+
+/// Returns once `leg` has sent `packets` more packets: a clock in media time, for windows in
+/// which a test proves that nothing arrives.
+pub async fn sent_more(leg: &MediaLeg, packets: u64) -> Result<()> {
+    leg.wait_sent(leg.sent().packets + packets, STEP).await.map(drop)
 }
 
 fn uuid_like() -> String {
@@ -309,6 +413,42 @@ pub async fn http_json(
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let content_type = (!body.is_empty()).then_some("application/json");
     http_text(base, method, path, cookie, content_type, &body).await
+}
+
+/// A request with extra headers (e.g. `Origin`) and a body as given: the status and the body.
+pub async fn http_with_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n");
+    if let Some(c) = cookie {
+        head.push_str(&format!("Cookie: vd_session={c}\r\n"));
+    }
+    if let Some(t) = content_type {
+        head.push_str(&format!("Content-Type: {t}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let request = format!(
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status =
+        response.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status line")?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
 }
 
 /// [`http`] with a body as given (e.g. broken JSON) and its content type.

@@ -223,6 +223,20 @@ async fn a_citizen_resumes_an_earlier_identity() {
     else {
         panic!("no token")
     };
+    // A session is kept only once it holds something (an idle one is deleted when its
+    // connection closes): here, a message left.
+    first
+        .send(&ClientMessage::LeaveMessage {
+            client_id: "resume-test-message-0001".into(),
+            service: None,
+            name: None,
+            phone: None,
+            body: "kept for the next connection".into(),
+            call_id: None,
+        })
+        .await
+        .unwrap();
+    first.recv_until(STEP, |m| matches!(m, ServerMessage::MessageSaved { .. })).await.unwrap();
     first.close().await.unwrap();
     let mut second = server.citizen().await.unwrap();
     second.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use voicedesk_protocol::{ClientMessage, EndReason, ServerMessage};
-use voicedesk_tests::{STEP, TestServer, place_call, wait_ended, wait_offer};
+use voicedesk_tests::{STEP, TestServer, place_call, sent_more, wait_ended, wait_offer};
 
 const CITIZEN: [u8; 4] = *b"CIT1";
 const AGENT: [u8; 4] = *b"AGT1";
@@ -18,8 +18,9 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
 
     let offered = wait_offer(&mut agent).await?;
     assert_eq!(offered, citizen.call_id);
-    // Before the answer, neither side hears the other.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Before the answer, neither side hears the other while each sends 15 packets.
+    sent_more(&citizen.media, 15).await?;
+    sent_more(&agent.media, 15).await?;
     assert_eq!(
         agent.media.received(0).count(&CITIZEN),
         0,
@@ -64,10 +65,12 @@ async fn voice_flows_both_ways_through_the_relay_and_stops_after_hang_up() -> an
     agent.ws.send(&ClientMessage::HangUp { call_id: offered.clone() }).await?;
     assert_eq!(wait_ended(&mut citizen.ws).await?, EndReason::AgentHangUp);
     assert_eq!(wait_ended(&mut agent.ws).await?, EndReason::AgentHangUp);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Packets forwarded before the end drain while the agent sends 15 more (the agent's leg
+    // lives for the whole shift, so its sender is the clock); then 30 more must bring nothing.
+    sent_more(&agent.media, 15).await?;
     let after = agent.media.received(0).count(&CITIZEN);
     let citizen_after = citizen.media.received(0).count(&AGENT);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    sent_more(&agent.media, 30).await?;
     assert_eq!(
         agent.media.received(0).count(&CITIZEN),
         after,

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use voicedesk_protocol::{
     ClientMessage, EndReason, ErrorCode, HelpState, ServerMessage, SupportMode,
 };
-use voicedesk_softphone::{MediaLeg, Tag};
+use voicedesk_softphone::Tag;
 use voicedesk_tests::{
-    Agent, CitizenCall, STEP, TestServer, http, place_call, wait_ended, wait_offer,
+    Agent, CitizenCall, STEP, Stream, TestServer, counts_while, http, place_call, settle, wait_ended,
+    wait_offer,
 };
 
 const CIT: Tag = *b"CIT_";
@@ -34,11 +35,10 @@ async fn talking_call(server: &TestServer) -> (CitizenCall, Agent, Agent) {
     (citizen, agent, staff)
 }
 
-/// Counts of `tag` on `slot`, over a window long enough for 25 packets.
-async fn window(legs: &[(&MediaLeg, usize, Tag)]) -> Vec<u64> {
-    let before: Vec<u64> = legs.iter().map(|(m, s, t)| m.received(*s).count(t)).collect();
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    legs.iter().zip(before).map(|((m, s, t), b)| m.received(*s).count(t) - b).collect()
+/// Counts of each watched stream while the `witness` stream (one that must be flowing)
+/// delivers 30 packets (600 ms of audio).
+async fn window(witness: Stream<'_>, watched: &[Stream<'_>]) -> Vec<u64> {
+    counts_while(witness, 30, watched).await.unwrap()
 }
 
 async fn support(
@@ -80,7 +80,8 @@ async fn each_mode_routes_exactly_as_designed_and_staff_never_leak_to_the_citize
         .await
         .unwrap();
     assert_eq!(mode_of(&seen), Some(SupportMode::Monitor), "the agent sees who supports and how");
-    let w = window(&[(s, 0, CIT), (s, 1, AGT), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)]).await;
+    let w = window((a, 0, CIT), &[(s, 0, CIT), (s, 1, AGT), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)])
+        .await;
     assert!(w[0] >= 20 && w[1] >= 20, "staff hear citizen and agent: {w:?}");
     assert_eq!(w[2], 0, "the agent does not hear a monitoring supervisor");
     assert!(w[3] >= 20 && w[4] >= 20, "the call goes on: {w:?}");
@@ -92,7 +93,7 @@ async fn each_mode_routes_exactly_as_designed_and_staff_never_leak_to_the_citize
     )
     .await;
     assert_eq!(mode_of(&reply), Some(SupportMode::Whisper));
-    let w = window(&[(a, 1, STF), (s, 0, CIT), (s, 1, AGT)]).await;
+    let w = window((c, 0, AGT), &[(a, 1, STF), (s, 0, CIT), (s, 1, AGT)]).await;
     assert!(w.iter().all(|n| *n >= 20), "whisper: {w:?}");
     for slot in 0..2 {
         assert_eq!(
@@ -115,7 +116,7 @@ async fn each_mode_routes_exactly_as_designed_and_staff_never_leak_to_the_citize
         .await
         .unwrap();
     assert_eq!(mode_of(&told), Some(SupportMode::Barge), "the citizen is told of the barge");
-    let w = window(&[(c, 1, STF), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)]).await;
+    let w = window((a, 0, CIT), &[(c, 1, STF), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)]).await;
     assert!(w.iter().all(|n| *n >= 20), "barge: {w:?}");
     assert_eq!(
         c.received(0).count(&STF),
@@ -129,9 +130,12 @@ async fn each_mode_routes_exactly_as_designed_and_staff_never_leak_to_the_citize
         reply,
         ServerMessage::SupportChanged { call_id: call_id.clone(), supporters: vec![] }
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let w = window(&[(s, 0, CIT), (s, 1, AGT), (c, 1, STF), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)])
-        .await;
+    settle((c, 0, AGT)).await.unwrap();
+    let w = window(
+        (a, 0, CIT),
+        &[(s, 0, CIT), (s, 1, AGT), (c, 1, STF), (a, 1, STF), (c, 0, AGT), (a, 0, CIT)],
+    )
+    .await;
     assert_eq!(&w[..4], &[0, 0, 0, 0], "after leaving: {w:?}");
     assert!(w[4] >= 20 && w[5] >= 20, "citizen and agent still talk: {w:?}");
     let told = citizen
@@ -189,10 +193,14 @@ async fn take_over_frees_the_agent_and_the_staff_member_keeps_the_citizen() {
         .await
         .unwrap();
     assert_eq!(mode_of(&told), Some(SupportMode::TakeOver), "the citizen is told of the take over");
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let (c, a, s) = (&citizen.media, &agent.media, &staff.media);
-    let w = window(&[(a, 0, CIT), (a, 1, STF), (c, 0, AGT), (c, 0, STF), (s, 0, CIT), (s, 1, AGT)])
-        .await;
+    // The new route is in effect once the citizen hears the staff member.
+    settle((c, 0, STF)).await.unwrap();
+    let w = window(
+        (s, 0, CIT),
+        &[(a, 0, CIT), (a, 1, STF), (c, 0, AGT), (c, 0, STF), (s, 0, CIT), (s, 1, AGT)],
+    )
+    .await;
     assert_eq!((w[0], w[1], w[2]), (0, 0, 0), "the agent is out of the call: {w:?}");
     assert!(w[3] >= 20 && w[4] >= 20, "citizen and staff talk: {w:?}");
     assert_eq!(w[5], 0);
@@ -372,11 +380,11 @@ async fn mode_changes_take_effect_at_the_next_packet() {
             ClientMessage::SetMode { call_id: call_id.clone(), mode: SupportMode::Monitor },
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
         // In monitor the coach slot is silent again.
-        let before = agent.media.received(1).count(&STF);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(agent.media.received(1).count(&STF), before, "monitor silences the coach slot");
+        let citizen_at_agent = (&agent.media, 0, CIT);
+        settle(citizen_at_agent).await.unwrap();
+        let coach = counts_while(citizen_at_agent, 5, &[(&agent.media, 1, STF)]).await.unwrap();
+        assert_eq!(coach, [0], "monitor silences the coach slot");
     }
     delays.sort();
     eprintln!(
@@ -409,7 +417,8 @@ async fn a_supervisor_whose_headset_drops_leaves_the_call_and_it_goes_on() {
         .await
         .unwrap();
     assert!(matches!(gone, ServerMessage::SupportChanged { .. }));
-    let w = window(&[(&citizen.media, 0, AGT), (&agent.media, 0, CIT)]).await;
+    let w = window((&citizen.media, 0, AGT), &[(&citizen.media, 0, AGT), (&agent.media, 0, CIT)])
+        .await;
     assert!(w.iter().all(|n| *n >= 20), "the call goes on: {w:?}");
     let filter = voicedesk_store::AuditFilter { call_id: Some(call_id), actor_id: None, limit: 5 };
     let last = &server.store.audit_entries(&filter).await.unwrap()[0];
@@ -432,7 +441,7 @@ async fn a_join_that_cannot_be_audited_is_refused_and_routes_nothing() {
     )
     .await;
     assert!(matches!(reply, ServerMessage::Error { code: ErrorCode::Internal, .. }), "{reply:?}");
-    let w = window(&[
+    let w = window((&agent.media, 0, CIT), &[
         (&staff.media, 0, CIT),
         (&staff.media, 1, AGT),
         (&citizen.media, 1, STF),

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Parser;
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_signaling::ServerConfig;
+mod user_cmd;
+
 use voicedesk_signaling::demo::{
     DEMO_ACCOUNTS, DEMO_PASSWORD, ensure_bench_agents, ensure_demo_accounts,
 };
@@ -27,10 +29,10 @@ struct Args {
     #[arg(long, env = "VOICEDESK_PUBLIC_IP")]
     public_ip: Option<IpAddr>,
     /// Where the SQLite database lives (when no --database-url is given).
-    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "VOICEDESK_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// `sqlite:…` or `postgres://…`; a Postgres URL switches the store to Postgres.
-    #[arg(long, env = "VOICEDESK_DATABASE_URL")]
+    #[arg(long, env = "VOICEDESK_DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Create demo accounts and print them at start.
     #[arg(long, env = "VOICEDESK_DEMO")]
@@ -78,6 +80,61 @@ struct Args {
     /// Mark the session cookie Secure (when served behind HTTPS).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Open client connections (HTTP and WebSocket) at most; more are refused with 503.
+    /// Default: the file limit (raised to its hard limit at start) less an eighth, at least
+    /// 64, for the store, the relay and voice files.
+    #[arg(long, env = "VOICEDESK_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a request's headers may take to arrive (slow clients are disconnected).
+    #[arg(long, env = "VOICEDESK_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    header_read_timeout_secs: u64,
+    /// Seconds a WebSocket may stay silent (no message, no pong to the server's pings) before
+    /// it is closed.
+    #[arg(long, env = "VOICEDESK_WS_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    ws_idle_timeout_secs: u64,
+    /// WebSocket messages one connection may send per second (bursts of twice that).
+    #[arg(long, env = "VOICEDESK_WS_MESSAGES_PER_SEC", default_value_t = 20)]
+    ws_messages_per_sec: u32,
+    /// WebSocket messages one client address may send per second over all its connections.
+    /// Behind a reverse proxy every client has the proxy's address: raise this there.
+    #[arg(long, env = "VOICEDESK_ADDRESS_MESSAGES_PER_SEC", default_value_t = 200)]
+    address_messages_per_sec: u32,
+    /// WebSocket connections one client address may open per minute.
+    #[arg(long, env = "VOICEDESK_ADDRESS_CONNECTIONS_PER_MIN", default_value_t = 60)]
+    address_connections_per_min: u32,
+    /// Ticket code checks one client address may make per minute.
+    #[arg(long, env = "VOICEDESK_TICKET_CHECKS_PER_MIN", default_value_t = 10)]
+    ticket_checks_per_min: u32,
+    /// Messages one citizen may leave in 24 hours.
+    #[arg(long, env = "VOICEDESK_MESSAGES_PER_CITIZEN_PER_DAY", default_value_t = 5)]
+    messages_per_citizen_per_day: u32,
+    /// Without a command: run the service.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Raises the soft limit of open files to the hard limit and returns the new soft limit.
+fn raise_file_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 1024 };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        tracing::info!(from = soft, to = hard, "raised the open file limit");
+        return hard;
+    }
+    soft
+}
+
+/// The connection cap for a file limit: an eighth (at least 64) kept for everything else.
+fn connection_cap(file_limit: u64) -> usize {
+    let reserve = (file_limit / 8).max(64);
+    file_limit.saturating_sub(reserve).max(16).min(1_000_000) as usize
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Manage accounts from the shell: add, list, disable, enable, reset-password, unlock.
+    #[command(subcommand)]
+    User(user_cmd::UserCommand),
 }
 
 #[tokio::main]
@@ -103,6 +160,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = voicedesk_store::open(&database_url).await.context("cannot open the store")?;
     tracing::info!(backend = store.backend(), "store ready");
+    if let Some(Command::User(command)) = args.command {
+        return user_cmd::run(store.as_ref(), command).await;
+    }
     if args.demo {
         ensure_demo_accounts(store.as_ref()).await.context("cannot create demo accounts")?;
     }
@@ -111,6 +171,13 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("cannot create bench agents")?;
     }
+
+    let has_admin = store
+        .accounts()
+        .await
+        .context("cannot read the accounts")?
+        .iter()
+        .any(|a| a.role == voicedesk_protocol::Role::Admin && a.disabled_at_ms.is_none());
 
     let relay = voicedesk_media_relay::start(RelayConfig {
         listen: args.media_listen,
@@ -123,6 +190,9 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let media = relay.handle.advertised_addr();
 
+    let file_limit = raise_file_limit();
+    let max_connections = args.max_connections.unwrap_or_else(|| connection_cap(file_limit));
+    tracing::info!(file_limit, max_connections, "connection cap");
     let config = ServerConfig {
         listen: args.listen,
         allowed_origins: args.allowed_origins,
@@ -136,16 +206,33 @@ async fn main() -> anyhow::Result<()> {
         always_open: args.always_open || args.demo,
         voice_dir: args.data_dir.join("voice"),
         voice_message_max: Duration::from_secs(args.voice_message_max_secs),
+        max_connections,
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
+        ws_idle_timeout: Duration::from_secs(args.ws_idle_timeout_secs.max(3)),
+        limits: voicedesk_signaling::limits::RateLimits {
+            messages_per_connection: args.ws_messages_per_sec,
+            messages_per_address: args.address_messages_per_sec,
+            connections_per_address_per_minute: args.address_connections_per_min,
+            ticket_checks_per_address_per_minute: args.ticket_checks_per_min,
+            messages_per_citizen_per_day: args.messages_per_citizen_per_day,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let server =
         voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
     let url = format!("http://{}", server.local_addr);
+    if !has_admin {
+        println!("no administrator yet: create one with");
+        println!("    voicedesk user add --role admin <username>");
+        println!("(same --data-dir or --database-url), then sign in at the admin console below");
+    }
     // The tests read this exact line to find the port.
     println!("voicedesk listening on {url}");
     println!("  hall:          {url}/");
     println!("  agent console: {url}/agent");
     println!("  staff console: {url}/staff");
+    println!("  admin console: {url}/admin");
     println!("  media (UDP):   {media}");
     if args.demo {
         println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");

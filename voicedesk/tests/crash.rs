@@ -20,7 +20,11 @@ const KILL_AFTER_ACKS: usize = 10;
 
 fn start(dir: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_voicedesk"))
-        .args(["--demo", "--listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0", "--data-dir"])
+        .args(["--demo", "--listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0"])
+        // One citizen sends hundreds of messages in a burst: the abuse limits (tested in
+        // tests/tests/abuse.rs) are raised so this test measures durability alone.
+        .args(["--ws-messages-per-sec", "100000", "--address-messages-per-sec", "100000"])
+        .args(["--messages-per-citizen-per-day", "100000", "--data-dir"])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -37,10 +41,24 @@ fn start(dir: &Path) -> (Child, String) {
     (child, url)
 }
 
-async fn citizen(url: &str) -> SignalingClient {
+/// A citizen's connection and its resumable session token.
+async fn citizen(url: &str) -> (SignalingClient, String) {
     let ws_url = format!("{}/ws", url.replacen("http", "ws", 1));
     let mut ws = SignalingClient::connect(&ws_url, url, None).await.unwrap();
-    ws.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let welcome =
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let ServerMessage::Welcome { citizen_token: Some(token), .. } = welcome else {
+        panic!("a citizen's welcome carries a token: {welcome:?}");
+    };
+    (ws, token)
+}
+
+/// The same citizen coming back on a new connection (as the hall does after a reload): a
+/// retry is only the same message when the same citizen sends it.
+async fn citizen_again(url: &str, token: &str) -> SignalingClient {
+    let (mut ws, _) = citizen(url).await;
+    ws.send(&ClientMessage::Resume { citizen_token: token.to_owned() }).await.unwrap();
+    ws.recv_until(STEP, |m| matches!(m, ServerMessage::Resumed { .. })).await.unwrap();
     ws
 }
 
@@ -97,7 +115,7 @@ async fn sigkill_loses_no_acknowledged_message_and_leaves_no_orphan_file() {
     let _ = std::fs::remove_dir_all(&dir);
     let (mut server, url) = start(&dir);
     let mut acked: HashMap<String, String> = HashMap::new();
-    let mut ws = citizen(&url).await;
+    let (mut ws, token) = citizen(&url).await;
 
     // One voice message acknowledged before the crash, one in flight when it comes.
     let (_leg, finish) = record_voice(&mut ws, "crash-test-voice-0001").await;
@@ -137,7 +155,7 @@ async fn sigkill_loses_no_acknowledged_message_and_leaves_no_orphan_file() {
         assert_eq!(m.map(|m| m.client_id).as_deref(), Some(client_id.as_str()), "{ticket}");
     }
     // The client retries every text message it has no acknowledgement for: no duplicates.
-    let mut ws = citizen(&url).await;
+    let mut ws = citizen_again(&url, &token).await;
     let mut retried = 0;
     for i in 0..BURST {
         if acked.contains_key(&format!("crash-test-message-{i:04}")) {

@@ -3,23 +3,26 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
-use voicedesk_call_center::store::StoreRequest;
+use voicedesk_call_center::store::{StoreReply, StoreRequest};
 use voicedesk_call_center::{
     AssistantAnswer, CallId, Effect, Input, LegFailure, LegId, OpId, RelayCommand, Report,
 };
 use voicedesk_knowledge::{Confidence, Hit};
 use voicedesk_media_relay::{LegId as RelayLeg, RelayError, RelayHandle, SlotFeed, SlotRef};
 use voicedesk_protocol::KnowledgeHit;
-use voicedesk_store::Store;
+use voicedesk_store::{CallWrite, Store};
 
-use super::{Driver, STORE_LANES};
+use super::Driver;
 
-/// One store operation for a lane.
+/// One call-record write for a writer.
 pub(super) struct StoreJob {
     op: OpId,
+    write: CallWrite,
     request: StoreRequest,
+    queued: Instant,
 }
 
 /// Decrements the count of outstanding effects when an answer has been handed back.
@@ -29,8 +32,13 @@ fn answered(results: &mpsc::UnboundedSender<Input>, outstanding: &AtomicUsize, i
     outstanding.fetch_sub(1, Ordering::AcqRel);
 }
 
-/// A lane: runs its store operations one after another.
-pub(super) fn spawn_store_lane(
+/// The most writes one writer commits in one transaction.
+const MAX_GROUP: usize = 512;
+
+/// A writer: takes every call-record write queued for it and commits them in one transaction
+/// (group commit); if the group fails, each write runs on its own so each gets its own answer.
+/// Writes reach a writer in the order the core emitted them and are committed in that order.
+pub(super) fn spawn_writer(
     store: Arc<dyn Store>,
     relay: RelayHandle,
     voice_dir: PathBuf,
@@ -39,9 +47,26 @@ pub(super) fn spawn_store_lane(
 ) -> mpsc::UnboundedSender<StoreJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<StoreJob>();
     tokio::spawn(async move {
-        while let Some(job) = rx.recv().await {
-            let result = super::store_ops::run(&store, &relay, &voice_dir, job.request).await;
-            answered(&results, &outstanding, Input::Store { op: job.op, result });
+        let mut group = Vec::with_capacity(MAX_GROUP);
+        while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+            let started = Instant::now();
+            let writes: Vec<CallWrite> = group.iter().map(|job| job.write.clone()).collect();
+            let committed = store.commit_call_writes(&writes).await;
+            let oldest = group.iter().map(|job| job.queued).min().unwrap_or(started);
+            tracing::debug!(
+                writes = group.len(),
+                waited_us = started.duration_since(oldest).as_micros() as u64,
+                commit_us = started.elapsed().as_micros() as u64,
+                ok = committed.is_ok(),
+                "call writes committed as a group"
+            );
+            for job in group.drain(..) {
+                let result = match &committed {
+                    Ok(()) => Ok(StoreReply::Done),
+                    Err(_) => super::store_ops::run(&store, &relay, &voice_dir, job.request).await,
+                };
+                answered(&results, &outstanding, Input::Store { op: job.op, result });
+            }
         }
     });
     tx
@@ -113,15 +138,15 @@ fn knowledge_hit(hit: Hit) -> KnowledgeHit {
     }
 }
 
-/// The lane of a call's store operations.
-fn lane_of(call: &CallId) -> usize {
+/// The writer of a call's record writes: always the same one, so they commit in order.
+fn writer_of(call: &CallId, writers: usize) -> usize {
     // FNV-1a: stable, cheap, no allocation.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in call.0.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    (h % STORE_LANES as u64) as usize
+    (h % writers.max(1) as u64) as usize
 }
 
 impl Driver {
@@ -215,25 +240,24 @@ impl Driver {
         (self.relay.clone(), self.results.clone(), self.outstanding.clone())
     }
 
+    /// A call-record write goes to its call's writer (group commit, in order); anything else
+    /// runs on its own task at once.
     fn store_op(&mut self, op: OpId, call: Option<CallId>, request: StoreRequest) {
         self.outstanding.fetch_add(1, Ordering::AcqRel);
-        match call {
-            Some(call) => {
-                let lane = lane_of(&call);
-                if self.lanes[lane].send(StoreJob { op, request }).is_err() {
-                    tracing::error!(lane, "store lane stopped");
-                }
+        if let (Some(call), Some(write)) = (&call, super::store_ops::call_write(&request)) {
+            let writer = writer_of(call, self.writers.len());
+            let job = StoreJob { op, write, request, queued: Instant::now() };
+            if self.writers[writer].send(job).is_err() {
+                tracing::error!(writer, "store writer stopped");
             }
-            None => {
-                let (store, relay, dir) =
-                    (self.store.clone(), self.relay.clone(), self.voice_dir.clone());
-                let (results, outstanding) = (self.results.clone(), self.outstanding.clone());
-                tokio::spawn(async move {
-                    let result = super::store_ops::run(&store, &relay, &dir, request).await;
-                    answered(&results, &outstanding, Input::Store { op, result });
-                });
-            }
+            return;
         }
+        let (store, relay, dir) = (self.store.clone(), self.relay.clone(), self.voice_dir.clone());
+        let (results, outstanding) = (self.results.clone(), self.outstanding.clone());
+        tokio::spawn(async move {
+            let result = super::store_ops::run(&store, &relay, &dir, request).await;
+            answered(&results, &outstanding, Input::Store { op, result });
+        });
     }
 
     fn report(&self, report: Report) {
@@ -260,9 +284,10 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_call_always_lands_in_the_same_lane() {
+    fn a_calls_writes_always_go_to_the_same_writer() {
         let call = voicedesk_call_center::CallId("0b5e1f3a-0000-4000-8000-000000000001".into());
-        assert_eq!(super::lane_of(&call), super::lane_of(&call.clone()));
-        assert!(super::lane_of(&call) < super::STORE_LANES);
+        assert_eq!(super::writer_of(&call, 4), super::writer_of(&call.clone(), 4));
+        assert!(super::writer_of(&call, 4) < 4);
+        assert_eq!(super::writer_of(&call, 1), 0);
     }
 }

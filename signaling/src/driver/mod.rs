@@ -6,10 +6,13 @@
 //!
 //! - messages to clients go into each connection's bounded outbox (a full outbox drops the
 //!   connection as too slow, and the core is told);
-//! - store operations run concurrently, in [`lanes`](STORE_LANES): the operations of one call
-//!   always in one lane, in the order the core emitted them; those of different calls in
-//!   parallel; each answer comes back to the core as an input, which decides what the client is
-//!   told (the core emits a record's acknowledgement only after its write came back `Ok`);
+//! - writes of call records (the call, its audit entries and wrap-ups) go to a few writer tasks
+//!   ([`writers_for`]): each takes every write queued for it and commits them in one
+//!   transaction (group commit), so a burst of a thousand calls costs a few commits, not a
+//!   thousand; one call's writes always go to the same writer, in the order the core emitted
+//!   them; other store operations (messages, ratings, lookups) run on their own tasks at once.
+//!   Each answer comes back to the core as an input, which decides what the client is told (the
+//!   core emits a record's acknowledgement only after its write came back `Ok`);
 //! - legs to create and recordings to start go to the relay concurrently, their answers come
 //!   back as inputs; routing changes, hold and closing legs go to one ordered relay queue whose
 //!   failures come back as inputs;
@@ -42,9 +45,15 @@ use crate::ServerConfig;
 use crate::clock::now_ms;
 use crate::metrics::SignalingStats;
 
-/// Store operations of different calls run in parallel in this many lanes; one call's
-/// operations always share a lane, so they run in the order the core emitted them.
-pub(crate) const STORE_LANES: usize = 64;
+/// How many group-commit writers a store gets: SQLite has one writer at a time anyway (more
+/// would only wait for its lock); Postgres commits concurrently, and four writers keep its
+/// connections busy while the next groups gather.
+pub(crate) fn writers_for(store: &dyn Store) -> usize {
+    match store.backend() {
+        "sqlite" => 1,
+        _ => 4,
+    }
+}
 
 /// Who is behind a connection, as authenticated by the WebSocket handler.
 #[derive(Debug, Clone)]
@@ -96,6 +105,12 @@ pub enum DriverInput {
     CatalogueChanged,
     /// A user signed out (or was signed out).
     SignedOut {
+        /// The user.
+        user_id: String,
+    },
+    /// A user to sign out once free (account disabled, password reset, sessions ended): an
+    /// agent on an answered call finishes it first.
+    SignOutWhenFree {
         /// The user.
         user_id: String,
     },
@@ -156,8 +171,8 @@ pub(crate) struct Driver {
     results: mpsc::UnboundedSender<Input>,
     /// The ordered relay command queue.
     relay_commands: mpsc::UnboundedSender<voicedesk_call_center::RelayCommand>,
-    /// The store lanes.
-    lanes: Vec<mpsc::UnboundedSender<effects::StoreJob>>,
+    /// The group-commit writers of call records.
+    writers: Vec<mpsc::UnboundedSender<effects::StoreJob>>,
     /// Effects whose answers are still out (shutdown waits for them).
     outstanding: Arc<std::sync::atomic::AtomicUsize>,
     /// The core's counters last published.
@@ -244,14 +259,15 @@ pub(crate) async fn spawn(
         today,
     };
     core_config.voice_max = config.voice_message_max;
+    core_config.messages_per_citizen_per_day = config.limits.messages_per_citizen_per_day;
     let core = CallCenter::new(core_config, started, Instant::now());
     let (results, results_rx) = mpsc::unbounded_channel();
     let outstanding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let relay_commands =
         effects::spawn_relay_queue(relay.clone(), results.clone(), outstanding.clone());
-    let lanes = (0..STORE_LANES)
+    let writers = (0..writers_for(store.as_ref()))
         .map(|_| {
-            effects::spawn_store_lane(
+            effects::spawn_writer(
                 store.clone(),
                 relay.clone(),
                 config.voice_dir.clone(),
@@ -272,7 +288,7 @@ pub(crate) async fn spawn(
         outboxes: HashMap::new(),
         results,
         relay_commands,
-        lanes,
+        writers,
         outstanding,
         published: CoreStats::default(),
         epoch: (tokio::time::Instant::now(), started.0),
@@ -309,14 +325,15 @@ impl Driver {
                         done.send(()).unwrap_or(());
                         return;
                     }
-                    Some(input) => self.from_http(input),
+                    Some(input) => self.http_input(input),
                     None => return,
                 },
                 Some(input) = results.recv() => self.feed(input),
                 Some(event) = relay_events.recv() => self.feed(relay_input(event)),
                 _ = sleep_until(deadline) => {
+                    let started = Instant::now();
                     self.core.handle_timeout(now());
-                    self.carry_out();
+                    self.carried_out("timeout", started);
                 }
             }
         }
@@ -327,7 +344,7 @@ impl Driver {
         base + Duration::from_millis(u64::try_from(at.0 - base_ms).unwrap_or(0))
     }
 
-    fn from_http(&mut self, input: DriverInput) {
+    fn http_input(&mut self, input: DriverInput) {
         match input {
             DriverInput::Connected { conn, identity, outbox, kick } => {
                 self.outboxes.insert(conn, Outbox { tx: outbox, _kick: kick });
@@ -358,9 +375,17 @@ impl Driver {
                 });
             }
             DriverInput::SignedOut { user_id } => self.feed(Input::SignedOut { user_id }),
+            DriverInput::SignOutWhenFree { user_id } => {
+                self.feed(Input::SignOutWhenFree { user_id })
+            }
             DriverInput::Disconnected { conn } => {
-                if self.outboxes.remove(&conn).is_some() {
+                if self.outboxes.contains_key(&conn) {
                     self.feed(Input::Disconnected { conn });
+                    // A connection with a message in flight is kept until it is answered (the
+                    // core then emits `Close`); its writer flushes the answer, then closes.
+                    if !self.core.has_connection(conn) {
+                        self.outboxes.remove(&conn);
+                    }
                 }
             }
             DriverInput::Shutdown { .. } => {}
@@ -369,8 +394,24 @@ impl Driver {
 
     /// Hands one input to the core and carries out what it decided.
     fn feed(&mut self, input: Input) {
+        let started = Instant::now();
+        let kind = input_kind(&input);
         self.core.handle(now(), input);
+        self.carried_out(kind, started);
+    }
+
+    /// Carries out what the core decided, and logs (debug) how long deciding and handing the
+    /// effects out took: the driver's own share of every input's latency.
+    fn carried_out(&mut self, kind: &'static str, started: Instant) {
+        let decided = started.elapsed();
         self.carry_out();
+        tracing::debug!(
+            input = kind,
+            decide_us = decided.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            waiting_answers = self.outstanding.load(Ordering::Relaxed),
+            "input handled"
+        );
     }
 
     /// Ends every call, waits for the writes that record it (and tells everyone), then closes
@@ -378,7 +419,15 @@ impl Driver {
     async fn shutdown(&mut self, results: &mut mpsc::UnboundedReceiver<Input>) {
         self.feed(Input::Shutdown);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.outstanding.load(Ordering::Acquire) > 0 {
+        loop {
+            // An answer is queued before it stops counting as outstanding (a writer hands a
+            // whole group back at once): take every queued one before looking at the count.
+            while let Ok(input) = results.try_recv() {
+                self.feed(input);
+            }
+            if self.outstanding.load(Ordering::Acquire) == 0 {
+                break;
+            }
             match tokio::time::timeout_at(deadline, results.recv()).await {
                 Ok(Some(input)) => self.feed(input),
                 _ => break,
@@ -414,6 +463,28 @@ impl Driver {
         let (waiting, live) = self.core.gauges();
         self.stats.queue_length.store(waiting as i64, Ordering::Relaxed);
         self.stats.active_calls.store(live as i64, Ordering::Relaxed);
+    }
+}
+
+/// An input's kind, for the timing log.
+fn input_kind(input: &Input) -> &'static str {
+    match input {
+        Input::Connected { .. } => "connected",
+        Input::Resumed { .. } => "resumed",
+        Input::Client { message, .. } => message.type_name(),
+        Input::Disconnected { .. } => "disconnected",
+        Input::SignedOut { .. } => "signed_out",
+        Input::SignOutWhenFree { .. } => "sign_out_when_free",
+        Input::Catalogue { .. } => "catalogue",
+        Input::LegCreated { .. } => "leg_created",
+        Input::LegConnected { .. } => "leg_connected",
+        Input::LegEnded { .. } => "leg_ended",
+        Input::RelayFailed { .. } => "relay_failed",
+        Input::Store { .. } => "store",
+        Input::OfferChecked { .. } => "offer_checked",
+        Input::RecordingStarted { .. } => "recording_started",
+        Input::Searched { .. } => "searched",
+        Input::Shutdown => "shutdown",
     }
 }
 

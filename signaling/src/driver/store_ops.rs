@@ -5,13 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use voicedesk_call_center::store::{
-    AuditAction as CoreAudit, CallFacts, MessageReason as CoreReason, RatingKind, StoreFailure,
-    StoreReply, StoreRequest, TicketFacts, VoiceMessageRecord,
+    AuditAction as CoreAudit, AuditRecord, CallFacts, MessageReason as CoreReason, NewCallRecord,
+    RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts, VoiceMessageRecord,
 };
 use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle};
 use voicedesk_store::{
-    AuditAction, MessageKind, MessageReason, NewAuditEntry, NewCall, NewMessage, NewRating,
-    NewWrapUp, RatingSubject, Store, StoreError,
+    AuditAction, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall, NewMessage,
+    NewRating, NewWrapUp, RatingSubject, Store, StoreError,
 };
 
 /// How a store error reaches the core.
@@ -44,6 +44,68 @@ fn saved(inserted: voicedesk_store::InsertedMessage) -> StoreReply {
     }
 }
 
+/// The group-commit form of a call-record write (`None` for anything else).
+pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
+    Some(match request {
+        StoreRequest::InsertCall(r) => CallWrite::Insert(new_call(r)),
+        StoreRequest::CallOffered { call, agent, at } => {
+            CallWrite::Offered { call_id: call.0.clone(), agent_id: agent.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallAnswered { call, agent, at } => {
+            CallWrite::Answered { call_id: call.0.clone(), agent_id: agent.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallTransferred { call, skill, at } => {
+            CallWrite::Transferred { call_id: call.0.clone(), to_skill: skill.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallTakenOver { call, staff, at } => {
+            CallWrite::TakenOver { call_id: call.0.clone(), staff_id: staff.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallEnded { call, at, reason } => CallWrite::Ended {
+            call_id: call.0.clone(),
+            at_ms: at.0,
+            outcome: reason.as_str().to_owned(),
+        },
+        StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
+        StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
+            CallWrite::WrapUp(NewWrapUp {
+                call_id: call.0.clone(),
+                agent_id: agent.clone(),
+                disposition: disposition.clone(),
+                notes: notes.clone(),
+                at_ms: at.0,
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn new_call(r: &NewCallRecord) -> NewCall {
+    NewCall {
+        id: r.call.0.clone(),
+        citizen_session: r.citizen_session.clone(),
+        service: r.service.clone(),
+        queued_at_ms: r.queued_at.0,
+        skill_id: Some(r.skill.clone()),
+        priority: i32::from(r.priority),
+    }
+}
+
+fn audit_entry(a: &AuditRecord) -> NewAuditEntry {
+    NewAuditEntry {
+        at_ms: a.at.0,
+        actor_id: a.actor.clone(),
+        call_id: a.call.0.clone(),
+        action: match a.action {
+            CoreAudit::Join => AuditAction::Join,
+            CoreAudit::Mode => AuditAction::Mode,
+            CoreAudit::Leave => AuditAction::Leave,
+            CoreAudit::TakeOver => AuditAction::TakeOver,
+        },
+        mode: a.mode,
+        detail: a.detail.clone(),
+    }
+}
+
 /// Carries out one request.
 pub(super) async fn run(
     store: &Arc<dyn Store>,
@@ -53,18 +115,7 @@ pub(super) async fn run(
 ) -> Result<StoreReply, StoreFailure> {
     let done = |r: Result<(), StoreError>| r.map(|()| StoreReply::Done).map_err(failure);
     match request {
-        StoreRequest::InsertCall(r) => done(
-            store
-                .insert_call(&NewCall {
-                    id: r.call.0,
-                    citizen_session: r.citizen_session,
-                    service: r.service,
-                    queued_at_ms: r.queued_at.0,
-                    skill_id: Some(r.skill),
-                    priority: i32::from(r.priority),
-                })
-                .await,
-        ),
+        StoreRequest::InsertCall(r) => done(store.insert_call(&new_call(&r)).await),
         StoreRequest::CallOffered { call, agent, at } => {
             done(store.mark_call_offered(&call.0, &agent, at.0).await)
         }
@@ -80,22 +131,7 @@ pub(super) async fn run(
         StoreRequest::CallEnded { call, at, reason } => {
             done(store.mark_call_ended(&call.0, at.0, reason.as_str()).await.map(|_| ()))
         }
-        StoreRequest::Audit(a) => {
-            let entry = NewAuditEntry {
-                at_ms: a.at.0,
-                actor_id: a.actor,
-                call_id: a.call.0,
-                action: match a.action {
-                    CoreAudit::Join => AuditAction::Join,
-                    CoreAudit::Mode => AuditAction::Mode,
-                    CoreAudit::Leave => AuditAction::Leave,
-                    CoreAudit::TakeOver => AuditAction::TakeOver,
-                },
-                mode: a.mode,
-                detail: a.detail,
-            };
-            done(store.append_audit(&entry).await.map(|_| ()))
-        }
+        StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
         StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
             let wrap_up =
                 NewWrapUp { call_id: call.0, agent_id: agent, disposition, notes, at_ms: at.0 };
@@ -116,6 +152,7 @@ pub(super) async fn run(
                 reason: reason(m.reason),
                 created_at_ms: m.created_at.0,
                 due_at_ms: m.due_at.0,
+                citizen_id: Some(m.citizen_id),
             };
             store.insert_message(&message).await.map(saved).map_err(failure)
         }
@@ -141,6 +178,11 @@ pub(super) async fn run(
                 ended: r.outcome.is_some(),
             })))
         }
+        StoreRequest::CountMessages { citizen_id, since, except_client_id } => store
+            .citizen_message_count(&citizen_id, since.0, &except_client_id)
+            .await
+            .map(StoreReply::Count)
+            .map_err(failure),
         StoreRequest::VerifyTicket { ticket, code } => {
             let message = store.verify_ticket(&ticket, &code).await.map_err(failure)?;
             Ok(StoreReply::Ticket(
@@ -191,6 +233,7 @@ async fn voice_message(
         reason: reason(m.reason),
         created_at_ms: m.created_at.0,
         due_at_ms: m.due_at.0,
+        citizen_id: Some(m.citizen_id),
     };
     match store.insert_message(&message).await {
         Ok(inserted) => Ok(saved(inserted)),

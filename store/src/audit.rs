@@ -1,0 +1,171 @@
+//! The append-only audit logs: `audit_log` (staff monitoring, whispering, barging into and taking
+//! over calls) and `message_audit` (who opened a voice message's recording).
+
+use crate::backend::{Backend, first_missing, is_foreign_key_violation, on_pool};
+use crate::model::{self, AuditRow};
+use crate::{
+    AuditEntry, AuditFilter, MessageAuditEntry, NewAuditEntry, NewMessageAudit, StoreError,
+};
+
+/// Columns of `audit_log`, in [`AuditRow`] order.
+macro_rules! audit_columns {
+    () => {
+        "id, at_ms, actor_id, call_id, action, mode, detail"
+    };
+}
+
+/// The audit logs. Entries are committed when the call returns and never updated or deleted.
+/// An entry of `audit_log` (shared with the group commit, `batch.rs`).
+macro_rules! insert_audit {
+    () => {
+        "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    };
+}
+pub(crate) use insert_audit;
+
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one audit entry and returns its id; committed when this returns. An actor or a
+    /// call that does not exist is [`StoreError::InvalidReference`] (entity `"audit entry"`,
+    /// target `"user"` or `"call"`) and writes nothing. Audit entries are never updated or
+    /// deleted.
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError>;
+
+    /// Audit entries, newest (highest id) first, only of `filter.call_id` and/or by
+    /// `filter.actor_id` when given, at most `filter.limit` of them (capped at
+    /// [`AuditFilter::MAX_LIMIT`]). An unparseable stored action or mode is
+    /// [`StoreError::Corrupt`].
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Appends to the message audit log (append-only): `actor_id` opened the voice recording of
+    /// `message_id`. An unknown user or message is [`StoreError::InvalidReference`] (entity
+    /// `"message audit"`); nothing is written.
+    async fn append_message_audit(&self, entry: &NewMessageAudit) -> Result<i64, StoreError>;
+
+    /// A message's access log, oldest first.
+    async fn message_audit(&self, message_id: &str) -> Result<Vec<MessageAuditEntry>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: Backend> AuditStore for S {
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
+        let inserted = on_pool!(self.db(), |pool| {
+            sqlx::query_scalar::<_, i64>(concat!(insert_audit!(), " RETURNING id"))
+                .bind(entry.at_ms)
+                .bind(&entry.actor_id)
+                .bind(&entry.call_id)
+                .bind(entry.action.as_str())
+                .bind(entry.mode.map(|m| m.as_str()))
+                .bind(&entry.detail)
+                .fetch_one(pool)
+                .await
+        });
+        let e = match inserted {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        if !is_foreign_key_violation(&e) {
+            return Err(StoreError::Database(e));
+        }
+        // SQLite does not say which reference failed: look both up.
+        let refs = [
+            ("user", "SELECT 1 FROM users WHERE id = $1", entry.actor_id.as_str()),
+            ("call", "SELECT 1 FROM calls WHERE id = $1", entry.call_id.as_str()),
+        ];
+        match first_missing(self.db(), &refs).await? {
+            Some((target, id)) => {
+                Err(StoreError::InvalidReference { entity: "audit entry", target, id })
+            }
+            None => Err(StoreError::Database(e)),
+        }
+    }
+
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        // One static statement per filter shape (rather than `$1 IS NULL OR …`), so each plan
+        // can use its index: (call_id, id), (actor_id, id) or the primary key.
+        let sql = match (&filter.call_id, &filter.actor_id) {
+            (None, None) => {
+                concat!("SELECT ", audit_columns!(), " FROM audit_log ORDER BY id DESC LIMIT $1")
+            }
+            (Some(_), None) => concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE call_id = $1 ORDER BY id DESC LIMIT $2"
+            ),
+            (None, Some(_)) => concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE actor_id = $1 ORDER BY id DESC LIMIT $2"
+            ),
+            (Some(_), Some(_)) => concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_log WHERE call_id = $1 AND actor_id = $2 \
+                 ORDER BY id DESC LIMIT $3"
+            ),
+        };
+        let limit = i64::from(filter.limit.min(AuditFilter::MAX_LIMIT));
+        let rows = on_pool!(self.db(), |pool| {
+            let mut query = sqlx::query_as::<_, AuditRow>(sql);
+            if let Some(call_id) = &filter.call_id {
+                query = query.bind(call_id);
+            }
+            if let Some(actor_id) = &filter.actor_id {
+                query = query.bind(actor_id);
+            }
+            query.bind(limit).fetch_all(pool).await
+        })?;
+        rows.into_iter().map(model::audit_entry_from_row).collect()
+    }
+
+    async fn append_message_audit(&self, entry: &NewMessageAudit) -> Result<i64, StoreError> {
+        let inserted = on_pool!(self.db(), |pool| {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO message_audit (at_ms, actor_id, message_id, action) \
+                 VALUES ($1, $2, $3, 'recording_access') RETURNING id",
+            )
+            .bind(entry.at_ms)
+            .bind(&entry.actor_id)
+            .bind(&entry.message_id)
+            .fetch_one(pool)
+            .await
+        });
+        let e = match inserted {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        if !is_foreign_key_violation(&e) {
+            return Err(StoreError::Database(e));
+        }
+        // SQLite does not say which reference failed: look the user up; if it exists, the
+        // message is the missing one.
+        let user = [("user", "SELECT 1 FROM users WHERE id = $1", entry.actor_id.as_str())];
+        let (target, id) = match first_missing(self.db(), &user).await? {
+            Some(missing) => missing,
+            None => ("message", entry.message_id.clone()),
+        };
+        Err(StoreError::InvalidReference { entity: "message audit", target, id })
+    }
+
+    async fn message_audit(&self, message_id: &str) -> Result<Vec<MessageAuditEntry>, StoreError> {
+        let rows = on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, (i64, i64, String, String)>(
+                "SELECT id, at_ms, actor_id, message_id FROM message_audit \
+                 WHERE message_id = $1 ORDER BY id",
+            )
+            .bind(message_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at_ms, actor_id, message_id)| MessageAuditEntry {
+                id,
+                at_ms,
+                actor_id,
+                message_id,
+            })
+            .collect())
+    }
+}
