@@ -57,6 +57,7 @@ mod agent_skills;
 mod announcements;
 mod audit;
 mod backend;
+mod batch;
 mod calls;
 mod catalogue;
 mod error;
@@ -81,6 +82,7 @@ pub use accounts::{
 pub use agent_skills::AgentSkillStore;
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
+pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
@@ -105,8 +107,8 @@ pub use wrapups::WrapUpStore;
 /// `use voicedesk_store::prelude::*;` (through a `dyn Store` they need no import).
 pub mod prelude {
     pub use crate::{
-        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore,
-        KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
+        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
+        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
     };
 }
 
@@ -116,6 +118,7 @@ pub mod prelude {
 pub trait Store:
     UserStore
     + CallStore
+    + CallWriteStore
     + WrapUpStore
     + AuditStore
     + CatalogueStore
