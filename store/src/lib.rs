@@ -84,7 +84,7 @@ pub use audit::AuditStore;
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
-pub use knowledge::KnowledgeStore;
+pub use knowledge::{KnowledgeStore, UnansweredQuestion};
 pub use messages::MessageStore;
 pub use model::{
     AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord,
