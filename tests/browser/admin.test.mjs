@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { DEMO_PASSWORD, launchBrowser, openPage, startServer, waitForLang } from "./harness.mjs";
 import {
+  SAVE_SCREENSHOTS,
+  SCREENSHOT_DIR,
   VIEWPORTS,
   formatViolations,
   horizontalOverflow,
@@ -349,7 +351,7 @@ test("edit the dispositions agents pick from", async () => {
   }
 });
 
-test("edit an article and try a question as a citizen would ask it", async () => {
+test("edit an article and a synonym group, and try a question as a citizen would ask it", async () => {
   const { context, page, errors } = await openAdmin("admin-kb");
   try {
     await page.locator("#kb-pick option").first().waitFor({ state: "attached" });
@@ -366,6 +368,23 @@ test("edit an article and try a question as a citizen would ask it", async () =>
     assert.equal(await head.getAttribute("data-confidence"), "high");
     const first = page.locator("#kb-answers li[data-article]").first();
     assert.equal(await first.getAttribute("data-article"), article.id);
+
+    // A word no article uses finds nothing, until a synonym group ties it to one they use.
+    const tryIt = async (question) => {
+      // The previous answer goes first, so that the one waited for is this question's.
+      await page.evaluate(() => document.getElementById("kb-answers").replaceChildren());
+      await page.fill("#kb-question", question);
+      await page.click("#kb-try");
+      await page.locator("#kb-answers .answers-head").waitFor();
+      return page.locator("#kb-answers li[data-article]").count();
+    };
+    assert.equal(await tryIt("zorblax"), 0);
+    await page.fill("#syn-id", "card_slang");
+    await page.selectOption("#syn-lang", "en");
+    await page.fill("#syn-phrases", "Zorblax\nsocial security card");
+    await page.click("#syn-submit");
+    await page.locator("#syn-table tr[data-id=card_slang]").waitFor();
+    assert.ok((await tryIt("zorblax")) > 0, "the group applies to the next question");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -389,6 +408,13 @@ test("accessible at 1280 and 360 px, no sideways scroll on a phone", async () =>
         );
       }
       await screenshot(page, `admin-${label === "desktop" ? "desktop" : "360"}`);
+      if (SAVE_SCREENSHOTS && label === "desktop") {
+        // The whole console is long: each newer section on its own as well.
+        for (const section of ["services", "announcements", "codes", "kb"]) {
+          const path = join(SCREENSHOT_DIR, `admin-${section}-desktop.png`);
+          await page.locator(`#${section}-section`).screenshot({ path, animations: "disabled" });
+        }
+      }
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
