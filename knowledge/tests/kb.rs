@@ -218,7 +218,10 @@ fn an_admins_synonym_group_applies_to_the_next_question() {
     assert!(!hits.is_empty());
     assert!(hits[0].title.to_lowercase().contains("card"), "{:?}", hits[0].title);
     // Chinese questions are not expanded by an English group.
-    assert_eq!(synonyms::expand_with("zorblax", Lang::Zh, &[group.clone()]), Vec::<String>::new());
+    assert_eq!(
+        synonyms::expand_with("zorblax", Lang::Zh, std::slice::from_ref(&group)),
+        Vec::<String>::new()
+    );
     assert_eq!(kb.synonyms(), vec![group]);
     kb.set_synonyms(Vec::new());
     assert!(kb.search("zorblax", Some(Lang::En), 3).is_empty(), "removed at once");
