@@ -888,12 +888,13 @@ function codeRow(prefix, code, index) {
   row.append(legend);
   const fields = document.createElement("div");
   fields.className = "field-row";
-  for (const [field, labelKey, value] of [
-    ["code", "codes.code", code.code ?? ""],
-    ["name_zh", "queues.name_zh", code.name_zh ?? ""],
-    ["name_en", "queues.name_en", code.name_en ?? ""],
-    ["sort", "services.sort", String(code.sort ?? (index + 1) * 10)],
+  for (const [field, value] of [
+    ["code", code.code ?? ""],
+    ["name_zh", code.name_zh ?? ""],
+    ["name_en", code.name_en ?? ""],
+    ["sort", String(code.sort ?? (index + 1) * 10)],
   ]) {
+    const labelKey = CODE_LABELS[field];
     const wrap = document.createElement("div");
     wrap.className = "inline-field";
     const id = `${prefix}-${serial}-${field}`;
@@ -927,9 +928,19 @@ function codeRow(prefix, code, index) {
   return row;
 }
 
+/** The label of each field of a code row. */
+const CODE_LABELS = { code: "codes.code", name_zh: "queues.name_zh", name_en: "queues.name_en", sort: "services.sort" };
+
+/** Numbers the rows again and writes their labels in the current language (edits are kept). */
 function renumberCodeRows(prefix) {
   [...$(`${prefix}-list`).children].forEach((row, i) => {
     row.querySelector("legend").textContent = t("codes.row", { n: i + 1 });
+    for (const input of row.querySelectorAll("input[data-field]")) {
+      const label = row.querySelector(`label[for="${input.id}"]`);
+      if (label) label.textContent = t(CODE_LABELS[input.dataset.field]);
+    }
+    const remove = row.querySelector("button");
+    remove.textContent = t("codes.remove");
   });
 }
 
@@ -1127,7 +1138,20 @@ async function loadUnanswered() {
       }
       row.cells[0].lang = q.lang === "zh" ? "zh-CN" : "en";
       const td = document.createElement("td");
-      td.append(actionButton("kb.write_article", () => writeArticleFor(q), { name: q.question }));
+      const box = document.createElement("div");
+      box.className = "actions compact";
+      box.append(
+        actionButton("kb.write_article", () => writeArticleFor(q), { name: q.question }),
+        actionButton(
+          "kb.dismiss",
+          async () => {
+            await api("POST", "/api/admin/knowledge/unanswered/dismiss", { lang: q.lang, question: q.question });
+            await Promise.all([loadUnanswered(), loadAudit()]);
+          },
+          { name: q.question },
+        ),
+      );
+      td.append(box);
       row.append(td);
       return row;
     }),
@@ -1319,6 +1343,7 @@ setupLang(() => {
     renderServicePreview();
     renderAnnouncements();
     renderAnnPreview();
+    for (const prefix of Object.keys(CODE_LISTS)) renumberCodeRows(prefix);
   }
 });
 loadCatalogue();

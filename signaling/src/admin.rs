@@ -885,6 +885,35 @@ pub(crate) async fn unanswered(State(app): State<AppState>, headers: HeaderMap) 
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct DismissBody {
+    lang: String,
+    question: String,
+}
+
+/// `POST /api/admin/knowledge/unanswered/dismiss` — takes a question off the list (its article
+/// is written, or it needs none); `404` when it is not listed.
+pub(crate) async fn dismiss_unanswered(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<DismissBody>, JsonRejection>,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    match app.store.dismiss_kb_unanswered(&b.lang, &b.question).await {
+        Ok(true) => {
+            let before = json!({ "lang": b.lang, "question": b.question });
+            audit_change(&app, &user, "unanswered", &b.lang, Some(before), None).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => deleted(false, "unanswered question"),
+        Err(e) => store_failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct TryBody {
     question: String,
 }

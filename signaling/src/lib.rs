@@ -97,6 +97,7 @@ fn app(state: AppState) -> Router {
             put(admin::put_synonym).delete(admin::delete_synonym),
         )
         .route("/api/admin/knowledge/unanswered", get(admin::unanswered))
+        .route("/api/admin/knowledge/unanswered/dismiss", post(admin::dismiss_unanswered))
         .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))

@@ -39,6 +39,10 @@ pub trait KnowledgeStore: Send + Sync {
     /// The questions that got no confident answer, the most recently asked first, at most
     /// `limit` (capped at 500).
     async fn kb_unanswered(&self, limit: u32) -> Result<Vec<UnansweredQuestion>, StoreError>;
+
+    /// Removes a question from that list (an admin wrote its article, or it needs none);
+    /// whether it was listed. Asked again, it is listed again from one.
+    async fn dismiss_kb_unanswered(&self, lang: &str, question: &str) -> Result<bool, StoreError>;
 }
 
 /// A question the assistant had no confident answer to.
@@ -201,5 +205,17 @@ impl<S: Backend> KnowledgeStore for S {
                 }
             })
             .collect())
+    }
+
+    async fn dismiss_kb_unanswered(&self, lang: &str, question: &str) -> Result<bool, StoreError> {
+        let rows = on_pool!(self.db(), |pool| {
+            sqlx::query("DELETE FROM kb_unanswered WHERE lang = $1 AND question = $2")
+                .bind(lang)
+                .bind(question)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(rows > 0)
     }
 }

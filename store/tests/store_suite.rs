@@ -2215,6 +2215,14 @@ mod cases {
         let err = store.record_kb_unanswered("en", &"x".repeat(501), 4_000).await.unwrap_err();
         assert_invalid(&err, "unanswered question", "question");
         assert_eq!(store.kb_unanswered(10).await.unwrap(), list);
+
+        // Dismissed: gone; asked again, listed again from one.
+        assert!(store.dismiss_kb_unanswered("zh", "退休了还能领失业金吗").await.unwrap());
+        assert!(!store.dismiss_kb_unanswered("zh", "退休了还能领失业金吗").await.unwrap());
+        assert_eq!(store.kb_unanswered(10).await.unwrap(), list[1..]);
+        store.record_kb_unanswered("zh", "退休了还能领失业金吗", 5_000).await.unwrap();
+        let again = store.kb_unanswered(10).await.unwrap();
+        assert_eq!((again[0].asked, again[0].first_asked_at_ms), (1, 5_000));
     }
 
     /// 2026-12-01 00:00 in China.

@@ -190,5 +190,15 @@ async fn synonyms_apply_to_the_next_question_and_unconfident_questions_are_liste
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["question"], "flimflam quux wibble", "whitespace collapsed");
     assert_eq!((listed[0]["lang"].as_str(), listed[0]["asked"].as_i64()), (Some("en"), Some(2)));
+
+    // Dismissed once its article is written: off the list.
+    let dismiss = json!({ "lang": "en", "question": "flimflam quux wibble" });
+    let path = "/api/admin/knowledge/unanswered/dismiss";
+    let (status, body) = send(&server, &admin, "POST", path, dismiss.clone()).await;
+    assert_eq!(status, 204, "{body}");
+    let list = get(&server, &admin, "/api/admin/knowledge/unanswered").await;
+    assert_eq!(list["questions"], json!([]));
+    let (status, _) = send(&server, &admin, "POST", path, dismiss).await;
+    assert_eq!(status, 404);
     Ok(())
 }
