@@ -91,12 +91,22 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/sessions/{id}", axum::routing::delete(users_api::end_session))
         .route("/api/admin/audit-log", get(admin_audit::list))
         .route("/api/admin/knowledge/try", post(admin::try_question))
+        .route("/api/admin/knowledge/synonyms", get(admin::synonyms))
+        .route(
+            "/api/admin/knowledge/synonyms/{id}",
+            put(admin::put_synonym).delete(admin::delete_synonym),
+        )
+        .route("/api/admin/knowledge/unanswered", get(admin::unanswered))
+        .route("/api/admin/knowledge/unanswered/dismiss", post(admin::dismiss_unanswered))
         .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
         .route("/api/admin/agents", get(admin::agents))
+        .route("/api/admin/catalogue", get(admin::admin_catalogue))
+        .route("/api/admin/away-reasons", put(admin::put_away_reasons))
+        .route("/api/admin/dispositions", put(admin::put_dispositions))
         .route("/api/knowledge/articles", get(admin::articles))
         .route("/api/announcements", get(announcements::current))
         .route(
@@ -124,6 +134,10 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
+        .route(
+            "/api/admin/holidays/import",
+            post(admin::import_holidays).layer(DefaultBodyLimit::max(admin::MAX_IMPORT_BYTES)),
+        )
         .route("/assets/{*file}", get(http::asset))
         .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
@@ -179,7 +193,7 @@ impl RunningServer {
 async fn load_knowledge(
     store: &dyn KnowledgeStore,
 ) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
-    use voicedesk_knowledge::{Article, KnowledgeBase, builtin_articles};
+    use voicedesk_knowledge::{Article, KnowledgeBase, SynonymGroup, builtin_articles};
     let mut rows = store.kb_articles().await.map_err(std::io::Error::other)?;
     if rows.is_empty() {
         let now = clock::now_ms();
@@ -203,7 +217,51 @@ async fn load_knowledge(
             }
         })
         .collect();
-    KnowledgeBase::new(articles).map_err(std::io::Error::other)
+    let kb = KnowledgeBase::new(articles).map_err(std::io::Error::other)?;
+    let groups = store.kb_synonyms().await.map_err(std::io::Error::other)?;
+    let groups: Vec<SynonymGroup> = groups
+        .into_iter()
+        .filter_map(|(id, json)| match serde_json::from_str::<SynonymGroup>(&json) {
+            Ok(group) => Some(group),
+            Err(e) => {
+                tracing::error!(%id, error = %e, "unreadable synonym group left out");
+                None
+            }
+        })
+        .collect();
+    kb.set_synonyms(groups);
+    Ok(kb)
+}
+
+/// How many unanswered questions may wait to be written to the store; past that they are
+/// dropped (and logged): the list is a hint for writing articles, not a record.
+const UNANSWERED_BACKLOG: usize = 1024;
+
+/// Hands every question the knowledge base has no confident answer to (asked by a citizen; an
+/// admin's "try a question" is a preview and is not recorded) to a task that counts it in the
+/// store, trimmed, whitespace collapsed and cut to 500 characters.
+fn record_unanswered(store: Arc<dyn Store>, knowledge: &voicedesk_knowledge::KnowledgeBase) {
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(String, voicedesk_knowledge::Lang)>(UNANSWERED_BACKLOG);
+    knowledge.record_misses(Box::new(move |question, lang| {
+        let question: String =
+            question.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect();
+        if question.is_empty() {
+            return;
+        }
+        if tx.try_send((question, lang)).is_err() {
+            tracing::warn!("unanswered question not recorded: too many waiting");
+        }
+    }));
+    tokio::spawn(async move {
+        while let Some((question, lang)) = rx.recv().await {
+            if let Err(e) =
+                store.record_kb_unanswered(lang.code(), &question, clock::now_ms()).await
+            {
+                tracing::warn!(error = %e, "could not record an unanswered question");
+            }
+        }
+    });
 }
 
 /// Creates the voice message directory and, before anything is written, removes what an
@@ -243,6 +301,7 @@ pub async fn start(
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
+    record_unanswered(store.clone(), &knowledge);
     let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),

@@ -86,7 +86,7 @@ pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
-pub use knowledge::KnowledgeStore;
+pub use knowledge::{KnowledgeStore, UnansweredQuestion};
 pub use messages::MessageStore;
 pub use model::{
     AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord,
