@@ -26,6 +26,7 @@
 //! | `ratings.rs` | [`RatingStore`] | `ratings` |
 //! | `knowledge.rs` | [`KnowledgeStore`] | `kb_articles` |
 //! | `announcements.rs` | [`AnnouncementStore`] | `announcements` |
+//! | `reports.rs` | [`ReportStore`] | reads `calls`, `messages`, `ratings`, `audit_log` |
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
 //! aggregate takes that trait (`Arc<dyn MessageStore>`, upcast from an `Arc<dyn Store>`), one
@@ -66,6 +67,7 @@ mod messages;
 mod model;
 mod postgres;
 mod ratings;
+mod reports;
 mod sqlite;
 mod ticket;
 mod users;
@@ -95,6 +97,10 @@ pub use model::{
 };
 pub use postgres::PostgresStore;
 pub use ratings::RatingStore;
+pub use reports::{
+    ABANDON_BUCKETS_MS, CallFigures, DayFigures, GroupName, HourFigures, MessageFigures, Report,
+    ReportGroup, ReportQuery, ReportStore,
+};
 pub use sqlite::SqliteStore;
 pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
 pub use users::UserStore;
@@ -106,7 +112,7 @@ pub use wrapups::WrapUpStore;
 pub mod prelude {
     pub use crate::{
         AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore,
-        KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
+        KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore, WrapUpStore,
     };
 }
 
@@ -125,6 +131,7 @@ pub trait Store:
     + KnowledgeStore
     + AnnouncementStore
     + AccountStore
+    + ReportStore
     + Send
     + Sync
     + 'static
