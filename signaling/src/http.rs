@@ -60,6 +60,11 @@ pub(crate) async fn admin_console() -> Response {
     serve_asset("admin.html")
 }
 
+/// `/reports` — the reports page (staff and admins).
+pub(crate) async fn reports_page() -> Response {
+    serve_asset("reports.html")
+}
+
 /// `/ticket` — the citizen's ticket page (a message's state, the reply, the rating).
 pub(crate) async fn ticket_page() -> Response {
     serve_asset("ticket.html")

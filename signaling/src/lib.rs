@@ -28,6 +28,7 @@ mod listener;
 pub mod metrics;
 mod origin;
 pub mod passwords;
+mod reports;
 pub mod signin_guard;
 mod users_api;
 mod ws;
@@ -100,6 +101,9 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/knowledge/unanswered/dismiss", post(admin::dismiss_unanswered))
         .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
+        .route("/reports", get(http::reports_page))
+        .route("/api/reports", get(reports::report))
+        .route("/api/reports/{file}", get(reports::csv))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))

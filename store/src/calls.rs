@@ -12,6 +12,7 @@ macro_rules! call_columns {
          priority, transfer_count, transferred_at_ms"
     };
 }
+pub(crate) use call_columns;
 
 /// The life of each call. Every write is committed before the call returns.
 // The writes of a call's record, shared with the group commit (`batch.rs`).

@@ -26,6 +26,7 @@
 //! | `ratings.rs` | [`RatingStore`] | `ratings` |
 //! | `knowledge.rs` | [`KnowledgeStore`] | `kb_articles` |
 //! | `announcements.rs` | [`AnnouncementStore`] | `announcements` |
+//! | `reports.rs` | [`ReportStore`] | reads `calls`, `messages`, `ratings`, `audit_log` |
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
 //! aggregate takes that trait (`Arc<dyn MessageStore>`, upcast from an `Arc<dyn Store>`), one
@@ -67,6 +68,7 @@ mod messages;
 mod model;
 mod postgres;
 mod ratings;
+mod reports;
 mod sqlite;
 mod ticket;
 mod users;
@@ -97,6 +99,10 @@ pub use model::{
 };
 pub use postgres::PostgresStore;
 pub use ratings::RatingStore;
+pub use reports::{
+    ABANDON_BUCKETS_MS, CallFigures, DayFigures, GroupName, HourFigures, MessageFigures, Report,
+    ReportGroup, ReportQuery, ReportStore,
+};
 pub use sqlite::SqliteStore;
 pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
 pub use users::UserStore;
@@ -108,7 +114,8 @@ pub use wrapups::WrapUpStore;
 pub mod prelude {
     pub use crate::{
         AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
-        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
+        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore,
+        WrapUpStore,
     };
 }
 
@@ -128,6 +135,7 @@ pub trait Store:
     + KnowledgeStore
     + AnnouncementStore
     + AccountStore
+    + ReportStore
     + Send
     + Sync
     + 'static
