@@ -43,7 +43,8 @@ pub use media::{
     media_mids,
 };
 pub use signaling::{
-    Incoming, LoginRejected, SESSION_COOKIE, SignalingClient, handshake_status, login,
+    ClientTls, HttpResponse, Incoming, LoginRejected, SESSION_COOKIE, SignalingClient,
+    handshake_status, http_request, login, login_tls,
 };
 /// The WebSocket library [`SignalingClient`] uses, for building raw messages and frames
 /// ([`tungstenite::Message`], [`tungstenite::protocol::frame::Frame`]).
