@@ -322,6 +322,63 @@ pub async fn login_tls(
         .ok_or_else(|| anyhow!("login answered 200 without a {SESSION_COOKIE} cookie"))
 }
 
+/// What `GET /api/ice-servers` handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServers {
+    /// The servers, for [`crate::MediaLegConfig::ice_servers`].
+    pub servers: Vec<crate::IceServer>,
+    /// When their credentials expire (unix ms); `None` when there are none.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Fetches fresh ICE servers (TURN credentials) for a citizen (`citizen_token` from
+/// `welcome`) or a signed-in member (`cookie` from [`login`]), before each peer connection.
+pub async fn fetch_ice_servers(
+    http_base: &str,
+    citizen_token: Option<&str>,
+    cookie: Option<&str>,
+    tls: Option<&ClientTls>,
+) -> Result<IceServers> {
+    let bearer = citizen_token.map(|t| format!("Bearer {t}"));
+    let cookie = cookie.map(|c| format!("{SESSION_COOKIE}={c}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("Authorization", bearer.as_str()));
+    }
+    if let Some(cookie) = &cookie {
+        headers.push(("Cookie", cookie.as_str()));
+    }
+    let response = http_request(http_base, "GET", "/api/ice-servers", &headers, None, tls).await?;
+    if response.status != 200 {
+        bail!(
+            "GET /api/ice-servers answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.body).context("/api/ice-servers is not JSON")?;
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_owned()
+    };
+    let servers = body
+        .get("iceServers")
+        .and_then(|s| s.as_array())
+        .context("/api/ice-servers without iceServers")?
+        .iter()
+        .map(|s| crate::IceServer {
+            urls: s
+                .get("urls")
+                .and_then(|u| u.as_array())
+                .map(|u| u.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            username: text(s, "username"),
+            credential: text(s, "credential"),
+        })
+        .collect();
+    Ok(IceServers { servers, expires_at_ms: body.get("expiresAtMs").and_then(|v| v.as_u64()) })
+}
+
 /// The `vd_session` value of one `Set-Cookie` header value.
 fn session_cookie_value(set_cookie: &str) -> Option<String> {
     let first = set_cookie.split(';').next()?.trim();

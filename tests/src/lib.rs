@@ -71,6 +71,8 @@ pub struct TestOptions {
     pub tls: Option<voicedesk_signaling::tls::TlsFiles>,
     /// With TLS: a plain-HTTP redirect on another port of 127.0.0.1.
     pub http_redirect: bool,
+    /// TURN servers handed out by `/api/ice-servers`.
+    pub turn: Option<voicedesk_signaling::ice::TurnConfig>,
 }
 
 /// Limits no ordinary test reaches.
@@ -103,6 +105,7 @@ impl Default for TestOptions {
             outgoing_queue: 128,
             tls: None,
             http_redirect: false,
+            turn: None,
         }
     }
 }
@@ -166,6 +169,7 @@ impl TestServer {
             outgoing_queue: options.outgoing_queue,
             http_redirect_listen: options.http_redirect.then(|| ([127, 0, 0, 1], 0).into()),
             tls: options.tls.clone(),
+            turn: options.turn.clone(),
             ..Default::default()
         };
         let tls = match &options.tls {
