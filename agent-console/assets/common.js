@@ -492,13 +492,51 @@ export function getMicrophone() {
 }
 
 /**
+ * The ICE servers to use now (`GET /api/ice-servers`): TURN servers with short-lived
+ * credentials when the server hands them out, none otherwise. Members are known by their
+ * cookie, citizens by `citizenToken` (from `welcome`). Never fails: without an answer the call
+ * goes without TURN, which is enough wherever the relay's own ports are reachable.
+ * Returns `{ iceServers, expiresAtMs, renew }`; `renew()` fetches fresh ones the same way.
+ */
+export async function iceConfiguration(citizenToken = null) {
+  const renew = () => iceConfiguration(citizenToken);
+  try {
+    const headers = { accept: "application/json" };
+    if (citizenToken) headers.authorization = `Bearer ${citizenToken}`;
+    const response = await fetch("/api/ice-servers", { headers, credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    return { iceServers: body.iceServers ?? [], expiresAtMs: body.expiresAtMs ?? null, renew };
+  } catch (error) {
+    console.warn("voicedesk: no ICE servers, calling without TURN", String(error));
+    return { iceServers: [], expiresAtMs: null, renew };
+  }
+}
+
+/** Renews a connection's TURN credentials at four fifths of their lifetime, again and again,
+ * until the connection closes (a long call keeps valid ones for an ICE restart). */
+function keepIceFresh(pc, ice) {
+  if (!ice.expiresAtMs) return;
+  const delay = Math.max(10_000, (ice.expiresAtMs - Date.now()) * 0.8);
+  pc.voicedeskIceTimer = setTimeout(async () => {
+    if (pc.signalingState === "closed") return;
+    const fresh = await ice.renew();
+    if (pc.signalingState === "closed") return;
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: fresh.iceServers });
+    keepIceFresh(pc, fresh);
+  }, delay);
+}
+
+/**
  * An audio peer connection with `RECEIVE_SLOTS` transceivers: slot 0 is `sendrecv` and carries
  * the microphone, the others are `recvonly`. Every remote track plays through
- * `audioElements[slot]`. The server is ICE-lite and does not trickle, so there are no ICE
- * servers. The connection becomes `window.voicedesk.pc`.
+ * `audioElements[slot]`. `ice` is what `iceConfiguration` gave (TURN servers, renewed before
+ * they expire); the relay itself is ICE-lite and does not trickle. The connection becomes
+ * `window.voicedesk.pc`.
  */
-export function createAudioPeer(micStream, audioElements) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+export function createAudioPeer(micStream, audioElements, ice = { iceServers: [] }) {
+  const pc = new RTCPeerConnection({ iceServers: ice.iceServers });
+  keepIceFresh(pc, ice);
   const [micTrack] = micStream.getAudioTracks();
   pc.addTransceiver(micTrack, { direction: "sendrecv", streams: [micStream] });
   for (let slot = 1; slot < RECEIVE_SLOTS; slot++) {
@@ -545,6 +583,7 @@ export async function offerWhenGathered(pc, timeoutMs = 5000) {
 /** Closes a peer connection and stops the microphone. Safe to call with nulls. */
 export function closeAudioPeer(pc, micStream, audioElements = []) {
   for (const track of micStream?.getTracks() ?? []) track.stop();
+  if (pc) clearTimeout(pc.voicedeskIceTimer);
   if (pc && pc.signalingState !== "closed") pc.close();
   for (const element of audioElements) element.srcObject = null;
 }

@@ -3,6 +3,7 @@
 import {
   closeAudioPeer,
   createAudioPeer,
+  iceConfiguration,
   getMicrophone,
   offerWhenGathered,
   showError,
@@ -251,9 +252,11 @@ export class Headset {
       showError(this.errorElement, { code: "microphone", message: t("status.mic_denied") });
       return;
     }
-    const pc = createAudioPeer(mic, this.audios);
-    this.pc = pc;
     this.mic = mic;
+    const ice = await iceConfiguration();
+    if (this.mic !== mic) return;
+    const pc = createAudioPeer(mic, this.audios, ice);
+    this.pc = pc;
     pc.addEventListener("connectionstatechange", () => {
       if (pc === this.pc && pc.connectionState === "failed") {
         this.setState("failed");

@@ -18,6 +18,7 @@ import {
   formatDate,
   closeAudioPeer,
   createAudioPeer,
+  iceConfiguration,
   formatDateTime,
   formatDuration,
   formatHours,
@@ -448,7 +449,9 @@ async function startCall(rejoinId = null, active = null) {
   // The devices' names are readable once the microphone is allowed.
   devices.refresh();
   status.set("setting_up", "status.setting_up");
-  const pc = createAudioPeer(mic, audios);
+  const ice = await iceConfiguration(loadToken());
+  if (call.phase !== "starting" || call.mic !== mic) return;
+  const pc = createAudioPeer(mic, audios, ice);
   call.pc = pc;
   pc.addEventListener("connectionstatechange", () => {
     if (pc === call.pc && pc.connectionState === "failed") recoverMedia();
@@ -1033,8 +1036,10 @@ async function startVoice() {
     return;
   }
   voice.mic = mic;
+  const ice = await iceConfiguration(loadToken());
+  if (voice.phase !== "starting" || voice.mic !== mic) return;
   // The voice leg hears nothing back: no audio elements.
-  voice.pc = createAudioPeer(mic, []);
+  voice.pc = createAudioPeer(mic, [], ice);
   let sdp;
   try {
     sdp = await offerWhenGathered(voice.pc);

@@ -690,7 +690,7 @@ pub(crate) async fn import_holidays(
     };
     match app.store.upsert_holidays(&holidays).await {
         Ok(()) => {
-            app.hub.send(HubInput::CatalogueChanged).await;
+            app.hub.send(DriverInput::CatalogueChanged).await;
         }
         // The store's refusal names the value of a row: the admin fixes the file.
         Err(e @ StoreError::InvalidValue { .. }) => return field_error("file", &e.to_string()),

@@ -18,8 +18,16 @@ pub struct ServerConfig {
     pub ring_timeout: Duration,
     /// Outgoing messages a WebSocket may have queued before the server drops it as too slow.
     pub outgoing_queue: usize,
-    /// Set the `Secure` attribute on the session cookie (serve behind HTTPS).
+    /// Set the `Secure` attribute on the session cookie (serve behind HTTPS). Always set when
+    /// [`Self::tls`] is.
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate and key (PEM) instead of plain HTTP; HSTS and
+    /// `Secure` cookies come with it.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// With TLS: a plain-HTTP address whose every request is redirected to HTTPS.
+    pub http_redirect_listen: Option<SocketAddr>,
+    /// TURN servers handed to clients with short-lived credentials (`/api/ice-servers`).
+    pub turn: Option<crate::ice::TurnConfig>,
     /// A call answered within this many seconds counts toward the service level.
     pub service_level_seconds: u32,
     /// The hall's local time offset from UTC in minutes (business hours, holidays, and
@@ -56,6 +64,13 @@ pub struct ServerConfig {
     pub clock: crate::clock::Clock,
 }
 
+impl ServerConfig {
+    /// Whether the session cookie carries `Secure`: asked for, or served over TLS.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies || self.tls.is_some()
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -65,6 +80,9 @@ impl Default for ServerConfig {
             ring_timeout: Duration::from_secs(15),
             outgoing_queue: 128,
             secure_cookies: false,
+            tls: None,
+            http_redirect_listen: None,
+            turn: None,
             service_level_seconds: 20,
             utc_offset_minutes: 8 * 60,
             after_call_work: Duration::from_secs(30),

@@ -201,7 +201,7 @@ pub(crate) async fn login(
                 return unavailable(e);
             }
             let max_age = app.config.session_ttl.as_secs();
-            let secure = if app.config.secure_cookies { "; Secure" } else { "" };
+            let secure = if app.config.cookies_secure() { "; Secure" } else { "" };
             let cookie = format!(
                 "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
             );

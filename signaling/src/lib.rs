@@ -4,7 +4,8 @@
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
 //! - [`limits`]: rate limits per connection, address and ticket.
-//! - [`listener`]: the accept loop — connection cap, header-read timeout.
+//! - [`listener`]: the accept loop — connection cap, header-read timeout, TLS.
+//! - [`tls`]: HTTPS — certificate files, reload, self-signed certificates, the redirect.
 //! - [`driver`]: the thin async driver around the call-center core (`voicedesk-call-center`),
 //!   which owns every decision about calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 mod http;
+pub mod ice;
 mod inbox;
 pub mod limits;
 mod listener;
@@ -30,6 +32,7 @@ mod origin;
 pub mod passwords;
 mod reports;
 pub mod signin_guard;
+pub mod tls;
 mod users_api;
 mod ws;
 
@@ -76,7 +79,8 @@ impl std::ops::Deref for AppState {
 
 /// The routes.
 fn app(state: AppState) -> Router {
-    Router::new()
+    let tls = state.config.tls.is_some();
+    let router = Router::new()
         .route("/", get(http::hall))
         .route("/agent", get(http::agent_console))
         .route("/staff", get(http::staff_console))
@@ -149,11 +153,13 @@ fn app(state: AppState) -> Router {
         .route("/api/login", post(http::login))
         .route("/api/logout", post(http::logout))
         .route("/api/me", get(http::me))
+        .route("/api/ice-servers", get(ice::ice_servers))
         .route("/ws", get(ws::upgrade))
         .layer(axum::middleware::from_fn(http::api_headers))
         .layer(DefaultBodyLimit::max(16 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check_api_origin))
-        .with_state(state)
+        .with_state(state);
+    if tls { router.layer(axum::middleware::from_fn(tls::hsts)) } else { router }
 }
 
 /// A running server.
@@ -162,6 +168,9 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The media relay it uses.
     pub relay: RelayHandle,
+    /// The bound plain-HTTP redirect address, when TLS is on and one was asked for.
+    pub redirect_addr: Option<SocketAddr>,
+    tls: Option<Arc<tls::TlsState>>,
     hub: DriverHandle,
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
@@ -170,6 +179,25 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// Whether the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The certificate served to new connections (with TLS).
+    pub fn tls_cert(&self) -> Option<tls::CertInfo> {
+        self.tls.as_ref().map(|t| t.info())
+    }
+
+    /// Reads the certificate and key files again (SIGHUP): new connections get the new
+    /// certificate, open ones keep theirs. A bad pair is refused and the old one stays.
+    pub fn reload_tls(&self) -> std::io::Result<tls::CertInfo> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Err(std::io::Error::other("the server does not serve TLS")),
+        }
+    }
+
     /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
     pub async fn shutdown(mut self) {
         self.hub.shutdown().await;
@@ -295,8 +323,20 @@ pub async fn start(
     store: Arc<dyn Store>,
     relay: StartedRelay,
 ) -> std::io::Result<RunningServer> {
+    let tls = config.tls.clone().map(tls::TlsState::load).transpose()?.map(Arc::new);
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
+    let redirect = match (config.http_redirect_listen, &tls) {
+        (Some(addr), Some(_)) => Some(TcpListener::bind(addr).await?),
+        (Some(_), None) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an HTTP redirect needs TLS (a certificate and key)",
+            ));
+        }
+        (None, _) => None,
+    };
+    let redirect_addr = redirect.as_ref().map(|l| l.local_addr()).transpose()?;
     match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(n, "closed call records left open by an earlier run"),
@@ -337,10 +377,33 @@ pub async fn start(
         header_read_timeout: state.config.header_read_timeout,
     };
     let router = app(state);
-    let http = tokio::spawn(listener::serve(listener, router, limits, stats.clone(), stopped));
+    let main = listener::serve(listener, router, limits, stats.clone(), tls.clone(), stopped);
+    let http = match redirect {
+        None => tokio::spawn(main),
+        // The redirect stops with the server.
+        Some(redirect) => {
+            let (stop_redirect, redirect_stopped) = oneshot::channel::<()>();
+            let router = tls::redirect_router(local_addr.port());
+            let redirect = tokio::spawn(listener::serve(
+                redirect,
+                router,
+                limits,
+                stats.clone(),
+                None,
+                redirect_stopped,
+            ));
+            tokio::spawn(async move {
+                main.await;
+                let _ = stop_redirect.send(());
+                let _ = redirect.await;
+            })
+        }
+    };
     Ok(RunningServer {
         local_addr,
         relay: relay.handle,
+        redirect_addr,
+        tls,
         hub,
         stats,
         stop_http: Some(stop_http),

@@ -10,7 +10,10 @@
 //! - **Slow headers.** A request's headers, and the next request on a kept-alive connection,
 //!   must arrive within `header_read_timeout`; a client trickling them is disconnected.
 //!   WebSocket idleness is `ws.rs`'s (pings and an idle timeout).
-//! - HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates.
+//! - **TLS** (`--tls-cert`/`--tls-key`, [`crate::tls`]): the handshake runs in the
+//!   connection's task, within the header-read timeout, with the acceptor current at accept
+//!   time — a certificate reload changes new connections only.
+//! - HTTP/1.1 only, with or without TLS (ALPN offers `http/1.1`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,6 +34,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tower::ServiceExt;
 
 use crate::metrics::SignalingStats;
+use crate::tls::TlsState;
 
 /// One open client connection's share of the cap; the connection is counted until every clone
 /// is dropped (the HTTP connection's task and, after an upgrade, the WebSocket's).
@@ -54,6 +58,7 @@ pub(crate) async fn serve(
     router: Router,
     limits: ListenerLimits,
     stats: Arc<SignalingStats>,
+    tls: Option<Arc<TlsState>>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -75,7 +80,11 @@ pub(crate) async fn serve(
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             stats.connections_refused.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(%peer, max = limits.max_connections, "connection refused: at the cap");
-            tokio::spawn(refuse(tcp));
+            // Over TLS a plain-text refusal would be garbage to the client, and a handshake
+            // costs what an overloaded server lacks: the connection is just closed.
+            if tls.is_none() {
+                tokio::spawn(refuse(tcp));
+            }
             continue;
         };
         if let Err(e) = tcp.set_nodelay(true) {
@@ -85,7 +94,26 @@ pub(crate) async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let permit = ConnectionPermit(Arc::new(permit));
-        tokio::spawn(connection(tcp, peer, router.clone(), permit, limits, stop_seen.clone()));
+        let (router, stop_seen) = (router.clone(), stop_seen.clone());
+        match &tls {
+            None => {
+                tokio::spawn(connection(tcp, peer, router, permit, limits, stop_seen));
+            }
+            Some(tls) => {
+                let acceptor = tls.acceptor();
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, router, permit, limits, stop_seen).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     let _ = stopping.send(());
     drop(stop_seen);
@@ -110,14 +138,16 @@ async fn refuse(mut tcp: TcpStream) {
     .await;
 }
 
-async fn connection(
-    tcp: TcpStream,
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     router: Router,
     permit: ConnectionPermit,
     limits: ListenerLimits,
     mut stop: watch::Receiver<()>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let service = router.map_request(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(permit.clone());
@@ -126,7 +156,7 @@ async fn connection(
     let service = TowerToHyperService::new(service.map_err(|e: Infallible| match e {}));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
-    let conn = builder.serve_connection(TokioIo::new(tcp), service).with_upgrades();
+    let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {

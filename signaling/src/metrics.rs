@@ -36,6 +36,8 @@ pub struct SignalingStats {
     /// WebSocket connections closed by the server for abuse or neglect: too fast for too
     /// long, not reading their replies, idle.
     pub connections_dropped: AtomicU64,
+    /// TURN credentials handed out by `/api/ice-servers`.
+    pub turn_credentials_issued: AtomicU64,
 }
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
@@ -137,6 +139,13 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "counter",
         "WebSocket connections closed for abuse or neglect (too fast, not reading, idle).",
         c(&s.connections_dropped),
+    );
+    metric(
+        &mut out,
+        "voicedesk_turn_credentials_issued_total",
+        "counter",
+        "TURN credentials handed out by /api/ice-servers.",
+        c(&s.turn_credentials_issued),
     );
     metric(
         &mut out,

@@ -38,12 +38,13 @@ pub use marker::{
     micros_since_epoch, parse_marker, tag_to_string,
 };
 pub use media::{
-    MediaLeg, MediaLegConfig, OPUS_CHANNELS, OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE, PACKET_INTERVAL,
-    RTCPeerConnectionState, ReceivedMarker, RtpPoint, SenderStats, SlotStats, TIMESTAMP_STEP,
-    media_mids,
+    IceServer, MediaLeg, MediaLegConfig, OPUS_CHANNELS, OPUS_CLOCK_RATE, OPUS_PAYLOAD_TYPE,
+    PACKET_INTERVAL, RTCPeerConnectionState, ReceivedMarker, RtpPoint, SenderStats, SlotStats,
+    TIMESTAMP_STEP, media_mids,
 };
 pub use signaling::{
-    Incoming, LoginRejected, SESSION_COOKIE, SignalingClient, handshake_status, login,
+    ClientTls, HttpResponse, IceServers, Incoming, LoginRejected, SESSION_COOKIE, SignalingClient,
+    fetch_ice_servers, handshake_status, http_request, login, login_tls,
 };
 /// The WebSocket library [`SignalingClient`] uses, for building raw messages and frames
 /// ([`tungstenite::Message`], [`tungstenite::protocol::frame::Frame`]).

@@ -59,6 +59,22 @@ pub struct MediaLegConfig {
     pub gather_timeout: Duration,
     /// How many of the latest markers each slot keeps in [`SlotStats::recent`]. Default 512.
     pub marker_history: usize,
+    /// TURN (or STUN) servers, e.g. from [`crate::fetch_ice_servers`]. Default none: the
+    /// relay's own candidate is enough wherever its port is reachable.
+    pub ice_servers: Vec<IceServer>,
+    /// Use only candidates relayed through a TURN server (`iceTransportPolicy: "relay"`).
+    pub relay_only: bool,
+}
+
+/// One ICE server as `GET /api/ice-servers` hands it out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IceServer {
+    /// `turn:`/`turns:`/`stun:` URIs.
+    pub urls: Vec<String>,
+    /// The TURN username (`<expiry>:<id>`).
+    pub username: String,
+    /// The TURN password.
+    pub credential: String,
 }
 
 impl Default for MediaLegConfig {
@@ -67,6 +83,8 @@ impl Default for MediaLegConfig {
             bind_addrs: vec!["127.0.0.1:0".to_owned()],
             gather_timeout: Duration::from_secs(10),
             marker_history: 512,
+            ice_servers: Vec::new(),
+            relay_only: false,
         }
     }
 }
@@ -908,7 +926,26 @@ async fn build_peer_connection(
         .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(70))
         .build();
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(
+            RTCConfigurationBuilder::new()
+                .with_ice_servers(
+                    config
+                        .ice_servers
+                        .iter()
+                        .map(|s| rtc::peer_connection::configuration::RTCIceServer {
+                            urls: s.urls.clone(),
+                            username: s.username.clone(),
+                            credential: s.credential.clone(),
+                        })
+                        .collect(),
+                )
+                .with_ice_transport_policy(if config.relay_only {
+                    rtc::peer_connection::configuration::RTCIceTransportPolicy::Relay
+                } else {
+                    rtc::peer_connection::configuration::RTCIceTransportPolicy::All
+                })
+                .build(),
+        )
         .with_media_engine(media_engine)
         .with_setting_engine(setting_engine)
         .with_interceptor_registry(registry)

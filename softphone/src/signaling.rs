@@ -1,5 +1,6 @@
 //! The signaling side of a voicedesk client: the `/ws` WebSocket and the login call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -59,6 +60,17 @@ impl SignalingClient {
     /// A refused upgrade (e.g. 403 for a foreign origin, 401 without a session) is an error;
     /// [`handshake_status`] reads its HTTP status back out.
     pub async fn connect(ws_url: &str, origin: &str, cookie: Option<&str>) -> Result<Self> {
+        Self::connect_tls(ws_url, origin, cookie, None).await
+    }
+
+    /// [`Self::connect`]; a `wss://` URL checks the server's certificate with `tls` (the
+    /// system's roots when `None`).
+    pub async fn connect_tls(
+        ws_url: &str,
+        origin: &str,
+        cookie: Option<&str>,
+        tls: Option<&ClientTls>,
+    ) -> Result<Self> {
         let mut request = ws_url
             .into_client_request()
             .with_context(|| format!("bad WebSocket URL {ws_url:?}"))?;
@@ -75,7 +87,12 @@ impl SignalingClient {
             );
         }
         let (ws, _response) = // TCP_NODELAY, as browsers do: no small message waits for a delayed ACK.
-        tokio_tungstenite::connect_async_with_config(request, None, true)
+        tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            None,
+            true,
+            Some(tokio_tungstenite::Connector::Rustls(ClientTls::or_system(tls)?.0)),
+        )
             .await
             .with_context(|| format!("WebSocket handshake with {ws_url} failed"))?;
         Ok(SignalingClient { ws, skipped: Vec::new(), closed: None })
@@ -273,8 +290,19 @@ impl std::error::Error for LoginRejected {}
 /// supported. A non-200 answer is an error carrying [`LoginRejected`] (downcast it to read
 /// the status and the error code).
 pub async fn login(http_base: &str, username: &str, password: &str) -> Result<String> {
+    login_tls(http_base, username, password, None).await
+}
+
+/// [`login`]; an `https://` base checks the server's certificate with `tls` (the system's
+/// roots when `None`).
+pub async fn login_tls(
+    http_base: &str,
+    username: &str,
+    password: &str,
+    tls: Option<&ClientTls>,
+) -> Result<String> {
     let body = serde_json::json!({ "username": username, "password": password }).to_string();
-    let response = http_request(http_base, "POST", "/api/login", Some(&body)).await?;
+    let response = http_request(http_base, "POST", "/api/login", &[], Some(&body), tls).await?;
     if response.status != 200 {
         let code = serde_json::from_slice::<serde_json::Value>(&response.body)
             .ok()
@@ -294,6 +322,63 @@ pub async fn login(http_base: &str, username: &str, password: &str) -> Result<St
         .ok_or_else(|| anyhow!("login answered 200 without a {SESSION_COOKIE} cookie"))
 }
 
+/// What `GET /api/ice-servers` handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServers {
+    /// The servers, for [`crate::MediaLegConfig::ice_servers`].
+    pub servers: Vec<crate::IceServer>,
+    /// When their credentials expire (unix ms); `None` when there are none.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// Fetches fresh ICE servers (TURN credentials) for a citizen (`citizen_token` from
+/// `welcome`) or a signed-in member (`cookie` from [`login`]), before each peer connection.
+pub async fn fetch_ice_servers(
+    http_base: &str,
+    citizen_token: Option<&str>,
+    cookie: Option<&str>,
+    tls: Option<&ClientTls>,
+) -> Result<IceServers> {
+    let bearer = citizen_token.map(|t| format!("Bearer {t}"));
+    let cookie = cookie.map(|c| format!("{SESSION_COOKIE}={c}"));
+    let mut headers = Vec::new();
+    if let Some(bearer) = &bearer {
+        headers.push(("Authorization", bearer.as_str()));
+    }
+    if let Some(cookie) = &cookie {
+        headers.push(("Cookie", cookie.as_str()));
+    }
+    let response = http_request(http_base, "GET", "/api/ice-servers", &headers, None, tls).await?;
+    if response.status != 200 {
+        bail!(
+            "GET /api/ice-servers answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        );
+    }
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.body).context("/api/ice-servers is not JSON")?;
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_owned()
+    };
+    let servers = body
+        .get("iceServers")
+        .and_then(|s| s.as_array())
+        .context("/api/ice-servers without iceServers")?
+        .iter()
+        .map(|s| crate::IceServer {
+            urls: s
+                .get("urls")
+                .and_then(|u| u.as_array())
+                .map(|u| u.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            username: text(s, "username"),
+            credential: text(s, "credential"),
+        })
+        .collect();
+    Ok(IceServers { servers, expires_at_ms: body.get("expiresAtMs").and_then(|v| v.as_u64()) })
+}
+
 /// The `vd_session` value of one `Set-Cookie` header value.
 fn session_cookie_value(set_cookie: &str) -> Option<String> {
     let first = set_cookie.split(';').next()?.trim();
@@ -301,23 +386,96 @@ fn session_cookie_value(set_cookie: &str) -> Option<String> {
     (name.trim() == SESSION_COOKIE && !value.trim().is_empty()).then(|| value.trim().to_owned())
 }
 
-/// A parsed HTTP/1.1 response.
-struct HttpResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// How a client checks an `https://` or `wss://` server's certificate.
+#[derive(Clone)]
+pub struct ClientTls(Arc<rustls::ClientConfig>);
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientTls")
+    }
 }
 
-/// One HTTP/1.1 request over a fresh connection (`Connection: close`), read to the end.
-async fn http_request(
+impl ClientTls {
+    /// The operating system's root certificates.
+    pub fn system_roots() -> Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            bail!("no usable root certificate on this system ({:?})", found.errors);
+        }
+        Self::with_roots(roots)
+    }
+
+    /// Trusts exactly the certificates in `pem` (e.g. a server's self-signed certificate).
+    pub fn trusting(pem: &str) -> Result<Self> {
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert.context("not a PEM certificate")?).context("not a usable root")?;
+        }
+        if roots.is_empty() {
+            bail!("no certificate in the PEM text");
+        }
+        Self::with_roots(roots)
+    }
+
+    fn with_roots(roots: rustls::RootCertStore) -> Result<Self> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self(Arc::new(config)))
+    }
+
+    fn or_system(tls: Option<&ClientTls>) -> Result<ClientTls> {
+        match tls {
+            Some(tls) => Ok(tls.clone()),
+            None => Self::system_roots(),
+        }
+    }
+}
+
+/// A parsed HTTP/1.1 response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (de-chunked).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header of this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`), read to the end:
+/// `http://` or `https://` (checked with `tls`, the system's roots when `None`), with extra
+/// request headers and an optional JSON body.
+pub async fn http_request(
     http_base: &str,
     method: &str,
     path: &str,
+    headers: &[(&str, &str)],
     json_body: Option<&str>,
+    tls: Option<&ClientTls>,
 ) -> Result<HttpResponse> {
-    let rest = http_base
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("only http:// bases are supported, got {http_base:?}"))?;
+    let (secure, rest) = if let Some(rest) = http_base.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = http_base.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        bail!("only http:// and https:// bases are supported, got {http_base:?}");
+    };
     let (authority, prefix) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
@@ -325,12 +483,29 @@ async fn http_request(
     let address = if authority.contains(':') && !authority.ends_with(']') {
         authority.to_owned()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if secure { 443 } else { 80 })
     };
-    let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&address))
+    let tcp = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&address))
         .await
         .map_err(|_| anyhow!("connecting to {address} timed out"))?
         .with_context(|| format!("connecting to {address}"))?;
+    let mut stream: Box<dyn Stream> = if secure {
+        let host = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => host,
+            _ => authority,
+        };
+        let name = rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+            .with_context(|| format!("{host:?} is not a server name"))?;
+        let connector = tokio_rustls::TlsConnector::from(ClientTls::or_system(tls)?.0);
+        Box::new(
+            tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
+                .await
+                .map_err(|_| anyhow!("the TLS handshake with {address} timed out"))?
+                .with_context(|| format!("TLS handshake with {address}"))?,
+        )
+    } else {
+        Box::new(tcp)
+    };
 
     let body = json_body.unwrap_or("");
     let mut request = format!(
@@ -338,6 +513,9 @@ async fn http_request(
          Connection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
     if json_body.is_some() {
         request.push_str("Content-Type: application/json\r\n");
     }
@@ -352,6 +530,10 @@ async fn http_request(
         .context("reading the HTTP response")?;
     parse_http_response(&raw)
 }
+
+/// A plain or TLS byte stream.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Parses a complete HTTP/1.1 response (read until the server closed the connection).
 fn parse_http_response(raw: &[u8]) -> Result<HttpResponse> {

@@ -30,14 +30,17 @@ export const CHROMIUM_ARGS = [
 /** The demo accounts `voicedesk --demo` creates. */
 export const DEMO_PASSWORD = "demo";
 
-const LISTENING = /^voicedesk listening on (http:\/\/127\.0\.0\.1:\d+)\s*$/;
+const LISTENING = /^voicedesk listening on (https?:\/\/127\.0\.0\.1:\d+)\s*$/;
 
 /**
  * Starts `voicedesk --demo` on free ports with a fresh data directory and resolves once it
- * prints its listening line. `name` names the log file under test-results/.
- * Returns `{ url, stop }`; `stop()` ends the server and removes the data directory.
+ * prints its listening line. `name` names the log file under test-results/; `extraArgs` are
+ * added to the command line.
+ * Returns `{ url, stop, child, logPath, lines, nextLine }`: `lines` holds every stdout line so
+ * far, `nextLine(re)` resolves with the match of the first later stdout line matching `re`;
+ * `stop()` ends the server and removes the data directory.
  */
-export async function startServer(name) {
+export async function startServer(name, extraArgs = []) {
   const bin = process.env.VOICEDESK_BIN
     ? resolve(process.env.VOICEDESK_BIN)
     : join(repoRoot, "target/debug/voicedesk");
@@ -56,6 +59,7 @@ export async function startServer(name) {
     "--address-connections-per-min", "1000000",
     "--address-messages-per-sec", "1000000",
     "--ticket-checks-per-min", "100000",
+    ...extraArgs,
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
@@ -66,6 +70,21 @@ export async function startServer(name) {
   };
   process.once("exit", killOnExit);
   child.stderr.on("data", (chunk) => log.write(chunk));
+  const lines = [];
+  const waiters = [];
+  function nextLine(re) {
+    return new Promise((resolveLine) => waiters.push({ re, resolveLine }));
+  }
+  function seeLine(line) {
+    lines.push(line);
+    for (const waiter of [...waiters]) {
+      const match = waiter.re.exec(line);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolveLine(match);
+      }
+    }
+  }
 
   const url = await new Promise((resolveUrl, reject) => {
     let pending = "";
@@ -91,6 +110,7 @@ export async function startServer(name) {
       while ((newline = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, newline);
         pending = pending.slice(newline + 1);
+        seeLine(line);
         const match = LISTENING.exec(line);
         if (match) {
           clearTimeout(timer);
@@ -113,15 +133,15 @@ export async function startServer(name) {
     log.end();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  return { url, stop };
+  return { url, stop, child, logPath, lines, nextLine };
 }
 
-/** Chromium with fake microphone and autoplay allowed, headless. */
-export function launchBrowser() {
+/** Chromium with fake microphone and autoplay allowed, headless; `extraArgs` are added. */
+export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 

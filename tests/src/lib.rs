@@ -32,6 +32,9 @@ pub struct TestServer {
     pub voice_dir: std::path::PathBuf,
     /// The server's clock of sign-in slow-downs and locks: `advance` it instead of waiting.
     pub clock: voicedesk_signaling::Clock,
+    /// With TLS: a client configuration trusting the server's certificate file as it was at
+    /// start (clients of this server pass it; `base_url` is then `https://…`).
+    pub tls: Option<voicedesk_softphone::ClientTls>,
     _data_dir: TempDir,
 }
 
@@ -64,6 +67,12 @@ pub struct TestOptions {
     pub ws_idle_timeout: Duration,
     /// Messages queued per WebSocket before a client that does not read is dropped.
     pub outgoing_queue: usize,
+    /// Serve HTTPS with these files (see [`TestServer::tls`]).
+    pub tls: Option<voicedesk_signaling::tls::TlsFiles>,
+    /// With TLS: a plain-HTTP redirect on another port of 127.0.0.1.
+    pub http_redirect: bool,
+    /// TURN servers handed out by `/api/ice-servers`.
+    pub turn: Option<voicedesk_signaling::ice::TurnConfig>,
 }
 
 /// Limits no ordinary test reaches.
@@ -94,6 +103,9 @@ impl Default for TestOptions {
             header_read_timeout: Duration::from_secs(10),
             ws_idle_timeout: Duration::from_secs(600),
             outgoing_queue: 128,
+            tls: None,
+            http_redirect: false,
+            turn: None,
         }
     }
 }
@@ -155,11 +167,22 @@ impl TestServer {
             header_read_timeout: options.header_read_timeout,
             ws_idle_timeout: options.ws_idle_timeout,
             outgoing_queue: options.outgoing_queue,
+            http_redirect_listen: options.http_redirect.then(|| ([127, 0, 0, 1], 0).into()),
+            tls: options.tls.clone(),
+            turn: options.turn.clone(),
             ..Default::default()
         };
+        let tls = match &options.tls {
+            Some(files) => Some(voicedesk_softphone::ClientTls::trusting(
+                &std::fs::read_to_string(&files.cert)?,
+            )?),
+            None => None,
+        };
         let server = voicedesk_signaling::start(config, store.clone(), relay).await?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Ok(Self {
-            base_url: format!("http://{}", server.local_addr),
+            tls,
+            base_url: format!("{scheme}://{}", server.local_addr),
             store,
             server: Some(server),
             database_url: url,
@@ -186,7 +209,13 @@ impl TestServer {
 
     /// Opens a citizen connection and reads `welcome`.
     pub async fn citizen(&self) -> Result<SignalingClient> {
-        let mut ws = SignalingClient::connect(&self.citizen_ws(), &self.base_url, None).await?;
+        let mut ws = SignalingClient::connect_tls(
+            &self.citizen_ws(),
+            &self.base_url,
+            None,
+            self.tls.as_ref(),
+        )
+        .await?;
         match ws.recv(STEP).await? {
             ServerMessage::Welcome { citizen_token: Some(_), .. } => Ok(ws),
             other => bail!("expected a citizen welcome, got {other:?}"),
@@ -195,8 +224,11 @@ impl TestServer {
 
     /// Signs a member (agent or staff) in on `ws_url` and connects the headset.
     async fn signed_in_with_headset(&self, username: &str, ws_url: &str) -> Result<Agent> {
-        let cookie = voicedesk_softphone::login(&self.base_url, username, DEMO_PASSWORD).await?;
-        let mut ws = SignalingClient::connect(ws_url, &self.base_url, Some(&cookie)).await?;
+        let tls = self.tls.as_ref();
+        let cookie =
+            voicedesk_softphone::login_tls(&self.base_url, username, DEMO_PASSWORD, tls).await?;
+        let mut ws =
+            SignalingClient::connect_tls(ws_url, &self.base_url, Some(&cookie), tls).await?;
         let user = match ws.recv(STEP).await? {
             ServerMessage::Welcome { user: Some(user), .. } => user,
             other => bail!("expected a member welcome, got {other:?}"),
@@ -269,13 +301,22 @@ pub struct CitizenCall {
 
 /// Places a call: offer → `call_queued` → answer applied → media connected.
 pub async fn place_call(server: &TestServer, service: &str) -> Result<CitizenCall> {
-    place_call_at(&server.base_url, service).await
+    place_call_tls(&server.base_url, service, server.tls.as_ref()).await
 }
 
 /// [`place_call`] on the server at `base_url` (e.g. a `voicedesk` process).
 pub async fn place_call_at(base_url: &str, service: &str) -> Result<CitizenCall> {
+    place_call_tls(base_url, service, None).await
+}
+
+/// [`place_call_at`] checking an `https://` server's certificate with `tls`.
+pub async fn place_call_tls(
+    base_url: &str,
+    service: &str,
+    tls: Option<&voicedesk_softphone::ClientTls>,
+) -> Result<CitizenCall> {
     let ws_url = format!("{}/ws", base_url.replacen("http", "ws", 1));
-    let mut ws = SignalingClient::connect(&ws_url, base_url, None).await?;
+    let mut ws = SignalingClient::connect_tls(&ws_url, base_url, None, tls).await?;
     match ws.recv(STEP).await? {
         ServerMessage::Welcome { citizen_token: Some(_), .. } => {}
         other => bail!("expected a citizen welcome, got {other:?}"),
@@ -342,7 +383,11 @@ pub type Stream<'a> = (&'a MediaLeg, usize, voicedesk_softphone::Tag);
 /// `packets` more. The witness is a stream that must be flowing, so the window is measured in
 /// delivered media, not in wall-clock time: "nothing arrived on X" means "nothing arrived on X
 /// while Y delivered `packets` packets through the same relay".
-pub async fn counts_while(witness: Stream<'_>, packets: u64, watched: &[Stream<'_>]) -> Result<Vec<u64>> {
+pub async fn counts_while(
+    witness: Stream<'_>,
+    packets: u64,
+    watched: &[Stream<'_>],
+) -> Result<Vec<u64>> {
     let (leg, slot, tag) = witness;
     let before: Vec<u64> = watched.iter().map(|(m, s, t)| m.received(*s).count(t)).collect();
     let target = leg.received(slot).count(&tag) + packets;
@@ -438,10 +483,8 @@ pub async fn http_with_headers(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    let request = format!(
-        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let request =
+        format!("{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Parser;
 use voicedesk_media_relay::{RelayConfig, RelayTimeouts};
 use voicedesk_signaling::ServerConfig;
+use voicedesk_signaling::ice::{TurnConfig, TurnSecret};
+use voicedesk_signaling::tls::TlsFiles;
 mod user_cmd;
 
 use voicedesk_signaling::demo::{
@@ -77,9 +79,27 @@ struct Args {
     /// The longest voice message kept, in seconds (stored in <data-dir>/voice).
     #[arg(long, env = "VOICEDESK_VOICE_MESSAGE_MAX_SECS", default_value_t = 120)]
     voice_message_max_secs: u64,
-    /// Mark the session cookie Secure (when served behind HTTPS).
+    /// Mark the session cookie Secure (when served behind HTTPS; implied by --tls-cert).
     #[arg(long, env = "VOICEDESK_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Serve HTTPS on --listen with this certificate chain (PEM); reloaded on SIGHUP.
+    #[arg(
+        long,
+        env = "VOICEDESK_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "VOICEDESK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for these names (comma-separated DNS names
+    /// or IP addresses), kept in <data-dir>/tls-self-signed; for a trial on a LAN.
+    #[arg(long, env = "VOICEDESK_TLS_SELF_SIGNED", value_delimiter = ',')]
+    tls_self_signed: Vec<String>,
+    /// With TLS: also listen for plain HTTP here and redirect every request to HTTPS.
+    #[arg(long, env = "VOICEDESK_HTTP_REDIRECT_LISTEN")]
+    http_redirect_listen: Option<SocketAddr>,
     /// Open client connections (HTTP and WebSocket) at most; more are refused with 503.
     /// Default: the file limit (raised to its hard limit at start) less an eighth, at least
     /// 64, for the store, the relay and voice files.
@@ -108,6 +128,17 @@ struct Args {
     /// Messages one citizen may leave in 24 hours.
     #[arg(long, env = "VOICEDESK_MESSAGES_PER_CITIZEN_PER_DAY", default_value_t = 5)]
     messages_per_citizen_per_day: u32,
+    /// TURN servers handed to clients (repeatable or comma-separated), e.g.
+    /// `turn:turn.example.org:3478?transport=udp,turns:turn.example.org:443?transport=tcp`.
+    #[arg(long, env = "VOICEDESK_TURN_URI", value_delimiter = ',', requires = "turn_secret")]
+    turn_uri: Vec<String>,
+    /// The secret shared with the TURN server (coturn `static-auth-secret`), at least 16
+    /// characters. Prefer the environment variable to the flag (process lists show flags).
+    #[arg(long, env = "VOICEDESK_TURN_SECRET", hide_env_values = true, requires = "turn_uri")]
+    turn_secret: Option<String>,
+    /// Seconds one TURN credential stays valid; clients renew it before it expires.
+    #[arg(long, env = "VOICEDESK_TURN_CREDENTIAL_TTL_SECS", default_value_t = 3600)]
+    turn_credential_ttl_secs: u64,
     /// Without a command: run the service.
     #[command(subcommand)]
     command: Option<Command>,
@@ -190,6 +221,36 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let media = relay.handle.advertised_addr();
 
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+        _ if !args.tls_self_signed.is_empty() => {
+            let dir = args.data_dir.join("tls-self-signed");
+            let (files, made) =
+                voicedesk_signaling::tls::self_signed_in(&dir, &args.tls_self_signed)
+                    .context("cannot make the self-signed certificate")?;
+            tracing::info!(dir = %dir.display(), made, "self-signed certificate");
+            Some(files)
+        }
+        _ => None,
+    };
+    let turn = match args.turn_secret.clone() {
+        Some(secret) => Some(
+            TurnSecret::new(secret)
+                .and_then(|secret| {
+                    TurnConfig::new(
+                        args.turn_uri.clone(),
+                        secret,
+                        Duration::from_secs(args.turn_credential_ttl_secs),
+                    )
+                })
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    if args.http_redirect_listen.is_some() && tls.is_none() {
+        anyhow::bail!("--http-redirect-listen needs --tls-cert/--tls-key or --tls-self-signed");
+    }
+
     let file_limit = raise_file_limit();
     let max_connections = args.max_connections.unwrap_or_else(|| connection_cap(file_limit));
     tracing::info!(file_limit, max_connections, "connection cap");
@@ -198,6 +259,9 @@ async fn main() -> anyhow::Result<()> {
         allowed_origins: args.allowed_origins,
         ring_timeout: Duration::from_secs(args.ring_timeout_secs),
         secure_cookies: args.secure_cookies,
+        tls,
+        http_redirect_listen: args.http_redirect_listen,
+        turn,
         service_level_seconds: args.service_level_seconds,
         utc_offset_minutes: args.utc_offset_minutes,
         after_call_work: Duration::from_secs(args.after_call_work_secs),
@@ -221,7 +285,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let server =
         voicedesk_signaling::start(config, store, relay).await.context("cannot start HTTP")?;
-    let url = format!("http://{}", server.local_addr);
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", server.local_addr);
     if !has_admin {
         println!("no administrator yet: create one with");
         println!("    voicedesk user add --role admin <username>");
@@ -234,6 +299,15 @@ async fn main() -> anyhow::Result<()> {
     println!("  staff console: {url}/staff");
     println!("  admin console: {url}/admin");
     println!("  media (UDP):   {media}");
+    if let Some(cert) = server.tls_cert() {
+        print_certificate(&cert);
+    }
+    if !args.turn_uri.is_empty() {
+        println!("  TURN:          {}", args.turn_uri.join(" "));
+    }
+    if let Some(redirect) = server.redirect_addr {
+        println!("  HTTP redirect: http://{redirect} -> HTTPS");
+    }
     if args.demo {
         println!("  demo accounts (password \"{DEMO_PASSWORD}\"):");
         for (username, name, role) in DEMO_ACCOUNTS {
@@ -242,11 +316,34 @@ async fn main() -> anyhow::Result<()> {
         println!("  demo mode: every queue is open around the clock (--always-open)");
     }
 
-    shutdown_signal().await;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot install a SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangup.recv() => match server.reload_tls() {
+                Ok(cert) => {
+                    tracing::info!(sha256 = %cert.sha256_fingerprint, "TLS certificate reloaded");
+                    // The tests read this line.
+                    println!("TLS certificate reloaded");
+                    print_certificate(&cert);
+                }
+                Err(e) => tracing::error!(error = %e, "SIGHUP: certificate not reloaded; the old one stays"),
+            },
+        }
+    }
     tracing::info!("shutting down: ending calls");
     server.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The fingerprints a person compares and the pin a test browser trusts.
+fn print_certificate(cert: &voicedesk_signaling::tls::CertInfo) {
+    println!("  certificate SHA-256: {}", cert.sha256_fingerprint);
+    println!("  certificate SPKI pin: {}", cert.spki_sha256_base64);
 }
 
 async fn shutdown_signal() {
