@@ -3,7 +3,7 @@
 //! directory.
 //!
 //! The server maps its routes onto [`asset`]: `/` → `hall.html`, `/agent` → `agent.html`,
-//! `/staff` → `staff.html`, `/admin` → `admin.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>` (which may
+//! `/staff` → `staff.html`, `/admin` → `admin.html`, `/reports` → `reports.html`, `/ticket` → `ticket.html`, `/assets/<file>` → `<file>` (which may
 //! name a file in a folder: `/assets/i18n/en.json` → `i18n/en.json`). The pages load only from their own origin (no inline scripts,
 //! no external URLs), so a strict Content-Security-Policy fits them.
 
@@ -31,6 +31,8 @@ const ASSETS: &[(&str, Asset)] = &[
     ("ticket.html", Asset { body: include_bytes!("../assets/ticket.html"), content_type: HTML }),
     ("admin.html", Asset { body: include_bytes!("../assets/admin.html"), content_type: HTML }),
     ("admin.js", Asset { body: include_bytes!("../assets/admin.js"), content_type: JS }),
+    ("reports.html", Asset { body: include_bytes!("../assets/reports.html"), content_type: HTML }),
+    ("reports.js", Asset { body: include_bytes!("../assets/reports.js"), content_type: JS }),
     ("password.js", Asset { body: include_bytes!("../assets/password.js"), content_type: JS }),
     ("common.js", Asset { body: include_bytes!("../assets/common.js"), content_type: JS }),
     ("console.js", Asset { body: include_bytes!("../assets/console.js"), content_type: JS }),

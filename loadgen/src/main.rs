@@ -5,7 +5,8 @@
 //! calls through the real `/ws` protocol and real WebRTC (ICE, DTLS-SRTP) against a RUNNING
 //! server, keeps them talking (Opus-sized marked RTP both ways, 50 packets/s per direction)
 //! for a steady measurement window, hangs up, and prints ONE JSON object on stdout. Progress
-//! goes to stderr. `loadgen burst --calls N --within-ms 1000` signs in N agents the same way,
+//! goes to stderr. `loadgen reports --url postgres://…` writes a month of a million call records
+//! and times the month's report. `loadgen burst --calls N --within-ms 1000` signs in N agents the same way,
 //! then has N citizens send `call` within the window and reports the set-up times. See `docs/benchmarks.md` for what every number means.
 //!
 //! Every media leg is a sans-I/O `rtc` peer connection driven by one thread ([`engine`]),
@@ -17,7 +18,9 @@
 mod engine;
 mod other;
 mod probe;
+mod reports;
 mod scenario;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -47,6 +50,12 @@ enum Command {
     WsIdle(other::WsIdleArgs),
     /// Committed call records per second on a store (SQLite or Postgres).
     Store(other::StoreArgs),
+    /// A steady churn (calls, messages, reconnects, staff joins) for minutes or hours, then the
+    /// server's memory, open files, threads and live counts against their baseline.
+    Soak(soak::SoakArgs),
+    /// Writes a month of records (a million calls by default) into Postgres with a seeded
+    /// generator, then times the month's report in every grouping.
+    Reports(reports::ReportsArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +79,8 @@ fn main() -> ExitCode {
         Command::Burst(args) => runtime.block_on(scenario::run_burst(args)),
         Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
         Command::Store(args) => runtime.block_on(other::store(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
+        Command::Reports(args) => runtime.block_on(reports::reports(args)),
     };
     match result {
         Ok(report) => {

@@ -1,6 +1,6 @@
 //! The catalogue over HTTP: `GET /api/catalogue` for every page, and the admin API that edits
 //! services, skills (queues), agents' skills and the holiday calendar. Every change is
-//! committed to the store first, then the hub reloads the catalogue into the engine, so it
+//! committed to the store first, then the driver hands the catalogue to the core, so it
 //! takes effect at once without a restart.
 
 use axum::Json;
@@ -17,10 +17,9 @@ use voicedesk_store::{
 };
 
 use crate::AppState;
-use crate::catalogue::Routing;
 use crate::clock::now_ms;
+use crate::driver::DriverInput;
 use crate::http::{api_error, signed_in_user};
-use crate::hub::HubInput;
 
 /// `GET /api/catalogue` — areas, enabled services, skills with their hours and whether they
 /// are open now, away reasons, dispositions and holidays. Public: the hall needs it.
@@ -29,7 +28,11 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
         Ok(c) => c,
         Err(e) => return store_failure(e),
     };
-    let routing = Routing::new(&catalogue, app.config.utc_offset_minutes, app.config.always_open);
+    let routing = crate::catalogue::routing(
+        &catalogue,
+        app.config.utc_offset_minutes,
+        app.config.always_open,
+    );
     let now = now_ms();
     let skills: Vec<_> = catalogue
         .skills
@@ -187,14 +190,14 @@ fn overlapping_spans(hours: &str) -> Option<String> {
     None
 }
 
-/// Commits through `write`, then tells the hub to reload the catalogue.
+/// Commits through `write`, then tells the driver to reload the catalogue.
 async fn commit<F>(app: &AppState, write: F) -> Response
 where
     F: Future<Output = Result<Response, StoreError>>,
 {
     match write.await {
         Ok(response) => {
-            app.hub.send(HubInput::CatalogueChanged).await;
+            app.hub.send(DriverInput::CatalogueChanged).await;
             response
         }
         Err(e) => store_failure(e),

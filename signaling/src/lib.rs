@@ -1,11 +1,12 @@
 //! The voicedesk signaling server: HTTP API, the WebSocket protocol, authentication, and the
-//! hub that carries out the queueing engine's decisions on the media relay and the store.
+//! driver that carries out the call-center core's decisions on the media relay and the store.
 //!
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
 //! - [`limits`]: rate limits per connection, address and ticket.
 //! - [`listener`]: the accept loop — connection cap, header-read timeout.
-//! - [`hub`]: the one task that owns calls, connections and the engine.
+//! - [`driver`]: the thin async driver around the call-center core (`voicedesk-call-center`),
+//!   which owns every decision about calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
@@ -19,16 +20,16 @@ pub mod catalogue;
 mod clock;
 pub mod config;
 pub mod demo;
+pub mod driver;
 mod http;
-pub mod hub;
 mod inbox;
 pub mod limits;
 mod listener;
 pub mod metrics;
 mod origin;
 pub mod passwords;
+mod reports;
 pub mod signin_guard;
-pub mod support;
 mod users_api;
 mod ws;
 
@@ -45,7 +46,7 @@ use voicedesk_store::{KnowledgeStore, MessageStore, Store};
 
 pub use clock::Clock;
 pub use config::ServerConfig;
-use hub::HubHandle;
+use driver::DriverHandle;
 use metrics::SignalingStats;
 
 /// What every handler can reach.
@@ -59,7 +60,7 @@ pub(crate) struct App {
     /// Failed sign-ins: slow-down and lock (see [`signin_guard`]).
     pub(crate) sign_in: signin_guard::SignInGuard,
     pub(crate) relay: RelayHandle,
-    pub(crate) hub: HubHandle,
+    pub(crate) hub: DriverHandle,
     pub(crate) stats: Arc<SignalingStats>,
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     /// Rate limits shared by every connection.
@@ -100,6 +101,9 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/knowledge/unanswered/dismiss", post(admin::dismiss_unanswered))
         .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
+        .route("/reports", get(http::reports_page))
+        .route("/api/reports", get(reports::report))
+        .route("/api/reports/{file}", get(reports::csv))
         .route("/api/catalogue", get(admin::catalogue))
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
@@ -158,7 +162,7 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The media relay it uses.
     pub relay: RelayHandle,
-    hub: HubHandle,
+    hub: DriverHandle,
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
@@ -169,7 +173,7 @@ impl RunningServer {
     /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
     pub async fn shutdown(mut self) {
         self.hub.shutdown().await;
-        // The hub has told everyone and dropped every outbox: give the writers a moment to
+        // The driver has told everyone and dropped every outbox: give the writers a moment to
         // flush `call_ended` and close their sockets before the process goes away.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         while self.stats.connections.load(std::sync::atomic::Ordering::Relaxed) > 0
@@ -186,7 +190,7 @@ impl RunningServer {
     }
 }
 
-/// Binds the HTTP listener and starts the hub. The relay and the store are started by the
+/// Binds the HTTP listener and starts the driver around the call-center core. The relay and the store are started by the
 /// caller (the binary, or a test).
 /// The knowledge base from the store; an empty store is seeded with the articles shipped with
 /// the binary first. An article that cannot be read is logged and left out.
@@ -302,7 +306,7 @@ pub async fn start(
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
     record_unanswered(store.clone(), &knowledge);
-    let hub = hub::spawn(
+    let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),
         relay.events,

@@ -26,6 +26,7 @@
 //! | `ratings.rs` | [`RatingStore`] | `ratings` |
 //! | `knowledge.rs` | [`KnowledgeStore`] | `kb_articles` |
 //! | `announcements.rs` | [`AnnouncementStore`] | `announcements` |
+//! | `reports.rs` | [`ReportStore`] | reads `calls`, `messages`, `ratings`, `audit_log` |
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
 //! aggregate takes that trait (`Arc<dyn MessageStore>`, upcast from an `Arc<dyn Store>`), one
@@ -57,6 +58,7 @@ mod agent_skills;
 mod announcements;
 mod audit;
 mod backend;
+mod batch;
 mod calls;
 mod catalogue;
 mod error;
@@ -66,6 +68,7 @@ mod messages;
 mod model;
 mod postgres;
 mod ratings;
+mod reports;
 mod sqlite;
 mod ticket;
 mod users;
@@ -81,6 +84,7 @@ pub use accounts::{
 pub use agent_skills::AgentSkillStore;
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
+pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
@@ -95,6 +99,10 @@ pub use model::{
 };
 pub use postgres::PostgresStore;
 pub use ratings::RatingStore;
+pub use reports::{
+    ABANDON_BUCKETS_MS, CallFigures, DayFigures, GroupName, HourFigures, MessageFigures, Report,
+    ReportGroup, ReportQuery, ReportStore,
+};
 pub use sqlite::SqliteStore;
 pub use ticket::{ALPHABET as TICKET_ALPHABET, normalize_ticket};
 pub use users::UserStore;
@@ -105,8 +113,9 @@ pub use wrapups::WrapUpStore;
 /// `use voicedesk_store::prelude::*;` (through a `dyn Store` they need no import).
 pub mod prelude {
     pub use crate::{
-        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore,
-        KnowledgeStore, MessageStore, RatingStore, Store, UserStore, WrapUpStore,
+        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
+        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore,
+        WrapUpStore,
     };
 }
 
@@ -116,6 +125,7 @@ pub mod prelude {
 pub trait Store:
     UserStore
     + CallStore
+    + CallWriteStore
     + WrapUpStore
     + AuditStore
     + CatalogueStore
@@ -125,6 +135,7 @@ pub trait Store:
     + KnowledgeStore
     + AnnouncementStore
     + AccountStore
+    + ReportStore
     + Send
     + Sync
     + 'static

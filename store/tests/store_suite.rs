@@ -198,6 +198,8 @@ suite!(
     deleted_session_is_gone,
     delete_expired_sessions_removes_only_expired_ones,
     call_lifecycle_records_queued_offered_answered_ended,
+    a_group_of_call_writes_commits_in_order_in_one_transaction,
+    a_group_with_a_write_that_changes_nothing_writes_nothing,
     call_ends_only_once,
     duplicate_call_id_is_a_conflict,
     unknown_call_is_not_found,
@@ -269,6 +271,7 @@ mod cases {
     };
 
     use crate::TestDb;
+    use voicedesk_store::CallWrite;
 
     fn new_user(id: &str, username: &str, role: Role) -> NewUser {
         NewUser {
@@ -492,6 +495,77 @@ mod cases {
         assert!(store.session_by_token_hash("c", 0).await.unwrap().is_some());
         assert!(store.session_by_token_hash("d", 0).await.unwrap().is_some());
         assert!(store.session_by_token_hash("a", 0).await.unwrap().is_none());
+    }
+
+    pub(crate) async fn a_group_of_call_writes_commits_in_order_in_one_transaction(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("s1", "staff1", Role::Staff)).await.unwrap();
+        let at = |call_id: &str, at_ms| (call_id.to_owned(), "a1".to_owned(), at_ms);
+        let offered = |(call_id, agent_id, at_ms)| CallWrite::Offered { call_id, agent_id, at_ms };
+        let answered =
+            |(call_id, agent_id, at_ms)| CallWrite::Answered { call_id, agent_id, at_ms };
+        let writes = vec![
+            CallWrite::Insert(new_call("c1", 1_000)),
+            CallWrite::Insert(new_call("c2", 1_100)),
+            offered(at("c1", 2_000)),
+            answered(at("c1", 3_000)),
+            CallWrite::Audit(audit(
+                3_500,
+                "s1",
+                "c1",
+                AuditAction::Join,
+                Some(SupportMode::Monitor),
+            )),
+            CallWrite::TakenOver { call_id: "c1".into(), staff_id: "s1".into(), at_ms: 4_000 },
+            CallWrite::Ended {
+                call_id: "c1".into(),
+                at_ms: 5_000,
+                outcome: "staff_hang_up".into(),
+            },
+            CallWrite::WrapUp(NewWrapUp {
+                call_id: "c1".into(),
+                agent_id: "a1".into(),
+                disposition: "resolved".into(),
+                notes: String::new(),
+                at_ms: 5_500,
+            }),
+            CallWrite::Ended { call_id: "c2".into(), at_ms: 6_000, outcome: "abandoned".into() },
+        ];
+        store.commit_call_writes(&writes).await.unwrap();
+        let c1 = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(
+            (c1.offered_at_ms, c1.answered_at_ms, c1.taken_over_at_ms, c1.ended_at_ms),
+            (Some(2_000), Some(3_000), Some(4_000), Some(5_000))
+        );
+        assert_eq!(c1.handled_by.as_deref(), Some("s1"));
+        assert_eq!(c1.outcome.as_deref(), Some("staff_hang_up"));
+        assert_eq!(store.wrapups("c1").await.unwrap().len(), 1);
+        assert_eq!(store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap().len(), 1);
+        let c2 = store.call("c2").await.unwrap().unwrap();
+        assert_eq!(c2.outcome.as_deref(), Some("abandoned"));
+    }
+
+    pub(crate) async fn a_group_with_a_write_that_changes_nothing_writes_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        let writes = [
+            CallWrite::Insert(new_call("c1", 1_000)),
+            CallWrite::Offered { call_id: "c1".into(), agent_id: "a1".into(), at_ms: 2_000 },
+            // No such call: the single write would be `NotFound`.
+            CallWrite::Ended { call_id: "nope".into(), at_ms: 3_000, outcome: "abandoned".into() },
+        ];
+        let err = store.commit_call_writes(&writes).await.unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        assert!(store.call("c1").await.unwrap().is_none(), "the whole group was rolled back");
+        // A write the store refuses (an unknown agent) rolls the group back too.
+        let writes = [
+            CallWrite::Insert(new_call("c2", 1_000)),
+            CallWrite::Answered { call_id: "c2".into(), agent_id: "ghost".into(), at_ms: 2_000 },
+        ];
+        assert!(store.commit_call_writes(&writes).await.is_err());
+        assert!(store.call("c2").await.unwrap().is_none());
+        assert_eq!(store.count_calls().await.unwrap(), 0);
     }
 
     pub(crate) async fn call_lifecycle_records_queued_offered_answered_ended(db: TestDb) {
