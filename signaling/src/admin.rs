@@ -688,13 +688,15 @@ pub(crate) async fn import_holidays(
         }
         Err(refused) => return refused,
     };
-    match app.store.upsert_holidays(&holidays).await {
-        Ok(()) => {
-            app.hub.send(DriverInput::CatalogueChanged).await;
-        }
-        // The store's refusal names the value of a row: the admin fixes the file.
-        Err(e @ StoreError::InvalidValue { .. }) => return field_error("file", &e.to_string()),
-        Err(e) => return store_failure(e),
+    // A row the store refuses is named by its value (the day, a blank name): shown under the
+    // file input, where the console puts an error about any field of the file.
+    let response = commit(&app, async {
+        app.store.upsert_holidays(&holidays).await?;
+        Ok(Json(json!({ "imported": holidays.len() })).into_response())
+    })
+    .await;
+    if !response.status().is_success() {
+        return response;
     }
     let first = holidays.first().map_or("", |h| h.day.as_str());
     let last = holidays.last().map_or("", |h| h.day.as_str());
@@ -702,7 +704,7 @@ pub(crate) async fn import_holidays(
     let (before, after) = (Some(json!(before)), Some(json!(holidays)));
     crate::admin_audit::record(&app, Some(&user), "holidays.import", &target, before, after, None)
         .await;
-    Json(json!({ "imported": holidays.len() })).into_response()
+    response
 }
 
 /// `DELETE /api/admin/holidays/{day}`.

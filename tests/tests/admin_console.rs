@@ -81,11 +81,11 @@ async fn catalogue_changes_are_validated_field_by_field_and_apply_at_once() -> a
     let (status, body) = send(&server, &admin, "PUT", "/api/admin/skills/pension", queue).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("service_level_secs")), "{body}");
 
-    // A holiday file with one bad row: 400 naming the file and the row's value, nothing added.
+    // A holiday file with one bad row: 400 naming the row's value, nothing added.
     let file = "day,kind,name_zh,name_en\n2028-01-01,holiday,元旦,New Year\n2028-02-30,holiday,春节,Spring\n";
     let (status, body) =
         send(&server, &admin, "POST", "/api/admin/holidays/import", json!({ "csv": file })).await;
-    assert_eq!((status, body["field"].as_str()), (400, Some("file")), "{body}");
+    assert_eq!((status, body["field"].as_str()), (400, Some("day")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("2028-02-30"), "{body}");
     let full = get(&server, &admin, "/api/admin/catalogue").await;
     assert!(!full["holidays"].as_array().unwrap().iter().any(|h| h["day"] == "2028-01-01"));
