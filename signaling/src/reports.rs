@@ -410,7 +410,7 @@ fn seconds(ms: Option<i64>) -> Value {
 
 /// The columns of `call-figures.csv` and of the JSON `calls` rows. The first three (the group
 /// and its names) are filled from the report's names.
-const CALL_COLUMNS: [(&str, fn(&CallFigures) -> Value); 35] = [
+const CALL_COLUMNS: [(&str, fn(&CallFigures) -> Value); 37] = [
     ("key", |_| Value::Null),
     ("name_zh", |_| Value::Null),
     ("name_en", |_| Value::Null),
@@ -446,6 +446,8 @@ const CALL_COLUMNS: [(&str, fn(&CallFigures) -> Value); 35] = [
     ("rating_4", |f| f.ratings[3].into()),
     ("rating_5", |f| f.ratings[4].into()),
     ("satisfied_share", |f| share(f.satisfied_share())),
+    ("follow_ups_opened", |f| f.follow_ups_opened.into()),
+    ("follow_ups_handled", |f| f.follow_ups_handled.into()),
 ];
 
 /// The columns of `message-figures.csv` and of the JSON `messages` rows (the first three as in
