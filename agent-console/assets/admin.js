@@ -1,11 +1,17 @@
 // The admin console (`/admin`, role admin): users and roles (create, edit, disable, enable, reset
-// password, unlock), who is signed in (end a session), queues with business hours as a form,
-// the holiday calendar, knowledge articles with "try a question", and the admin audit log.
+// password, unlock), who is signed in (end a session), queues with business hours as a form and a
+// service level target, the holiday calendar (one day, or a CSV file), services with a preview
+// of the hall, announcements with a preview, dispositions and away reasons, knowledge articles
+// with "try a question", and the admin audit log.
 // Every change goes through the admin API, which validates it with the same rules whatever the
 // client; a refusal is shown next to the field it names (`field` in the error body).
 import {
   StatusLine,
+  currentLang,
+  fillSelect,
+  formatDate,
   formatDateTime,
+  formatHours,
   loadCatalogue,
   setupLang,
   showError,
@@ -30,6 +36,14 @@ const state = {
   editing: null,
   holidays: [],
   articles: [],
+  /** The whole catalogue as stored (`/api/admin/catalogue`): disabled services included. */
+  areas: [],
+  services: [],
+  away_reasons: [],
+  dispositions: [],
+  announcements: [],
+  /** The announcement being edited, or null while the form creates one. */
+  editingAnn: null,
 };
 
 /** `fetch` for the admin API: JSON in and out; resolves to `{ ok, status, body }`. */
@@ -432,6 +446,8 @@ function showQueue() {
   $("queue-name-en").value = skill.name_en;
   $("queue-max-waiting").value = skill.max_waiting ?? "";
   $("queue-max-wait").value = skill.max_wait_secs ?? "";
+  $("queue-sl-pct").value = skill.service_level_pct ?? "";
+  $("queue-sl-secs").value = skill.service_level_secs ?? "";
   fillHours(skill.hours);
 }
 
@@ -451,6 +467,8 @@ async function submitQueue() {
     hours: hours.hours,
     max_waiting: number("queue-max-waiting"),
     max_wait_secs: number("queue-max-wait"),
+    service_level_pct: number("queue-sl-pct"),
+    service_level_secs: number("queue-sl-secs"),
     sort: skill.sort ?? 0,
   };
   if (!body.name_zh) return fieldError("queue", "name_zh", t("admin.error.required"));
@@ -510,6 +528,454 @@ async function submitHoliday() {
   if (!response.ok) return showRefusal("holiday", response, $("holiday-error"));
   form.reset();
   await loadCatalogueData();
+}
+
+async function importHolidays() {
+  const form = $("holiday-import-form");
+  clearFieldErrors(form);
+  $("holiday-import-result").textContent = "";
+  const file = $("holiday-file").files[0];
+  if (!file) return fieldError("holiday-import", "file", t("admin.error.required"));
+  const csv = await file.text();
+  const response = await api("POST", "/api/admin/holidays/import", { csv });
+  if (!response.ok) return showRefusal("holiday-import", response, $("holiday-import-file-error"));
+  form.reset();
+  $("holiday-import-result").textContent = t("holidays.imported", { count: response.body.imported });
+  await loadCatalogueData();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services: every field of the API, and the service as the hall lists it in each language.
+
+const SERVICE_LANGS = [
+  ["zh-CN", "zh"],
+  ["en", "en"],
+  ["es", "es"],
+];
+
+function areaLabel(area) {
+  return currentLang().startsWith("zh") ? area.name_zh : area.name_en;
+}
+
+function renderServiceChoices() {
+  const service = (s) => `${s.name_zh} / ${s.name_en}${s.enabled ? "" : ` (${t("services.disabled")})`}`;
+  fillSelect($("service-pick"), [
+    { value: "", label: t("services.new") },
+    ...state.services.map((s) => ({ value: s.id, label: service(s) })),
+  ]);
+  fillSelect($("service-area"), state.areas.map((a) => ({ value: a.id, label: areaLabel(a) })));
+  fillSelect(
+    $("service-skill"),
+    state.skills.map((k) => ({ value: k.id, label: `${k.name_zh} / ${k.name_en}` })),
+  );
+}
+
+function selectedService() {
+  return state.services.find((s) => s.id === $("service-pick").value) ?? null;
+}
+
+function showService() {
+  const service = selectedService();
+  const form = $("service-form");
+  clearFieldErrors(form);
+  $("service-error").hidden = true;
+  $("service-id").value = service?.id ?? "";
+  $("service-id").disabled = Boolean(service);
+  $("service-delete").hidden = !service;
+  if (service) {
+    $("service-area").value = service.area;
+    $("service-skill").value = service.skill_id;
+  }
+  $("service-kind").value = service?.kind ?? "inquiry";
+  for (const [, key] of SERVICE_LANGS) {
+    $(`service-name-${key}`).value = service?.[`name_${key}`] ?? "";
+    $(`service-description-${key}`).value = service?.[`description_${key}`] ?? "";
+  }
+  $("service-priority").value = String(service?.priority ?? 0);
+  $("service-sort").value = String(service?.sort ?? 0);
+  $("service-enabled").checked = service?.enabled ?? true;
+  renderServicePreview();
+}
+
+function serviceFromForm() {
+  const number = (id) => ($(id).value === "" ? 0 : Number($(id).value));
+  const body = {
+    area: $("service-area").value,
+    skill_id: $("service-skill").value,
+    kind: $("service-kind").value,
+    priority: number("service-priority"),
+    sort: number("service-sort"),
+    enabled: $("service-enabled").checked,
+  };
+  for (const [, key] of SERVICE_LANGS) {
+    body[`name_${key}`] = $(`service-name-${key}`).value.trim();
+    body[`description_${key}`] = $(`service-description-${key}`).value.trim();
+  }
+  return body;
+}
+
+/** The service as the hall's area lists it (name, the queue's hours and whether it is open now,
+ * the description), once per language; a language without its own name shows the English one,
+ * as the hall does. */
+function renderServicePreview() {
+  const body = serviceFromForm();
+  const skill = state.skills.find((k) => k.id === body.skill_id);
+  const area = state.areas.find((a) => a.id === body.area);
+  const items = SERVICE_LANGS.map(([lang, key]) => {
+    const item = document.createElement("article");
+    item.className = "service-preview";
+    item.lang = lang;
+    item.dataset.lang = lang;
+    const where = document.createElement("p");
+    where.className = "hint";
+    where.textContent = `${t(`lang.name.${lang}`)} · ${area ? areaLabel(area) : "—"}`;
+    const name = document.createElement("h4");
+    name.textContent = body[`name_${key}`] || body.name_en || t("services.unnamed");
+    item.append(where, name);
+    if (skill) {
+      const hours = document.createElement("p");
+      hours.className = "service-hours";
+      hours.textContent = t(skill.open_now ? "area.hours_open" : "area.hours_closed", {
+        hours: formatHours(skill.hours),
+      });
+      item.append(hours);
+    }
+    const text = body[`description_${key}`] || body.description_en;
+    if (text) {
+      const p = document.createElement("p");
+      p.textContent = text;
+      item.append(p);
+    }
+    return item;
+  });
+  const nodes = [...items];
+  if (!body.enabled) {
+    const off = document.createElement("p");
+    off.className = "notice";
+    off.textContent = t("services.not_offered");
+    nodes.unshift(off);
+  }
+  $("service-preview").replaceChildren(...nodes);
+}
+
+async function submitService() {
+  const form = $("service-form");
+  clearFieldErrors(form);
+  $("service-error").hidden = true;
+  $("service-result").textContent = "";
+  const existing = selectedService();
+  const id = existing?.id ?? $("service-id").value.trim();
+  if (!id) return fieldError("service", "id", t("admin.error.required"));
+  const body = serviceFromForm();
+  if (!body.name_zh) return fieldError("service", "name_zh", t("admin.error.required"));
+  if (!body.name_en) return fieldError("service", "name_en", t("admin.error.required"));
+  if (!existing && state.services.some((s) => s.id === id)) {
+    return fieldError("service", "id", t("services.id_taken", { id }));
+  }
+  const response = await api("PUT", `/api/admin/services/${encodeURIComponent(id)}`, body);
+  if (!response.ok) return showRefusal("service", response, $("service-error"));
+  await loadCatalogueData();
+  $("service-pick").value = id;
+  showService();
+  $("service-result").textContent = t("services.saved", { name: body.name_zh });
+}
+
+async function deleteService() {
+  const service = selectedService();
+  if (!service) return;
+  $("service-error").hidden = true;
+  const response = await api("DELETE", `/api/admin/services/${encodeURIComponent(service.id)}`);
+  if (!response.ok) return showRefusal("service", response, $("service-error"));
+  await loadCatalogueData();
+  $("service-pick").value = "";
+  showService();
+  $("service-result").textContent = t("services.deleted", { name: service.name_zh });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Announcements: the list (shown now, scheduled, expired), the form, and the hall's rendering.
+
+const ANN_LANGS = ["zh", "en", "es"];
+
+/** `datetime-local` value ↔ epoch ms, in the browser's time zone. */
+function localInput(ms) {
+  if (ms == null) return "";
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function inputMs(id) {
+  const value = $(id).value;
+  return value ? new Date(value).getTime() : null;
+}
+
+function annState(a, now) {
+  if (a.expires_at_ms && a.expires_at_ms <= now) return "expired";
+  if (a.published_at_ms > now) return "scheduled";
+  return "current";
+}
+
+function renderAnnouncements() {
+  const now = Date.now();
+  const body = $("announcements-table").tBodies[0];
+  const local = (a, field) => {
+    const key = currentLang() === "zh-CN" ? "zh" : currentLang();
+    return a[`${field}_${key}`] || a[`${field}_en`];
+  };
+  body.replaceChildren(
+    ...state.announcements.map((a) => {
+      const row = document.createElement("tr");
+      row.dataset.id = a.id;
+      const shown = a.expires_at_ms
+        ? t("ann.shown_until", { from: formatDate(a.published_at_ms), to: formatDate(a.expires_at_ms) })
+        : t("ann.shown_from", { from: formatDate(a.published_at_ms) });
+      const stateText = t(`ann.state.${annState(a, now)}`) + (a.pinned ? ` · ${t("ann.pinned")}` : "");
+      for (const text of [local(a, "title"), shown, stateText]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "actions compact";
+      const name = local(a, "title");
+      box.append(
+        actionButton("users.edit", () => editAnnouncement(a), { name }),
+        actionButton("ann.delete", () => deleteAnnouncement(a), { danger: true, name }),
+      );
+      td.append(box);
+      row.append(td);
+      return row;
+    }),
+  );
+}
+
+function resetAnnForm() {
+  state.editingAnn = null;
+  const form = $("ann-form");
+  form.reset();
+  clearFieldErrors(form);
+  $("ann-error").hidden = true;
+  $("ann-cancel").hidden = true;
+  $("ann-form-heading").textContent = t("ann.create");
+  $("ann-submit").textContent = t("ann.publish");
+  renderAnnPreview();
+}
+
+function editAnnouncement(a) {
+  resetAnnForm();
+  state.editingAnn = a;
+  for (const key of ANN_LANGS) {
+    $(`ann-title-${key}`).value = a[`title_${key}`] ?? "";
+    $(`ann-body-${key}`).value = a[`body_${key}`] ?? "";
+  }
+  $("ann-published").value = localInput(a.published_at_ms);
+  $("ann-expires").value = localInput(a.expires_at_ms);
+  $("ann-pinned").checked = Boolean(a.pinned);
+  $("ann-cancel").hidden = false;
+  $("ann-form-heading").textContent = t("ann.edit_title");
+  $("ann-submit").textContent = t("button.save");
+  renderAnnPreview();
+  $("ann-title-zh").focus();
+}
+
+function annFromForm() {
+  const body = { pinned: $("ann-pinned").checked, expires_at_ms: inputMs("ann-expires") };
+  for (const key of ["zh", "en"]) {
+    body[`title_${key}`] = $(`ann-title-${key}`).value.trim();
+    body[`body_${key}`] = $(`ann-body-${key}`).value.trim();
+  }
+  const titleEs = $("ann-title-es").value.trim();
+  const bodyEs = $("ann-body-es").value.trim();
+  // Spanish is both or neither; one alone is sent so that the server names the missing one.
+  if (titleEs || bodyEs) {
+    body.title_es = titleEs || null;
+    body.body_es = bodyEs || null;
+  }
+  const published = inputMs("ann-published");
+  if (published != null) body.published_at_ms = published;
+  return body;
+}
+
+/** The announcement as the hall's announcements area shows it, in the console's language. */
+function renderAnnPreview() {
+  const a = annFromForm();
+  const key = currentLang() === "zh-CN" ? "zh" : currentLang();
+  const field = (name) => a[`${name}_${key}`] || a[`${name}_en`] || a[`${name}_zh`] || "";
+  const item = document.createElement("li");
+  item.className = "announcement";
+  if (a.pinned) item.dataset.pinned = "true";
+  const article = document.createElement("article");
+  const h = document.createElement("h4");
+  h.textContent = field("title") || t("ann.untitled");
+  if (a.pinned) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = t("ann.pinned");
+    h.append(" ", badge);
+  }
+  const meta = document.createElement("p");
+  meta.className = "hint";
+  const parts = [t("ann.published", { date: formatDate(a.published_at_ms ?? Date.now()) })];
+  if (a.expires_at_ms) parts.push(t("ann.expires", { date: formatDate(a.expires_at_ms) }));
+  meta.textContent = parts.join(" · ");
+  const body = document.createElement("div");
+  body.className = "announcement-body";
+  for (const paragraph of field("body").split(/\n+/).filter(Boolean)) {
+    const p = document.createElement("p");
+    p.textContent = paragraph;
+    body.append(p);
+  }
+  article.append(h, meta, body);
+  item.append(article);
+  $("ann-preview").replaceChildren(item);
+}
+
+async function submitAnnouncement() {
+  const form = $("ann-form");
+  clearFieldErrors(form);
+  $("ann-error").hidden = true;
+  $("ann-result").textContent = "";
+  const body = annFromForm();
+  for (const field of ["title_zh", "title_en", "body_zh", "body_en"]) {
+    if (!body[field]) return fieldError("ann", field, t("admin.error.required"));
+  }
+  const editing = state.editingAnn;
+  const response = editing
+    ? await api("PUT", `/api/admin/announcements/${encodeURIComponent(editing.id)}`, body)
+    : await api("POST", "/api/admin/announcements", body);
+  if (!response.ok) return showRefusal("ann", response, $("ann-error"));
+  resetAnnForm();
+  $("ann-result").textContent = t(editing ? "ann.saved" : "ann.created", { title: body.title_zh });
+  await loadAnnouncements();
+}
+
+async function deleteAnnouncement(a) {
+  const response = await api("DELETE", `/api/admin/announcements/${encodeURIComponent(a.id)}`);
+  $("ann-result").textContent = response.ok
+    ? t("ann.deleted", { title: a.title_zh })
+    : t("admin.error.generic", { message: response.body.message || response.status });
+  if (state.editingAnn?.id === a.id) resetAnnForm();
+  await Promise.all([loadAnnouncements(), loadAudit()]);
+}
+
+async function loadAnnouncements() {
+  const response = await api("GET", "/api/admin/announcements");
+  if (!response.ok) return;
+  state.announcements = response.body.announcements;
+  renderAnnouncements();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispositions and away reasons: editable lists (code, names, order); system codes are not shown.
+
+const CODE_LISTS = {
+  dispositions: { path: "/api/admin/dispositions", key: "dispositions" },
+  away: { path: "/api/admin/away-reasons", key: "away_reasons" },
+};
+
+/** Makes the ids of a list's rows unique, whatever rows were removed before one is added. */
+let codeRowSerial = 0;
+
+function codeRow(prefix, code, index) {
+  const serial = codeRowSerial++;
+  const row = document.createElement("fieldset");
+  row.className = "code-row";
+  row.dataset.code = code.code ?? "";
+  const legend = document.createElement("legend");
+  legend.textContent = t("codes.row", { n: index + 1 });
+  row.append(legend);
+  const fields = document.createElement("div");
+  fields.className = "field-row";
+  for (const [field, value] of [
+    ["code", code.code ?? ""],
+    ["name_zh", code.name_zh ?? ""],
+    ["name_en", code.name_en ?? ""],
+    ["sort", String(code.sort ?? (index + 1) * 10)],
+  ]) {
+    const labelKey = CODE_LABELS[field];
+    const wrap = document.createElement("div");
+    wrap.className = "inline-field";
+    const id = `${prefix}-${serial}-${field}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = t(labelKey);
+    const input = document.createElement("input");
+    input.id = id;
+    input.dataset.field = field;
+    input.dataset.testid = id;
+    input.autocomplete = "off";
+    if (field === "sort") {
+      input.type = "number";
+      input.inputMode = "numeric";
+    }
+    input.value = value;
+    input.setAttribute("aria-describedby", `${prefix}-code-error`);
+    wrap.append(label, input);
+    fields.append(wrap);
+  }
+  const remove = actionButton(
+    "codes.remove",
+    () => {
+      row.remove();
+      renumberCodeRows(prefix);
+    },
+    { name: code.code || String(index + 1) },
+  );
+  remove.className = "danger";
+  row.append(fields, remove);
+  return row;
+}
+
+/** The label of each field of a code row. */
+const CODE_LABELS = { code: "codes.code", name_zh: "queues.name_zh", name_en: "queues.name_en", sort: "services.sort" };
+
+/** Numbers the rows again and writes their labels in the current language (edits are kept). */
+function renumberCodeRows(prefix) {
+  [...$(`${prefix}-list`).children].forEach((row, i) => {
+    row.querySelector("legend").textContent = t("codes.row", { n: i + 1 });
+    for (const input of row.querySelectorAll("input[data-field]")) {
+      const label = row.querySelector(`label[for="${input.id}"]`);
+      if (label) label.textContent = t(CODE_LABELS[input.dataset.field]);
+    }
+    const remove = row.querySelector("button");
+    remove.textContent = t("codes.remove");
+  });
+}
+
+function renderCodes(prefix) {
+  const codes = state[CODE_LISTS[prefix].key].filter((c) => !c.system);
+  $(`${prefix}-list`).replaceChildren(...codes.map((c, i) => codeRow(prefix, c, i)));
+}
+
+function codesFromForm(prefix) {
+  return [...$(`${prefix}-list`).children].map((row) => {
+    const value = (field) => row.querySelector(`[data-field="${field}"]`).value.trim();
+    return { code: value("code"), name_zh: value("name_zh"), name_en: value("name_en"), sort: Number(value("sort")) || 0 };
+  });
+}
+
+async function submitCodes(prefix) {
+  const form = $(`${prefix}-form`);
+  clearFieldErrors(form);
+  $(`${prefix}-result`).textContent = "";
+  const codes = codesFromForm(prefix);
+  const blank = codes.findIndex((c) => !c.code || !c.name_zh || !c.name_en);
+  if (blank >= 0) return fieldError(prefix, "code", t("codes.blank", { n: blank + 1 }));
+  const response = await api("PUT", CODE_LISTS[prefix].path, { codes });
+  if (!response.ok) return showCodeRefusal(prefix, response);
+  $(`${prefix}-result`).textContent = t("codes.saved");
+  await loadCatalogueData();
+}
+
+/** Every refusal of a list goes under the list (the message names the code). */
+function showCodeRefusal(prefix, response) {
+  const { body } = response;
+  const text = t(`admin.error.${["conflict", "bad_request"].includes(body.code) ? body.code : "generic"}`, {
+    message: body.message || response.status,
+  });
+  fieldError(prefix, "code", text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,6 +1060,118 @@ async function tryQuestion() {
   list.replaceChildren(head, ...items);
 }
 
+// Synonyms: the admins' groups, added to the built-in table.
+
+async function loadSynonyms() {
+  const response = await api("GET", "/api/admin/knowledge/synonyms");
+  if (!response.ok) return;
+  const body = $("syn-table").tBodies[0];
+  body.replaceChildren(
+    ...response.body.groups.map((group) => {
+      const row = document.createElement("tr");
+      row.dataset.id = group.id;
+      for (const text of [group.id, group.lang === "zh" ? "中文" : "English", group.phrases.join(" · ")]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "actions compact";
+      box.append(
+        actionButton(
+          "users.edit",
+          () => {
+            $("syn-id").value = group.id;
+            $("syn-lang").value = group.lang;
+            $("syn-phrases").value = group.phrases.join("\n");
+            $("syn-phrases").focus();
+          },
+          { name: group.id },
+        ),
+        actionButton(
+          "ann.delete",
+          async () => {
+            await api("DELETE", `/api/admin/knowledge/synonyms/${encodeURIComponent(group.id)}`);
+            await Promise.all([loadSynonyms(), loadAudit()]);
+          },
+          { danger: true, name: group.id },
+        ),
+      );
+      td.append(box);
+      row.append(td);
+      return row;
+    }),
+  );
+}
+
+async function submitSynonyms() {
+  const form = $("syn-form");
+  clearFieldErrors(form);
+  $("syn-error").hidden = true;
+  $("syn-result").textContent = "";
+  const id = $("syn-id").value.trim();
+  if (!id) return fieldError("syn", "id", t("admin.error.required"));
+  const phrases = $("syn-phrases").value.split(/\n|[,，、]/).map((p) => p.trim()).filter(Boolean);
+  const body = { lang: $("syn-lang").value, phrases };
+  const response = await api("PUT", `/api/admin/knowledge/synonyms/${encodeURIComponent(id)}`, body);
+  if (!response.ok) return showRefusal("syn", response, $("syn-error"));
+  form.reset();
+  $("syn-result").textContent = t("kb.synonyms_saved", { id });
+  await loadSynonyms();
+}
+
+// Questions without a confident answer: newest first, "write an article" from one.
+
+async function loadUnanswered() {
+  const response = await api("GET", "/api/admin/knowledge/unanswered");
+  if (!response.ok) return;
+  const body = $("unanswered-table").tBodies[0];
+  body.replaceChildren(
+    ...response.body.questions.map((q) => {
+      const row = document.createElement("tr");
+      row.dataset.question = q.question;
+      for (const text of [q.question, String(q.asked), formatDateTime(q.last_asked_at_ms)]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        row.append(td);
+      }
+      row.cells[0].lang = q.lang === "zh" ? "zh-CN" : "en";
+      const td = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "actions compact";
+      box.append(
+        actionButton("kb.write_article", () => writeArticleFor(q), { name: q.question }),
+        actionButton(
+          "kb.dismiss",
+          async () => {
+            await api("POST", "/api/admin/knowledge/unanswered/dismiss", { lang: q.lang, question: q.question });
+            await Promise.all([loadUnanswered(), loadAudit()]);
+          },
+          { name: q.question },
+        ),
+      );
+      td.append(box);
+      row.append(td);
+      return row;
+    }),
+  );
+}
+
+/** A new article in the editor, with the question as its title and keyword in its language. */
+function writeArticleFor(q) {
+  const side = (lang) => ({
+    title: q.lang === lang ? q.question : "",
+    body: "",
+    keywords: q.lang === lang ? [q.question] : [],
+  });
+  const article = { id: "", service_id: null, zh: side("zh"), en: side("en") };
+  $("kb-json").value = JSON.stringify(article, null, 2);
+  clearFieldErrors($("kb-form"));
+  $("kb-result").textContent = t("kb.write_hint");
+  $("kb-json").focus();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The admin audit log
 
@@ -638,10 +1216,20 @@ async function loadAudit() {
 // ---------------------------------------------------------------------------------------------
 
 async function loadCatalogueData() {
-  const response = await api("GET", "/api/catalogue");
-  if (!response.ok) return;
+  // The public catalogue has each queue's open-now state (for the previews); the admin one has
+  // every service, disabled ones included.
+  const [response, full] = await Promise.all([api("GET", "/api/catalogue"), api("GET", "/api/admin/catalogue")]);
+  if (!response.ok || !full.ok) return;
   state.skills = response.body.skills;
   state.holidays = response.body.holidays;
+  state.areas = full.body.areas;
+  state.services = full.body.services;
+  state.away_reasons = full.body.away_reasons;
+  state.dispositions = full.body.dispositions;
+  renderServiceChoices();
+  showService();
+  renderCodes("dispositions");
+  renderCodes("away");
   const pick = $("queue-pick");
   const keep = pick.value;
   pick.replaceChildren(
@@ -660,7 +1248,15 @@ async function loadCatalogueData() {
 
 async function refreshAll() {
   await loadCatalogueData();
-  await Promise.all([loadUsers(), loadSessions(), loadArticles(), loadAudit()]);
+  await Promise.all([
+    loadUsers(),
+    loadSessions(),
+    loadArticles(),
+    loadAnnouncements(),
+    loadSynonyms(),
+    loadUnanswered(),
+    loadAudit(),
+  ]);
 }
 
 const login = new Login({
@@ -691,6 +1287,35 @@ $("holiday-form").addEventListener("submit", (event) => {
   event.preventDefault();
   submitHoliday().then(loadAudit);
 });
+$("holiday-import-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  importHolidays().then(loadAudit);
+});
+$("service-pick").addEventListener("change", showService);
+$("service-form").addEventListener("input", renderServicePreview);
+$("service-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitService().then(loadAudit);
+});
+$("service-delete").addEventListener("click", () => deleteService().then(loadAudit));
+$("ann-form").addEventListener("input", renderAnnPreview);
+$("ann-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitAnnouncement().then(loadAudit);
+});
+$("ann-cancel").addEventListener("click", resetAnnForm);
+for (const prefix of Object.keys(CODE_LISTS)) {
+  $(`${prefix}-add`).addEventListener("click", () => {
+    const list = $(`${prefix}-list`);
+    const row = codeRow(prefix, {}, list.children.length);
+    list.append(row);
+    row.querySelector("input").focus();
+  });
+  $(`${prefix}-form`).addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitCodes(prefix).then(loadAudit);
+  });
+}
 $("kb-pick").addEventListener("change", showArticle);
 $("kb-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -700,6 +1325,11 @@ $("kb-try-form").addEventListener("submit", (event) => {
   event.preventDefault();
   tryQuestion();
 });
+$("syn-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitSynonyms().then(loadAudit);
+});
+$("unanswered-refresh").addEventListener("click", loadUnanswered);
 $("admin-audit-refresh").addEventListener("click", loadAudit);
 
 buildHoursGrid();
@@ -709,6 +1339,11 @@ setupLang(() => {
     showQueue();
     renderUsers();
     renderHolidays();
+    renderServiceChoices();
+    renderServicePreview();
+    renderAnnouncements();
+    renderAnnPreview();
+    for (const prefix of Object.keys(CODE_LISTS)) renumberCodeRows(prefix);
   }
 });
 loadCatalogue();

@@ -162,11 +162,12 @@ const CATALOGUE_KEYS = {
 };
 
 /** The name of a catalogue entry in the current language: the server's `name_zh` / `name_en`
- * (admin-edited), and for other languages the resource file's `catalogue.<kind>.<id>` when there
- * is one, else `name_en`. */
+ * (admin-edited), for Spanish the server's `name_es` when an admin wrote one (services), and for
+ * other languages the resource file's `catalogue.<kind>.<id>` when there is one, else `name_en`. */
 export function localName(entry) {
   if (!entry) return "";
   if (lang === "zh-CN") return entry.name_zh;
+  if (lang === "es" && entry.name_es) return entry.name_es;
   if (lang !== "en") {
     for (const [list, [kind, idField]] of Object.entries(CATALOGUE_KEYS)) {
       if (byId[list].get(entry[idField]) !== entry) continue;

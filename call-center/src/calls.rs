@@ -13,7 +13,9 @@ use crate::feeds::{CallLegs, call_feeds, silence};
 use crate::pending::{Pending, RatingTarget};
 use crate::state::{Call, LegOwner, Placing};
 use crate::store::{NewCallRecord, StoreRequest};
-use crate::{AgentId, CallId, ConnId, LegFailure, LegId, RelayCommand, Report, SlotFeed};
+use crate::{
+    AgentId, CallId, ConnId, LegFailure, LegId, OpId, RelayCommand, Report, SlotFeed, UnixMs,
+};
 
 /// Calls an agent may still wrap up (the most recent ones of the session).
 const MAX_WRAP_UP_BACKLOG: usize = 5;
@@ -39,6 +41,20 @@ impl CallCenter {
         citizen_id: String,
         message: ClientMessage,
     ) -> Result<(), Refusal> {
+        if crate::citizen::counted_against_cap(&message).is_some() {
+            self.gate_message(conn, citizen_id, message);
+            return Ok(());
+        }
+        self.citizen_message_checked(conn, citizen_id, message)
+    }
+
+    /// A citizen's message, past the daily message cap where it applies.
+    pub(crate) fn citizen_message_checked(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        message: ClientMessage,
+    ) -> Result<(), Refusal> {
         match message {
             ClientMessage::Call { service, sdp } => self.place_call(conn, citizen_id, service, sdp),
             ClientMessage::RejoinCall { call_id, sdp } => {
@@ -46,7 +62,7 @@ impl CallCenter {
             }
             ClientMessage::Ask { text } => self.ask(conn, text),
             ClientMessage::LeaveMessage { client_id, service, name, phone, body, call_id } => {
-                self.leave_message(conn, client_id, service, name, phone, body, call_id)
+                self.leave_message(conn, citizen_id, client_id, service, name, phone, body, call_id)
             }
             ClientMessage::Rate { call_id, ticket, code, level, comment } => {
                 let target = match (call_id, ticket, code) {
@@ -70,7 +86,7 @@ impl CallCenter {
                 self.start_voice_message(conn, call_id, sdp, service)
             }
             ClientMessage::FinishVoiceMessage { client_id, name, phone } => {
-                self.finish_voice_message(conn, client_id, name, phone)
+                self.finish_voice_message(conn, citizen_id, client_id, name, phone)
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
             other => Err(refuse(
@@ -194,8 +210,10 @@ impl CallCenter {
                 TurnAway::Closed { opens_at_ms } => opens_at_ms.map(|ms| ms.max(0) as u64),
                 _ => None,
             };
-            let then = Pending::TurnedAwayRecord { call: call.clone(), conn, reason, opens_at_ms };
-            self.store(Some(call), StoreRequest::InsertCall(record), then);
+            // A broken offer is refused as such, whatever the queue's state: the relay's check
+            // first (no leg is made), then the record.
+            let then = Pending::TurnedAwayOffer { call, conn, record, reason, opens_at_ms };
+            self.check_offer(sdp, then);
             return Ok(());
         }
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -338,6 +356,28 @@ impl CallCenter {
         };
         if !self.engine_must(arrived) {
             self.finish_call(&call, EndReason::NoAgents, None);
+        }
+    }
+
+    /// The relay's verdict on a turned-away call's offer.
+    pub(crate) fn turned_away_offer_checked(&mut self, op: OpId, result: Result<(), LegFailure>) {
+        let Some(Pending::TurnedAwayOffer { call, conn, record, reason, opens_at_ms }) =
+            self.pending.remove(&op)
+        else {
+            self.violation(format!("offer verdict for {op}, which awaits none"));
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let then =
+                    Pending::TurnedAwayRecord { call: call.clone(), conn, reason, opens_at_ms };
+                self.store(Some(call), StoreRequest::InsertCall(record), then);
+            }
+            Err(e) => {
+                self.stats.client_errors += 1;
+                let r = leg_refusal(e);
+                self.send(conn, ServerMessage::error(r.code, r.text, Some("call")));
+            }
         }
     }
 
@@ -561,13 +601,14 @@ impl CallCenter {
         }
         let request =
             StoreRequest::CallAnswered { call: call.clone(), agent: agent.0.clone(), at: self.now };
-        self.store(Some(call.clone()), request, Pending::Answer { call, agent });
+        let at = self.now;
+        self.store(Some(call.clone()), request, Pending::Answer { call, agent, at });
     }
 
     /// The answer's record came back. Committed: bridge and tell. Not committed: the call
     /// cannot go on unrecorded and ends (`media_failed`, the protocol's reason for a call that
     /// could not be carried); nobody is told it was answered.
-    pub(crate) fn answer_recorded(&mut self, call: CallId, agent: AgentId, ok: bool) {
+    pub(crate) fn answer_recorded(&mut self, call: CallId, agent: AgentId, at: UnixMs, ok: bool) {
         let connected_here = self.engine.call(&call).is_some_and(|v| {
             v.agent == Some(&agent) && v.phase == voicedesk_queue_engine::CallPhase::Connected
         });
@@ -588,7 +629,7 @@ impl CallCenter {
         }
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.connected = true;
-        c.answered_at = Some(self.now);
+        c.answered_at = Some(at);
         let (citizen_conn, skill, waited) =
             (c.citizen_conn, c.skill.clone(), self.now.since(c.queued_at));
         self.route(&call, &[]);
@@ -697,12 +738,15 @@ impl CallCenter {
         self.emit(crate::Effect::Report(Report::CallEnded { call: call.clone(), reason }));
         let message =
             ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
+        // Everyone is told once the end is written (or its write failed: the call is over
+        // anyway, and an open record is closed as `server_shutdown` at the next start); what
+        // follows for them (after-call work) waits behind it.
         let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
-        self.store(
-            Some(call.clone()),
-            request,
-            Pending::Ended { call: call.clone(), tell, message },
-        );
+        let then = Pending::Note { what: "end of a call", call: Some(call.clone()) };
+        let op = self.store(Some(call.clone()), request, then);
+        for conn in tell {
+            self.send_after(op, conn, message.clone());
+        }
     }
 
     /// Agents who just left a call: one whose console was lost meanwhile is signed out

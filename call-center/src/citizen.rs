@@ -2,7 +2,7 @@
 //! transcript to an agent), text messages, and ratings. Each acknowledgement is sent only once
 //! the store committed what it acknowledges.
 
-use voicedesk_protocol::{EndReason, ErrorCode, ServerMessage, TranscriptLine};
+use voicedesk_protocol::{ClientMessage, EndReason, ErrorCode, ServerMessage, TranscriptLine};
 use voicedesk_queue_engine::Input as EngineInput;
 
 use crate::core::CallCenter;
@@ -20,6 +20,22 @@ const MAX_QUESTION_CHARS: usize = 500;
 /// Lines of the assistant conversation kept per connection (and shown to the agent).
 const MAX_TRANSCRIPT_LINES: usize = 40;
 
+/// The window of the per-citizen message cap.
+const CAP_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Whether a citizen's message leaves (or starts recording) a message, which the daily cap
+/// applies to; if so, the client id whose earlier save is not counted (a retry of it is not a
+/// new message).
+pub(crate) fn counted_against_cap(message: &ClientMessage) -> Option<String> {
+    match message {
+        ClientMessage::LeaveMessage { client_id, .. }
+        | ClientMessage::FinishVoiceMessage { client_id, .. } => Some(client_id.clone()),
+        // Refused before the citizen speaks, not after.
+        ClientMessage::StartVoiceMessage { .. } => Some(String::new()),
+        _ => None,
+    }
+}
+
 /// A store refusal of a message or rating, as the citizen sees it.
 pub(crate) fn store_refusal(e: &StoreFailure) -> Refusal {
     match e {
@@ -33,6 +49,104 @@ pub(crate) fn store_refusal(e: &StoreFailure) -> Refusal {
 }
 
 impl CallCenter {
+    /// A message that leaves (or records) a message: handled now if none of the connection's
+    /// is in flight, else once those before it have been answered.
+    pub(crate) fn gate_message(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        message: ClientMessage,
+    ) {
+        if let Some(waiting) = self.message_gate.get_mut(&conn) {
+            waiting.push_back(message);
+            return;
+        }
+        self.message_gate.insert(conn, std::collections::VecDeque::new());
+        self.check_message_cap(conn, citizen_id, message);
+    }
+
+    /// The connection's message in flight has been answered: the next one goes, or — if the
+    /// connection closed meanwhile and nothing is left — the connection is forgotten.
+    pub(crate) fn message_answered(&mut self, conn: ConnId) {
+        let Some(waiting) = self.message_gate.get_mut(&conn) else { return };
+        if self.stopped {
+            // Shut down: nothing more is saved.
+            waiting.clear();
+        }
+        if let Some(next) = waiting.pop_front() {
+            let citizen_id = match self.conns.get(&conn).map(|c| &c.who) {
+                Some(crate::state::Who::Citizen(id)) => id.clone(),
+                _ => return,
+            };
+            self.check_message_cap(conn, citizen_id, next);
+            return;
+        }
+        self.message_gate.remove(&conn);
+        if self.closing.remove(&conn) {
+            self.disconnected(conn, crate::state::Departure::Dropped);
+            self.emit(crate::Effect::Close { conn });
+        }
+    }
+
+    /// Counts the citizen's messages of the last 24 hours; the message is handled once the
+    /// count is back and under the cap.
+    fn check_message_cap(&mut self, conn: ConnId, citizen_id: String, message: ClientMessage) {
+        let except_client_id = counted_against_cap(&message).unwrap_or_default();
+        let since = crate::UnixMs(self.now.0 - CAP_WINDOW.as_millis() as i64);
+        let request =
+            StoreRequest::CountMessages { citizen_id: citizen_id.clone(), since, except_client_id };
+        self.store(None, request, Pending::MessageCap { conn, citizen_id, message });
+    }
+
+    pub(crate) fn message_cap_counted(
+        &mut self,
+        conn: ConnId,
+        citizen_id: String,
+        message: ClientMessage,
+        result: Result<StoreReply, StoreFailure>,
+    ) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        let request = message.type_name();
+        // A text message or a finished voice message is in flight until its write is
+        // answered; anything else is over once this is decided.
+        let saves = matches!(
+            message,
+            ClientMessage::LeaveMessage { .. } | ClientMessage::FinishVoiceMessage { .. }
+        );
+        let cap = self.config.messages_per_citizen_per_day;
+        let outcome = match result {
+            Ok(StoreReply::Count(left)) if left >= u64::from(cap) => {
+                if request == "finish_voice_message" {
+                    // Nothing will be saved: the recording goes.
+                    self.drop_own_voice_draft(conn);
+                }
+                Err(refuse(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "you have left {cap} messages in the last 24 hours, the most we take; \
+                         staff will answer those first"
+                    ),
+                ))
+            }
+            Ok(StoreReply::Count(_)) => self.citizen_message_checked(conn, citizen_id, message),
+            Ok(other) => {
+                self.violation(format!("message count answered {other:?}"));
+                Err(refuse(ErrorCode::Internal, "it could not be saved; please try again"))
+            }
+            Err(e) => Err(store_refusal(&e)),
+        };
+        let in_flight = saves && outcome.is_ok();
+        if let Err(r) = outcome {
+            self.stats.client_errors += 1;
+            self.send(conn, ServerMessage::error(r.code, r.text, Some(request)));
+        }
+        if !in_flight {
+            self.message_answered(conn);
+        }
+    }
+
     /// `ask`: the question goes to the assistant; the answer comes back as an input.
     pub(crate) fn ask(&mut self, conn: ConnId, text: String) -> Result<(), Refusal> {
         let question = text.trim().to_owned();
@@ -134,6 +248,7 @@ impl CallCenter {
     pub(crate) fn leave_message(
         &mut self,
         conn: ConnId,
+        citizen_id: String,
         client_id: String,
         service: Option<String>,
         name: Option<String>,
@@ -162,6 +277,7 @@ impl CallCenter {
             reason: self.message_reason(conn, call.as_ref()),
             created_at,
             due_at: crate::UnixMs(due_ms),
+            citizen_id,
         };
         self.store(
             None,
@@ -200,6 +316,7 @@ impl CallCenter {
                 self.send(conn, ServerMessage::error(r.code, r.text, Some("leave_message")));
             }
         }
+        self.message_answered(conn);
     }
 
     /// `rate`: a call of this citizen that was answered and ended, or an answered message by

@@ -87,6 +87,7 @@ impl CallCenter {
                 audit_pending: false,
                 handled: Vec::new(),
                 queue_status: Vec::new(),
+                sign_out_when_free: false,
             },
         );
     }
@@ -143,8 +144,49 @@ impl CallCenter {
         }
     }
 
+    /// A user to sign out (their account was disabled, their password reset …): an agent on
+    /// an answered call finishes it first — the call ends as it would, the agent is told, and
+    /// then the console is signed out; anyone else is signed out now.
+    pub(crate) fn sign_out_when_free(&mut self, user_id: &str) {
+        let busy = self.members.get(user_id).is_some_and(|m| m.role == Role::Agent)
+            && self.member_call(user_id).is_some();
+        match self.members.get_mut(user_id) {
+            Some(m) if busy => m.sign_out_when_free = true,
+            _ => self.signed_out(user_id),
+        }
+    }
+
+    /// Agents waiting to be signed out whose call is over and whose console has heard
+    /// everything held for it: signed out now.
+    pub(crate) fn sign_out_freed(&mut self) {
+        let due: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.sign_out_when_free && !self.held.contains_key(&m.conn))
+            .map(|(id, _)| id.clone())
+            .filter(|id| self.member_call(id).is_none())
+            .collect();
+        for user_id in due {
+            self.signed_out(&user_id);
+        }
+    }
+
+    /// The connection closed (its reader ended). With a message in flight, the citizen still
+    /// hears its answer — the driver keeps the outbox, whose writer flushes before it closes —
+    /// and the connection is forgotten after it (`message_answered`).
+    pub(crate) fn connection_closed(&mut self, conn: ConnId) {
+        if self.message_gate.contains_key(&conn) {
+            self.closing.insert(conn);
+        } else {
+            self.disconnected(conn, Departure::Dropped);
+        }
+    }
+
     pub(crate) fn disconnected(&mut self, conn: ConnId, departure: Departure) {
+        self.message_gate.remove(&conn);
+        self.closing.remove(&conn);
         let Some(c) = self.conns.remove(&conn) else { return };
+        self.held.remove(&conn);
         self.voice_of_gone_connection(c.citizen.voice);
         match c.who {
             Who::Citizen(_) => {

@@ -34,6 +34,8 @@ pub struct CoreConfig {
     pub wallboard: crate::WallboardConfig,
     /// The longest voice message.
     pub voice_max: Duration,
+    /// Messages (text and voice) one citizen may leave in 24 hours.
+    pub messages_per_citizen_per_day: u32,
 }
 
 impl CoreConfig {
@@ -46,6 +48,7 @@ impl CoreConfig {
             id_seed,
             wallboard: crate::WallboardConfig::default(),
             voice_max: Duration::from_secs(120),
+            messages_per_citizen_per_day: 5,
         }
     }
 }
@@ -92,6 +95,17 @@ pub struct CallCenter {
     pub(crate) lost: BTreeMap<(CallId, crate::Side), UnixMs>,
     pub(crate) timers: TimerTable,
     pub(crate) pending: BTreeMap<OpId, Pending>,
+    /// Messages per connection waiting for a commit, and those queued behind them.
+    pub(crate) held: BTreeMap<ConnId, VecDeque<(Option<OpId>, ServerMessage)>>,
+    /// Citizen connections with a message (text or voice) in flight, and the messages waiting
+    /// behind it: one connection's messages are counted against the daily cap and saved one
+    /// at a time, so a burst of them cannot slip past the cap together.
+    pub(crate) message_gate: BTreeMap<ConnId, VecDeque<ClientMessage>>,
+    /// Connections that closed while a message was in flight: they are forgotten (and
+    /// [`Effect::Close`]d) once it has been answered, so the citizen still hears the answer.
+    pub(crate) closing: std::collections::BTreeSet<ConnId>,
+    /// While a take over is handed to the engine: the write the agent's `call_ended` waits for.
+    pub(crate) take_over_write: Option<OpId>,
     next_op: u64,
     next_call: u64,
     effects: VecDeque<Effect>,
@@ -127,6 +141,10 @@ impl CallCenter {
             lost: BTreeMap::new(),
             timers,
             pending: BTreeMap::new(),
+            held: BTreeMap::new(),
+            take_over_write: None,
+            message_gate: BTreeMap::new(),
+            closing: std::collections::BTreeSet::new(),
             next_op: 0,
             next_call: 0,
             effects: VecDeque::new(),
@@ -150,10 +168,9 @@ impl CallCenter {
                 self.resumed(conn, citizen_id, citizen_token)
             }
             Input::Client { conn, message } => self.client_message(conn, message),
-            Input::Disconnected { conn } => {
-                self.disconnected(conn, crate::state::Departure::Dropped)
-            }
+            Input::Disconnected { conn } => self.connection_closed(conn),
             Input::SignedOut { user_id } => self.signed_out(&user_id),
+            Input::SignOutWhenFree { user_id } => self.sign_out_when_free(&user_id),
             Input::Catalogue { routing, agent_skills } => self.catalogue(routing, agent_skills),
             Input::LegCreated { op, result } => self.leg_created(op, result),
             Input::LegConnected { leg } => self.leg_connected(leg),
@@ -162,6 +179,7 @@ impl CallCenter {
             Input::Store { op, result } => self.store_done(op, result),
             Input::Searched { op, answer } => self.searched(op, answer),
             Input::RecordingStarted { op, result } => self.recording_started(op, result),
+            Input::OfferChecked { op, result } => self.turned_away_offer_checked(op, result),
             Input::Shutdown => self.shutdown(),
         }
         self.settle();
@@ -216,6 +234,12 @@ impl CallCenter {
         (self.engine.queue_len() + self.engine.ringing_count(), self.calls.len())
     }
 
+    /// Whether the core still serves this connection (a connection that closed with a message
+    /// in flight is served until it is answered; then [`Effect::Close`] is emitted).
+    pub fn has_connection(&self, conn: ConnId) -> bool {
+        self.conns.contains_key(&conn)
+    }
+
     /// The agents signed in, whose skills a [`Input::Catalogue`] should carry.
     pub fn signed_in_agents(&self) -> Vec<String> {
         self.members
@@ -235,6 +259,7 @@ impl CallCenter {
     /// What follows every input: agents freed by it are looked at.
     fn settle(&mut self) {
         self.after_agents_freed();
+        self.sign_out_freed();
         self.wallboard.dirty = true;
     }
 
@@ -242,10 +267,48 @@ impl CallCenter {
         self.effects.push_back(effect);
     }
 
-    /// Queues a message to a connection the core knows.
+    /// Queues a message to a connection the core knows. Behind a message waiting for a commit
+    /// ([`CallCenter::send_after`]) it waits too, so a connection hears everything in order.
     pub(crate) fn send(&mut self, conn: ConnId, message: ServerMessage) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match self.held.get_mut(&conn) {
+            Some(queue) => queue.push_back((None, message)),
+            None => self.emit(Effect::Send { conn, message }),
+        }
+    }
+
+    /// Queues a message that reports what store operation `op` writes: it is released once
+    /// that operation has been answered, and later messages to the connection wait behind it.
+    pub(crate) fn send_after(&mut self, op: OpId, conn: ConnId, message: ServerMessage) {
         if self.conns.contains_key(&conn) {
-            self.emit(Effect::Send { conn, message });
+            self.held.entry(conn).or_default().push_back((Some(op), message));
+        }
+    }
+
+    /// `op` was answered: messages waiting for it (and those queued behind them) go out.
+    pub(crate) fn release(&mut self, op: OpId) {
+        let conns: Vec<ConnId> = self.held.keys().copied().collect();
+        for conn in conns {
+            let Some(queue) = self.held.get_mut(&conn) else { continue };
+            for (waits_for, _) in queue.iter_mut() {
+                if *waits_for == Some(op) {
+                    *waits_for = None;
+                }
+            }
+            let mut out = Vec::new();
+            while queue.front().is_some_and(|(waits_for, _)| waits_for.is_none()) {
+                if let Some((_, message)) = queue.pop_front() {
+                    out.push(message);
+                }
+            }
+            if queue.is_empty() {
+                self.held.remove(&conn);
+            }
+            for message in out {
+                self.emit(Effect::Send { conn, message });
+            }
         }
     }
 
@@ -266,10 +329,16 @@ impl CallCenter {
     }
 
     /// Emits a store operation and remembers what to do with its answer.
-    pub(crate) fn store(&mut self, call: Option<CallId>, request: StoreRequest, then: Pending) {
+    pub(crate) fn store(
+        &mut self,
+        call: Option<CallId>,
+        request: StoreRequest,
+        then: Pending,
+    ) -> OpId {
         let op = self.op();
         self.pending.insert(op, then);
         self.emit(Effect::Store { op, call, request });
+        op
     }
 
     /// Emits a leg request and remembers what to do with the leg.
@@ -277,6 +346,13 @@ impl CallCenter {
         let op = self.op();
         self.pending.insert(op, then);
         self.emit(Effect::CreateLeg { op, sdp, slots: role.receive_slots() });
+    }
+
+    /// Asks the relay whether an offer could be answered, without making a leg.
+    pub(crate) fn check_offer(&mut self, sdp: String, then: Pending) {
+        let op = self.op();
+        self.pending.insert(op, then);
+        self.emit(Effect::CheckOffer { op, sdp, slots: Role::Citizen.receive_slots() });
     }
 
     pub(crate) fn start_recording(&mut self, leg: LegId, then: Pending) {

@@ -51,6 +51,16 @@ pub enum Effect {
     /// Command the relay without waiting; only a failure comes back
     /// ([`crate::Input::RelayFailed`]).
     Relay(RelayCommand),
+    /// Ask the relay whether it could answer `sdp` (its own check, no leg made); the verdict
+    /// comes back as [`crate::Input::OfferChecked`].
+    CheckOffer {
+        /// Names the result.
+        op: OpId,
+        /// The client's offer.
+        sdp: String,
+        /// Receive slots a leg would have.
+        slots: usize,
+    },
     /// Start recording a leg (at most `max`); the answer comes back as
     /// [`crate::Input::RecordingStarted`].
     StartRecording {

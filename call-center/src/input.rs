@@ -83,13 +83,22 @@ pub enum Input {
         /// What.
         message: ClientMessage,
     },
-    /// The connection closed (or the driver dropped it as too slow).
+    /// The connection closed (or the driver dropped it as too slow). If a message of the
+    /// connection is in flight, the core still sends its answer and then emits
+    /// [`crate::Effect::Close`]; the driver keeps the outbox until then
+    /// ([`crate::CallCenter::has_connection`]).
     Disconnected {
         /// The connection.
         conn: ConnId,
     },
     /// A user signed out (or was signed out): their open connection ends now.
     SignedOut {
+        /// The user.
+        user_id: String,
+    },
+    /// A user to sign out once free: an agent on an answered call finishes it (and hears of
+    /// its end) first; anyone else is signed out at once.
+    SignOutWhenFree {
         /// The user.
         user_id: String,
     },
@@ -133,6 +142,13 @@ pub enum Input {
         op: OpId,
         /// What the store answered.
         result: Result<StoreReply, StoreFailure>,
+    },
+    /// The relay's verdict on [`crate::Effect::CheckOffer`].
+    OfferChecked {
+        /// The request.
+        op: OpId,
+        /// `Err` with why the offer cannot be answered.
+        result: Result<(), LegFailure>,
     },
     /// The relay's answer to [`crate::Effect::StartRecording`].
     RecordingStarted {

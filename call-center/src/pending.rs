@@ -38,9 +38,16 @@ pub(crate) enum Pending {
     /// An offer's record: then the agent is told.
     Offer { call: CallId, agent: AgentId, message: ServerMessage },
     /// An answer's record: then both sides are told and the media bridged.
-    Answer { call: CallId, agent: AgentId },
-    /// A call's end record: then everyone on it is told.
-    Ended { call: CallId, tell: Vec<ConnId>, message: ServerMessage },
+    Answer { call: CallId, agent: AgentId, at: crate::UnixMs },
+    /// A turned-away call's offer being checked (a broken offer is `bad_sdp` whatever the
+    /// queue's state): then its record.
+    TurnedAwayOffer {
+        call: CallId,
+        conn: ConnId,
+        record: crate::store::NewCallRecord,
+        reason: EndReason,
+        opens_at_ms: Option<u64>,
+    },
     /// A write nothing waits on (its failure is reported).
     Note { what: &'static str, call: Option<CallId> },
     /// A staff member's audit entry: the action goes ahead only once it is committed.
@@ -71,4 +78,7 @@ pub(crate) enum Pending {
     VoiceSave { conn: ConnId, client_id: String, draft: crate::state::VoiceDraft },
     /// A question to the assistant.
     Search { conn: ConnId, question: String },
+    /// The count of a citizen's messages of the last day: under the cap, the message that
+    /// leaves (or records) one is handled.
+    MessageCap { conn: ConnId, citizen_id: String, message: voicedesk_protocol::ClientMessage },
 }

@@ -119,19 +119,23 @@ impl CallCenter {
         self.relay(RelayCommand::SetFeeds { call: None, feeds });
         let request =
             StoreRequest::CallTransferred { call: call.clone(), skill: skill.0, at: self.now };
-        self.store(
-            Some(call.clone()),
-            request,
-            Pending::Note { what: "transfer", call: Some(call.clone()) },
-        );
+        let then = Pending::Note { what: "transfer", call: Some(call.clone()) };
+        let op = self.store(Some(call.clone()), request, then);
         self.freed_agents.push(agent.0.clone());
+        // Both sides hear of the transfer once it is recorded.
         let ended = ServerMessage::CallEnded {
             call_id: call.0.clone(),
             reason: EndReason::Transferred,
             opens_at_ms: None,
         };
-        self.send_to_member(&agent.0, ended);
-        self.send(citizen_conn, ServerMessage::CallTransferred { call_id: call.0, service });
+        if let Some(conn) = self.members.get(&agent.0).map(|m| m.conn) {
+            self.send_after(op, conn, ended);
+        }
+        self.send_after(
+            op,
+            citizen_conn,
+            ServerMessage::CallTransferred { call_id: call.0, service },
+        );
     }
 
     /// `wrap_up`: disposition and notes of a recent call, committed, then acknowledged.

@@ -22,6 +22,7 @@ impl CallCenter {
             }));
         }
         let ok = result.is_ok();
+        self.release(op);
         match pending {
             Pending::PlaceRecord { call } => self.place_recorded(call, ok),
             Pending::TurnedAwayRecord { call, conn, reason, opens_at_ms } => {
@@ -33,14 +34,7 @@ impl CallCenter {
             Pending::Offer { call, agent, message } => {
                 self.offer_recorded(call, agent, message, ok)
             }
-            Pending::Answer { call, agent } => self.answer_recorded(call, agent, ok),
-            Pending::Ended { tell, message, .. } => {
-                // The call is over whether or not its end was written (an open record is
-                // closed as `server_shutdown` at the next start): everyone on it is told.
-                for conn in tell {
-                    self.send(conn, message.clone());
-                }
-            }
+            Pending::Answer { call, agent, at } => self.answer_recorded(call, agent, at, ok),
             Pending::Note { .. } => {}
             Pending::Audit { user_id, call, action, conn } => {
                 self.audited(user_id, call, action, conn, ok)
@@ -60,11 +54,15 @@ impl CallCenter {
             Pending::Rating { conn, shown, level } => {
                 self.rating_stored(conn, shown, level, result)
             }
+            Pending::MessageCap { conn, citizen_id, message } => {
+                self.message_cap_counted(conn, citizen_id, message, result)
+            }
             other @ (Pending::PlaceLeg { .. }
             | Pending::Headset { .. }
             | Pending::Rejoin { .. }
             | Pending::VoiceLeg { .. }
             | Pending::VoiceStart { .. }
+            | Pending::TurnedAwayOffer { .. }
             | Pending::Search { .. }) => {
                 self.violation(format!("store answer for {op}, which awaits {other:?}"));
             }
@@ -90,15 +88,15 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         Pending::Answer { call, .. } => {
             ("answer", Some(call.clone()), "call ended as media_failed; nobody told of an answer")
         }
-        Pending::Ended { call, .. } => {
-            ("end call", Some(call.clone()), "told anyway; closed at next start")
-        }
         Pending::Note { what, call } => (what, call.clone(), "nothing waits on it"),
         Pending::Audit { call, .. } => ("audit", Some(call.clone()), "the action is refused"),
         Pending::WrapUp { call, .. } => {
             ("wrap-up", Some(call.clone()), "the agent is told to try again")
         }
         Pending::Message { .. } => ("message", None, "the citizen is told; nothing acknowledged"),
+        Pending::MessageCap { .. } => {
+            ("count messages", None, "the citizen is told; nothing recorded")
+        }
         Pending::RatingLookup { .. } => ("rating lookup", None, "the citizen is told"),
         Pending::Rating { .. } => ("rating", None, "the citizen is told; nothing acknowledged"),
         Pending::VoiceSave { .. } => {
@@ -109,6 +107,7 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         | Pending::Rejoin { .. }
         | Pending::VoiceLeg { .. }
         | Pending::VoiceStart { .. }
+        | Pending::TurnedAwayOffer { .. }
         | Pending::Search { .. } => ("not a store request", None, "violation"),
     }
 }

@@ -69,6 +69,9 @@ pub(crate) struct Member {
     pub(crate) handled: Vec<CallId>,
     /// Agent: the queue status last sent.
     pub(crate) queue_status: Vec<QueueSummary>,
+    /// Agent: signed out (account disabled …) as soon as the call in progress has ended and
+    /// the agent has been told.
+    pub(crate) sign_out_when_free: bool,
 }
 
 /// A staff member on a call.

@@ -89,6 +89,8 @@ pub struct MessageRecord {
     pub created_at: UnixMs,
     /// When staff must have answered it (two working days).
     pub due_at: UnixMs,
+    /// The citizen who left it (a retry by another citizen is a conflict).
+    pub citizen_id: String,
 }
 
 /// A voice message to commit: the driver stops the recording of `leg`, writes the Ogg/Opus
@@ -113,6 +115,8 @@ pub struct VoiceMessageRecord {
     pub created_at: UnixMs,
     /// When staff must have answered it.
     pub due_at: UnixMs,
+    /// The citizen who left it.
+    pub citizen_id: String,
 }
 
 /// What a rating is about.
@@ -218,12 +222,26 @@ pub enum StoreRequest {
         /// Its secret code.
         code: String,
     },
+    /// Count the messages a citizen left since a time (for the per-citizen daily cap).
+    CountMessages {
+        /// The citizen's opaque identity id.
+        citizen_id: String,
+        /// From when.
+        since: UnixMs,
+        /// A message not counted: the one being retried (empty: none).
+        except_client_id: String,
+    },
 }
 
 impl StoreRequest {
     /// Whether the request writes (as opposed to reads).
     pub fn is_write(&self) -> bool {
-        !matches!(self, StoreRequest::ReadCall { .. } | StoreRequest::VerifyTicket { .. })
+        !matches!(
+            self,
+            StoreRequest::ReadCall { .. }
+                | StoreRequest::VerifyTicket { .. }
+                | StoreRequest::CountMessages { .. }
+        )
     }
 }
 
@@ -265,6 +283,8 @@ pub enum StoreReply {
     Call(Option<CallFacts>),
     /// [`StoreRequest::VerifyTicket`]: the message, if ticket and code match.
     Ticket(Option<TicketFacts>),
+    /// [`StoreRequest::CountMessages`]: how many.
+    Count(u64),
 }
 
 /// Why a store operation failed.

@@ -357,13 +357,16 @@ impl CallCenter {
                 staff: user_id.to_owned(),
                 at: self.now,
             };
-            self.store(
-                Some(call.clone()),
-                request,
-                Pending::Note { what: "take over", call: Some(call.clone()) },
-            );
-            // The engine frees the agent and lets the call go: `hand_over` follows.
+            let then = Pending::Note { what: "take over", call: Some(call.clone()) };
+            let op = self.store(Some(call.clone()), request, then);
+            // The agent learns who takes the call over while still on it: `hand_over` ends the
+            // agent's part next, and the console says at the top of the wrap-up who took it.
+            self.notify_support(call);
+            // The engine frees the agent and lets the call go: `hand_over` follows, and the
+            // agent hears of it once the take over is recorded.
+            self.take_over_write = Some(op);
             self.engine_must(EngineInput::TakenOver { call: call.clone() });
+            self.take_over_write = None;
         } else {
             self.route(call, &[]);
         }
@@ -386,7 +389,10 @@ impl CallCenter {
                 reason: EndReason::TakenOver,
                 opens_at_ms: None,
             };
-            self.send_to_member(&agent.0, ended);
+            match (self.take_over_write, self.members.get(&agent.0).map(|m| m.conn)) {
+                (Some(op), Some(conn)) => self.send_after(op, conn, ended),
+                _ => self.send_to_member(&agent.0, ended),
+            }
             self.freed_agents.push(agent.0);
         }
     }

@@ -154,6 +154,7 @@ impl CallCenter {
     pub(crate) fn finish_voice_message(
         &mut self,
         conn: ConnId,
+        citizen_id: String,
         client_id: String,
         name: Option<String>,
         phone: Option<String>,
@@ -181,6 +182,7 @@ impl CallCenter {
             reason: self.message_reason(conn, draft.call.as_ref()),
             created_at,
             due_at: crate::UnixMs(due),
+            citizen_id,
         };
         let key = draft.call.clone();
         self.store(
@@ -235,6 +237,7 @@ impl CallCenter {
                 self.send(conn, ServerMessage::error(r.code, r.text, Some("finish_voice_message")));
             }
         }
+        self.message_answered(conn);
     }
 
     /// A draft is over: its own leg is closed; a live call's leg hears the hold tune again.
@@ -262,6 +265,13 @@ impl CallCenter {
             self.relay(RelayCommand::DiscardRecording { leg });
         }
         self.let_go_of_draft(draft);
+    }
+
+    /// Drops the connection's voice message draft, if any, without a word to the citizen.
+    pub(crate) fn drop_own_voice_draft(&mut self, conn: ConnId) {
+        if let Some(draft) = self.conns.get_mut(&conn).and_then(|c| c.citizen.voice.take()) {
+            self.discard(&draft);
+        }
     }
 
     /// `cancel_voice_message`.

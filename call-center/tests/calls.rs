@@ -64,6 +64,19 @@ fn a_bad_offer_is_refused_before_any_record() {
 }
 
 #[test]
+fn a_bad_offer_is_bad_sdp_even_when_the_call_would_be_turned_away() {
+    let mut sim = Sim::new();
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "bad".into() });
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::BadSdp, .. }]),
+        "{told:?}"
+    );
+    assert!(sim.store_log.is_empty(), "no record for a refused offer");
+}
+
+#[test]
 fn a_call_nobody_can_take_is_turned_away_without_media_after_its_record() {
     let mut sim = Sim::new();
     let citizen = sim.citizen();
@@ -354,4 +367,55 @@ fn shutdown_ends_every_call_as_server_shutdown_and_tells_both_sides() {
         ))
     );
     assert_eq!(sim.core.poll_timeout(), None);
+}
+
+fn closed(sim: &Sim, conn: voicedesk_call_center::ConnId) -> bool {
+    sim.effects.iter().any(|e| matches!(e, Effect::Close { conn: c } if *c == conn))
+}
+
+#[test]
+fn an_agent_signed_out_when_free_finishes_the_call_hears_its_end_then_is_signed_out() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    let (citizen, call) = sim.connected_call(agent);
+    sim.take(agent);
+    sim.input(Input::SignOutWhenFree { user_id: "agent1".into() });
+    assert!(!closed(&sim, agent), "the call goes on");
+    assert!(sim.take(agent).is_empty());
+
+    // The end's write is held: the agent hears nothing yet, and is not signed out yet.
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallEnded { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    sim.say(citizen, ClientMessage::HangUp { call_id: call.0.clone() });
+    assert!(!closed(&sim, agent));
+    sim.release(Answer::Ok);
+    let to_agent = sim.take(agent);
+    let ended = to_agent.iter().position(|m| {
+        matches!(m, ServerMessage::CallEnded { reason: EndReason::CitizenHangUp, .. })
+    });
+    let expired = to_agent
+        .iter()
+        .position(|m| matches!(m, ServerMessage::Error { code: ErrorCode::SessionExpired, .. }));
+    assert!(
+        matches!((ended, expired), (Some(e), Some(x)) if e < x),
+        "call_ended, then signed out: {to_agent:?}"
+    );
+    assert!(closed(&sim, agent));
+    assert_eq!(sim.ends_written(), vec![(call, EndReason::CitizenHangUp)], "not cut short");
+    assert!(sim.core.signed_in_agents().is_empty());
+}
+
+#[test]
+fn a_free_agent_signed_out_when_free_is_signed_out_at_once() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("agent1");
+    sim.input(Input::SignOutWhenFree { user_id: "agent1".into() });
+    assert!(
+        sim.take(agent)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Error { code: ErrorCode::SessionExpired, .. }))
+    );
+    assert!(closed(&sim, agent));
+    assert!(sim.core.signed_in_agents().is_empty());
 }

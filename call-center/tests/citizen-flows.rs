@@ -4,6 +4,7 @@ mod common;
 
 use common::{Answer, Sim};
 use voicedesk_call_center::store::{StoreFailure, StoreRequest};
+use voicedesk_call_center::{Effect, Input};
 use voicedesk_protocol::{ClientMessage, EndReason, ErrorCode, ServerMessage};
 
 fn message(client_id: &str, call_id: Option<String>) -> ClientMessage {
@@ -232,4 +233,97 @@ fn a_wrap_up_of_someone_elses_call_is_refused() {
         &sim.take(agent)[..],
         [ServerMessage::Error { code: ErrorCode::UnknownCall, .. }]
     ));
+}
+
+#[test]
+fn a_sixth_message_in_a_day_is_refused_rate_limited_but_a_retry_of_a_saved_one_is_not() {
+    let mut sim = Sim::new();
+    let citizen = sim.citizen();
+    for i in 1..=5 {
+        sim.say(citizen, message(&format!("m-{i}"), None));
+    }
+    let saved = sim.take(citizen);
+    assert_eq!(saved.len(), 5, "{saved:?}");
+    assert!(saved.iter().all(|m| matches!(m, ServerMessage::MessageSaved { .. })), "{saved:?}");
+
+    sim.say(citizen, message("m-6", None));
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::RateLimited, request_type: Some(r), .. }] if r == "leave_message"),
+        "{told:?}"
+    );
+    assert!(!sim.messages_committed.contains("m-6"), "nothing written");
+
+    // The retry of a message already saved is not a new one.
+    sim.say(citizen, message("m-5", None));
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::MessageSaved { client_id, .. }] if client_id == "m-5"),
+        "{told:?}"
+    );
+    // Another citizen is not held to this one's count.
+    let other = sim.citizen();
+    sim.say(other, message("m-7", None));
+    assert!(matches!(&sim.take(other)[..], [ServerMessage::MessageSaved { .. }]));
+}
+
+#[test]
+fn a_message_cap_count_that_fails_refuses_the_message_and_writes_nothing() {
+    let mut sim = Sim::new();
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CountMessages { .. }) {
+            Answer::Fail(StoreFailure::Unavailable("down".into()))
+        } else {
+            Answer::Ok
+        }
+    });
+    let citizen = sim.citizen();
+    sim.say(citizen, message("m-1", None));
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::Internal, .. }]),
+        "{told:?}"
+    );
+    assert!(sim.messages_committed.is_empty());
+}
+
+#[test]
+fn a_burst_of_messages_is_counted_one_at_a_time_so_it_cannot_slip_past_the_cap() {
+    let mut sim = Sim::new();
+    sim.store_policy = Box::new(|_| Answer::Hold);
+    let citizen = sim.citizen();
+    for i in 1..=7 {
+        sim.say(citizen, message(&format!("m-{i}"), None));
+    }
+    assert_eq!(sim.held.len(), 1, "one message in flight, the others wait behind it");
+    while !sim.held.is_empty() {
+        sim.release(Answer::Ok);
+    }
+    let told = sim.take(citizen);
+    let saved = told.iter().filter(|m| matches!(m, ServerMessage::MessageSaved { .. })).count();
+    let capped = told
+        .iter()
+        .filter(|m| matches!(m, ServerMessage::Error { code: ErrorCode::RateLimited, .. }))
+        .count();
+    assert_eq!((saved, capped), (5, 2), "{told:?}");
+    assert_eq!(sim.messages_committed.len(), 5);
+}
+
+#[test]
+fn a_citizen_who_leaves_with_a_message_in_flight_hears_it_saved_before_the_close() {
+    let mut sim = Sim::new();
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::InsertMessage(_)) { Answer::Hold } else { Answer::Ok }
+    });
+    let citizen = sim.citizen();
+    sim.say(citizen, message("m-1", None));
+    sim.input(Input::Disconnected { conn: citizen });
+    let closed = |sim: &Sim| {
+        sim.effects.iter().any(|e| matches!(e, Effect::Close { conn } if *conn == citizen))
+    };
+    assert!(!closed(&sim), "kept while its message is in flight");
+    sim.release(Answer::Ok);
+    assert!(matches!(&sim.take(citizen)[..], [ServerMessage::MessageSaved { .. }]));
+    assert!(closed(&sim), "then forgotten");
+    assert!(!sim.core.has_connection(citizen));
 }

@@ -234,3 +234,22 @@ fn a_transfer_sends_supporters_away_and_the_citizen_back_to_hold() {
     assert!(t.sim.hears(t.c).is_empty(), "the citizen's slots have no source: the hold tune plays");
     assert!(t.sim.ends_written().is_empty(), "a transfer is not an end");
 }
+
+#[test]
+fn the_agent_hears_who_takes_the_call_over_before_the_call_ends_for_them() {
+    let mut t = call_with_staff();
+    t.sim.take(t.agent);
+    t.sim.join(t.staff, &t.call, SupportMode::TakeOver);
+    let to_agent = t.sim.take(t.agent);
+    let told_who = to_agent.iter().position(|m| {
+        matches!(m, ServerMessage::SupportChanged { supporters, .. }
+            if supporters.iter().any(|s| s.mode == SupportMode::TakeOver))
+    });
+    let ended = to_agent
+        .iter()
+        .position(|m| matches!(m, ServerMessage::CallEnded { reason: EndReason::TakenOver, .. }));
+    assert!(
+        matches!((told_who, ended), (Some(w), Some(e)) if w < e),
+        "support_changed naming the take over, then call_ended: {to_agent:?}"
+    );
+}

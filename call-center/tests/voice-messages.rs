@@ -161,3 +161,37 @@ fn cancelling_drops_the_recording_and_a_second_start_is_refused_meanwhile() {
     assert!(sim.recording.is_empty());
     sim.input(Input::Disconnected { conn: citizen });
 }
+
+#[test]
+fn a_voice_message_past_the_daily_cap_is_refused_before_the_citizen_speaks() {
+    let mut sim = Sim::new();
+    let citizen = sim.citizen();
+    for i in 1..=5 {
+        let message = ClientMessage::LeaveMessage {
+            client_id: format!("text-message-{i:04}"),
+            service: None,
+            name: None,
+            phone: None,
+            body: "call me".into(),
+            call_id: None,
+        };
+        sim.say(citizen, message);
+    }
+    sim.take(citizen);
+    let legs_before = sim.legs_made.len();
+    sim.say(
+        citizen,
+        ClientMessage::StartVoiceMessage {
+            call_id: None,
+            sdp: Some("offer".into()),
+            service: None,
+        },
+    );
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::RateLimited, request_type: Some(r), .. }] if r == "start_voice_message"),
+        "{told:?}"
+    );
+    assert_eq!(sim.legs_made.len(), legs_before, "no leg made, nothing recorded");
+    assert!(sim.recording.is_empty());
+}

@@ -69,10 +69,10 @@ fn input(step: &Step) -> Option<Input> {
             }
             Input::ConfigureQueue { skill: skill(s), settings }
         }
-        Step::LogIn { agent: a, ref skills: s } => {
+        Step::LogIn { agent: a, skills: ref s } => {
             Input::AgentLoggedIn { agent: agent(a), skills: skills(s) }
         }
-        Step::SetSkills { agent: a, ref skills: s } => {
+        Step::SetSkills { agent: a, skills: ref s } => {
             Input::SetAgentSkills { agent: agent(a), skills: skills(s) }
         }
         Step::LogOut { agent: a } => Input::AgentLoggedOut { agent: agent(a) },
@@ -109,7 +109,7 @@ fn run(start: Instant, steps: &[Step]) -> Vec<String> {
     let mut engine = Engine::new(EngineConfig::default(), anchor);
     let mut now = start;
     let mut effects = Vec::new();
-    let mut drain = |engine: &mut Engine, effects: &mut Vec<String>| {
+    let drain = |engine: &mut Engine, effects: &mut Vec<String>| {
         while let Some(command) = engine.poll_command() {
             effects.push(format!("{command:?}"));
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use rtc::crypto::{BlockCipherAlgorithm, RTCCrypto};
-use rtc::shared::marshal::Unmarshal;
+use rtc::shared::marshal::{Marshal, Unmarshal};
 use voicedesk_media_relay::srtp_fast::{Decrypted, FastSrtp, KeyTap};
 
 /// A tap that has "seen" the two master keys and salts of an AES-CM DTLS-SRTP session, in
@@ -33,11 +33,22 @@ fuzz_target!(|data: &[u8]| {
         Decrypted::Packet(_) | Decrypted::Rejected | Decrypted::GiveUp => {}
     }
 
-    // The input as a plain RTP packet from the other side.
-    let mut buf = data;
-    let Ok(header) = rtc::rtp::header::Header::unmarshal(&mut buf) else { return };
-    let Some(sealed) = theirs.encrypt(data, &header) else { return };
-    if let Decrypted::Packet(plain) = ours.decrypt(&sealed) {
-        assert_eq!(plain.len(), data.len());
+    // The input as a plain RTP packet from the other side: its header as the relay writes
+    // headers (marshalled again, so a malformed extension cannot make the two disagree), then
+    // whatever followed the header as the payload.
+    let mut rest = data;
+    let Ok(header) = rtc::rtp::header::Header::unmarshal(&mut rest) else { return };
+    let Ok(marshalled) = header.marshal() else { return };
+    let mut plain = marshalled.to_vec();
+    plain.extend_from_slice(rest);
+    let Some(sealed) = theirs.encrypt(&plain, &header) else { return };
+    // A fresh receiver: the garbage above may have made `ours` try the other key order.
+    let Some(mut receiver) = FastSrtp::from_tap(&tap([a, b])) else { panic!("keys from the tap") };
+    match receiver.decrypt(&sealed) {
+        Decrypted::Packet(got) => assert_eq!(&got[..], &plain[..]),
+        other => panic!("the other side's packet was not decrypted: {}", match other {
+            Decrypted::Rejected => "rejected",
+            _ => "given up",
+        }),
     }
 });

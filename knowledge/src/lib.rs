@@ -29,7 +29,8 @@ pub mod synonyms;
 pub use analysis::analyze;
 pub use article::{Article, Localized, builtin_articles, load_dir};
 pub use scope::Referral;
-pub use search::{Answer, Confidence, ConfidenceRule, Hit, KnowledgeBase};
+pub use search::{Answer, Confidence, ConfidenceRule, Hit, KnowledgeBase, MissRecorder};
+pub use synonyms::SynonymGroup;
 
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,7 @@ use crate::analysis::{self, EN, ZH, ZH_BIGRAM};
 use crate::correct;
 use crate::facets::Facets;
 use crate::scope::{self, Referral};
-use crate::synonyms::{self, SYNONYM_WEIGHT};
+use crate::synonyms::{self, SYNONYM_WEIGHT, SynonymGroup};
 use crate::{Article, Error, Lang, detect_lang};
 
 /// Weight of a match in an article's title.
@@ -215,7 +215,15 @@ pub struct KnowledgeBase {
     /// a typo is corrected to. Rebuilt on every change of the articles.
     vocabulary: RwLock<HashMap<String, usize>>,
     rule: ConfidenceRule,
+    /// The admins' synonym groups, applied after the built-in table.
+    synonyms: RwLock<Vec<SynonymGroup>>,
+    /// Told of every question [`KnowledgeBase::answer`] had no confident answer to.
+    miss_recorder: RwLock<Option<MissRecorder>>,
 }
+
+/// What [`KnowledgeBase::record_misses`] calls with a question that got no confident answer and
+/// its language. Called on the answering thread: it should only hand the question on.
+pub type MissRecorder = Box<dyn Fn(&str, Lang) + Send + Sync>;
 
 impl std::fmt::Debug for KnowledgeBase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -270,6 +278,8 @@ impl KnowledgeBase {
             articles: RwLock::new(map),
             vocabulary,
             rule: ConfidenceRule::default(),
+            synonyms: RwLock::new(Vec::new()),
+            miss_recorder: RwLock::new(None),
         })
     }
 
@@ -436,9 +446,56 @@ impl KnowledgeBase {
         (hits, known)
     }
 
-    /// Answers a question in `lang` (detected when `None`): the best article when the
-    /// confidence is high, suggestions otherwise. Pure apart from reading the index.
+    /// Replaces the admins' synonym groups (each [`SynonymGroup::normalized`]); the next
+    /// question is expanded with them.
+    pub fn set_synonyms(&self, groups: Vec<SynonymGroup>) {
+        *self.synonyms.write().unwrap_or_else(PoisonError::into_inner) = groups;
+    }
+
+    /// Adds a synonym group, or replaces the one with its id; returns the replaced one.
+    pub fn upsert_synonyms(&self, group: SynonymGroup) -> Option<SynonymGroup> {
+        let mut groups = self.synonyms.write().unwrap_or_else(PoisonError::into_inner);
+        let before = groups.iter().position(|g| g.id == group.id).map(|i| groups.remove(i));
+        groups.push(group);
+        before
+    }
+
+    /// Removes the synonym group with this id; returns it.
+    pub fn remove_synonyms(&self, id: &str) -> Option<SynonymGroup> {
+        let mut groups = self.synonyms.write().unwrap_or_else(PoisonError::into_inner);
+        groups.iter().position(|g| g.id == id).map(|i| groups.remove(i))
+    }
+
+    /// The admins' synonym groups, by id.
+    pub fn synonyms(&self) -> Vec<SynonymGroup> {
+        let mut groups = self.synonyms.read().unwrap_or_else(PoisonError::into_inner).clone();
+        groups.sort_by(|a, b| a.id.cmp(&b.id));
+        groups
+    }
+
+    /// From now on, [`KnowledgeBase::answer`] calls `recorder` with every question it has no
+    /// confident answer to ([`KnowledgeBase::preview_answer`] never does).
+    pub fn record_misses(&self, recorder: MissRecorder) {
+        *self.miss_recorder.write().unwrap_or_else(PoisonError::into_inner) = Some(recorder);
+    }
+
+    /// Answers a citizen's question in `lang` (detected when `None`): the best article when
+    /// the confidence is high, suggestions otherwise. A question without a confident answer is
+    /// handed to the recorder set by [`KnowledgeBase::record_misses`], if any.
     pub fn answer(&self, question: &str, lang: Option<Lang>) -> Answer {
+        let answer = self.preview_answer(question, lang);
+        if answer.confidence == Confidence::Low
+            && let Some(record) =
+                self.miss_recorder.read().unwrap_or_else(PoisonError::into_inner).as_ref()
+        {
+            record(question, answer.lang);
+        }
+        answer
+    }
+
+    /// [`KnowledgeBase::answer`] without recording a miss (an admin trying a question). Pure
+    /// apart from reading the index.
+    pub fn preview_answer(&self, question: &str, lang: Option<Lang>) -> Answer {
         let lang = lang.unwrap_or_else(|| detect_lang(question));
         let (mut hits, known) = self.ranked(question, lang, ANSWER_DEPTH);
         let elsewhere = scope::elsewhere(question, lang);
@@ -492,7 +549,10 @@ impl KnowledgeBase {
     /// (weight [`SYNONYM_WEIGHT`]) in the language's fields, each field with its boost, summed.
     fn query(&self, question: &str, lang: Lang) -> Option<BooleanQuery> {
         let f = self.fields;
-        let expansions = synonyms::expand(question, lang);
+        let expansions = {
+            let extra = self.synonyms.read().unwrap_or_else(PoisonError::into_inner);
+            synonyms::expand_with(question, lang, &extra)
+        };
         let plans: Vec<(&str, Vec<(Field, f32)>)> = match lang {
             Lang::Zh => vec![
                 (

@@ -8,7 +8,55 @@
 //! Matching: Chinese phrases match as substrings (no segmentation needed, so 退休金 matches in
 //! 我的退休金呢 whatever jieba does with it); English phrases match whole words of the lower-cased
 //! question (so "card" does not match "cardiology").
+use serde::{Deserialize, Serialize};
+
 use crate::Lang;
+
+/// A synonym group an admin wrote (kept in the store): applied like the built-in groups, after
+/// them. English phrases are kept lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynonymGroup {
+    /// Stable snake_case id (1..=64 characters of `a-z`, `0-9`, `_`, starting with a letter).
+    pub id: String,
+    /// The language of the phrases.
+    pub lang: Lang,
+    /// 2..=20 phrases, each 1..=40 characters, each once.
+    pub phrases: Vec<String>,
+}
+
+impl SynonymGroup {
+    /// The group with its phrases trimmed (and lower-cased for English), or what is wrong with
+    /// it, naming the field: `id` or `phrases`.
+    pub fn normalized(mut self) -> Result<SynonymGroup, (&'static str, String)> {
+        let id_ok = (1..=64).contains(&self.id.len())
+            && self.id.starts_with(|c: char| c.is_ascii_lowercase())
+            && self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !id_ok {
+            let message = "1 to 64 characters of a-z, 0-9 and _, starting with a letter";
+            return Err(("id", format!("id {:?}: {message}", self.id)));
+        }
+        let mut phrases: Vec<String> = Vec::with_capacity(self.phrases.len());
+        for phrase in &self.phrases {
+            let phrase = match self.lang {
+                Lang::Zh => phrase.trim().to_owned(),
+                Lang::En => phrase.trim().to_lowercase(),
+            };
+            if phrase.is_empty() || phrase.chars().count() > 40 {
+                return Err(("phrases", format!("{phrase:?}: a phrase of 1 to 40 characters")));
+            }
+            if phrases.contains(&phrase) {
+                return Err(("phrases", format!("{phrase:?} is listed twice")));
+            }
+            phrases.push(phrase);
+        }
+        if !(2..=20).contains(&phrases.len()) {
+            return Err(("phrases", "a group has 2 to 20 phrases".to_owned()));
+        }
+        self.phrases = phrases;
+        Ok(self)
+    }
+}
 
 /// The weight of a term that only a synonym brought into the query (the question's own terms
 /// weigh 1).
@@ -186,6 +234,30 @@ pub fn expand(question: &str, lang: Lang) -> Vec<&'static str> {
             for phrase in group.iter().filter(|p| !occurs(p)) {
                 if !added.contains(phrase) {
                     added.push(phrase);
+                }
+            }
+        }
+    }
+    added
+}
+
+/// [`expand`], then the phrases of the admins' groups in `extra` (those of `lang`) by the same
+/// rule, without duplicates.
+pub fn expand_with(question: &str, lang: Lang, extra: &[SynonymGroup]) -> Vec<String> {
+    let mut added: Vec<String> = expand(question, lang).into_iter().map(str::to_owned).collect();
+    let haystack = match lang {
+        Lang::Zh => question.to_lowercase(),
+        Lang::En => words(question),
+    };
+    let occurs = |phrase: &str| match lang {
+        Lang::Zh => haystack.contains(phrase),
+        Lang::En => haystack.contains(&format!(" {phrase} ")),
+    };
+    for group in extra.iter().filter(|g| g.lang == lang) {
+        if group.phrases.iter().any(|p| occurs(p)) {
+            for phrase in group.phrases.iter().filter(|p| !occurs(p)) {
+                if !added.contains(phrase) {
+                    added.push(phrase.clone());
                 }
             }
         }

@@ -3,8 +3,8 @@
 use std::sync::LazyLock;
 
 use voicedesk_knowledge::{
-    Article, Confidence, ConfidenceRule, Error, KnowledgeBase, Lang, Localized, analyze,
-    builtin_articles, detect_lang, load_dir, synonyms,
+    Article, Confidence, ConfidenceRule, Error, KnowledgeBase, Lang, Localized, SynonymGroup,
+    analyze, builtin_articles, detect_lang, load_dir, synonyms,
 };
 
 static KB: LazyLock<KnowledgeBase> = LazyLock::new(|| KnowledgeBase::builtin().unwrap());
@@ -199,4 +199,60 @@ fn empty_questions_have_no_answer() {
         let answer = KB.answer(q, None);
         assert!(answer.best.is_none() && answer.suggestions.is_empty(), "{q:?}");
     }
+}
+
+#[test]
+fn an_admins_synonym_group_applies_to_the_next_question() {
+    let kb = KnowledgeBase::builtin().unwrap();
+    assert!(kb.search("zorblax", Some(Lang::En), 3).is_empty(), "no article knows the word");
+    let group = SynonymGroup {
+        id: "card_slang".into(),
+        lang: Lang::En,
+        phrases: vec![" Zorblax ".into(), "social security card".into()],
+    }
+    .normalized()
+    .unwrap();
+    assert_eq!(group.phrases[0], "zorblax", "trimmed and lower-cased");
+    kb.set_synonyms(vec![group.clone()]);
+    let hits = kb.search("zorblax", Some(Lang::En), 3);
+    assert!(!hits.is_empty());
+    assert!(hits[0].title.to_lowercase().contains("card"), "{:?}", hits[0].title);
+    // Chinese questions are not expanded by an English group.
+    assert_eq!(
+        synonyms::expand_with("zorblax", Lang::Zh, std::slice::from_ref(&group)),
+        Vec::<String>::new()
+    );
+    assert_eq!(kb.synonyms(), vec![group]);
+    kb.set_synonyms(Vec::new());
+    assert!(kb.search("zorblax", Some(Lang::En), 3).is_empty(), "removed at once");
+}
+
+#[test]
+fn a_bad_synonym_group_names_the_field() {
+    let group = |id: &str, phrases: &[&str]| SynonymGroup {
+        id: id.into(),
+        lang: Lang::Zh,
+        phrases: phrases.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    assert_eq!(group("Bad Id", &["a", "b"]).normalized().unwrap_err().0, "id");
+    assert_eq!(group("ok", &["养老金"]).normalized().unwrap_err().0, "phrases");
+    assert_eq!(group("ok", &["养老金", " 养老金 "]).normalized().unwrap_err().0, "phrases");
+    assert_eq!(group("ok", &["养老金", " "]).normalized().unwrap_err().0, "phrases");
+    assert!(group("ok", &["养老金", "养老钱"]).normalized().is_ok());
+}
+
+#[test]
+fn questions_without_a_confident_answer_are_recorded_and_previews_are_not() {
+    use std::sync::{Arc, Mutex};
+    let kb = KnowledgeBase::builtin().unwrap();
+    let seen: Arc<Mutex<Vec<(String, Lang)>>> = Arc::default();
+    let sink = seen.clone();
+    kb.record_misses(Box::new(move |q, lang| sink.lock().unwrap().push((q.to_owned(), lang))));
+
+    assert_eq!(kb.answer("异地就医备案怎么办", None).confidence, Confidence::High);
+    let miss = "flimflam quux wibble";
+    assert_eq!(kb.preview_answer(miss, None).confidence, Confidence::Low);
+    assert!(seen.lock().unwrap().is_empty(), "a confident answer and a preview record nothing");
+    assert_eq!(kb.answer(miss, None).confidence, Confidence::Low);
+    assert_eq!(*seen.lock().unwrap(), vec![(miss.to_owned(), Lang::En)]);
 }

@@ -20,6 +20,7 @@ mod other;
 mod probe;
 mod reports;
 mod scenario;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,9 @@ enum Command {
     WsIdle(other::WsIdleArgs),
     /// Committed call records per second on a store (SQLite or Postgres).
     Store(other::StoreArgs),
+    /// A steady churn (calls, messages, reconnects, staff joins) for minutes or hours, then the
+    /// server's memory, open files, threads and live counts against their baseline.
+    Soak(soak::SoakArgs),
     /// Writes a month of records (a million calls by default) into Postgres with a seeded
     /// generator, then times the month's report in every grouping.
     Reports(reports::ReportsArgs),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Burst(args) => runtime.block_on(scenario::run_burst(args)),
         Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
         Command::Store(args) => runtime.block_on(other::store(args)),
+        Command::Soak(args) => runtime.block_on(soak::run(args)),
         Command::Reports(args) => runtime.block_on(reports::reports(args)),
     };
     match result {

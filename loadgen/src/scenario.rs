@@ -51,7 +51,7 @@ pub(crate) struct CallsArgs {
     agents_prefix: String,
     /// The agents' password.
     #[arg(long, default_value = "demo")]
-    password: String,
+    pub(crate) password: String,
     /// Limit for each setup step (a signaling reply, media connecting), in seconds.
     #[arg(long, default_value_t = 30.0)]
     setup_timeout: f64,
@@ -67,12 +67,39 @@ pub(crate) struct CallsArgs {
     ice_check_interval_ms: u64,
     /// The service the citizens choose.
     #[arg(long, default_value = "pension_benefit_inquiry")]
-    service: String,
+    pub(crate) service: String,
+}
+
+impl CallsArgs {
+    /// The options the agents' tasks read, for scenarios other than `calls` (no steady window).
+    pub(crate) fn for_agents(
+        server: &str,
+        agents: usize,
+        agents_prefix: &str,
+        password: &str,
+        setup_timeout: f64,
+        service: &str,
+    ) -> Self {
+        CallsArgs {
+            server: server.to_owned(),
+            calls: agents,
+            duration: 0.0,
+            ramp: None,
+            server_pid: None,
+            agents_prefix: agents_prefix.to_owned(),
+            password: password.to_owned(),
+            setup_timeout,
+            login_concurrency: 4,
+            drain: 0.0,
+            ice_check_interval_ms: 50,
+            service: service.to_owned(),
+        }
+    }
 }
 
 /// Where the run is; tasks watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(crate) enum Phase {
     /// Setting up and talking.
     Talk,
     /// Citizens hang up.
@@ -82,24 +109,24 @@ enum Phase {
 }
 
 /// Shared by every task.
-struct Ctx {
-    http: String,
-    ws_citizen: String,
-    ws_agent: String,
-    args: CallsArgs,
-    step: Duration,
-    engine: EngineHandle,
+pub(crate) struct Ctx {
+    pub(crate) http: String,
+    pub(crate) ws_citizen: String,
+    pub(crate) ws_agent: String,
+    pub(crate) args: CallsArgs,
+    pub(crate) step: Duration,
+    pub(crate) engine: EngineHandle,
 }
 
 /// What an agent task saw.
 #[derive(Debug, Default)]
-struct AgentOutcome {
+pub(crate) struct AgentOutcome {
     tag: Tag,
     leg: Option<LegId>,
     setup_error: Option<String>,
     /// Calls that reached `call_connected` at this agent.
     connected_calls: Vec<String>,
-    errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 /// What a citizen task saw.
@@ -120,13 +147,13 @@ struct CitizenOutcome {
 }
 
 /// A tag: a role letter and a 24-bit index.
-fn tag(role: u8, index: usize) -> Tag {
+pub(crate) fn tag(role: u8, index: usize) -> Tag {
     let [_, a, b, c] = (index as u32).to_be_bytes();
     [role, a, b, c]
 }
 
 /// The first line of an error, bounded, for grouping failure reasons.
-fn short(e: impl std::fmt::Display) -> String {
+pub(crate) fn short(e: impl std::fmt::Display) -> String {
     let text = e.to_string();
     let line = text.lines().next().unwrap_or("");
     line.chars().take(160).collect()
@@ -134,7 +161,7 @@ fn short(e: impl std::fmt::Display) -> String {
 
 /// Reads until `want` matches; an `error`, a `call_ended` or a failed `media_state` on the
 /// way is a failure of `stage`.
-async fn wait_for(
+pub(crate) async fn wait_for(
     ws: &mut SignalingClient,
     timeout: Duration,
     stage: &str,
@@ -223,7 +250,7 @@ async fn agent_setup(
     Ok(ws)
 }
 
-async fn agent(
+pub(crate) async fn agent(
     ctx: Arc<Ctx>,
     index: usize,
     logins: Arc<Semaphore>,

@@ -200,7 +200,7 @@ pub async fn update(
 }
 
 /// Disables or enables the account. Disabling deletes its sessions at once (the caller tells
-/// the hub to close its console). The last enabled administrator and one's own account cannot
+/// the core to close its console). The last enabled administrator and one's own account cannot
 /// be disabled.
 pub async fn set_disabled(
     store: &dyn Store,

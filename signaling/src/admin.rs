@@ -1,6 +1,6 @@
 //! The catalogue over HTTP: `GET /api/catalogue` for every page, and the admin API that edits
 //! services, skills (queues), agents' skills and the holiday calendar. Every change is
-//! committed to the store first, then the hub reloads the catalogue into the engine, so it
+//! committed to the store first, then the driver hands the catalogue to the core, so it
 //! takes effect at once without a restart.
 
 use axum::Json;
@@ -11,16 +11,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use voicedesk_protocol::Role;
-use voicedesk_queue_engine::WeeklyHours;
+use voicedesk_queue_engine::{EngineConfig, WeeklyHours};
 use voicedesk_store::{
-    AgentSkill, Holiday, HolidayKind, Service, ServiceKind, Skill, StoreError, User,
+    AgentSkill, Holiday, HolidayKind, LabelledCode, Service, ServiceKind, Skill, StoreError, User,
 };
 
 use crate::AppState;
-use crate::catalogue::Routing;
 use crate::clock::now_ms;
+use crate::driver::DriverInput;
 use crate::http::{api_error, signed_in_user};
-use crate::hub::HubInput;
 
 /// `GET /api/catalogue` — areas, enabled services, skills with their hours and whether they
 /// are open now, away reasons, dispositions and holidays. Public: the hall needs it.
@@ -29,7 +28,11 @@ pub(crate) async fn catalogue(State(app): State<AppState>) -> Response {
         Ok(c) => c,
         Err(e) => return store_failure(e),
     };
-    let routing = Routing::new(&catalogue, app.config.utc_offset_minutes, app.config.always_open);
+    let routing = crate::catalogue::routing(
+        &catalogue,
+        app.config.utc_offset_minutes,
+        app.config.always_open,
+    );
     let now = now_ms();
     let skills: Vec<_> = catalogue
         .skills
@@ -113,8 +116,16 @@ pub(crate) async fn audit_change(
         _ => "delete",
     };
     let target = format!("{kind}:{id}");
-    crate::admin_audit::record(app, Some(actor), &format!("{kind}.{action}"), &target, before, after, None)
-        .await;
+    crate::admin_audit::record(
+        app,
+        Some(actor),
+        &format!("{kind}.{action}"),
+        &target,
+        before,
+        after,
+        None,
+    )
+    .await;
 }
 
 /// The catalogue as it is now (for the "before" of an audit entry).
@@ -125,9 +136,13 @@ async fn current(app: &AppState) -> Result<voicedesk_store::Catalogue, Response>
 /// Maps a store refusal to a 4xx that names the problem; anything else is a 503.
 pub(crate) fn store_failure(e: StoreError) -> Response {
     match e {
-        StoreError::InvalidValue { .. } | StoreError::InvalidReference { .. } => {
-            api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string())
-        }
+        // The field a refusal is about, so the console shows it next to that field.
+        StoreError::InvalidValue { field, .. } => field_error(field, &e.to_string()),
+        StoreError::InvalidReference { target, .. } => match target {
+            "skill" => field_error("skill_id", &e.to_string()),
+            "hall area" => field_error("area", &e.to_string()),
+            _ => api_error(StatusCode::BAD_REQUEST, "bad_request", &e.to_string()),
+        },
         StoreError::InUse { .. } | StoreError::Conflict { .. } => {
             api_error(StatusCode::CONFLICT, "conflict", &e.to_string())
         }
@@ -175,14 +190,14 @@ fn overlapping_spans(hours: &str) -> Option<String> {
     None
 }
 
-/// Commits through `write`, then tells the hub to reload the catalogue.
+/// Commits through `write`, then tells the driver to reload the catalogue.
 async fn commit<F>(app: &AppState, write: F) -> Response
 where
     F: Future<Output = Result<Response, StoreError>>,
 {
     match write.await {
         Ok(response) => {
-            app.hub.send(HubInput::CatalogueChanged).await;
+            app.hub.send(DriverInput::CatalogueChanged).await;
             response
         }
         Err(e) => store_failure(e),
@@ -208,6 +223,11 @@ pub(crate) struct SkillBody {
     max_waiting: Option<u32>,
     #[serde(default)]
     max_wait_secs: Option<u32>,
+    /// Service level target: `service_level_pct` % of calls answered within this many seconds.
+    #[serde(default)]
+    service_level_secs: Option<u32>,
+    #[serde(default)]
+    service_level_pct: Option<u32>,
     #[serde(default)]
     sort: i32,
 }
@@ -236,6 +256,8 @@ pub(crate) async fn put_skill(
         hours: b.hours,
         max_waiting: b.max_waiting,
         max_wait_secs: b.max_wait_secs,
+        service_level_secs: b.service_level_secs,
+        service_level_pct: b.service_level_pct,
         sort: b.sort,
         updated_at_ms: now_ms(),
     };
@@ -289,6 +311,10 @@ pub(crate) struct ServiceBody {
     #[serde(default)]
     description_en: String,
     #[serde(default)]
+    name_es: String,
+    #[serde(default)]
+    description_es: String,
+    #[serde(default)]
     priority: i32,
     #[serde(default)]
     sort: i32,
@@ -320,6 +346,8 @@ pub(crate) async fn put_service(
         name_en: b.name_en,
         description_zh: b.description_zh,
         description_en: b.description_en,
+        name_es: b.name_es,
+        description_es: b.description_es,
         priority: b.priority,
         sort: b.sort,
         enabled: b.enabled,
@@ -357,6 +385,126 @@ pub(crate) async fn delete_service(
         commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await;
     if response.status().is_success() {
         audit_change(&app, &user, "service", &id, before, None).await;
+    }
+    response
+}
+
+/// `GET /api/admin/catalogue` — admin: the whole catalogue as stored, disabled services
+/// included (the public `/api/catalogue` lists only the services citizens are offered).
+pub(crate) async fn admin_catalogue(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    match app.store.catalogue().await {
+        Ok(catalogue) => Json(json!(catalogue)).into_response(),
+        Err(e) => store_failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CodesBody {
+    codes: Vec<CodeBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CodeBody {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    #[serde(default)]
+    sort: i32,
+}
+
+impl CodesBody {
+    fn into_codes(self) -> Vec<LabelledCode> {
+        self.codes
+            .into_iter()
+            .map(|c| LabelledCode {
+                code: c.code,
+                name_zh: c.name_zh,
+                name_en: c.name_en,
+                sort: c.sort,
+                system: false,
+            })
+            .collect()
+    }
+}
+
+/// The two lists of labelled codes an admin edits.
+#[derive(Clone, Copy)]
+enum CodeList {
+    AwayReasons,
+    Dispositions,
+}
+
+/// `PUT /api/admin/away-reasons` — replaces the away reasons agents pick from (the system
+/// reason `missed_calls` is kept). The call-center engine accepts a fixed set of away reasons
+/// ([`EngineConfig::DEFAULT_AWAY_REASONS`]) until it reads them from the catalogue, so a code
+/// outside that set is refused rather than offered to agents and then turned down.
+pub(crate) async fn put_away_reasons(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<CodesBody>, JsonRejection>,
+) -> Response {
+    replace_code_list(app, headers, request, CodeList::AwayReasons).await
+}
+
+/// `PUT /api/admin/dispositions` — replaces the wrap-up outcomes agents pick from; one that a
+/// wrap-up already uses cannot be removed (409, nothing changed).
+pub(crate) async fn put_dispositions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<CodesBody>, JsonRejection>,
+) -> Response {
+    replace_code_list(app, headers, request, CodeList::Dispositions).await
+}
+
+async fn replace_code_list(
+    app: AppState,
+    headers: HeaderMap,
+    request: Result<Json<CodesBody>, JsonRejection>,
+    list: CodeList,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let codes = b.into_codes();
+    if let CodeList::AwayReasons = list
+        && let Some(unknown) =
+            codes.iter().find(|c| !EngineConfig::DEFAULT_AWAY_REASONS.contains(&c.code.as_str()))
+    {
+        let known = EngineConfig::DEFAULT_AWAY_REASONS.join(", ");
+        let message = format!(
+            "away reason {:?}: the call-center engine accepts only {known} for now",
+            unknown.code
+        );
+        return field_error("code", &message);
+    }
+    let before = match current(&app).await {
+        Ok(c) => match list {
+            CodeList::AwayReasons => c.away_reasons,
+            CodeList::Dispositions => c.dispositions,
+        },
+        Err(refused) => return refused,
+    };
+    let before: Vec<&LabelledCode> = before.iter().filter(|c| !c.system).collect();
+    let (kind, id) = match list {
+        CodeList::AwayReasons => ("away_reasons", "all"),
+        CodeList::Dispositions => ("dispositions", "all"),
+    };
+    let response = commit(&app, async {
+        match list {
+            CodeList::AwayReasons => app.store.replace_away_reasons(&codes).await?,
+            CodeList::Dispositions => app.store.replace_dispositions(&codes).await?,
+        }
+        Ok(Json(json!({ "codes": codes })).into_response())
+    })
+    .await;
+    if response.status().is_success() {
+        audit_change(&app, &user, kind, id, Some(json!(before)), Some(json!(codes))).await;
     }
     response
 }
@@ -468,6 +616,95 @@ pub(crate) async fn put_holiday(
     response
 }
 
+/// Largest request body of the holiday import: a year's calendar is a few kilobytes.
+pub(crate) const MAX_IMPORT_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportBody {
+    /// The calendar file: CSV with the header `day,kind,name_zh,name_en` (see [`parse_holidays`]).
+    csv: String,
+}
+
+/// A calendar file as holidays: CSV, UTF-8, a header row naming the columns `day`
+/// (`YYYY-MM-DD`), `kind` (`holiday` or `workday`), `name_zh` and `name_en`, in any order; one
+/// day per row. The error names the line.
+fn parse_holidays(text: &str) -> Result<Vec<Holiday>, String> {
+    #[derive(Deserialize)]
+    struct Row {
+        day: String,
+        kind: HolidayKind,
+        name_zh: String,
+        name_en: String,
+    }
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| format!("line 1: {e}"))?.clone();
+    for column in ["day", "kind", "name_zh", "name_en"] {
+        if !headers.iter().any(|h| h == column) {
+            return Err(format!(
+                "line 1: the header row lacks the column {column:?} (expected day,kind,name_zh,name_en)"
+            ));
+        }
+    }
+    let mut holidays = Vec::new();
+    for (i, row) in reader.deserialize::<Row>().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => format!("line {line}: {err}"),
+            _ => format!("line {line}: {e}"),
+        })?;
+        if let Some(first) = holidays.iter().position(|h: &Holiday| h.day == row.day) {
+            return Err(format!("line {line}: {} is already on line {}", row.day, first + 2));
+        }
+        let holiday =
+            Holiday { day: row.day, kind: row.kind, name_zh: row.name_zh, name_en: row.name_en };
+        holidays.push(holiday);
+    }
+    if holidays.is_empty() {
+        return Err("the file lists no day".to_owned());
+    }
+    Ok(holidays)
+}
+
+/// `POST /api/admin/holidays/import` — adds (or replaces) every day of a calendar file at once
+/// (`{"csv": "…"}`, see [`parse_holidays`]); a file with one bad row changes nothing and the
+/// error names the row. Days already in the calendar and not in the file are kept.
+pub(crate) async fn import_holidays(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<ImportBody>, JsonRejection>,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let holidays = match parse_holidays(&b.csv) {
+        Ok(holidays) => holidays,
+        Err(message) => return field_error("file", &message),
+    };
+    let before: Vec<Holiday> = match current(&app).await {
+        Ok(c) => {
+            c.holidays.into_iter().filter(|h| holidays.iter().any(|n| n.day == h.day)).collect()
+        }
+        Err(refused) => return refused,
+    };
+    match app.store.upsert_holidays(&holidays).await {
+        Ok(()) => {
+            app.hub.send(DriverInput::CatalogueChanged).await;
+        }
+        // The store's refusal names the value of a row: the admin fixes the file.
+        Err(e @ StoreError::InvalidValue { .. }) => return field_error("file", &e.to_string()),
+        Err(e) => return store_failure(e),
+    }
+    let first = holidays.first().map_or("", |h| h.day.as_str());
+    let last = holidays.last().map_or("", |h| h.day.as_str());
+    let target = format!("holidays:{first}..{last}");
+    let (before, after) = (Some(json!(before)), Some(json!(holidays)));
+    crate::admin_audit::record(&app, Some(&user), "holidays.import", &target, before, after, None)
+        .await;
+    Json(json!({ "imported": holidays.len() })).into_response()
+}
+
 /// `DELETE /api/admin/holidays/{day}`.
 pub(crate) async fn delete_holiday(
     State(app): State<AppState>,
@@ -573,6 +810,111 @@ pub(crate) async fn delete_article(
     }
 }
 
+/// `GET /api/admin/knowledge/synonyms` — the admins' synonym groups (the built-in table is in
+/// the binary and not listed).
+pub(crate) async fn synonyms(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    Json(json!({ "groups": app.knowledge.synonyms() })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SynonymBody {
+    lang: voicedesk_knowledge::Lang,
+    phrases: Vec<String>,
+}
+
+/// `PUT /api/admin/knowledge/synonyms/{id}` — creates or replaces a synonym group; the next
+/// question (a citizen's, or "try a question") is expanded with it.
+pub(crate) async fn put_synonym(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Result<Json<SynonymBody>, JsonRejection>,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    let group = voicedesk_knowledge::SynonymGroup { id, lang: b.lang, phrases: b.phrases };
+    let group = match group.normalized() {
+        Ok(group) => group,
+        Err((field, message)) => return field_error(field, &message),
+    };
+    let json = serde_json::to_string(&group).unwrap_or_default();
+    // Committed first, then applied: a restart loads the groups from the store.
+    if let Err(e) = app.store.upsert_kb_synonym(&group.id, &json, now_ms()).await {
+        return store_failure(e);
+    }
+    let before = app.knowledge.upsert_synonyms(group.clone());
+    let (id, before) = (group.id.clone(), before.map(|g| json!(g)));
+    audit_change(&app, &user, "synonyms", &id, before, Some(json!(group))).await;
+    Json(json!({ "group": group })).into_response()
+}
+
+/// `DELETE /api/admin/knowledge/synonyms/{id}`.
+pub(crate) async fn delete_synonym(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match admin(&app, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let found = match app.store.delete_kb_synonym(&id).await {
+        Ok(found) => found,
+        Err(e) => return store_failure(e),
+    };
+    if let Some(before) = app.knowledge.remove_synonyms(&id) {
+        audit_change(&app, &user, "synonyms", &id, Some(json!(before)), None).await;
+    }
+    deleted(found, "synonym group")
+}
+
+/// `GET /api/admin/knowledge/unanswered` — the questions citizens asked that got no confident
+/// answer, the most recently asked first, with how often each was asked.
+pub(crate) async fn unanswered(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = admin(&app, &headers).await {
+        return refused;
+    }
+    match app.store.kb_unanswered(200).await {
+        Ok(questions) => Json(json!({ "questions": questions })).into_response(),
+        Err(e) => store_failure(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DismissBody {
+    lang: String,
+    question: String,
+}
+
+/// `POST /api/admin/knowledge/unanswered/dismiss` — takes a question off the list (its article
+/// is written, or it needs none); `404` when it is not listed.
+pub(crate) async fn dismiss_unanswered(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<DismissBody>, JsonRejection>,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
+    };
+    match app.store.dismiss_kb_unanswered(&b.lang, &b.question).await {
+        Ok(true) => {
+            let before = json!({ "lang": b.lang, "question": b.question });
+            audit_change(&app, &user, "unanswered", &b.lang, Some(before), None).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => deleted(false, "unanswered question"),
+        Err(e) => store_failure(e),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TryBody {
@@ -595,14 +937,41 @@ pub(crate) async fn try_question(
     if question.is_empty() || question.chars().count() > 500 {
         return api_error(StatusCode::BAD_REQUEST, "bad_request", "a question of 1-500 characters");
     }
-    let answer = app.knowledge.answer(question, None);
+    // A preview: an admin's try is not a citizen's unanswered question.
+    let answer = app.knowledge.preview_answer(question, None);
     let ranked = app.knowledge.search(question, Some(answer.lang), 5);
     Json(json!({ "answer": answer, "ranked": ranked })).into_response()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::overlapping_spans;
+    use super::{overlapping_spans, parse_holidays};
+    use voicedesk_store::HolidayKind;
+
+    #[test]
+    fn a_calendar_file_is_read_with_its_columns_in_any_order() {
+        let file = "kind,day,name_en,name_zh\nholiday,2027-02-06,Spring Festival,春节\n\
+                    workday, 2027-02-14 ,\"Make-up workday, Sunday\",调休上班\n";
+        let days = parse_holidays(file).unwrap();
+        assert_eq!(days.len(), 2);
+        assert_eq!((days[0].day.as_str(), days[0].kind), ("2027-02-06", HolidayKind::Holiday));
+        assert_eq!(days[1].day, "2027-02-14", "cells are trimmed");
+        assert_eq!(days[1].name_en, "Make-up workday, Sunday");
+    }
+
+    #[test]
+    fn a_bad_calendar_file_names_the_line() {
+        let bad = |file: &str| parse_holidays(file).unwrap_err();
+        assert!(bad("day,name_zh,name_en\n2027-01-01,元旦,New Year\n").contains("\"kind\""));
+        let unknown =
+            bad("day,kind,name_zh,name_en\n2027-01-01,holiday,元旦,NY\n2027-01-02,feast,x,y\n");
+        assert!(unknown.starts_with("line 3:"), "{unknown}");
+        let twice =
+            bad("day,kind,name_zh,name_en\n2027-01-01,holiday,a,b\n2027-01-01,holiday,a,b\n");
+        assert_eq!(twice, "line 3: 2027-01-01 is already on line 2");
+        assert!(bad("day,kind,name_zh,name_en\n2027-01-01,holiday,a\n").starts_with("line 2:"));
+        assert_eq!(bad("day,kind,name_zh,name_en\n"), "the file lists no day");
+    }
 
     #[test]
     fn overlapping_spans_are_found_and_adjoining_ones_are_not() {

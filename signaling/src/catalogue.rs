@@ -1,76 +1,47 @@
 //! The hall's catalogue as the signaling server uses it: which queue (skill) and priority a
 //! service routes to, and the queue settings and holiday calendar the engine enforces.
 //!
-//! The store holds the catalogue (admins edit it through `/api/admin/…`); the hub keeps this
-//! routing view in memory and rebuilds it after every change, so a change takes effect at once
-//! without a restart.
+//! The store holds the catalogue (admins edit it through `/api/admin/…`); the driver builds this
+//! routing view and hands it to the call-center core at start and after every change, so a
+//! change takes effect at once without a restart.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use voicedesk_queue_engine::{Calendar, CivilDate, QueueSettings, SkillId, WeeklyHours};
 use voicedesk_store::{Catalogue, Holiday, HolidayKind, Skill};
 
-/// The queue that takes calls placed without a service (and the default of new services).
-pub const GENERAL_SKILL: &str = "general";
+pub use voicedesk_call_center::{GENERAL_SKILL, Route, Routing};
 
-/// Where a service's calls go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// The queue.
-    pub skill: SkillId,
-    /// Its priority in that queue (higher is served first).
-    pub priority: u8,
-}
-
-/// The routing view of the catalogue.
-#[derive(Debug, Clone, Default)]
-pub struct Routing {
-    services: HashMap<String, Route>,
-    /// Every skill's settings, for the engine.
-    pub queues: BTreeMap<SkillId, QueueSettings>,
-    /// The holiday calendar, for the engine.
-    pub calendar: Calendar,
-}
-
-impl Routing {
-    /// Builds the routing view. A skill whose hours cannot be read is closed ("never") and
-    /// logged: the admin API refuses such hours, so only a hand-edited database gets here.
-    pub fn new(catalogue: &Catalogue, utc_offset_minutes: i32, always_open: bool) -> Self {
-        let services = catalogue
-            .services
-            .iter()
-            .filter(|s| s.enabled)
-            .map(|s| {
-                let route = Route {
-                    skill: SkillId(s.skill_id.clone()),
-                    priority: u8::try_from(s.priority.clamp(0, 9)).unwrap_or(0),
-                };
-                (s.id.clone(), route)
-            })
-            .collect();
-        let queues = catalogue
-            .skills
-            .iter()
-            .map(|skill| {
-                let settings = queue_settings(skill, always_open).unwrap_or_else(|e| {
-                    tracing::error!(skill = %skill.id, error = %e, "unreadable hours; queue closed");
-                    QueueSettings::default().with_hours(WeeklyHours::never())
-                });
-                (SkillId(skill.id.clone()), settings)
-            })
-            .collect();
-        let calendar = calendar(&catalogue.holidays, utc_offset_minutes);
-        Self { services, queues, calendar }
-    }
-
-    /// The route of a service id; `None` (no service given) is general consultation.
-    pub fn route(&self, service: Option<&str>) -> Option<Route> {
-        match service {
-            Some(id) => self.services.get(id).cloned(),
-            None => Some(Route { skill: SkillId(GENERAL_SKILL.to_owned()), priority: 0 }),
-        }
-    }
+/// Builds the routing view the core keeps. A skill whose hours cannot be read is closed
+/// ("never") and logged: the admin API refuses such hours, so only a hand-edited database gets
+/// here.
+pub fn routing(catalogue: &Catalogue, utc_offset_minutes: i32, always_open: bool) -> Routing {
+    let services = catalogue
+        .services
+        .iter()
+        .filter(|s| s.enabled)
+        .map(|s| {
+            let route = Route {
+                skill: SkillId(s.skill_id.clone()),
+                priority: u8::try_from(s.priority.clamp(0, 9)).unwrap_or(0),
+            };
+            (s.id.clone(), route)
+        })
+        .collect();
+    let queues = catalogue
+        .skills
+        .iter()
+        .map(|skill| {
+            let settings = queue_settings(skill, always_open).unwrap_or_else(|e| {
+                tracing::error!(skill = %skill.id, error = %e, "unreadable hours; queue closed");
+                QueueSettings::default().with_hours(WeeklyHours::never())
+            });
+            (SkillId(skill.id.clone()), settings)
+        })
+        .collect();
+    let calendar = calendar(&catalogue.holidays, utc_offset_minutes);
+    Routing { services, queues, calendar }
 }
 
 /// The engine's settings of one queue. `always_open` (demo mode) ignores the hours.

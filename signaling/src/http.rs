@@ -12,8 +12,8 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::auth::{self, LoginOutcome, SESSION_COOKIE, user_info};
+use crate::driver::DriverInput;
 use crate::signin_guard::Verdict;
-use crate::hub::HubInput;
 
 /// Serves an embedded asset with a strict content security policy.
 fn serve_asset(name: &str) -> Response {
@@ -102,7 +102,10 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
 
 /// Every `/api/*` answer is personal or administrative data: never sniffed as another type,
 /// never kept by a cache (a shared computer's browser, a proxy). A handler's own choice stays.
-pub(crate) async fn api_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub(crate) async fn api_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     if api {
@@ -131,8 +134,7 @@ pub(crate) async fn signed_in_user(
             "choose a new password first",
         ));
     }
-    auth.user
-        .ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"))
+    auth.user.ok_or_else(|| api_error(StatusCode::UNAUTHORIZED, "session_expired", "not signed in"))
 }
 
 /// The member's session behind the request's cookie (also one that must change the password)
@@ -280,7 +282,7 @@ pub(crate) async fn logout(State(app): State<AppState>, headers: HeaderMap) -> R
     {
         let _ = app.sessions.logout(token).await;
         if let Some(user) = found.user {
-            app.hub.send(HubInput::SignedOut { user_id: user.id }).await;
+            app.hub.send(DriverInput::SignedOut { user_id: user.id }).await;
         }
     }
     let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");

@@ -1,11 +1,12 @@
 //! The voicedesk signaling server: HTTP API, the WebSocket protocol, authentication, and the
-//! hub that carries out the queueing engine's decisions on the media relay and the store.
+//! driver that carries out the call-center core's decisions on the media relay and the store.
 //!
 //! - [`http`]: pages, `/healthz`, `/metrics`, sign-in.
 //! - [`ws`]: `/ws` — origin check, session binding, limits, reader and writer per connection.
 //! - [`limits`]: rate limits per connection, address and ticket.
 //! - [`listener`]: the accept loop — connection cap, header-read timeout.
-//! - [`hub`]: the one task that owns calls, connections and the engine.
+//! - [`driver`]: the thin async driver around the call-center core (`voicedesk-call-center`),
+//!   which owns every decision about calls, connections and the engine.
 //! - [`auth`]: passwords, tokens, sessions.
 //! - [`demo`]: demo accounts for a first try.
 
@@ -19,8 +20,8 @@ pub mod catalogue;
 mod clock;
 pub mod config;
 pub mod demo;
+pub mod driver;
 mod http;
-pub mod hub;
 mod inbox;
 pub mod limits;
 mod listener;
@@ -29,7 +30,6 @@ mod origin;
 pub mod passwords;
 mod reports;
 pub mod signin_guard;
-pub mod support;
 mod users_api;
 mod ws;
 
@@ -46,7 +46,7 @@ use voicedesk_store::{KnowledgeStore, MessageStore, Store};
 
 pub use clock::Clock;
 pub use config::ServerConfig;
-use hub::HubHandle;
+use driver::DriverHandle;
 use metrics::SignalingStats;
 
 /// What every handler can reach.
@@ -60,7 +60,7 @@ pub(crate) struct App {
     /// Failed sign-ins: slow-down and lock (see [`signin_guard`]).
     pub(crate) sign_in: signin_guard::SignInGuard,
     pub(crate) relay: RelayHandle,
-    pub(crate) hub: HubHandle,
+    pub(crate) hub: DriverHandle,
     pub(crate) stats: Arc<SignalingStats>,
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     /// Rate limits shared by every connection.
@@ -92,6 +92,13 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/sessions/{id}", axum::routing::delete(users_api::end_session))
         .route("/api/admin/audit-log", get(admin_audit::list))
         .route("/api/admin/knowledge/try", post(admin::try_question))
+        .route("/api/admin/knowledge/synonyms", get(admin::synonyms))
+        .route(
+            "/api/admin/knowledge/synonyms/{id}",
+            put(admin::put_synonym).delete(admin::delete_synonym),
+        )
+        .route("/api/admin/knowledge/unanswered", get(admin::unanswered))
+        .route("/api/admin/knowledge/unanswered/dismiss", post(admin::dismiss_unanswered))
         .route("/api/password", post(users_api::change_own))
         .route("/api/audit", get(http::audit))
         .route("/reports", get(http::reports_page))
@@ -101,6 +108,9 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/skills/{id}", put(admin::put_skill).delete(admin::delete_skill))
         .route("/api/admin/services/{id}", put(admin::put_service).delete(admin::delete_service))
         .route("/api/admin/agents", get(admin::agents))
+        .route("/api/admin/catalogue", get(admin::admin_catalogue))
+        .route("/api/admin/away-reasons", put(admin::put_away_reasons))
+        .route("/api/admin/dispositions", put(admin::put_dispositions))
         .route("/api/knowledge/articles", get(admin::articles))
         .route("/api/announcements", get(announcements::current))
         .route(
@@ -128,6 +138,10 @@ fn app(state: AppState) -> Router {
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
+        .route(
+            "/api/admin/holidays/import",
+            post(admin::import_holidays).layer(DefaultBodyLimit::max(admin::MAX_IMPORT_BYTES)),
+        )
         .route("/assets/{*file}", get(http::asset))
         .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
@@ -148,7 +162,7 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The media relay it uses.
     pub relay: RelayHandle,
-    hub: HubHandle,
+    hub: DriverHandle,
     stats: Arc<SignalingStats>,
     stop_http: Option<oneshot::Sender<()>>,
     http: tokio::task::JoinHandle<()>,
@@ -159,7 +173,7 @@ impl RunningServer {
     /// Clean shutdown: every active call is ended and recorded, then HTTP stops.
     pub async fn shutdown(mut self) {
         self.hub.shutdown().await;
-        // The hub has told everyone and dropped every outbox: give the writers a moment to
+        // The driver has told everyone and dropped every outbox: give the writers a moment to
         // flush `call_ended` and close their sockets before the process goes away.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         while self.stats.connections.load(std::sync::atomic::Ordering::Relaxed) > 0
@@ -176,14 +190,14 @@ impl RunningServer {
     }
 }
 
-/// Binds the HTTP listener and starts the hub. The relay and the store are started by the
+/// Binds the HTTP listener and starts the driver around the call-center core. The relay and the store are started by the
 /// caller (the binary, or a test).
 /// The knowledge base from the store; an empty store is seeded with the articles shipped with
 /// the binary first. An article that cannot be read is logged and left out.
 async fn load_knowledge(
     store: &dyn KnowledgeStore,
 ) -> std::io::Result<voicedesk_knowledge::KnowledgeBase> {
-    use voicedesk_knowledge::{Article, KnowledgeBase, builtin_articles};
+    use voicedesk_knowledge::{Article, KnowledgeBase, SynonymGroup, builtin_articles};
     let mut rows = store.kb_articles().await.map_err(std::io::Error::other)?;
     if rows.is_empty() {
         let now = clock::now_ms();
@@ -207,7 +221,51 @@ async fn load_knowledge(
             }
         })
         .collect();
-    KnowledgeBase::new(articles).map_err(std::io::Error::other)
+    let kb = KnowledgeBase::new(articles).map_err(std::io::Error::other)?;
+    let groups = store.kb_synonyms().await.map_err(std::io::Error::other)?;
+    let groups: Vec<SynonymGroup> = groups
+        .into_iter()
+        .filter_map(|(id, json)| match serde_json::from_str::<SynonymGroup>(&json) {
+            Ok(group) => Some(group),
+            Err(e) => {
+                tracing::error!(%id, error = %e, "unreadable synonym group left out");
+                None
+            }
+        })
+        .collect();
+    kb.set_synonyms(groups);
+    Ok(kb)
+}
+
+/// How many unanswered questions may wait to be written to the store; past that they are
+/// dropped (and logged): the list is a hint for writing articles, not a record.
+const UNANSWERED_BACKLOG: usize = 1024;
+
+/// Hands every question the knowledge base has no confident answer to (asked by a citizen; an
+/// admin's "try a question" is a preview and is not recorded) to a task that counts it in the
+/// store, trimmed, whitespace collapsed and cut to 500 characters.
+fn record_unanswered(store: Arc<dyn Store>, knowledge: &voicedesk_knowledge::KnowledgeBase) {
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(String, voicedesk_knowledge::Lang)>(UNANSWERED_BACKLOG);
+    knowledge.record_misses(Box::new(move |question, lang| {
+        let question: String =
+            question.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(500).collect();
+        if question.is_empty() {
+            return;
+        }
+        if tx.try_send((question, lang)).is_err() {
+            tracing::warn!("unanswered question not recorded: too many waiting");
+        }
+    }));
+    tokio::spawn(async move {
+        while let Some((question, lang)) = rx.recv().await {
+            if let Err(e) =
+                store.record_kb_unanswered(lang.code(), &question, clock::now_ms()).await
+            {
+                tracing::warn!(error = %e, "could not record an unanswered question");
+            }
+        }
+    });
 }
 
 /// Creates the voice message directory and, before anything is written, removes what an
@@ -247,7 +305,8 @@ pub async fn start(
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
-    let hub = hub::spawn(
+    record_unanswered(store.clone(), &knowledge);
+    let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),
         relay.events,

@@ -48,7 +48,7 @@ pub(crate) struct ListenerLimits {
 const REFUSAL_BODY: &str = "too many connections: the server is at its limit; try again shortly\n";
 
 /// Accepts and serves until `stop` fires, then lets open HTTP connections finish their
-/// request (WebSockets are ended by the hub's shutdown).
+/// request (WebSockets are ended by the driver's shutdown).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use voicedesk_media_relay::RelayStats;
 
-/// Signaling counters and gauges; updated by the hub and the WebSocket handlers.
+/// Signaling counters and gauges; updated by the driver and the WebSocket handlers.
 #[derive(Debug, Default)]
 pub struct SignalingStats {
     /// Open WebSocket connections.
@@ -24,6 +24,11 @@ pub struct SignalingStats {
     pub sides_lost: AtomicU64,
     /// Of those, the ones that came back with a new media leg within the grace period.
     pub sides_back: AtomicU64,
+    /// Inputs the call-center core refused because one of its invariants did not hold (it
+    /// logs each and goes on serving).
+    pub invariant_violations: AtomicU64,
+    /// Store operations of the core that failed (the core decided what the client was told).
+    pub store_failures: AtomicU64,
     /// TCP connections refused because the server was at its connection cap.
     pub connections_refused: AtomicU64,
     /// Requests and WebSocket messages refused by a rate limit.
@@ -97,6 +102,20 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "counter",
         "Citizens and agents who came back to their call with a new media leg within the grace period.",
         c(&s.sides_back),
+    );
+    metric(
+        &mut out,
+        "voicedesk_core_invariant_violations_total",
+        "counter",
+        "Inputs the call-center core refused because one of its invariants did not hold (logged; the service went on).",
+        c(&s.invariant_violations),
+    );
+    metric(
+        &mut out,
+        "voicedesk_core_store_failures_total",
+        "counter",
+        "Store operations of the call-center core that failed (the core decided what the client was told).",
+        c(&s.store_failures),
     );
     metric(
         &mut out,

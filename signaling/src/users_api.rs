@@ -15,7 +15,6 @@
 //! then signed out ([`sign_out_when_free`]).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -30,11 +29,8 @@ use voicedesk_store::{AccountProfile, AgentSkill};
 use crate::AppState;
 use crate::accounts::{self, AccountError, Actor, NewAccountRequest};
 use crate::admin::{admin, body, store_failure};
+use crate::driver::DriverInput;
 use crate::http::{api_error, signed_in};
-use crate::hub::HubInput;
-
-/// How often a sign-out that waits for a call's end looks at the call record.
-const CALL_END_POLL: Duration = Duration::from_millis(250);
 
 fn refused(e: AccountError) -> Response {
     let status = match &e {
@@ -55,22 +51,9 @@ fn refused(e: AccountError) -> Response {
 }
 
 /// Ends the user's console connection: at once, or — if they are on an answered call — as soon
-/// as that call has ended (the hub's sign-out would end the call).
-pub(crate) fn sign_out_when_free(app: &AppState, user_id: String) {
-    let app = app.clone();
-    tokio::spawn(async move {
-        loop {
-            match app.store.answered_call_of(&user_id).await {
-                Ok(None) => break,
-                Ok(Some(call_id)) => {
-                    tracing::debug!(%user_id, %call_id, "sign-out waits for the call to end");
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read the user's calls; retrying"),
-            }
-            tokio::time::sleep(CALL_END_POLL).await;
-        }
-        app.hub.send(HubInput::SignedOut { user_id }).await;
-    });
+/// as that call has ended and they have been told (the call-center core decides when).
+pub(crate) async fn sign_out_when_free(app: &AppState, user_id: String) {
+    app.hub.send(DriverInput::SignOutWhenFree { user_id }).await;
 }
 
 fn actor<'a>(user: &'a voicedesk_store::User, peer: SocketAddr) -> Actor<'a> {
@@ -186,7 +169,7 @@ pub(crate) async fn create(
         if let Err(e) = app.store.set_agent_skills(&account.id, &skills).await {
             return store_failure(e);
         }
-        app.hub.send(HubInput::CatalogueChanged).await;
+        app.hub.send(DriverInput::CatalogueChanged).await;
     }
     let mut value = json!({ "user": account });
     if let Some(password) = generated {
@@ -226,14 +209,15 @@ pub(crate) async fn update(
         Ok(None) => return api_error(StatusCode::NOT_FOUND, "not_found", "no such user"),
         Err(e) => return store_failure(e),
     };
-    let profile = AccountProfile { display_name: b.display_name, name_latin: b.name_latin, role: b.role };
+    let profile =
+        AccountProfile { display_name: b.display_name, name_latin: b.name_latin, role: b.role };
     match accounts::update(app.store.as_ref(), actor(&user, peer), &id, profile).await {
         Ok(account) => {
             if account.role != before_role {
                 if let Err(e) = app.store.delete_user_sessions(&id).await {
                     return store_failure(e);
                 }
-                sign_out_when_free(&app, id);
+                sign_out_when_free(&app, id).await;
             }
             Json(json!({ "user": account })).into_response()
         }
@@ -276,7 +260,7 @@ async fn set_disabled(
     match accounts::set_disabled(app.store.as_ref(), actor(&user, peer), &id, disabled).await {
         Ok(account) => {
             if disabled {
-                sign_out_when_free(&app, id);
+                sign_out_when_free(&app, id).await;
             }
             Json(json!({ "user": account })).into_response()
         }
@@ -310,7 +294,7 @@ pub(crate) async fn reset_password(
     };
     match accounts::reset_password(app.store.as_ref(), actor(&user, peer), &id, b.password).await {
         Ok(generated) => {
-            sign_out_when_free(&app, id);
+            sign_out_when_free(&app, id).await;
             Json(json!({ "generated_password": generated })).into_response()
         }
         Err(e) => refused(e),
@@ -337,8 +321,16 @@ pub(crate) async fn unlock(
         return store_failure(e);
     }
     let target = format!("user:{}", account.username);
-    crate::admin_audit::record(&app, Some(&user), "user.unlock", &target, None, None, Some(peer.ip()))
-        .await;
+    crate::admin_audit::record(
+        &app,
+        Some(&user),
+        "user.unlock",
+        &target,
+        None,
+        None,
+        Some(peer.ip()),
+    )
+    .await;
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -387,7 +379,7 @@ pub(crate) async fn end_session(
         Some(peer.ip()),
     )
     .await;
-    sign_out_when_free(&app, session.user_id);
+    sign_out_when_free(&app, session.user_id).await;
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -446,8 +438,7 @@ pub(crate) async fn change_own(
             .into_response();
     }
     let keep = crate::auth::token_hash(&token);
-    match accounts::change_own_password(app.store.as_ref(), &user.id, b.new_password, &keep).await
-    {
+    match accounts::change_own_password(app.store.as_ref(), &user.id, b.new_password, &keep).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
             let mut response = refused(e);

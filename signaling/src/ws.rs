@@ -2,12 +2,12 @@
 //! limits, and the per-connection reader and writer.
 //!
 //! How a connection ends, and what its peer is told (close code):
-//! - the peer closed, or the hub forgot it (signed out, replaced): `1000`;
+//! - the peer closed, or the core forgot it (signed out, replaced): `1000`;
 //! - a frame above [`HARD_FRAME_LIMIT`]: `1009`;
 //! - too many messages refused for speed ([`crate::limits`]): `1008`;
 //! - nothing heard (not even a pong) for `ws_idle_timeout`: `1001`;
 //! - replies the peer does not read fill its outgoing queue: the socket is dropped at once,
-//!   whether the replies came from the hub or from the reader (`pong`, errors).
+//!   whether the replies came from the core or from the reader (`pong`, errors).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +29,7 @@ use voicedesk_protocol::{
 
 use crate::AppState;
 use crate::auth::{self, user_info};
-use crate::hub::{ConnId, HubInput, Identity};
+use crate::driver::{ConnId, DriverInput, Identity};
 use crate::limits::{ConnectionLimiter, Verdict, retry_after_secs};
 use crate::listener::ConnectionPermit;
 
@@ -121,7 +121,14 @@ async fn authenticate_member(
     }
     match found.and_then(|a| a.user) {
         Some(user) if user.role == wanted || (wanted == Role::Staff && user.role.is_staff()) => {
-            Ok(Identity::Member { user: user_info(&user) })
+            // An agent's skills are read here, beside the socket, so the core gets the agent
+            // whole and the driver never waits for the store.
+            let skills = if user.role == Role::Agent {
+                crate::driver::agent_skills_of(app.store.as_ref(), &user.id).await
+            } else {
+                Default::default()
+            };
+            Ok(Identity::Member { user: user_info(&user), skills })
         }
         Some(_) => Err((
             StatusCode::FORBIDDEN,
@@ -137,7 +144,7 @@ async fn authenticate_member(
 enum Ending {
     /// The peer closed, the stream ended or broke.
     Closed,
-    /// The hub forgot the connection.
+    /// The core forgot the connection.
     Kicked,
     /// A frame above [`HARD_FRAME_LIMIT`].
     TooLarge,
@@ -152,7 +159,9 @@ enum Ending {
 impl Ending {
     /// What the writer does once the reader has stopped.
     fn control(self) -> Control {
-        let close = |code: u16, reason: &'static str| Control::Close(CloseFrame { code, reason: reason.into() });
+        let close = |code: u16, reason: &'static str| {
+            Control::Close(CloseFrame { code, reason: reason.into() })
+        };
         match self {
             Ending::Closed | Ending::Kicked => close(1000, "bye"),
             Ending::TooLarge => close(1009, "frame too large"),
@@ -163,7 +172,7 @@ impl Ending {
     }
 }
 
-/// Frames the writer sends besides the hub's messages.
+/// Frames the writer sends besides the core's messages.
 #[derive(Debug)]
 enum Control {
     /// A WebSocket ping (the idle check).
@@ -181,14 +190,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     // was left on it to come back to (see `Usage`).
     let mut fresh_token = None;
     let welcome = match identity {
-        Some(Identity::Member { user }) => {
+        Some(Identity::Member { user, skills }) => {
             let welcome = ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
                 role: user.role,
                 citizen_token: None,
                 user: Some(user.clone()),
             };
-            (Identity::Member { user }, welcome)
+            (Identity::Member { user, skills }, welcome)
         }
         _ => match app.sessions.open(Role::Citizen, None).await {
             Ok(token) => {
@@ -211,11 +220,12 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     let (identity, welcome) = welcome;
     let role = match &identity {
         Identity::Citizen { .. } => Role::Citizen,
-        Identity::Member { user } => user.role,
+        Identity::Member { user, .. } => user.role,
     };
     let _ = outbox.try_send(welcome);
     let (kick, kicked) = oneshot::channel();
-    if !app.hub.send(HubInput::Connected { conn, identity, outbox: outbox.clone(), kick }).await {
+    if !app.hub.send(DriverInput::Connected { conn, identity, outbox: outbox.clone(), kick }).await
+    {
         return;
     }
     app.stats.connections.fetch_add(1, Ordering::Relaxed);
@@ -223,13 +233,20 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     let (control, controls) = mpsc::channel(4);
     let writer = tokio::spawn(write_loop(sink, outgoing, controls));
     let mut usage = Usage::default();
-    let reader = Reader { app: &app, conn, role, peer, control: &control, limiter: app.limiters.connection() };
+    let reader = Reader {
+        app: &app,
+        conn,
+        role,
+        peer,
+        control: &control,
+        limiter: app.limiters.connection(),
+    };
     let ending = reader.run(stream, outbox.clone(), kicked, &mut usage).await;
     if ending != Ending::Closed && ending != Ending::Kicked {
         app.stats.connections_dropped.fetch_add(1, Ordering::Relaxed);
         tracing::info!(?conn, %peer, ?ending, "connection closed by the server");
     }
-    app.hub.send(HubInput::Disconnected { conn }).await;
+    app.hub.send(DriverInput::Disconnected { conn }).await;
     if let Some(token) = fresh_token
         && !usage.keeps_session()
         && let Err(e) = app.sessions.logout(&token).await
@@ -263,7 +280,10 @@ struct Usage {
 
 impl Usage {
     fn note(&mut self, message: &ClientMessage) {
-        if !matches!(message, ClientMessage::Ping | ClientMessage::Ask { .. } | ClientMessage::Resume { .. }) {
+        if !matches!(
+            message,
+            ClientMessage::Ping | ClientMessage::Ask { .. } | ClientMessage::Resume { .. }
+        ) {
             self.used = true;
         }
     }
@@ -352,7 +372,7 @@ impl Reader<'_> {
             let wake = if pinged { heard + idle } else { heard + ping_after };
             let frame = tokio::select! {
                 frame = stream.next() => frame,
-                // The hub forgot this connection: stop reading; the writer flushes and closes.
+                // The core forgot this connection: stop reading; the writer flushes and closes.
                 _ = &mut kicked => return Ending::Kicked,
                 _ = tokio::time::sleep_until(wake) => {
                     if pinged {
@@ -426,7 +446,7 @@ impl Reader<'_> {
         Ok(verdict)
     }
 
-    /// One text frame. `Ok(false)`: the hub has stopped.
+    /// One text frame. `Ok(false)`: the driver has stopped.
     async fn handle(
         &self,
         text: &str,
@@ -453,7 +473,11 @@ impl Reader<'_> {
                 return Ok(true);
             }
         };
-        if !message.allowed_for(self.role) {
+        // Who may send what is the core's rule; only the two messages answered here (ping,
+        // resume) are checked here, with the same table.
+        if matches!(message, ClientMessage::Ping | ClientMessage::Resume { .. })
+            && !message.allowed_for(self.role)
+        {
             refuse(
                 ErrorCode::Forbidden,
                 format!(
@@ -471,10 +495,7 @@ impl Reader<'_> {
             app.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             refuse(
                 ErrorCode::RateLimited,
-                format!(
-                    "too many ticket code attempts; try again in {} s",
-                    retry_after_secs(wait)
-                ),
+                format!("too many ticket code attempts; try again in {} s", retry_after_secs(wait)),
                 Some("rate"),
             )?;
             return Ok(true);
@@ -487,7 +508,9 @@ impl Reader<'_> {
                     Ok(Some(found)) if found.session.role == Role::Citizen => {
                         let citizen_id = citizen_id_of(&citizen_token);
                         let conn = self.conn;
-                        app.hub.send(HubInput::Resumed { conn, citizen_id, citizen_token }).await;
+                        app.hub
+                            .send(DriverInput::Resumed { conn, citizen_id, citizen_token })
+                            .await;
                     }
                     Ok(_) => refuse(
                         ErrorCode::SessionExpired,
@@ -506,7 +529,7 @@ impl Reader<'_> {
                 }
             }
             message => {
-                if !app.hub.send(HubInput::Message { conn: self.conn, message }).await {
+                if !app.hub.send(DriverInput::Message { conn: self.conn, message }).await {
                     return Ok(false);
                 }
             }
@@ -518,10 +541,7 @@ impl Reader<'_> {
 /// Whether a read error is tungstenite refusing a frame or message above the size limits.
 fn frame_too_large(error: axum::Error) -> bool {
     use tokio_tungstenite::tungstenite::Error;
-    error
-        .into_inner()
-        .downcast_ref::<Error>()
-        .is_some_and(|e| matches!(e, Error::Capacity(_)))
+    error.into_inner().downcast_ref::<Error>().is_some_and(|e| matches!(e, Error::Capacity(_)))
 }
 
 #[cfg(test)]

@@ -15,6 +15,15 @@ macro_rules! audit_columns {
 }
 
 /// The audit logs. Entries are committed when the call returns and never updated or deleted.
+/// An entry of `audit_log` (shared with the group commit, `batch.rs`).
+macro_rules! insert_audit {
+    () => {
+        "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    };
+}
+pub(crate) use insert_audit;
+
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends one audit entry and returns its id; committed when this returns. An actor or a
@@ -42,18 +51,15 @@ pub trait AuditStore: Send + Sync {
 impl<S: Backend> AuditStore for S {
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
         let inserted = on_pool!(self.db(), |pool| {
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(entry.at_ms)
-            .bind(&entry.actor_id)
-            .bind(&entry.call_id)
-            .bind(entry.action.as_str())
-            .bind(entry.mode.map(|m| m.as_str()))
-            .bind(&entry.detail)
-            .fetch_one(pool)
-            .await
+            sqlx::query_scalar::<_, i64>(concat!(insert_audit!(), " RETURNING id"))
+                .bind(entry.at_ms)
+                .bind(&entry.actor_id)
+                .bind(&entry.call_id)
+                .bind(entry.action.as_str())
+                .bind(entry.mode.map(|m| m.as_str()))
+                .bind(&entry.detail)
+                .fetch_one(pool)
+                .await
         });
         let e = match inserted {
             Ok(id) => return Ok(id),

@@ -15,6 +15,21 @@ macro_rules! call_columns {
 pub(crate) use call_columns;
 
 /// The life of each call. Every write is committed before the call returns.
+// The writes of a call's record, shared with the group commit (`batch.rs`).
+pub(crate) const INSERT_CALL: &str = "INSERT INTO calls \
+     (id, citizen_session, service, queued_at_ms, skill_id, priority) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const MARK_OFFERED: &str = "UPDATE calls SET offered_at_ms = COALESCE(offered_at_ms, $3), \
+     agent_id = $2, offer_count = offer_count + 1 WHERE id = $1";
+pub(crate) const MARK_ANSWERED: &str =
+    "UPDATE calls SET answered_at_ms = $3, agent_id = $2 WHERE id = $1";
+pub(crate) const MARK_ENDED: &str = "UPDATE calls SET ended_at_ms = $2, outcome = $3 \
+     WHERE id = $1 AND ended_at_ms IS NULL";
+pub(crate) const MARK_TAKEN_OVER: &str = "UPDATE calls SET handled_by = $2, taken_over_at_ms = $3 \
+     WHERE id = $1 AND ended_at_ms IS NULL";
+pub(crate) const MARK_TRANSFERRED: &str = "UPDATE calls SET skill_id = $2, transferred_at_ms = $3, \
+     transfer_count = transfer_count + 1 WHERE id = $1 AND ended_at_ms IS NULL";
+
 #[async_trait::async_trait]
 pub trait CallStore: Send + Sync {
     /// Records a newly queued call. A duplicate id is [`StoreError::Conflict`]; a `skill_id`
@@ -98,20 +113,16 @@ impl<S: Backend> CallStore for S {
     async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
         validate::call(call)?;
         on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO calls \
-                 (id, citizen_session, service, queued_at_ms, skill_id, priority) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&call.id)
-            .bind(&call.citizen_session)
-            .bind(&call.service)
-            .bind(call.queued_at_ms)
-            .bind(&call.skill_id)
-            .bind(call.priority)
-            .execute(pool)
-            .await
-            .map(drop)
+            sqlx::query(INSERT_CALL)
+                .bind(&call.id)
+                .bind(&call.citizen_session)
+                .bind(&call.service)
+                .bind(call.queued_at_ms)
+                .bind(&call.skill_id)
+                .bind(call.priority)
+                .execute(pool)
+                .await
+                .map(drop)
         })
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -135,16 +146,13 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE calls SET offered_at_ms = COALESCE(offered_at_ms, $3), \
-                 agent_id = $2, offer_count = offer_count + 1 WHERE id = $1",
-            )
-            .bind(call_id)
-            .bind(agent_id)
-            .bind(at_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            sqlx::query(MARK_OFFERED)
+                .bind(call_id)
+                .bind(agent_id)
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })
         .map_err(|e| user_reference_error(e, "agent", agent_id))?;
         exactly_one_call(rows, call_id)
@@ -157,7 +165,7 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query("UPDATE calls SET answered_at_ms = $3, agent_id = $2 WHERE id = $1")
+            sqlx::query(MARK_ANSWERED)
                 .bind(call_id)
                 .bind(agent_id)
                 .bind(at_ms)
@@ -176,16 +184,13 @@ impl<S: Backend> CallStore for S {
         outcome: &str,
     ) -> Result<bool, StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE calls SET ended_at_ms = $2, outcome = $3 \
-                 WHERE id = $1 AND ended_at_ms IS NULL",
-            )
-            .bind(call_id)
-            .bind(at_ms)
-            .bind(outcome)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            sqlx::query(MARK_ENDED)
+                .bind(call_id)
+                .bind(at_ms)
+                .bind(outcome)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })?;
         if rows > 0 {
             return Ok(true);
@@ -244,16 +249,13 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE calls SET handled_by = $2, taken_over_at_ms = $3 \
-                 WHERE id = $1 AND ended_at_ms IS NULL",
-            )
-            .bind(call_id)
-            .bind(staff_id)
-            .bind(at_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            sqlx::query(MARK_TAKEN_OVER)
+                .bind(call_id)
+                .bind(staff_id)
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })
         .map_err(|e| user_reference_error(e, "staff", staff_id))?;
         if rows > 0 {
@@ -281,16 +283,13 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<bool, StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE calls SET skill_id = $2, transferred_at_ms = $3, \
-                 transfer_count = transfer_count + 1 WHERE id = $1 AND ended_at_ms IS NULL",
-            )
-            .bind(call_id)
-            .bind(to_skill)
-            .bind(at_ms)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
+            sqlx::query(MARK_TRANSFERRED)
+                .bind(call_id)
+                .bind(to_skill)
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })
         .map_err(|e| {
             if is_foreign_key_violation(&e) {

@@ -9,7 +9,8 @@ use crate::{Catalogue, Holiday, LabelledCode, Service, Skill, StoreError, valida
 /// Columns of `skills`, in [`SkillRow`] order.
 macro_rules! skill_columns {
     () => {
-        "id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms"
+        "id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms, \
+         service_level_secs, service_level_pct"
     };
 }
 
@@ -17,7 +18,7 @@ macro_rules! skill_columns {
 macro_rules! service_columns {
     () => {
         "id, area, skill_id, kind, name_zh, name_en, description_zh, description_en, priority, \
-         sort, enabled"
+         sort, enabled, name_es, description_es"
     };
 }
 
@@ -52,6 +53,11 @@ pub trait CatalogueStore: Send + Sync {
     /// Creates or replaces the calendar entry of `holiday.day`. A day that is not a real
     /// `YYYY-MM-DD` date or a blank name is [`StoreError::InvalidValue`], nothing written.
     async fn upsert_holiday(&self, holiday: &Holiday) -> Result<(), StoreError>;
+
+    /// Creates or replaces the calendar entries of every day in `holidays` (an imported
+    /// calendar), in one transaction. Any entry that [`CatalogueStore::upsert_holiday`] would
+    /// refuse, or a day listed twice, is [`StoreError::InvalidValue`] and nothing is written.
+    async fn upsert_holidays(&self, holidays: &[Holiday]) -> Result<(), StoreError>;
 
     /// Deletes the calendar entry of `day`; returns whether it existed.
     async fn delete_holiday(&self, day: &str) -> Result<bool, StoreError>;
@@ -147,16 +153,19 @@ impl<S: Backend> CatalogueStore for S {
     }
 
     async fn upsert_skill(&self, skill: &Skill) -> Result<(), StoreError> {
-        let (max_waiting, max_wait_secs) = validate::skill(skill)?;
+        let (max_waiting, max_wait_secs, service_level_secs, service_level_pct) =
+            validate::skill(skill)?;
         on_pool!(self.db(), |pool| {
             sqlx::query(concat!(
                 "INSERT INTO skills (",
                 skill_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET name_zh = excluded.name_zh, \
                  name_en = excluded.name_en, hours = excluded.hours, \
                  max_waiting = excluded.max_waiting, max_wait_secs = excluded.max_wait_secs, \
-                 sort = excluded.sort, updated_at_ms = excluded.updated_at_ms"
+                 sort = excluded.sort, updated_at_ms = excluded.updated_at_ms, \
+                 service_level_secs = excluded.service_level_secs, \
+                 service_level_pct = excluded.service_level_pct"
             ))
             .bind(&skill.id)
             .bind(&skill.name_zh)
@@ -166,6 +175,8 @@ impl<S: Backend> CatalogueStore for S {
             .bind(max_wait_secs)
             .bind(skill.sort)
             .bind(skill.updated_at_ms)
+            .bind(service_level_secs)
+            .bind(service_level_pct)
             .execute(pool)
             .await
             .map(drop)
@@ -210,13 +221,14 @@ impl<S: Backend> CatalogueStore for S {
             sqlx::query(concat!(
                 "INSERT INTO services (",
                 service_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                  ON CONFLICT (id) DO UPDATE SET area = excluded.area, \
                  skill_id = excluded.skill_id, kind = excluded.kind, \
                  name_zh = excluded.name_zh, name_en = excluded.name_en, \
                  description_zh = excluded.description_zh, \
                  description_en = excluded.description_en, priority = excluded.priority, \
-                 sort = excluded.sort, enabled = excluded.enabled"
+                 sort = excluded.sort, enabled = excluded.enabled, \
+                 name_es = excluded.name_es, description_es = excluded.description_es"
             ))
             .bind(&service.id)
             .bind(&service.area)
@@ -229,6 +241,8 @@ impl<S: Backend> CatalogueStore for S {
             .bind(service.priority)
             .bind(service.sort)
             .bind(i32::from(service.enabled))
+            .bind(&service.name_es)
+            .bind(&service.description_es)
             .execute(pool)
             .await
             .map(drop)
@@ -260,20 +274,27 @@ impl<S: Backend> CatalogueStore for S {
     }
 
     async fn upsert_holiday(&self, holiday: &Holiday) -> Result<(), StoreError> {
-        validate::holiday(holiday)?;
+        self.upsert_holidays(std::slice::from_ref(holiday)).await
+    }
+
+    async fn upsert_holidays(&self, holidays: &[Holiday]) -> Result<(), StoreError> {
+        validate::holidays(holidays)?;
         on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO holidays (day, kind, name_zh, name_en) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, \
-                 name_zh = excluded.name_zh, name_en = excluded.name_en",
-            )
-            .bind(&holiday.day)
-            .bind(holiday.kind.as_str())
-            .bind(&holiday.name_zh)
-            .bind(&holiday.name_en)
-            .execute(pool)
-            .await
-            .map(drop)
+            let mut tx = pool.begin().await?;
+            for holiday in holidays {
+                sqlx::query(
+                    "INSERT INTO holidays (day, kind, name_zh, name_en) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (day) DO UPDATE SET kind = excluded.kind, \
+                     name_zh = excluded.name_zh, name_en = excluded.name_en",
+                )
+                .bind(&holiday.day)
+                .bind(holiday.kind.as_str())
+                .bind(&holiday.name_zh)
+                .bind(&holiday.name_en)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
         })?;
         Ok(())
     }

@@ -58,6 +58,7 @@ mod agent_skills;
 mod announcements;
 mod audit;
 mod backend;
+mod batch;
 mod calls;
 mod catalogue;
 mod error;
@@ -83,10 +84,11 @@ pub use accounts::{
 pub use agent_skills::AgentSkillStore;
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
+pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
 pub use error::StoreError;
-pub use knowledge::KnowledgeStore;
+pub use knowledge::{KnowledgeStore, UnansweredQuestion};
 pub use messages::MessageStore;
 pub use model::{
     AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallRecord,
@@ -111,8 +113,9 @@ pub use wrapups::WrapUpStore;
 /// `use voicedesk_store::prelude::*;` (through a `dyn Store` they need no import).
 pub mod prelude {
     pub use crate::{
-        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CatalogueStore,
-        KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore, WrapUpStore,
+        AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
+        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore,
+        WrapUpStore,
     };
 }
 
@@ -122,6 +125,7 @@ pub mod prelude {
 pub trait Store:
     UserStore
     + CallStore
+    + CallWriteStore
     + WrapUpStore
     + AuditStore
     + CatalogueStore

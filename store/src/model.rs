@@ -455,6 +455,13 @@ pub struct Skill {
     pub max_waiting: Option<u32>,
     /// A call waits at most this long (seconds); `None`: no cap. Never 0.
     pub max_wait_secs: Option<u32>,
+    /// Service level target: [`Skill::service_level_pct`] percent of the calls answered within
+    /// this many seconds. Set together with the percentage, or neither (`None`: no target).
+    #[serde(default)]
+    pub service_level_secs: Option<u32>,
+    /// Service level target percentage, 1..=100 (see [`Skill::service_level_secs`]).
+    #[serde(default)]
+    pub service_level_pct: Option<u32>,
     /// Display order (ascending, then by id).
     #[serde(default)]
     pub sort: i32,
@@ -539,6 +546,12 @@ pub struct Service {
     /// One citizen-friendly sentence in English (may be empty).
     #[serde(default)]
     pub description_en: String,
+    /// Spanish name; empty: the hall uses its own translation of the service, else English.
+    #[serde(default)]
+    pub name_es: String,
+    /// One citizen-friendly sentence in Spanish (may be empty).
+    #[serde(default)]
+    pub description_es: String,
     /// 0..=9, higher is served first.
     #[serde(default)]
     pub priority: i32,
@@ -792,9 +805,10 @@ pub(crate) fn announcement_from_row(row: AnnouncementRow) -> Result<Announcement
 }
 
 pub(crate) type AreaRow = (String, String, String, i32);
-pub(crate) type SkillRow = (String, String, String, String, Option<i32>, Option<i32>, i32, i64);
+pub(crate) type SkillRow =
+    (String, String, String, String, Option<i32>, Option<i32>, i32, i64, Option<i32>, Option<i32>);
 pub(crate) type ServiceRow =
-    (String, String, String, String, String, String, String, String, i32, i32, i32);
+    (String, String, String, String, String, String, String, String, i32, i32, i32, String, String);
 pub(crate) type CodeRow = (String, String, String, i32, i32);
 pub(crate) type HolidayRow = (String, String, String, String);
 pub(crate) type UserSkillRow = (String, String, i32);
@@ -822,7 +836,18 @@ fn positive(
 }
 
 pub(crate) fn skill_from_row(row: SkillRow) -> Result<Skill, StoreError> {
-    let (id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms) = row;
+    let (
+        id,
+        name_zh,
+        name_en,
+        hours,
+        max_waiting,
+        max_wait_secs,
+        sort,
+        updated_at_ms,
+        service_level_secs,
+        service_level_pct,
+    ) = row;
     Ok(Skill {
         id,
         name_zh,
@@ -830,6 +855,8 @@ pub(crate) fn skill_from_row(row: SkillRow) -> Result<Skill, StoreError> {
         hours,
         max_waiting: positive("skills", "max_waiting", max_waiting)?,
         max_wait_secs: positive("skills", "max_wait_secs", max_wait_secs)?,
+        service_level_secs: positive("skills", "service_level_secs", service_level_secs)?,
+        service_level_pct: positive("skills", "service_level_pct", service_level_pct)?,
         sort,
         updated_at_ms,
     })
@@ -856,6 +883,8 @@ pub(crate) fn service_from_row(row: ServiceRow) -> Result<Service, StoreError> {
         priority,
         sort,
         enabled,
+        name_es,
+        description_es,
     ) = row;
     let kind = ServiceKind::parse(&kind).ok_or(StoreError::Corrupt {
         table: "services",
@@ -871,6 +900,8 @@ pub(crate) fn service_from_row(row: ServiceRow) -> Result<Service, StoreError> {
         name_en,
         description_zh,
         description_en,
+        name_es,
+        description_es,
         priority,
         sort,
         enabled: flag("services", "enabled", enabled)?,

@@ -98,13 +98,53 @@ fn cap(field: &'static str, value: Option<u32>) -> Result<Option<i32>, StoreErro
         .transpose()
 }
 
-/// Checks a skill; returns `(max_waiting, max_wait_secs)` to bind.
-pub(crate) fn skill(skill: &Skill) -> Result<(Option<i32>, Option<i32>), StoreError> {
+/// What [`skill`] returns to bind: `max_waiting`, `max_wait_secs`, `service_level_secs`,
+/// `service_level_pct`.
+type SkillCaps = (Option<i32>, Option<i32>, Option<i32>, Option<i32>);
+
+/// Checks a skill; returns its caps and service level target to bind. The target is both a
+/// time and a percentage of 1..=100, or neither.
+pub(crate) fn skill(skill: &Skill) -> Result<SkillCaps, StoreError> {
     key("skill", "id", &skill.id)?;
     name("skill", "name_zh", &skill.name_zh)?;
     name("skill", "name_en", &skill.name_en)?;
     name("skill", "hours", &skill.hours)?;
-    Ok((cap("max_waiting", skill.max_waiting)?, cap("max_wait_secs", skill.max_wait_secs)?))
+    let pct = match skill.service_level_pct {
+        Some(pct) if !(1..=100).contains(&pct) => {
+            return Err(invalid(
+                "skill",
+                "service_level_pct",
+                &pct.to_string(),
+                "an integer from 1 to 100",
+            ));
+        }
+        pct => pct.map(|p| p as i32),
+    };
+    match (skill.service_level_secs, skill.service_level_pct) {
+        (Some(_), None) => {
+            return Err(invalid(
+                "skill",
+                "service_level_pct",
+                "",
+                "a percentage with the service level time (or neither)",
+            ));
+        }
+        (None, Some(pct)) => {
+            return Err(invalid(
+                "skill",
+                "service_level_secs",
+                &pct.to_string(),
+                "a time with the service level percentage (or neither)",
+            ));
+        }
+        _ => {}
+    }
+    Ok((
+        cap("max_waiting", skill.max_waiting)?,
+        cap("max_wait_secs", skill.max_wait_secs)?,
+        cap("service_level_secs", skill.service_level_secs)?,
+        pct,
+    ))
 }
 
 pub(crate) fn service(service: &Service) -> Result<(), StoreError> {
@@ -113,7 +153,19 @@ pub(crate) fn service(service: &Service) -> Result<(), StoreError> {
     key("service", "skill_id", &service.skill_id)?;
     name("service", "name_zh", &service.name_zh)?;
     name("service", "name_en", &service.name_en)?;
+    // Spanish is optional: empty, or a name like the others.
+    if !service.name_es.is_empty() {
+        name("service", "name_es", &service.name_es)?;
+    }
     let expected = "a text of at most 1000 characters";
+    text(
+        "service",
+        "description_es",
+        &service.description_es,
+        MAX_DESCRIPTION_CHARS,
+        true,
+        expected,
+    )?;
     text(
         "service",
         "description_zh",
@@ -185,6 +237,17 @@ pub(crate) fn holiday(holiday: &Holiday) -> Result<(), StoreError> {
     day(&holiday.day)?;
     name("holiday", "name_zh", &holiday.name_zh)?;
     name("holiday", "name_en", &holiday.name_en)
+}
+
+/// Calendar entries written together: each valid, each day once.
+pub(crate) fn holidays(holidays: &[Holiday]) -> Result<(), StoreError> {
+    for (i, h) in holidays.iter().enumerate() {
+        holiday(h)?;
+        if holidays[..i].iter().any(|earlier| earlier.day == h.day) {
+            return Err(invalid("holiday", "day", &h.day, "each day at most once"));
+        }
+    }
+    Ok(())
 }
 
 /// A replacement list of away reasons or dispositions: not empty, valid codes and labels, each

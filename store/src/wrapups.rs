@@ -12,6 +12,16 @@ macro_rules! wrapup_columns {
     };
 }
 
+/// A wrap-up, created or replaced (shared with the group commit, `batch.rs`).
+pub(crate) const SAVE_WRAPUP: &str = concat!(
+    "INSERT INTO call_wrapups (",
+    wrapup_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (call_id, agent_id) DO UPDATE SET \
+     disposition = excluded.disposition, notes = excluded.notes, \
+     at_ms = excluded.at_ms"
+);
+
 /// What agents record after a call. Every write is committed before the call returns.
 #[async_trait::async_trait]
 pub trait WrapUpStore: Send + Sync {
@@ -32,22 +42,15 @@ impl<S: Backend> WrapUpStore for S {
     async fn save_wrapup(&self, wrapup: &NewWrapUp) -> Result<(), StoreError> {
         validate::wrapup(wrapup)?;
         let done = on_pool!(self.db(), |pool| {
-            sqlx::query(concat!(
-                "INSERT INTO call_wrapups (",
-                wrapup_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (call_id, agent_id) DO UPDATE SET \
-                 disposition = excluded.disposition, notes = excluded.notes, \
-                 at_ms = excluded.at_ms"
-            ))
-            .bind(&wrapup.call_id)
-            .bind(&wrapup.agent_id)
-            .bind(&wrapup.disposition)
-            .bind(&wrapup.notes)
-            .bind(wrapup.at_ms)
-            .execute(pool)
-            .await
-            .map(drop)
+            sqlx::query(SAVE_WRAPUP)
+                .bind(&wrapup.call_id)
+                .bind(&wrapup.agent_id)
+                .bind(&wrapup.disposition)
+                .bind(&wrapup.notes)
+                .bind(wrapup.at_ms)
+                .execute(pool)
+                .await
+                .map(drop)
         });
         match done {
             Ok(()) => Ok(()),

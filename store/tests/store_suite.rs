@@ -198,6 +198,8 @@ suite!(
     deleted_session_is_gone,
     delete_expired_sessions_removes_only_expired_ones,
     call_lifecycle_records_queued_offered_answered_ended,
+    a_group_of_call_writes_commits_in_order_in_one_transaction,
+    a_group_with_a_write_that_changes_nothing_writes_nothing,
     call_ends_only_once,
     duplicate_call_id_is_a_conflict,
     unknown_call_is_not_found,
@@ -247,8 +249,11 @@ suite!(
     low_ratings_open_follow_ups_until_handled,
     refused_ratings_and_follow_up_changes_change_nothing,
     migrations_upgrade_a_database_that_had_only_0003,
+    migrations_upgrade_a_database_that_had_only_0009,
     message_audit_is_appended_and_refuses_unknown_references,
     kb_articles_are_upserted_listed_and_deleted,
+    kb_synonyms_are_upserted_listed_and_deleted,
+    unanswered_questions_are_counted_newest_first,
     seeded_announcements_are_listed_when_current_pinned_first,
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
@@ -261,11 +266,12 @@ mod cases {
         AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
         Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
         MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
-        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError, UserSkill,
-        WrapUp, files,
+        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError,
+        UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
+    use voicedesk_store::CallWrite;
 
     fn new_user(id: &str, username: &str, role: Role) -> NewUser {
         NewUser {
@@ -489,6 +495,77 @@ mod cases {
         assert!(store.session_by_token_hash("c", 0).await.unwrap().is_some());
         assert!(store.session_by_token_hash("d", 0).await.unwrap().is_some());
         assert!(store.session_by_token_hash("a", 0).await.unwrap().is_none());
+    }
+
+    pub(crate) async fn a_group_of_call_writes_commits_in_order_in_one_transaction(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        store.create_user(&new_user("s1", "staff1", Role::Staff)).await.unwrap();
+        let at = |call_id: &str, at_ms| (call_id.to_owned(), "a1".to_owned(), at_ms);
+        let offered = |(call_id, agent_id, at_ms)| CallWrite::Offered { call_id, agent_id, at_ms };
+        let answered =
+            |(call_id, agent_id, at_ms)| CallWrite::Answered { call_id, agent_id, at_ms };
+        let writes = vec![
+            CallWrite::Insert(new_call("c1", 1_000)),
+            CallWrite::Insert(new_call("c2", 1_100)),
+            offered(at("c1", 2_000)),
+            answered(at("c1", 3_000)),
+            CallWrite::Audit(audit(
+                3_500,
+                "s1",
+                "c1",
+                AuditAction::Join,
+                Some(SupportMode::Monitor),
+            )),
+            CallWrite::TakenOver { call_id: "c1".into(), staff_id: "s1".into(), at_ms: 4_000 },
+            CallWrite::Ended {
+                call_id: "c1".into(),
+                at_ms: 5_000,
+                outcome: "staff_hang_up".into(),
+            },
+            CallWrite::WrapUp(NewWrapUp {
+                call_id: "c1".into(),
+                agent_id: "a1".into(),
+                disposition: "resolved".into(),
+                notes: String::new(),
+                at_ms: 5_500,
+            }),
+            CallWrite::Ended { call_id: "c2".into(), at_ms: 6_000, outcome: "abandoned".into() },
+        ];
+        store.commit_call_writes(&writes).await.unwrap();
+        let c1 = store.call("c1").await.unwrap().unwrap();
+        assert_eq!(
+            (c1.offered_at_ms, c1.answered_at_ms, c1.taken_over_at_ms, c1.ended_at_ms),
+            (Some(2_000), Some(3_000), Some(4_000), Some(5_000))
+        );
+        assert_eq!(c1.handled_by.as_deref(), Some("s1"));
+        assert_eq!(c1.outcome.as_deref(), Some("staff_hang_up"));
+        assert_eq!(store.wrapups("c1").await.unwrap().len(), 1);
+        assert_eq!(store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap().len(), 1);
+        let c2 = store.call("c2").await.unwrap().unwrap();
+        assert_eq!(c2.outcome.as_deref(), Some("abandoned"));
+    }
+
+    pub(crate) async fn a_group_with_a_write_that_changes_nothing_writes_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        let writes = [
+            CallWrite::Insert(new_call("c1", 1_000)),
+            CallWrite::Offered { call_id: "c1".into(), agent_id: "a1".into(), at_ms: 2_000 },
+            // No such call: the single write would be `NotFound`.
+            CallWrite::Ended { call_id: "nope".into(), at_ms: 3_000, outcome: "abandoned".into() },
+        ];
+        let err = store.commit_call_writes(&writes).await.unwrap_err();
+        assert!(err.is_not_found(), "{err:?}");
+        assert!(store.call("c1").await.unwrap().is_none(), "the whole group was rolled back");
+        // A write the store refuses (an unknown agent) rolls the group back too.
+        let writes = [
+            CallWrite::Insert(new_call("c2", 1_000)),
+            CallWrite::Answered { call_id: "c2".into(), agent_id: "ghost".into(), at_ms: 2_000 },
+        ];
+        assert!(store.commit_call_writes(&writes).await.is_err());
+        assert!(store.call("c2").await.unwrap().is_none());
+        assert_eq!(store.count_calls().await.unwrap(), 0);
     }
 
     pub(crate) async fn call_lifecycle_records_queued_offered_answered_ended(db: TestDb) {
@@ -1008,6 +1085,8 @@ mod cases {
             hours: "mon-fri 09:00-17:00".to_owned(),
             max_waiting: Some(10),
             max_wait_secs: None,
+            service_level_secs: Some(30),
+            service_level_pct: Some(75),
             sort: 500,
             updated_at_ms: 1_000,
         }
@@ -1023,6 +1102,8 @@ mod cases {
             name_en: format!("Service {id}"),
             description_zh: "一句话说明。".to_owned(),
             description_en: "One sentence.".to_owned(),
+            name_es: format!("Servicio {id}"),
+            description_es: "Una frase.".to_owned(),
             priority: 0,
             sort: 5_000,
             enabled: true,
@@ -1203,6 +1284,8 @@ mod cases {
             hours: "always".to_owned(),
             max_waiting: None,
             max_wait_secs: None,
+            service_level_secs: None,
+            service_level_pct: None,
             sort: 5,
             updated_at_ms: 2_000,
             ..new.clone()
@@ -1282,7 +1365,7 @@ mod cases {
     pub(crate) async fn invalid_skill_values_are_refused(db: TestDb) {
         let store = db.open().await;
         let before = store.catalogue().await.unwrap();
-        let cases: [(Skill, &str); 9] = [
+        let cases: [(Skill, &str); 13] = [
             (skill(""), "id"),
             (skill("Pension"), "id"),
             (skill("has space"), "id"),
@@ -1292,6 +1375,10 @@ mod cases {
             (Skill { hours: String::new(), ..skill("ok") }, "hours"),
             (Skill { max_waiting: Some(0), ..skill("ok") }, "max_waiting"),
             (Skill { max_wait_secs: Some(u32::MAX), ..skill("ok") }, "max_wait_secs"),
+            (Skill { service_level_pct: Some(0), ..skill("ok") }, "service_level_pct"),
+            (Skill { service_level_pct: Some(101), ..skill("ok") }, "service_level_pct"),
+            (Skill { service_level_pct: None, ..skill("ok") }, "service_level_pct"),
+            (Skill { service_level_secs: None, ..skill("ok") }, "service_level_secs"),
         ];
         for (bad, field) in cases {
             let err = store.upsert_skill(&bad).await.unwrap_err();
@@ -1324,6 +1411,8 @@ mod cases {
             name_en: "Pension estimate".to_owned(),
             description_zh: String::new(),
             description_en: String::new(),
+            name_es: String::new(),
+            description_es: String::new(),
             priority: 9,
             sort: 0,
             enabled: false,
@@ -1370,6 +1459,8 @@ mod cases {
             (Service { name_en: " ".to_owned(), ..existing.clone() }, "name_en"),
             (Service { id: "Bad-Id".to_owned(), ..existing.clone() }, "id"),
             (Service { description_en: "x".repeat(1001), ..existing.clone() }, "description_en"),
+            (Service { name_es: " ".to_owned(), ..existing.clone() }, "name_es"),
+            (Service { description_es: "x".repeat(1001), ..existing.clone() }, "description_es"),
         ] {
             let err = store.upsert_service(&bad).await.unwrap_err();
             assert_invalid(&err, "service", field);
@@ -1537,6 +1628,27 @@ mod cases {
         let bad = Holiday { name_en: String::new(), ..spring_2027.clone() };
         assert_invalid(&store.upsert_holiday(&bad).await.unwrap_err(), "holiday", "name_en");
         assert_eq!(store.catalogue().await.unwrap().holidays, after);
+
+        // A calendar written at once: all of it, or (one bad entry, a day twice) none of it.
+        let workday = Holiday {
+            day: "2027-02-14".to_owned(),
+            kind: HolidayKind::Workday,
+            ..spring_2027.clone()
+        };
+        let bad = Holiday {
+            name_zh: " ".to_owned(),
+            day: "2027-02-07".to_owned(),
+            ..spring_2027.clone()
+        };
+        let twice = [spring_2027.clone(), workday.clone(), spring_2027.clone()];
+        assert_invalid(&store.upsert_holidays(&twice).await.unwrap_err(), "holiday", "day");
+        let one_bad = [spring_2027.clone(), bad];
+        assert_invalid(&store.upsert_holidays(&one_bad).await.unwrap_err(), "holiday", "name_zh");
+        assert_eq!(store.catalogue().await.unwrap().holidays, after);
+        store.upsert_holidays(&[spring_2027.clone(), workday.clone()]).await.unwrap();
+        let imported = store.catalogue().await.unwrap().holidays;
+        assert_eq!(imported.len(), after.len() + 2);
+        assert_eq!(&imported[imported.len() - 2..], &[spring_2027, workday]);
     }
 
     pub(crate) async fn away_reasons_are_replaced_keeping_system_reasons(db: TestDb) {
@@ -2128,6 +2240,65 @@ mod cases {
         assert_eq!(store.kb_articles().await.unwrap().len(), 1);
     }
 
+    pub(crate) async fn kb_synonyms_are_upserted_listed_and_deleted(db: TestDb) {
+        let store = db.open().await;
+        assert!(store.kb_synonyms().await.unwrap().is_empty());
+        store.upsert_kb_synonym("pension_words", r#"{"v":1}"#, 1_000).await.unwrap();
+        store.upsert_kb_synonym("card", r#"{"v":1}"#, 1_000).await.unwrap();
+        store.upsert_kb_synonym("pension_words", r#"{"v":2}"#, 2_000).await.unwrap();
+        let rows = store.kb_synonyms().await.unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("card".to_owned(), r#"{"v":1}"#.to_owned()),
+                ("pension_words".to_owned(), r#"{"v":2}"#.to_owned()),
+            ]
+        );
+        let err = store.upsert_kb_synonym("Bad Id", "{}", 1).await.unwrap_err();
+        assert_invalid(&err, "synonym group", "id");
+        assert!(store.delete_kb_synonym("card").await.unwrap());
+        assert!(!store.delete_kb_synonym("card").await.unwrap());
+        assert_eq!(store.kb_synonyms().await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn unanswered_questions_are_counted_newest_first(db: TestDb) {
+        let store = db.open().await;
+        store.record_kb_unanswered("zh", "退休了还能领失业金吗", 1_000).await.unwrap();
+        store.record_kb_unanswered("en", "can I pay for my cat", 2_000).await.unwrap();
+        store.record_kb_unanswered("zh", "退休了还能领失业金吗", 3_000).await.unwrap();
+        let list = store.kb_unanswered(10).await.unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(
+            list[0],
+            UnansweredQuestion {
+                lang: "zh".to_owned(),
+                question: "退休了还能领失业金吗".to_owned(),
+                asked: 2,
+                first_asked_at_ms: 1_000,
+                last_asked_at_ms: 3_000,
+            }
+        );
+        assert_eq!((list[1].question.as_str(), list[1].asked), ("can I pay for my cat", 1));
+        assert_eq!(store.kb_unanswered(1).await.unwrap().len(), 1);
+
+        // Refusals write nothing.
+        let err = store.record_kb_unanswered("fr", "question", 4_000).await.unwrap_err();
+        assert_invalid(&err, "unanswered question", "lang");
+        let err = store.record_kb_unanswered("en", " ", 4_000).await.unwrap_err();
+        assert_invalid(&err, "unanswered question", "question");
+        let err = store.record_kb_unanswered("en", &"x".repeat(501), 4_000).await.unwrap_err();
+        assert_invalid(&err, "unanswered question", "question");
+        assert_eq!(store.kb_unanswered(10).await.unwrap(), list);
+
+        // Dismissed: gone; asked again, listed again from one.
+        assert!(store.dismiss_kb_unanswered("zh", "退休了还能领失业金吗").await.unwrap());
+        assert!(!store.dismiss_kb_unanswered("zh", "退休了还能领失业金吗").await.unwrap());
+        assert_eq!(store.kb_unanswered(10).await.unwrap(), list[1..]);
+        store.record_kb_unanswered("zh", "退休了还能领失业金吗", 5_000).await.unwrap();
+        let again = store.kb_unanswered(10).await.unwrap();
+        assert_eq!((again[0].asked, again[0].first_asked_at_ms), (1, 5_000));
+    }
+
     /// 2026-12-01 00:00 in China.
     const DEC_1_2026: i64 = 1_796_054_400_000;
     /// 2027-01-02 00:00 in China.
@@ -2669,6 +2840,29 @@ mod cases {
         assert_eq!(again.message(&m.id).await.unwrap().unwrap().state, MessageState::Answered);
         assert_eq!(again.follow_ups(true).await.unwrap().len(), 1);
         assert_eq!(again.count_calls().await.unwrap(), 1);
+    }
+
+    pub(crate) async fn migrations_upgrade_a_database_that_had_only_0009(db: TestDb) {
+        // A database as a release with changes up to 0009 left it, with an admin's service.
+        db.migrate_to(9).await;
+        db.execute_raw(
+            "INSERT INTO services (id, area, skill_id, kind, name_zh, name_en) \
+             VALUES ('old_service', 'counter', 'pension', 'inquiry', '旧业务', 'Old service')",
+        )
+        .await;
+
+        let store = db.open().await;
+        let cat = store.catalogue().await.unwrap();
+        let old = cat.services.iter().find(|s| s.id == "old_service").unwrap();
+        assert_eq!((old.name_es.as_str(), old.description_es.as_str()), ("", ""));
+        // Every queue starts with the target the wallboard measures by default: 80 % in 20 s.
+        for skill in &cat.skills {
+            assert_eq!((skill.service_level_secs, skill.service_level_pct), (Some(20), Some(80)));
+        }
+        let spanish = Service { name_es: "Servicio antiguo".to_owned(), ..old.clone() };
+        store.upsert_service(&spanish).await.unwrap();
+        let cat = store.catalogue().await.unwrap();
+        assert_eq!(cat.services.iter().find(|s| s.id == "old_service"), Some(&spanish));
     }
 
     /// A component given one narrow trait (upcast from the `Arc<dyn Store>` the binary opens)

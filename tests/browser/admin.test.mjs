@@ -1,11 +1,18 @@
 // The admin console's main flows in Chromium: create a user (who then must choose a password in
-// the agent console), edit a queue's hours (an overlap refused next to the field), add a
-// holiday, edit a knowledge article and try a question; axe-core at 1280 and 360 px, no
-// sideways scroll on a phone, and the console used by keyboard alone.
+// the agent console), edit a queue's hours (an overlap refused next to the field) and service
+// level target, add a holiday, import a calendar file, create and change a service (a deleted
+// queue refused next to the field; the hall lists it at once), write an announcement (the hall
+// shows it), edit dispositions, edit a knowledge article and try a question; axe-core at 1280
+// and 360 px, no sideways scroll on a phone, and the console used by keyboard alone.
 import assert from "node:assert/strict";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { DEMO_PASSWORD, launchBrowser, openPage, startServer, waitForLang } from "./harness.mjs";
 import {
+  SAVE_SCREENSHOTS,
+  SCREENSHOT_DIR,
   VIEWPORTS,
   formatViolations,
   horizontalOverflow,
@@ -149,7 +156,202 @@ test("add a holiday", async () => {
   }
 });
 
-test("edit an article and try a question as a citizen would ask it", async () => {
+/** The public catalogue as the hall reads it. */
+async function hallCatalogue(page) {
+  return page.evaluate(async () => (await fetch("/api/catalogue")).json());
+}
+
+test("a queue's service level target is saved; half a target is refused next to the field", async () => {
+  const { context, page, errors } = await openAdmin("admin-service-level");
+  try {
+    await page.selectOption("#queue-pick", "medical");
+    await page.fill("#queue-sl-pct", "90");
+    await page.fill("#queue-sl-secs", "");
+    await page.click("#queue-submit");
+    // The time is what is missing: the error is under it.
+    await page.locator("#queue-service_level_secs-error").waitFor({ state: "visible" });
+    let medical = (await hallCatalogue(page)).skills.find((s) => s.id === "medical");
+    assert.deepEqual([medical.service_level_pct, medical.service_level_secs], [80, 20], "nothing changed");
+
+    await page.fill("#queue-sl-secs", "30");
+    await page.click("#queue-submit");
+    await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
+    medical = (await hallCatalogue(page)).skills.find((s) => s.id === "medical");
+    assert.deepEqual([medical.service_level_pct, medical.service_level_secs], [90, 30]);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("import next year's holidays from a CSV file; a bad row changes nothing", async () => {
+  const { context, page, errors } = await openAdmin("admin-holiday-import");
+  const dir = await mkdtemp(join(tmpdir(), "voicedesk-holidays-"));
+  try {
+    const bad = join(dir, "bad.csv");
+    await writeFile(bad, "day,kind,name_zh,name_en\n2028-01-01,holiday,元旦,New Year\n2028-02-30,holiday,春节,Spring Festival\n");
+    await page.setInputFiles("#holiday-file", bad);
+    await page.click("#holiday-import-submit");
+    const error = page.locator("#holiday-import-file-error");
+    await error.waitFor({ state: "visible" });
+    assert.match(await error.textContent(), /2028-02-30/);
+    let days = (await hallCatalogue(page)).holidays.map((h) => h.day);
+    assert.ok(!days.includes("2028-01-01"), "nothing of a refused file is imported");
+
+    const good = join(dir, "2028.csv");
+    await writeFile(
+      good,
+      "day,kind,name_zh,name_en\n2028-01-01,holiday,元旦,New Year's Day\n2028-01-29,workday,调休上班,Make-up working day\n2028-01-26,holiday,春节,Spring Festival\n",
+    );
+    await page.setInputFiles("#holiday-file", good);
+    await page.click("#holiday-import-submit");
+    await page.locator("#holiday-import-result").filter({ hasText: "3 days imported" }).waitFor();
+    await page.locator("#holidays-table tr", { hasText: "2028-01-29" }).waitFor();
+    const holidays = (await hallCatalogue(page)).holidays;
+    assert.equal(holidays.find((h) => h.day === "2028-01-29")?.kind, "workday");
+    days = holidays.map((h) => h.day);
+    for (const day of ["2028-01-01", "2028-01-26"]) assert.ok(days.includes(day), day);
+    await page.click("#admin-audit-refresh");
+    await page.locator('#admin-audit-table tr[data-action="holidays.import"]').first().waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("create a service: a missing queue is refused next to the field, the hall lists it at once", async () => {
+  const { context, page, errors } = await openAdmin("admin-service");
+  try {
+    await page.selectOption("#service-pick", "");
+    await page.fill("#service-id", "pension_estimate");
+    await page.selectOption("#service-area", "self_service");
+    await page.selectOption("#service-skill", "pension");
+    await page.selectOption("#service-kind", "inquiry");
+    await page.fill("#service-name-zh", "养老金测算");
+    await page.fill("#service-name-en", "Pension estimate");
+    await page.fill("#service-name-es", "Cálculo de la pensión");
+    await page.fill("#service-description-en", "Estimate your monthly pension.");
+    // The preview follows the form: the Spanish name in the Spanish card.
+    const spanish = page.locator('#service-preview [data-lang="es"] h4');
+    await spanish.filter({ hasText: "Cálculo de la pensión" }).waitFor();
+
+    // A queue deleted meanwhile (another admin, another tab): refused next to the queue field.
+    await page.evaluate(() => {
+      const option = document.createElement("option");
+      option.value = "deleted_queue";
+      option.textContent = "deleted queue";
+      document.getElementById("service-skill").append(option);
+    });
+    await page.selectOption("#service-skill", "deleted_queue");
+    await page.click("#service-submit");
+    await page.locator("#service-skill_id-error").waitFor({ state: "visible" });
+    assert.match(await page.locator("#service-skill_id-error").textContent(), /deleted_queue/);
+    assert.ok(!(await hallCatalogue(page)).services.some((s) => s.id === "pension_estimate"));
+
+    await page.selectOption("#service-skill", "pension");
+    await page.click("#service-submit");
+    await page.locator("#service-result").filter({ hasText: "saved" }).waitFor();
+    const listed = (await hallCatalogue(page)).services.find((s) => s.id === "pension_estimate");
+    assert.equal(listed?.name_es, "Cálculo de la pensión");
+    assert.equal(listed?.area, "self_service");
+
+    // The hall, in Spanish, lists it with its Spanish name.
+    const hall = await openPage(browser, "admin-service-hall", `${server.url}/`, { locale: "es-ES" });
+    try {
+      await waitForLang(hall.page);
+      const names = await hall.page.evaluate(async () => {
+        const { loadCatalogue, localName, switchLang } = await import("/assets/common.js");
+        await switchLang("es");
+        const catalogue = await loadCatalogue();
+        return catalogue.services.filter((s) => s.id === "pension_estimate").map(localName);
+      });
+      assert.deepEqual(names, ["Cálculo de la pensión"]);
+    } finally {
+      await hall.context.close();
+    }
+
+    // Disabled: kept for the admin, no longer offered in the hall.
+    await page.uncheck("#service-enabled");
+    await page.click("#service-submit");
+    await page.locator("#service-result").filter({ hasText: "saved" }).waitFor();
+    assert.ok(!(await hallCatalogue(page)).services.some((s) => s.id === "pension_estimate"));
+    assert.ok(await page.locator('#service-pick option[value="pension_estimate"]').count());
+    await page.click("#admin-audit-refresh");
+    await page.locator('#admin-audit-table tr[data-action="service.update"]').first().waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("write a pinned announcement with a preview; the hall shows it", async () => {
+  const { context, page, errors } = await openAdmin("admin-announcement");
+  try {
+    await page.fill("#ann-title-zh", "春节服务时间调整");
+    await page.fill("#ann-title-en", "Spring Festival opening hours");
+    await page.fill("#ann-body-zh", "春节期间人工服务暂停。");
+    await page.fill("#ann-body-en", "Agents are off during the Spring Festival.\nThe self-service area stays open.");
+    await page.check("#ann-pinned");
+    const preview = page.locator("#ann-preview .announcement[data-pinned] h4");
+    await preview.filter({ hasText: "Spring Festival opening hours" }).waitFor();
+    assert.equal(await page.locator("#ann-preview .announcement-body p").count(), 2);
+
+    // Spanish title without a Spanish text: refused next to the missing field.
+    await page.fill("#ann-title-es", "Horario de Año Nuevo");
+    await page.click("#ann-submit");
+    await page.locator("#ann-body_es-error").waitFor({ state: "visible" });
+    await page.fill("#ann-title-es", "");
+    await page.click("#ann-submit");
+    await page.locator("#ann-result").filter({ hasText: "published" }).waitFor();
+    await page.locator("#announcements-table tr", { hasText: "Spring Festival opening hours" }).waitFor();
+    const shown = await page.evaluate(async () => (await (await fetch("/api/announcements")).json()).announcements);
+    assert.equal(shown[0].title_en, "Spring Festival opening hours", "pinned first");
+
+    // Expired: it stays in the admin's list as expired and leaves the hall.
+    await page.locator("#announcements-table tr", { hasText: "Spring Festival opening hours" }).getByRole("button", { name: /^Edit/ }).click();
+    await page.fill("#ann-published", "2020-01-01T09:00");
+    await page.fill("#ann-expires", "2020-02-01T09:00");
+    await page.click("#ann-submit");
+    await page.locator("#announcements-table tr", { hasText: "Spring Festival opening hours" }).filter({ hasText: "expired" }).waitFor();
+    const after = await page.evaluate(async () => (await (await fetch("/api/announcements")).json()).announcements);
+    assert.ok(!after.some((a) => a.title_en === "Spring Festival opening hours"));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("edit the dispositions agents pick from", async () => {
+  const { context, page, errors } = await openAdmin("admin-codes");
+  try {
+    await page.locator("#dispositions-list .code-row").first().waitFor();
+    await page.click("#dispositions-add");
+    const last = page.locator("#dispositions-list .code-row").last();
+    await last.locator('[data-field="code"]').fill("callback_promised");
+    await last.locator('[data-field="name_zh"]').fill("已约回电");
+    await last.locator('[data-field="name_en"]').fill("Callback promised");
+    await page.click("#dispositions-submit");
+    await page.locator("#dispositions-result").filter({ hasText: "Saved" }).waitFor();
+    const codes = (await hallCatalogue(page)).dispositions.map((d) => d.code);
+    assert.ok(codes.includes("callback_promised"));
+
+    // An away reason the call-center engine does not know is refused, nothing changed.
+    await page.click("#away-add");
+    const away = page.locator("#away-list .code-row").last();
+    await away.locator('[data-field="code"]').fill("smoking");
+    await away.locator('[data-field="name_zh"]').fill("抽烟");
+    await away.locator('[data-field="name_en"]').fill("Smoking");
+    await page.click("#away-submit");
+    await page.locator("#away-code-error").waitFor({ state: "visible" });
+    assert.match(await page.locator("#away-code-error").textContent(), /smoking/);
+    assert.ok(!(await hallCatalogue(page)).away_reasons.some((r) => r.code === "smoking"));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("edit an article and a synonym group, and try a question as a citizen would ask it", async () => {
   const { context, page, errors } = await openAdmin("admin-kb");
   try {
     await page.locator("#kb-pick option").first().waitFor({ state: "attached" });
@@ -166,6 +368,23 @@ test("edit an article and try a question as a citizen would ask it", async () =>
     assert.equal(await head.getAttribute("data-confidence"), "high");
     const first = page.locator("#kb-answers li[data-article]").first();
     assert.equal(await first.getAttribute("data-article"), article.id);
+
+    // A word no article uses finds nothing, until a synonym group ties it to one they use.
+    const tryIt = async (question) => {
+      // The previous answer goes first, so that the one waited for is this question's.
+      await page.evaluate(() => document.getElementById("kb-answers").replaceChildren());
+      await page.fill("#kb-question", question);
+      await page.click("#kb-try");
+      await page.locator("#kb-answers .answers-head").waitFor();
+      return page.locator("#kb-answers li[data-article]").count();
+    };
+    assert.equal(await tryIt("zorblax"), 0);
+    await page.fill("#syn-id", "card_slang");
+    await page.selectOption("#syn-lang", "en");
+    await page.fill("#syn-phrases", "Zorblax\nsocial security card");
+    await page.click("#syn-submit");
+    await page.locator("#syn-table tr[data-id=card_slang]").waitFor();
+    assert.ok((await tryIt("zorblax")) > 0, "the group applies to the next question");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -189,6 +408,13 @@ test("accessible at 1280 and 360 px, no sideways scroll on a phone", async () =>
         );
       }
       await screenshot(page, `admin-${label === "desktop" ? "desktop" : "360"}`);
+      if (SAVE_SCREENSHOTS && label === "desktop") {
+        // The whole console is long: each newer section on its own as well.
+        for (const section of ["services", "announcements", "codes", "kb"]) {
+          const path = join(SCREENSHOT_DIR, `admin-${section}-desktop.png`);
+          await page.locator(`#${section}-section`).screenshot({ path, animations: "disabled" });
+        }
+      }
       assert.deepEqual(errors, []);
     } finally {
       await context.close();

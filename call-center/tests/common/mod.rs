@@ -86,6 +86,8 @@ pub(crate) struct Sim {
     /// Calls whose offer / answer was committed, messages and ratings committed.
     pub(crate) offers_committed: BTreeSet<(String, String)>,
     pub(crate) messages_committed: BTreeSet<String>,
+    /// Client ids of the messages committed, by citizen (the daily cap counts them).
+    pub(crate) messages_by_citizen: BTreeMap<String, BTreeSet<String>>,
     pub(crate) ratings_committed: usize,
     /// Broken promises seen (a client told of something not committed): must stay empty.
     pub(crate) broken: Vec<String>,
@@ -141,6 +143,7 @@ impl Sim {
             staff_mode: BTreeMap::new(),
             offers_committed: BTreeSet::new(),
             messages_committed: BTreeSet::new(),
+            messages_by_citizen: BTreeMap::new(),
             ratings_committed: 0,
             broken: Vec::new(),
             relay_down: false,
@@ -219,6 +222,14 @@ impl Sim {
             }
             Effect::Relay(RelayCommand::DiscardRecording { leg }) => {
                 self.recording.remove(&leg);
+            }
+            Effect::CheckOffer { op, sdp, .. } => {
+                let result = if sdp == "bad" {
+                    Err(LegFailure::BadSdp("no audio m-line".into()))
+                } else {
+                    Ok(())
+                };
+                self.to_feed.push_back(Input::OfferChecked { op, result });
             }
             Effect::StartRecording { op, leg, .. } => {
                 let ok = !self.closed_legs.contains(&leg) && self.recording.insert(leg);
@@ -304,6 +315,8 @@ impl Sim {
             StoreRequest::InsertVoiceMessage(m) => {
                 self.recording.remove(&m.leg);
                 self.messages_committed.insert(m.client_id.clone());
+                let mine = self.messages_by_citizen.entry(m.citizen_id.clone()).or_default();
+                mine.insert(m.client_id.clone());
                 self.tickets += 1;
                 StoreReply::MessageSaved {
                     ticket: format!("T{:04}", self.tickets),
@@ -313,12 +326,19 @@ impl Sim {
             }
             StoreRequest::InsertMessage(m) => {
                 self.messages_committed.insert(m.client_id.clone());
+                let mine = self.messages_by_citizen.entry(m.citizen_id.clone()).or_default();
+                mine.insert(m.client_id.clone());
                 self.tickets += 1;
                 StoreReply::MessageSaved {
                     ticket: format!("T{:04}", self.tickets),
                     code: "secret".into(),
                     due_at_ms: m.due_at.0,
                 }
+            }
+            StoreRequest::CountMessages { citizen_id, except_client_id, .. } => {
+                let mine = self.messages_by_citizen.get(citizen_id);
+                let n = mine.map_or(0, |m| m.iter().filter(|c| *c != except_client_id).count());
+                StoreReply::Count(n as u64)
             }
             StoreRequest::ReadCall { call_id } => {
                 StoreReply::Call(self.records.get(call_id).cloned())

@@ -1,0 +1,511 @@
+//! The thin async driver around the call-center core (`voicedesk-call-center`).
+//!
+//! One task owns the [`CallCenter`]. It feeds it inputs — WebSocket events, relay events, the
+//! answers of earlier effects, timeouts — with the wall-clock time, and carries out the effects
+//! it returns, **without awaiting any of them on the decision path**:
+//!
+//! - messages to clients go into each connection's bounded outbox (a full outbox drops the
+//!   connection as too slow, and the core is told);
+//! - writes of call records (the call, its audit entries and wrap-ups) go to a few writer tasks
+//!   ([`writers_for`]): each takes every write queued for it and commits them in one
+//!   transaction (group commit), so a burst of a thousand calls costs a few commits, not a
+//!   thousand; one call's writes always go to the same writer, in the order the core emitted
+//!   them; other store operations (messages, ratings, lookups) run on their own tasks at once.
+//!   Each answer comes back to the core as an input, which decides what the client is told (the
+//!   core emits a record's acknowledgement only after its write came back `Ok`);
+//! - legs to create and recordings to start go to the relay concurrently, their answers come
+//!   back as inputs; routing changes, hold and closing legs go to one ordered relay queue whose
+//!   failures come back as inputs;
+//! - the assistant's searches run on the blocking pool and come back as inputs;
+//! - reports are logged, and invariant violations counted in `/metrics`.
+//!
+//! Nothing here decides: every rule is in the core.
+
+mod effects;
+mod store_ops;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use voicedesk_call_center::{
+    CallCenter, CoreConfig, CoreStats, DayCounts, Input, LegEnd, LegId, SkillId, UnixMs,
+    WallboardConfig,
+};
+use voicedesk_media_relay::{LegEndReason, RelayEvent, RelayHandle};
+use voicedesk_protocol::{ServerMessage, UserInfo};
+use voicedesk_queue_engine::EngineConfig;
+use voicedesk_store::Store;
+
+pub use voicedesk_call_center::ConnId;
+
+use crate::ServerConfig;
+use crate::clock::now_ms;
+use crate::metrics::SignalingStats;
+
+/// How many group-commit writers a store gets: SQLite has one writer at a time anyway (more
+/// would only wait for its lock); Postgres commits concurrently, and four writers keep its
+/// connections busy while the next groups gather.
+pub(crate) fn writers_for(store: &dyn Store) -> usize {
+    match store.backend() {
+        "sqlite" => 1,
+        _ => 4,
+    }
+}
+
+/// Who is behind a connection, as authenticated by the WebSocket handler.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// An anonymous citizen; `citizen_id` is derived from the session token.
+    Citizen {
+        /// Stable opaque id of the citizen's session.
+        citizen_id: String,
+    },
+    /// A signed-in agent, staff member or admin.
+    Member {
+        /// The user.
+        user: UserInfo,
+        /// An agent's skills (read by the handler before the connection is handed in).
+        skills: BTreeMap<SkillId, u8>,
+    },
+}
+
+/// What the driver is told by the HTTP side.
+pub enum DriverInput {
+    /// A connection opened; messages for it go into `outbox`.
+    Connected {
+        /// The connection.
+        conn: ConnId,
+        /// Who it is.
+        identity: Identity,
+        /// Its bounded outgoing queue.
+        outbox: mpsc::Sender<ServerMessage>,
+        /// Dropped when the core closes the connection: the handler stops reading.
+        kick: oneshot::Sender<()>,
+    },
+    /// A citizen connection proved an earlier identity (the token was checked).
+    Resumed {
+        /// The connection.
+        conn: ConnId,
+        /// The earlier identity.
+        citizen_id: String,
+        /// The token to echo.
+        citizen_token: String,
+    },
+    /// A decoded client message.
+    Message {
+        /// From whom.
+        conn: ConnId,
+        /// What.
+        message: voicedesk_protocol::ClientMessage,
+    },
+    /// An admin changed the catalogue: it is read again and handed to the core.
+    CatalogueChanged,
+    /// A user signed out (or was signed out).
+    SignedOut {
+        /// The user.
+        user_id: String,
+    },
+    /// A user to sign out once free (account disabled, password reset, sessions ended): an
+    /// agent on an answered call finishes it first.
+    SignOutWhenFree {
+        /// The user.
+        user_id: String,
+    },
+    /// The connection closed.
+    Disconnected {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// End every call (recorded as `server_shutdown`) and stop.
+    Shutdown {
+        /// Answered when every call is ended and recorded.
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Sends inputs to the driver.
+#[derive(Clone)]
+pub struct DriverHandle {
+    inputs: mpsc::Sender<DriverInput>,
+}
+
+impl DriverHandle {
+    /// Queues an input; false if the driver has stopped.
+    pub async fn send(&self, input: DriverInput) -> bool {
+        self.inputs.send(input).await.is_ok()
+    }
+
+    /// Ends every call and stops the driver; returns when that is done.
+    pub async fn shutdown(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.inputs.send(DriverInput::Shutdown { done }).await.is_ok() {
+            // The driver answers once every call is ended and recorded; a dropped sender
+            // means it stopped first, which is the same for the caller.
+            rx.await.unwrap_or(());
+        }
+    }
+}
+
+/// A connection's outgoing side.
+struct Outbox {
+    tx: mpsc::Sender<ServerMessage>,
+    /// Dropping it ends the connection's handler.
+    _kick: oneshot::Sender<()>,
+}
+
+/// The driver's state: the core, and the handles its effects need.
+pub(crate) struct Driver {
+    core: CallCenter,
+    store: Arc<dyn Store>,
+    relay: RelayHandle,
+    knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
+    voice_dir: std::path::PathBuf,
+    utc_offset_minutes: i32,
+    always_open: bool,
+    stats: Arc<SignalingStats>,
+    outboxes: HashMap<ConnId, Outbox>,
+    /// Answers of effects, back to the loop.
+    results: mpsc::UnboundedSender<Input>,
+    /// The ordered relay command queue.
+    relay_commands: mpsc::UnboundedSender<voicedesk_call_center::RelayCommand>,
+    /// The group-commit writers of call records.
+    writers: Vec<mpsc::UnboundedSender<effects::StoreJob>>,
+    /// Effects whose answers are still out (shutdown waits for them).
+    outstanding: Arc<std::sync::atomic::AtomicUsize>,
+    /// The core's counters last published.
+    published: CoreStats,
+    /// `poll_timeout` is in Unix ms; tokio sleeps on its own clock from this pair.
+    epoch: (tokio::time::Instant, i64),
+}
+
+fn now() -> UnixMs {
+    UnixMs(now_ms())
+}
+
+/// Reads the catalogue and the signed-in agents' skills into an [`Input::Catalogue`].
+async fn catalogue_input(
+    store: &Arc<dyn Store>,
+    agents: Vec<String>,
+    utc_offset_minutes: i32,
+    always_open: bool,
+) -> Option<Input> {
+    let catalogue = match store.catalogue().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the catalogue; routing unchanged");
+            return None;
+        }
+    };
+    let routing = crate::catalogue::routing(&catalogue, utc_offset_minutes, always_open);
+    let mut agent_skills = BTreeMap::new();
+    for user_id in agents {
+        let skills = agent_skills_of(store.as_ref(), &user_id).await;
+        agent_skills.insert(user_id, skills);
+    }
+    Some(Input::Catalogue { routing, agent_skills })
+}
+
+/// An agent's skills from the store (none if they cannot be read: the agent gets no calls
+/// rather than the wrong ones).
+pub(crate) async fn agent_skills_of(store: &dyn Store, user_id: &str) -> BTreeMap<SkillId, u8> {
+    match store.agent_skills(user_id).await {
+        Ok(skills) => skills
+            .into_iter()
+            .map(|s| (SkillId(s.skill_id), u8::try_from(s.level.clamp(1, 10)).unwrap_or(1)))
+            .collect(),
+        Err(e) => {
+            tracing::error!(agent = user_id, error = %e, "could not read the agent's skills");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Starts the driver task.
+pub(crate) async fn spawn(
+    store: Arc<dyn Store>,
+    relay: RelayHandle,
+    relay_events: mpsc::UnboundedReceiver<RelayEvent>,
+    config: &ServerConfig,
+    knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
+    stats: Arc<SignalingStats>,
+) -> DriverHandle {
+    let (inputs, rx) = mpsc::channel(4096);
+    let started = now();
+    let day_start = local_day_start(started.0, config.utc_offset_minutes);
+    let threshold = i64::from(config.service_level_seconds) * 1000;
+    let today = match store.call_counts_since(day_start, threshold).await {
+        Ok(c) => DayCounts {
+            answered: c.answered,
+            answered_within: c.answered_within,
+            abandoned: c.abandoned,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "could not load today's call counts");
+            DayCounts::default()
+        }
+    };
+    let engine = EngineConfig::default()
+        .with_ring_timeout(config.ring_timeout)
+        .with_after_call_work(config.after_call_work)
+        .with_max_missed_offers(config.max_missed_offers)
+        .with_reconnect_grace(config.reconnect_grace);
+    let mut core_config = CoreConfig::new(engine, rand::random());
+    core_config.wallboard = WallboardConfig {
+        service_level_seconds: config.service_level_seconds,
+        utc_offset_minutes: config.utc_offset_minutes,
+        today,
+    };
+    core_config.voice_max = config.voice_message_max;
+    core_config.messages_per_citizen_per_day = config.limits.messages_per_citizen_per_day;
+    let core = CallCenter::new(core_config, started, Instant::now());
+    let (results, results_rx) = mpsc::unbounded_channel();
+    let outstanding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let relay_commands =
+        effects::spawn_relay_queue(relay.clone(), results.clone(), outstanding.clone());
+    let writers = (0..writers_for(store.as_ref()))
+        .map(|_| {
+            effects::spawn_writer(
+                store.clone(),
+                relay.clone(),
+                config.voice_dir.clone(),
+                results.clone(),
+                outstanding.clone(),
+            )
+        })
+        .collect();
+    let mut driver = Driver {
+        core,
+        store,
+        relay,
+        knowledge,
+        voice_dir: config.voice_dir.clone(),
+        utc_offset_minutes: config.utc_offset_minutes,
+        always_open: config.always_open,
+        stats,
+        outboxes: HashMap::new(),
+        results,
+        relay_commands,
+        writers,
+        outstanding,
+        published: CoreStats::default(),
+        epoch: (tokio::time::Instant::now(), started.0),
+    };
+    if let Some(input) =
+        catalogue_input(&driver.store, Vec::new(), driver.utc_offset_minutes, driver.always_open)
+            .await
+    {
+        driver.feed(input);
+    }
+    tokio::spawn(driver.run(rx, results_rx, relay_events));
+    DriverHandle { inputs }
+}
+
+fn local_day_start(now_ms: i64, offset_minutes: i32) -> i64 {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let offset = i64::from(offset_minutes) * 60_000;
+    (now_ms + offset).div_euclid(DAY_MS) * DAY_MS - offset
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<DriverInput>,
+        mut results: mpsc::UnboundedReceiver<Input>,
+        mut relay_events: mpsc::UnboundedReceiver<RelayEvent>,
+    ) {
+        loop {
+            let deadline = self.core.poll_timeout().map(|at| self.tokio_instant(at));
+            tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(DriverInput::Shutdown { done }) => {
+                        self.shutdown(&mut results).await;
+                        done.send(()).unwrap_or(());
+                        return;
+                    }
+                    Some(input) => self.http_input(input),
+                    None => return,
+                },
+                Some(input) = results.recv() => self.feed(input),
+                Some(event) = relay_events.recv() => self.feed(relay_input(event)),
+                _ = sleep_until(deadline) => {
+                    let started = Instant::now();
+                    self.core.handle_timeout(now());
+                    self.carried_out("timeout", started);
+                }
+            }
+        }
+    }
+
+    fn tokio_instant(&self, at: UnixMs) -> tokio::time::Instant {
+        let (base, base_ms) = self.epoch;
+        base + Duration::from_millis(u64::try_from(at.0 - base_ms).unwrap_or(0))
+    }
+
+    fn http_input(&mut self, input: DriverInput) {
+        match input {
+            DriverInput::Connected { conn, identity, outbox, kick } => {
+                self.outboxes.insert(conn, Outbox { tx: outbox, _kick: kick });
+                let identity = match identity {
+                    Identity::Citizen { citizen_id } => {
+                        voicedesk_call_center::Identity::Citizen { citizen_id }
+                    }
+                    Identity::Member { user, skills } => {
+                        voicedesk_call_center::Identity::Member { user, skills }
+                    }
+                };
+                self.feed(Input::Connected { conn, identity });
+            }
+            DriverInput::Resumed { conn, citizen_id, citizen_token } => {
+                self.feed(Input::Resumed { conn, citizen_id, citizen_token })
+            }
+            DriverInput::Message { conn, message } => self.feed(Input::Client { conn, message }),
+            DriverInput::CatalogueChanged => {
+                let (store, results) = (self.store.clone(), self.results.clone());
+                let agents = self.core.signed_in_agents();
+                let (offset, always_open) = (self.utc_offset_minutes, self.always_open);
+                tokio::spawn(async move {
+                    if let Some(input) = catalogue_input(&store, agents, offset, always_open).await
+                    {
+                        // The loop only stops with the server; nothing to tell then.
+                        results.send(input).unwrap_or(());
+                    }
+                });
+            }
+            DriverInput::SignedOut { user_id } => self.feed(Input::SignedOut { user_id }),
+            DriverInput::SignOutWhenFree { user_id } => {
+                self.feed(Input::SignOutWhenFree { user_id })
+            }
+            DriverInput::Disconnected { conn } => {
+                if self.outboxes.contains_key(&conn) {
+                    self.feed(Input::Disconnected { conn });
+                    // A connection with a message in flight is kept until it is answered (the
+                    // core then emits `Close`); its writer flushes the answer, then closes.
+                    if !self.core.has_connection(conn) {
+                        self.outboxes.remove(&conn);
+                    }
+                }
+            }
+            DriverInput::Shutdown { .. } => {}
+        }
+    }
+
+    /// Hands one input to the core and carries out what it decided.
+    fn feed(&mut self, input: Input) {
+        let started = Instant::now();
+        let kind = input_kind(&input);
+        self.core.handle(now(), input);
+        self.carried_out(kind, started);
+    }
+
+    /// Carries out what the core decided, and logs (debug) how long deciding and handing the
+    /// effects out took: the driver's own share of every input's latency.
+    fn carried_out(&mut self, kind: &'static str, started: Instant) {
+        let decided = started.elapsed();
+        self.carry_out();
+        tracing::debug!(
+            input = kind,
+            decide_us = decided.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            waiting_answers = self.outstanding.load(Ordering::Relaxed),
+            "input handled"
+        );
+    }
+
+    /// Ends every call, waits for the writes that record it (and tells everyone), then closes
+    /// what was left open.
+    async fn shutdown(&mut self, results: &mut mpsc::UnboundedReceiver<Input>) {
+        self.feed(Input::Shutdown);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            // An answer is queued before it stops counting as outstanding (a writer hands a
+            // whole group back at once): take every queued one before looking at the count.
+            while let Ok(input) = results.try_recv() {
+                self.feed(input);
+            }
+            if self.outstanding.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, results.recv()).await {
+                Ok(Some(input)) => self.feed(input),
+                _ => break,
+            }
+        }
+        match self
+            .store
+            .end_open_calls(now_ms(), voicedesk_protocol::EndReason::ServerShutdown.as_str())
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(n, "ended call records left open"),
+            Err(e) => tracing::error!(error = %e, "could not close open call records"),
+        }
+        self.outboxes.clear();
+        tracing::info!("call center stopped: every call ended and recorded");
+    }
+
+    fn publish(&mut self) {
+        let s = self.core.stats();
+        let p = self.published;
+        let add = |counter: &std::sync::atomic::AtomicU64, now: u64, before: u64| {
+            counter.fetch_add(now.saturating_sub(before), Ordering::Relaxed);
+        };
+        add(&self.stats.calls_total, s.calls_total, p.calls_total);
+        add(&self.stats.calls_answered, s.calls_answered, p.calls_answered);
+        add(&self.stats.client_errors, s.client_errors, p.client_errors);
+        add(&self.stats.sides_lost, s.sides_lost, p.sides_lost);
+        add(&self.stats.sides_back, s.sides_back, p.sides_back);
+        add(&self.stats.invariant_violations, s.invariant_violations, p.invariant_violations);
+        add(&self.stats.store_failures, s.store_failures, p.store_failures);
+        self.published = s;
+        let (waiting, live) = self.core.gauges();
+        self.stats.queue_length.store(waiting as i64, Ordering::Relaxed);
+        self.stats.active_calls.store(live as i64, Ordering::Relaxed);
+    }
+}
+
+/// An input's kind, for the timing log.
+fn input_kind(input: &Input) -> &'static str {
+    match input {
+        Input::Connected { .. } => "connected",
+        Input::Resumed { .. } => "resumed",
+        Input::Client { message, .. } => message.type_name(),
+        Input::Disconnected { .. } => "disconnected",
+        Input::SignedOut { .. } => "signed_out",
+        Input::SignOutWhenFree { .. } => "sign_out_when_free",
+        Input::Catalogue { .. } => "catalogue",
+        Input::LegCreated { .. } => "leg_created",
+        Input::LegConnected { .. } => "leg_connected",
+        Input::LegEnded { .. } => "leg_ended",
+        Input::RelayFailed { .. } => "relay_failed",
+        Input::Store { .. } => "store",
+        Input::OfferChecked { .. } => "offer_checked",
+        Input::RecordingStarted { .. } => "recording_started",
+        Input::Searched { .. } => "searched",
+        Input::Shutdown => "shutdown",
+    }
+}
+
+fn relay_input(event: RelayEvent) -> Input {
+    match event {
+        RelayEvent::LegConnected { leg } => Input::LegConnected { leg: LegId(leg.0) },
+        RelayEvent::LegEnded { leg, reason } => Input::LegEnded {
+            leg: LegId(leg.0),
+            reason: match reason {
+                LegEndReason::ConnectTimeout => LegEnd::ConnectTimeout,
+                LegEndReason::Failed | LegEndReason::Disconnected | LegEndReason::Silence => {
+                    LegEnd::Lost
+                }
+            },
+        },
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

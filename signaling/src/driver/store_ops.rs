@@ -1,0 +1,248 @@
+//! The core's store operations carried out on the store: one `StoreRequest` in, one answer out
+//! (which the driver hands back to the core). Nothing here decides anything.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use voicedesk_call_center::store::{
+    AuditAction as CoreAudit, AuditRecord, CallFacts, MessageReason as CoreReason, NewCallRecord,
+    RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts, VoiceMessageRecord,
+};
+use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle};
+use voicedesk_store::{
+    AuditAction, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall, NewMessage,
+    NewRating, NewWrapUp, RatingSubject, Store, StoreError,
+};
+
+/// How a store error reaches the core.
+fn failure(e: StoreError) -> StoreFailure {
+    match e {
+        StoreError::InvalidValue { .. } => StoreFailure::InvalidValue(e.to_string()),
+        StoreError::Conflict { .. } => StoreFailure::Conflict,
+        StoreError::InvalidReference { target, .. } => {
+            StoreFailure::InvalidReference { target: target.to_owned() }
+        }
+        other => StoreFailure::Unavailable(other.to_string()),
+    }
+}
+
+fn reason(r: CoreReason) -> MessageReason {
+    match r {
+        CoreReason::Closed => MessageReason::Closed,
+        CoreReason::QueueFull => MessageReason::QueueFull,
+        CoreReason::NoAgents => MessageReason::NoAgents,
+        CoreReason::WaitLimit => MessageReason::WaitLimit,
+        CoreReason::Choice => MessageReason::Choice,
+    }
+}
+
+fn saved(inserted: voicedesk_store::InsertedMessage) -> StoreReply {
+    StoreReply::MessageSaved {
+        ticket: inserted.message.ticket,
+        code: inserted.secret,
+        due_at_ms: inserted.message.due_at_ms,
+    }
+}
+
+/// The group-commit form of a call-record write (`None` for anything else).
+pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
+    Some(match request {
+        StoreRequest::InsertCall(r) => CallWrite::Insert(new_call(r)),
+        StoreRequest::CallOffered { call, agent, at } => {
+            CallWrite::Offered { call_id: call.0.clone(), agent_id: agent.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallAnswered { call, agent, at } => {
+            CallWrite::Answered { call_id: call.0.clone(), agent_id: agent.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallTransferred { call, skill, at } => {
+            CallWrite::Transferred { call_id: call.0.clone(), to_skill: skill.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallTakenOver { call, staff, at } => {
+            CallWrite::TakenOver { call_id: call.0.clone(), staff_id: staff.clone(), at_ms: at.0 }
+        }
+        StoreRequest::CallEnded { call, at, reason } => CallWrite::Ended {
+            call_id: call.0.clone(),
+            at_ms: at.0,
+            outcome: reason.as_str().to_owned(),
+        },
+        StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
+        StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
+            CallWrite::WrapUp(NewWrapUp {
+                call_id: call.0.clone(),
+                agent_id: agent.clone(),
+                disposition: disposition.clone(),
+                notes: notes.clone(),
+                at_ms: at.0,
+            })
+        }
+        _ => return None,
+    })
+}
+
+fn new_call(r: &NewCallRecord) -> NewCall {
+    NewCall {
+        id: r.call.0.clone(),
+        citizen_session: r.citizen_session.clone(),
+        service: r.service.clone(),
+        queued_at_ms: r.queued_at.0,
+        skill_id: Some(r.skill.clone()),
+        priority: i32::from(r.priority),
+    }
+}
+
+fn audit_entry(a: &AuditRecord) -> NewAuditEntry {
+    NewAuditEntry {
+        at_ms: a.at.0,
+        actor_id: a.actor.clone(),
+        call_id: a.call.0.clone(),
+        action: match a.action {
+            CoreAudit::Join => AuditAction::Join,
+            CoreAudit::Mode => AuditAction::Mode,
+            CoreAudit::Leave => AuditAction::Leave,
+            CoreAudit::TakeOver => AuditAction::TakeOver,
+        },
+        mode: a.mode,
+        detail: a.detail.clone(),
+    }
+}
+
+/// Carries out one request.
+pub(super) async fn run(
+    store: &Arc<dyn Store>,
+    relay: &RelayHandle,
+    voice_dir: &Path,
+    request: StoreRequest,
+) -> Result<StoreReply, StoreFailure> {
+    let done = |r: Result<(), StoreError>| r.map(|()| StoreReply::Done).map_err(failure);
+    match request {
+        StoreRequest::InsertCall(r) => done(store.insert_call(&new_call(&r)).await),
+        StoreRequest::CallOffered { call, agent, at } => {
+            done(store.mark_call_offered(&call.0, &agent, at.0).await)
+        }
+        StoreRequest::CallAnswered { call, agent, at } => {
+            done(store.mark_call_answered(&call.0, &agent, at.0).await)
+        }
+        StoreRequest::CallTransferred { call, skill, at } => {
+            done(store.mark_call_transferred(&call.0, &skill, at.0).await.map(|_| ()))
+        }
+        StoreRequest::CallTakenOver { call, staff, at } => {
+            done(store.mark_call_taken_over(&call.0, &staff, at.0).await.map(|_| ()))
+        }
+        StoreRequest::CallEnded { call, at, reason } => {
+            done(store.mark_call_ended(&call.0, at.0, reason.as_str()).await.map(|_| ()))
+        }
+        StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
+        StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
+            let wrap_up =
+                NewWrapUp { call_id: call.0, agent_id: agent, disposition, notes, at_ms: at.0 };
+            done(store.save_wrapup(&wrap_up).await)
+        }
+        StoreRequest::InsertMessage(m) => {
+            let message = NewMessage {
+                client_id: m.client_id,
+                kind: MessageKind::Text,
+                service: m.service,
+                name: m.name,
+                phone: m.phone,
+                body: Some(m.body),
+                voice_file: None,
+                voice_ms: None,
+                voice_bytes: None,
+                call_id: m.call.map(|c| c.0),
+                reason: reason(m.reason),
+                created_at_ms: m.created_at.0,
+                due_at_ms: m.due_at.0,
+                citizen_id: Some(m.citizen_id),
+            };
+            store.insert_message(&message).await.map(saved).map_err(failure)
+        }
+        StoreRequest::InsertVoiceMessage(m) => voice_message(store, relay, voice_dir, m).await,
+        StoreRequest::InsertRating { kind, subject_id, level, comment, at } => {
+            let rating = NewRating {
+                subject_kind: match kind {
+                    RatingKind::Call => RatingSubject::Call,
+                    RatingKind::Message => RatingSubject::Message,
+                },
+                subject_id,
+                level: i32::from(level),
+                comment,
+                created_at_ms: at.0,
+            };
+            store.insert_rating(&rating).await.map(|_| StoreReply::Done).map_err(failure)
+        }
+        StoreRequest::ReadCall { call_id } => {
+            let record = store.call(&call_id).await.map_err(failure)?;
+            Ok(StoreReply::Call(record.map(|r| CallFacts {
+                citizen_session: r.citizen_session,
+                answered: r.answered_at_ms.is_some(),
+                ended: r.outcome.is_some(),
+            })))
+        }
+        StoreRequest::CountMessages { citizen_id, since, except_client_id } => store
+            .citizen_message_count(&citizen_id, since.0, &except_client_id)
+            .await
+            .map(StoreReply::Count)
+            .map_err(failure),
+        StoreRequest::VerifyTicket { ticket, code } => {
+            let message = store.verify_ticket(&ticket, &code).await.map_err(failure)?;
+            Ok(StoreReply::Ticket(
+                message.map(|m| TicketFacts { message_id: m.id, replied: m.reply.is_some() }),
+            ))
+        }
+    }
+}
+
+/// A voice message: the recording is stopped, written as an Ogg/Opus file (temporary file,
+/// `fsync`, rename, `fsync` of the directory), then the row naming it is committed; a file
+/// whose row failed is removed.
+async fn voice_message(
+    store: &Arc<dyn Store>,
+    relay: &RelayHandle,
+    voice_dir: &Path,
+    m: VoiceMessageRecord,
+) -> Result<StoreReply, StoreFailure> {
+    let recording = relay
+        .stop_recording(RelayLeg(m.leg.0))
+        .await
+        .map_err(|e| StoreFailure::Unavailable(e.to_string()))?;
+    if recording.packets.is_empty() {
+        return Err(StoreFailure::InvalidValue("nothing was recorded".into()));
+    }
+    let bytes = recording.to_ogg_opus();
+    let file = voicedesk_store::files::new_voice_file_name();
+    let (dir, name, len) = (voice_dir.to_path_buf(), file.clone(), bytes.len());
+    let written = tokio::task::spawn_blocking(move || {
+        voicedesk_store::files::write_durably(&dir, &name, &bytes)
+    })
+    .await;
+    if let Err(e) = written.map_err(std::io::Error::other).and_then(|r| r) {
+        tracing::error!(error = %e, "could not write a voice message");
+        return Err(StoreFailure::Unavailable(e.to_string()));
+    }
+    let message = NewMessage {
+        client_id: m.client_id,
+        kind: MessageKind::Voice,
+        service: m.service,
+        name: m.name,
+        phone: m.phone,
+        body: None,
+        voice_file: Some(file.clone()),
+        voice_ms: Some(recording.duration.as_millis() as i64),
+        voice_bytes: Some(len as i64),
+        call_id: m.call.map(|c| c.0),
+        reason: reason(m.reason),
+        created_at_ms: m.created_at.0,
+        due_at_ms: m.due_at.0,
+        citizen_id: Some(m.citizen_id),
+    };
+    match store.insert_message(&message).await {
+        Ok(inserted) => Ok(saved(inserted)),
+        Err(e) => {
+            // Not acknowledged: the file goes (the start-up sweep would take it otherwise).
+            if let Err(rm) = std::fs::remove_file(voice_dir.join(&file)) {
+                tracing::warn!(error = %rm, %file, "could not remove an unsaved voice file");
+            }
+            Err(failure(e))
+        }
+    }
+}
