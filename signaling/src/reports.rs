@@ -142,9 +142,8 @@ pub(crate) async fn report(
         "group": period.query.group.as_str(),
         "utc_offset_minutes": period.query.utc_offset_minutes,
         "service_level_seconds": app.config.service_level_seconds,
-        // No queue has a target of its own (skills have no such column): the server's one
-        // target applies to every queue.
-        "service_level_target": "global",
+        // Each queue's own target (`skills.service_level_secs`); this one for queues without.
+        "service_level_target": "per_queue",
         // After-call work is a fixed pause, not recorded per call.
         "after_call_work_seconds": app.config.after_call_work.as_secs(),
         "calls": rows(Table::CallFigures),
