@@ -142,9 +142,8 @@ pub(crate) async fn report(
         "group": period.query.group.as_str(),
         "utc_offset_minutes": period.query.utc_offset_minutes,
         "service_level_seconds": app.config.service_level_seconds,
-        // No queue has a target of its own (skills have no such column): the server's one
-        // target applies to every queue.
-        "service_level_target": "global",
+        // Each queue's own target (`skills.service_level_secs`); this one for queues without.
+        "service_level_target": "per_queue",
         // After-call work is a fixed pause, not recorded per call.
         "after_call_work_seconds": app.config.after_call_work.as_secs(),
         "calls": rows(Table::CallFigures),
@@ -324,6 +323,8 @@ enum Table {
 }
 
 type Row = Vec<(&'static str, Value)>;
+/// A column: its name and how to read it from a row's figures.
+type Column<T> = (&'static str, fn(&T) -> Value);
 
 impl Table {
     const ALL: [Table; 5] =
@@ -394,7 +395,7 @@ impl Table {
 }
 
 /// The row of `item`: each column's name and value.
-fn cells<T>(columns: &[(&'static str, fn(&T) -> Value)], item: &T) -> Row {
+fn cells<T>(columns: &[Column<T>], item: &T) -> Row {
     columns.iter().map(|(name, get)| (*name, get(item))).collect()
 }
 
@@ -410,7 +411,7 @@ fn seconds(ms: Option<i64>) -> Value {
 
 /// The columns of `call-figures.csv` and of the JSON `calls` rows. The first three (the group
 /// and its names) are filled from the report's names.
-const CALL_COLUMNS: [(&str, fn(&CallFigures) -> Value); 35] = [
+const CALL_COLUMNS: [Column<CallFigures>; 37] = [
     ("key", |_| Value::Null),
     ("name_zh", |_| Value::Null),
     ("name_en", |_| Value::Null),
@@ -446,11 +447,13 @@ const CALL_COLUMNS: [(&str, fn(&CallFigures) -> Value); 35] = [
     ("rating_4", |f| f.ratings[3].into()),
     ("rating_5", |f| f.ratings[4].into()),
     ("satisfied_share", |f| share(f.satisfied_share())),
+    ("follow_ups_opened", |f| f.follow_ups_opened.into()),
+    ("follow_ups_handled", |f| f.follow_ups_handled.into()),
 ];
 
 /// The columns of `message-figures.csv` and of the JSON `messages` rows (the first three as in
 /// [`CALL_COLUMNS`]).
-const MESSAGE_COLUMNS: [(&str, fn(&MessageFigures) -> Value); 20] = [
+const MESSAGE_COLUMNS: [Column<MessageFigures>; 20] = [
     ("key", |_| Value::Null),
     ("name_zh", |_| Value::Null),
     ("name_en", |_| Value::Null),
@@ -473,7 +476,7 @@ const MESSAGE_COLUMNS: [(&str, fn(&MessageFigures) -> Value); 20] = [
     ("follow_ups_handled", |f| f.follow_ups_handled.into()),
 ];
 
-const HOUR_COLUMNS: [(&str, fn(&HourFigures) -> Value); 5] = [
+const HOUR_COLUMNS: [Column<HourFigures>; 5] = [
     ("hour", |h| h.hour.into()),
     ("arrived", |h| h.arrived.into()),
     ("offered", |h| h.offered.into()),
@@ -481,7 +484,7 @@ const HOUR_COLUMNS: [(&str, fn(&HourFigures) -> Value); 5] = [
     ("abandoned", |h| h.abandoned.into()),
 ];
 
-const DAY_COLUMNS: [(&str, fn(&DayFigures) -> Value); 6] = [
+const DAY_COLUMNS: [Column<DayFigures>; 6] = [
     ("day", |d| CivilDate::from_days_since_epoch(d.day).to_string().into()),
     ("offered", |d| d.offered.into()),
     ("answered", |d| d.answered.into()),

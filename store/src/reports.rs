@@ -63,7 +63,8 @@ pub struct ReportQuery {
     pub to_ms: i64,
     /// The hall's offset from UTC, for local days and hours.
     pub utc_offset_minutes: i32,
-    /// A call answered within this many ms counts toward the service level.
+    /// A call answered within this many ms counts toward the service level, in the queues
+    /// without a target of their own (`skills.service_level_secs`).
     pub service_level_ms: i64,
     /// How rows are grouped.
     pub group: ReportGroup,
@@ -93,7 +94,7 @@ pub struct CallFigures {
     /// Calls an agent answered (`answered_at_ms` set).
     pub answered: u64,
     /// Answered calls whose wait (see [`CallFigures::answer_wait_ms_total`]) was at most the
-    /// service-level target.
+    /// service-level target of the queue they ended in.
     pub answered_within_target: u64,
     /// Sum of the waits before answer: from entering the queue the call was answered from (the
     /// last transfer, or queueing) to that answer.
@@ -348,6 +349,14 @@ macro_rules! answer_wait {
     };
 }
 
+/// The service-level target of the call's queue in ms (`skills.service_level_secs`), else the
+/// server's (`$3`).
+macro_rules! target {
+    () => {
+        "COALESCE(CAST(sk.service_level_secs AS BIGINT) * 1000, $3)"
+    };
+}
+
 /// The calls query with the group key expression `$key`. Binds: $1 from, $2 to, $3 target ms.
 macro_rules! calls_sql {
     ($key:literal) => {
@@ -361,7 +370,9 @@ macro_rules! calls_sql {
              COUNT(c.answered_at_ms), \
              COUNT(CASE WHEN ",
             answer_wait!(),
-            " <= $3 THEN 1 END), \
+            " <= ",
+            target!(),
+            " THEN 1 END), \
              CAST(COALESCE(SUM(",
             answer_wait!(),
             "), 0) AS BIGINT), \
@@ -399,6 +410,7 @@ macro_rules! calls_sql {
              COUNT(CASE WHEN r.level = 5 THEN 1 END), \
              COUNT(r.follow_up), COUNT(CASE WHEN r.follow_up = 'handled' THEN 1 END) \
              FROM calls c \
+             LEFT JOIN skills sk ON sk.id = c.skill_id \
              LEFT JOIN ratings r ON r.subject_kind = 'call' AND r.subject_id = c.id \
              LEFT JOIN (SELECT call_id, \
                MAX(CASE WHEN mode = 'monitor' THEN 1 END) AS monitor, \
@@ -449,11 +461,13 @@ const HOURS_SQL: &str = concat!(
     " THEN 1 END), COUNT(c.answered_at_ms), \
      COUNT(CASE WHEN ",
     answer_wait!(),
-    " <= $3 THEN 1 END), \
+    " <= ",
+    target!(),
+    " THEN 1 END), \
      COUNT(CASE WHEN ",
     abandoned!(),
     " THEN 1 END) \
-     FROM calls c WHERE c.queued_at_ms >= $1 AND c.queued_at_ms < $2 GROUP BY h"
+     FROM calls c LEFT JOIN skills sk ON sk.id = c.skill_id WHERE c.queued_at_ms >= $1 AND c.queued_at_ms < $2 GROUP BY h"
 );
 
 fn calls_sql(group: ReportGroup) -> &'static str {
