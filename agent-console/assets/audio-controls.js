@@ -308,6 +308,7 @@ export class QualityMonitor {
     this.pc = null;
     this.previous = null;
     this.figures = null;
+    this.path = null;
     this.element.hidden = true;
     this.element.dataset.level = "";
   }
@@ -345,6 +346,9 @@ export class QualityMonitor {
       pairs.get(selectedPair) ??
       [...pairs.values()].find((p) => p.nominated && p.state === "succeeded") ??
       [...pairs.values()].find((p) => p.state === "succeeded");
+    // Which way the call went: through a TURN server, straight over TCP, or straight over UDP.
+    const local = pair ? report.get(pair.localCandidateId) : null;
+    this.path = local?.candidateType === "relay" ? "turn" : local?.protocol === "tcp" ? "tcp" : local ? "udp" : null;
     if (typeof pair?.currentRoundTripTime === "number") rtt = pair.currentRoundTripTime;
     else rtt = remoteRtt;
     if (rtt == null && !sawInbound) return; // Nothing measured yet (still connecting).
@@ -378,9 +382,12 @@ export class QualityMonitor {
       jitter: jitterMs == null ? "—" : String(jitterMs),
     };
     this.element.dataset.level = level;
+    this.element.dataset.path = this.path ?? "";
     this.element.title = t("quality.details", figures);
-    // The whole sentence per level (no translated word is put into another sentence).
-    this.text.textContent = t(`quality.summary_${level}`, figures);
+    // The whole sentence per level (no translated word is put into another sentence), then the
+    // path's own sentence.
+    const path = this.path ? ` ${t(`quality.path_${this.path}`)}` : "";
+    this.text.textContent = `${t(`quality.summary_${level}`, figures)}${path}`;
   }
 }
 

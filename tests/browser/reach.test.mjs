@@ -206,6 +206,9 @@ test("the hall and the console work over HTTPS, plain HTTP redirects, and a SIGH
     await connectCall(citizen, agent);
     await assertVoiceArrives(citizen.page, "citizen");
     await assertVoiceArrives(agent.page, "agent");
+    // The hall's quality indicator names the path: straight to the relay over UDP.
+    await citizen.page.locator('#call-quality[data-path="udp"]').waitFor({ state: "visible", timeout: 10_000 });
+    assert.match(await citizen.page.locator("#call-quality-text").textContent(), /Direct connection \(UDP\)\./);
 
     // SIGHUP: the certificate is read again; the call (its WebSockets and media) stays up.
     const reloaded = server.nextLine(/^TLS certificate reloaded$/);
@@ -258,6 +261,8 @@ test("with iceTransportPolicy relay the call goes through coturn on the server's
       assert.equal(path?.local, "relay", `${who}'s selected pair: ${JSON.stringify(path)}`);
       assert.equal(path.relayProtocol, "udp");
     }
+    await citizen.page.locator('#call-quality[data-path="turn"]').waitFor({ state: "visible", timeout: 10_000 });
+    assert.match(await citizen.page.locator("#call-quality-text").textContent(), /Through a relay server \(TURN\)\./);
     await hangUp(citizen, agent);
     assert.deepEqual(agent.errors, []);
     assert.deepEqual(citizen.errors, []);
