@@ -17,6 +17,8 @@
 //!   back as inputs; routing changes, hold and closing legs go to one ordered relay queue whose
 //!   failures come back as inputs;
 //! - the assistant's searches run on the blocking pool and come back as inputs;
+//! - the one wait in the loop: an admin's catalogue change is read from the store before the
+//!   next input, so a call placed after the change was acknowledged is routed by it;
 //! - reports are logged, and invariant violations counted in `/metrics`.
 //!
 //! Nothing here decides: every rule is in the core.
