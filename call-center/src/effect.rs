@@ -84,7 +84,7 @@ pub enum Effect {
 
 /// A relay command whose answer is not needed to decide. The driver carries these out in the
 /// order emitted (one queue), without the core waiting.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum RelayCommand {
     /// Change the routing table in one step.
     SetFeeds {

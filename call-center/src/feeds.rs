@@ -22,7 +22,9 @@ use voicedesk_protocol::SupportMode;
 use crate::LegId;
 
 /// One receive slot of a leg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct SlotRef {
     /// The leg that receives.
     pub leg: LegId,
@@ -32,7 +34,9 @@ pub struct SlotRef {
 
 /// What one slot hears: a source leg, or nothing (silence; the hold tune on a citizen's slot 0
 /// while hold is on).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct SlotFeed {
     /// The slot.
     pub slot: SlotRef,

@@ -5,16 +5,22 @@ use std::fmt;
 pub use voicedesk_queue_engine::{AgentId, CallId, SkillId};
 
 /// A WebSocket connection, numbered by the driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct ConnId(pub u64);
 
 /// A media leg, numbered by the relay (the relay's `LegId`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct LegId(pub u64);
 
 /// One request whose answer comes back as an input (a store operation, a leg to create, a
 /// question for the assistant). Numbered by the core, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct OpId(pub u64);
 
 impl fmt::Display for ConnId {

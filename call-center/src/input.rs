@@ -8,7 +8,7 @@ use crate::store::{StoreFailure, StoreReply};
 use crate::{ConnId, LegId, OpId, RelayCommand, Routing, SkillId};
 
 /// Who is behind a connection, as authenticated by the WebSocket handler.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub enum Identity {
     /// An anonymous citizen; `citizen_id` is derived from the session token and stored with
     /// the call records.
@@ -27,7 +27,7 @@ pub enum Identity {
 }
 
 /// Why the relay could not create a leg.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum LegFailure {
     /// The offer cannot be answered; the text says why.
     BadSdp(String),
@@ -36,7 +36,7 @@ pub enum LegFailure {
 }
 
 /// Why the relay ended a leg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegEnd {
     /// It never connected.
     ConnectTimeout,
@@ -45,7 +45,7 @@ pub enum LegEnd {
 }
 
 /// The assistant's answer to a question ([`crate::Effect::Search`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub struct AssistantAnswer {
     /// The best article, if the search is sure enough of it.
     pub best: Option<KnowledgeHit>,
@@ -57,7 +57,7 @@ pub struct AssistantAnswer {
 
 /// Something that happened. Every input is a fact: the core validates what the clients asked
 /// and answers bad requests with an error message, never with a panic.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
 pub enum Input {
     /// A connection opened.
     Connected {

@@ -10,7 +10,7 @@ use voicedesk_queue_engine::{Calendar, QueueSettings, SkillId};
 pub const GENERAL_SKILL: &str = "general";
 
 /// Where a service's calls go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The queue.
     pub skill: SkillId,
@@ -19,7 +19,7 @@ pub struct Route {
 }
 
 /// The routing view of the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routing {
     /// Enabled services by id.
     pub services: BTreeMap<String, Route>,

@@ -7,7 +7,7 @@ use voicedesk_protocol::{EndReason, SupportMode};
 use crate::{CallId, UnixMs};
 
 /// A call's first record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct NewCallRecord {
     /// The call.
     pub call: CallId,
@@ -24,7 +24,7 @@ pub struct NewCallRecord {
 }
 
 /// What an audit entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
     /// A staff member joined a call.
     Join,
@@ -37,7 +37,7 @@ pub enum AuditAction {
 }
 
 /// One audit log entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     /// When.
     pub at: UnixMs,
@@ -54,7 +54,7 @@ pub struct AuditRecord {
 }
 
 /// Why a citizen leaves a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageReason {
     /// The queue was closed.
     Closed,
@@ -69,7 +69,7 @@ pub enum MessageReason {
 }
 
 /// A text message to commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct MessageRecord {
     /// The client's id for the message (retries are safe).
     pub client_id: String,
@@ -95,7 +95,7 @@ pub struct MessageRecord {
 
 /// A voice message to commit: the driver stops the recording of `leg`, writes the Ogg/Opus
 /// file durably, then commits the row naming it (and removes the file if the row fails).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct VoiceMessageRecord {
     /// The leg being recorded.
     pub leg: crate::LegId,
@@ -120,7 +120,7 @@ pub struct VoiceMessageRecord {
 }
 
 /// What a rating is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatingKind {
     /// A call.
     Call,
@@ -129,7 +129,7 @@ pub enum RatingKind {
 }
 
 /// One store operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum StoreRequest {
     /// A new call record.
     InsertCall(NewCallRecord),
@@ -246,7 +246,7 @@ impl StoreRequest {
 }
 
 /// A call as a rating needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct CallFacts {
     /// Whose call it was.
     pub citizen_session: String,
@@ -257,7 +257,7 @@ pub struct CallFacts {
 }
 
 /// A ticket as a rating needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct TicketFacts {
     /// The message's id.
     pub message_id: String,
@@ -266,7 +266,7 @@ pub struct TicketFacts {
 }
 
 /// What the store answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum StoreReply {
     /// A write committed.
     Done,
@@ -288,7 +288,7 @@ pub enum StoreReply {
 }
 
 /// Why a store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum StoreFailure {
     /// A value was refused; the text names the field.
     InvalidValue(String),

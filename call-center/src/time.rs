@@ -5,7 +5,19 @@ use std::time::{Duration, Instant};
 
 /// A point in time as Unix epoch milliseconds. Every input comes with one; the core keeps the
 /// latest and never goes back (an earlier `now` counts as the latest, so durations saturate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+)]
 pub struct UnixMs(pub i64);
 
 impl UnixMs {

@@ -71,7 +71,9 @@ impl Weekday {
 }
 
 /// A date in the proleptic Gregorian calendar, written `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 pub struct CivilDate {
     /// The year, 0 to 9999.
     pub year: i32,
@@ -215,7 +217,7 @@ impl FromStr for CivilDate {
 /// every instant, holidays included — for emergency lines) and `"never"`. Overlapping or
 /// touching spans are merged, names are case-insensitive; [`fmt::Display`] writes the
 /// canonical form, which parses back to the same value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WeeklyHours {
     /// Open at every instant; holidays do not close it.
     Always,
@@ -393,7 +395,7 @@ impl fmt::Display for WeeklyHours {
 /// [`WeeklyHours::Always`] is closed) and the official make-up working days (China's 调休: a
 /// Saturday or Sunday worked in exchange for a holiday), which open with **Monday's** hours.
 /// A date in both sets is a holiday.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct Calendar {
     /// Local time minus UTC, in minutes (480 for China Standard Time). Default 0.
     pub utc_offset_minutes: i32,

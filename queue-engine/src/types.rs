@@ -11,16 +11,22 @@ use crate::calendar::{Calendar, WeeklyHours};
 
 /// Identifies one call from arrival to end. Chosen by the shell (the engine never invents ids)
 /// and opaque to the engine; the same string is the protocol's `call_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct CallId(pub String);
 
 /// Identifies one logged-in agent. Chosen by the shell (the user id); at most one login per id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct AgentId(pub String);
 
 /// Identifies a skill, which is also the name of the queue of calls needing it. Each service
 /// of the hall routes to one skill (the shell owns that mapping).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 pub struct SkillId(pub String);
 
 macro_rules! string_id {
@@ -98,7 +104,7 @@ impl ClockAnchor {
 ///
 /// `#[non_exhaustive]`: start from [`QueueSettings::default`] (no limits, always open) and use
 /// the `with_*` methods.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueSettings {
     /// At most this many calls wait (queued, ringing or parked); a call arriving at a full

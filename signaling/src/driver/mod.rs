@@ -17,6 +17,8 @@
 //!   back as inputs; routing changes, hold and closing legs go to one ordered relay queue whose
 //!   failures come back as inputs;
 //! - the assistant's searches run on the blocking pool and come back as inputs;
+//! - the one wait in the loop: an admin's catalogue change is read from the store before the
+//!   next input, so a call placed after the change was acknowledged is routed by it;
 //! - reports are logged, and invariant violations counted in `/metrics`.
 //!
 //! Nothing here decides: every rule is in the core.
@@ -325,6 +327,9 @@ impl Driver {
                         done.send(()).unwrap_or(());
                         return;
                     }
+                    // Read before the next input: a call placed after the admin's change was
+                    // acknowledged is routed by the new catalogue (a rare, short wait).
+                    Some(DriverInput::CatalogueChanged) => self.reload_catalogue().await,
                     Some(input) => self.http_input(input),
                     None => return,
                 },
@@ -362,18 +367,6 @@ impl Driver {
                 self.feed(Input::Resumed { conn, citizen_id, citizen_token })
             }
             DriverInput::Message { conn, message } => self.feed(Input::Client { conn, message }),
-            DriverInput::CatalogueChanged => {
-                let (store, results) = (self.store.clone(), self.results.clone());
-                let agents = self.core.signed_in_agents();
-                let (offset, always_open) = (self.utc_offset_minutes, self.always_open);
-                tokio::spawn(async move {
-                    if let Some(input) = catalogue_input(&store, agents, offset, always_open).await
-                    {
-                        // The loop only stops with the server; nothing to tell then.
-                        results.send(input).unwrap_or(());
-                    }
-                });
-            }
             DriverInput::SignedOut { user_id } => self.feed(Input::SignedOut { user_id }),
             DriverInput::SignOutWhenFree { user_id } => {
                 self.feed(Input::SignOutWhenFree { user_id })
@@ -388,7 +381,16 @@ impl Driver {
                     }
                 }
             }
-            DriverInput::Shutdown { .. } => {}
+            DriverInput::CatalogueChanged | DriverInput::Shutdown { .. } => {}
+        }
+    }
+
+    /// Reads the catalogue and the signed-in agents' skills again and hands them to the core.
+    async fn reload_catalogue(&mut self) {
+        let agents = self.core.signed_in_agents();
+        let (offset, always_open) = (self.utc_offset_minutes, self.always_open);
+        if let Some(input) = catalogue_input(&self.store, agents, offset, always_open).await {
+            self.feed(input);
         }
     }
 
