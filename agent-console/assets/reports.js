@@ -81,12 +81,6 @@ const addDays = (text, n) => {
   return iso(d);
 };
 
-/** Today in the browser's time zone (the hall's, for its staff). */
-function today() {
-  const now = new Date();
-  return iso(new Date(Date.UTC(now.getFullYear(), now.getMonth(), now.getDate())));
-}
-
 /** `[from, to]` (both included) of the chosen kind of period around the chosen day. */
 function period() {
   const day = el.from.value;
@@ -122,9 +116,12 @@ function showKind() {
 // Loading
 
 async function load() {
+  // Before a day is chosen the server answers for the hall's today (in the hall's time zone,
+  // which the browser's clock may not share) and the picker takes that day.
   const range = period();
-  if (!range) return;
-  const query = new URLSearchParams({ from: range[0], to: range[1], group: el.group.value });
+  const query = new URLSearchParams(
+    range ? { from: range[0], to: range[1], group: el.group.value } : { group: el.group.value },
+  );
   showError(el.error, null);
   el.submit.disabled = true;
   status.set("loading", "reports.loading");
@@ -141,6 +138,7 @@ async function load() {
       status.set("error", "reports.failed");
       return;
     }
+    if (!el.from.value) el.from.value = body.from;
     shown = { report: body, query };
     render();
     status.set("shown", "reports.shown", { from: body.from, to: body.to });
@@ -304,7 +302,6 @@ const login = new Login({
   allowed: (role) => role === "staff" || role === "admin",
   notAllowedKey: "status.not_staff",
   onEnter: () => {
-    if (!el.from.value) el.from.value = today();
     load();
   },
   onLeave: () => {

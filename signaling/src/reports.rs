@@ -79,8 +79,16 @@ async fn period(
             bad("bad_date", &format!("{name}={shown:?} is not a day of the form YYYY-MM-DD"))
         })
     };
-    let from = day("from", params.from)?;
-    let to = day("to", params.to)?;
+    let offset = app.config.utc_offset_minutes;
+    // Neither day given: the hall's today, in its time zone (a browser's clock may be in
+    // another zone, or past midnight when the hall is not).
+    let (from, to) = if params.from.is_none() && params.to.is_none() {
+        let local = crate::clock::now_ms() + i64::from(offset) * 60_000;
+        let today = CivilDate::from_days_since_epoch(local.div_euclid(MS_PER_DAY));
+        (today, today)
+    } else {
+        (day("from", params.from)?, day("to", params.to)?)
+    };
     let days = to.days_since_epoch() - from.days_since_epoch() + 1;
     if days < 1 {
         return Err(bad("bad_range", "to is before from"));
@@ -97,7 +105,6 @@ async fn period(
             bad("bad_group", "group must be one of queue, service, agent, channel")
         })?,
     };
-    let offset = app.config.utc_offset_minutes;
     Ok(Period {
         from,
         to,

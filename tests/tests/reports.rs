@@ -75,8 +75,8 @@ async fn reports_are_for_staff_and_admins_and_bad_input_is_refused_clearly() {
 
     let staff = cookie(&server, "staff1").await;
     let refused = [
-        ("/api/reports", "bad_date"),
         ("/api/reports?from=2026-09-30", "bad_date"),
+        ("/api/reports?to=2026-09-30", "bad_date"),
         ("/api/reports?from=2026-9-30&to=2026-10-01", "bad_date"),
         ("/api/reports?from=2026-02-30&to=2026-03-01", "bad_date"),
         ("/api/reports?from=yesterday&to=2026-10-01", "bad_date"),
@@ -96,6 +96,12 @@ async fn reports_are_for_staff_and_admins_and_bad_input_is_refused_clearly() {
             .await
             .unwrap();
     assert_eq!((status, parse(&body)["code"].as_str()), (404, Some("not_found")));
+
+    // Without days: the hall's today (the test server's hall is at the default UTC+8).
+    let (status, body) = http(base, "GET", "/api/reports", Some(&staff)).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let body = parse(&body);
+    assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some(day.as_str()), Some(day.as_str())));
 
     // A whole leap year is allowed; staff and admins both read.
     let (status, body) =
