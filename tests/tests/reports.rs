@@ -101,7 +101,10 @@ async fn reports_are_for_staff_and_admins_and_bad_input_is_refused_clearly() {
     let (status, body) = http(base, "GET", "/api/reports", Some(&staff)).await.unwrap();
     assert_eq!(status, 200, "{body}");
     let body = parse(&body);
-    assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some(day.as_str()), Some(day.as_str())));
+    assert_eq!(
+        (body["from"].as_str(), body["to"].as_str()),
+        (Some(day.as_str()), Some(day.as_str()))
+    );
 
     // A whole leap year is allowed; staff and admins both read.
     let (status, body) =
