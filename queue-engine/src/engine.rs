@@ -101,6 +101,19 @@ struct Queue {
     handle_time_ms: u64,
 }
 
+impl Queue {
+    /// The calls that still wait for an agent: queued or parked, not ringing. This is what
+    /// `max_waiting` limits. A ringing call has its agent (it keeps its place and position
+    /// only so that a failed offer puts it back where it was); counting it would turn calls
+    /// away from a queue whose agents are all free but still ringing — a burst of calls
+    /// at a fully staffed hall. A withdrawn offer puts its call back among these even when
+    /// that makes them more than `max_waiting`: it was admitted, and admission is only
+    /// checked at arrival (as when the limit is lowered, nobody is evicted).
+    fn waiting_for_an_agent(&self) -> usize {
+        self.ready.len() + self.parked as usize
+    }
+}
+
 /// A waiting call's entry in [`Queue::waiting`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Slot {
@@ -339,7 +352,7 @@ impl Engine {
             return Err(TurnAway::Closed { opens_at_ms });
         }
         if let Some(max) = q.settings.max_waiting
-            && q.waiting.len() >= usize::try_from(max).unwrap_or(usize::MAX)
+            && q.waiting_for_an_agent() >= usize::try_from(max).unwrap_or(usize::MAX)
         {
             return Err(TurnAway::QueueFull);
         }

@@ -31,8 +31,9 @@
 //!   maximum wait, weekly hours). Within a queue, calls are ordered by priority (higher first),
 //!   then by when they were *first* queued, then by arrival.
 //! - **Admission** is checked when a call arrives, in this order: closed (its hours and the
-//!   [`Calendar`]) → [`voicedesk_protocol::EndReason::Closed`]; as many waiting calls as
-//!   `max_waiting` → `QueueFull`; no logged-in agent (in any state) has the skill → `NoAgents`.
+//!   [`Calendar`]) → [`voicedesk_protocol::EndReason::Closed`]; as many calls waiting for an
+//!   agent (queued or parked — a ringing call has its agent) as `max_waiting` → `QueueFull`;
+//!   no logged-in agent (in any state) has the skill → `NoAgents`.
 //!   A turned-away call gets exactly one [`Command::End`] and nothing else. An unconfigured
 //!   skill is refused ([`EngineError::UnknownQueue`]). [`Engine::admission`] answers the same
 //!   question without a call.
@@ -100,6 +101,12 @@
 //!   queue whose hours are not `always`; make-up workdays (调休) use Monday's hours; a date in
 //!   both sets is a holiday. Wall time comes from the [`ClockAnchor`]
 //!   ([`Engine::set_clock_anchor`] re-anchors it); the engine still never reads a clock.
+//! - **A ringing call does not count toward `max_waiting`**: it is no longer waiting for an
+//!   agent, and counting it turned calls away from a fully staffed queue whose agents were
+//!   all still ringing (a burst of a thousand calls at a thousand free agents). A withdrawn
+//!   offer (rejected, rung out, agent logged out) puts the call back at its place even if the
+//!   queue is then above its limit: it was admitted once, and is neither evicted nor checked
+//!   again; it only delays later arrivals until the queue is below the limit.
 //! - **Queue settings take effect at once.** Lowering `max_waiting` evicts nobody; changing
 //!   `max_wait` re-arms the timers of the calls not yet notified. Queues are never deleted
 //!   (set their hours to `never`).

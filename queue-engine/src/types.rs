@@ -107,8 +107,9 @@ impl ClockAnchor {
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct QueueSettings {
-    /// At most this many calls wait (queued, ringing or parked); a call arriving at a full
-    /// queue is turned away with [`EndReason::QueueFull`]. `None`: no limit.
+    /// At most this many calls wait for an agent (queued or parked; a call ringing at an
+    /// agent does not count); a call arriving at a full queue is turned away with
+    /// [`EndReason::QueueFull`]. `None`: no limit.
     pub max_waiting: Option<u32>,
     /// After this long since it was first queued, a waiting call gets one
     /// [`Command::WaitLimitReached`] (it keeps its place). `None`: no limit.
@@ -251,7 +252,7 @@ pub enum TurnAway {
         /// Next opening, Unix epoch milliseconds.
         opens_at_ms: Option<i64>,
     },
-    /// The queue holds [`QueueSettings::max_waiting`] calls.
+    /// [`QueueSettings::max_waiting`] calls wait for an agent (ringing calls not counted).
     QueueFull,
     /// No logged-in agent (in any state) has the skill.
     NoAgents,

@@ -9,6 +9,10 @@
 //!   unoffered and unparked;
 //! - every call ends exactly once (answered then ended, abandoned, or turned away at arrival),
 //!   checked after logging everybody out at the end of the run, and no command names it after;
+//! - admission: a call is turned away as `QueueFull` exactly when the calls of its queue that
+//!   wait for an agent (queued or parked, not ringing) are as many as `max_waiting`, and a
+//!   transfer is refused for that reason on the same count; a withdrawn offer puts its call
+//!   back whatever the count (nothing admitted is ever evicted);
 //! - positions: the last one pushed to every waiting call is its rank in its queue, never
 //!   pushed without a change, never while connected; a wait-limit notice at most once;
 //! - a refused input changes nothing and emits nothing; timers fire on time.
@@ -133,6 +137,8 @@ struct Model {
     connected: BTreeMap<CallId, (AgentId, Waiting)>,
     last_position: BTreeMap<CallId, u32>,
     wait_limit: BTreeSet<CallId>,
+    /// The configured `max_waiting` of each skill (absent: no limit).
+    max_waiting: BTreeMap<SkillId, u32>,
 }
 
 impl Model {
@@ -142,6 +148,21 @@ impl Model {
             .find(|(_, (a, _))| a == agent)
             .map(|(c, _)| c)
             .or_else(|| self.connected.iter().find(|(_, (a, _))| a == agent).map(|(c, _)| c))
+    }
+
+    /// The calls of `skill` that wait for an agent: queued or parked, not ringing.
+    fn waiting_for_an_agent(&self, skill: &SkillId) -> usize {
+        self.waiting
+            .iter()
+            .filter(|(call, w)| w.skill == *skill && !self.offered.contains_key(*call))
+            .count()
+    }
+
+    /// Whether `skill`'s limit of calls waiting for an agent is reached.
+    fn full(&self, skill: &SkillId) -> bool {
+        self.max_waiting
+            .get(skill)
+            .is_some_and(|&max| self.waiting_for_an_agent(skill) >= max as usize)
     }
 
     fn pick(&self, index: usize) -> CallId {
@@ -160,6 +181,14 @@ impl Model {
         if let Some((arriving, skill, priority)) = self.arriving.take() {
             // The first command of an arrival says whether it was admitted.
             let turned_away = matches!(command, Command::End { call, .. } if *call == arriving);
+            let full = self.full(&skill);
+            if let Command::End { reason: EndReason::QueueFull, .. } = command {
+                assert!(turned_away && full, "{arriving} turned away as full, but it is not");
+            }
+            if full {
+                // Closed comes first; otherwise the limit holds.
+                assert!(turned_away, "{arriving} admitted into a full {skill}");
+            }
             if !turned_away {
                 let seq = self.created.len() - 1;
                 let w = Waiting { skill, priority, queued_at: now, seq, parked: false };
@@ -365,7 +394,21 @@ fn input_for(step: &Step, model: &mut Model) -> Option<Input> {
 /// Feeds one input as the shell would and checks what came out.
 fn feed(engine: &mut Engine, model: &mut Model, now: Instant, input: Input) {
     let before = engine.clone();
+    if let Input::ConfigureQueue { skill, settings } = &input {
+        match settings.max_waiting {
+            Some(max) => model.max_waiting.insert(skill.clone(), max),
+            None => model.max_waiting.remove(skill),
+        };
+    }
     if let Err(err) = engine.handle_input(now, input.clone()) {
+        if let voicedesk_queue_engine::EngineError::TransferRefused {
+            reason: voicedesk_queue_engine::TurnAway::QueueFull,
+            ..
+        } = &err
+            && let Input::Transfer { to_skill, .. } = &input
+        {
+            assert!(model.full(to_skill), "transfer to {to_skill} refused as full, but it is not");
+        }
         assert_eq!(*engine, before, "{input:?} refused ({err}) but changed the engine");
         assert_eq!(engine.poll_command(), None, "{input:?} refused but queued a command");
         return;
