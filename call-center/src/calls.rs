@@ -1,5 +1,5 @@
-//! The citizen's call from `call` to its end: placing it (leg, then record, then
-//! `call_queued`), the engine's commands (offer, connect, positions, end), and ending a call
+//! The citizen's call from `call` to its end: placing it (the offer checked, then its leg and
+//! its record at once, then `call_queued`), the engine's commands (offer, connect, positions, end), and ending a call
 //! everywhere.
 
 use voicedesk_protocol::{
@@ -229,98 +229,140 @@ impl CallCenter {
                 priority: route.priority,
                 queued_at: self.now,
                 leg: None,
+                recorded: None,
                 abandoned: false,
             },
         );
-        self.create_leg(sdp, Role::Citizen, Pending::PlaceLeg { call });
+        // The relay's own check first (pure, no leg made): a broken offer gets no record.
+        self.check_offer(sdp.clone(), Pending::PlaceOffer { call, sdp });
         Ok(())
     }
 
-    /// The relay answered the offer of a call being placed: the record is written next.
+    /// The relay's verdict on a pure check of an offer (no leg made).
+    pub(crate) fn offer_checked(&mut self, op: OpId, result: Result<(), LegFailure>) {
+        match self.pending.remove(&op) {
+            Some(Pending::PlaceOffer { call, sdp }) => self.place_offer_checked(call, sdp, result),
+            Some(then @ Pending::TurnedAwayOffer { .. }) => {
+                self.turned_away_offer_checked(then, result)
+            }
+            other => self.violation(format!("offer verdict for {op}, which awaits {other:?}")),
+        }
+    }
+
+    /// An admitted call's offer is sound: its leg and its record are asked for at once, so
+    /// `call_queued` waits for the slower of the relay and the store, not for both in turn.
+    fn place_offer_checked(&mut self, call: CallId, sdp: String, result: Result<(), LegFailure>) {
+        let Some(p) = self.placing.get(&call) else {
+            self.violation(format!("offer verdict of unknown placing call {call}"));
+            return;
+        };
+        if p.abandoned || result.is_err() {
+            let conn = p.conn;
+            self.placing.remove(&call);
+            self.release_conn_call(conn, &call);
+            if let Err(e) = result
+                && self.conns.contains_key(&conn)
+            {
+                self.stats.client_errors += 1;
+                let r = leg_refusal(e);
+                self.send(conn, ServerMessage::error(r.code, r.text, Some("call")));
+            }
+            return;
+        }
+        let record = NewCallRecord {
+            call: call.clone(),
+            citizen_session: p.citizen_id.clone(),
+            service: p.service.clone(),
+            queued_at: p.queued_at,
+            skill: p.skill.clone(),
+            priority: p.priority,
+        };
+        self.create_leg(sdp, Role::Citizen, Pending::PlaceLeg { call: call.clone() });
+        self.store(
+            Some(call.clone()),
+            StoreRequest::InsertCall(record),
+            Pending::PlaceRecord { call },
+        );
+    }
+
+    /// The relay answered the offer of a call being placed.
     pub(crate) fn place_leg_created(
         &mut self,
         call: CallId,
         result: Result<(LegId, String), LegFailure>,
     ) {
         let Some(p) = self.placing.get_mut(&call) else {
+            self.violation(format!("leg of unknown placing call {call}"));
             if let Ok((leg, _)) = result {
                 self.relay(RelayCommand::CloseLeg { leg });
             }
             return;
         };
-        match result {
-            Err(e) => {
-                let p = self.placing.remove(&call).map(|p| p.conn);
-                if let Some(conn) = p {
-                    self.release_conn_call(conn, &call);
-                    if self.conns.contains_key(&conn) {
-                        self.stats.client_errors += 1;
-                        let r = leg_refusal(e);
-                        self.send(conn, ServerMessage::error(r.code, r.text, Some("call")));
-                    }
-                }
-            }
-            Ok((leg, answer)) if p.abandoned => {
-                self.placing.remove(&call);
-                let _ = answer;
-                self.relay(RelayCommand::CloseLeg { leg });
-            }
-            Ok((leg, answer)) => {
-                p.leg = Some((leg, answer));
-                let record = NewCallRecord {
-                    call: call.clone(),
-                    citizen_session: p.citizen_id.clone(),
-                    service: p.service.clone(),
-                    queued_at: p.queued_at,
-                    skill: p.skill.clone(),
-                    priority: p.priority,
-                };
-                self.store(
-                    Some(call.clone()),
-                    StoreRequest::InsertCall(record),
-                    Pending::PlaceRecord { call },
-                );
-            }
-        }
+        p.leg = Some(result);
+        self.place_settled(call);
     }
 
-    /// The record of a call being placed is committed (or not): the citizen is told
-    /// `call_queued` and the engine queues it, or the citizen is told it failed.
+    /// The record of a call being placed is committed (or not).
     pub(crate) fn place_recorded(&mut self, call: CallId, ok: bool) {
-        let Some(p) = self.placing.remove(&call) else {
+        let Some(p) = self.placing.get_mut(&call) else {
             self.violation(format!("record of unknown placing call {call}"));
             return;
         };
-        let Some((leg, answer)) = p.leg.clone() else {
-            self.violation(format!("record of call {call} before its leg"));
-            return;
-        };
-        if !ok || p.abandoned {
-            self.relay(RelayCommand::CloseLeg { leg });
-            if ok {
-                // Committed but the citizen left meanwhile: the record is closed at once.
-                let request = StoreRequest::CallEnded {
-                    call: call.clone(),
-                    at: self.now,
-                    reason: EndReason::Abandoned,
-                };
-                self.store(
-                    Some(call.clone()),
-                    request,
-                    Pending::Note { what: "end of a call left while placing", call: Some(call) },
-                );
-            } else {
-                self.release_conn_call(p.conn, &call);
-                self.stats.client_errors += 1;
-                let error = ServerMessage::error(
-                    ErrorCode::Internal,
-                    "the call could not be recorded; please try again",
-                    Some("call"),
-                );
-                self.send(p.conn, error);
+        p.recorded = Some(ok);
+        self.place_settled(call);
+    }
+
+    /// Once both the leg and the record are answered: the citizen is told `call_queued` and
+    /// the engine queues the call — or what failed is undone and the citizen told.
+    fn place_settled(&mut self, call: CallId) {
+        let Some(p) = self.placing.get(&call) else { return };
+        let (Some(leg), Some(recorded)) = (p.leg.clone(), p.recorded) else { return };
+        let Some(p) = self.placing.remove(&call) else { return };
+        let conn = p.conn;
+        let failure = match (leg, recorded, p.abandoned) {
+            (Ok((leg, answer)), true, false) => {
+                self.queue_placed(call, p, leg, answer);
+                return;
             }
-            return;
+            (leg, recorded, abandoned) => {
+                if let Ok((leg, _)) = &leg {
+                    self.relay(RelayCommand::CloseLeg { leg: *leg });
+                }
+                if recorded {
+                    // Committed, but the citizen left meanwhile or the relay could not make
+                    // the leg: the record is closed at once.
+                    let reason =
+                        if abandoned { EndReason::Abandoned } else { EndReason::MediaFailed };
+                    let request =
+                        StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+                    let then = Pending::Note {
+                        what: "end of a call left or failed while placing",
+                        call: Some(call.clone()),
+                    };
+                    self.store(Some(call.clone()), request, then);
+                }
+                if abandoned {
+                    return;
+                }
+                match leg {
+                    Err(e) => leg_refusal(e),
+                    Ok(_) => refuse(
+                        ErrorCode::Internal,
+                        "the call could not be recorded; please try again",
+                    ),
+                }
+            }
+        };
+        self.release_conn_call(conn, &call);
+        if self.conns.contains_key(&conn) {
+            self.stats.client_errors += 1;
+            self.send(conn, ServerMessage::error(failure.code, failure.text, Some("call")));
         }
+    }
+
+    /// A placed call has its leg and its committed record: the citizen hears the hold tune and
+    /// is told `call_queued`, and the engine queues the call.
+    fn queue_placed(&mut self, call: CallId, p: Placing, leg: LegId, answer: String) {
         self.relay(RelayCommand::SetHold { leg, on: true });
         self.stats.calls_total += 1;
         self.legs.insert(leg, LegOwner::Citizen(call.clone()));
@@ -360,11 +402,9 @@ impl CallCenter {
     }
 
     /// The relay's verdict on a turned-away call's offer.
-    pub(crate) fn turned_away_offer_checked(&mut self, op: OpId, result: Result<(), LegFailure>) {
-        let Some(Pending::TurnedAwayOffer { call, conn, record, reason, opens_at_ms }) =
-            self.pending.remove(&op)
-        else {
-            self.violation(format!("offer verdict for {op}, which awaits none"));
+    fn turned_away_offer_checked(&mut self, then: Pending, result: Result<(), LegFailure>) {
+        let Pending::TurnedAwayOffer { call, conn, record, reason, opens_at_ms } = then else {
+            self.violation(format!("turned-away offer verdict for {then:?}"));
             return;
         };
         match result {

@@ -179,7 +179,7 @@ impl CallCenter {
             Input::Store { op, result } => self.store_done(op, result),
             Input::Searched { op, answer } => self.searched(op, answer),
             Input::RecordingStarted { op, result } => self.recording_started(op, result),
-            Input::OfferChecked { op, result } => self.turned_away_offer_checked(op, result),
+            Input::OfferChecked { op, result } => self.offer_checked(op, result),
             Input::Shutdown => self.shutdown(),
         }
         self.settle();

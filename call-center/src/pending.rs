@@ -27,6 +27,9 @@ pub(crate) enum RatingTarget {
 /// One awaited answer.
 #[derive(Debug, Clone)]
 pub(crate) enum Pending {
+    /// The offer of an admitted call being checked (no leg made): then its leg and its record
+    /// are asked for at once.
+    PlaceOffer { call: CallId, sdp: String },
     /// The leg of a call being placed.
     PlaceLeg { call: CallId },
     /// The record of an admitted call being placed.

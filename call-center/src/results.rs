@@ -58,6 +58,7 @@ impl CallCenter {
                 self.message_cap_counted(conn, citizen_id, message, result)
             }
             other @ (Pending::PlaceLeg { .. }
+            | Pending::PlaceOffer { .. }
             | Pending::Headset { .. }
             | Pending::Rejoin { .. }
             | Pending::VoiceLeg { .. }
@@ -103,6 +104,7 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
             ("voice message", None, "the citizen is told; nothing acknowledged")
         }
         Pending::PlaceLeg { .. }
+        | Pending::PlaceOffer { .. }
         | Pending::Headset { .. }
         | Pending::Rejoin { .. }
         | Pending::VoiceLeg { .. }

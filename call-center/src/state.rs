@@ -138,8 +138,11 @@ pub(crate) struct Placing {
     pub(crate) skill: String,
     pub(crate) priority: u8,
     pub(crate) queued_at: UnixMs,
-    /// The leg and SDP answer, once the relay made them.
-    pub(crate) leg: Option<(LegId, String)>,
+    /// What the relay answered: the leg and SDP answer, or why not. The leg and the record
+    /// are asked for at once (neither waits for the other); `call_queued` waits for both.
+    pub(crate) leg: Option<Result<(LegId, String), crate::LegFailure>>,
+    /// Whether the record was committed, once the store answered.
+    pub(crate) recorded: Option<bool>,
     /// The citizen left before `call_queued`.
     pub(crate) abandoned: bool,
 }

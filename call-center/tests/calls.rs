@@ -3,10 +3,13 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use common::{Answer, Sim, is_error};
 use voicedesk_call_center::store::{StoreFailure, StoreRequest};
-use voicedesk_call_center::{Effect, Input};
+use voicedesk_call_center::{Effect, Input, SkillId};
 use voicedesk_protocol::{AgentActivity, ClientMessage, EndReason, ErrorCode, ServerMessage};
+use voicedesk_queue_engine::QueueSettings;
 
 fn is_insert(r: &StoreRequest) -> bool {
     matches!(r, StoreRequest::InsertCall(_))
@@ -47,6 +50,124 @@ fn a_call_whose_record_fails_is_refused_and_its_leg_closed() {
     // The connection may call again.
     sim.store_policy = Box::new(|_| Answer::Ok);
     sim.place_call(citizen, Some("pension"));
+}
+
+#[test]
+fn a_calls_record_is_written_while_the_relay_makes_its_leg() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.hold_legs = true;
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    // The relay has not answered, yet the record is already committed: neither waited for
+    // the other.
+    assert_eq!(sim.held_legs.len(), 1);
+    assert_eq!(sim.records.len(), 1, "the record is committed while the leg is being made");
+    assert!(sim.take(citizen).is_empty(), "no call_queued without the SDP answer");
+    sim.release_leg(true);
+    let told = sim.take(citizen);
+    assert!(matches!(told.first(), Some(ServerMessage::CallQueued { .. })), "{told:?}");
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn a_call_queued_waits_for_the_record_when_the_leg_comes_first() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.hold_legs = true;
+    sim.store_policy = Box::new(|r| if is_insert(r) { Answer::Hold } else { Answer::Ok });
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    assert_eq!((sim.held_legs.len(), sim.held.len()), (1, 1), "both asked for at once");
+    sim.release_leg(true);
+    assert!(sim.take(citizen).is_empty(), "nothing is told while the record is not committed");
+    sim.release(Answer::Ok);
+    let told = sim.take(citizen);
+    assert!(matches!(told.first(), Some(ServerMessage::CallQueued { .. })), "{told:?}");
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn a_call_whose_leg_fails_after_its_record_is_closed_as_media_failed() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.hold_legs = true;
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    sim.release_leg(false);
+    let told = sim.take(citizen);
+    assert!(
+        matches!(&told[..], [ServerMessage::Error { code: ErrorCode::MediaUnavailable, .. }]),
+        "{told:?}"
+    );
+    let ends = sim.ends_written();
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(ends[0].1, EndReason::MediaFailed);
+    assert!(sim.core.engine().calls().next().is_none(), "never queued");
+    // The connection may call again.
+    sim.hold_legs = false;
+    sim.place_call(citizen, Some("pension"));
+}
+
+#[test]
+fn a_citizen_who_leaves_before_the_leg_is_made_leaves_a_closed_record_and_no_leg() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    sim.hold_legs = true;
+    let citizen = sim.citizen();
+    sim.say(citizen, ClientMessage::Call { service: None, sdp: "offer".into() });
+    sim.input(Input::Disconnected { conn: citizen });
+    sim.release_leg(true);
+    assert_eq!(sim.ends_written().len(), 1);
+    assert_eq!(sim.ends_written()[0].1, EndReason::Abandoned);
+    assert!(sim.closed_legs.contains(sim.legs_made.last().unwrap()), "the late leg is closed");
+    assert!(
+        !sim.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send { message: ServerMessage::CallQueued { .. }, .. }))
+    );
+}
+
+#[test]
+fn a_burst_at_free_agents_is_not_turned_away_while_their_offers_are_written() {
+    let mut sim = Sim::new();
+    let mut routing = common::routing();
+    let full_at_two = QueueSettings::default().with_max_waiting(Some(2));
+    routing.queues.insert(SkillId("general".into()), full_at_two);
+    sim.input(Input::Catalogue { routing, agent_skills: BTreeMap::new() });
+    let agents: Vec<_> = (0..10).map(|i| sim.ready_agent(&format!("agent{i}"))).collect();
+    // The offers' records are slow: every offered call rings (untold) for a while.
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallOffered { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    let citizens: Vec<_> = (0..10).map(|_| sim.citizen()).collect();
+    for c in &citizens {
+        sim.say(*c, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    }
+    assert_eq!(sim.held.len(), 10, "ten offers being written, one per free agent");
+    for c in &citizens {
+        let told = sim.take(*c);
+        assert!(matches!(told.first(), Some(ServerMessage::CallQueued { .. })), "{told:?}");
+        assert!(!told.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })), "{told:?}");
+    }
+    // With every agent ringing, two more wait for an agent and the third is turned away.
+    let late: Vec<_> = (0..3).map(|_| sim.citizen()).collect();
+    for c in &late {
+        sim.say(*c, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    }
+    let ended = |m: &ServerMessage| {
+        matches!(m, ServerMessage::CallEnded { reason: EndReason::QueueFull, .. })
+    };
+    assert!(!sim.heard(late[0]).iter().any(ended));
+    assert!(!sim.heard(late[1]).iter().any(ended));
+    assert!(sim.heard(late[2]).iter().any(ended), "{:?}", sim.heard(late[2]));
+    while !sim.held.is_empty() {
+        sim.release(Answer::Ok);
+    }
+    for a in agents {
+        assert!(sim.heard(a).iter().any(|m| matches!(m, ServerMessage::CallOffered { .. })));
+    }
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
 }
 
 #[test]

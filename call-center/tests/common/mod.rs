@@ -93,6 +93,9 @@ pub(crate) struct Sim {
     pub(crate) broken: Vec<String>,
     /// When true, leg requests fail as the relay being unavailable.
     pub(crate) relay_down: bool,
+    /// When true, leg requests wait (in `held_legs`) until the test releases them.
+    pub(crate) hold_legs: bool,
+    pub(crate) held_legs: VecDeque<(OpId, String)>,
     to_feed: VecDeque<Input>,
     next_leg: u64,
     next_conn: u64,
@@ -147,6 +150,8 @@ impl Sim {
             ratings_committed: 0,
             broken: Vec::new(),
             relay_down: false,
+            hold_legs: false,
+            held_legs: VecDeque::new(),
             to_feed: VecDeque::new(),
             next_leg: 100,
             next_conn: 0,
@@ -194,6 +199,9 @@ impl Sim {
                     }
                     Answer::Fail(e) => self.to_feed.push_back(Input::Store { op, result: Err(e) }),
                 }
+            }
+            Effect::CreateLeg { op, sdp, .. } if self.hold_legs => {
+                self.held_legs.push_back((op, sdp));
             }
             Effect::CreateLeg { op, sdp, .. } => {
                 let result = if sdp == "bad" {
@@ -351,6 +359,20 @@ impl Sim {
             }
             _ => StoreReply::Done,
         }
+    }
+
+    /// Answers the oldest held leg request: the relay makes the leg, or (`ok` false) cannot.
+    pub(crate) fn release_leg(&mut self, ok: bool) {
+        let (op, _) = self.held_legs.pop_front().expect("a held leg request");
+        let result = if ok {
+            self.next_leg += 1;
+            let leg = LegId(self.next_leg);
+            self.legs_made.push(leg);
+            Ok((leg, format!("answer-{}", leg.0)))
+        } else {
+            Err(LegFailure::Unavailable("relay busy".into()))
+        };
+        self.input(Input::LegCreated { op, result });
     }
 
     /// Answers the oldest held store request.

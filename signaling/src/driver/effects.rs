@@ -174,11 +174,17 @@ impl Driver {
                 Effect::CreateLeg { op, sdp, slots } => {
                     let (relay, results, outstanding) = self.answer_path();
                     tokio::spawn(async move {
+                        let asked = Instant::now();
                         let result = relay
                             .create_leg(sdp, slots)
                             .await
                             .map(|(leg, answer)| (LegId(leg.0), answer))
                             .map_err(leg_failure);
+                        tracing::debug!(
+                            leg_us = asked.elapsed().as_micros() as u64,
+                            ok = result.is_ok(),
+                            "relay answered a leg"
+                        );
                         answered(&results, &outstanding, Input::LegCreated { op, result });
                     });
                 }
