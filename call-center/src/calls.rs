@@ -203,8 +203,12 @@ impl CallCenter {
             skill: route.skill.0.clone(),
             priority: route.priority,
         };
-        // Admission before any media: a turned-away call gets no leg, only its record.
-        if let Err(turned_away) = self.engine.admission(&route.skill, self.instant()) {
+        // Admission before any media: a turned-away call gets no leg, only its record. The
+        // calls of the same queue still being placed count as the engine will see them.
+        let arriving =
+            self.placing.values().filter(|p| p.skill == route.skill.0 && !p.abandoned).count();
+        let now = self.instant();
+        if let Err(turned_away) = self.engine.admission_expecting(&route.skill, now, arriving) {
             let reason = turned_away.end_reason();
             let opens_at_ms = match turned_away {
                 TurnAway::Closed { opens_at_ms } => opens_at_ms.map(|ms| ms.max(0) as u64),

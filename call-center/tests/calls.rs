@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use common::{Answer, Sim, is_error};
 use voicedesk_call_center::store::{StoreFailure, StoreRequest};
 use voicedesk_call_center::{Effect, Input, SkillId};
-use voicedesk_protocol::{AgentActivity, ClientMessage, EndReason, ErrorCode, ServerMessage};
+use voicedesk_protocol::{AgentActivity, ClientMessage, EndReason, ErrorCode, Role, ServerMessage};
 use voicedesk_queue_engine::QueueSettings;
 
 fn is_insert(r: &StoreRequest) -> bool {
@@ -166,6 +166,38 @@ fn a_burst_at_free_agents_is_not_turned_away_while_their_offers_are_written() {
     }
     for a in agents {
         assert!(sim.heard(a).iter().any(|m| matches!(m, ServerMessage::CallOffered { .. })));
+    }
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn a_burst_at_a_busy_queue_stops_at_its_limit_before_anyone_is_told_call_queued() {
+    let mut sim = Sim::new();
+    let mut routing = common::routing();
+    let full_at_two = QueueSettings::default().with_max_waiting(Some(2));
+    routing.queues.insert(SkillId("general".into()), full_at_two);
+    sim.input(Input::Catalogue { routing, agent_skills: BTreeMap::new() });
+    sim.member("agent1", Role::Agent); // signed in, away: the queue admits, nobody is free
+    sim.hold_legs = true;
+    let citizens: Vec<_> = (0..3).map(|_| sim.citizen()).collect();
+    for c in &citizens {
+        sim.say(*c, ClientMessage::Call { service: Some("pension".into()), sdp: "offer".into() });
+    }
+    // The first two are being placed (their legs are slow); the third is turned away at once
+    // although neither of them has reached the engine yet.
+    assert_eq!(sim.held_legs.len(), 2);
+    let third = sim.take(citizens[2]);
+    assert!(
+        matches!(&third[..], [ServerMessage::CallEnded { reason: EndReason::QueueFull, .. }]),
+        "{third:?}"
+    );
+    while !sim.held_legs.is_empty() {
+        sim.release_leg(true);
+    }
+    for c in &citizens[..2] {
+        let told = sim.take(*c);
+        assert!(matches!(told.first(), Some(ServerMessage::CallQueued { .. })), "{told:?}");
+        assert!(!told.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })), "{told:?}");
     }
     assert!(sim.broken.is_empty(), "{:?}", sim.broken);
 }

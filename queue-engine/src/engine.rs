@@ -343,6 +343,25 @@ impl Engine {
     ///
     /// The [`TurnAway`] the call would be ended with.
     pub fn admission(&self, skill: &SkillId, now: Instant) -> Result<(), TurnAway> {
+        self.admission_expecting(skill, now, 0)
+    }
+
+    /// [`Engine::admission`] for a shell that has already admitted `arriving` calls of `skill`
+    /// which have not arrived yet (their media and records are being set up). Those that
+    /// the skill's available agents will take on arrival are not counted; the rest will wait
+    /// for an agent and count toward `max_waiting`. So a burst at a fully staffed queue is
+    /// admitted, and a burst at a busy queue stops at its limit before any citizen is told
+    /// `call_queued`. [`Input::CallArrived`] still checks admission itself, as at any arrival.
+    ///
+    /// # Errors
+    ///
+    /// The [`TurnAway`] the call would be ended with.
+    pub fn admission_expecting(
+        &self,
+        skill: &SkillId,
+        now: Instant,
+        arriving: usize,
+    ) -> Result<(), TurnAway> {
         let Some(q) = self.queues.get(skill) else {
             return Err(TurnAway::NoAgents);
         };
@@ -351,8 +370,9 @@ impl Engine {
             let opens_at_ms = self.calendar.next_opening(&q.settings.hours, wall);
             return Err(TurnAway::Closed { opens_at_ms });
         }
+        let will_wait = arriving.saturating_sub(q.available.len());
         if let Some(max) = q.settings.max_waiting
-            && q.waiting_for_an_agent() >= usize::try_from(max).unwrap_or(usize::MAX)
+            && q.waiting_for_an_agent() + will_wait >= usize::try_from(max).unwrap_or(usize::MAX)
         {
             return Err(TurnAway::QueueFull);
         }

@@ -203,6 +203,32 @@ fn a_parked_call_still_counts_toward_max_waiting() {
 }
 
 #[test]
+fn calls_still_being_placed_count_only_beyond_the_free_agents() {
+    let mut h = Harness::new();
+    h.configure(GENERAL, QueueSettings::default().with_max_waiting(Some(2)));
+    for a in ["a1", "a2", "a3"] {
+        h.login_available(a);
+    }
+    let general = skill(GENERAL);
+    // Three being placed take the three free agents on arrival; a fourth and a fifth would
+    // wait; with five already admitted the queue is full for the sixth.
+    assert_eq!(h.engine.admission_expecting(&general, h.now, 3), Ok(()));
+    assert_eq!(h.engine.admission_expecting(&general, h.now, 4), Ok(()));
+    assert_eq!(h.engine.admission_expecting(&general, h.now, 5), Err(TurnAway::QueueFull));
+    // Nobody being placed: the plain check.
+    assert_eq!(
+        h.engine.admission_expecting(&general, h.now, 0),
+        h.engine.admission(&general, h.now)
+    );
+    // One call waits already (all agents ringing): one more being placed fills the queue.
+    for c in ["c1", "c2", "c3", "c4"] {
+        h.arrive(c);
+    }
+    assert_eq!(h.engine.admission_expecting(&general, h.now, 0), Ok(()));
+    assert_eq!(h.engine.admission_expecting(&general, h.now, 1), Err(TurnAway::QueueFull));
+}
+
+#[test]
 fn no_agent_with_the_skill_turns_away() {
     let mut h = Harness::new();
     h.configure("tax", QueueSettings::default());
