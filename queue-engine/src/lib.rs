@@ -36,7 +36,8 @@
 //!   no logged-in agent (in any state) has the skill → `NoAgents`.
 //!   A turned-away call gets exactly one [`Command::End`] and nothing else. An unconfigured
 //!   skill is refused ([`EngineError::UnknownQueue`]). [`Engine::admission`] answers the same
-//!   question without a call.
+//!   question without a call; [`Engine::admission_expecting`] also counts calls the shell
+//!   admitted that have not arrived yet (beyond the queue's free agents).
 //! - **Routing.** A call is offered to one agent at a time: among the *available* agents who
 //!   have its skill, the highest skill level, then the longest idle, then the smaller id. An
 //!   agent who rejected or missed the call (or transferred it) gets it again only when no
