@@ -7,7 +7,7 @@ use voicedesk_protocol::{
 };
 use voicedesk_queue_engine::{Command, Input as EngineInput, Party, TurnAway};
 
-use crate::core::CallCenter;
+use crate::core::{CallCenter, TICK};
 use crate::error::{Refusal, refuse};
 use crate::feeds::{CallLegs, call_feeds, silence};
 use crate::pending::{Pending, RatingTarget};
@@ -391,6 +391,8 @@ impl CallCenter {
                 taken_over_by: None,
                 help: None,
                 citizen_heard: Vec::new(),
+                position_told_at: None,
+                position_due: false,
             },
         );
         self.send(p.conn, ServerMessage::CallQueued { call_id: call.0.clone(), sdp: answer });
@@ -584,14 +586,25 @@ impl CallCenter {
                 }
                 Command::End { call, agent, reason } => self.finish_call(&call, reason, agent),
                 Command::Position { call, position, estimated_wait } => {
-                    if let Some(conn) = self.calls.get(&call).map(|c| c.citizen_conn) {
-                        let message = ServerMessage::QueuePosition {
-                            call_id: call.0,
-                            position,
-                            estimated_wait_ms: estimated_wait.map(|d| d.as_millis() as u64),
-                        };
-                        self.send(conn, message);
+                    // At most one position per call per tick, the latest: every answer moves
+                    // everybody behind it, and a burst of answers would otherwise flood each
+                    // waiting citizen (hundreds of messages in seconds fill the connection's
+                    // outbox, which then drops the citizen).
+                    let now = self.now;
+                    let Some(c) = self.calls.get_mut(&call) else { continue };
+                    if c.position_told_at.is_some_and(|at| now < at.plus(TICK)) {
+                        c.position_due = true;
+                        continue;
                     }
+                    c.position_told_at = Some(now);
+                    c.position_due = false;
+                    let conn = c.citizen_conn;
+                    let message = ServerMessage::QueuePosition {
+                        call_id: call.0,
+                        position,
+                        estimated_wait_ms: estimated_wait.map(|d| d.as_millis() as u64),
+                    };
+                    self.send(conn, message);
                 }
                 Command::AgentState { agent, state, reason, since, until } => {
                     let since_ms = self.wall(since).as_u64();

@@ -198,8 +198,30 @@ impl CallCenter {
     /// Once a second: each agent gets the queues of their skills when they changed, staff the
     /// wallboard when it changed or is getting old.
     pub(crate) fn tick(&mut self) {
+        self.push_due_positions();
         self.push_queue_status();
         self.wallboard_tick();
+    }
+
+    /// The positions held back since the last tick: each such call still waiting is told
+    /// its current position once.
+    fn push_due_positions(&mut self) {
+        let now = self.now;
+        let due: Vec<CallId> =
+            self.calls.iter().filter(|(_, c)| c.position_due).map(|(id, _)| id.clone()).collect();
+        for call in due {
+            let current = self.engine.call(&call).and_then(|v| {
+                v.position.map(|p| (p, v.estimated_wait.map(|d| d.as_millis() as u64)))
+            });
+            let Some(c) = self.calls.get_mut(&call) else { continue };
+            c.position_due = false;
+            let Some((position, estimated_wait_ms)) = current else { continue };
+            c.position_told_at = Some(now);
+            let conn = c.citizen_conn;
+            let message =
+                ServerMessage::QueuePosition { call_id: call.0, position, estimated_wait_ms };
+            self.send(conn, message);
+        }
     }
 
     fn push_queue_status(&mut self) {

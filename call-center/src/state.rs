@@ -119,6 +119,11 @@ pub(crate) struct Call {
     pub(crate) help: Option<HelpRequest>,
     /// The supporters the citizen was last told about.
     pub(crate) citizen_heard: Vec<Supporter>,
+    /// When the citizen was last told a `queue_position`, if ever.
+    pub(crate) position_told_at: Option<UnixMs>,
+    /// A newer position is due but was held back (at most one per call per tick): the tick
+    /// sends the engine's current one.
+    pub(crate) position_due: bool,
 }
 
 impl Call {

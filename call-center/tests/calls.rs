@@ -501,6 +501,39 @@ fn the_queue_position_is_pushed_to_waiting_citizens() {
 }
 
 #[test]
+fn a_citizen_is_told_at_most_one_position_per_tick_and_the_latest() {
+    let mut sim = Sim::new();
+    sim.ready_agent("agent1");
+    let citizens: Vec<_> = (0..4).map(|_| sim.citizen()).collect();
+    let calls: Vec<_> = citizens.iter().map(|c| sim.place_call(*c, None)).collect();
+    let positions = |sim: &Sim, conn| -> Vec<u32> {
+        sim.heard(conn)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::QueuePosition { position, .. } => Some(*position),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(positions(&sim, citizens[3]), [4]);
+    // Two citizens ahead leave within the same second: the last one moves up twice, but is
+    // told nothing more until the tick.
+    for i in 0..2 {
+        let call_id = calls[i].0.clone();
+        sim.say(citizens[i], ClientMessage::HangUp { call_id });
+    }
+    assert_eq!(positions(&sim, citizens[3]), [4], "held back within the tick");
+    sim.secs(1);
+    assert_eq!(positions(&sim, citizens[3]), [4, 2], "the latest position, once");
+    sim.secs(1);
+    assert_eq!(positions(&sim, citizens[3]), [4, 2], "nothing new, nothing sent");
+    // A move after a quiet second is told at once.
+    let call_id = calls[2].0.clone();
+    sim.say(citizens[2], ClientMessage::HangUp { call_id });
+    assert_eq!(positions(&sim, citizens[3]), [4, 2, 1]);
+}
+
+#[test]
 fn shutdown_ends_every_call_as_server_shutdown_and_tells_both_sides() {
     let mut sim = Sim::new();
     let agent = sim.ready_agent("agent1");
