@@ -399,7 +399,9 @@ async fn admin_changes_to_skills_and_limits_take_effect_at_once() {
     assert_eq!(wait_offer(&mut agent).await.unwrap(), medical.call_id);
     agent.ws.send(&ClientMessage::Reject { call_id: medical.call_id.clone() }).await.unwrap();
 
-    // A queue of at most one waiting call turns the second away as full.
+    // A queue of at most one call waiting for an agent turns the next away as full. The
+    // rejected call rings again at agent1 (the only agent): it has its agent and does not
+    // count, so one more call waits, and the one after it is turned away.
     let skill = json!({
         "name_zh": "医疗保险", "name_en": "Medical insurance", "hours": "always", "max_waiting": 1
     });
@@ -419,6 +421,7 @@ async fn admin_changes_to_skills_and_limits_take_effect_at_once() {
     .await
     .unwrap();
     assert_eq!(status, 400, "{body}");
+    let waiting = place_call(&server, "medical_reimbursement").await.unwrap();
     let mut full = server.citizen().await.unwrap();
     let offer = MediaLeg::new("c", 2).await.unwrap().create_offer().await.unwrap();
     full.send(&ClientMessage::Call { service: Some("medical_reimbursement".into()), sdp: offer })
@@ -428,7 +431,7 @@ async fn admin_changes_to_skills_and_limits_take_effect_at_once() {
         full.recv(STEP).await.unwrap(),
         ServerMessage::CallEnded { reason: EndReason::QueueFull, .. }
     ));
-    drop(medical);
+    drop((medical, waiting));
 }
 
 /// Today's date in the hall's time zone (China Standard Time, the tests' default).
