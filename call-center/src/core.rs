@@ -129,7 +129,7 @@ impl CallCenter {
         Self {
             clock,
             now,
-            wallboard: crate::wallboard::WallboardState::new(config.wallboard, now),
+            wallboard: crate::wallboard::WallboardState::new(config.wallboard.clone(), now),
             config,
             engine,
             routing: Routing::default(),

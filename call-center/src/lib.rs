@@ -62,7 +62,7 @@ pub use effect::{Effect, RelayCommand, Report};
 pub use feeds::{CallLegs, SlotFeed, SlotRef, call_feeds, silence, speaks};
 pub use ids::{AgentId, CallId, ConnId, LegId, OpId, SkillId};
 pub use input::{AssistantAnswer, Identity, Input, LegEnd, LegFailure};
-pub use routing::{GENERAL_SKILL, Route, Routing};
+pub use routing::{GENERAL_SKILL, Route, Routing, ServiceLevelTarget};
 pub use time::UnixMs;
 pub use timer::Side;
 pub use wallboard::{DayCounts, WallboardConfig};

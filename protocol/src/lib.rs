@@ -914,8 +914,14 @@ pub struct QueueRow {
     /// Share of today's answered + abandoned calls that were answered within
     /// `service_level_seconds`, in percent; `None` before the first such call.
     pub service_level_pct: Option<f32>,
-    /// The service-level threshold.
+    /// The service-level threshold: the queue's own, or the server's default
+    /// (`--service-level-seconds`); for `all`, the default (each call is counted against its
+    /// own queue's threshold).
     pub service_level_seconds: u32,
+    /// The service-level target in percent: the queue's own, or the server's default
+    /// (`--service-level-target-pct`).
+    #[serde(default)]
+    pub service_level_target_pct: u32,
 }
 
 /// An agent on the wallboard.
@@ -1086,7 +1092,10 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
         }),
         Err(e) => Err(DecodeError {
             code: ErrorCode::UnknownType,
-            message: clipped(&format!("not a valid \"{tag}\" message: {e}"), MAX_DECODE_ERROR_CHARS),
+            message: clipped(
+                &format!("not a valid \"{tag}\" message: {e}"),
+                MAX_DECODE_ERROR_CHARS,
+            ),
             request_type: Some(tag),
         }),
     }
@@ -1114,7 +1123,8 @@ mod tests {
 
     #[test]
     fn field_less_messages_refuse_extra_fields() {
-        for text in [r#"{"type":"ping","admin":true}"#, r#"{"type":"cancel_voice_message","x":1}"#] {
+        for text in [r#"{"type":"ping","admin":true}"#, r#"{"type":"cancel_voice_message","x":1}"#]
+        {
             let e = decode_client_message(text).unwrap_err();
             assert_eq!(e.code, ErrorCode::UnknownType, "{text}");
             assert!(e.message.contains("no fields"), "{}", e.message);
@@ -1130,8 +1140,8 @@ mod tests {
         let e = decode_client_message(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
         assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 30, "{}", e.message.len());
         assert_eq!(e.request_type, None);
-        let e = decode_client_message(&format!(r#"{{"type":"ask","text":7,"{long}":1}}"#))
-            .unwrap_err();
+        let e =
+            decode_client_message(&format!(r#"{{"type":"ask","text":7,"{long}":1}}"#)).unwrap_err();
         assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 1, "{}", e.message.len());
         assert_eq!(e.request_type.as_deref(), Some("ask"));
         let e = decode_client_message(&format!("{{\"type\":\"{long}")).unwrap_err();

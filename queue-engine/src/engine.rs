@@ -370,6 +370,7 @@ impl Engine {
             Input::CitizenReconnected { call } => self.citizen_reconnected(now, &call)?,
             Input::ConfigureQueue { skill, settings } => self.configure_queue(now, skill, settings),
             Input::SetCalendar { calendar } => self.calendar = calendar,
+            Input::SetAwayReasons { reasons } => self.config.away_reasons = reasons,
             Input::AgentLoggedIn { agent, skills } => self.agent_logged_in(now, agent, skills)?,
             Input::SetAgentSkills { agent, skills } => self.set_agent_skills(&agent, skills)?,
             Input::AgentLoggedOut { agent } => self.agent_logged_out(now, &agent)?,

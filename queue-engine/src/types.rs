@@ -331,6 +331,13 @@ pub enum Input {
         /// The new calendar.
         calendar: Calendar,
     },
+    /// Replaces the away reasons agents may pick ([`EngineConfig::away_reasons`]). Agents away
+    /// with a reason no longer listed stay away with it; only new choices are checked.
+    SetAwayReasons {
+        /// The reasons ([`crate::MISSED_CALLS_REASON`] among them is ignored: it stays the
+        /// engine's own).
+        reasons: Vec<String>,
+    },
     /// An agent logged in (or their console reconnected after a logout). They start
     /// [`AgentActivity::Away`] without a reason until they say they are available.
     AgentLoggedIn {

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use voicedesk_protocol::Role;
-use voicedesk_queue_engine::{EngineConfig, WeeklyHours};
+use voicedesk_queue_engine::WeeklyHours;
 use voicedesk_store::{
     AgentSkill, Holiday, HolidayKind, LabelledCode, Service, ServiceKind, Skill, StoreError, User,
 };
@@ -440,9 +440,7 @@ enum CodeList {
 }
 
 /// `PUT /api/admin/away-reasons` — replaces the away reasons agents pick from (the system
-/// reason `missed_calls` is kept). The call-center engine accepts a fixed set of away reasons
-/// ([`EngineConfig::DEFAULT_AWAY_REASONS`]) until it reads them from the catalogue, so a code
-/// outside that set is refused rather than offered to agents and then turned down.
+/// reason `missed_calls` is kept); the call-center core takes the new list at once.
 pub(crate) async fn put_away_reasons(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -472,17 +470,6 @@ async fn replace_code_list(
         Err(refused) => return refused,
     };
     let codes = b.into_codes();
-    if let CodeList::AwayReasons = list
-        && let Some(unknown) =
-            codes.iter().find(|c| !EngineConfig::DEFAULT_AWAY_REASONS.contains(&c.code.as_str()))
-    {
-        let known = EngineConfig::DEFAULT_AWAY_REASONS.join(", ");
-        let message = format!(
-            "away reason {:?}: the call-center engine accepts only {known} for now",
-            unknown.code
-        );
-        return field_error("code", &message);
-    }
     let before = match current(&app).await {
         Ok(c) => match list {
             CodeList::AwayReasons => c.away_reasons,

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub turn: Option<crate::ice::TurnConfig>,
     /// A call answered within this many seconds counts toward the service level.
     pub service_level_seconds: u32,
+    /// The share of calls (percent) to answer within it, for queues without their own target.
+    pub service_level_target_pct: u32,
     /// The hall's local time offset from UTC in minutes (business hours, holidays, and
     /// "today" on the wallboard).
     pub utc_offset_minutes: i32,
@@ -84,6 +86,7 @@ impl Default for ServerConfig {
             http_redirect_listen: None,
             turn: None,
             service_level_seconds: 20,
+            service_level_target_pct: 80,
             utc_offset_minutes: 8 * 60,
             after_call_work: Duration::from_secs(30),
             max_missed_offers: 2,

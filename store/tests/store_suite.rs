@@ -214,7 +214,7 @@ suite!(
     audit_entry_with_unknown_action_or_mode_reads_back_as_corrupt,
     take_over_is_recorded_on_the_call,
     take_over_needs_an_existing_open_call_and_a_known_staff_member,
-    call_counts_since_counts_calls_queued_since_the_boundary,
+    call_counts_by_queue_count_since_the_boundary_against_each_queues_target,
     seeded_catalogue_is_complete_and_ordered,
     skills_are_created_updated_and_deleted,
     skill_in_use_cannot_be_deleted,
@@ -261,6 +261,8 @@ suite!(
 );
 
 mod cases {
+    use std::collections::BTreeMap;
+
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
         AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
@@ -1033,27 +1035,40 @@ mod cases {
         assert_eq!(store.count_calls().await.unwrap(), 2);
     }
 
-    pub(crate) async fn call_counts_since_counts_calls_queued_since_the_boundary(db: TestDb) {
+    pub(crate) async fn call_counts_by_queue_count_since_the_boundary_against_each_queues_target(
+        db: TestDb,
+    ) {
         let store = db.open().await;
         store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
-        assert_eq!(store.call_counts_since(0, 20_000).await.unwrap(), CallCounts::default());
+        let counts = |since, threshold| {
+            let store = &store;
+            async move { store.call_counts_by_queue_since(since, threshold).await.unwrap() }
+        };
+        assert!(counts(0, 20_000).await.is_empty());
+        // A queue with a target of its own: 60 s.
+        let slow = Skill { service_level_secs: Some(60), ..skill("slow") };
+        store.upsert_skill(&slow).await.unwrap();
 
-        // (id, queued, answered after, ended as)
-        let calls: [(&str, i64, Option<i64>, Option<EndReason>); 9] = [
+        // (id, queue, queued, answered after, ended as); no queue is the default threshold's.
+        let calls: [(&str, Option<&str>, i64, Option<i64>, Option<EndReason>); 11] = [
             // Before the boundary: never counted.
-            ("y1", 999, Some(5), Some(EndReason::AgentHangUp)),
-            ("y2", 500, None, Some(EndReason::Abandoned)),
+            ("y1", None, 999, Some(5), Some(EndReason::AgentHangUp)),
+            ("y2", None, 500, None, Some(EndReason::Abandoned)),
             // At and after the boundary (1_000).
-            ("t1", 1_000, Some(20_000), Some(EndReason::CitizenHangUp)), // exactly the threshold
-            ("t2", 1_500, Some(20_001), Some(EndReason::AgentHangUp)),   // just over
-            ("t3", 2_000, Some(3_000), None),                            // still talking
-            ("t4", 2_500, Some(60_000), Some(EndReason::TakenOver)),
-            ("t5", 3_000, None, Some(EndReason::Abandoned)),
-            ("t6", 3_500, None, Some(EndReason::Abandoned)),
-            ("t7", 4_000, None, None), // still queued
+            ("t1", None, 1_000, Some(20_000), Some(EndReason::CitizenHangUp)), // the threshold
+            ("t2", None, 1_500, Some(20_001), Some(EndReason::AgentHangUp)),   // just over
+            ("t3", None, 2_000, Some(3_000), None),                            // still talking
+            ("t4", None, 2_500, Some(60_000), Some(EndReason::TakenOver)),
+            ("t5", None, 3_000, None, Some(EndReason::Abandoned)),
+            ("t6", None, 3_500, None, Some(EndReason::Abandoned)),
+            ("t7", None, 4_000, None, None), // still queued
+            // The slow queue: 59 s is within its own 60 s, not within the default.
+            ("s1", Some("slow"), 2_000, Some(59_000), Some(EndReason::AgentHangUp)),
+            ("s2", Some("slow"), 2_000, Some(61_000), Some(EndReason::AgentHangUp)),
         ];
-        for (id, queued, answered_after, ended) in calls {
-            store.insert_call(&new_call(id, queued)).await.unwrap();
+        for (id, queue, queued, answered_after, ended) in calls {
+            let call = NewCall { skill_id: queue.map(str::to_owned), ..new_call(id, queued) };
+            store.insert_call(&call).await.unwrap();
             if let Some(after) = answered_after {
                 store.mark_call_answered(id, "a1", queued + after).await.unwrap();
             }
@@ -1061,18 +1076,28 @@ mod cases {
                 store.mark_call_ended(id, queued + 100_000, reason.as_str()).await.unwrap();
             }
         }
+        let of = |by_queue: &BTreeMap<String, CallCounts>, queue: &str| {
+            by_queue.get(queue).copied().unwrap_or_default()
+        };
 
-        let counts = store.call_counts_since(1_000, 20_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 2 });
-        // A wider threshold takes in the slower answers; a boundary later drops earlier calls.
-        let counts = store.call_counts_since(1_000, 60_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 4 });
-        let counts = store.call_counts_since(3_000, 60_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 0, abandoned: 2, answered_within: 0 });
-        let counts = store.call_counts_since(0, 0).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 5, abandoned: 3, answered_within: 0 });
-        let counts = store.call_counts_since(1_000_000, 20_000).await.unwrap();
-        assert_eq!(counts, CallCounts::default());
+        let by_queue = counts(1_000, 20_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 4, abandoned: 2, answered_within: 2 });
+        assert_eq!(
+            of(&by_queue, "slow"),
+            CallCounts { answered: 2, abandoned: 0, answered_within: 1 },
+            "counted against the queue's own 60 s, not the default 20 s"
+        );
+        // A wider default takes in the slower answers of queues without a target; a boundary
+        // later drops earlier calls.
+        let by_queue = counts(1_000, 60_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 4, abandoned: 2, answered_within: 4 });
+        assert_eq!(of(&by_queue, "slow").answered_within, 1, "the queue's own target still");
+        let by_queue = counts(3_000, 60_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 0, abandoned: 2, answered_within: 0 });
+        assert!(!by_queue.contains_key("slow"), "{by_queue:?}");
+        let by_queue = counts(0, 0).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 5, abandoned: 3, answered_within: 0 });
+        assert!(counts(1_000_000, 20_000).await.is_empty());
     }
 
     // ---- Catalogue, agent skills, holidays, codes, transfers, wrap-ups (change 0003) ----------

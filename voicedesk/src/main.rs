@@ -54,6 +54,11 @@ struct Args {
     /// A call answered within this many seconds counts toward the wallboard's service level.
     #[arg(long, env = "VOICEDESK_SERVICE_LEVEL_SECONDS", default_value_t = 20)]
     service_level_seconds: u32,
+    /// The share of calls (percent) to answer within the service-level time, for queues
+    /// without a target of their own.
+    #[arg(long, env = "VOICEDESK_SERVICE_LEVEL_TARGET_PCT", default_value_t = 80,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    service_level_target_pct: u32,
     /// The hall's local time offset from UTC in minutes, for "today" on the wallboard.
     #[arg(
         long,
@@ -263,6 +268,7 @@ async fn main() -> anyhow::Result<()> {
         http_redirect_listen: args.http_redirect_listen,
         turn,
         service_level_seconds: args.service_level_seconds,
+        service_level_target_pct: args.service_level_target_pct,
         utc_offset_minutes: args.utc_offset_minutes,
         after_call_work: Duration::from_secs(args.after_call_work_secs),
         max_missed_offers: args.max_missed_offers,

@@ -238,15 +238,21 @@ pub(crate) async fn spawn(
     let started = now();
     let day_start = local_day_start(started.0, config.utc_offset_minutes);
     let threshold = i64::from(config.service_level_seconds) * 1000;
-    let today = match store.call_counts_since(day_start, threshold).await {
-        Ok(c) => DayCounts {
-            answered: c.answered,
-            answered_within: c.answered_within,
-            abandoned: c.abandoned,
-        },
+    let today = match store.call_counts_by_queue_since(day_start, threshold).await {
+        Ok(by_queue) => by_queue
+            .into_iter()
+            .map(|(skill, c)| {
+                let counts = DayCounts {
+                    answered: c.answered,
+                    answered_within: c.answered_within,
+                    abandoned: c.abandoned,
+                };
+                (skill, counts)
+            })
+            .collect(),
         Err(e) => {
             tracing::error!(error = %e, "could not load today's call counts");
-            DayCounts::default()
+            BTreeMap::new()
         }
     };
     let engine = EngineConfig::default()
@@ -257,6 +263,7 @@ pub(crate) async fn spawn(
     let mut core_config = CoreConfig::new(engine, rand::random());
     core_config.wallboard = WallboardConfig {
         service_level_seconds: config.service_level_seconds,
+        service_level_target_pct: config.service_level_target_pct,
         utc_offset_minutes: config.utc_offset_minutes,
         today,
     };
