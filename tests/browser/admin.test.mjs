@@ -69,6 +69,12 @@ test("create a user, who must choose a password at the first sign-in", async () 
     const text = await result.textContent();
     const password = /password (\S+) \(shown only now/.exec(text)?.[1];
     assert.ok(password, `a generated password in: ${text}`);
+    // Shown once, far above the form's button: it is brought into view.
+    const box = await result.evaluate((p) => {
+      const { top, bottom } = p.getBoundingClientRect();
+      return { top, bottom, height: window.innerHeight };
+    });
+    assert.ok(box.top > -1 && box.bottom < box.height + 1, `the generated password is in view: ${JSON.stringify(box)}`);
     await page.locator('#users-table tr[data-username="he.li"]').waitFor();
 
     // A duplicate username is refused next to the field, and nothing else is created.
