@@ -3248,7 +3248,6 @@ account_suite!(
     active_sessions_list_members_only_until_they_expire,
     sign_in_failures_are_stored_replaced_and_cleared,
     the_admin_audit_log_is_newest_first_and_pages_by_id,
-    an_answered_open_call_of_an_agent_is_found,
 );
 
 mod account_cases {
@@ -3430,28 +3429,6 @@ mod account_cases {
         assert_eq!(all[0].actor_name, "shell");
         let page = store.admin_audit(2, Some(ids[2])).await.unwrap();
         assert_eq!(page.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![2, 1]);
-    }
-
-    pub(crate) async fn an_answered_open_call_of_an_agent_is_found(db: TestDb) {
-        let store = db.open().await;
-        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
-        store
-            .insert_call(&NewCall {
-                id: "c1".into(),
-                citizen_session: "s".into(),
-                service: None,
-                queued_at_ms: 1,
-                skill_id: None,
-                priority: 0,
-            })
-            .await
-            .unwrap();
-        store.mark_call_offered("c1", "a1", 2).await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap(), None, "ringing is not answered");
-        store.mark_call_answered("c1", "a1", 3).await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap().as_deref(), Some("c1"));
-        store.mark_call_ended("c1", 4, "citizen_hang_up").await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap(), None);
     }
 }
 
