@@ -204,6 +204,24 @@ where
     }
 }
 
+/// [`commit`], then on success the admin audit entry of the change: `(kind, id, before, after)`
+/// as [`audit_change`] takes them.
+async fn commit_audited<F>(
+    app: &AppState,
+    user: &User,
+    (kind, id, before, after): (&str, &str, Option<serde_json::Value>, Option<serde_json::Value>),
+    write: F,
+) -> Response
+where
+    F: Future<Output = Result<Response, StoreError>>,
+{
+    let response = commit(app, write).await;
+    if response.status().is_success() {
+        audit_change(app, user, kind, id, before, after).await;
+    }
+    response
+}
+
 fn deleted(found: bool, what: &str) -> Response {
     if found {
         StatusCode::NO_CONTENT.into_response()
@@ -265,15 +283,11 @@ pub(crate) async fn put_skill(
         Ok(c) => c.skills.into_iter().find(|s| s.id == skill.id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("skill", &skill.id, before, Some(json!(skill))), async {
         app.store.upsert_skill(&skill).await?;
         Ok(Json(json!({ "skill": skill })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "skill", &skill.id, before, Some(json!(skill))).await;
-    }
-    response
+    .await
 }
 
 /// `DELETE /api/admin/skills/{id}` — refused (409) while a service routes to it.
@@ -290,12 +304,10 @@ pub(crate) async fn delete_skill(
         Ok(c) => c.skills.into_iter().find(|s| s.id == id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_skill(&id).await?, "skill")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "skill", &id, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("skill", &id, before, None), async {
+        Ok(deleted(app.store.delete_skill(&id).await?, "skill"))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -356,15 +368,11 @@ pub(crate) async fn put_service(
         Ok(c) => c.services.into_iter().find(|s| s.id == service.id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("service", &service.id, before, Some(json!(service))), async {
         app.store.upsert_service(&service).await?;
         Ok(Json(json!({ "service": service })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "service", &service.id, before, Some(json!(service))).await;
-    }
-    response
+    .await
 }
 
 /// `DELETE /api/admin/services/{id}`.
@@ -381,12 +389,10 @@ pub(crate) async fn delete_service(
         Ok(c) => c.services.into_iter().find(|s| s.id == id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "service", &id, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("service", &id, before, None), async {
+        Ok(deleted(app.store.delete_service(&id).await?, "service"))
+    })
+    .await
 }
 
 /// `GET /api/admin/catalogue` — admin: the whole catalogue as stored, disabled services
@@ -482,18 +488,14 @@ async fn replace_code_list(
         CodeList::AwayReasons => ("away_reasons", "all"),
         CodeList::Dispositions => ("dispositions", "all"),
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, (kind, id, Some(json!(before)), Some(json!(codes))), async {
         match list {
             CodeList::AwayReasons => app.store.replace_away_reasons(&codes).await?,
             CodeList::Dispositions => app.store.replace_dispositions(&codes).await?,
         }
         Ok(Json(json!({ "codes": codes })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, kind, id, Some(json!(before)), Some(json!(codes))).await;
-    }
-    response
+    .await
 }
 
 /// `GET /api/admin/agents` — every agent with their skills and levels.
@@ -555,16 +557,16 @@ pub(crate) async fn put_agent_skills(
         Ok(skills) => json!(skills),
         Err(e) => return store_failure(e),
     };
-    let response = commit(&app, async {
-        app.store.set_agent_skills(&user_id, &skills).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "agent_skills", &user_id, Some(before), Some(json!(skills)))
-            .await;
-    }
-    response
+    commit_audited(
+        &app,
+        &user,
+        ("agent_skills", &user_id, Some(before), Some(json!(skills))),
+        async {
+            app.store.set_agent_skills(&user_id, &skills).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -592,15 +594,11 @@ pub(crate) async fn put_holiday(
         Ok(c) => c.holidays.into_iter().find(|h| h.day == holiday.day).map(|h| json!(h)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("holiday", &holiday.day, before, Some(json!(holiday))), async {
         app.store.upsert_holiday(&holiday).await?;
         Ok(Json(json!({ "holiday": holiday })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "holiday", &holiday.day, before, Some(json!(holiday))).await;
-    }
-    response
+    .await
 }
 
 /// Largest request body of the holiday import: a year's calendar is a few kilobytes.
@@ -708,12 +706,10 @@ pub(crate) async fn delete_holiday(
         Ok(c) => c.holidays.into_iter().find(|h| h.day == day).map(|h| json!(h)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "holiday", &day, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("holiday", &day, before, None), async {
+        Ok(deleted(app.store.delete_holiday(&day).await?, "holiday"))
+    })
+    .await
 }
 
 /// `GET /api/knowledge/articles` — every article of the self-service knowledge base (public:
