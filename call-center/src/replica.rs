@@ -88,6 +88,15 @@ impl CallCenter {
         self.conns.keys().copied().collect()
     }
 
+    /// The citizens' connections the core serves, in order.
+    pub fn citizen_connection_ids(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| matches!(c.who, crate::state::Who::Citizen(_)))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Every media leg the core knows (citizens' legs and headsets), in order.
     pub fn leg_ids(&self) -> Vec<LegId> {
         self.legs.keys().copied().collect()
