@@ -346,9 +346,8 @@ async fn follow(
                 None => return None,
             },
             entry = submits.recv() => {
-                if entry.is_none() {
-                    return None;
-                }
+                // `None`: the driver stopped, and so does the node's cluster task.
+                entry.as_ref()?;
                 tracing::debug!("input submitted while following: dropped");
             }
         }
