@@ -142,30 +142,59 @@ async fn digests_at_the_same_record(a: &Node, b: &Node) -> (u64, String, String)
     }
 }
 
+/// NATS, a fresh Postgres schema and a data directory for one test; `None` (after a loud
+/// SKIPPED) without a nats-server binary or `VOICEDESK_TEST_POSTGRES_URL`.
+struct Setup {
+    nats: LocalNatsCluster,
+    admin: voicedesk_store::PostgresStore,
+    schema: String,
+    database_url: String,
+    dir: std::path::PathBuf,
+}
+
+impl Setup {
+    async fn new(name: &str) -> Option<Setup> {
+        let Ok(pg) = std::env::var("VOICEDESK_TEST_POSTGRES_URL") else {
+            skipped("VOICEDESK_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let nats = match LocalNatsCluster::start().await {
+            Ok(nats) => nats,
+            Err(LocalClusterError::NoBinary) => {
+                skipped("no nats-server binary");
+                return None;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        // A fresh schema shared by the nodes, so repeated runs and other tests do not meet.
+        let schema = format!("vd_{name}_{}", std::process::id());
+        let separator = if pg.contains('?') { '&' } else { '?' };
+        let database_url = format!("{pg}{separator}options[search_path]={schema}");
+        let admin = voicedesk_store::PostgresStore::connect(&pg).await.unwrap();
+        sql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+        sql(&admin, &format!("CREATE SCHEMA {schema}")).await;
+        let dir = std::env::temp_dir().join(format!("voicedesk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Some(Setup { nats, admin, schema, database_url, dir })
+    }
+
+    fn node(&self, name: &str) -> Node {
+        Node::start(name, &self.nats.urls(), &self.database_url, &self.dir)
+    }
+
+    async fn finish(self) {
+        drop(self.nats);
+        sql(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.schema)).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_killed() {
-    let Ok(pg) = std::env::var("VOICEDESK_TEST_POSTGRES_URL") else {
-        return skipped("VOICEDESK_TEST_POSTGRES_URL is not set");
-    };
-    let nats = match LocalNatsCluster::start().await {
-        Ok(nats) => nats,
-        Err(LocalClusterError::NoBinary) => return skipped("no nats-server binary"),
-        Err(e) => panic!("{e}"),
-    };
-    // A fresh schema shared by both nodes, so repeated runs do not meet.
-    let schema = format!("vd_cluster_{}", std::process::id());
-    let separator = if pg.contains('?') { '&' } else { '?' };
-    let database_url = format!("{pg}{separator}options[search_path]={schema}");
-    let admin = voicedesk_store::PostgresStore::connect(&pg).await.unwrap();
-    sql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
-    sql(&admin, &format!("CREATE SCHEMA {schema}")).await;
-    let dir = std::env::temp_dir().join(format!("voicedesk-cluster-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let urls = nats.urls();
-    let mut a = Node::start("node-a", &urls, &database_url, &dir);
+    let Some(setup) = Setup::new("failover").await else { return };
+    let mut a = setup.node("node-a");
     eprintln!("node a: {}", a.wait_leading(true).await);
-    let b = Node::start("node-b", &urls, &database_url, &dir);
+    let b = setup.node("node-b");
     eprintln!("node b: {}", b.wait_leading(false).await);
     // A standby serves no connection until it leads.
     let refused =
@@ -249,9 +278,52 @@ async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_kill
     drop(agent);
 
     drop(b);
-    drop(nats);
-    sql(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    setup.finish().await;
+}
+
+/// A leader paused (SIGSTOP) until its lease ran out and the standby took over cannot change
+/// anything when it wakes (SIGCONT): a citizen's call sent to it is never queued (its
+/// connection is closed instead: the node steps down, fenced if it tried to append), and the
+/// woken node follows the new leader, its core equal to the new leader's at the same record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_that_wakes_after_a_takeover_changes_nothing_and_follows() {
+    let Some(setup) = Setup::new("stale").await else { return };
+    let a = setup.node("node-a");
+    a.wait_leading(true).await;
+    let b = setup.node("node-b");
+    b.wait_leading(false).await;
+    let cookie = login(&a.url, "agent1", "demo").await.unwrap();
+    let agent_ws = format!("{}/ws?role=agent", a.url.replacen("http", "ws", 1));
+    let mut agent = SignalingClient::connect(&agent_ws, &a.url, Some(&cookie)).await.unwrap();
+    agent.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let (mut late, _) = citizen(&a.url).await;
+
+    let pid = a.child.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    b.wait_leading(true).await;
+    // The paused node's citizen asks for a call the moment the node wakes.
+    let media = MediaLeg::new("late-citizen", 2).await.unwrap();
+    let offer = media.create_offer().await.unwrap();
+    let service = Some("pension_transfer".to_owned());
+    late.send(&ClientMessage::Call { service, sdp: offer }).await.unwrap();
+    signal("-CONT");
+    late.wait_closed(STEP).await.expect("the stepped-down node closes its connections");
+    let heard = late.take_skipped();
+    assert!(
+        !heard.iter().any(|m| matches!(m, ServerMessage::CallQueued { .. })),
+        "the stale leader queued no call: {heard:?}"
+    );
+    a.wait_leading(false).await;
+    let (seq, digest_a, digest_b) = digests_at_the_same_record(&a, &b).await;
+    assert_eq!(digest_a, digest_b, "the woken node mirrors the new leader at record {seq}");
+
+    drop(a);
+    drop(b);
+    setup.finish().await;
 }
 
 async fn sql(store: &voicedesk_store::PostgresStore, sql: &str) {
