@@ -353,3 +353,17 @@ async fn follow(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Roles;
+
+    #[test]
+    fn roles_parse_any_subset_and_refuse_unknown_or_empty_lists() {
+        assert_eq!(Roles::parse("gateway,core,relay"), Ok(Roles::ALL));
+        assert_eq!(Roles::parse(" relay , core ").map(|r| r.names()), Ok("core,relay".into()));
+        let unknown = Roles::parse("gateway,router").unwrap_err();
+        assert!(unknown.contains("\"router\""), "{unknown}");
+        assert!(Roles::parse(" , ").unwrap_err().contains("no role"));
+    }
+}
