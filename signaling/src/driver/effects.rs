@@ -153,8 +153,12 @@ impl Driver {
     /// Carries out every effect the core queued, then publishes the counters. `relay`: false
     /// while a takeover's inputs are applied: their relay commands are not sent.
     pub(super) fn carry_out(&mut self, relay: bool) {
+        let replicated = self.sequencer.is_replicated();
         while let Some(effect) = self.core.poll_effect() {
-            self.open_ops.emitted(&effect);
+            // Only a cluster node may have to take over what another node left open.
+            if replicated {
+                self.open_ops.emitted(&effect);
+            }
             if !relay && matches!(effect, Effect::Relay(_)) {
                 continue;
             }

@@ -504,7 +504,9 @@ impl Driver {
             }
             sequencer::Step::Input(input) => {
                 let kind = input_kind(&input);
-                self.open_ops.answered(&input);
+                if self.sequencer.is_replicated() {
+                    self.open_ops.answered(&input);
+                }
                 if let Input::Disconnected { conn } = &input {
                     closed = Some(*conn);
                 }
