@@ -18,6 +18,10 @@ use voicedesk_tests::http;
 
 const STEP: Duration = Duration::from_secs(15);
 
+/// One cluster test at a time: two nodes and three NATS servers each are enough load for a
+/// 2-core machine whose leases must be renewed in time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn skipped(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED cluster_failover: {why} !!!!!!!!\n");
@@ -150,10 +154,12 @@ struct Setup {
     schema: String,
     database_url: String,
     dir: std::path::PathBuf,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Setup {
     async fn new(name: &str) -> Option<Setup> {
+        let guard = ONE_AT_A_TIME.lock().await;
         let Ok(pg) = std::env::var("VOICEDESK_TEST_POSTGRES_URL") else {
             skipped("VOICEDESK_TEST_POSTGRES_URL is not set");
             return None;
@@ -175,7 +181,7 @@ impl Setup {
         sql(&admin, &format!("CREATE SCHEMA {schema}")).await;
         let dir = std::env::temp_dir().join(format!("voicedesk-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        Some(Setup { nats, admin, schema, database_url, dir })
+        Some(Setup { nats, admin, schema, database_url, dir, _one_at_a_time: guard })
     }
 
     fn node(&self, name: &str) -> Node {
