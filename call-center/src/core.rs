@@ -106,9 +106,9 @@ pub struct CallCenter {
     pub(crate) closing: std::collections::BTreeSet<ConnId>,
     /// While a take over is handed to the engine: the write the agent's `call_ended` waits for.
     pub(crate) take_over_write: Option<OpId>,
-    next_op: u64,
-    next_call: u64,
-    effects: VecDeque<Effect>,
+    pub(crate) next_op: u64,
+    pub(crate) next_call: u64,
+    pub(crate) effects: VecDeque<Effect>,
     /// Agents who just left a call, looked at once the input is handled.
     pub(crate) freed_agents: Vec<String>,
     pub(crate) stats: CoreStats,

@@ -47,6 +47,7 @@ mod media;
 mod pending;
 mod queueing;
 mod reconnect;
+mod replica;
 mod results;
 mod routing;
 mod state;

@@ -49,7 +49,7 @@ impl Default for WallboardConfig {
 }
 
 /// Answered and abandoned calls of one day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayCounts {
     /// Answered.
     pub answered: u64,

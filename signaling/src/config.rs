@@ -64,6 +64,9 @@ pub struct ServerConfig {
     pub sign_in: crate::signin_guard::SignInPolicy,
     /// The clock of sign-in slow-downs and locks (tests move it forward).
     pub clock: crate::clock::Clock,
+    /// Cluster mode (`--cluster`): the core's inputs go through a replicated log on NATS
+    /// JetStream. `None`: one process, nothing shared.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -100,6 +103,7 @@ impl Default for ServerConfig {
             limits: crate::limits::RateLimits::default(),
             sign_in: Default::default(),
             clock: Default::default(),
+            cluster: None,
         }
     }
 }

@@ -219,3 +219,44 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
     );
     out
 }
+
+/// Appends the cluster node's figures: whether it leads, its epoch, takeovers, the last log
+/// record applied and the replay lag (`None`: NATS did not answer, the lag is left out). The
+/// roles are a label of `voicedesk_cluster_node`.
+pub fn render_cluster(out: &mut String, c: &crate::cluster::ClusterStatus, lag: Option<u64>) {
+    let _ = writeln!(
+        out,
+        "# HELP voicedesk_cluster_node This node's name and roles.\n\
+         # TYPE voicedesk_cluster_node gauge\n\
+         voicedesk_cluster_node{{node=\"{}\",roles=\"{}\"}} 1",
+        c.node,
+        c.roles.names()
+    );
+    let l = |a: &AtomicU64| a.load(Ordering::Acquire);
+    let leading = u8::from(c.leading.load(Ordering::Acquire));
+    metric(out, "voicedesk_cluster_leading", "gauge", "1 while this node leads the core.", leading);
+    metric(out, "voicedesk_cluster_epoch", "gauge", "The epoch led or last led.", l(&c.epoch));
+    metric(
+        out,
+        "voicedesk_cluster_takeovers_total",
+        "counter",
+        "Times this node became leader.",
+        l(&c.takeovers),
+    );
+    metric(
+        out,
+        "voicedesk_cluster_applied_record",
+        "gauge",
+        "The last log record applied to this node's core.",
+        l(&c.applied),
+    );
+    if let Some(lag) = lag {
+        metric(
+            out,
+            "voicedesk_cluster_replay_lag_records",
+            "gauge",
+            "Log records not yet applied to this node's core.",
+            lag,
+        );
+    }
+}

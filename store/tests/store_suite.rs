@@ -3253,7 +3253,7 @@ account_suite!(
 mod account_cases {
     use voicedesk_protocol::Role;
     use voicedesk_store::{
-        AccountProfile, NewAccount, NewAdminAudit, NewCall, NewSession, SignInFailures, StoreError,
+        AccountProfile, NewAccount, NewAdminAudit, NewSession, SignInFailures, StoreError,
     };
 
     use crate::TestDb;

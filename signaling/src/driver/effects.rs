@@ -150,87 +150,100 @@ fn writer_of(call: &CallId, writers: usize) -> usize {
 }
 
 impl Driver {
-    /// Carries out every effect the core queued, then publishes the counters.
-    pub(super) fn carry_out(&mut self) {
-        let mut too_slow = Vec::new();
+    /// Carries out every effect the core queued, then publishes the counters. `relay`: false
+    /// while a takeover's inputs are applied: their relay commands are not sent.
+    pub(super) fn carry_out(&mut self, relay: bool) {
+        let replicated = self.sequencer.is_replicated();
         while let Some(effect) = self.core.poll_effect() {
-            match effect {
-                Effect::Send { conn, message } => {
-                    if let Some(out) = self.outboxes.get(&conn) {
-                        match out.tx.try_send(message) {
-                            Ok(()) => {}
-                            Err(mpsc::error::TrySendError::Full(_)) => too_slow.push(conn),
-                            // The handler is gone; its `Disconnected` is on the way.
-                            Err(mpsc::error::TrySendError::Closed(_)) => {}
-                        }
-                    }
-                }
-                Effect::Close { conn } => {
-                    // Dropping the outbox and the kick ends the writer (after what is queued)
-                    // and the reader.
-                    self.outboxes.remove(&conn);
-                }
-                Effect::Store { op, call, request } => self.store_op(op, call, request),
-                Effect::CreateLeg { op, sdp, slots } => {
-                    let (relay, results, outstanding) = self.answer_path();
-                    tokio::spawn(async move {
-                        let result = relay
-                            .create_leg(sdp, slots)
-                            .await
-                            .map(|(leg, answer)| (LegId(leg.0), answer))
-                            .map_err(leg_failure);
-                        answered(&results, &outstanding, Input::LegCreated { op, result });
-                    });
-                }
-                Effect::CheckOffer { op, sdp, slots } => {
-                    // The relay's own check (pure, microseconds): no leg is made.
-                    let result = voicedesk_media_relay::sdp::check_offer(&sdp, slots)
-                        .map(|_| ())
-                        .map_err(leg_failure);
-                    self.core.handle(super::now(), Input::OfferChecked { op, result });
-                }
-                Effect::StartRecording { op, leg, max } => {
-                    let (relay, results, outstanding) = self.answer_path();
-                    tokio::spawn(async move {
-                        let result = relay
-                            .start_recording(RelayLeg(leg.0), max)
-                            .await
-                            .map_err(|e| e.to_string());
-                        answered(&results, &outstanding, Input::RecordingStarted { op, result });
-                    });
-                }
-                Effect::Relay(command) => {
-                    if self.relay_commands.send(command).is_err() {
-                        tracing::error!("relay command queue stopped");
-                    }
-                }
-                Effect::Search { op, question } => {
-                    let (_, results, outstanding) = self.answer_path();
-                    let knowledge = self.knowledge.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let answer = knowledge.answer(&question, None);
-                        let confident = answer.confidence == Confidence::High;
-                        let answer = AssistantAnswer {
-                            best: answer.best.map(knowledge_hit),
-                            suggestions: answer
-                                .suggestions
-                                .into_iter()
-                                .map(knowledge_hit)
-                                .collect(),
-                            confident,
-                        };
-                        answered(&results, &outstanding, Input::Searched { op, answer });
-                    });
-                }
-                Effect::Report(report) => self.report(report),
+            // Only a cluster node may have to take over what another node left open.
+            if replicated {
+                self.open_ops.emitted(&effect);
             }
+            if !relay && matches!(effect, Effect::Relay(_)) {
+                continue;
+            }
+            self.execute(effect);
         }
         self.publish();
-        for conn in too_slow {
+        for conn in std::mem::take(&mut self.too_slow) {
             tracing::warn!(?conn, "outgoing queue full; dropping the connection");
             if self.outboxes.remove(&conn).is_some() {
                 self.feed(Input::Disconnected { conn });
             }
+        }
+        for input in std::mem::take(&mut self.follow_ups) {
+            self.feed(input);
+        }
+    }
+
+    /// Carries one effect out (its answer, if any, comes back as an input).
+    pub(super) fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Send { conn, message } => {
+                if let Some(out) = self.outboxes.get(&conn) {
+                    match out.tx.try_send(message) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => self.too_slow.push(conn),
+                        // The handler is gone; its `Disconnected` is on the way.
+                        Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    }
+                }
+            }
+            Effect::Close { conn } => {
+                // Dropping the outbox and the kick ends the writer (after what is queued)
+                // and the reader.
+                self.outboxes.remove(&conn);
+            }
+            Effect::Store { op, call, request } => self.store_op(op, call, request),
+            Effect::CreateLeg { op, sdp, slots } => {
+                let (relay, results, outstanding) = self.answer_path();
+                tokio::spawn(async move {
+                    let result = relay
+                        .create_leg(sdp, slots)
+                        .await
+                        .map(|(leg, answer)| (LegId(leg.0), answer))
+                        .map_err(leg_failure);
+                    answered(&results, &outstanding, Input::LegCreated { op, result });
+                });
+            }
+            Effect::CheckOffer { op, sdp, slots } => {
+                // The relay's own check (pure, microseconds): no leg is made. The verdict is
+                // an input like any other (in a cluster, it goes through the log).
+                let result = voicedesk_media_relay::sdp::check_offer(&sdp, slots)
+                    .map(|_| ())
+                    .map_err(leg_failure);
+                self.follow_ups.push(Input::OfferChecked { op, result });
+            }
+            Effect::StartRecording { op, leg, max } => {
+                let (relay, results, outstanding) = self.answer_path();
+                tokio::spawn(async move {
+                    let result = relay
+                        .start_recording(RelayLeg(leg.0), max)
+                        .await
+                        .map_err(|e| e.to_string());
+                    answered(&results, &outstanding, Input::RecordingStarted { op, result });
+                });
+            }
+            Effect::Relay(command) => {
+                if self.relay_commands.send(command).is_err() {
+                    tracing::error!("relay command queue stopped");
+                }
+            }
+            Effect::Search { op, question } => {
+                let (_, results, outstanding) = self.answer_path();
+                let knowledge = self.knowledge.clone();
+                tokio::task::spawn_blocking(move || {
+                    let answer = knowledge.answer(&question, None);
+                    let confident = answer.confidence == Confidence::High;
+                    let answer = AssistantAnswer {
+                        best: answer.best.map(knowledge_hit),
+                        suggestions: answer.suggestions.into_iter().map(knowledge_hit).collect(),
+                        confident,
+                    };
+                    answered(&results, &outstanding, Input::Searched { op, answer });
+                });
+            }
+            Effect::Report(report) => self.report(report),
         }
     }
 
