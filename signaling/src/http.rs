@@ -97,7 +97,7 @@ pub(crate) async fn healthz(State(app): State<AppState>) -> Response {
 /// `/metrics` — Prometheus text format.
 pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
     let body = crate::metrics::render(&app.stats, app.relay.stats());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Every `/api/*` answer is personal or administrative data: never sniffed as another type,

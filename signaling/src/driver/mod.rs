@@ -25,6 +25,7 @@
 
 mod effects;
 mod store_ops;
+mod timing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -181,6 +182,8 @@ pub(crate) struct Driver {
     published: CoreStats,
     /// `poll_timeout` is in Unix ms; tokio sleeps on its own clock from this pair.
     epoch: (tokio::time::Instant, i64),
+    /// Set-up steps being timed for `/metrics`.
+    timing: timing::Timing,
 }
 
 fn now() -> UnixMs {
@@ -294,6 +297,7 @@ pub(crate) async fn spawn(
         outstanding,
         published: CoreStats::default(),
         epoch: (tokio::time::Instant::now(), started.0),
+        timing: timing::Timing::default(),
     };
     if let Some(input) =
         catalogue_input(&driver.store, Vec::new(), driver.utc_offset_minutes, driver.always_open)
@@ -398,8 +402,26 @@ impl Driver {
     fn feed(&mut self, input: Input) {
         let started = Instant::now();
         let kind = input_kind(&input);
+        let client = match &input {
+            Input::Client { conn, message } => {
+                self.timing.client(&self.stats.histograms, started, *conn, message);
+                true
+            }
+            Input::Disconnected { conn } => {
+                self.timing.gone(*conn);
+                false
+            }
+            Input::Store { op, result } => {
+                self.timing.store_answer(&self.stats.histograms, *op, result.is_ok());
+                false
+            }
+            _ => false,
+        };
         self.core.handle(now(), input);
         self.carried_out(kind, started);
+        if client {
+            timing::message_handled(&self.stats.histograms, kind, started.elapsed());
+        }
     }
 
     /// Carries out what the core decided, and logs (debug) how long deciding and handing the
