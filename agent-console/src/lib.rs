@@ -49,7 +49,10 @@ const ASSETS: &[(&str, Asset)] = &[
     ("hall.css", Asset { body: include_bytes!("../assets/hall.css"), content_type: CSS }),
     ("hall-scene.js", Asset { body: include_bytes!("../assets/hall-scene.js"), content_type: JS }),
     ("hall-areas.js", Asset { body: include_bytes!("../assets/hall-areas.js"), content_type: JS }),
-    ("audio-controls.js", Asset { body: include_bytes!("../assets/audio-controls.js"), content_type: JS }),
+    (
+        "audio-controls.js",
+        Asset { body: include_bytes!("../assets/audio-controls.js"), content_type: JS },
+    ),
     (
         "i18n/zh-CN.json",
         Asset { body: include_bytes!("../assets/i18n/zh-CN.json"), content_type: JSON },

@@ -103,8 +103,8 @@ impl QualityMeter {
 
     /// The figures so far.
     pub fn quality(&self) -> LegQuality {
-        let expected = self.earlier_expected
-            + if self.received > 0 { self.max - self.base + 1 } else { 0 };
+        let expected =
+            self.earlier_expected + if self.received > 0 { self.max - self.base + 1 } else { 0 };
         let received = self.earlier_received + self.received;
         let lost = expected.saturating_sub(received);
         let loss = if expected == 0 { 0.0 } else { lost as f64 / expected as f64 };

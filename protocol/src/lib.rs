@@ -1105,7 +1105,10 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
         }),
         Err(e) => Err(DecodeError {
             code: ErrorCode::UnknownType,
-            message: clipped(&format!("not a valid \"{tag}\" message: {e}"), MAX_DECODE_ERROR_CHARS),
+            message: clipped(
+                &format!("not a valid \"{tag}\" message: {e}"),
+                MAX_DECODE_ERROR_CHARS,
+            ),
             request_type: Some(tag),
         }),
     }
@@ -1133,7 +1136,8 @@ mod tests {
 
     #[test]
     fn field_less_messages_refuse_extra_fields() {
-        for text in [r#"{"type":"ping","admin":true}"#, r#"{"type":"cancel_voice_message","x":1}"#] {
+        for text in [r#"{"type":"ping","admin":true}"#, r#"{"type":"cancel_voice_message","x":1}"#]
+        {
             let e = decode_client_message(text).unwrap_err();
             assert_eq!(e.code, ErrorCode::UnknownType, "{text}");
             assert!(e.message.contains("no fields"), "{}", e.message);
@@ -1149,8 +1153,8 @@ mod tests {
         let e = decode_client_message(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
         assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 30, "{}", e.message.len());
         assert_eq!(e.request_type, None);
-        let e = decode_client_message(&format!(r#"{{"type":"ask","text":7,"{long}":1}}"#))
-            .unwrap_err();
+        let e =
+            decode_client_message(&format!(r#"{{"type":"ask","text":7,"{long}":1}}"#)).unwrap_err();
         assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 1, "{}", e.message.len());
         assert_eq!(e.request_type.as_deref(), Some("ask"));
         let e = decode_client_message(&format!("{{\"type\":\"{long}")).unwrap_err();

@@ -36,7 +36,10 @@ pub(crate) fn agent_at(call: &CallRecord, at_ms: i64) -> Option<&str> {
 
 /// Adds each entry's call context; a call or user that cannot be read leaves its fields empty
 /// (the entries themselves are what the log must show).
-pub(crate) async fn with_call_context(store: &dyn Store, entries: Vec<AuditEntry>) -> Vec<AuditView> {
+pub(crate) async fn with_call_context(
+    store: &dyn Store,
+    entries: Vec<AuditEntry>,
+) -> Vec<AuditView> {
     let mut calls: HashMap<String, Option<CallRecord>> = HashMap::new();
     let mut names: HashMap<String, Option<String>> = HashMap::new();
     let mut views = Vec::with_capacity(entries.len());

@@ -54,7 +54,6 @@ pub struct SignalingStats {
     pub histograms: Histograms,
 }
 
-
 /// A queue and how a wait in it ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueOutcome {
@@ -294,8 +293,18 @@ pub fn render(s: &SignalingStats, r: &RelayStats) -> String {
         "Datagrams dropped (unknown sender or not STUN/DTLS/RTP)",
         r.datagrams_dropped.get(),
     );
-    counter(reg_, "voicedesk_relay_bytes_received", "Bytes received on the media port", r.bytes_in.get());
-    counter(reg_, "voicedesk_relay_bytes_sent", "Bytes sent from the media port", r.bytes_out.get());
+    counter(
+        reg_,
+        "voicedesk_relay_bytes_received",
+        "Bytes received on the media port",
+        r.bytes_in.get(),
+    );
+    counter(
+        reg_,
+        "voicedesk_relay_bytes_sent",
+        "Bytes sent from the media port",
+        r.bytes_out.get(),
+    );
     counter(
         reg_,
         "voicedesk_relay_rtp_packets_received",

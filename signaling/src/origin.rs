@@ -29,7 +29,11 @@ pub(crate) fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// Whether a state-changing API request may proceed (see the module documentation).
-pub(crate) fn api_request_allowed(method: &Method, headers: &HeaderMap, allowed: &[String]) -> bool {
+pub(crate) fn api_request_allowed(
+    method: &Method,
+    headers: &HeaderMap,
+    allowed: &[String],
+) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }

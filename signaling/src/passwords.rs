@@ -109,7 +109,11 @@ mod tests {
             "wangfang2026",
             "baseball2024!",
         ] {
-            assert_eq!(check_new_password(common, "wangfang"), Err(PasswordRejected::Common), "{common}");
+            assert_eq!(
+                check_new_password(common, "wangfang"),
+                Err(PasswordRejected::Common),
+                "{common}"
+            );
         }
     }
 

@@ -265,11 +265,11 @@ suite!(
 mod cases {
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
-        Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
-        MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
-        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError, CallQuality,
-        UnansweredQuestion, UserSkill, WrapUp, files,
+        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
+        FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind,
+        MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit,
+        NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill,
+        StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -3219,7 +3219,10 @@ fn migration_0012_is_the_same_on_both_backends_but_for_its_header_and_float_type
     };
     let (sqlite, postgres) = (read("sqlite"), read("postgres"));
     let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
-    assert_eq!(body(&sqlite), body(&postgres).replace("DOUBLE PRECISION NOT NULL", "REAL NOT NULL"));
+    assert_eq!(
+        body(&sqlite),
+        body(&postgres).replace("DOUBLE PRECISION NOT NULL", "REAL NOT NULL")
+    );
     assert!(sqlite.starts_with("-- voicedesk store, change 0012 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0012 (Postgres)"));
 }

@@ -141,11 +141,8 @@ async fn a_flooding_citizen_is_refused_then_disconnected_and_others_are_still_se
         .filter(|m| matches!(m, ServerMessage::Error { code: ErrorCode::RateLimited, .. }))
         .count();
     assert!(refused >= 20, "told it was too fast before the close ({refused} refusals)");
-    let saved = flood
-        .skipped()
-        .iter()
-        .filter(|m| matches!(m, ServerMessage::MessageSaved { .. }))
-        .count();
+    let saved =
+        flood.skipped().iter().filter(|m| matches!(m, ServerMessage::MessageSaved { .. })).count();
     assert_eq!(saved, 3, "the citizen's cap of messages");
     assert_eq!(rows(&server, "messages").await, 3, "nothing beyond the cap was stored");
 

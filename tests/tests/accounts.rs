@@ -35,7 +35,12 @@ async fn audit_actions(server: &TestServer, cookie: &str) -> Vec<(String, String
         .as_array()
         .expect("entries")
         .iter()
-        .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["target"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -51,7 +56,8 @@ async fn a_created_agent_changes_the_password_then_answers_a_call() -> anyhow::R
         "skills": [{ "skill_id": "pension", "level": 7 }],
     });
     let (status, body) =
-        http_json(&server.base_url, "POST", "/api/admin/users", Some(&admin), Some(&create)).await?;
+        http_json(&server.base_url, "POST", "/api/admin/users", Some(&admin), Some(&create))
+            .await?;
     assert_eq!(status, 201, "{body}");
     let created: Value = serde_json::from_str(&body)?;
     let first = created["generated_password"].as_str().expect("a generated password").to_owned();
@@ -59,7 +65,8 @@ async fn a_created_agent_changes_the_password_then_answers_a_call() -> anyhow::R
 
     // The same username again is refused and names the field.
     let (status, body) =
-        http_json(&server.base_url, "POST", "/api/admin/users", Some(&admin), Some(&create)).await?;
+        http_json(&server.base_url, "POST", "/api/admin/users", Some(&admin), Some(&create))
+            .await?;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("\"field\":\"username\""), "{body}");
 
@@ -230,8 +237,9 @@ async fn a_foreign_origin_cannot_change_anything_with_a_valid_cookie() -> anyhow
 
     let skill = json!({ "name_zh": "恶意", "name_en": "Evil", "hours": "always" }).to_string();
     let holiday = json!({ "kind": "holiday", "name_zh": "假", "name_en": "Fake" }).to_string();
-    let notice = json!({ "title_zh": "假", "title_en": "Fake", "body_zh": "假", "body_en": "Fake" })
-        .to_string();
+    let notice =
+        json!({ "title_zh": "假", "title_en": "Fake", "body_zh": "假", "body_en": "Fake" })
+            .to_string();
     let attempts: Vec<(&str, String, Option<&str>, String)> = vec![
         ("PUT", "/api/admin/skills/evil".into(), json_type, skill),
         ("PUT", "/api/admin/holidays/2027-03-03".into(), json_type, holiday),

@@ -74,7 +74,6 @@ async fn the_assistant_answers_then_hands_over_to_an_agent_with_the_transcript()
 
 // ---- Messages, tickets, the inbox and ratings ------------------------------------------------
 
-
 use serde_json::{Value, json};
 use voicedesk_protocol::{AgentAvailability, EndReason};
 use voicedesk_softphone::{login, parse_marker};

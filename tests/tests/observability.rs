@@ -110,17 +110,11 @@ pub const DOCUMENTED_SERIES: &[&str] = &[
     "voicedesk_call_mos",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_page_parses_and_its_histograms_move_with_a_waited_and_an_abandoned_call() {
-    let mut server = TestServer::start().await.unwrap();
-    let before = scrape(&server).await;
-    for name in DOCUMENTED_SERIES {
-        assert!(before.docs.contains_key(*name), "{name} is not on the page");
-    }
+/// The scripted calls: one that waits, is answered and talked; one that gives up while
+/// queued (the agent is in after-call work). Returns once the driver has handled both ends.
+async fn answered_and_abandoned_calls(server: &TestServer) {
     let mut agent = server.ready_agent("agent1").await.unwrap();
-
-    // A call that waits, is answered and talked.
-    let mut citizen = place_call(&server, "medical_reimbursement").await.unwrap();
+    let mut citizen = place_call(server, "medical_reimbursement").await.unwrap();
     citizen.media.start_sending(*b"CITM");
     let call_id = wait_offer(&mut agent).await.unwrap();
     agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
@@ -129,15 +123,22 @@ async fn metrics_page_parses_and_its_histograms_move_with_a_waited_and_an_abando
     citizen.ws.send(&ClientMessage::HangUp { call_id }).await.unwrap();
     wait_ended(&mut agent.ws).await.unwrap();
 
-    // A call that gives up while queued (the agent is in after-call work).
-    let mut second = place_call(&server, "medical_reimbursement").await.unwrap();
+    let mut second = place_call(server, "medical_reimbursement").await.unwrap();
     let second_id = second.call_id.clone();
     second.ws.send(&ClientMessage::HangUp { call_id: second_id }).await.unwrap();
     assert_eq!(wait_ended(&mut second.ws).await.unwrap(), EndReason::Abandoned);
     // The page is read after the driver handled the end (its gauges say so).
-    metrics_when(&server, "voicedesk_active_calls", 0.0).await;
+    metrics_when(server, "voicedesk_active_calls", 0.0).await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_page_parses_and_its_histograms_move_with_a_waited_and_an_abandoned_call() {
+    let mut server = TestServer::start().await.unwrap();
+    answered_and_abandoned_calls(&server).await;
     let after = scrape(&server).await;
+    for name in DOCUMENTED_SERIES {
+        assert!(after.docs.contains_key(*name), "{name} is not on the page");
+    }
     let queue = |outcome: &str| {
         let labels = [("queue", "medical"), ("outcome", outcome)];
         (
@@ -268,6 +269,7 @@ fn deploy_file(path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_and_alert_rules_name_only_series_on_the_metrics_page() {
     let mut server = TestServer::start().await.unwrap();
+    answered_and_abandoned_calls(&server).await;
     let page = scrape(&server).await;
     server.shutdown().await;
 
@@ -322,13 +324,22 @@ async fn dashboard_and_alert_rules_name_only_series_on_the_metrics_page() {
             alerts.push(name);
         }
     }
-    for wanted in ["ServiceLevelBelowTarget", "AbandonRateHigh", "RelayNearCapacity", "StoreErrors", "NodeDown"] {
+    for wanted in [
+        "ServiceLevelBelowTarget",
+        "AbandonRateHigh",
+        "RelayNearCapacity",
+        "StoreErrors",
+        "NodeDown",
+    ] {
         assert!(alerts.iter().any(|a| a.ends_with(wanted)), "no {wanted} alert in {alerts:?}");
     }
     // Prometheus's own checker, where it is installed (Debian: `apt-get install prometheus`).
     if let Ok(out) = std::process::Command::new("promtool")
         .args(["check", "rules"])
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus/alerts.yml"))
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../deploy/prometheus/alerts.yml"),
+        )
         .output()
     {
         assert!(out.status.success(), "promtool: {}", String::from_utf8_lossy(&out.stderr));

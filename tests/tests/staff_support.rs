@@ -8,8 +8,8 @@ use voicedesk_protocol::{
 };
 use voicedesk_softphone::Tag;
 use voicedesk_tests::{
-    Agent, CitizenCall, STEP, Stream, TestServer, counts_while, http, place_call, settle, wait_ended,
-    wait_offer,
+    Agent, CitizenCall, STEP, Stream, TestServer, counts_while, http, place_call, settle,
+    wait_ended, wait_offer,
 };
 
 const CIT: Tag = *b"CIT_";
@@ -417,8 +417,8 @@ async fn a_supervisor_whose_headset_drops_leaves_the_call_and_it_goes_on() {
         .await
         .unwrap();
     assert!(matches!(gone, ServerMessage::SupportChanged { .. }));
-    let w = window((&citizen.media, 0, AGT), &[(&citizen.media, 0, AGT), (&agent.media, 0, CIT)])
-        .await;
+    let w =
+        window((&citizen.media, 0, AGT), &[(&citizen.media, 0, AGT), (&agent.media, 0, CIT)]).await;
     assert!(w.iter().all(|n| *n >= 20), "the call goes on: {w:?}");
     let filter = voicedesk_store::AuditFilter { call_id: Some(call_id), actor_id: None, limit: 5 };
     let last = &server.store.audit_entries(&filter).await.unwrap()[0];
@@ -441,12 +441,15 @@ async fn a_join_that_cannot_be_audited_is_refused_and_routes_nothing() {
     )
     .await;
     assert!(matches!(reply, ServerMessage::Error { code: ErrorCode::Internal, .. }), "{reply:?}");
-    let w = window((&agent.media, 0, CIT), &[
-        (&staff.media, 0, CIT),
-        (&staff.media, 1, AGT),
-        (&citizen.media, 1, STF),
-        (&agent.media, 1, STF),
-    ])
+    let w = window(
+        (&agent.media, 0, CIT),
+        &[
+            (&staff.media, 0, CIT),
+            (&staff.media, 1, AGT),
+            (&citizen.media, 1, STF),
+            (&agent.media, 1, STF),
+        ],
+    )
     .await;
     assert_eq!(w, vec![0, 0, 0, 0], "nothing was routed");
     let filter = voicedesk_store::AuditFilter {

@@ -120,7 +120,13 @@ pub(crate) async fn run(store: &dyn Store, command: UserCommand) -> anyhow::Resu
                 password: typed,
             };
             let (account, generated) = accounts::create(store, Actor::SHELL, request).await?;
-            writeln!(out, "created {} ({}, {})", account.username, account.role.as_str(), account.display_name)?;
+            writeln!(
+                out,
+                "created {} ({}, {})",
+                account.username,
+                account.role.as_str(),
+                account.display_name
+            )?;
             if let Some(password) = generated {
                 writeln!(out, "password: {password}  (to be changed at the first sign-in)")?;
             }
@@ -131,7 +137,11 @@ pub(crate) async fn run(store: &dyn Store, command: UserCommand) -> anyhow::Resu
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0);
             let signed_in = store.active_sessions(now).await?;
-            writeln!(out, "{:<20} {:<6} {:<9} {:<10} name", "username", "role", "state", "signed in")?;
+            writeln!(
+                out,
+                "{:<20} {:<6} {:<9} {:<10} name",
+                "username", "role", "state", "signed in"
+            )?;
             for a in store.accounts().await? {
                 let state = if a.disabled_at_ms.is_some() {
                     "disabled"
@@ -146,7 +156,14 @@ pub(crate) async fn run(store: &dyn Store, command: UserCommand) -> anyhow::Resu
                 } else {
                     format!("{} {}", a.display_name, a.name_latin)
                 };
-                writeln!(out, "{:<20} {:<6} {:<9} {:<10} {name}", a.username, a.role.as_str(), state, on)?;
+                writeln!(
+                    out,
+                    "{:<20} {:<6} {:<9} {:<10} {name}",
+                    a.username,
+                    a.role.as_str(),
+                    state,
+                    on
+                )?;
             }
         }
         UserCommand::Disable { username } => {
@@ -170,14 +187,21 @@ pub(crate) async fn run(store: &dyn Store, command: UserCommand) -> anyhow::Resu
             let generated =
                 accounts::reset_password(store, Actor::SHELL, &account.id, typed).await?;
             match generated {
-                Some(p) => writeln!(out, "password of {username}: {p}  (to be changed at the next sign-in)")?,
-                None => writeln!(out, "password of {username} set; to be changed at the next sign-in")?,
+                Some(p) => writeln!(
+                    out,
+                    "password of {username}: {p}  (to be changed at the next sign-in)"
+                )?,
+                None => {
+                    writeln!(out, "password of {username} set; to be changed at the next sign-in")?
+                }
             }
         }
         UserCommand::Unlock { username } => {
             let account = accounts::by_username(store, &username).await?;
             store
-                .clear_sign_in_failures(&voicedesk_signaling::signin_guard::account_key(&account.username))
+                .clear_sign_in_failures(&voicedesk_signaling::signin_guard::account_key(
+                    &account.username,
+                ))
                 .await?;
             voicedesk_signaling::admin_audit::append(
                 store,

@@ -64,7 +64,8 @@ fn stop(mut child: Child) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_an_empty_server_to_an_agent_answering_a_call() {
-    let dir = TempDir(std::env::temp_dir().join(format!("voicedesk-first-admin-{}", std::process::id())));
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("voicedesk-first-admin-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
 
     // First start: no account, the server says how to create the administrator. A sign-in
@@ -77,23 +78,38 @@ async fn from_an_empty_server_to_an_agent_answering_a_call() {
     stop(child);
 
     // The first administrator from the shell; a common password is refused and creates nothing.
-    let weak = user(&dir.0, &["add", "--role", "admin", "--name", "管理员", "lead"], "password123\n");
+    let weak =
+        user(&dir.0, &["add", "--role", "admin", "--name", "管理员", "lead"], "password123\n");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("too common"), "{weak:?}");
     let added = user(
         &dir.0,
-        &["add", "--role", "admin", "--name", "刘洋", "--latin", "Liu Yang", "lead", "--password-stdin"],
+        &[
+            "add",
+            "--role",
+            "admin",
+            "--name",
+            "刘洋",
+            "--latin",
+            "Liu Yang",
+            "lead",
+            "--password-stdin",
+        ],
         &format!("{ADMIN_PASSWORD}\n"),
     );
     assert!(added.status.success(), "{added:?}");
     let listed = user(&dir.0, &["list"], "");
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
-    assert!(listed.contains("lead") && listed.contains("admin") && listed.contains("Liu Yang"), "{listed}");
+    assert!(
+        listed.contains("lead") && listed.contains("admin") && listed.contains("Liu Yang"),
+        "{listed}"
+    );
 
     // Second start: no hint; the admin signs in and creates an agent with queue skills.
     let (child, url, printed) = start(&dir.0);
     assert!(!printed.join("\n").contains("no administrator"), "{printed:?}");
-    let admin = voicedesk_softphone::login(&url, "lead", ADMIN_PASSWORD).await.expect("admin signs in");
+    let admin =
+        voicedesk_softphone::login(&url, "lead", ADMIN_PASSWORD).await.expect("admin signs in");
     let create = json!({
         "username": "agent.wu",
         "display_name": "吴静",
@@ -111,15 +127,21 @@ async fn from_an_empty_server_to_an_agent_answering_a_call() {
     let (status, body) = http(&url, "GET", "/api/me", Some(&first)).await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["must_change_password"], true);
-    let change = json!({ "current_password": "temporary-pass-5521", "new_password": AGENT_PASSWORD });
-    let (status, body) = http_json(&url, "POST", "/api/password", Some(&first), Some(&change)).await.unwrap();
+    let change =
+        json!({ "current_password": "temporary-pass-5521", "new_password": AGENT_PASSWORD });
+    let (status, body) =
+        http_json(&url, "POST", "/api/password", Some(&first), Some(&change)).await.unwrap();
     assert_eq!(status, 204, "{body}");
     let mut agent = ready_agent_at(&url, "agent.wu", AGENT_PASSWORD).await.expect("agent ready");
     let mut citizen = place_call_at(&url, "pension_benefit_inquiry").await.expect("call placed");
     let call_id = wait_offer(&mut agent).await.unwrap();
     assert_eq!(call_id, citizen.call_id);
     agent.ws.send(&ClientMessage::Accept { call_id }).await.unwrap();
-    citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    citizen
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. }))
+        .await
+        .unwrap();
 
     // Disabled from the shell while the server runs: the agent cannot sign in again.
     let disabled = user(&dir.0, &["disable", "agent.wu"], "");

@@ -266,6 +266,7 @@ pub(crate) async fn spawn(
     core_config.voice_max = config.voice_message_max;
     core_config.messages_per_citizen_per_day = config.limits.messages_per_citizen_per_day;
     let core = CallCenter::new(core_config, started, Instant::now());
+    timing::start_series(&stats.histograms);
     let (results, results_rx) = mpsc::unbounded_channel();
     let outstanding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let relay_commands =

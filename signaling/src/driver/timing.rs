@@ -19,8 +19,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use voicedesk_call_center::{ConnId, OpId};
 use voicedesk_call_center::store::StoreRequest;
+use voicedesk_call_center::{ConnId, OpId};
 use voicedesk_media_relay::{LegId as RelayLeg, LegQuality, RelayStats};
 use voicedesk_protocol::{AudioQuality, ClientMessage, EndReason, ServerMessage};
 
@@ -146,6 +146,36 @@ pub(super) fn call_quality(h: &Histograms, side: &'static str, mos: f64) {
     h.call_mos.get_or_create(&Side { side }).observe(mos);
 }
 
+/// Every store operation kind [`operation`] names: their error counters start at zero, so a
+/// first failure is an increase Prometheus sees.
+pub(super) const OPERATIONS: [&str; 14] = [
+    "insert_call",
+    "call_offered",
+    "call_answered",
+    "call_transferred",
+    "call_taken_over",
+    "call_ended",
+    "audit",
+    "wrap_up",
+    "insert_message",
+    "insert_voice_message",
+    "insert_rating",
+    "read_call",
+    "verify_ticket",
+    "count_messages",
+];
+
+/// Creates the series of the fixed label sets at zero (store errors by operation, call quality
+/// by side), so they are on the page before the first event.
+pub(super) fn start_series(h: &Histograms) {
+    for operation in OPERATIONS {
+        drop(h.store_errors.get_or_create(&StoreOperation { operation }));
+    }
+    for side in ["citizen", "agent"] {
+        drop(h.call_mos.get_or_create(&Side { side }));
+    }
+}
+
 /// A store request's kind (a fixed set: a label).
 pub(super) fn operation(request: &StoreRequest) -> &'static str {
     match request {
@@ -179,4 +209,18 @@ pub(super) fn audio_quality(q: &LegQuality) -> Option<AudioQuality> {
         loss_pct: (q.loss * 100.0) as f32,
         jitter_ms: q.jitter_ms as f32,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn operation_names_are_listed_once() {
+        use voicedesk_call_center::store::StoreRequest;
+        let request = StoreRequest::ReadCall { call_id: "c".into() };
+        assert!(super::OPERATIONS.contains(&super::operation(&request)));
+        let mut names = super::OPERATIONS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), super::OPERATIONS.len());
+    }
 }
