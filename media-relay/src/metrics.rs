@@ -101,7 +101,7 @@ impl Default for RelayStats {
             forwarded_per_second: Gauge::default(),
             busy_seconds_per_packet: Gauge::default(),
             // MOS 1 … 4.5: "bad" below 2.6, "poor" below 3.1, "fair" below 3.6, "good" below 4.0.
-            leg_mos: Histogram::new([1.5, 2.0, 2.6, 3.1, 3.6, 4.0, 4.3, 4.5].into_iter()),
+            leg_mos: Histogram::new([1.5, 2.0, 2.6, 3.1, 3.6, 4.0, 4.3, 4.5]),
             live_quality: Mutex::new(HashMap::new()),
         }
     }
