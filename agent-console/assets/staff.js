@@ -676,11 +676,11 @@ function renderCalls(calls) {
   syncRows(el.calls, calls, {
     key: (c) => c.call_id,
     attr: "data-call-id",
-    columns: 6,
+    columns: 7,
     empty: "calls.empty",
     create: createCallRow,
     update(tr, call) {
-      const [service, phase, agent, duration, supporters] = tr.cells;
+      const [service, phase, agent, duration, supporters, quality] = tr.cells;
       const supporting = supportersOf(call.call_id);
       const mode = myMode(call.call_id);
       tr.dataset.phase = call.phase;
@@ -703,8 +703,9 @@ function renderCalls(calls) {
       setText(agent, call.agent_name ?? "—");
       setSince(duration, call.answered_at_ms ?? call.queued_at_ms);
       setText(supporters, supporting.length ? supporting.map(supporterText).join(t("list.separator")) : "—");
+      renderQuality(quality, call);
       // On narrow screens the row is shown as a card: each cell names its column.
-      ["calls.service", "calls.phase", "calls.agent", "calls.duration", "calls.supporters"].forEach((key, i) => {
+      ["calls.service", "calls.phase", "calls.agent", "calls.duration", "calls.supporters", "calls.quality"].forEach((key, i) => {
         tr.cells[i].dataset.label = t(key);
       });
 
@@ -739,8 +740,41 @@ function renderCalls(calls) {
   });
 }
 
+/** MOS below this is "poor" (ITU-T G.107's band): the supervisor's eye is drawn to it. */
+const POOR_MOS = 3.1;
+
+/** Each side's estimated audio quality (MOS of what that side sends to the relay, from its
+ * loss and jitter), with the figures behind it in the title; a poor side is marked. */
+function renderQuality(cell, call) {
+  const sides = [
+    ["citizen", call.citizen_quality],
+    ["agent", call.agent_quality],
+  ].filter(([, q]) => q);
+  const poor = sides.filter(([, q]) => q.mos < POOR_MOS).map(([side]) => side);
+  cell.dataset.poor = poor.join(" ");
+  cell.classList.toggle("poor", poor.length > 0);
+  setText(
+    cell,
+    sides.length
+      ? sides
+          .map(([side, q]) => t(`calls.quality.${side}`, { mos: q.mos.toFixed(1) }) + (q.mos < POOR_MOS ? t("calls.quality.poor_mark") : ""))
+          .join(t("list.separator"))
+      : "—",
+  );
+  cell.title = sides
+    .map(([side, q]) =>
+      t("calls.quality.detail", {
+        side: t(`calls.quality.side.${side}`),
+        mos: q.mos.toFixed(2),
+        loss: q.loss_pct.toFixed(1),
+        jitter: q.jitter_ms.toFixed(0),
+      }),
+    )
+    .join("\n");
+}
+
 function createCallRow() {
-  const tr = row(["td", "td", "td", "td.num", "td", "td"]);
+  const tr = row(["td", "td", "td", "td.num", "td", "td.quality", "td"]);
   const group = document.createElement("div");
   group.className = "row-actions";
   group.setAttribute("role", "group");
@@ -752,7 +786,7 @@ function createCallRow() {
     if (action === "select") button.className = "link";
     group.append(button);
   }
-  tr.cells[5].append(group);
+  tr.cells[6].append(group);
   return tr;
 }
 

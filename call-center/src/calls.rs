@@ -689,6 +689,11 @@ impl CallCenter {
             self.timers.stop(&crate::timer::Timer::Grace(call.clone(), side));
         }
         let agent = agent.or(active.agent.clone());
+        // The legs the call had, for the driver's quality figures (read before they close).
+        let finished_legs = {
+            let legs = self.call_legs(&active);
+            (legs.citizen, legs.agent)
+        };
         let mut silenced: Vec<SlotFeed> = Vec::new();
         if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg)
             && active.connected
@@ -736,6 +741,15 @@ impl CallCenter {
             self.wallboard.abandoned(self.now, &active.skill);
         }
         self.emit(crate::Effect::Report(Report::CallEnded { call: call.clone(), reason }));
+        let answered = active.answered_at.filter(|_| active.answered());
+        self.emit(crate::Effect::Report(Report::CallFinished {
+            call: call.clone(),
+            skill: active.skill.clone(),
+            reason,
+            waited: answered.is_none().then(|| self.now.since(active.queued_at)),
+            talked: answered.map(|at| self.now.since(at)),
+            legs: finished_legs,
+        }));
         let message =
             ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
         // Everyone is told once the end is written (or its write failed: the call is over

@@ -234,6 +234,15 @@ impl CallCenter {
         (self.engine.queue_len() + self.engine.ringing_count(), self.calls.len())
     }
 
+    /// The media legs of a live call: (citizen, agent), each `None` while that side has
+    /// none (lost, parked, not answered yet, taken over). Read-only, for the driver's quality
+    /// figures on the wallboard.
+    pub fn call_media_legs(&self, call: &CallId) -> Option<(Option<LegId>, Option<LegId>)> {
+        let active = self.calls.get(call)?;
+        let legs = self.call_legs(active);
+        Some((legs.citizen, legs.agent))
+    }
+
     /// Whether the core still serves this connection (a connection that closed with a message
     /// in flight is served until it is answered; then [`Effect::Close`] is emitted).
     pub fn has_connection(&self, conn: ConnId) -> bool {

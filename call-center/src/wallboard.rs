@@ -226,6 +226,9 @@ impl CallCenter {
                     answered_at_ms: c.answered_at.map(UnixMs::as_u64),
                     supporters: self.supporter_list(c),
                     reconnecting: self.reconnecting(id),
+                    // Measured, not decided: the driver fills these in from the relay.
+                    citizen_quality: None,
+                    agent_quality: None,
                 }
             })
             .collect();

@@ -943,8 +943,20 @@ pub struct AgentRow {
     pub skills: Vec<String>,
 }
 
+/// How one side's audio reaches the relay: an E-model estimate from the loss and jitter the
+/// relay measures on the side's incoming stream.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AudioQuality {
+    /// Mean opinion score estimate, 1.0 (bad) … 4.5 (excellent); below 3.1 is poor.
+    pub mos: f32,
+    /// Packets lost, percent.
+    pub loss_pct: f32,
+    /// Interarrival jitter, milliseconds.
+    pub jitter_ms: f32,
+}
+
 /// A call on the wallboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRow {
     /// The call.
     pub call_id: String,
@@ -970,6 +982,13 @@ pub struct CallRow {
     /// (`citizen`, `agent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconnecting: Vec<Role>,
+    /// The citizen's audio quality so far (filled in by the server from its relay's figures;
+    /// `None` before audio or without a leg).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen_quality: Option<AudioQuality>,
+    /// The agent's audio quality so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_quality: Option<AudioQuality>,
 }
 
 /// The phase of a call on the wallboard.

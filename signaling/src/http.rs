@@ -133,12 +133,12 @@ pub(crate) async fn core_digest(State(app): State<AppState>) -> Response {
 
 /// `/metrics` — Prometheus text format.
 pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
-    let mut body = crate::metrics::render(&app.stats, app.relay.stats());
-    if let Some(cluster) = &app.cluster {
-        let lag = cluster.replay_lag().await;
-        crate::metrics::render_cluster(&mut body, cluster, lag);
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    let cluster = match &app.cluster {
+        Some(status) => Some((status.as_ref(), status.replay_lag().await)),
+        None => None,
+    };
+    let body = crate::metrics::render(&app.stats, app.relay.stats(), cluster);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Every `/api/*` answer is personal or administrative data: never sniffed as another type,

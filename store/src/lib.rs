@@ -67,6 +67,7 @@ mod knowledge;
 mod messages;
 mod model;
 mod postgres;
+mod quality;
 mod ratings;
 mod reports;
 mod sqlite;
@@ -98,6 +99,7 @@ pub use model::{
     RatingSubject, Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
+pub use quality::{CallQuality, CallQualityStore};
 pub use ratings::RatingStore;
 pub use reports::{
     ABANDON_BUCKETS_MS, CallFigures, DayFigures, GroupName, HourFigures, MessageFigures, Report,
@@ -136,6 +138,7 @@ pub trait Store:
     + AnnouncementStore
     + AccountStore
     + ReportStore
+    + CallQualityStore
     + Send
     + Sync
     + 'static

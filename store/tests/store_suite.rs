@@ -258,6 +258,8 @@ suite!(
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
     narrow_store_handles_share_one_database,
+    call_quality_is_kept_per_side_and_replaced,
+    call_quality_refusals_change_nothing,
 );
 
 mod cases {
@@ -265,11 +267,11 @@ mod cases {
 
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
-        Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
-        MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
-        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError,
-        UnansweredQuestion, UserSkill, WrapUp, files,
+        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
+        FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind,
+        MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit,
+        NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill,
+        StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -2928,6 +2930,51 @@ mod cases {
         ));
         assert_eq!(store.count_calls().await.unwrap(), 1);
     }
+
+    pub(crate) async fn call_quality_is_kept_per_side_and_replaced(db: TestDb) {
+        let store = db.open().await;
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        assert!(store.call_quality("c1").await.unwrap().is_empty());
+        let agent = CallQuality { side: "agent", mos: 4.38, loss_pct: 0.0, jitter_ms: 1.5 };
+        let citizen = CallQuality { side: "citizen", mos: 3.1, loss_pct: 5.0, jitter_ms: 2.25 };
+        store.record_call_quality("c1", &agent).await.unwrap();
+        store.record_call_quality("c1", &citizen).await.unwrap();
+        assert_eq!(store.call_quality("c1").await.unwrap(), vec![citizen, agent]);
+        let better = CallQuality { mos: 4.0, loss_pct: 1.0, ..citizen };
+        store.record_call_quality("c1", &better).await.unwrap();
+        assert_eq!(store.call_quality("c1").await.unwrap(), vec![better, agent]);
+        // By the calls' queueing time, for the call records' export.
+        store.insert_call(&new_call("c2", 5)).await.unwrap();
+        store.insert_call(&new_call("c3", 9)).await.unwrap();
+        store.record_call_quality("c2", &agent).await.unwrap();
+        store.record_call_quality("c3", &agent).await.unwrap();
+        let between = store.call_quality_between(1, 5).await.unwrap();
+        let rows = vec![("c1".to_owned(), better), ("c1".into(), agent), ("c2".into(), agent)];
+        assert_eq!(between, rows);
+        assert!(store.call_quality_between(6, 8).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn call_quality_refusals_change_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        let ok = CallQuality { side: "citizen", mos: 4.0, loss_pct: 0.5, jitter_ms: 3.0 };
+        assert!(matches!(
+            store.record_call_quality("nope", &ok).await.unwrap_err(),
+            StoreError::InvalidReference { entity: "call_quality", target: "call", .. }
+        ));
+        for bad in [
+            CallQuality { side: "staff", ..ok },
+            CallQuality { mos: 0.5, ..ok },
+            CallQuality { mos: f64::NAN, ..ok },
+            CallQuality { loss_pct: 101.0, ..ok },
+            CallQuality { jitter_ms: -1.0, ..ok },
+        ] {
+            let e = store.record_call_quality("c1", &bad).await.unwrap_err();
+            assert!(e.is_invalid_value(), "{bad:?}: {e:?}");
+        }
+        assert!(store.call_quality("c1").await.unwrap().is_empty());
+        assert!(store.call_quality("nope").await.unwrap().is_empty());
+    }
 }
 
 // ---- Behaviour of one backend only ----------------------------------------------------------
@@ -3187,6 +3234,22 @@ fn migration_0007_is_the_same_on_both_backends_but_for_its_header() {
     assert_eq!(body(&sqlite), body(&postgres));
     assert!(sqlite.starts_with("-- voicedesk store, change 0007 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0007 (Postgres)"));
+}
+
+#[test]
+fn migration_0012_is_the_same_on_both_backends_but_for_its_header_and_float_type() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0012_call_quality.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        body(&sqlite),
+        body(&postgres).replace("DOUBLE PRECISION NOT NULL", "REAL NOT NULL")
+    );
+    assert!(sqlite.starts_with("-- voicedesk store, change 0012 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0012 (Postgres)"));
 }
 
 #[test]

@@ -23,6 +23,9 @@ struct Args {
     /// HTTP and WebSocket address.
     #[arg(long, env = "VOICEDESK_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Log lines as readable text or as one JSON object per line (for log collectors).
+    #[arg(long, env = "VOICEDESK_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
     /// The one UDP port all media uses.
     #[arg(long, env = "VOICEDESK_MEDIA_LISTEN", default_value = "127.0.0.1:7900")]
     media_listen: SocketAddr,
@@ -198,6 +201,27 @@ fn connection_cap(file_limit: u64) -> usize {
     file_limit.saturating_sub(reserve).max(16).min(1_000_000) as usize
 }
 
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields incl. `call`, message):
+    /// for log collectors (Loki, Elasticsearch, journald forwarders).
+    Json,
+}
+
+/// Starts the log subscriber. `RUST_LOG` filters as usual.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Manage accounts from the shell: add, list, disable, enable, reset-password, unlock.
@@ -207,15 +231,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into()
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    init_logs(args.log_format);
 
     let database_url = match &args.database_url {
         Some(url) => url.clone(),

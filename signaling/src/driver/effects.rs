@@ -12,7 +12,7 @@ use voicedesk_call_center::{
 };
 use voicedesk_knowledge::{Confidence, Hit};
 use voicedesk_media_relay::{LegId as RelayLeg, RelayError, RelayHandle, SlotFeed, SlotRef};
-use voicedesk_protocol::KnowledgeHit;
+use voicedesk_protocol::{KnowledgeHit, ServerMessage};
 use voicedesk_store::{CallWrite, Store};
 
 use super::Driver;
@@ -179,7 +179,11 @@ impl Driver {
     /// Carries one effect out (its answer, if any, comes back as an input).
     pub(super) fn execute(&mut self, effect: Effect) {
         match effect {
-            Effect::Send { conn, message } => {
+            Effect::Send { conn, mut message } => {
+                self.timing.sent(&self.stats.histograms, conn, &message);
+                if let ServerMessage::Wallboard(board) = &mut message {
+                    self.add_quality(board);
+                }
                 if let Some(out) = self.outboxes.get(&conn) {
                     match out.tx.try_send(message) {
                         Ok(()) => {}
@@ -256,6 +260,7 @@ impl Driver {
     /// A call-record write goes to its call's writer (group commit, in order); anything else
     /// runs on its own task at once.
     fn store_op(&mut self, op: OpId, call: Option<CallId>, request: StoreRequest) {
+        self.timing.store_op(op, &request);
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         if let (Some(call), Some(write)) = (&call, super::store_ops::call_write(&request)) {
             let writer = writer_of(call, self.writers.len());
@@ -288,9 +293,60 @@ impl Driver {
                 tracing::info!(%call, reason = reason.as_str(), "call ended")
             }
             Report::Answered { skill, waited } => {
+                super::timing::answered(&self.stats.histograms, &skill, waited);
                 tracing::info!(%skill, waited_ms = waited.as_millis() as u64, "call answered")
             }
+            Report::CallFinished { call, skill, reason, waited, talked, legs } => {
+                super::timing::finished(&self.stats.histograms, &skill, reason, waited, talked);
+                self.keep_quality(call, legs);
+            }
         }
+    }
+
+    /// Puts the relay's latest audio figures on the wallboard's calls (measured, not decided:
+    /// the core does not know them).
+    fn add_quality(&self, board: &mut voicedesk_protocol::Wallboard) {
+        let relay = self.relay.stats();
+        for row in &mut board.calls {
+            let call = CallId(row.call_id.clone());
+            if let Some((citizen, agent)) = self.core.call_media_legs(&call) {
+                row.citizen_quality = super::timing::leg_quality(relay, citizen.map(|l| l.0));
+                row.agent_quality = super::timing::leg_quality(relay, agent.map(|l| l.0));
+            }
+        }
+    }
+
+    /// Keeps a finished call's audio figures with its record (the relay's last published
+    /// figures for its legs; a side without audio has none). A measurement, not a decision:
+    /// written on its own task, and a failure is only logged.
+    fn keep_quality(&self, call: CallId, legs: (Option<LegId>, Option<LegId>)) {
+        let relay = self.relay.stats();
+        let sides = [("citizen", legs.0), ("agent", legs.1)];
+        let figures: Vec<voicedesk_store::CallQuality> = sides
+            .into_iter()
+            .filter_map(|(side, leg)| {
+                let q = relay.live_quality(RelayLeg(leg?.0))?;
+                let mos = q.mos?;
+                super::timing::call_quality(&self.stats.histograms, side, mos);
+                Some(voicedesk_store::CallQuality {
+                    side,
+                    mos: mos.clamp(1.0, 4.5),
+                    loss_pct: (q.loss * 100.0).clamp(0.0, 100.0),
+                    jitter_ms: q.jitter_ms.max(0.0),
+                })
+            })
+            .collect();
+        if figures.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for q in figures {
+                if let Err(e) = store.record_call_quality(&call.0, &q).await {
+                    tracing::warn!(call = %call, side = q.side, error = %e, "could not keep the call's audio quality");
+                }
+            }
+        });
     }
 }
 

@@ -31,6 +31,7 @@ mod effects;
 pub mod sequencer;
 mod store_ops;
 mod takeover;
+mod timing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -218,6 +219,8 @@ pub(crate) struct Driver {
     foreign_grace: Option<tokio::time::Instant>,
     /// The reconnect grace (also the consoles' grace after a takeover).
     reconnect_grace: Duration,
+    /// Set-up steps being timed for `/metrics`.
+    timing: timing::Timing,
 }
 
 fn now() -> UnixMs {
@@ -292,6 +295,7 @@ pub(crate) async fn spawn(
     core_config.messages_per_citizen_per_day = config.limits.messages_per_citizen_per_day;
     let core = CallCenter::new(core_config.clone(), started, Instant::now());
     let leading = !sequencer.is_replicated();
+    timing::start_series(&stats.histograms);
     let (results, results_rx) = mpsc::unbounded_channel();
     let outstanding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let relay_commands =
@@ -335,6 +339,7 @@ pub(crate) async fn spawn(
         too_slow: Vec::new(),
         foreign_grace: None,
         reconnect_grace: config.reconnect_grace,
+        timing: timing::Timing::default(),
     };
     // A cluster's core gets its catalogue from the log, or reads it when it takes over.
     if leading
@@ -505,6 +510,7 @@ impl Driver {
         let started = Instant::now();
         let sequencer::Entry { at, step } = entry;
         let mut closed = None;
+        let mut client = false;
         let kind = match step {
             sequencer::Step::Start { id_seed, today } => {
                 self.start_core(at, id_seed, today);
@@ -515,8 +521,20 @@ impl Driver {
                 if self.sequencer.is_replicated() {
                     self.open_ops.answered(&input);
                 }
-                if let Input::Disconnected { conn } = &input {
-                    closed = Some(*conn);
+                let histograms = &self.stats.histograms;
+                match &input {
+                    Input::Client { conn, message } => {
+                        self.timing.client(histograms, started, *conn, message);
+                        client = true;
+                    }
+                    Input::Disconnected { conn } => {
+                        self.timing.gone(*conn);
+                        closed = Some(*conn);
+                    }
+                    Input::Store { op, result } => {
+                        self.timing.store_answer(histograms, *op, result.is_ok());
+                    }
+                    _ => {}
                 }
                 self.core.handle(at, input);
                 kind
@@ -536,6 +554,9 @@ impl Driver {
         };
         if execute {
             self.carried_out(kind, started, relay);
+            if client {
+                timing::message_handled(&self.stats.histograms, kind, started.elapsed());
+            }
         } else {
             while let Some(effect) = self.core.poll_effect() {
                 self.open_ops.emitted(&effect);
