@@ -1,0 +1,46 @@
+-- voicedesk store, change 0012 (SQLite): live text chats (issue 16) and their messages. Keep in
+-- step with migrations/postgres/0012_chats.sql (the same body).
+-- Never edit a migration once released (sqlx keeps its checksum): add a new numbered change.
+--
+-- A chat is one conversation between a citizen and (once answered) an agent. Its id is chosen
+-- by the call-center core, like a call's. citizen_id is the signaling server's anonymous
+-- citizen id; only that citizen and the connected agent may write to the chat.
+-- The read marks are per side and only move forward: the highest message seq the citizen's
+-- (agent's) client reported delivered / read. last_seq is the seq of the chat's last message:
+-- an append updates this row first, which serialises the appends of one chat on both
+-- backends (no two messages take the same seq, a retry racing its original finds it).
+CREATE TABLE chats (
+    id TEXT PRIMARY KEY,
+    citizen_id TEXT NOT NULL,
+    service TEXT,
+    skill TEXT,
+    created_at_ms BIGINT NOT NULL,
+    answered_at_ms BIGINT,
+    agent_id TEXT REFERENCES users (id),
+    ended_at_ms BIGINT,
+    end_reason TEXT,
+    citizen_delivered_seq BIGINT NOT NULL DEFAULT 0,
+    citizen_read_seq BIGINT NOT NULL DEFAULT 0,
+    agent_delivered_seq BIGINT NOT NULL DEFAULT 0,
+    agent_read_seq BIGINT NOT NULL DEFAULT 0,
+    last_seq BIGINT NOT NULL DEFAULT 0,
+    CHECK ((ended_at_ms IS NULL) = (end_reason IS NULL))
+);
+CREATE INDEX chats_created_at_ms ON chats (created_at_ms);
+CREATE INDEX chats_open ON chats (ended_at_ms, created_at_ms);
+
+-- One row per message, numbered 1, 2, … within its chat in commit order. client_id is the
+-- sender's own id for the message: a retried send with the same client_id is the same
+-- message (stored once).
+CREATE TABLE chat_messages (
+    chat_id TEXT NOT NULL REFERENCES chats (id),
+    seq BIGINT NOT NULL,
+    client_id TEXT NOT NULL,
+    sender TEXT NOT NULL CHECK (sender IN ('citizen', 'agent')),
+    agent_id TEXT REFERENCES users (id),
+    body TEXT NOT NULL,
+    sent_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (chat_id, seq),
+    UNIQUE (chat_id, client_id),
+    CHECK ((sender = 'agent') = (agent_id IS NOT NULL))
+);
