@@ -3452,7 +3452,7 @@ fn migration_0008_is_the_same_on_both_backends_but_for_its_header_and_identity_c
     assert!(postgres.starts_with("-- voicedesk store, change 0008 (Postgres)"));
 }
 
-// ---- Chats and chat messages (change 0012, `ChatStore`) ---------------------------------------
+// ---- Chats and chat messages (change 0013, `ChatStore`) ---------------------------------------
 
 #[path = "store_suite/chat_cases.rs"]
 mod chat_cases;
@@ -3489,14 +3489,14 @@ chat_suite!(
 );
 
 #[test]
-fn migration_0012_is_the_same_on_both_backends_but_for_its_header() {
+fn migration_0013_is_the_same_on_both_backends_but_for_its_header() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
     let read = |backend: &str| {
-        std::fs::read_to_string(dir.join(backend).join("0012_chats.sql")).expect("read")
+        std::fs::read_to_string(dir.join(backend).join("0013_chats.sql")).expect("read")
     };
     let (sqlite, postgres) = (read("sqlite"), read("postgres"));
     let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
     assert_eq!(body(&sqlite), body(&postgres));
-    assert!(sqlite.starts_with("-- voicedesk store, change 0012 (SQLite)"));
-    assert!(postgres.starts_with("-- voicedesk store, change 0012 (Postgres)"));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0013 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0013 (Postgres)"));
 }

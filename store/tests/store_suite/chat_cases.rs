@@ -1,4 +1,4 @@
-//! Chats and chat messages (change 0012, `ChatStore`), on both backends.
+//! Chats and chat messages (change 0013, `ChatStore`), on both backends.
 
 use voicedesk_protocol::Role;
 use voicedesk_store::{

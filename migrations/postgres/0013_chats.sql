@@ -1,6 +1,7 @@
--- voicedesk store, change 0012 (SQLite): live text chats (issue 16) and their messages. Keep in
--- step with migrations/postgres/0012_chats.sql (the same body).
+-- voicedesk store, change 0013 (Postgres): live text chats (issue 16) and their messages. Keep in
+-- step with migrations/sqlite/0013_chats.sql (the same body).
 -- Never edit a migration once released (sqlx keeps its checksum): add a new numbered change.
+-- (0013, not 0012: issue 22's call-quality change was written as 0012 at the same time.)
 --
 -- A chat is one conversation between a citizen and (once answered) an agent. Its id is chosen
 -- by the call-center core, like a call's. citizen_id is the signaling server's anonymous
