@@ -45,3 +45,32 @@ CREATE TABLE chat_messages (
     UNIQUE (chat_id, client_id),
     CHECK ((sender = 'agent') = (agent_id IS NOT NULL))
 );
+
+-- A chat is rated like a call (five levels; 1 and 2 open a follow-up). The subject kinds are a
+-- CHECK constraint, which SQLite cannot alter: the table is rebuilt with 'chat' allowed, the
+-- same way on both backends, its rows and its index kept.
+CREATE TABLE ratings_0013 (
+    subject_kind  TEXT    NOT NULL CHECK (subject_kind IN ('call', 'message', 'chat')),
+    subject_id    TEXT    NOT NULL CHECK (length(subject_id) BETWEEN 1 AND 64),
+    level         INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+    comment       TEXT    NOT NULL DEFAULT '' CHECK (length(comment) <= 500),
+    created_at_ms BIGINT  NOT NULL,
+    follow_up     TEXT    NULL CHECK (follow_up IN ('open', 'handled')),
+    handled_at_ms BIGINT  NULL,
+    handled_by    TEXT    NULL REFERENCES users (id),
+    note          TEXT    NULL CHECK (length(note) <= 2000),
+    PRIMARY KEY (subject_kind, subject_id),
+    CHECK ((level <= 2 AND follow_up IS NOT NULL) OR (level >= 3 AND follow_up IS NULL)),
+    CHECK ((COALESCE(follow_up, '') = 'handled' AND handled_at_ms IS NOT NULL
+            AND handled_by IS NOT NULL AND note IS NOT NULL)
+        OR (COALESCE(follow_up, '') <> 'handled' AND handled_at_ms IS NULL
+            AND handled_by IS NULL AND note IS NULL))
+);
+INSERT INTO ratings_0013 (subject_kind, subject_id, level, comment, created_at_ms, follow_up,
+                          handled_at_ms, handled_by, note)
+    SELECT subject_kind, subject_id, level, comment, created_at_ms, follow_up, handled_at_ms,
+           handled_by, note
+    FROM ratings;
+DROP TABLE ratings;
+ALTER TABLE ratings_0013 RENAME TO ratings;
+CREATE INDEX ratings_follow_up ON ratings (follow_up, created_at_ms);

@@ -3486,6 +3486,7 @@ chat_suite!(
     concurrent_sends_to_one_chat_all_commit_in_one_sequence,
     chat_marks_only_move_forward_within_the_chat,
     invalid_chats_are_refused_before_writing,
+    a_chat_is_rated_once_and_a_low_rating_is_followed_up,
 );
 
 #[test]

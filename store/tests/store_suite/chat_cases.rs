@@ -2,7 +2,8 @@
 
 use voicedesk_protocol::Role;
 use voicedesk_store::{
-    ChatMarks, ChatSender, ChatSide, NewChat, NewChatMessage, NewUser, StoreError,
+    ChatMarks, ChatSender, ChatSide, FollowUp, NewChat, NewChatMessage, NewRating, NewUser,
+    RatingSubject, StoreError,
 };
 
 use crate::TestDb;
@@ -282,4 +283,31 @@ pub(crate) async fn invalid_chats_are_refused_before_writing(db: TestDb) {
     let err = store.end_chat("h1", "", 2_000).await.unwrap_err();
     assert!(matches!(err, StoreError::InvalidValue { entity: "chat", .. }), "{err:?}");
     assert_eq!(store.chat("h1").await.unwrap().unwrap().ended_at_ms, None);
+}
+
+pub(crate) async fn a_chat_is_rated_once_and_a_low_rating_is_followed_up(db: TestDb) {
+    let store = db.open().await;
+    let rating = |id: &str, level| NewRating {
+        subject_kind: RatingSubject::Chat,
+        subject_id: id.to_owned(),
+        level,
+        comment: "没解决".to_owned(),
+        created_at_ms: 9_000,
+    };
+    let err = store.insert_rating(&rating("h9", 1)).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidReference { entity: "rating", target: "chat", .. }),
+        "{err:?}"
+    );
+    store.insert_chat(&new_chat("h1", 1_000)).await.unwrap();
+    store.insert_chat(&new_chat("h2", 1_000)).await.unwrap();
+    let low = store.insert_rating(&rating("h1", 2)).await.unwrap();
+    assert_eq!(low.follow_up, Some(FollowUp::Open));
+    store.insert_rating(&rating("h2", 5)).await.unwrap();
+    let err = store.insert_rating(&rating("h1", 4)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { entity: "rating", .. }), "{err:?}");
+    let open = store.follow_ups(true).await.unwrap();
+    let subjects: Vec<_> = open.iter().map(|r| (r.subject_kind, r.subject_id.as_str())).collect();
+    assert_eq!(subjects, [(RatingSubject::Chat, "h1")], "a low chat rating is followed up");
+    assert_eq!(store.rating(RatingSubject::Chat, "h2").await.unwrap().unwrap().level, 5);
 }
