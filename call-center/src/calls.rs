@@ -89,6 +89,7 @@ impl CallCenter {
                 self.finish_voice_message(conn, citizen_id, client_id, name, phone)
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
+            message if is_chat_message(&message) => Err(chat_not_served()),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for a citizen connection", other.type_name()),
@@ -141,6 +142,7 @@ impl CallCenter {
             ClientMessage::WrapUp { call_id, disposition, notes } => {
                 self.wrap_up(&agent, CallId(call_id), disposition, notes)
             }
+            message if is_chat_message(&message) => Err(chat_not_served()),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for an agent connection", other.type_name()),
@@ -816,4 +818,22 @@ impl CallCenter {
         self.legs.clear();
         self.stopped = true;
     }
+}
+
+/// The live-chat messages of the protocol (issue 16), which the core does not serve yet.
+fn is_chat_message(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::StartChat { .. }
+            | ClientMessage::SendChat { .. }
+            | ClientMessage::ChatTyping { .. }
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::EndChat { .. }
+            | ClientMessage::RejoinChat { .. }
+    )
+}
+
+/// The clear refusal of a chat message until the core serves chats.
+fn chat_not_served() -> Refusal {
+    refuse(ErrorCode::InvalidState, "live chat with an agent is not available on this server yet")
 }

@@ -3516,3 +3516,53 @@ fn migration_0008_is_the_same_on_both_backends_but_for_its_header_and_identity_c
     assert!(sqlite.starts_with("-- voicedesk store, change 0008 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0008 (Postgres)"));
 }
+
+// ---- Chats and chat messages (change 0013, `ChatStore`) ---------------------------------------
+
+#[path = "store_suite/chat_cases.rs"]
+mod chat_cases;
+
+macro_rules! chat_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_chats {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_sqlite(crate::chat_cases::$name).await;
+                }
+            )*
+        }
+        mod postgres_chats {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_postgres(stringify!($name), crate::chat_cases::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+chat_suite!(
+    a_chat_is_recorded_answered_and_ended_once,
+    chat_messages_are_numbered_in_order_and_survive_a_reopen,
+    a_retried_send_is_stored_once,
+    refused_chat_messages_write_nothing,
+    concurrent_sends_to_one_chat_all_commit_in_one_sequence,
+    chat_marks_only_move_forward_within_the_chat,
+    invalid_chats_are_refused_before_writing,
+    a_chat_is_rated_once_and_a_low_rating_is_followed_up,
+);
+
+#[test]
+fn migration_0013_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0013_chats.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0013 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0013 (Postgres)"));
+}
