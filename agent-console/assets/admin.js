@@ -240,12 +240,13 @@ async function submitUser() {
   if (bad) return fieldError("user", "skills", t("users.skill_level_range"));
   const common = { display_name, name_latin: $("user-name-latin").value.trim(), role: $("user-role").value };
   const editing = state.editing;
+  let outcome;
   if (editing) {
     const response = await api("PUT", `/api/admin/users/${encodeURIComponent(editing.id)}`, common);
     if (!response.ok) return showRefusal("user", response, formError);
     const skillsResponse = await api("PUT", `/api/admin/agents/${encodeURIComponent(editing.id)}/skills`, { skills });
     if (!skillsResponse.ok) return showRefusal("user", skillsResponse, formError);
-    showResult(t("users.saved", { name: editing.username }));
+    outcome = t("users.saved", { name: editing.username });
   } else {
     const username = $("user-username").value.trim();
     if (!username) return fieldError("user", "username", t("admin.error.required"));
@@ -255,20 +256,23 @@ async function submitUser() {
     const response = await api("POST", "/api/admin/users", body);
     if (!response.ok) return showRefusal("user", response, formError);
     const generated = response.body.generated_password;
-    showResult(
-      generated
-        ? t("users.created_generated", { name: username, password: generated })
-        : t("users.created", { name: username }),
-    );
+    outcome = generated
+      ? t("users.created_generated", { name: username, password: generated })
+      : t("users.created", { name: username });
   }
   resetUserForm();
   await loadUsers();
+  // After the table has its new row, so the outcome stays in view.
+  showResult(outcome);
 }
 
+/** The outcome of a user action, above the users table: brought into view, since the form's
+ * button is far below it and a generated password is shown only there, only once. */
 function showResult(text) {
   const p = $("users-result");
   p.textContent = text;
   p.hidden = false;
+  p.scrollIntoView({ block: "nearest" });
 }
 
 async function setDisabled(user, disabled) {

@@ -29,8 +29,8 @@ const CALL_REQUESTS = new Set(["join_call", "set_mode", "leave_call", "accept_he
 /** How long an action waits for its reply before its buttons work again. */
 const REPLY_TIMEOUT_MS = 5000;
 const AUDIT_LIMIT = 50;
-/** The service level a queue should reach (the field's common 80/20 norm: 80 % of calls answered
- * within the queue's threshold); below it the wallboard's tile warns. */
+/** The service level a queue should reach when the server names none (older servers): the
+ * field's common 80/20 norm. The server sends each queue's own (`service_level_target_pct`). */
 const SL_TARGET_PCT = 80;
 /** The history chart's drawing box (its SVG viewBox) and margins for the axes' labels. */
 const CHART = { width: 640, height: 220, left: 44, right: 52, top: 14, bottom: 30, ticks: 4 };
@@ -548,12 +548,10 @@ function renderTiles(board) {
     setText(tiles.slNote, t("tiles.sl_none"));
   } else {
     setText(tiles.sl, t("chart.percent", { pct: formatNumber(all.service_level_pct, 0) }));
-    const below = all.service_level_pct < SL_TARGET_PCT;
+    const target = all.service_level_target_pct || SL_TARGET_PCT;
+    const below = all.service_level_pct < target;
     level(tiles.sl, below ? "alert" : "ok");
-    setText(
-      tiles.slNote,
-      t(below ? "tiles.sl_below" : "tiles.sl_met", { target: SL_TARGET_PCT, seconds: all.service_level_seconds }),
-    );
+    setText(tiles.slNote, t(below ? "tiles.sl_below" : "tiles.sl_met", { target, seconds: all.service_level_seconds }));
   }
   const available = all.available_agents ?? 0;
   setText(tiles.agents, all.available_agents == null ? "—" : `${available} / ${all.staffed_agents ?? "—"}`);
@@ -630,14 +628,18 @@ function renderQueues(queues) {
       setSince(longest, q.waiting > 0 ? atMs - q.longest_wait_ms : null);
       setText(answered, String(q.answered_today));
       setText(abandoned, String(q.abandoned_today));
+      // Each queue against its own target; a miss is said in words (the style sheet shows
+      // `data-over-text` after the value), not only by colour.
+      const target = q.service_level_target_pct || SL_TARGET_PCT;
+      const below = q.service_level_pct != null && q.service_level_pct < target;
+      level.dataset.over = String(below);
+      level.dataset.overText = below ? t("queues.sl_below") : "";
+      const seconds = q.service_level_seconds;
       setText(
         level,
         q.service_level_pct == null
-          ? "—"
-          : t("queues.sl_value", {
-              pct: formatNumber(q.service_level_pct, 1),
-              seconds: q.service_level_seconds,
-            }),
+          ? t("queues.sl_no_calls", { seconds, target })
+          : t("queues.sl_value", { pct: formatNumber(q.service_level_pct, 1), seconds, target }),
       );
     },
   });
@@ -674,11 +676,11 @@ function renderCalls(calls) {
   syncRows(el.calls, calls, {
     key: (c) => c.call_id,
     attr: "data-call-id",
-    columns: 6,
+    columns: 7,
     empty: "calls.empty",
     create: createCallRow,
     update(tr, call) {
-      const [service, phase, agent, duration, supporters] = tr.cells;
+      const [service, phase, agent, duration, supporters, quality] = tr.cells;
       const supporting = supportersOf(call.call_id);
       const mode = myMode(call.call_id);
       tr.dataset.phase = call.phase;
@@ -701,8 +703,9 @@ function renderCalls(calls) {
       setText(agent, call.agent_name ?? "—");
       setSince(duration, call.answered_at_ms ?? call.queued_at_ms);
       setText(supporters, supporting.length ? supporting.map(supporterText).join(t("list.separator")) : "—");
+      renderQuality(quality, call);
       // On narrow screens the row is shown as a card: each cell names its column.
-      ["calls.service", "calls.phase", "calls.agent", "calls.duration", "calls.supporters"].forEach((key, i) => {
+      ["calls.service", "calls.phase", "calls.agent", "calls.duration", "calls.supporters", "calls.quality"].forEach((key, i) => {
         tr.cells[i].dataset.label = t(key);
       });
 
@@ -737,8 +740,41 @@ function renderCalls(calls) {
   });
 }
 
+/** MOS below this is "poor" (ITU-T G.107's band): the supervisor's eye is drawn to it. */
+const POOR_MOS = 3.1;
+
+/** Each side's estimated audio quality (MOS of what that side sends to the relay, from its
+ * loss and jitter), with the figures behind it in the title; a poor side is marked. */
+function renderQuality(cell, call) {
+  const sides = [
+    ["citizen", call.citizen_quality],
+    ["agent", call.agent_quality],
+  ].filter(([, q]) => q);
+  const poor = sides.filter(([, q]) => q.mos < POOR_MOS).map(([side]) => side);
+  cell.dataset.poor = poor.join(" ");
+  cell.classList.toggle("poor", poor.length > 0);
+  setText(
+    cell,
+    sides.length
+      ? sides
+          .map(([side, q]) => t(`calls.quality.${side}`, { mos: q.mos.toFixed(1) }) + (q.mos < POOR_MOS ? t("calls.quality.poor_mark") : ""))
+          .join(t("list.separator"))
+      : "—",
+  );
+  cell.title = sides
+    .map(([side, q]) =>
+      t("calls.quality.detail", {
+        side: t(`calls.quality.side.${side}`),
+        mos: q.mos.toFixed(2),
+        loss: q.loss_pct.toFixed(1),
+        jitter: q.jitter_ms.toFixed(0),
+      }),
+    )
+    .join("\n");
+}
+
 function createCallRow() {
-  const tr = row(["td", "td", "td", "td.num", "td", "td"]);
+  const tr = row(["td", "td", "td", "td.num", "td", "td.quality", "td"]);
   const group = document.createElement("div");
   group.className = "row-actions";
   group.setAttribute("role", "group");
@@ -750,7 +786,7 @@ function createCallRow() {
     if (action === "select") button.className = "link";
     group.append(button);
   }
-  tr.cells[5].append(group);
+  tr.cells[6].append(group);
   return tr;
 }
 

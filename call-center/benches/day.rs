@@ -106,7 +106,8 @@ fn main() {
         );
         queues.insert(SkillId(format!("skill-{s}")), QueueSettings::default());
     }
-    let routing = Routing { services, queues, calendar: Default::default() };
+    let away_reasons = EngineConfig::DEFAULT_AWAY_REASONS.map(str::to_owned).to_vec();
+    let routing = Routing { services, queues, away_reasons, ..Routing::default() };
     let engine = EngineConfig::default()
         .with_ring_timeout(Duration::from_secs(3600))
         .with_after_call_work(Duration::from_secs(3600));

@@ -89,6 +89,7 @@ impl CallCenter {
                 self.finish_voice_message(conn, citizen_id, client_id, name, phone)
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
+            message if is_chat_message(&message) => Err(chat_not_served()),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for a citizen connection", other.type_name()),
@@ -141,6 +142,7 @@ impl CallCenter {
             ClientMessage::WrapUp { call_id, disposition, notes } => {
                 self.wrap_up(&agent, CallId(call_id), disposition, notes)
             }
+            message if is_chat_message(&message) => Err(chat_not_served()),
             other => Err(refuse(
                 ErrorCode::Forbidden,
                 format!("\"{}\" is not allowed for an agent connection", other.type_name()),
@@ -746,6 +748,11 @@ impl CallCenter {
             self.timers.stop(&crate::timer::Timer::Grace(call.clone(), side));
         }
         let agent = agent.or(active.agent.clone());
+        // The legs the call had, for the driver's quality figures (read before they close).
+        let finished_legs = {
+            let legs = self.call_legs(&active);
+            (legs.citizen, legs.agent)
+        };
         let mut silenced: Vec<SlotFeed> = Vec::new();
         if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg)
             && active.connected
@@ -793,6 +800,15 @@ impl CallCenter {
             self.wallboard.abandoned(self.now, &active.skill);
         }
         self.emit(crate::Effect::Report(Report::CallEnded { call: call.clone(), reason }));
+        let answered = active.answered_at.filter(|_| active.answered());
+        self.emit(crate::Effect::Report(Report::CallFinished {
+            call: call.clone(),
+            skill: active.skill.clone(),
+            reason,
+            waited: answered.is_none().then(|| self.now.since(active.queued_at)),
+            talked: answered.map(|at| self.now.since(at)),
+            legs: finished_legs,
+        }));
         let message =
             ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
         // Everyone is told once the end is written (or its write failed: the call is over
@@ -859,4 +875,22 @@ impl CallCenter {
         self.legs.clear();
         self.stopped = true;
     }
+}
+
+/// The live-chat messages of the protocol (issue 16), which the core does not serve yet.
+fn is_chat_message(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::StartChat { .. }
+            | ClientMessage::SendChat { .. }
+            | ClientMessage::ChatTyping { .. }
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::EndChat { .. }
+            | ClientMessage::RejoinChat { .. }
+    )
+}
+
+/// The clear refusal of a chat message until the core serves chats.
+fn chat_not_served() -> Refusal {
+    refuse(ErrorCode::InvalidState, "live chat with an agent is not available on this server yet")
 }

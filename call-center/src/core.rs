@@ -106,9 +106,9 @@ pub struct CallCenter {
     pub(crate) closing: std::collections::BTreeSet<ConnId>,
     /// While a take over is handed to the engine: the write the agent's `call_ended` waits for.
     pub(crate) take_over_write: Option<OpId>,
-    next_op: u64,
-    next_call: u64,
-    effects: VecDeque<Effect>,
+    pub(crate) next_op: u64,
+    pub(crate) next_call: u64,
+    pub(crate) effects: VecDeque<Effect>,
     /// Agents who just left a call, looked at once the input is handled.
     pub(crate) freed_agents: Vec<String>,
     pub(crate) stats: CoreStats,
@@ -129,7 +129,7 @@ impl CallCenter {
         Self {
             clock,
             now,
-            wallboard: crate::wallboard::WallboardState::new(config.wallboard, now),
+            wallboard: crate::wallboard::WallboardState::new(config.wallboard.clone(), now),
             config,
             engine,
             routing: Routing::default(),
@@ -232,6 +232,15 @@ impl CallCenter {
     /// Calls waiting (queued or ringing) and calls live, for the gauges.
     pub fn gauges(&self) -> (usize, usize) {
         (self.engine.queue_len() + self.engine.ringing_count(), self.calls.len())
+    }
+
+    /// The media legs of a live call: (citizen, agent), each `None` while that side has
+    /// none (lost, parked, not answered yet, taken over). Read-only, for the driver's quality
+    /// figures on the wallboard.
+    pub fn call_media_legs(&self, call: &CallId) -> Option<(Option<LegId>, Option<LegId>)> {
+        let active = self.calls.get(call)?;
+        let legs = self.call_legs(active);
+        Some((legs.citizen, legs.agent))
     }
 
     /// Whether the core still serves this connection (a connection that closed with a message

@@ -143,6 +143,22 @@ pub enum Report {
         /// Why.
         reason: voicedesk_protocol::EndReason,
     },
+    /// A call is over (emitted once per call that reached the queue, with the facts the
+    /// metrics need; times are the core's `now` differences, no clock of its own).
+    CallFinished {
+        /// The call.
+        call: CallId,
+        /// The queue it waited in.
+        skill: String,
+        /// Why it ended.
+        reason: voicedesk_protocol::EndReason,
+        /// Never answered: how long it waited until it ended.
+        waited: Option<Duration>,
+        /// Answered: how long from the answer to the end.
+        talked: Option<Duration>,
+        /// Its media legs at the end: (citizen, agent).
+        legs: (Option<LegId>, Option<LegId>),
+    },
     /// How long a waiting call waited before the answer, for the wallboard's service level.
     Answered {
         /// The call's queue.

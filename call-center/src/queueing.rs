@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use voicedesk_protocol::{EndReason, ErrorCode, QueueSummary, ServerMessage};
 use voicedesk_queue_engine::Input as EngineInput;
 
-use crate::core::CallCenter;
+use crate::core::{CallCenter, HEADSET_AWAY_REASON};
 use crate::error::{Refusal, refuse};
 use crate::feeds::silence;
 use crate::pending::Pending;
@@ -36,6 +36,12 @@ impl CallCenter {
         if let Err(e) = self.engine.handle_input(now, calendar) {
             self.violation(format!("engine refused the calendar: {e}"));
         }
+        let reasons = routing.away_reasons.iter().cloned();
+        let reasons = reasons.chain([HEADSET_AWAY_REASON.to_owned()]).collect();
+        if let Err(e) = self.engine.handle_input(now, EngineInput::SetAwayReasons { reasons }) {
+            self.violation(format!("engine refused the away reasons: {e}"));
+        }
+        self.wallboard.targets = routing.service_levels.clone();
         for (user_id, skills) in agent_skills {
             if !self.members.contains_key(&user_id) {
                 continue;

@@ -1,6 +1,7 @@
 //! The routing view of the catalogue: which queue (skill) and priority a service routes to,
-//! and the queues' settings and holiday calendar the engine enforces. The driver builds it from
-//! the store and hands it in with [`crate::Input::Catalogue`].
+//! the queues' settings and holiday calendar the engine enforces, the away reasons agents pick
+//! from, and each queue's service-level target for the wallboard. The driver builds it from the
+//! store and hands it in with [`crate::Input::Catalogue`].
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,24 @@ pub struct Routing {
     pub queues: BTreeMap<SkillId, QueueSettings>,
     /// The holiday calendar, for the engine and message due dates.
     pub calendar: Calendar,
+    /// The away reasons agents may pick (the admins' list; the core adds its own headset
+    /// reason).
+    #[serde(default)]
+    pub away_reasons: Vec<String>,
+    /// The queues with a service-level target of their own; the others use the wallboard's
+    /// defaults ([`crate::WallboardConfig`]).
+    #[serde(default)]
+    pub service_levels: BTreeMap<SkillId, ServiceLevelTarget>,
+}
+
+/// A queue's own service-level target: `pct` % of its calls answered within `seconds`. A part
+/// left out is the wallboard's default.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceLevelTarget {
+    /// The answer time that counts as within the service level.
+    pub seconds: Option<u32>,
+    /// The share of calls to answer within it, in percent.
+    pub pct: Option<u32>,
 }
 
 impl Routing {

@@ -1,7 +1,8 @@
 //! The live figures pushed to staff consoles: queues, agents, calls, help requests, and a few
-//! hours of history. "Today" begins at local midnight of `utc_offset_minutes`; the service
-//! level is the share of today's answered + abandoned calls answered within
-//! `service_level_seconds`.
+//! hours of history. "Today" begins at local midnight of `utc_offset_minutes`; a queue's service
+//! level is the share of today's answered + abandoned calls answered within its threshold (the
+//! queue's own target where an admin set one, [`WallboardConfig`]'s default otherwise); the whole
+//! centre's counts each call against its own queue's threshold.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -12,8 +13,8 @@ use voicedesk_protocol::{
 };
 use voicedesk_queue_engine::CallPhase;
 
-use crate::UnixMs;
 use crate::core::CallCenter;
+use crate::{ServiceLevelTarget, SkillId, UnixMs};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const SAMPLE_EVERY: Duration = Duration::from_secs(60);
@@ -22,18 +23,33 @@ const HISTORY_POINTS: usize = 8 * 60;
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
 
 /// Wallboard settings and today's figures so far (read by the driver at start).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WallboardConfig {
-    /// The service-level threshold.
+    /// The service-level threshold of queues without their own.
     pub service_level_seconds: u32,
+    /// The service-level target (percent) of queues without their own.
+    pub service_level_target_pct: u32,
     /// Offset of the hall's local time from UTC, for "today".
     pub utc_offset_minutes: i32,
-    /// Today's calls, all queues, before this process started.
-    pub today: DayCounts,
+    /// Today's calls by queue (skill id) before this process started, each counted against
+    /// its queue's threshold.
+    pub today: BTreeMap<String, DayCounts>,
+}
+
+impl Default for WallboardConfig {
+    /// The server's default target, 80 % of calls answered within 20 s; days in UTC.
+    fn default() -> Self {
+        Self {
+            service_level_seconds: 20,
+            service_level_target_pct: 80,
+            utc_offset_minutes: 0,
+            today: BTreeMap::new(),
+        }
+    }
 }
 
 /// Answered and abandoned calls of one day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayCounts {
     /// Answered.
     pub answered: u64,
@@ -48,6 +64,12 @@ impl DayCounts {
         let total = self.answered + self.abandoned;
         (total > 0).then(|| (self.answered_within as f64 * 100.0 / total as f64) as f32)
     }
+
+    fn add(&mut self, other: &DayCounts) {
+        self.answered += other.answered;
+        self.answered_within += other.answered_within;
+        self.abandoned += other.abandoned;
+    }
 }
 
 /// The board's memory.
@@ -58,6 +80,8 @@ pub(crate) struct WallboardState {
     pub(crate) dirty: bool,
     last_push: Option<UnixMs>,
     last_sample: Option<UnixMs>,
+    /// The queues' own service-level targets (from the catalogue).
+    pub(crate) targets: BTreeMap<SkillId, ServiceLevelTarget>,
     history: VecDeque<HistoryPoint>,
     day_start: i64,
     all: DayCounts,
@@ -71,13 +95,25 @@ fn local_day_start(now_ms: i64, offset_minutes: i32) -> i64 {
 
 impl WallboardState {
     pub(crate) fn new(config: WallboardConfig, now: UnixMs) -> Self {
+        let mut all = DayCounts::default();
+        config.today.values().for_each(|counts| all.add(counts));
         Self {
-            config,
             dirty: true,
             day_start: local_day_start(now.0, config.utc_offset_minutes),
-            all: config.today,
+            all,
+            by_skill: config.today.clone(),
+            config,
             ..Self::default()
         }
+    }
+
+    /// A queue's service-level threshold (seconds) and target (percent).
+    fn target_of(&self, skill: &str) -> (u32, u32) {
+        let own = self.targets.get(&SkillId(skill.to_owned())).copied().unwrap_or_default();
+        (
+            own.seconds.unwrap_or(self.config.service_level_seconds),
+            own.pct.unwrap_or(self.config.service_level_target_pct),
+        )
     }
 
     fn roll_day(&mut self, now: UnixMs) {
@@ -92,8 +128,8 @@ impl WallboardState {
     /// A call of queue `skill` was answered after waiting `waited`.
     pub(crate) fn answered(&mut self, now: UnixMs, skill: &str, waited: Duration) {
         self.roll_day(now);
-        let within = waited.as_secs() <= u64::from(self.config.service_level_seconds)
-            && waited <= Duration::from_secs(self.config.service_level_seconds.into());
+        let (seconds, _) = self.target_of(skill);
+        let within = waited <= Duration::from_secs(seconds.into());
         for counts in [&mut self.all, self.by_skill.entry(skill.to_owned()).or_default()] {
             counts.answered += 1;
             counts.answered_within += u64::from(within);
@@ -113,8 +149,7 @@ impl CallCenter {
     pub(crate) fn wallboard_snapshot(&mut self) -> Wallboard {
         self.wallboard.roll_day(self.now);
         let now = self.instant();
-        let threshold = self.wallboard.config.service_level_seconds;
-        let row = |name: String, counts: DayCounts| QueueRow {
+        let row = |name: String, counts: DayCounts, (seconds, pct): (u32, u32)| QueueRow {
             name,
             available_agents: 0,
             staffed_agents: 0,
@@ -123,8 +158,13 @@ impl CallCenter {
             answered_today: counts.answered as u32,
             abandoned_today: counts.abandoned as u32,
             service_level_pct: counts.service_level_pct(),
-            service_level_seconds: threshold,
+            service_level_seconds: seconds,
+            service_level_target_pct: pct,
         };
+        let defaults = (
+            self.wallboard.config.service_level_seconds,
+            self.wallboard.config.service_level_target_pct,
+        );
         let mut queues = vec![QueueRow {
             waiting: (self.engine.queue_len()
                 + self.engine.ringing_count()
@@ -140,7 +180,7 @@ impl CallCenter {
                 .agents()
                 .filter(|a| a.activity != AgentActivity::Away)
                 .count() as u32,
-            ..row("all".into(), self.wallboard.all)
+            ..row("all".into(), self.wallboard.all, defaults)
         }];
         for q in self.engine.queues(now) {
             let counts = self.wallboard.by_skill.get(&q.skill.0).copied().unwrap_or_default();
@@ -149,7 +189,7 @@ impl CallCenter {
                 longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
                 available_agents: q.available as u32,
                 staffed_agents: q.staffed,
-                ..row(q.skill.0.clone(), counts)
+                ..row(q.skill.0.clone(), counts, self.wallboard.target_of(&q.skill.0))
             });
         }
         let name_of = |id: &str| self.members.get(id).map(|m| m.name.clone());
@@ -186,6 +226,9 @@ impl CallCenter {
                     answered_at_ms: c.answered_at.map(UnixMs::as_u64),
                     supporters: self.supporter_list(c),
                     reconnecting: self.reconnecting(id),
+                    // Measured, not decided: the driver fills these in from the relay.
+                    citizen_quality: None,
+                    agent_quality: None,
                 }
             })
             .collect();

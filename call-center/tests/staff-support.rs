@@ -253,3 +253,63 @@ fn the_agent_hears_who_takes_the_call_over_before_the_call_ends_for_them() {
         "support_changed naming the take over, then call_ended: {to_agent:?}"
     );
 }
+
+#[test]
+fn each_queue_is_measured_against_its_own_service_level_target() {
+    use voicedesk_call_center::{Input, Routing, ServiceLevelTarget, SkillId};
+    let mut sim = Sim::new();
+    // Medical has its own target (90 % within 60 s); general uses the defaults (80 % in 20 s).
+    let medical = ServiceLevelTarget { seconds: Some(60), pct: Some(90) };
+    let routing = Routing {
+        service_levels: [(SkillId("medical".into()), medical)].into(),
+        ..common::routing()
+    };
+    sim.input(Input::Catalogue { routing, agent_skills: Default::default() });
+    let staff = sim.ready_staff("staff1");
+    // One call of each queue waits 30 s for the only agent, who is away, then answers it.
+    let agent = sim.member("agent1", voicedesk_protocol::Role::Agent);
+    sim.headset(agent);
+    for service in ["medical", "pension"] {
+        let citizen = sim.citizen();
+        let call = sim.place_call(citizen, Some(service));
+        sim.secs(30);
+        let available = voicedesk_protocol::AgentAvailability::Available;
+        sim.say(agent, ClientMessage::SetState { state: available, reason: None });
+        sim.accept(agent, &call);
+        sim.say(agent, ClientMessage::HangUp { call_id: call.0.clone() });
+        sim.secs(31);
+        let away = voicedesk_protocol::AgentAvailability::Away;
+        sim.say(agent, ClientMessage::SetState { state: away, reason: None });
+    }
+    sim.secs(5);
+    let board = sim
+        .take(staff)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Wallboard(w) => Some(w),
+            _ => None,
+        })
+        .next_back()
+        .expect("a wallboard");
+    let row = |name: &str| board.queues.iter().find(|q| q.name == name).expect(name).clone();
+    let (medical, general, all) = (row("medical"), row("general"), row("all"));
+    assert_eq!(
+        (
+            medical.service_level_pct,
+            medical.service_level_seconds,
+            medical.service_level_target_pct
+        ),
+        (Some(100.0), 60, 90),
+        "30 s is within medical's own 60 s"
+    );
+    assert_eq!(
+        (
+            general.service_level_pct,
+            general.service_level_seconds,
+            general.service_level_target_pct
+        ),
+        (Some(0.0), 20, 80),
+        "30 s is over the default 20 s"
+    );
+    assert_eq!((all.answered_today, all.service_level_pct), (2, Some(50.0)));
+}

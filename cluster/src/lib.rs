@@ -11,6 +11,9 @@
 //!
 //! `docs/cluster.md` describes the design.
 
+/// The NATS client the cluster is built on, for users that pass a client around (one version).
+pub use async_nats;
+
 pub mod election;
 pub mod lease;
 pub mod local_cluster;

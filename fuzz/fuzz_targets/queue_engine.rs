@@ -11,7 +11,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use voicedesk_queue_engine::{
     AgentId, CallId, ClockAnchor, Engine, EngineConfig, Input, Party, QueueSettings,
-    SkillId, WeeklyHours,
+    RoutingProfile, SkillId, WeeklyHours,
 };
 
 /// One step, over small id spaces so that inputs meet the same calls and agents.
@@ -34,6 +34,10 @@ enum Step {
     TakenOver { call: u8 },
     Transfer { agent: u8, call: u8, skill: u8, priority: Option<u8> },
     Wait { ms: u16 },
+    /// A chat (issue 16): the same id space as calls.
+    ArriveChat { call: u8, skill: u8, priority: u8 },
+    /// A routing profile; capacities above the maximum (10) are refused.
+    Profile { agent: u8, capacity: u8, calls_with_chats: bool },
 }
 
 fn call(n: u8) -> CallId {
@@ -98,6 +102,16 @@ fn input(step: &Step) -> Option<Input> {
             call: call(c),
             to_skill: skill(s),
             priority,
+        },
+        Step::ArriveChat { call: c, skill: s, priority } => Input::ChatArrived {
+            chat: call(c),
+            skill: skill(s),
+            priority,
+            service: None,
+        },
+        Step::Profile { agent: a, capacity, calls_with_chats } => Input::SetRoutingProfile {
+            agent: agent(a),
+            profile: RoutingProfile { chat_capacity: capacity % 12, calls_with_chats },
         },
         Step::Wait { .. } => return None,
     })

@@ -30,6 +30,7 @@ use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
 use crate::hold::HoldTune;
 use crate::leg::{FastPath, HoldPlayer, Leg, LegState, answer_offer};
 use crate::metrics::RelayStats;
+use crate::quality::LegQuality;
 use crate::recording::{Recording, Recordings};
 use crate::rewrite::{FRAME_TICKS, SourceKey};
 use crate::routing::{LegId, RoutingTable, SlotFeed, SlotRef};
@@ -279,6 +280,26 @@ impl RelayCore {
         self.legs.len()
     }
 
+    /// Open legs by state: (connecting, connected).
+    pub fn legs_by_state(&self) -> (usize, usize) {
+        let connected = self.legs.values().filter(|l| l.state == LegState::Connected).count();
+        (self.legs.len() - connected, connected)
+    }
+
+    /// The audio quality of every open leg that has sent audio (see [`crate::quality`]).
+    pub fn leg_qualities(&self) -> Vec<(LegId, LegQuality)> {
+        self.legs
+            .iter()
+            .map(|(id, leg)| (*id, leg.quality.quality()))
+            .filter(|(_, q)| q.received > 0)
+            .collect()
+    }
+
+    /// The audio quality of one leg, if it is open.
+    pub fn leg_quality(&self, leg: LegId) -> Option<LegQuality> {
+        self.legs.get(&leg).map(|l| l.quality.quality())
+    }
+
     /// Feeds one received datagram.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.stats.datagrams_in.inc();
@@ -443,6 +464,9 @@ impl RelayCore {
 
     fn remove_leg(&mut self, id: LegId) -> Option<Leg> {
         let mut leg = self.legs.remove(&id)?;
+        if let Some(mos) = leg.quality.quality().mos {
+            self.stats.leg_mos.observe(mos);
+        }
         if leg.hold.is_some() {
             self.held.retain(|l| *l != id);
         }
@@ -520,8 +544,16 @@ impl RelayCore {
     /// routing table names.
     fn forward(&mut self, now: Instant, source: LegId, packet: rtc::rtp::Packet) {
         let h = &packet.header;
+        self.measure(now, source, h.ssrc, h.sequence_number, h.timestamp);
         let key = SourceKey { leg: source.0, ssrc: h.ssrc };
         self.forward_payload(now, key, h.sequence_number, h.timestamp, h.marker, &packet.payload);
+    }
+
+    /// Counts a packet from `source` in its leg's receiver statistics.
+    fn measure(&mut self, now: Instant, source: LegId, ssrc: u32, seq: u16, timestamp: u32) {
+        if let Some(leg) = self.legs.get_mut(&source) {
+            leg.quality.on_packet(now, ssrc, seq, timestamp);
+        }
     }
 
     /// The fast path's [`RelayCore::forward`]: `plain` is a decrypted RTP packet.
@@ -531,6 +563,7 @@ impl RelayCore {
             self.stats.datagrams_dropped.inc();
             return;
         };
+        self.measure(now, source, h.ssrc, h.sequence_number, h.timestamp);
         let start = plain.len() - rest.len();
         let mut end = plain.len();
         if h.padding {

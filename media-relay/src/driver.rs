@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 
 use crate::core::{RelayCore, RelayTimeouts, Transmit};
-use crate::metrics::RelayStats;
+use crate::metrics::{CapacityWindow, RelayStats};
 use crate::recording::Recording;
 use crate::routing::{LegId, SlotFeed};
 use crate::{RelayError, RelayEvent};
@@ -277,6 +277,22 @@ async fn send_all(core: &mut RelayCore, socket: &UdpSocket, batch: &mut SendBatc
     }
 }
 
+/// How often the capacity gauges, the legs by state and the live quality are published.
+const PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Publishes what the HTTP side reads about the relay once a second: legs by state, the live
+/// quality of each leg, the capacity figures over the last minute.
+fn publish(core: &RelayCore, stats: &RelayStats, capacity: &mut CapacityWindow) {
+    let (connecting, connected) = core.legs_by_state();
+    stats.legs_connecting.store(connecting as u64, Ordering::Relaxed);
+    stats.legs_connected.store(connected as u64, Ordering::Relaxed);
+    let live = core.leg_qualities().into_iter().collect();
+    *stats.live_quality.lock().unwrap_or_else(|e| e.into_inner()) = live;
+    let (rate, per_packet) = capacity.tick(stats.rtp_forwarded.get(), stats.busy_ns.get());
+    stats.forwarded_per_second.set(rate);
+    stats.busy_seconds_per_packet.set(per_packet);
+}
+
 async fn run(
     mut core: RelayCore,
     socket: UdpSocket,
@@ -296,6 +312,10 @@ async fn run(
     let mut bufs = vec![0u8; buf_len * BATCH];
     let mut meta = vec![quinn_udp::RecvMeta::default(); BATCH];
     let mut send_batch = SendBatch::new();
+    let mut capacity = CapacityWindow::new();
+    let mut next_publish = Instant::now() + PUBLISH_INTERVAL;
+    // When the loop last woke; the time from it to going back to sleep is busy time.
+    let mut woke = Instant::now();
     loop {
         // The select below prefers commands and the socket; under a steady stream of
         // datagrams its timer branch could wait, so due timers (hold ticks above all) also
@@ -309,12 +329,18 @@ async fn run(
             let _ = events.send(event);
         }
         stats.legs_open.store(core.leg_count() as u64, Ordering::Relaxed);
-        let deadline = tokio::time::Instant::from_std(core.poll_timeout());
+        if now >= next_publish {
+            next_publish = now + PUBLISH_INTERVAL;
+            publish(&core, &stats, &mut capacity);
+        }
+        stats.busy_ns.inc_by(woke.elapsed().as_nanos() as u64);
+        let deadline = tokio::time::Instant::from_std(core.poll_timeout().min(next_publish));
         tokio::select! {
             biased;
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 let now = Instant::now();
+                woke = now;
                 match command {
                     Command::CreateLeg { offer, max_slots, reply } => {
                         let _ = reply.send(core.create_leg(now, &offer, max_slots));
@@ -337,6 +363,7 @@ async fn run(
                 }
             }
             ready = socket.readable() => {
+                woke = Instant::now();
                 if let Err(e) = ready {
                     tracing::debug!(error = %e, "media socket not readable");
                     continue;
@@ -368,12 +395,18 @@ async fn run(
                         }
                     }
                     send_all(&mut core, &socket, &mut send_batch).await;
+                    stats.batch_seconds.observe(now.elapsed().as_secs_f64());
                     if n < BATCH {
                         break;
                     }
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => core.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(deadline) => {
+                woke = Instant::now();
+                if core.poll_timeout() <= woke {
+                    core.handle_timeout(woke);
+                }
+            }
         }
     }
     tracing::info!("media relay stopped");

@@ -74,6 +74,8 @@ pub(crate) struct Leg {
     /// Where the fast path sends: the participant's address on the selected pair (the last
     /// address authenticated media came from, or the stack last sent DTLS/SRTCP to).
     pub(crate) peer: Option<SocketAddr>,
+    /// Receiver statistics of the audio the participant sends (loss, jitter, MOS estimate).
+    pub(crate) quality: crate::quality::QualityMeter,
 }
 
 impl Leg {
@@ -217,6 +219,7 @@ pub(crate) fn answer_offer(
             tap,
             fast: FastPath::Pending,
             peer: None,
+            quality: Default::default(),
         },
         answer,
     })

@@ -32,6 +32,7 @@ pub mod hold;
 mod leg;
 pub mod metrics;
 pub mod ogg;
+pub mod quality;
 pub mod recording;
 pub mod rewrite;
 pub mod routing;
@@ -43,6 +44,7 @@ pub use crate::core::{RelayCore, RelayTimeouts};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
 pub use hold::HoldTune;
 pub use metrics::RelayStats;
+pub use quality::LegQuality;
 pub use recording::{RecordedPacket, Recording};
 pub use routing::{LegId, RoutingTable, SlotFeed, SlotRef};
 

@@ -18,6 +18,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest WebSocket message (and frame) the server accepts, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// Longest chat message text, in characters ([`ClientMessage::SendChat`]); longer is refused.
+pub const MAX_CHAT_TEXT_CHARS: usize = 2000;
+
 /// Who is on the other end of a connection. Decided by the server from the session, never by
 /// the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -456,6 +459,55 @@ pub enum ClientMessage {
         /// The call the request is for.
         call_id: String,
     },
+    /// Citizen only: start a live text chat with an agent of `service` (issue 16). Planned:
+    /// the server does not serve chats yet and refuses it.
+    StartChat {
+        /// A service id from the catalogue; none means the general consultation queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// Citizen or agent: send a text in a chat of one's own. Acknowledged with
+    /// [`ServerMessage::ChatSent`] only after it is committed; a retry with the same
+    /// `client_id` is stored once. Planned (issue 16).
+    SendChat {
+        /// The chat.
+        chat_id: String,
+        /// The sender's own id for this text (a UUID).
+        client_id: String,
+        /// The text, at most [`MAX_CHAT_TEXT_CHARS`] characters; shown as text, never markup.
+        text: String,
+    },
+    /// Citizen or agent: typing started or stopped (not stored). Planned (issue 16).
+    ChatTyping {
+        /// The chat.
+        chat_id: String,
+        /// Whether typing now.
+        typing: bool,
+    },
+    /// Citizen or agent: the other side's texts up to these seqs reached this client / were
+    /// read. Marks only move forward. Planned (issue 16).
+    ChatRead {
+        /// The chat.
+        chat_id: String,
+        /// Highest seq delivered to this client.
+        delivered_seq: u64,
+        /// Highest seq read.
+        read_seq: u64,
+    },
+    /// Citizen or agent: end the chat. Planned (issue 16).
+    EndChat {
+        /// The chat.
+        chat_id: String,
+    },
+    /// Citizen only: after a reload, take the chat back with every text after `after_seq`.
+    /// Planned (issue 16).
+    RejoinChat {
+        /// The chat.
+        chat_id: String,
+        /// The last seq this client has (0: none).
+        #[serde(default)]
+        after_seq: u64,
+    },
 }
 
 impl ClientMessage {
@@ -485,6 +537,12 @@ impl ClientMessage {
             ClientMessage::SetMode { .. } => "set_mode",
             ClientMessage::LeaveCall { .. } => "leave_call",
             ClientMessage::AcceptHelp { .. } => "accept_help",
+            ClientMessage::StartChat { .. } => "start_chat",
+            ClientMessage::SendChat { .. } => "send_chat",
+            ClientMessage::ChatTyping { .. } => "chat_typing",
+            ClientMessage::ChatRead { .. } => "chat_read",
+            ClientMessage::EndChat { .. } => "end_chat",
+            ClientMessage::RejoinChat { .. } => "rejoin_chat",
         }
     }
 
@@ -497,7 +555,11 @@ impl ClientMessage {
     pub fn allowed_for(&self, role: Role) -> bool {
         match self {
             ClientMessage::Ping => true,
-            ClientMessage::HangUp { .. } => matches!(role, Role::Citizen | Role::Agent),
+            ClientMessage::HangUp { .. }
+            | ClientMessage::SendChat { .. }
+            | ClientMessage::ChatTyping { .. }
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::EndChat { .. } => matches!(role, Role::Citizen | Role::Agent),
             ClientMessage::Resume { .. }
             | ClientMessage::Call { .. }
             | ClientMessage::RejoinCall { .. }
@@ -506,7 +568,9 @@ impl ClientMessage {
             | ClientMessage::FinishVoiceMessage { .. }
             | ClientMessage::CancelVoiceMessage
             | ClientMessage::Ask { .. }
-            | ClientMessage::Rate { .. } => role == Role::Citizen,
+            | ClientMessage::Rate { .. }
+            | ClientMessage::StartChat { .. }
+            | ClientMessage::RejoinChat { .. } => role == Role::Citizen,
             ClientMessage::MediaConnect { .. } => role != Role::Citizen,
             ClientMessage::SetState { .. }
             | ClientMessage::Accept { .. }
@@ -786,6 +850,88 @@ pub enum ServerMessage {
     },
     /// Staff only: the live state of the hall, pushed on change and every few seconds.
     Wallboard(Wallboard),
+    /// Reply to [`ClientMessage::StartChat`]: the chat is recorded and waits in the queue
+    /// (positions follow as [`ServerMessage::ChatPosition`]). Planned (issue 16).
+    ChatQueued {
+        /// The new chat.
+        chat_id: String,
+    },
+    /// The chat's place in its queue changed (1 = next). Calls and chats of a service wait in
+    /// one queue, so the position counts both. Planned (issue 16).
+    ChatPosition {
+        /// The chat.
+        chat_id: String,
+        /// 1-based position.
+        position: u32,
+        /// Estimated wait, as for calls; absent when nobody staffs the queue.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_wait_ms: Option<u64>,
+    },
+    /// Agent only: a chat rings at this agent; answer with `accept` / `reject` and the chat id
+    /// as `call_id`. Planned (issue 16).
+    ChatOffered {
+        /// The chat.
+        chat_id: String,
+        /// The service the citizen chose.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// How long the citizen has waited.
+        waited_ms: u64,
+        /// How long it rings before it goes to another agent.
+        ring_timeout_ms: u64,
+    },
+    /// To both sides: the agent accepted; texts may flow. Planned (issue 16).
+    ChatConnected {
+        /// The chat.
+        chat_id: String,
+        /// The other party's name as shown to this side.
+        peer_name: String,
+    },
+    /// A committed text of the chat, to the side that did not write it (and to a rejoining
+    /// client). Planned (issue 16).
+    ChatMessage(ChatLine),
+    /// To the sender: the text with this `client_id` is committed as `seq`. Planned (issue 16).
+    ChatSent {
+        /// The chat.
+        chat_id: String,
+        /// The sender's id for the text.
+        client_id: String,
+        /// Its number in the chat.
+        seq: u64,
+        /// When the server received it (Unix epoch ms).
+        sent_at_ms: u64,
+    },
+    /// The other side is typing, or stopped. Planned (issue 16).
+    ChatTyping {
+        /// The chat.
+        chat_id: String,
+        /// Whether typing now.
+        typing: bool,
+    },
+    /// The other side's delivered/read marks moved. Planned (issue 16).
+    ChatMarks {
+        /// The chat.
+        chat_id: String,
+        /// Highest of this side's seqs delivered to the other side.
+        delivered_seq: u64,
+        /// Highest read.
+        read_seq: u64,
+    },
+    /// Reply to [`ClientMessage::RejoinChat`]: the chat is back on this connection, with the
+    /// texts after the seq asked for. Planned (issue 16).
+    ChatRejoined {
+        /// The chat.
+        chat_id: String,
+        /// The texts after `after_seq`, oldest first.
+        messages: Vec<ChatLine>,
+    },
+    /// The chat is over for this side. Planned (issue 16).
+    ChatEnded {
+        /// The chat.
+        chat_id: String,
+        /// Why it ended.
+        reason: EndReason,
+    },
     /// A request failed; nothing changed.
     Error {
         /// Stable code.
@@ -810,6 +956,21 @@ pub struct KnowledgeHit {
     /// The service it is about, if any (a catalogue id): "talk to an agent" calls that service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+}
+
+/// One committed text of a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatLine {
+    /// The chat.
+    pub chat_id: String,
+    /// 1, 2, … within the chat, in commit order.
+    pub seq: u64,
+    /// Who wrote it: [`Role::Citizen`] or [`Role::Agent`].
+    pub from: Role,
+    /// The text (show it as text, never as markup).
+    pub text: String,
+    /// When the server received it (Unix epoch ms).
+    pub sent_at_ms: u64,
 }
 
 /// One line of a citizen's conversation with the self-service assistant.
@@ -914,8 +1075,14 @@ pub struct QueueRow {
     /// Share of today's answered + abandoned calls that were answered within
     /// `service_level_seconds`, in percent; `None` before the first such call.
     pub service_level_pct: Option<f32>,
-    /// The service-level threshold.
+    /// The service-level threshold: the queue's own, or the server's default
+    /// (`--service-level-seconds`); for `all`, the default (each call is counted against its
+    /// own queue's threshold).
     pub service_level_seconds: u32,
+    /// The service-level target in percent: the queue's own, or the server's default
+    /// (`--service-level-target-pct`).
+    #[serde(default)]
+    pub service_level_target_pct: u32,
 }
 
 /// An agent on the wallboard.
@@ -937,8 +1104,20 @@ pub struct AgentRow {
     pub skills: Vec<String>,
 }
 
+/// How one side's audio reaches the relay: an E-model estimate from the loss and jitter the
+/// relay measures on the side's incoming stream.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AudioQuality {
+    /// Mean opinion score estimate, 1.0 (bad) … 4.5 (excellent); below 3.1 is poor.
+    pub mos: f32,
+    /// Packets lost, percent.
+    pub loss_pct: f32,
+    /// Interarrival jitter, milliseconds.
+    pub jitter_ms: f32,
+}
+
 /// A call on the wallboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRow {
     /// The call.
     pub call_id: String,
@@ -964,6 +1143,13 @@ pub struct CallRow {
     /// (`citizen`, `agent`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reconnecting: Vec<Role>,
+    /// The citizen's audio quality so far (filled in by the server from its relay's figures;
+    /// `None` before audio or without a leg).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen_quality: Option<AudioQuality>,
+    /// The agent's audio quality so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_quality: Option<AudioQuality>,
 }
 
 /// The phase of a call on the wallboard.
@@ -1140,6 +1326,31 @@ mod tests {
         assert_eq!(e.request_type.as_deref(), Some("ask"));
         let e = decode_client_message(&format!("{{\"type\":\"{long}")).unwrap_err();
         assert!(e.message.chars().count() <= MAX_DECODE_ERROR_CHARS + 1);
+    }
+
+    #[test]
+    fn chat_messages_are_allowed_to_their_roles_only() {
+        let start = ClientMessage::StartChat { service: None };
+        assert!(start.allowed_for(Role::Citizen) && !start.allowed_for(Role::Agent));
+        let send = ClientMessage::SendChat {
+            chat_id: "h".into(),
+            client_id: "id".into(),
+            text: "hi".into(),
+        };
+        assert!(send.allowed_for(Role::Citizen) && send.allowed_for(Role::Agent));
+        assert!(!send.allowed_for(Role::Staff), "staff whisper to the agent another way");
+        let line = ServerMessage::ChatMessage(ChatLine {
+            chat_id: "h".into(),
+            seq: 1,
+            from: Role::Citizen,
+            text: "<b>hi</b>".into(),
+            sent_at_ms: 1,
+        });
+        let json = serde_json::to_string(&line).unwrap();
+        assert!(
+            json.starts_with(r#"{"type":"chat_message","chat_id":"h","seq":1,"from":"citizen""#)
+        );
+        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), line);
     }
 
     #[test]

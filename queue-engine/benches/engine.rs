@@ -6,6 +6,10 @@
 //!
 //! Timeouts are one hour so that no timer fires unless the benchmark asks for it; the "timer"
 //! event jumps to the earliest deadline (the oldest ring, or after-call work) and fires it.
+//!
+//! `VOICEDESK_BENCH_CHAT_PCT=50` makes that share of the arrivals chats (issue 16; agents keep
+//! the default routing profile: up to 3 chats, calls only without chats); the default, 0, is
+//! the voice-only hall.
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
@@ -60,6 +64,8 @@ struct Bench {
     connected: Vec<(AgentId, CallId)>,
     acw: Vec<AgentId>,
     commands: usize,
+    /// Percentage of arrivals that are chats.
+    chat_pct: usize,
 }
 
 impl Bench {
@@ -93,6 +99,9 @@ impl Bench {
         self.calls.push(call.clone());
         let skill = SkillId(format!("skill-{}", self.rng.below(SKILLS)));
         let priority = u8::from(self.rng.below(10) == 0);
+        if self.chat_pct > 0 && self.rng.below(100) < self.chat_pct {
+            return Input::ChatArrived { chat: call, skill, priority, service: None };
+        }
         Input::CallArrived { call, skill, priority, service: None }
     }
 
@@ -120,9 +129,10 @@ impl Bench {
             })
             .map(|(agent, call)| Input::Accept { agent, call }),
             Kind::HangUp => Self::pick(&mut self.rng, &mut self.connected, |(a, c)| {
-                engine
-                    .agent(a)
-                    .is_some_and(|v| v.call == Some(c) && v.activity == AgentActivity::OnCall)
+                engine.agent(a).is_some_and(|v| {
+                    (v.call == Some(c) && v.activity == AgentActivity::OnCall)
+                        || v.chats.contains(c)
+                })
             })
             .map(|(agent, call)| Input::HangUp { call, by: Party::Agent(agent) }),
             Kind::AcwEnd => Self::pick(&mut self.rng, &mut self.acw, |a| {
@@ -162,6 +172,11 @@ fn main() {
         connected: Vec::new(),
         acw: Vec::new(),
         commands: 0,
+        chat_pct: std::env::var("VOICEDESK_BENCH_CHAT_PCT")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(100),
     };
 
     // ----- setup: queues, agents (all available), 10,000 arrivals, 1 ms apart -----------------
@@ -239,7 +254,10 @@ fn main() {
         all.push(elapsed);
     }
 
-    println!("queue-engine benchmark: {SKILLS} skills, {AGENTS} agents with 1-4 skills each");
+    println!(
+        "queue-engine benchmark: {SKILLS} skills, {AGENTS} agents with 1-4 skills each, {}% chats",
+        b.chat_pct
+    );
     println!(
         "setup: {:.1} ms total ({:.1} ms for queues + {AGENTS} logins, {:.1} ms for {} arrivals, \
          {:.2} µs/arrival); {waiting_at_start} calls queued and {} ringing afterwards; \
@@ -267,9 +285,10 @@ fn main() {
     println!("| **all** | {n} | {mean:.1} | {p50:.1} | {p99:.1} | {max:.1} | |");
     println!();
     println!(
-        "after: {} queued, {} ringing, {} connected",
+        "after: {} queued, {} ringing, {} connected (of which {} chats)",
         b.engine.queue_len(),
         b.engine.ringing_count(),
-        b.engine.connected_count()
+        b.engine.connected_count(),
+        b.engine.connected_chats()
     );
 }

@@ -34,8 +34,8 @@ pub use self::views::{AgentView, CallPhase, CallView, QueueView};
 use crate::calendar::Calendar;
 use crate::timer::{Timer, TimerTable};
 use crate::{
-    AgentId, CallId, ClockAnchor, Command, EngineConfig, EngineError, Input, Party, QueueSettings,
-    SKILL_LEVELS, SkillId, TurnAway,
+    AgentId, CallId, Channel, ClockAnchor, Command, EngineConfig, EngineError, Input,
+    MAX_CHAT_CAPACITY, Party, QueueSettings, RoutingProfile, SKILL_LEVELS, SkillId, TurnAway,
 };
 
 /// Reason set by the engine on an agent who let [`EngineConfig::max_missed_offers`] offers in
@@ -49,6 +49,10 @@ type QueueKey = (Reverse<u8>, Instant, u64);
 /// An agent's place in a skill's rotation: level (higher first), then idle since (earlier
 /// first), then id.
 type AgentKey = (Reverse<u8>, Instant, AgentId);
+
+/// An agent's place in a skill's chat rotation: fewest chats held first (spread the load),
+/// then level, idle since, id.
+type ChatAgentKey = (u32, Reverse<u8>, Instant, AgentId);
 
 /// The queueing engine (ACD). See the crate documentation for the contract.
 ///
@@ -87,12 +91,17 @@ struct Queue {
     /// was last announced to it. A ringing call keeps its entry (and its position): if the
     /// offer fails it is back at its place without being re-inserted.
     waiting: BTreeMap<QueueKey, Slot>,
-    /// The waiting calls that may be offered now: queued, not ringing, not parked.
+    /// The waiting voice calls that may be offered now: queued, not ringing, not parked.
     ready: BTreeMap<QueueKey, CallId>,
+    /// The same for chats. Kept apart so that a chat nobody can take now does not hold up
+    /// the calls behind it, and the other way round.
+    ready_chats: BTreeMap<QueueKey, CallId>,
     /// How many waiting calls are parked.
     parked: u32,
-    /// The available agents with this skill, best first.
+    /// The agents with this skill who may be offered a voice call now, best first.
     available: BTreeSet<AgentKey>,
+    /// The agents with this skill who may be offered a chat now, best first.
+    chat_available: BTreeSet<ChatAgentKey>,
     /// Logged-in agents with this skill, in any state.
     logged_in: u32,
     /// Logged-in agents with this skill who are not away.
@@ -102,7 +111,7 @@ struct Queue {
 }
 
 impl Queue {
-    /// The calls that still wait for an agent: queued or parked, not ringing. This is what
+    /// The calls and chats that still wait for an agent: queued or parked, not ringing. This is what
     /// `max_waiting` limits. A ringing call has its agent (it keeps its place and position
     /// only so that a failed offer puts it back where it was); counting it would turn calls
     /// away from a queue whose agents are all free but still ringing — a burst of calls
@@ -110,7 +119,12 @@ impl Queue {
     /// that makes them more than `max_waiting`: it was admitted, and admission is only
     /// checked at arrival (as when the limit is lowered, nobody is evicted).
     fn waiting_for_an_agent(&self) -> usize {
-        self.ready.len() + self.parked as usize
+        self.ready.len() + self.ready_chats.len() + self.parked as usize
+    }
+
+    /// The ready calls (`chat == false`) or chats.
+    fn ready_mut(&mut self, chat: bool) -> &mut BTreeMap<QueueKey, CallId> {
+        if chat { &mut self.ready_chats } else { &mut self.ready }
     }
 }
 
@@ -136,6 +150,8 @@ struct Dirty {
 /// One live call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Call {
+    /// Voice or chat; fixed at arrival.
+    channel: Channel,
     /// Arrival counter, kept for the call's whole life (transfers included).
     seq: u64,
     /// The citizen's chosen service, passed on with every offer.
@@ -161,9 +177,14 @@ impl Call {
     fn key(&self) -> QueueKey {
         (Reverse(self.priority), self.queued_at, self.seq)
     }
+
+    fn is_chat(&self) -> bool {
+        self.channel == Channel::Chat
+    }
 }
 
-/// Where a call is. The agent named here has the mirror state in [`AgentState`].
+/// Where a call is. The agent named here has the mirror state in [`AgentState`] (a connected
+/// chat: the agent's [`Agent::chats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
     /// Waiting for an available agent.
@@ -198,6 +219,34 @@ struct Agent {
     skills: BTreeMap<SkillId, u8>,
     /// Ring timeouts in a row.
     misses: u32,
+    /// How many chats, and whether calls beside them.
+    profile: RoutingProfile,
+    /// The chats connected to the agent. They do not change [`Agent::state`]: an agent with
+    /// chats is available (for more, up to the capacity), away, ringing or even on a call.
+    chats: BTreeSet<CallId>,
+}
+
+impl Agent {
+    /// May be offered a voice call: available, and no chat (or, per the profile, fewer than
+    /// the capacity).
+    fn takes_voice(&self) -> bool {
+        self.state == AgentState::Available
+            && (self.chats.is_empty()
+                || (self.profile.calls_with_chats && self.chats.len() < self.chat_capacity()))
+    }
+
+    /// May be offered a chat: available and below the chat capacity.
+    fn takes_chat(&self) -> bool {
+        self.state == AgentState::Available && self.chats.len() < self.chat_capacity()
+    }
+
+    fn chat_capacity(&self) -> usize {
+        usize::from(self.profile.chat_capacity)
+    }
+
+    fn load(&self) -> u32 {
+        u32::try_from(self.chats.len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// What an agent is doing. The call named here has the mirror phase in [`Phase`].
@@ -396,13 +445,20 @@ impl Engine {
     pub fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), EngineError> {
         match input {
             Input::CallArrived { call, skill, priority, service } => {
-                self.call_arrived(now, call, skill, priority, service)?;
+                self.call_arrived(now, call, skill, priority, service, Channel::Voice)?;
+            }
+            Input::ChatArrived { chat, skill, priority, service } => {
+                self.call_arrived(now, chat, skill, priority, service, Channel::Chat)?;
+            }
+            Input::SetRoutingProfile { agent, profile } => {
+                self.set_routing_profile(&agent, profile)?;
             }
             Input::CallAbandoned { call } => self.citizen_left(now, &call)?,
             Input::CitizenDisconnected { call } => self.citizen_disconnected(now, &call)?,
             Input::CitizenReconnected { call } => self.citizen_reconnected(now, &call)?,
             Input::ConfigureQueue { skill, settings } => self.configure_queue(now, skill, settings),
             Input::SetCalendar { calendar } => self.calendar = calendar,
+            Input::SetAwayReasons { reasons } => self.config.away_reasons = reasons,
             Input::AgentLoggedIn { agent, skills } => self.agent_logged_in(now, agent, skills)?,
             Input::SetAgentSkills { agent, skills } => self.set_agent_skills(&agent, skills)?,
             Input::AgentLoggedOut { agent } => self.agent_logged_out(now, &agent)?,
@@ -460,6 +516,7 @@ impl Engine {
         skill: SkillId,
         priority: u8,
         service: Option<String>,
+        channel: Channel,
     ) -> Result<(), EngineError> {
         if self.calls.contains_key(&call) {
             return Err(EngineError::DuplicateCall(call));
@@ -477,6 +534,7 @@ impl Engine {
         self.calls.insert(
             call.clone(),
             Call {
+                channel,
                 seq,
                 service,
                 skill,
@@ -551,8 +609,10 @@ impl Engine {
                 settings,
                 waiting: BTreeMap::new(),
                 ready: BTreeMap::new(),
+                ready_chats: BTreeMap::new(),
                 parked: 0,
                 available: BTreeSet::new(),
+                chat_available: BTreeSet::new(),
                 logged_in: 0,
                 staffed: 0,
                 handle_time_ms: millis(self.config.default_handle_time),
@@ -563,8 +623,16 @@ impl Engine {
                     if !a.state.is_away() {
                         q.staffed += 1;
                     }
-                    if a.state == AgentState::Available {
+                    if a.takes_voice() {
                         q.available.insert((Reverse(level), a.idle_since, id.clone()));
+                    }
+                    if a.takes_chat() {
+                        q.chat_available.insert((
+                            a.load(),
+                            Reverse(level),
+                            a.idle_since,
+                            id.clone(),
+                        ));
                     }
                 }
             }
@@ -600,6 +668,8 @@ impl Engine {
                 idle_since: now,
                 skills,
                 misses: 0,
+                profile: self.config.routing_profile,
+                chats: BTreeSet::new(),
             },
         );
         self.attach(&agent, true);
@@ -622,6 +692,29 @@ impl Engine {
         Ok(())
     }
 
+    fn set_routing_profile(
+        &mut self,
+        agent: &AgentId,
+        profile: RoutingProfile,
+    ) -> Result<(), EngineError> {
+        let a = self.agents.get(agent).ok_or_else(|| EngineError::UnknownAgent(agent.clone()))?;
+        if let AgentState::Ringing(call) = &a.state {
+            // The offer was made under the old profile; it must be answered first.
+            return Err(EngineError::AgentBusy {
+                agent: agent.clone(),
+                call: call.clone(),
+                activity: AgentActivity::Ringing,
+            });
+        }
+        if profile.chat_capacity > MAX_CHAT_CAPACITY {
+            return Err(EngineError::InvalidChatCapacity(profile.chat_capacity));
+        }
+        self.detach(agent, false);
+        self.agents.get_mut(agent).expect("checked").profile = profile;
+        self.attach(agent, false);
+        Ok(())
+    }
+
     fn agent_logged_out(&mut self, now: Instant, agent: &AgentId) -> Result<(), EngineError> {
         if !self.agents.contains_key(agent) {
             return Err(EngineError::UnknownAgent(agent.clone()));
@@ -635,6 +728,9 @@ impl Engine {
             AgentState::Ringing(call) => self.set_phase(now, &call, Phase::Queued),
             AgentState::OnCall(call) => self.end_call(now, &call, EndReason::AgentDisconnected),
             _ => {}
+        }
+        for chat in &removed.chats {
+            self.end_call(now, chat, EndReason::AgentDisconnected);
         }
         Ok(())
     }
@@ -678,7 +774,14 @@ impl Engine {
         self.set_phase(now, call, Phase::Connected(agent.clone()));
         self.agents.get_mut(agent).expect("checked").misses = 0;
         self.commands.push_back(Command::Connect { call: call.clone(), agent: agent.clone() });
-        self.set_agent_state(now, agent, AgentState::OnCall(call.clone()), false);
+        if self.calls[call].is_chat() {
+            // Ringing, the agent is in no index, so the chat count may change before the state.
+            // Taking a chat is work: the idle time restarts.
+            self.agents.get_mut(agent).expect("checked").chats.insert(call.clone());
+            self.set_agent_state(now, agent, AgentState::Available, true);
+        } else {
+            self.set_agent_state(now, agent, AgentState::OnCall(call.clone()), false);
+        }
         Ok(())
     }
 
@@ -739,10 +842,13 @@ impl Engine {
         let c = self.calls.get_mut(call).expect("checked");
         let from_skill = std::mem::replace(&mut c.skill, to_skill.clone());
         let talked = now.saturating_duration_since(c.phase_since);
+        let chat = c.is_chat();
         c.priority = priority.unwrap_or(c.priority);
         c.tried.clear();
         c.tried.insert(agent.clone());
-        self.record_handle_time(&from_skill, talked);
+        if !chat {
+            self.record_handle_time(&from_skill, talked);
+        }
         self.commands.push_back(Command::Transferred {
             call: call.clone(),
             agent: agent.clone(),
@@ -750,7 +856,11 @@ impl Engine {
         });
         self.set_phase(now, call, Phase::Queued);
         self.arm_max_wait(now, call);
-        self.free_agent(now, agent);
+        if chat {
+            self.release_chat(agent, call);
+        } else {
+            self.free_agent(now, agent);
+        }
         Ok(())
     }
 
@@ -830,27 +940,53 @@ impl Engine {
         self.assert_invariants();
     }
 
-    /// Offers ready calls of the dirty skills to their available agents, in global queue
-    /// order (priority, first queued, arrival) across those skills, until no dirty skill has
-    /// both a ready call and an available agent.
+    /// Offers ready calls and chats of the dirty skills to their available agents, in global
+    /// queue order (priority, first queued, arrival) across those skills and both channels,
+    /// until no dirty skill has a ready contact and an agent who may take it.
     fn dispatch(&mut self, now: Instant, skills: &[SkillId]) {
-        let head = |q: &Queue| -> Option<QueueKey> {
-            if q.available.is_empty() { None } else { q.ready.keys().next().copied() }
+        let head = |q: &Queue, channel: Channel| -> Option<QueueKey> {
+            let (ready, free) = match channel {
+                Channel::Voice => (&q.ready, !q.available.is_empty()),
+                Channel::Chat => (&q.ready_chats, !q.chat_available.is_empty()),
+            };
+            if free { ready.keys().next().copied() } else { None }
         };
-        let mut heads: BTreeSet<(QueueKey, SkillId)> =
-            skills.iter().filter_map(|s| head(&self.queues[s]).map(|k| (k, s.clone()))).collect();
-        while let Some((key, skill)) = heads.pop_first() {
-            let q = &self.queues[&skill];
-            if q.available.is_empty() {
-                continue; // an offer in another skill took its last available agent
+        let mut heads: BTreeSet<(QueueKey, SkillId, Channel)> = BTreeSet::new();
+        for s in skills {
+            for channel in [Channel::Voice, Channel::Chat] {
+                if let Some(k) = head(&self.queues[s], channel) {
+                    heads.insert((k, s.clone(), channel));
+                }
             }
-            let call = q.ready[&key].clone();
-            let tried = &self.calls[&call].tried;
-            let chosen = q.available.iter().find(|(_, _, id)| !tried.contains(id));
-            let agent = chosen.or_else(|| q.available.first()).expect("non-empty").2.clone();
+        }
+        while let Some((key, skill, channel)) = heads.pop_first() {
+            let q = &self.queues[&skill];
+            let (call, agent) = match channel {
+                Channel::Voice => {
+                    if q.available.is_empty() {
+                        continue; // an offer elsewhere took its last available agent
+                    }
+                    let call = q.ready[&key].clone();
+                    let tried = &self.calls[&call].tried;
+                    let chosen = q.available.iter().find(|(_, _, id)| !tried.contains(id));
+                    (call, chosen.or_else(|| q.available.first()).expect("non-empty").2.clone())
+                }
+                Channel::Chat => {
+                    if q.chat_available.is_empty() {
+                        continue;
+                    }
+                    let call = q.ready_chats[&key].clone();
+                    let tried = &self.calls[&call].tried;
+                    let chosen = q.chat_available.iter().find(|(.., id)| !tried.contains(id));
+                    let chosen = chosen.or_else(|| q.chat_available.first()).expect("non-empty");
+                    (call, chosen.3.clone())
+                }
+            };
             self.offer(now, &call, &agent);
-            if let Some(next) = head(&self.queues[&skill]) {
-                heads.insert((next, skill));
+            // The offer took the agent out of both channels' indexes; the other channel's
+            // head is already in the set (or has no agent left).
+            if let Some(next) = head(&self.queues[&skill], channel) {
+                heads.insert((next, skill, channel));
             }
         }
     }
@@ -913,7 +1049,7 @@ impl Engine {
         let c = self.calls.get_mut(call).expect("set_phase of a live call");
         let old = std::mem::replace(&mut c.phase, phase.clone());
         c.phase_since = now;
-        let (key, skill) = (c.key(), c.skill.clone());
+        let (key, skill, chat) = (c.key(), c.skill.clone(), c.is_chat());
         match old {
             Phase::Ringing(_) => self.timers.stop(&Timer::Ring(call.clone())),
             Phase::Parked => self.timers.stop(&Timer::Grace(call.clone())),
@@ -922,7 +1058,7 @@ impl Engine {
         let q = self.queues.get_mut(&skill).expect("calls wait in configured queues");
         match old {
             Phase::Queued => {
-                q.ready.remove(&key);
+                q.ready_mut(chat).remove(&key);
             }
             Phase::Parked => q.parked -= 1,
             Phase::Ringing(_) => {}
@@ -937,7 +1073,7 @@ impl Engine {
         let q = self.queues.get_mut(&skill).expect("calls wait in configured queues");
         match phase {
             Phase::Queued => {
-                q.ready.insert(key, call.clone());
+                q.ready_mut(chat).insert(key, call.clone());
             }
             Phase::Parked => q.parked += 1,
             Phase::Ringing(_) => {}
@@ -951,10 +1087,10 @@ impl Engine {
     /// Puts a new call (phase queued) into its queue.
     fn enter_queue(&mut self, call: &CallId) {
         let c = &self.calls[call];
-        let (key, skill) = (c.key(), c.skill.clone());
+        let (key, skill, chat) = (c.key(), c.skill.clone(), c.is_chat());
         let q = self.queues.get_mut(&skill).expect("calls wait in configured queues");
         q.waiting.insert(key, Slot { call: call.clone(), position: 0, estimate: None });
-        q.ready.insert(key, call.clone());
+        q.ready_mut(chat).insert(key, call.clone());
         mark(&mut self.dirty, &self.queues, &skill, Some(key), false);
     }
 
@@ -963,7 +1099,7 @@ impl Engine {
     /// skipped.
     fn end_call(&mut self, now: Instant, call: &CallId, reason: EndReason) {
         let c = &self.calls[call];
-        let (key, skill) = (c.key(), c.skill.clone());
+        let (key, skill, chat) = (c.key(), c.skill.clone(), c.is_chat());
         let phase = c.phase.clone();
         let talked = now.saturating_duration_since(c.phase_since);
         if phase.is_waiting() {
@@ -971,7 +1107,7 @@ impl Engine {
             q.waiting.remove(&key);
             match phase {
                 Phase::Queued => {
-                    q.ready.remove(&key);
+                    q.ready_mut(chat).remove(&key);
                 }
                 Phase::Parked => q.parked -= 1,
                 _ => {}
@@ -1004,11 +1140,28 @@ impl Engine {
             reason,
         });
         if let Some(agent) = connected_agent {
-            self.record_handle_time(&skill, talked);
-            if self.agents.contains_key(&agent) {
-                self.free_agent(now, &agent);
+            if chat {
+                // Chats are long and held side by side: they do not feed the handle time.
+                self.release_chat(&agent, call);
+            } else {
+                self.record_handle_time(&skill, talked);
+                if self.agents.contains_key(&agent) {
+                    self.free_agent(now, &agent);
+                }
             }
         }
+    }
+
+    /// A chat left its agent (ended or transferred): one chat slot frees at once, no
+    /// after-call work and no state change. An agent already removed by their logout is
+    /// skipped.
+    fn release_chat(&mut self, agent: &AgentId, chat: &CallId) {
+        if !self.agents.contains_key(agent) {
+            return;
+        }
+        self.detach(agent, false);
+        self.agents.get_mut(agent).expect("checked").chats.remove(chat);
+        self.attach(agent, false);
     }
 
     /// Folds one handle time into the skill's average (alpha 0.2).
@@ -1079,8 +1232,11 @@ impl Engine {
             if !a.state.is_away() {
                 q.staffed -= 1;
             }
-            if a.state == AgentState::Available {
+            if a.takes_voice() {
                 q.available.remove(&(Reverse(level), a.idle_since, agent.clone()));
+            }
+            if a.takes_chat() {
+                q.chat_available.remove(&(a.load(), Reverse(level), a.idle_since, agent.clone()));
             }
             if staffing_changed {
                 mark(&mut self.dirty, &self.queues, skill, None, true);
@@ -1098,11 +1254,13 @@ impl Engine {
             if !a.state.is_away() {
                 q.staffed += 1;
             }
-            let available = a.state == AgentState::Available;
-            if available {
+            if a.takes_voice() {
                 q.available.insert((Reverse(level), a.idle_since, agent.clone()));
             }
-            if available || staffing_changed {
+            if a.takes_chat() {
+                q.chat_available.insert((a.load(), Reverse(level), a.idle_since, agent.clone()));
+            }
+            if a.takes_voice() || a.takes_chat() || staffing_changed {
                 mark(&mut self.dirty, &self.queues, skill, None, staffing_changed);
             }
         }

@@ -65,6 +65,8 @@ pub enum EngineError {
         /// [`AgentActivity::Ringing`] or [`AgentActivity::OnCall`].
         activity: AgentActivity,
     },
+    /// A routing profile whose chat capacity is above [`crate::MAX_CHAT_CAPACITY`].
+    InvalidChatCapacity(u8),
     /// The target queue of a transfer does not admit calls now; the agent keeps the call.
     TransferRefused {
         /// The call.
@@ -91,6 +93,7 @@ impl EngineError {
             | EngineError::NotOfferedToYou { .. }
             | EngineError::NotYourCall { .. }
             | EngineError::AgentBusy { .. }
+            | EngineError::InvalidChatCapacity(_)
             | EngineError::TransferRefused { .. } => ErrorCode::InvalidState,
         }
     }
@@ -136,6 +139,11 @@ impl fmt::Display for EngineError {
                 ),
                 _ => write!(f, "agent {agent} is on call {call}; hang up before changing state"),
             },
+            EngineError::InvalidChatCapacity(capacity) => write!(
+                f,
+                "a chat capacity of {capacity} is more than the {} chats an agent may hold",
+                crate::MAX_CHAT_CAPACITY
+            ),
             EngineError::TransferRefused { call, reason } => {
                 write!(f, "call {call} cannot be transferred: {reason}")
             }

@@ -79,6 +79,16 @@
 //!   call is back at its place; while talking, the call ends as `AgentDisconnected`; in
 //!   after-call work, they are just removed. When the last logged-in agent with a skill leaves
 //!   (or loses the skill), the calls waiting in that queue end with `NoAgents`, as at arrival.
+//! - **Channels and capacity.** A contact is a voice call ([`Input::CallArrived`]) or a chat
+//!   ([`Input::ChatArrived`], [`Channel`]); both wait in their skill's queue in the one order
+//!   above and share the call ids and every rule of this list. An agent holds one voice call,
+//!   or up to [`RoutingProfile::chat_capacity`] chats (default 3) while staying available. A
+//!   chat is offered only to an available agent below capacity (never in a call, ringing,
+//!   away or in after-call work), the one holding the fewest chats first, then by level and
+//!   idle time; a call only to an available agent with no chat — or, with
+//!   [`RoutingProfile::calls_with_chats`], fewer chats than the capacity. Ready calls and
+//!   chats are indexed apart so neither channel holds up the other. Ending or transferring a
+//!   chat frees its slot at once (no after-call work, no [`Command::AgentState`]).
 //! - **Positions and estimates**: [`Command::Position`] carries the call's 1-based rank among
 //!   the calls waiting in its own queue (queued, ringing or parked) and an estimated wait
 //!   (`docs/wait-estimate.md`: position × (average handle time + after-call work) / staffed
@@ -153,6 +163,6 @@ pub use calendar::{Calendar, CivilDate, OPENING_SEARCH_DAYS, ParseError, Weekday
 pub use engine::{AgentView, CallPhase, CallView, Engine, MISSED_CALLS_REASON, QueueView};
 pub use error::EngineError;
 pub use types::{
-    AgentId, CallId, ClockAnchor, Command, EngineConfig, Input, Party, QueueSettings, SKILL_LEVELS,
-    SkillId, TurnAway,
+    AgentId, CallId, Channel, ClockAnchor, Command, EngineConfig, Input, MAX_CHAT_CAPACITY, Party,
+    QueueSettings, RoutingProfile, SKILL_LEVELS, SkillId, TurnAway,
 };

@@ -65,6 +65,50 @@ string_id!(SkillId);
 /// Lowest and highest skill level an agent may have (higher is better).
 pub const SKILL_LEVELS: std::ops::RangeInclusive<u8> = 1..=10;
 
+/// The most chats a [`RoutingProfile`] may let one agent hold at once.
+pub const MAX_CHAT_CAPACITY: u8 = 10;
+
+/// How a contact reaches the agent. Both channels wait in the same queue (one per skill), in
+/// one order; they differ in how many an agent holds at once (see [`RoutingProfile`]).
+#[derive(
+    serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A voice call ([`Input::CallArrived`]): an agent holds at most one, and nothing else
+    /// is offered to them during it.
+    Voice,
+    /// A text chat ([`Input::ChatArrived`]): an agent holds up to
+    /// [`RoutingProfile::chat_capacity`] at once.
+    Chat,
+}
+
+/// How many contacts of which channels one agent takes at once (Amazon Connect's routing
+/// profile, Genesys' utilisation). Set per agent with [`Input::SetRoutingProfile`]; an agent
+/// logs in with [`EngineConfig::routing_profile`].
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoutingProfile {
+    /// At most this many chats connected at once (0 to [`MAX_CHAT_CAPACITY`]; 0: no chats).
+    /// Default 3.
+    pub chat_capacity: u8,
+    /// Whether a voice call may be offered to an agent who holds chats (below their
+    /// capacity). `false` (the default): a call is offered only to an agent holding no chat,
+    /// so a voice call always has the agent's whole attention. Either way a call is never
+    /// offered to an agent at chat capacity, and a chat never to an agent in a call.
+    pub calls_with_chats: bool,
+}
+
+impl RoutingProfile {
+    /// The default chat capacity.
+    pub const DEFAULT_CHAT_CAPACITY: u8 = 3;
+}
+
+impl Default for RoutingProfile {
+    fn default() -> Self {
+        Self { chat_capacity: Self::DEFAULT_CHAT_CAPACITY, calls_with_chats: false }
+    }
+}
+
 /// Who ends a call with [`Input::HangUp`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Party {
@@ -168,6 +212,9 @@ pub struct EngineConfig {
     /// The handle time assumed for a queue before any call of it has ended; seeds the wait
     /// estimate. Default 180 s.
     pub default_handle_time: Duration,
+    /// The routing profile every agent logs in with (chat capacity 3, calls only without
+    /// chats); [`Input::SetRoutingProfile`] changes one agent's.
+    pub routing_profile: RoutingProfile,
 }
 
 impl EngineConfig {
@@ -228,6 +275,13 @@ impl EngineConfig {
         self.default_handle_time = default_handle_time;
         self
     }
+
+    /// This configuration with another routing profile for agents logging in.
+    #[must_use]
+    pub fn with_routing_profile(mut self, routing_profile: RoutingProfile) -> Self {
+        self.routing_profile = routing_profile;
+        self
+    }
 }
 
 impl Default for EngineConfig {
@@ -239,6 +293,7 @@ impl Default for EngineConfig {
             reconnect_grace: Self::DEFAULT_RECONNECT_GRACE,
             away_reasons: Self::DEFAULT_AWAY_REASONS.iter().map(|r| (*r).to_owned()).collect(),
             default_handle_time: Self::DEFAULT_HANDLE_TIME,
+            routing_profile: RoutingProfile::default(),
         }
     }
 }
@@ -302,6 +357,32 @@ pub enum Input {
         /// The service the citizen chose in the hall; carried into [`Command::Offer`].
         service: Option<String>,
     },
+    /// A citizen's chat wants an agent with `skill`: like [`Input::CallArrived`] (the same
+    /// queue, order, admission, positions, parking and maximum wait; the id shares the calls'
+    /// id space), but offered only to an agent below their chat capacity and in no voice call
+    /// ([`RoutingProfile`]). Every other input naming a call works on a chat the same way;
+    /// ending a chat frees one of the agent's chat slots at once (no after-call work: a chat
+    /// is wrapped up beside the others).
+    ChatArrived {
+        /// A new id, not currently in the engine (calls and chats share the id space).
+        chat: CallId,
+        /// The queue; must be configured ([`crate::EngineError::UnknownQueue`]).
+        skill: SkillId,
+        /// Higher is served first.
+        priority: u8,
+        /// The service the citizen chose in the hall; carried into [`Command::Offer`].
+        service: Option<String>,
+    },
+    /// Replaces a logged-in agent's routing profile, effective at once. Refused while a call
+    /// or chat rings at the agent ([`crate::EngineError::AgentBusy`]). Lowering the chat
+    /// capacity below the chats the agent holds keeps them; no new chat is offered until the
+    /// agent is below the new capacity.
+    SetRoutingProfile {
+        /// The agent.
+        agent: AgentId,
+        /// The new profile; `chat_capacity` at most [`MAX_CHAT_CAPACITY`].
+        profile: RoutingProfile,
+    },
     /// The citizen explicitly left: ends the call at once, as [`EndReason::Abandoned`] before
     /// an answer (parked included) and as [`EndReason::CitizenDisconnected`] when connected.
     CallAbandoned {
@@ -331,6 +412,13 @@ pub enum Input {
     SetCalendar {
         /// The new calendar.
         calendar: Calendar,
+    },
+    /// Replaces the away reasons agents may pick ([`EngineConfig::away_reasons`]). Agents away
+    /// with a reason no longer listed stay away with it; only new choices are checked.
+    SetAwayReasons {
+        /// The reasons ([`crate::MISSED_CALLS_REASON`] among them is ignored: it stays the
+        /// engine's own).
+        reasons: Vec<String>,
     },
     /// An agent logged in (or their console reconnected after a logout). They start
     /// [`AgentActivity::Away`] without a reason until they say they are available.

@@ -105,3 +105,23 @@ fn away_reason_must_be_from_the_list() {
         EngineError::UnknownAwayReason("break".into()),
     );
 }
+
+#[test]
+fn away_reasons_replaced_at_run_time_take_effect_for_new_choices_only() {
+    let mut h = Harness::new();
+    h.login("a1");
+    h.login("a2");
+    h.ok(Input::AgentAway { agent: agent("a2"), reason: Some("meeting".into()) });
+    h.ok(Input::SetAwayReasons { reasons: vec!["lunch".into(), MISSED_CALLS_REASON.into()] });
+
+    let out = h.ok(Input::AgentAway { agent: agent("a1"), reason: Some("lunch".into()) });
+    assert_eq!(agent_states(&out), [("a1".into(), AgentActivity::Away, Some("lunch".into()))]);
+    for gone in ["meeting", MISSED_CALLS_REASON] {
+        h.refused(
+            Input::AgentAway { agent: agent("a1"), reason: Some(gone.into()) },
+            EngineError::UnknownAwayReason(gone.into()),
+        );
+    }
+    let a2 = h.engine.agents().find(|a| a.id.0 == "a2").expect("a2 is signed in");
+    assert_eq!(a2.reason, Some("meeting"), "an agent already away keeps the old reason");
+}

@@ -4,10 +4,15 @@
 //! caused: logouts, parking), and checks:
 //!
 //! - a call never rings at two agents, an agent never has two calls (ringing or connected);
-//! - within a skill, an offer always goes to the head of the unparked queued calls: no call is
-//!   offered while an earlier one (priority, first queued, arrival) of the same skill waits
-//!   unoffered and unparked;
-//! - every call ends exactly once (answered then ended, abandoned, or turned away at arrival),
+//! - channels and capacity: an agent never holds more chats than their routing profile's
+//!   capacity, a chat never rings at an agent in a voice call (or with anything else ringing),
+//!   a call rings at an agent holding chats only when their profile allows calls beside chats
+//!   and they are below capacity;
+//! - within a skill, an offer always goes to the head of the unparked queued contacts the
+//!   agent may take: no call or chat is offered while an earlier one (priority, first queued,
+//!   arrival) of the same skill, of either channel, that this agent could take waits
+//!   unoffered and unparked (order is kept per priority across channels);
+//! - every call and every chat ends exactly once (answered then ended, abandoned, or turned away at arrival),
 //!   checked after logging everybody out at the end of the run, and no command names it after;
 //! - admission: a call is turned away as `QueueFull` exactly when the calls of its queue that
 //!   wait for an agent (queued or parked, not ringing) are as many as `max_waiting`, and a
@@ -23,8 +28,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use voicedesk_protocol::{AgentActivity, EndReason, WithdrawReason};
 use voicedesk_queue_engine::{
-    AgentId, CallId, CallPhase, ClockAnchor, Command, Engine, EngineConfig, Input, Party,
-    QueueSettings, SkillId, WeeklyHours,
+    AgentId, CallId, CallPhase, Channel, ClockAnchor, Command, Engine, EngineConfig, Input, Party,
+    QueueSettings, RoutingProfile, SkillId, WeeklyHours,
 };
 
 const AGENTS: usize = 5;
@@ -37,6 +42,10 @@ const MAX_WAIT: Duration = Duration::from_secs(8);
 #[derive(Debug, Clone)]
 enum Step {
     Arrive(usize, u8),
+    /// A chat arrives.
+    ArriveChat(usize, u8),
+    /// An agent's chat capacity (0 to 3) and whether calls come beside chats.
+    Profile(usize, u8, bool),
     Abandon(usize),
     Disconnect(usize),
     Reconnect(usize),
@@ -67,6 +76,8 @@ fn step() -> impl Strategy<Value = Step> {
     let s = 0..SKILLS;
     prop_oneof![
         5 => (s.clone(), 0u8..3).prop_map(|(s, p)| Step::Arrive(s, p)),
+        5 => (s.clone(), 0u8..3).prop_map(|(s, p)| Step::ArriveChat(s, p)),
+        1 => (a.clone(), 0u8..4, any::<bool>()).prop_map(|(a, c, w)| Step::Profile(a, c, w)),
         1 => c.clone().prop_map(Step::Abandon),
         2 => c.clone().prop_map(Step::Disconnect),
         2 => c.clone().prop_map(Step::Reconnect),
@@ -112,6 +123,7 @@ struct Waiting {
     queued_at: Instant,
     seq: usize,
     parked: bool,
+    chat: bool,
 }
 
 impl Waiting {
@@ -139,15 +151,35 @@ struct Model {
     wait_limit: BTreeSet<CallId>,
     /// The configured `max_waiting` of each skill (absent: no limit).
     max_waiting: BTreeMap<SkillId, u32>,
+    /// The ids that are chats.
+    chats: BTreeSet<CallId>,
+    /// Every logged-in agent's routing profile.
+    profiles: BTreeMap<AgentId, RoutingProfile>,
 }
 
 impl Model {
+    /// What rings at the agent, or the voice call they are on (chats aside).
     fn holds(&self, agent: &AgentId) -> Option<&CallId> {
-        self.offered
+        self.offered.iter().find(|(_, (a, _))| a == agent).map(|(c, _)| c).or_else(|| {
+            self.connected.iter().find(|(_, (a, w))| a == agent && !w.chat).map(|(c, _)| c)
+        })
+    }
+
+    /// The chats connected to the agent.
+    fn chats_of(&self, agent: &AgentId) -> BTreeSet<CallId> {
+        self.connected
             .iter()
-            .find(|(_, (a, _))| a == agent)
-            .map(|(c, _)| c)
-            .or_else(|| self.connected.iter().find(|(_, (a, _))| a == agent).map(|(c, _)| c))
+            .filter(|(_, (a, w))| a == agent && w.chat)
+            .map(|(c, _)| c.clone())
+            .collect()
+    }
+
+    /// Whether the agent, free of calls and offers, may be offered a contact of this channel.
+    fn may_take(&self, agent: &AgentId, chat: bool) -> bool {
+        let load = self.chats_of(agent).len();
+        let profile = self.profiles[agent];
+        let below = load < usize::from(profile.chat_capacity);
+        if chat { below } else { load == 0 || (profile.calls_with_chats && below) }
     }
 
     /// The calls of `skill` that wait for an agent: queued or parked, not ringing.
@@ -191,7 +223,8 @@ impl Model {
             }
             if !turned_away {
                 let seq = self.created.len() - 1;
-                let w = Waiting { skill, priority, queued_at: now, seq, parked: false };
+                let chat = self.chats.contains(&arriving);
+                let w = Waiting { skill, priority, queued_at: now, seq, parked: false, chat };
                 self.waiting.insert(arriving, w);
             }
         }
@@ -204,11 +237,13 @@ impl Model {
                 assert!(!self.offered.contains_key(call), "{call} offered to two agents");
                 assert!(self.logged_in.contains(agent), "offer to logged-out {agent}");
                 assert_eq!(self.holds(agent), None, "{agent} offered a second call");
+                assert!(self.may_take(agent, w.chat), "{call} offered to {agent} beyond profile");
                 for (other, o) in &self.waiting {
                     if o.skill == w.skill
                         && !o.parked
                         && o.key() < w.key()
                         && !self.offered.contains_key(other)
+                        && self.may_take(agent, o.chat)
                     {
                         panic!("{call} offered while the earlier {other} waits in {skill}");
                     }
@@ -226,6 +261,11 @@ impl Model {
                 let (holder, _) = self.offered.remove(call).expect("connect of an offer");
                 assert_eq!(&holder, agent);
                 let w = self.waiting.remove(call).expect("connect of a waiting call");
+                if w.chat {
+                    let load = self.chats_of(agent).len() + 1;
+                    let capacity = self.profiles[agent].chat_capacity;
+                    assert!(load <= usize::from(capacity), "{agent}: {load} chats > {capacity}");
+                }
                 self.last_position.remove(call);
                 self.connected.insert(call.clone(), (agent.clone(), w));
             }
@@ -293,6 +333,8 @@ impl Model {
         assert_eq!(agents, self.logged_in);
         for view in engine.agents() {
             assert_eq!(view.call, self.holds(view.id), "{}", view.id);
+            assert_eq!(*view.chats, self.chats_of(view.id), "{}: chats", view.id);
+            assert_eq!(view.profile, self.profiles[view.id], "{}: profile", view.id);
         }
         for view in engine.calls() {
             match view.phase {
@@ -304,6 +346,8 @@ impl Model {
                     assert_eq!(view.agent, self.connected.get(view.id).map(|(a, _)| a));
                 }
             }
+            let chat = self.chats.contains(view.id);
+            assert_eq!(view.channel, if chat { Channel::Chat } else { Channel::Voice });
             if let Some(w) = self.waiting.get(view.id) {
                 assert_eq!(view.parked, w.parked, "{}", view.id);
                 assert_eq!((view.skill, view.priority), (&w.skill, w.priority));
@@ -343,6 +387,16 @@ fn input_for(step: &Step, model: &mut Model) -> Option<Input> {
             model.created.push(call.clone());
             Input::CallArrived { call, skill: skill(s), priority, service: None }
         }
+        Step::ArriveChat(s, priority) => {
+            let chat = CallId(format!("h{}", model.created.len()));
+            model.created.push(chat.clone());
+            model.chats.insert(chat.clone());
+            Input::ChatArrived { chat, skill: skill(s), priority, service: None }
+        }
+        Step::Profile(a, chat_capacity, calls_with_chats) => Input::SetRoutingProfile {
+            agent: agent(a),
+            profile: RoutingProfile { chat_capacity, calls_with_chats },
+        },
         Step::Abandon(c) => Input::CallAbandoned { call: model.pick(c) },
         Step::Disconnect(c) => Input::CitizenDisconnected { call: model.pick(c) },
         Step::Reconnect(c) => Input::CitizenReconnected { call: model.pick(c) },
@@ -414,11 +468,16 @@ fn feed(engine: &mut Engine, model: &mut Model, now: Instant, input: Input) {
         return;
     }
     match &input {
-        Input::CallArrived { call, skill, priority, .. } => {
+        Input::CallArrived { call, skill, priority, .. }
+        | Input::ChatArrived { chat: call, skill, priority, .. } => {
             model.arriving = Some((call.clone(), skill.clone(), *priority));
         }
         Input::AgentLoggedIn { agent, .. } => {
             model.logged_in.insert(agent.clone());
+            model.profiles.insert(agent.clone(), RoutingProfile::default());
+        }
+        Input::SetRoutingProfile { agent, profile } => {
+            model.profiles.insert(agent.clone(), *profile);
         }
         Input::AgentLoggedOut { agent } => {
             // The one silent change: the offer is dropped without a command.

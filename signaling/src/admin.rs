@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use voicedesk_protocol::Role;
-use voicedesk_queue_engine::{EngineConfig, WeeklyHours};
+use voicedesk_queue_engine::WeeklyHours;
 use voicedesk_store::{
     AgentSkill, Holiday, HolidayKind, LabelledCode, Service, ServiceKind, Skill, StoreError, User,
 };
@@ -204,6 +204,24 @@ where
     }
 }
 
+/// [`commit`], then on success the admin audit entry of the change: `(kind, id, before, after)`
+/// as [`audit_change`] takes them.
+async fn commit_audited<F>(
+    app: &AppState,
+    user: &User,
+    (kind, id, before, after): (&str, &str, Option<serde_json::Value>, Option<serde_json::Value>),
+    write: F,
+) -> Response
+where
+    F: Future<Output = Result<Response, StoreError>>,
+{
+    let response = commit(app, write).await;
+    if response.status().is_success() {
+        audit_change(app, user, kind, id, before, after).await;
+    }
+    response
+}
+
 fn deleted(found: bool, what: &str) -> Response {
     if found {
         StatusCode::NO_CONTENT.into_response()
@@ -265,15 +283,11 @@ pub(crate) async fn put_skill(
         Ok(c) => c.skills.into_iter().find(|s| s.id == skill.id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("skill", &skill.id, before, Some(json!(skill))), async {
         app.store.upsert_skill(&skill).await?;
         Ok(Json(json!({ "skill": skill })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "skill", &skill.id, before, Some(json!(skill))).await;
-    }
-    response
+    .await
 }
 
 /// `DELETE /api/admin/skills/{id}` — refused (409) while a service routes to it.
@@ -290,12 +304,10 @@ pub(crate) async fn delete_skill(
         Ok(c) => c.skills.into_iter().find(|s| s.id == id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_skill(&id).await?, "skill")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "skill", &id, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("skill", &id, before, None), async {
+        Ok(deleted(app.store.delete_skill(&id).await?, "skill"))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -356,15 +368,11 @@ pub(crate) async fn put_service(
         Ok(c) => c.services.into_iter().find(|s| s.id == service.id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("service", &service.id, before, Some(json!(service))), async {
         app.store.upsert_service(&service).await?;
         Ok(Json(json!({ "service": service })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "service", &service.id, before, Some(json!(service))).await;
-    }
-    response
+    .await
 }
 
 /// `DELETE /api/admin/services/{id}`.
@@ -381,12 +389,10 @@ pub(crate) async fn delete_service(
         Ok(c) => c.services.into_iter().find(|s| s.id == id).map(|s| json!(s)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_service(&id).await?, "service")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "service", &id, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("service", &id, before, None), async {
+        Ok(deleted(app.store.delete_service(&id).await?, "service"))
+    })
+    .await
 }
 
 /// `GET /api/admin/catalogue` — admin: the whole catalogue as stored, disabled services
@@ -440,9 +446,7 @@ enum CodeList {
 }
 
 /// `PUT /api/admin/away-reasons` — replaces the away reasons agents pick from (the system
-/// reason `missed_calls` is kept). The call-center engine accepts a fixed set of away reasons
-/// ([`EngineConfig::DEFAULT_AWAY_REASONS`]) until it reads them from the catalogue, so a code
-/// outside that set is refused rather than offered to agents and then turned down.
+/// reason `missed_calls` is kept); the call-center core takes the new list at once.
 pub(crate) async fn put_away_reasons(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -472,17 +476,6 @@ async fn replace_code_list(
         Err(refused) => return refused,
     };
     let codes = b.into_codes();
-    if let CodeList::AwayReasons = list
-        && let Some(unknown) =
-            codes.iter().find(|c| !EngineConfig::DEFAULT_AWAY_REASONS.contains(&c.code.as_str()))
-    {
-        let known = EngineConfig::DEFAULT_AWAY_REASONS.join(", ");
-        let message = format!(
-            "away reason {:?}: the call-center engine accepts only {known} for now",
-            unknown.code
-        );
-        return field_error("code", &message);
-    }
     let before = match current(&app).await {
         Ok(c) => match list {
             CodeList::AwayReasons => c.away_reasons,
@@ -495,18 +488,14 @@ async fn replace_code_list(
         CodeList::AwayReasons => ("away_reasons", "all"),
         CodeList::Dispositions => ("dispositions", "all"),
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, (kind, id, Some(json!(before)), Some(json!(codes))), async {
         match list {
             CodeList::AwayReasons => app.store.replace_away_reasons(&codes).await?,
             CodeList::Dispositions => app.store.replace_dispositions(&codes).await?,
         }
         Ok(Json(json!({ "codes": codes })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, kind, id, Some(json!(before)), Some(json!(codes))).await;
-    }
-    response
+    .await
 }
 
 /// `GET /api/admin/agents` — every agent with their skills and levels.
@@ -568,16 +557,16 @@ pub(crate) async fn put_agent_skills(
         Ok(skills) => json!(skills),
         Err(e) => return store_failure(e),
     };
-    let response = commit(&app, async {
-        app.store.set_agent_skills(&user_id, &skills).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "agent_skills", &user_id, Some(before), Some(json!(skills)))
-            .await;
-    }
-    response
+    commit_audited(
+        &app,
+        &user,
+        ("agent_skills", &user_id, Some(before), Some(json!(skills))),
+        async {
+            app.store.set_agent_skills(&user_id, &skills).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -605,15 +594,11 @@ pub(crate) async fn put_holiday(
         Ok(c) => c.holidays.into_iter().find(|h| h.day == holiday.day).map(|h| json!(h)),
         Err(refused) => return refused,
     };
-    let response = commit(&app, async {
+    commit_audited(&app, &user, ("holiday", &holiday.day, before, Some(json!(holiday))), async {
         app.store.upsert_holiday(&holiday).await?;
         Ok(Json(json!({ "holiday": holiday })).into_response())
     })
-    .await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "holiday", &holiday.day, before, Some(json!(holiday))).await;
-    }
-    response
+    .await
 }
 
 /// Largest request body of the holiday import: a year's calendar is a few kilobytes.
@@ -721,12 +706,10 @@ pub(crate) async fn delete_holiday(
         Ok(c) => c.holidays.into_iter().find(|h| h.day == day).map(|h| json!(h)),
         Err(refused) => return refused,
     };
-    let response =
-        commit(&app, async { Ok(deleted(app.store.delete_holiday(&day).await?, "holiday")) }).await;
-    if response.status().is_success() {
-        audit_change(&app, &user, "holiday", &day, before, None).await;
-    }
-    response
+    commit_audited(&app, &user, ("holiday", &day, before, None), async {
+        Ok(deleted(app.store.delete_holiday(&day).await?, "holiday"))
+    })
+    .await
 }
 
 /// `GET /api/knowledge/articles` — every article of the self-service knowledge base (public:

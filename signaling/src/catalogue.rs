@@ -11,7 +11,7 @@ use std::time::Duration;
 use voicedesk_queue_engine::{Calendar, CivilDate, QueueSettings, SkillId, WeeklyHours};
 use voicedesk_store::{Catalogue, Holiday, HolidayKind, Skill};
 
-pub use voicedesk_call_center::{GENERAL_SKILL, Route, Routing};
+pub use voicedesk_call_center::{GENERAL_SKILL, Route, Routing, ServiceLevelTarget};
 
 /// Builds the routing view the core keeps. A skill whose hours cannot be read is closed
 /// ("never") and logged: the admin API refuses such hours, so only a hand-edited database gets
@@ -41,7 +41,19 @@ pub fn routing(catalogue: &Catalogue, utc_offset_minutes: i32, always_open: bool
         })
         .collect();
     let calendar = calendar(&catalogue.holidays, utc_offset_minutes);
-    Routing { services, queues, calendar }
+    let away_reasons =
+        catalogue.away_reasons.iter().filter(|r| !r.system).map(|r| r.code.clone()).collect();
+    let service_levels = catalogue
+        .skills
+        .iter()
+        .filter(|s| s.service_level_secs.is_some() || s.service_level_pct.is_some())
+        .map(|s| {
+            let target =
+                ServiceLevelTarget { seconds: s.service_level_secs, pct: s.service_level_pct };
+            (SkillId(s.id.clone()), target)
+        })
+        .collect();
+    Routing { services, queues, calendar, away_reasons, service_levels }
 }
 
 /// The engine's settings of one queue. `always_open` (demo mode) ignores the hours.

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub turn: Option<crate::ice::TurnConfig>,
     /// A call answered within this many seconds counts toward the service level.
     pub service_level_seconds: u32,
+    /// The share of calls (percent) to answer within it, for queues without their own target.
+    pub service_level_target_pct: u32,
     /// The hall's local time offset from UTC in minutes (business hours, holidays, and
     /// "today" on the wallboard).
     pub utc_offset_minutes: i32,
@@ -62,6 +64,9 @@ pub struct ServerConfig {
     pub sign_in: crate::signin_guard::SignInPolicy,
     /// The clock of sign-in slow-downs and locks (tests move it forward).
     pub clock: crate::clock::Clock,
+    /// Cluster mode (`--cluster`): the core's inputs go through a replicated log on NATS
+    /// JetStream. `None`: one process, nothing shared.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -84,6 +89,7 @@ impl Default for ServerConfig {
             http_redirect_listen: None,
             turn: None,
             service_level_seconds: 20,
+            service_level_target_pct: 80,
             utc_offset_minutes: 8 * 60,
             after_call_work: Duration::from_secs(30),
             max_missed_offers: 2,
@@ -97,6 +103,7 @@ impl Default for ServerConfig {
             limits: crate::limits::RateLimits::default(),
             sign_in: Default::default(),
             clock: Default::default(),
+            cluster: None,
         }
     }
 }

@@ -77,12 +77,32 @@ pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     serve_asset(&file)
 }
 
-/// `/healthz` — 200 when the store answers and the relay runs.
+/// `/healthz` — 200 when the store answers and the relay runs. A cluster node adds its
+/// roles, whether it leads, its epoch and how many log records it has not applied yet.
 pub(crate) async fn healthz(State(app): State<AppState>) -> Response {
     let store = app.store.ping().await;
     let relay = app.relay.is_running();
     match (store, relay) {
-        (Ok(()), true) => (StatusCode::OK, "ok\n").into_response(),
+        (Ok(()), true) => match &app.cluster {
+            None => (StatusCode::OK, "ok\n").into_response(),
+            Some(cluster) => {
+                use std::sync::atomic::Ordering::Acquire;
+                let lag = match cluster.replay_lag().await {
+                    Some(lag) => lag.to_string(),
+                    None => "unknown (NATS does not answer)".into(),
+                };
+                let body = format!(
+                    "ok\nnode: {}\nroles: {}\nleading: {}\nepoch: {}\napplied: {}\nreplay lag: {}\n",
+                    cluster.node,
+                    cluster.roles.names(),
+                    cluster.leading.load(Acquire),
+                    cluster.epoch.load(Acquire),
+                    cluster.applied.load(Acquire),
+                    lag,
+                );
+                (StatusCode::OK, body).into_response()
+            }
+        },
         (store, relay) => {
             let body = format!(
                 "store: {}\nrelay: {}\n",
@@ -94,10 +114,31 @@ pub(crate) async fn healthz(State(app): State<AppState>) -> Response {
     }
 }
 
+/// `/healthz/core` — `<last log record applied> <sha-256 of the core's state digest>`: two
+/// nodes that applied the same record must show the same hash (the replay property).
+pub(crate) async fn core_digest(State(app): State<AppState>) -> Response {
+    use sha2::Digest as _;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if !app.hub.send(crate::driver::DriverInput::Digest { reply }).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the call center stopped\n").into_response();
+    }
+    match answer.await {
+        Ok((seq, digest)) => {
+            let hash = hex::encode(sha2::Sha256::digest(digest.as_bytes()));
+            (StatusCode::OK, format!("{seq} {hash}\n")).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the call center stopped\n").into_response(),
+    }
+}
+
 /// `/metrics` — Prometheus text format.
 pub(crate) async fn metrics(State(app): State<AppState>) -> Response {
-    let body = crate::metrics::render(&app.stats, app.relay.stats());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    let cluster = match &app.cluster {
+        Some(status) => Some((status.as_ref(), status.replay_lag().await)),
+        None => None,
+    };
+    let body = crate::metrics::render(&app.stats, app.relay.stats(), cluster);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }
 
 /// Every `/api/*` answer is personal or administrative data: never sniffed as another type,

@@ -19,6 +19,7 @@ mod audit_view;
 pub mod auth;
 pub mod catalogue;
 mod clock;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
@@ -68,6 +69,8 @@ pub(crate) struct App {
     pub(crate) knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     /// Rate limits shared by every connection.
     pub(crate) limiters: limits::Limiters,
+    /// The node's place in the cluster (`None` alone).
+    pub(crate) cluster: Option<Arc<cluster::ClusterStatus>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -149,6 +152,7 @@ fn app(state: AppState) -> Router {
         .route("/assets/{*file}", get(http::asset))
         .route("/favicon.ico", get(http::favicon))
         .route("/healthz", get(http::healthz))
+        .route("/healthz/core", get(http::core_digest))
         .route("/metrics", get(http::metrics))
         .route("/api/login", post(http::login))
         .route("/api/logout", post(http::logout))
@@ -337,11 +341,27 @@ pub async fn start(
         (None, _) => None,
     };
     let redirect_addr = redirect.as_ref().map(|l| l.local_addr()).transpose()?;
-    match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(n, "closed call records left open by an earlier run"),
-        Err(e) => tracing::error!(error = %e, "could not close call records of an earlier run"),
-    }
+    // In a cluster the open calls are the other nodes' (the leader's core ends them); alone,
+    // they were left by an earlier run of this process.
+    let (sequencer, cluster) = match &config.cluster {
+        None => {
+            match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(n, "closed call records left open by an earlier run"),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not close call records of an earlier run")
+                }
+            }
+            (driver::sequencer::Sequencer::Local, None)
+        }
+        Some(cluster) => {
+            let (replicated, status) =
+                cluster::join(cluster).await.map_err(std::io::Error::other)?;
+            ws::number_connections_from_random_base();
+            tracing::info!(node = %cluster.node, roles = %cluster.roles.names(), "joined the cluster");
+            (driver::sequencer::Sequencer::Replicated(replicated), Some(status))
+        }
+    };
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
@@ -353,6 +373,7 @@ pub async fn start(
         &config,
         knowledge.clone(),
         stats.clone(),
+        sequencer,
     )
     .await;
     let state = AppState(Arc::new(App {
@@ -369,6 +390,7 @@ pub async fn start(
         hub: hub.clone(),
         stats: stats.clone(),
         knowledge,
+        cluster,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));

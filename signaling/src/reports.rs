@@ -244,6 +244,10 @@ const RECORD_COLUMNS: &[&str] = &[
     "transferred_at",
     "taken_over_by",
     "taken_over_at",
+    "citizen_mos",
+    "citizen_loss_pct",
+    "agent_mos",
+    "agent_loss_pct",
 ];
 
 /// `calls.csv`: the call records of the period, streamed a page at a time. A store failure
@@ -267,7 +271,8 @@ fn call_records(app: AppState, period: Period) -> Body {
                 Ok(page) => {
                     let next = page.last().map(|c| (c.queued_at_ms, c.id.clone()));
                     let more = page.len() == EXPORT_PAGE as usize;
-                    let bytes = records_csv(&page, offset);
+                    let quality = page_quality(&app, &page).await;
+                    let bytes = records_csv(&page, &quality, offset);
                     Some((Ok::<_, std::io::Error>(bytes), more.then_some(next)))
                 }
                 Err(e) => {
@@ -284,7 +289,31 @@ fn call_records(app: AppState, period: Period) -> Body {
     Body::from_stream(stream)
 }
 
-fn records_csv(page: &[CallRecord], offset: i32) -> Bytes {
+/// The audio quality kept with a page of call records, by call id. A read failure leaves the
+/// columns empty (the records themselves matter more).
+async fn page_quality(
+    app: &AppState,
+    page: &[CallRecord],
+) -> std::collections::HashMap<String, Vec<voicedesk_store::CallQuality>> {
+    let mut by_call: std::collections::HashMap<String, Vec<voicedesk_store::CallQuality>> =
+        std::collections::HashMap::new();
+    let (Some(first), Some(last)) = (page.first(), page.last()) else { return by_call };
+    match app.store.call_quality_between(first.queued_at_ms, last.queued_at_ms).await {
+        Ok(rows) => {
+            for (call, q) in rows {
+                by_call.entry(call).or_default().push(q);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "call quality not read for the export"),
+    }
+    by_call
+}
+
+fn records_csv(
+    page: &[CallRecord],
+    quality: &std::collections::HashMap<String, Vec<voicedesk_store::CallQuality>>,
+    offset: i32,
+) -> Bytes {
     let mut out = Vec::with_capacity(page.len() * 160);
     let mut writer = csv::Writer::from_writer(&mut out);
     let time = |ms: Option<i64>| ms.map(|ms| local_time(ms, offset)).unwrap_or_default();
@@ -305,10 +334,28 @@ fn records_csv(page: &[CallRecord], offset: i32) -> Bytes {
             time(c.transferred_at_ms),
             text(&c.handled_by),
             time(c.taken_over_at_ms),
+            side_figure(quality, &c.id, "citizen", |q| format!("{:.2}", q.mos)),
+            side_figure(quality, &c.id, "citizen", |q| format!("{:.1}", q.loss_pct)),
+            side_figure(quality, &c.id, "agent", |q| format!("{:.2}", q.mos)),
+            side_figure(quality, &c.id, "agent", |q| format!("{:.1}", q.loss_pct)),
         ]);
     }
     drop(writer);
     Bytes::from(out)
+}
+
+/// One side's figure of a call, or empty where that side was not measured.
+fn side_figure(
+    quality: &std::collections::HashMap<String, Vec<voicedesk_store::CallQuality>>,
+    call: &str,
+    side: &str,
+    figure: impl Fn(&voicedesk_store::CallQuality) -> String,
+) -> String {
+    quality
+        .get(call)
+        .and_then(|sides| sides.iter().find(|q| q.side == side))
+        .map(figure)
+        .unwrap_or_default()
 }
 
 /// `2026-09-30 23:59:50`, local to the hall.

@@ -42,6 +42,13 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// A cluster node numbers its connections from a random base (the high 32 bits), so the
+/// connections of two nodes never share an id in the replicated core.
+pub(crate) fn number_connections_from_random_base() {
+    let base = u64::from(rand::random::<u32>().max(1)) << 32;
+    NEXT_CONN.store(base, Ordering::Relaxed);
+}
+
 /// `?role=agent` asks for the signed-in session in the cookie; anything else is a citizen.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WsQuery {
@@ -71,6 +78,17 @@ pub(crate) async fn upgrade(
 ) -> Response {
     if !crate::origin::origin_allowed(&headers, &app.config.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    // Until gateways forward to the leader, only the leader's node serves connections: a
+    // client of a standby tries again (another node, or this one once it leads).
+    if let Some(cluster) = &app.cluster
+        && !cluster.leading.load(Ordering::Acquire)
+    {
+        let mut response =
+            (StatusCode::SERVICE_UNAVAILABLE, "this node does not lead the call center now")
+                .into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
     }
     if let Err(wait) = app.limiters.open_connection(peer.ip()) {
         app.stats.rate_limited.fetch_add(1, Ordering::Relaxed);

@@ -257,6 +257,9 @@ struct Shared {
     /// Core transceiver id (the index webrtc hands out) → slot, known after negotiation.
     slot_map: watch::Sender<Option<HashMap<usize, usize>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Send-side impairment: every n-th packet is not written (0: none). See
+    /// [`MediaLeg::set_send_loss`].
+    drop_every: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -599,6 +602,14 @@ impl MediaLeg {
         });
     }
 
+    /// Impairs what this leg sends, as a lossy network would: from now on every `every`-th
+    /// packet (by the sender's own count, so the pattern is the same on every run) is not
+    /// written, while sequence numbers and timestamps move on. `20` is 5 % loss; `0` stops
+    /// the impairment. Packets not written are not in [`SenderStats`].
+    pub fn set_send_loss(&self, every: u32) {
+        self.shared.drop_every.store(every, Ordering::Relaxed);
+    }
+
     /// Stops sending on slot 0 and returns what was sent. When it returns no further packet
     /// is handed to the peer connection (packets already handed over may still be in flight).
     pub async fn stop_sending(&self) -> SenderStats {
@@ -885,6 +896,7 @@ fn new_shared(label: &str, receive_slots: usize, config: &MediaLegConfig) -> Arc
         gathering: watch::Sender::new(RTCIceGatheringState::New),
         slot_map: watch::Sender::new(None),
         tasks: Mutex::new(Vec::new()),
+        drop_every: std::sync::atomic::AtomicU32::new(0),
     })
 }
 
@@ -1051,6 +1063,15 @@ async fn run_sender(
                         },
                         payload: Bytes::from(payload),
                     };
+                    let every = shared.drop_every.load(Ordering::Relaxed);
+                    let lost = every > 0 && marker_seq % every == every - 1;
+                    if lost {
+                        // Lost on the way: the numbers move on, nothing is written.
+                        rtp_seq = rtp_seq.wrapping_add(1);
+                        rtp_timestamp = rtp_timestamp.wrapping_add(TIMESTAMP_STEP);
+                        marker_seq = marker_seq.wrapping_add(1);
+                        continue;
+                    }
                     if let Err(e) = track.write_rtp(packet).await {
                         debug!(leg = %shared.label, "write_rtp failed: {e}");
                         continue;

@@ -310,9 +310,6 @@ pub trait AccountStore: Send + Sync {
     /// Deletes every session of the user; returns how many.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
 
-    /// The id of an answered, not yet ended call of this agent, if any.
-    async fn answered_call_of(&self, agent_id: &str) -> Result<Option<String>, StoreError>;
-
     /// The failed sign-ins counted under `key`.
     async fn sign_in_failures(&self, key: &str) -> Result<Option<SignInFailures>, StoreError>;
 
@@ -538,18 +535,6 @@ impl<S: Backend> AccountStore for S {
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected())
-        })
-    }
-
-    async fn answered_call_of(&self, agent_id: &str) -> Result<Option<String>, StoreError> {
-        on_pool!(self.db(), |pool| {
-            Ok(sqlx::query_scalar::<_, String>(
-                "SELECT id FROM calls WHERE agent_id = $1 AND answered_at_ms IS NOT NULL \
-             AND ended_at_ms IS NULL AND handled_by IS NULL ORDER BY queued_at_ms LIMIT 1",
-            )
-            .bind(agent_id)
-            .fetch_optional(pool)
-            .await?)
         })
     }
 

@@ -1,7 +1,9 @@
 //! Call records: table `calls`, one row per call from queueing to hang-up.
 
 use crate::backend::{Backend, Db, is_foreign_key_violation, is_unique_violation, on_pool};
-use crate::model::{self, CallCountsRow, CallRow};
+use std::collections::BTreeMap;
+
+use crate::model::{self, CallRow};
 use crate::{CallCounts, CallRecord, NewCall, StoreError, validate};
 
 /// Columns of `calls`, in [`CallRow`] order.
@@ -98,14 +100,16 @@ pub trait CallStore: Send + Sync {
         at_ms: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Wallboard figures over the calls queued at or after `since_ms`: how many were answered
-    /// (`answered_at_ms` set), abandoned (`outcome` = `"abandoned"`) and answered at most
-    /// `threshold_ms` after they were queued.
-    async fn call_counts_since(
+    /// Wallboard figures by queue (skill id) over the calls queued at or after `since_ms`: how
+    /// many were answered (`answered_at_ms` set), abandoned (`outcome` = `"abandoned"`) and
+    /// answered within their queue's service-level time (`skills.service_level_secs`, else
+    /// `default_threshold_ms`), counted from the last transfer when the call was answered after
+    /// one, as the reports count it. Queues without such calls are left out.
+    async fn call_counts_by_queue_since(
         &self,
         since_ms: i64,
-        threshold_ms: i64,
-    ) -> Result<CallCounts, StoreError>;
+        default_threshold_ms: i64,
+    ) -> Result<BTreeMap<String, CallCounts>, StoreError>;
 }
 
 #[async_trait::async_trait]
@@ -313,28 +317,36 @@ impl<S: Backend> CallStore for S {
         }
     }
 
-    async fn call_counts_since(
+    async fn call_counts_by_queue_since(
         &self,
         since_ms: i64,
-        threshold_ms: i64,
-    ) -> Result<CallCounts, StoreError> {
+        default_threshold_ms: i64,
+    ) -> Result<BTreeMap<String, CallCounts>, StoreError> {
         // One pass over the calls_queued_at_ms range. COUNT skips NULLs, so a CASE without ELSE
-        // counts the rows its condition holds for; for an unanswered call the difference is NULL
-        // and the condition never holds.
-        let row = on_pool!(self.db(), |pool| {
-            sqlx::query_as::<_, CallCountsRow>(
-                "SELECT COUNT(answered_at_ms), \
-                 COUNT(CASE WHEN outcome = $3 THEN 1 END), \
-                 COUNT(CASE WHEN answered_at_ms - queued_at_ms <= $2 THEN 1 END) \
-                 FROM calls WHERE queued_at_ms >= $1",
+        // counts the rows its condition holds for; for an unanswered call the wait is NULL and
+        // the condition never holds.
+        let rows = on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, (String, i64, i64, i64)>(
+                "SELECT COALESCE(c.skill_id, ''), COUNT(c.answered_at_ms), \
+                 COUNT(CASE WHEN c.outcome = $3 THEN 1 END), \
+                 COUNT(CASE WHEN (CASE WHEN c.transferred_at_ms <= c.answered_at_ms \
+                   THEN c.answered_at_ms - c.transferred_at_ms \
+                   ELSE c.answered_at_ms - c.queued_at_ms END) \
+                   <= COALESCE(CAST(sk.service_level_secs AS BIGINT) * 1000, $2) THEN 1 END) \
+                 FROM calls c LEFT JOIN skills sk ON sk.id = c.skill_id \
+                 WHERE c.queued_at_ms >= $1 GROUP BY COALESCE(c.skill_id, '')",
             )
             .bind(since_ms)
-            .bind(threshold_ms)
+            .bind(default_threshold_ms)
             .bind(voicedesk_protocol::EndReason::Abandoned.as_str())
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await
         })?;
-        model::call_counts_from_row(row)
+        rows.into_iter()
+            .map(|(skill, answered, abandoned, within)| {
+                Ok((skill, model::call_counts_from_row((answered, abandoned, within))?))
+            })
+            .collect()
     }
 }
 

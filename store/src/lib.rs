@@ -26,6 +26,7 @@
 //! | `ratings.rs` | [`RatingStore`] | `ratings` |
 //! | `knowledge.rs` | [`KnowledgeStore`] | `kb_articles` |
 //! | `announcements.rs` | [`AnnouncementStore`] | `announcements` |
+//! | `chats.rs` | [`ChatStore`] | `chats`, `chat_messages` |
 //! | `reports.rs` | [`ReportStore`] | reads `calls`, `messages`, `ratings`, `audit_log` |
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
@@ -61,12 +62,14 @@ mod backend;
 mod batch;
 mod calls;
 mod catalogue;
+mod chats;
 mod error;
 pub mod files;
 mod knowledge;
 mod messages;
 mod model;
 mod postgres;
+mod quality;
 mod ratings;
 mod reports;
 mod sqlite;
@@ -87,6 +90,10 @@ pub use audit::AuditStore;
 pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use catalogue::CatalogueStore;
+pub use chats::{
+    AppendedChatMessage, CHAT_PAGE_MAX, Chat, ChatMarks, ChatMessage, ChatSender, ChatSide,
+    ChatStore, NewChat, NewChatMessage,
+};
 pub use error::StoreError;
 pub use knowledge::{KnowledgeStore, UnansweredQuestion};
 pub use messages::MessageStore;
@@ -98,6 +105,7 @@ pub use model::{
     RatingSubject, Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
+pub use quality::{CallQuality, CallQualityStore};
 pub use ratings::RatingStore;
 pub use reports::{
     ABANDON_BUCKETS_MS, CallFigures, DayFigures, GroupName, HourFigures, MessageFigures, Report,
@@ -114,8 +122,8 @@ pub use wrapups::WrapUpStore;
 pub mod prelude {
     pub use crate::{
         AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
-        CatalogueStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store, UserStore,
-        WrapUpStore,
+        CatalogueStore, ChatStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store,
+        UserStore, WrapUpStore,
     };
 }
 
@@ -136,6 +144,8 @@ pub trait Store:
     + AnnouncementStore
     + AccountStore
     + ReportStore
+    + CallQualityStore
+    + ChatStore
     + Send
     + Sync
     + 'static

@@ -1203,6 +1203,8 @@ named_enum! {
         Call = "call",
         /// An answered message (the subject id is a message id).
         Message = "message",
+        /// A live chat (the subject id is a chat id; change 0013).
+        Chat = "chat",
     }
 }
 

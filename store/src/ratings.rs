@@ -57,8 +57,9 @@ impl<S: Backend> RatingStore for S {
         let (target, lookup) = match rating.subject_kind {
             RatingSubject::Call => ("call", "SELECT 1 FROM calls WHERE id = $1"),
             RatingSubject::Message => ("message", "SELECT 1 FROM messages WHERE id = $1"),
+            RatingSubject::Chat => ("chat", "SELECT 1 FROM chats WHERE id = $1"),
         };
-        // Calls and messages are never deleted: the subject cannot vanish after this.
+        // Calls, messages and chats are never deleted: the subject cannot vanish after this.
         if let Some((target, id)) =
             first_missing(self.db(), &[(target, lookup, &rating.subject_id)]).await?
         {

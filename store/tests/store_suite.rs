@@ -214,7 +214,7 @@ suite!(
     audit_entry_with_unknown_action_or_mode_reads_back_as_corrupt,
     take_over_is_recorded_on_the_call,
     take_over_needs_an_existing_open_call_and_a_known_staff_member,
-    call_counts_since_counts_calls_queued_since_the_boundary,
+    call_counts_by_queue_count_since_the_boundary_against_each_queues_target,
     seeded_catalogue_is_complete_and_ordered,
     skills_are_created_updated_and_deleted,
     skill_in_use_cannot_be_deleted,
@@ -258,16 +258,20 @@ suite!(
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
     narrow_store_handles_share_one_database,
+    call_quality_is_kept_per_side_and_replaced,
+    call_quality_refusals_change_nothing,
 );
 
 mod cases {
+    use std::collections::BTreeMap;
+
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, FollowUp,
-        Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind, MessageReason,
-        MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit, NewRating, NewSession,
-        NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill, StoreError,
-        UnansweredQuestion, UserSkill, WrapUp, files,
+        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
+        FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind,
+        MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit,
+        NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill,
+        StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -1033,27 +1037,40 @@ mod cases {
         assert_eq!(store.count_calls().await.unwrap(), 2);
     }
 
-    pub(crate) async fn call_counts_since_counts_calls_queued_since_the_boundary(db: TestDb) {
+    pub(crate) async fn call_counts_by_queue_count_since_the_boundary_against_each_queues_target(
+        db: TestDb,
+    ) {
         let store = db.open().await;
         store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
-        assert_eq!(store.call_counts_since(0, 20_000).await.unwrap(), CallCounts::default());
+        let counts = |since, threshold| {
+            let store = &store;
+            async move { store.call_counts_by_queue_since(since, threshold).await.unwrap() }
+        };
+        assert!(counts(0, 20_000).await.is_empty());
+        // A queue with a target of its own: 60 s.
+        let slow = Skill { service_level_secs: Some(60), ..skill("slow") };
+        store.upsert_skill(&slow).await.unwrap();
 
-        // (id, queued, answered after, ended as)
-        let calls: [(&str, i64, Option<i64>, Option<EndReason>); 9] = [
+        // (id, queue, queued, answered after, ended as); no queue is the default threshold's.
+        let calls: [(&str, Option<&str>, i64, Option<i64>, Option<EndReason>); 11] = [
             // Before the boundary: never counted.
-            ("y1", 999, Some(5), Some(EndReason::AgentHangUp)),
-            ("y2", 500, None, Some(EndReason::Abandoned)),
+            ("y1", None, 999, Some(5), Some(EndReason::AgentHangUp)),
+            ("y2", None, 500, None, Some(EndReason::Abandoned)),
             // At and after the boundary (1_000).
-            ("t1", 1_000, Some(20_000), Some(EndReason::CitizenHangUp)), // exactly the threshold
-            ("t2", 1_500, Some(20_001), Some(EndReason::AgentHangUp)),   // just over
-            ("t3", 2_000, Some(3_000), None),                            // still talking
-            ("t4", 2_500, Some(60_000), Some(EndReason::TakenOver)),
-            ("t5", 3_000, None, Some(EndReason::Abandoned)),
-            ("t6", 3_500, None, Some(EndReason::Abandoned)),
-            ("t7", 4_000, None, None), // still queued
+            ("t1", None, 1_000, Some(20_000), Some(EndReason::CitizenHangUp)), // the threshold
+            ("t2", None, 1_500, Some(20_001), Some(EndReason::AgentHangUp)),   // just over
+            ("t3", None, 2_000, Some(3_000), None),                            // still talking
+            ("t4", None, 2_500, Some(60_000), Some(EndReason::TakenOver)),
+            ("t5", None, 3_000, None, Some(EndReason::Abandoned)),
+            ("t6", None, 3_500, None, Some(EndReason::Abandoned)),
+            ("t7", None, 4_000, None, None), // still queued
+            // The slow queue: 59 s is within its own 60 s, not within the default.
+            ("s1", Some("slow"), 2_000, Some(59_000), Some(EndReason::AgentHangUp)),
+            ("s2", Some("slow"), 2_000, Some(61_000), Some(EndReason::AgentHangUp)),
         ];
-        for (id, queued, answered_after, ended) in calls {
-            store.insert_call(&new_call(id, queued)).await.unwrap();
+        for (id, queue, queued, answered_after, ended) in calls {
+            let call = NewCall { skill_id: queue.map(str::to_owned), ..new_call(id, queued) };
+            store.insert_call(&call).await.unwrap();
             if let Some(after) = answered_after {
                 store.mark_call_answered(id, "a1", queued + after).await.unwrap();
             }
@@ -1061,18 +1078,28 @@ mod cases {
                 store.mark_call_ended(id, queued + 100_000, reason.as_str()).await.unwrap();
             }
         }
+        let of = |by_queue: &BTreeMap<String, CallCounts>, queue: &str| {
+            by_queue.get(queue).copied().unwrap_or_default()
+        };
 
-        let counts = store.call_counts_since(1_000, 20_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 2 });
-        // A wider threshold takes in the slower answers; a boundary later drops earlier calls.
-        let counts = store.call_counts_since(1_000, 60_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 4, abandoned: 2, answered_within: 4 });
-        let counts = store.call_counts_since(3_000, 60_000).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 0, abandoned: 2, answered_within: 0 });
-        let counts = store.call_counts_since(0, 0).await.unwrap();
-        assert_eq!(counts, CallCounts { answered: 5, abandoned: 3, answered_within: 0 });
-        let counts = store.call_counts_since(1_000_000, 20_000).await.unwrap();
-        assert_eq!(counts, CallCounts::default());
+        let by_queue = counts(1_000, 20_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 4, abandoned: 2, answered_within: 2 });
+        assert_eq!(
+            of(&by_queue, "slow"),
+            CallCounts { answered: 2, abandoned: 0, answered_within: 1 },
+            "counted against the queue's own 60 s, not the default 20 s"
+        );
+        // A wider default takes in the slower answers of queues without a target; a boundary
+        // later drops earlier calls.
+        let by_queue = counts(1_000, 60_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 4, abandoned: 2, answered_within: 4 });
+        assert_eq!(of(&by_queue, "slow").answered_within, 1, "the queue's own target still");
+        let by_queue = counts(3_000, 60_000).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 0, abandoned: 2, answered_within: 0 });
+        assert!(!by_queue.contains_key("slow"), "{by_queue:?}");
+        let by_queue = counts(0, 0).await;
+        assert_eq!(of(&by_queue, ""), CallCounts { answered: 5, abandoned: 3, answered_within: 0 });
+        assert!(counts(1_000_000, 20_000).await.is_empty());
     }
 
     // ---- Catalogue, agent skills, holidays, codes, transfers, wrap-ups (change 0003) ----------
@@ -2903,6 +2930,51 @@ mod cases {
         ));
         assert_eq!(store.count_calls().await.unwrap(), 1);
     }
+
+    pub(crate) async fn call_quality_is_kept_per_side_and_replaced(db: TestDb) {
+        let store = db.open().await;
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        assert!(store.call_quality("c1").await.unwrap().is_empty());
+        let agent = CallQuality { side: "agent", mos: 4.38, loss_pct: 0.0, jitter_ms: 1.5 };
+        let citizen = CallQuality { side: "citizen", mos: 3.1, loss_pct: 5.0, jitter_ms: 2.25 };
+        store.record_call_quality("c1", &agent).await.unwrap();
+        store.record_call_quality("c1", &citizen).await.unwrap();
+        assert_eq!(store.call_quality("c1").await.unwrap(), vec![citizen, agent]);
+        let better = CallQuality { mos: 4.0, loss_pct: 1.0, ..citizen };
+        store.record_call_quality("c1", &better).await.unwrap();
+        assert_eq!(store.call_quality("c1").await.unwrap(), vec![better, agent]);
+        // By the calls' queueing time, for the call records' export.
+        store.insert_call(&new_call("c2", 5)).await.unwrap();
+        store.insert_call(&new_call("c3", 9)).await.unwrap();
+        store.record_call_quality("c2", &agent).await.unwrap();
+        store.record_call_quality("c3", &agent).await.unwrap();
+        let between = store.call_quality_between(1, 5).await.unwrap();
+        let rows = vec![("c1".to_owned(), better), ("c1".into(), agent), ("c2".into(), agent)];
+        assert_eq!(between, rows);
+        assert!(store.call_quality_between(6, 8).await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn call_quality_refusals_change_nothing(db: TestDb) {
+        let store = db.open().await;
+        store.insert_call(&new_call("c1", 1)).await.unwrap();
+        let ok = CallQuality { side: "citizen", mos: 4.0, loss_pct: 0.5, jitter_ms: 3.0 };
+        assert!(matches!(
+            store.record_call_quality("nope", &ok).await.unwrap_err(),
+            StoreError::InvalidReference { entity: "call_quality", target: "call", .. }
+        ));
+        for bad in [
+            CallQuality { side: "staff", ..ok },
+            CallQuality { mos: 0.5, ..ok },
+            CallQuality { mos: f64::NAN, ..ok },
+            CallQuality { loss_pct: 101.0, ..ok },
+            CallQuality { jitter_ms: -1.0, ..ok },
+        ] {
+            let e = store.record_call_quality("c1", &bad).await.unwrap_err();
+            assert!(e.is_invalid_value(), "{bad:?}: {e:?}");
+        }
+        assert!(store.call_quality("c1").await.unwrap().is_empty());
+        assert!(store.call_quality("nope").await.unwrap().is_empty());
+    }
 }
 
 // ---- Behaviour of one backend only ----------------------------------------------------------
@@ -3165,6 +3237,22 @@ fn migration_0007_is_the_same_on_both_backends_but_for_its_header() {
 }
 
 #[test]
+fn migration_0012_is_the_same_on_both_backends_but_for_its_header_and_float_type() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0012_call_quality.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        body(&sqlite),
+        body(&postgres).replace("DOUBLE PRECISION NOT NULL", "REAL NOT NULL")
+    );
+    assert!(sqlite.starts_with("-- voicedesk store, change 0012 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0012 (Postgres)"));
+}
+
+#[test]
 fn announcements_serialise_for_the_http_api() {
     let a = voicedesk_store::Announcement {
         id: "a".into(),
@@ -3223,13 +3311,12 @@ account_suite!(
     active_sessions_list_members_only_until_they_expire,
     sign_in_failures_are_stored_replaced_and_cleared,
     the_admin_audit_log_is_newest_first_and_pages_by_id,
-    an_answered_open_call_of_an_agent_is_found,
 );
 
 mod account_cases {
     use voicedesk_protocol::Role;
     use voicedesk_store::{
-        AccountProfile, NewAccount, NewAdminAudit, NewCall, NewSession, SignInFailures, StoreError,
+        AccountProfile, NewAccount, NewAdminAudit, NewSession, SignInFailures, StoreError,
     };
 
     use crate::TestDb;
@@ -3406,28 +3493,6 @@ mod account_cases {
         let page = store.admin_audit(2, Some(ids[2])).await.unwrap();
         assert_eq!(page.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![2, 1]);
     }
-
-    pub(crate) async fn an_answered_open_call_of_an_agent_is_found(db: TestDb) {
-        let store = db.open().await;
-        store.create_account(&account("a1", "zhou", Role::Agent)).await.unwrap();
-        store
-            .insert_call(&NewCall {
-                id: "c1".into(),
-                citizen_session: "s".into(),
-                service: None,
-                queued_at_ms: 1,
-                skill_id: None,
-                priority: 0,
-            })
-            .await
-            .unwrap();
-        store.mark_call_offered("c1", "a1", 2).await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap(), None, "ringing is not answered");
-        store.mark_call_answered("c1", "a1", 3).await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap().as_deref(), Some("c1"));
-        store.mark_call_ended("c1", 4, "citizen_hang_up").await.unwrap();
-        assert_eq!(store.answered_call_of("a1").await.unwrap(), None);
-    }
 }
 
 #[test]
@@ -3450,4 +3515,54 @@ fn migration_0008_is_the_same_on_both_backends_but_for_its_header_and_identity_c
     assert_eq!(body(&sqlite), body(&postgres));
     assert!(sqlite.starts_with("-- voicedesk store, change 0008 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0008 (Postgres)"));
+}
+
+// ---- Chats and chat messages (change 0013, `ChatStore`) ---------------------------------------
+
+#[path = "store_suite/chat_cases.rs"]
+mod chat_cases;
+
+macro_rules! chat_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_chats {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_sqlite(crate::chat_cases::$name).await;
+                }
+            )*
+        }
+        mod postgres_chats {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_postgres(stringify!($name), crate::chat_cases::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+chat_suite!(
+    a_chat_is_recorded_answered_and_ended_once,
+    chat_messages_are_numbered_in_order_and_survive_a_reopen,
+    a_retried_send_is_stored_once,
+    refused_chat_messages_write_nothing,
+    concurrent_sends_to_one_chat_all_commit_in_one_sequence,
+    chat_marks_only_move_forward_within_the_chat,
+    invalid_chats_are_refused_before_writing,
+    a_chat_is_rated_once_and_a_low_rating_is_followed_up,
+);
+
+#[test]
+fn migration_0013_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0013_chats.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0013 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0013 (Postgres)"));
 }

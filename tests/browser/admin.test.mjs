@@ -1,6 +1,6 @@
 // The admin console's main flows in Chromium: create a user (who then must choose a password in
 // the agent console), edit a queue's hours (an overlap refused next to the field) and service
-// level target, add a holiday, import a calendar file, create and change a service (a deleted
+// level target (the staff wallboard measures the queue against it), add a holiday, import a calendar file, create and change a service (a deleted
 // queue refused next to the field; the hall lists it at once), write an announcement (the hall
 // shows it), edit dispositions, edit a knowledge article and try a question; axe-core at 1280
 // and 360 px, no sideways scroll on a phone, and the console used by keyboard alone.
@@ -69,6 +69,12 @@ test("create a user, who must choose a password at the first sign-in", async () 
     const text = await result.textContent();
     const password = /password (\S+) \(shown only now/.exec(text)?.[1];
     assert.ok(password, `a generated password in: ${text}`);
+    // Shown once, far above the form's button: it is brought into view.
+    const box = await result.evaluate((p) => {
+      const { top, bottom } = p.getBoundingClientRect();
+      return { top, bottom, height: window.innerHeight };
+    });
+    assert.ok(box.top > -1 && box.bottom < box.height + 1, `the generated password is in view: ${JSON.stringify(box)}`);
     await page.locator('#users-table tr[data-username="he.li"]').waitFor();
 
     // A duplicate username is refused next to the field, and nothing else is created.
@@ -178,6 +184,18 @@ test("a queue's service level target is saved; half a target is refused next to 
     await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
     medical = (await hallCatalogue(page)).skills.find((s) => s.id === "medical");
     assert.deepEqual([medical.service_level_pct, medical.service_level_secs], [90, 30]);
+
+    // The supervisors' wallboard measures the queue against its own target at once.
+    const staff = await openPage(browser, "admin-service-level-staff", `${server.url}/staff`, { locale: "en-US" });
+    try {
+      await signIn(staff.page, "staff1");
+      const level = (queue) => staff.page.locator(`#queue-table tr[data-queue="${queue}"] td`).nth(4);
+      await level("medical").filter({ hasText: "target 90 % within 30 s" }).waitFor({ timeout: 15_000 });
+      await level("general").filter({ hasText: "target 80 % within 20 s" }).waitFor();
+      assert.deepEqual(staff.errors, []);
+    } finally {
+      await staff.context.close();
+    }
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -335,16 +353,21 @@ test("edit the dispositions agents pick from", async () => {
     const codes = (await hallCatalogue(page)).dispositions.map((d) => d.code);
     assert.ok(codes.includes("callback_promised"));
 
-    // An away reason the call-center engine does not know is refused, nothing changed.
+    // A new away reason: a code that is not a code is refused next to the field, nothing
+    // changed; a good one is listed for agents at once.
     await page.click("#away-add");
     const away = page.locator("#away-list .code-row").last();
-    await away.locator('[data-field="code"]').fill("smoking");
-    await away.locator('[data-field="name_zh"]').fill("抽烟");
-    await away.locator('[data-field="name_en"]').fill("Smoking");
+    await away.locator('[data-field="code"]').fill("Fresh Air!");
+    await away.locator('[data-field="name_zh"]').fill("透气");
+    await away.locator('[data-field="name_en"]').fill("Fresh air");
     await page.click("#away-submit");
     await page.locator("#away-code-error").waitFor({ state: "visible" });
-    assert.match(await page.locator("#away-code-error").textContent(), /smoking/);
-    assert.ok(!(await hallCatalogue(page)).away_reasons.some((r) => r.code === "smoking"));
+    assert.match(await page.locator("#away-code-error").textContent(), /Fresh Air!/);
+    assert.ok(!(await hallCatalogue(page)).away_reasons.some((r) => r.name_en === "Fresh air"));
+    await away.locator('[data-field="code"]').fill("fresh_air");
+    await page.click("#away-submit");
+    await page.locator("#away-result").filter({ hasText: "Saved" }).waitFor();
+    assert.ok((await hallCatalogue(page)).away_reasons.some((r) => r.code === "fresh_air"));
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

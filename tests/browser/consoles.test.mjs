@@ -130,7 +130,11 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
         { user_id: "a-3", name: "赵磊 Zhao Lei", state: "away", since_ms: now - 300_000, reason: "meal", skills: ["pension"] },
       ],
       calls: [
-        { call_id: "c-1", service: SERVICE, skill: "pension", phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [] },
+        {
+          call_id: "c-1", service: SERVICE, skill: "pension", phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [],
+          citizen_quality: { mos: 2.84, loss_pct: 5.2, jitter_ms: 4.4 },
+          agent_quality: { mos: 4.38, loss_pct: 0, jitter_ms: 1.2 },
+        },
         { call_id: "c-2", service: "medical_reimbursement", skill: "medical", phase: "talking", agent_name: "李明 Li Ming", queued_at_ms: now - 50_000, answered_at_ms: now - 20_000, supporters: [] },
         { call_id: "c-3", service: "retired_service_that_is_gone", skill: "pension", phase: "queued", queued_at_ms: now - 41_000, supporters: [] },
       ],
@@ -171,6 +175,12 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     // An id the catalogue does not know is shown as it is.
     assert.match(await page.locator('#calls-table tr[data-call-id="c-3"]').textContent(), /retired_service_that_is_gone · Pension insurance/);
     assert.match(await call.textContent(), /Wang Fang/);
+    // Each side's audio quality; a poor side is marked in words and colour, the figures in the title.
+    const quality = call.locator("td.quality");
+    assert.equal(await quality.textContent(), "Citizen 2.8 (poor); Agent 4.4");
+    assert.equal(await quality.getAttribute("data-poor"), "citizen");
+    assert.match(await quality.getAttribute("title"), /^Citizen: estimated MOS 2\.84 of 4\.5, loss 5\.2 %, jitter 4 ms\nAgent: estimated MOS 4\.38/);
+    assert.equal(await page.locator('#calls-table tr[data-call-id="c-2"] td.quality').textContent(), "—");
     for (const action of ["monitor", "whisper", "barge", "take_over"]) {
       assert.ok(await call.locator(`[data-action=${action}]`).isEnabled(), `${action} is enabled`);
     }

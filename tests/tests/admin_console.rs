@@ -1,11 +1,12 @@
 //! The admin console's API end to end, against the real server: a service pointed at a queue
 //! that does not exist is refused and names the field; a queue that services use cannot be
-//! deleted; a holiday file with a bad row changes nothing; dispositions change at once; an admin's
+//! deleted; a holiday file with a bad row changes nothing; dispositions and away reasons change
+//! at once (an agent picks a new away reason right away, a removed one is refused); an admin's
 //! synonym group changes the next answer; and a citizen's question without a confident answer
 //! is listed for the admins, counted, while an admin's "try a question" is not.
 
 use serde_json::{Value, json};
-use voicedesk_protocol::{ClientMessage, ServerMessage};
+use voicedesk_protocol::{AgentActivity, AgentAvailability, ClientMessage, ServerMessage};
 use voicedesk_tests::{DEMO_PASSWORD, STEP, TestServer, http, http_json};
 
 async fn admin_cookie(server: &TestServer) -> String {
@@ -111,13 +112,6 @@ async fn catalogue_changes_are_validated_field_by_field_and_apply_at_once() -> a
         .collect();
     assert_eq!(codes, ["resolved", "callback_promised"]);
 
-    // An away reason the call-center engine does not know is refused, naming the code.
-    let away = json!({ "codes": [
-        { "code": "smoking", "name_zh": "抽烟", "name_en": "Smoking" },
-    ]});
-    let (status, body) = send(&server, &admin, "PUT", "/api/admin/away-reasons", away).await;
-    assert_eq!((status, body["field"].as_str()), (400, Some("code")), "{body}");
-
     // Every change is in the admin audit log.
     let audit = get(&server, &admin, "/api/admin/audit-log").await;
     let actions: Vec<&str> =
@@ -200,5 +194,63 @@ async fn synonyms_apply_to_the_next_question_and_unconfident_questions_are_liste
     assert_eq!(list["questions"], json!([]));
     let (status, _) = send(&server, &admin, "POST", path, dismiss).await;
     assert_eq!(status, 404);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_away_reason_an_admin_adds_is_one_agents_can_pick_at_once() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let admin = admin_cookie(&server).await;
+    let mut agent = server.ready_agent("agent1").await?;
+    let away = |reason: &str| ClientMessage::SetState {
+        state: AgentAvailability::Away,
+        reason: Some(reason.to_owned()),
+    };
+
+    // Not on the list yet: refused, the agent stays available.
+    agent.ws.send(&away("fresh_air")).await?;
+    agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. })).await?;
+
+    // The admins replace the list: the new reason is good at once, a removed one is not.
+    let codes = json!({ "codes": [
+        { "code": "fresh_air", "name_zh": "透气", "name_en": "Fresh air", "sort": 10 },
+        { "code": "meal", "name_zh": "用餐", "name_en": "Meal", "sort": 20 },
+    ]});
+    let (status, body) = send(&server, &admin, "PUT", "/api/admin/away-reasons", codes).await;
+    assert_eq!(status, 200, "{body}");
+    agent.ws.send(&away("fresh_air")).await?;
+    let state = agent
+        .ws
+        .recv_until(STEP, |m| {
+            matches!(m, ServerMessage::AgentState { .. } | ServerMessage::Error { .. })
+        })
+        .await?;
+    assert!(
+        matches!(&state, ServerMessage::AgentState { state: AgentActivity::Away, reason: Some(r), .. } if r == "fresh_air"),
+        "{state:?}"
+    );
+    agent.ws.send(&away("break")).await?;
+    let refused = agent
+        .ws
+        .recv_until(STEP, |m| {
+            matches!(m, ServerMessage::AgentState { .. } | ServerMessage::Error { .. })
+        })
+        .await?;
+    assert!(matches!(refused, ServerMessage::Error { .. }), "{refused:?}");
+
+    // A code that is not a code: refused naming the field, the list unchanged.
+    let bad =
+        json!({ "codes": [{ "code": "Fresh Air!", "name_zh": "透气", "name_en": "Fresh air" }]});
+    let (status, body) = send(&server, &admin, "PUT", "/api/admin/away-reasons", bad).await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("code")), "{body}");
+    let (_, public) = http(&server.base_url, "GET", "/api/catalogue", None).await?;
+    let public: Value = serde_json::from_str(&public)?;
+    let listed: Vec<&str> = public["away_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(listed.contains(&"fresh_air") && !listed.contains(&"break"), "{listed:?}");
     Ok(())
 }

@@ -23,6 +23,9 @@ struct Args {
     /// HTTP and WebSocket address.
     #[arg(long, env = "VOICEDESK_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Log lines as readable text or as one JSON object per line (for log collectors).
+    #[arg(long, env = "VOICEDESK_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
     /// The one UDP port all media uses.
     #[arg(long, env = "VOICEDESK_MEDIA_LISTEN", default_value = "127.0.0.1:7900")]
     media_listen: SocketAddr,
@@ -54,6 +57,11 @@ struct Args {
     /// A call answered within this many seconds counts toward the wallboard's service level.
     #[arg(long, env = "VOICEDESK_SERVICE_LEVEL_SECONDS", default_value_t = 20)]
     service_level_seconds: u32,
+    /// The share of calls (percent) to answer within the service-level time, for queues
+    /// without a target of their own.
+    #[arg(long, env = "VOICEDESK_SERVICE_LEVEL_TARGET_PCT", default_value_t = 80,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    service_level_target_pct: u32,
     /// The hall's local time offset from UTC in minutes, for "today" on the wallboard.
     #[arg(
         long,
@@ -139,9 +147,41 @@ struct Args {
     /// Seconds one TURN credential stays valid; clients renew it before it expires.
     #[arg(long, env = "VOICEDESK_TURN_CREDENTIAL_TTL_SECS", default_value_t = 3600)]
     turn_credential_ttl_secs: u64,
+    /// Cluster mode.
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Without a command: run the service.
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// Cluster mode (`docs/cluster.md`).
+#[derive(Debug, clap::Args)]
+struct ClusterArgs {
+    /// Join a cluster: the NATS servers (comma-separated `nats://host:port`) whose JetStream
+    /// keeps the call center's replicated input log and leader lease. Needs a Postgres
+    /// `--database-url` shared by every node. Without it: one process, nothing shared.
+    #[arg(long, env = "VOICEDESK_CLUSTER", value_delimiter = ',')]
+    cluster: Vec<String>,
+    /// This node's roles in the cluster: `gateway,core,relay` (for now only all three
+    /// together).
+    #[arg(long, env = "VOICEDESK_ROLES", default_value = "gateway,core,relay")]
+    roles: String,
+    /// This node's name in the cluster (lease holder, epoch markers); unique per node.
+    /// Default: `node-<HTTP port>-<process id>`.
+    #[arg(long, env = "VOICEDESK_NODE_NAME")]
+    node_name: Option<String>,
+    /// Milliseconds the leader's lease lasts unless renewed (renewed every third of it): a
+    /// standby leads about 1.25 times this after the leader's loss.
+    #[arg(long, env = "VOICEDESK_CLUSTER_LEASE_MS", default_value_t = 1500)]
+    cluster_lease_ms: u64,
+    /// The JetStream stream of the call center's input log (the lease bucket is
+    /// `<stream>_leases`); one per city.
+    #[arg(long, env = "VOICEDESK_CLUSTER_STREAM", default_value = "voicedesk_core")]
+    cluster_stream: String,
+    /// Copies JetStream keeps of the log and the lease (3 on a three-server NATS cluster).
+    #[arg(long, env = "VOICEDESK_CLUSTER_REPLICAS", default_value_t = 3)]
+    cluster_replicas: usize,
 }
 
 /// Raises the soft limit of open files to the hard limit and returns the new soft limit.
@@ -161,6 +201,27 @@ fn connection_cap(file_limit: u64) -> usize {
     file_limit.saturating_sub(reserve).max(16).min(1_000_000) as usize
 }
 
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line (timestamp, level, target, fields incl. `call`, message):
+    /// for log collectors (Loki, Elasticsearch, journald forwarders).
+    Json,
+}
+
+/// Starts the log subscriber. `RUST_LOG` filters as usual.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Manage accounts from the shell: add, list, disable, enable, reset-password, unlock.
@@ -170,15 +231,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into()
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    init_logs(args.log_format);
 
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
@@ -251,6 +305,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("--http-redirect-listen needs --tls-cert/--tls-key or --tls-self-signed");
     }
 
+    let cluster = cluster_config(&args.cluster, args.listen, &database_url)?;
     let file_limit = raise_file_limit();
     let max_connections = args.max_connections.unwrap_or_else(|| connection_cap(file_limit));
     tracing::info!(file_limit, max_connections, "connection cap");
@@ -263,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         http_redirect_listen: args.http_redirect_listen,
         turn,
         service_level_seconds: args.service_level_seconds,
+        service_level_target_pct: args.service_level_target_pct,
         utc_offset_minutes: args.utc_offset_minutes,
         after_call_work: Duration::from_secs(args.after_call_work_secs),
         max_missed_offers: args.max_missed_offers,
@@ -281,6 +337,7 @@ async fn main() -> anyhow::Result<()> {
             messages_per_citizen_per_day: args.messages_per_citizen_per_day,
             ..Default::default()
         },
+        cluster,
         ..Default::default()
     };
     let server =
@@ -338,6 +395,46 @@ async fn main() -> anyhow::Result<()> {
     server.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The cluster settings from the flags (`None` without `--cluster`); refuses what cannot
+/// work: no shared Postgres, roles not yet supported apart.
+fn cluster_config(
+    args: &ClusterArgs,
+    listen: SocketAddr,
+    database_url: &str,
+) -> anyhow::Result<Option<voicedesk_signaling::cluster::ClusterConfig>> {
+    use voicedesk_signaling::cluster::{ClusterConfig, Roles};
+    if args.cluster.is_empty() {
+        return Ok(None);
+    }
+    if !database_url.starts_with("postgres") {
+        anyhow::bail!(
+            "--cluster needs a Postgres --database-url shared by every node (the system of record)"
+        );
+    }
+    let roles = Roles::parse(&args.roles).map_err(anyhow::Error::msg)?;
+    if roles != Roles::ALL {
+        anyhow::bail!(
+            "--roles {}: for now a node has every role (gateway,core,relay); gateways that forward to the leader and relay-only nodes come next (docs/cluster.md)",
+            roles.names()
+        );
+    }
+    if args.cluster_lease_ms < 300 {
+        anyhow::bail!("--cluster-lease-ms must be at least 300");
+    }
+    let node = args
+        .node_name
+        .clone()
+        .unwrap_or_else(|| format!("node-{}-{}", listen.port(), std::process::id()));
+    Ok(Some(ClusterConfig {
+        nats: args.cluster.clone(),
+        node,
+        roles,
+        lease_ttl: Duration::from_millis(args.cluster_lease_ms),
+        stream: args.cluster_stream.clone(),
+        replicas: args.cluster_replicas.max(1),
+    }))
 }
 
 /// The fingerprints a person compares and the pin a test browser trusts.

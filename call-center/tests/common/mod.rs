@@ -115,7 +115,8 @@ pub(crate) fn routing() -> Routing {
     let mut queues = BTreeMap::new();
     queues.insert(SkillId("general".into()), QueueSettings::default());
     queues.insert(SkillId("medical".into()), QueueSettings::default());
-    Routing { services, queues, calendar: Default::default() }
+    let away_reasons = EngineConfig::DEFAULT_AWAY_REASONS.map(str::to_owned).to_vec();
+    Routing { services, queues, away_reasons, ..Routing::default() }
 }
 
 impl Sim {
@@ -124,6 +125,7 @@ impl Sim {
     }
 
     pub(crate) fn with_config(engine: EngineConfig) -> Self {
+        let catalogue = Routing { away_reasons: engine.away_reasons.clone(), ..routing() };
         let core = CallCenter::new(CoreConfig::new(engine, 0x5eed), START, Instant::now());
         let mut sim = Sim {
             core,
@@ -157,7 +159,7 @@ impl Sim {
             next_conn: 0,
             tickets: 0,
         };
-        sim.input(Input::Catalogue { routing: routing(), agent_skills: BTreeMap::new() });
+        sim.input(Input::Catalogue { routing: catalogue, agent_skills: BTreeMap::new() });
         sim
     }
 

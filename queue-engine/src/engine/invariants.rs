@@ -16,15 +16,21 @@ impl Engine {
         for (id, c) in &self.calls {
             let q = self.queues.get(&c.skill).unwrap_or_else(|| panic!("{id}: unknown queue"));
             let key = c.key();
+            let (ready, other) =
+                if c.is_chat() { (&q.ready_chats, &q.ready) } else { (&q.ready, &q.ready_chats) };
+            assert!(!other.contains_key(&key), "{id}: ready in the other channel");
             match &c.phase {
-                Phase::Queued => assert_eq!(q.ready.get(&key), Some(id), "{id}: not ready"),
+                Phase::Queued => assert_eq!(ready.get(&key), Some(id), "{id}: not ready"),
                 Phase::Parked => {
-                    assert!(!q.ready.contains_key(&key));
+                    assert!(!ready.contains_key(&key));
                 }
                 Phase::Ringing(agent) => {
-                    assert!(!q.ready.contains_key(&key));
+                    assert!(!ready.contains_key(&key));
                     assert_eq!(self.agents[agent].state, AgentState::Ringing(id.clone()), "{id}");
                     assert!(self.timers.get(&Timer::Ring(id.clone())).is_some(), "{id}: no ring");
+                }
+                Phase::Connected(agent) if c.is_chat() => {
+                    assert!(self.agents[agent].chats.contains(id), "{id}: not in {agent}'s chats");
                 }
                 Phase::Connected(agent) => {
                     assert_eq!(self.agents[agent].state, AgentState::OnCall(id.clone()), "{id}");
@@ -56,6 +62,13 @@ impl Engine {
                     "{id} holds {call} which is {phase:?}"
                 );
             }
+            for chat in &a.chats {
+                let c = &self.calls[chat];
+                assert!(c.is_chat() && c.phase == Phase::Connected(id.clone()), "{id}: {chat}");
+            }
+            if let Some(AgentState::OnCall(call) | AgentState::Ringing(call)) = Some(&a.state) {
+                assert!(!a.chats.contains(call), "{id} holds {call} twice");
+            }
             if let Some(until) = a.state.until() {
                 assert_eq!(self.timers.get(&Timer::WrapUp(id.clone())), Some(until));
             }
@@ -65,17 +78,27 @@ impl Engine {
         for (skill, q) in &self.queues {
             waiting_total += q.waiting.len();
             let mut available = BTreeSet::new();
+            let mut chat_available = BTreeSet::new();
             let (mut logged_in, mut staffed) = (0, 0);
             for (id, a) in &self.agents {
                 if let Some(&level) = a.skills.get(skill) {
                     logged_in += 1;
                     staffed += u32::from(!a.state.is_away());
-                    if a.state == AgentState::Available {
+                    if a.takes_voice() {
                         available.insert((Reverse(level), a.idle_since, id.clone()));
                     }
+                    if a.takes_chat() {
+                        chat_available.insert((a.load(), Reverse(level), a.idle_since, id.clone()));
+                    }
+                    // The routing rules themselves, beside the index that implements them.
+                    if a.takes_voice() && !a.chats.is_empty() {
+                        assert!(a.profile.calls_with_chats, "{id}: calls beside chats");
+                    }
+                    assert!(!a.takes_chat() || a.state.call().is_none(), "{id}: chat in a call");
                 }
             }
             assert_eq!(q.available, available, "{skill}: available index");
+            assert_eq!(q.chat_available, chat_available, "{skill}: chat index");
             assert_eq!((q.logged_in, q.staffed), (logged_in, staffed), "{skill}: counts");
             let parked =
                 q.waiting.values().filter(|s| self.calls[&s.call].phase == Phase::Parked).count();
@@ -83,6 +106,10 @@ impl Engine {
             assert!(
                 q.ready.is_empty() || q.available.is_empty(),
                 "{skill}: a call waits while an agent with the skill is free"
+            );
+            assert!(
+                q.ready_chats.is_empty() || q.chat_available.is_empty(),
+                "{skill}: a chat waits while an agent with the skill has a free chat slot"
             );
             if logged_in == 0 {
                 assert!(

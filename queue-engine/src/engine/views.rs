@@ -1,13 +1,13 @@
 //! Read-only views of the engine for metrics, the wallboard and tests. Nothing here changes
 //! state or queues commands.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use voicedesk_protocol::AgentActivity;
 
 use super::{Agent, AgentState, Call, Engine, Phase, Queue, estimate, millis};
-use crate::{AgentId, CallId, QueueSettings, SkillId};
+use crate::{AgentId, CallId, Channel, QueueSettings, RoutingProfile, SkillId};
 
 /// Where a live call is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum CallPhase {
 pub struct CallView<'a> {
     /// The call.
     pub id: &'a CallId,
+    /// Voice call or chat.
+    pub channel: Channel,
     /// The service the citizen chose.
     pub service: Option<&'a str>,
     /// The queue it waits in (or was answered from).
@@ -64,8 +66,12 @@ pub struct AgentView<'a> {
     /// When they last became available after being away or working; among agents of the
     /// same skill level, the longest idle is offered first.
     pub idle_since: Instant,
-    /// The call ringing at them or connected to them.
+    /// The call or chat ringing at them, or the voice call connected to them.
     pub call: Option<&'a CallId>,
+    /// The chats connected to them.
+    pub chats: &'a BTreeSet<CallId>,
+    /// Their chat capacity and whether calls come beside chats.
+    pub profile: RoutingProfile,
     /// Their skill levels (1 to 10).
     pub skills: &'a BTreeMap<SkillId, u8>,
     /// Ring timeouts in a row since their last accept, reject or auto-away.
@@ -91,8 +97,10 @@ pub struct QueueView<'a> {
     pub longest_wait: Option<Duration>,
     /// Logged-in agents with the skill who are not away.
     pub staffed: u32,
-    /// Of those, available now.
+    /// Of those, who may be offered a voice call now.
     pub available: usize,
+    /// Of those, who may be offered a chat now (available and below their chat capacity).
+    pub chat_available: usize,
     /// The average handle time the estimate uses.
     pub handle_time: Duration,
     /// The estimate a new call of the lowest priority would get (position `waiting + 1`).
@@ -100,9 +108,19 @@ pub struct QueueView<'a> {
 }
 
 impl Engine {
-    /// Calls queued (not ringing, not parked) in every queue.
+    /// Calls and chats queued (not ringing, not parked) in every queue.
     pub fn queue_len(&self) -> usize {
-        self.queues.values().map(|q| q.ready.len()).sum()
+        self.queues.values().map(|q| q.ready.len() + q.ready_chats.len()).sum()
+    }
+
+    /// Whether a live call is a voice call or a chat; `None` if not live.
+    pub fn channel(&self, call: &CallId) -> Option<Channel> {
+        self.calls.get(call).map(|c| c.channel)
+    }
+
+    /// Chats connected to an agent, in every queue.
+    pub fn connected_chats(&self) -> usize {
+        self.agents.values().map(|a| a.chats.len()).sum()
     }
 
     /// Calls parked in every queue.
@@ -112,7 +130,7 @@ impl Engine {
 
     /// Calls ringing at an agent.
     pub fn ringing_count(&self) -> usize {
-        self.queues.values().map(|q| q.waiting.len() - q.ready.len() - q.parked as usize).sum()
+        self.queues.values().map(ringing).sum()
     }
 
     /// Calls answered and not yet ended.
@@ -187,11 +205,12 @@ impl Engine {
             skill,
             settings: &q.settings,
             waiting: q.waiting.len(),
-            ringing: q.waiting.len() - q.ready.len() - q.parked as usize,
+            ringing: ringing(q),
             parked: q.parked as usize,
             longest_wait: longest_wait(q, now),
             staffed: q.staffed,
             available: q.available.len(),
+            chat_available: q.chat_available.len(),
             handle_time: Duration::from_millis(q.handle_time_ms),
             estimate_for_new_call: estimate(next, q.staffed, cycle),
         }
@@ -210,6 +229,7 @@ impl Engine {
         };
         CallView {
             id,
+            channel: c.channel,
             service: c.service.as_deref(),
             skill: &c.skill,
             priority: c.priority,
@@ -223,6 +243,10 @@ impl Engine {
             wait_limit_reached: c.wait_limit_reached,
         }
     }
+}
+
+fn ringing(q: &Queue) -> usize {
+    q.waiting.len() - q.ready.len() - q.ready_chats.len() - q.parked as usize
 }
 
 fn longest_wait(q: &Queue, now: Instant) -> Option<Duration> {
@@ -242,6 +266,8 @@ fn agent_view<'a>(id: &'a AgentId, a: &'a Agent) -> AgentView<'a> {
         since: a.since,
         idle_since: a.idle_since,
         call: a.state.call(),
+        chats: &a.chats,
+        profile: a.profile,
         skills: &a.skills,
         consecutive_misses: a.misses,
         after_call_work_until: match a.state {

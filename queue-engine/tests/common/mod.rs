@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use voicedesk_protocol::{AgentActivity, EndReason, WithdrawReason};
 use voicedesk_queue_engine::{
     AgentId, Calendar, CallId, CivilDate, ClockAnchor, Command, Engine, EngineConfig, EngineError,
-    Input, Party, QueueSettings, SkillId,
+    Input, Party, QueueSettings, RoutingProfile, SkillId,
 };
 
 /// The skill every one-line helper uses: one queue, always open, no limits.
@@ -155,6 +155,37 @@ impl Harness {
             priority,
             service: Some("pension inquiry".into()),
         })
+    }
+
+    /// A chat for [`GENERAL`] at priority 0.
+    pub(crate) fn chat(&mut self, id: &str) -> Vec<Command> {
+        self.chat_in(id, GENERAL, 0)
+    }
+
+    pub(crate) fn chat_in(&mut self, id: &str, skill_id: &str, priority: u8) -> Vec<Command> {
+        self.ok(Input::ChatArrived {
+            chat: call(id),
+            skill: skill(skill_id),
+            priority,
+            service: Some("pension inquiry".into()),
+        })
+    }
+
+    /// Sets an agent's routing profile.
+    pub(crate) fn profile(
+        &mut self,
+        id: &str,
+        chat_capacity: u8,
+        calls_with_chats: bool,
+    ) -> Vec<Command> {
+        let profile = RoutingProfile { chat_capacity, calls_with_chats };
+        self.ok(Input::SetRoutingProfile { agent: agent(id), profile })
+    }
+
+    /// The chats connected to an agent, by id.
+    pub(crate) fn chats_of(&self, agent_id: &str) -> Vec<String> {
+        let view = self.engine.agent(&agent(agent_id)).expect("logged in");
+        view.chats.iter().map(|c| c.0.clone()).collect()
     }
 
     /// Logs in with [`GENERAL`] at level 5.

@@ -12,7 +12,7 @@ use voicedesk_call_center::{
 };
 use voicedesk_knowledge::{Confidence, Hit};
 use voicedesk_media_relay::{LegId as RelayLeg, RelayError, RelayHandle, SlotFeed, SlotRef};
-use voicedesk_protocol::KnowledgeHit;
+use voicedesk_protocol::{KnowledgeHit, ServerMessage};
 use voicedesk_store::{CallWrite, Store};
 
 use super::Driver;
@@ -150,93 +150,110 @@ fn writer_of(call: &CallId, writers: usize) -> usize {
 }
 
 impl Driver {
-    /// Carries out every effect the core queued, then publishes the counters.
-    pub(super) fn carry_out(&mut self) {
-        let mut too_slow = Vec::new();
+    /// Carries out every effect the core queued, then publishes the counters. `relay`: false
+    /// while a takeover's inputs are applied: their relay commands are not sent.
+    pub(super) fn carry_out(&mut self, relay: bool) {
+        let replicated = self.sequencer.is_replicated();
         while let Some(effect) = self.core.poll_effect() {
-            match effect {
-                Effect::Send { conn, message } => {
-                    if let Some(out) = self.outboxes.get(&conn) {
-                        match out.tx.try_send(message) {
-                            Ok(()) => {}
-                            Err(mpsc::error::TrySendError::Full(_)) => too_slow.push(conn),
-                            // The handler is gone; its `Disconnected` is on the way.
-                            Err(mpsc::error::TrySendError::Closed(_)) => {}
-                        }
-                    }
-                }
-                Effect::Close { conn } => {
-                    // Dropping the outbox and the kick ends the writer (after what is queued)
-                    // and the reader.
-                    self.outboxes.remove(&conn);
-                }
-                Effect::Store { op, call, request } => self.store_op(op, call, request),
-                Effect::CreateLeg { op, sdp, slots } => {
-                    let (relay, results, outstanding) = self.answer_path();
-                    tokio::spawn(async move {
-                        let asked = Instant::now();
-                        let result = relay
-                            .create_leg(sdp, slots)
-                            .await
-                            .map(|(leg, answer)| (LegId(leg.0), answer))
-                            .map_err(leg_failure);
-                        tracing::debug!(
-                            leg_us = asked.elapsed().as_micros() as u64,
-                            ok = result.is_ok(),
-                            "relay answered a leg"
-                        );
-                        answered(&results, &outstanding, Input::LegCreated { op, result });
-                    });
-                }
-                Effect::CheckOffer { op, sdp, slots } => {
-                    // The relay's own check (pure, microseconds): no leg is made.
-                    let result = voicedesk_media_relay::sdp::check_offer(&sdp, slots)
-                        .map(|_| ())
-                        .map_err(leg_failure);
-                    self.core.handle(super::now(), Input::OfferChecked { op, result });
-                }
-                Effect::StartRecording { op, leg, max } => {
-                    let (relay, results, outstanding) = self.answer_path();
-                    tokio::spawn(async move {
-                        let result = relay
-                            .start_recording(RelayLeg(leg.0), max)
-                            .await
-                            .map_err(|e| e.to_string());
-                        answered(&results, &outstanding, Input::RecordingStarted { op, result });
-                    });
-                }
-                Effect::Relay(command) => {
-                    if self.relay_commands.send(command).is_err() {
-                        tracing::error!("relay command queue stopped");
-                    }
-                }
-                Effect::Search { op, question } => {
-                    let (_, results, outstanding) = self.answer_path();
-                    let knowledge = self.knowledge.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let answer = knowledge.answer(&question, None);
-                        let confident = answer.confidence == Confidence::High;
-                        let answer = AssistantAnswer {
-                            best: answer.best.map(knowledge_hit),
-                            suggestions: answer
-                                .suggestions
-                                .into_iter()
-                                .map(knowledge_hit)
-                                .collect(),
-                            confident,
-                        };
-                        answered(&results, &outstanding, Input::Searched { op, answer });
-                    });
-                }
-                Effect::Report(report) => self.report(report),
+            // Only a cluster node may have to take over what another node left open.
+            if replicated {
+                self.open_ops.emitted(&effect);
             }
+            if !relay && matches!(effect, Effect::Relay(_)) {
+                continue;
+            }
+            self.execute(effect);
         }
         self.publish();
-        for conn in too_slow {
+        for conn in std::mem::take(&mut self.too_slow) {
             tracing::warn!(?conn, "outgoing queue full; dropping the connection");
             if self.outboxes.remove(&conn).is_some() {
                 self.feed(Input::Disconnected { conn });
             }
+        }
+        for input in std::mem::take(&mut self.follow_ups) {
+            self.feed(input);
+        }
+    }
+
+    /// Carries one effect out (its answer, if any, comes back as an input).
+    pub(super) fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Send { conn, mut message } => {
+                self.timing.sent(&self.stats.histograms, conn, &message);
+                if let ServerMessage::Wallboard(board) = &mut message {
+                    self.add_quality(board);
+                }
+                if let Some(out) = self.outboxes.get(&conn) {
+                    match out.tx.try_send(message) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => self.too_slow.push(conn),
+                        // The handler is gone; its `Disconnected` is on the way.
+                        Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    }
+                }
+            }
+            Effect::Close { conn } => {
+                // Dropping the outbox and the kick ends the writer (after what is queued)
+                // and the reader.
+                self.outboxes.remove(&conn);
+            }
+            Effect::Store { op, call, request } => self.store_op(op, call, request),
+            Effect::CreateLeg { op, sdp, slots } => {
+                let (relay, results, outstanding) = self.answer_path();
+                tokio::spawn(async move {
+                    let asked = Instant::now();
+                    let result = relay
+                        .create_leg(sdp, slots)
+                        .await
+                        .map(|(leg, answer)| (LegId(leg.0), answer))
+                        .map_err(leg_failure);
+                    tracing::debug!(
+                        leg_us = asked.elapsed().as_micros() as u64,
+                        ok = result.is_ok(),
+                        "relay answered a leg"
+                    );
+                    answered(&results, &outstanding, Input::LegCreated { op, result });
+                });
+            }
+            Effect::CheckOffer { op, sdp, slots } => {
+                // The relay's own check (pure, microseconds): no leg is made. The verdict is
+                // an input like any other (in a cluster, it goes through the log).
+                let result = voicedesk_media_relay::sdp::check_offer(&sdp, slots)
+                    .map(|_| ())
+                    .map_err(leg_failure);
+                self.follow_ups.push(Input::OfferChecked { op, result });
+            }
+            Effect::StartRecording { op, leg, max } => {
+                let (relay, results, outstanding) = self.answer_path();
+                tokio::spawn(async move {
+                    let result = relay
+                        .start_recording(RelayLeg(leg.0), max)
+                        .await
+                        .map_err(|e| e.to_string());
+                    answered(&results, &outstanding, Input::RecordingStarted { op, result });
+                });
+            }
+            Effect::Relay(command) => {
+                if self.relay_commands.send(command).is_err() {
+                    tracing::error!("relay command queue stopped");
+                }
+            }
+            Effect::Search { op, question } => {
+                let (_, results, outstanding) = self.answer_path();
+                let knowledge = self.knowledge.clone();
+                tokio::task::spawn_blocking(move || {
+                    let answer = knowledge.answer(&question, None);
+                    let confident = answer.confidence == Confidence::High;
+                    let answer = AssistantAnswer {
+                        best: answer.best.map(knowledge_hit),
+                        suggestions: answer.suggestions.into_iter().map(knowledge_hit).collect(),
+                        confident,
+                    };
+                    answered(&results, &outstanding, Input::Searched { op, answer });
+                });
+            }
+            Effect::Report(report) => self.report(report),
         }
     }
 
@@ -249,6 +266,7 @@ impl Driver {
     /// A call-record write goes to its call's writer (group commit, in order); anything else
     /// runs on its own task at once.
     fn store_op(&mut self, op: OpId, call: Option<CallId>, request: StoreRequest) {
+        self.timing.store_op(op, &request);
         self.outstanding.fetch_add(1, Ordering::AcqRel);
         if let (Some(call), Some(write)) = (&call, super::store_ops::call_write(&request)) {
             let writer = writer_of(call, self.writers.len());
@@ -281,9 +299,60 @@ impl Driver {
                 tracing::info!(%call, reason = reason.as_str(), "call ended")
             }
             Report::Answered { skill, waited } => {
+                super::timing::answered(&self.stats.histograms, &skill, waited);
                 tracing::info!(%skill, waited_ms = waited.as_millis() as u64, "call answered")
             }
+            Report::CallFinished { call, skill, reason, waited, talked, legs } => {
+                super::timing::finished(&self.stats.histograms, &skill, reason, waited, talked);
+                self.keep_quality(call, legs);
+            }
         }
+    }
+
+    /// Puts the relay's latest audio figures on the wallboard's calls (measured, not decided:
+    /// the core does not know them).
+    fn add_quality(&self, board: &mut voicedesk_protocol::Wallboard) {
+        let relay = self.relay.stats();
+        for row in &mut board.calls {
+            let call = CallId(row.call_id.clone());
+            if let Some((citizen, agent)) = self.core.call_media_legs(&call) {
+                row.citizen_quality = super::timing::leg_quality(relay, citizen.map(|l| l.0));
+                row.agent_quality = super::timing::leg_quality(relay, agent.map(|l| l.0));
+            }
+        }
+    }
+
+    /// Keeps a finished call's audio figures with its record (the relay's last published
+    /// figures for its legs; a side without audio has none). A measurement, not a decision:
+    /// written on its own task, and a failure is only logged.
+    fn keep_quality(&self, call: CallId, legs: (Option<LegId>, Option<LegId>)) {
+        let relay = self.relay.stats();
+        let sides = [("citizen", legs.0), ("agent", legs.1)];
+        let figures: Vec<voicedesk_store::CallQuality> = sides
+            .into_iter()
+            .filter_map(|(side, leg)| {
+                let q = relay.live_quality(RelayLeg(leg?.0))?;
+                let mos = q.mos?;
+                super::timing::call_quality(&self.stats.histograms, side, mos);
+                Some(voicedesk_store::CallQuality {
+                    side,
+                    mos: mos.clamp(1.0, 4.5),
+                    loss_pct: (q.loss * 100.0).clamp(0.0, 100.0),
+                    jitter_ms: q.jitter_ms.max(0.0),
+                })
+            })
+            .collect();
+        if figures.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for q in figures {
+                if let Err(e) = store.record_call_quality(&call.0, &q).await {
+                    tracing::warn!(call = %call, side = q.side, error = %e, "could not keep the call's audio quality");
+                }
+            }
+        });
     }
 }
 

@@ -21,10 +21,17 @@
 //!   next input, so a call placed after the change was acknowledged is routed by it;
 //! - reports are logged, and invariant violations counted in `/metrics`.
 //!
+//! Every step reaches the core through a [`sequencer::Sequencer`]: alone, at once; in a
+//! cluster, through the replicated log, and only the leader carries the effects out
+//! (`crate::cluster`, [`takeover`]).
+//!
 //! Nothing here decides: every rule is in the core.
 
 mod effects;
+pub mod sequencer;
 mod store_ops;
+mod takeover;
+mod timing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -121,7 +128,14 @@ pub enum DriverInput {
         /// The connection.
         conn: ConnId,
     },
-    /// End every call (recorded as `server_shutdown`) and stop.
+    /// The core's state digest and the last log record applied (0 alone), for comparing a
+    /// standby with its leader.
+    Digest {
+        /// Answered with `(applied record, digest)`.
+        reply: oneshot::Sender<(u64, String)>,
+    },
+    /// End every call (recorded as `server_shutdown`) and stop. A cluster node stops without
+    /// ending any: the other nodes go on with them.
     Shutdown {
         /// Answered when every call is ended and recorded.
         done: oneshot::Sender<()>,
@@ -181,6 +195,32 @@ pub(crate) struct Driver {
     published: CoreStats,
     /// `poll_timeout` is in Unix ms; tokio sleeps on its own clock from this pair.
     epoch: (tokio::time::Instant, i64),
+    /// Who orders the steps: at once, or the cluster's log.
+    sequencer: sequencer::Sequencer,
+    /// This node carries effects out: always alone; in a cluster, while it leads.
+    leading: bool,
+    /// A `Timeout` was submitted and not applied yet: not submitted again meanwhile.
+    timeout_submitted: bool,
+    /// The settings the core is built from again by a log's `Start`.
+    core_config: CoreConfig,
+    /// The core was built by a `Start` of the log (a cluster's first leader writes one).
+    started_from_log: bool,
+    /// Effects awaiting answers, for a takeover.
+    open_ops: takeover::OpenOps,
+    /// Entries of a takeover not applied yet: their relay commands are not sent.
+    takeover_left: usize,
+    /// The last log record applied (cluster), for [`DriverInput::Digest`].
+    applied_seq: u64,
+    /// Inputs produced while carrying effects out, fed once they are all handed out.
+    follow_ups: Vec<Input>,
+    /// Connections whose outbox was full, dropped once the effects are handed out.
+    too_slow: Vec<ConnId>,
+    /// After a takeover: when the old leader's consoles that did not come back are closed.
+    foreign_grace: Option<tokio::time::Instant>,
+    /// The reconnect grace (also the consoles' grace after a takeover).
+    reconnect_grace: Duration,
+    /// Set-up steps being timed for `/metrics`.
+    timing: timing::Timing,
 }
 
 fn now() -> UnixMs {
@@ -233,22 +273,12 @@ pub(crate) async fn spawn(
     config: &ServerConfig,
     knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     stats: Arc<SignalingStats>,
+    sequencer: sequencer::Sequencer,
 ) -> DriverHandle {
     let (inputs, rx) = mpsc::channel(4096);
     let started = now();
-    let day_start = local_day_start(started.0, config.utc_offset_minutes);
-    let threshold = i64::from(config.service_level_seconds) * 1000;
-    let today = match store.call_counts_since(day_start, threshold).await {
-        Ok(c) => DayCounts {
-            answered: c.answered,
-            answered_within: c.answered_within,
-            abandoned: c.abandoned,
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "could not load today's call counts");
-            DayCounts::default()
-        }
-    };
+    let today =
+        today_counts(store.as_ref(), config.utc_offset_minutes, config.service_level_seconds).await;
     let engine = EngineConfig::default()
         .with_ring_timeout(config.ring_timeout)
         .with_after_call_work(config.after_call_work)
@@ -257,12 +287,15 @@ pub(crate) async fn spawn(
     let mut core_config = CoreConfig::new(engine, rand::random());
     core_config.wallboard = WallboardConfig {
         service_level_seconds: config.service_level_seconds,
+        service_level_target_pct: config.service_level_target_pct,
         utc_offset_minutes: config.utc_offset_minutes,
         today,
     };
     core_config.voice_max = config.voice_message_max;
     core_config.messages_per_citizen_per_day = config.limits.messages_per_citizen_per_day;
-    let core = CallCenter::new(core_config, started, Instant::now());
+    let core = CallCenter::new(core_config.clone(), started, Instant::now());
+    let leading = !sequencer.is_replicated();
+    timing::start_series(&stats.histograms);
     let (results, results_rx) = mpsc::unbounded_channel();
     let outstanding = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let relay_commands =
@@ -294,15 +327,62 @@ pub(crate) async fn spawn(
         outstanding,
         published: CoreStats::default(),
         epoch: (tokio::time::Instant::now(), started.0),
+        sequencer,
+        leading,
+        timeout_submitted: false,
+        core_config,
+        started_from_log: false,
+        open_ops: takeover::OpenOps::default(),
+        takeover_left: 0,
+        applied_seq: 0,
+        follow_ups: Vec::new(),
+        too_slow: Vec::new(),
+        foreign_grace: None,
+        reconnect_grace: config.reconnect_grace,
+        timing: timing::Timing::default(),
     };
-    if let Some(input) =
-        catalogue_input(&driver.store, Vec::new(), driver.utc_offset_minutes, driver.always_open)
-            .await
+    // A cluster's core gets its catalogue from the log, or reads it when it takes over.
+    if leading
+        && let Some(input) = catalogue_input(
+            &driver.store,
+            Vec::new(),
+            driver.utc_offset_minutes,
+            driver.always_open,
+        )
+        .await
     {
         driver.feed(input);
     }
     tokio::spawn(driver.run(rx, results_rx, relay_events));
     DriverHandle { inputs }
+}
+
+/// Today's answered and abandoned calls so far by queue, from the store (none if it cannot
+/// say), each counted against its queue's service-level time.
+async fn today_counts(
+    store: &dyn Store,
+    utc_offset_minutes: i32,
+    service_level_seconds: u32,
+) -> BTreeMap<String, DayCounts> {
+    let day_start = local_day_start(now_ms(), utc_offset_minutes);
+    let threshold = i64::from(service_level_seconds) * 1000;
+    match store.call_counts_by_queue_since(day_start, threshold).await {
+        Ok(by_queue) => by_queue
+            .into_iter()
+            .map(|(skill, c)| {
+                let counts = DayCounts {
+                    answered: c.answered,
+                    answered_within: c.answered_within,
+                    abandoned: c.abandoned,
+                };
+                (skill, counts)
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not load today's call counts");
+            BTreeMap::new()
+        }
+    }
 }
 
 fn local_day_start(now_ms: i64, offset_minutes: i32) -> i64 {
@@ -319,13 +399,27 @@ impl Driver {
         mut relay_events: mpsc::UnboundedReceiver<RelayEvent>,
     ) {
         loop {
-            let deadline = self.core.poll_timeout().map(|at| self.tokio_instant(at));
+            // Only the leader times the core out; a standby applies the leader's timeouts.
+            let deadline = match self.leading && !self.timeout_submitted {
+                true => self.core.poll_timeout().map(|at| self.tokio_instant(at)),
+                false => None,
+            };
             tokio::select! {
                 input = inputs.recv() => match input {
                     Some(DriverInput::Shutdown { done }) => {
-                        self.shutdown(&mut results).await;
+                        if self.sequencer.is_replicated() {
+                            // The calls go on at the other nodes; this node's clients
+                            // reconnect there.
+                            self.outboxes.clear();
+                            tracing::info!("left the cluster; calls go on at the other nodes");
+                        } else {
+                            self.shutdown(&mut results).await;
+                        }
                         done.send(()).unwrap_or(());
                         return;
+                    }
+                    Some(DriverInput::Digest { reply }) => {
+                        reply.send((self.applied_seq, self.core.state_digest())).unwrap_or(());
                     }
                     // Read before the next input: a call placed after the admin's change was
                     // acknowledged is routed by the new catalogue (a rare, short wait).
@@ -335,11 +429,14 @@ impl Driver {
                 },
                 Some(input) = results.recv() => self.feed(input),
                 Some(event) = relay_events.recv() => self.feed(relay_input(event)),
-                _ = sleep_until(deadline) => {
-                    let started = Instant::now();
-                    self.core.handle_timeout(now());
-                    self.carried_out("timeout", started);
+                ordered = self.sequencer.next() => self.ordered(ordered).await,
+                _ = sleep_until(self.foreign_grace) => {
+                    self.foreign_grace = None;
+                    if self.leading {
+                        self.close_foreign_connections();
+                    }
                 }
+                _ = sleep_until(deadline) => self.submit(sequencer::Step::Timeout),
             }
         }
     }
@@ -374,14 +471,11 @@ impl Driver {
             DriverInput::Disconnected { conn } => {
                 if self.outboxes.contains_key(&conn) {
                     self.feed(Input::Disconnected { conn });
-                    // A connection with a message in flight is kept until it is answered (the
-                    // core then emits `Close`); its writer flushes the answer, then closes.
-                    if !self.core.has_connection(conn) {
-                        self.outboxes.remove(&conn);
-                    }
                 }
             }
-            DriverInput::CatalogueChanged | DriverInput::Shutdown { .. } => {}
+            DriverInput::CatalogueChanged
+            | DriverInput::Shutdown { .. }
+            | DriverInput::Digest { .. } => {}
         }
     }
 
@@ -394,19 +488,148 @@ impl Driver {
         }
     }
 
-    /// Hands one input to the core and carries out what it decided.
+    /// Hands one input to the core (through the sequencer) and carries out what it decided.
     fn feed(&mut self, input: Input) {
+        self.submit(sequencer::Step::Input(input));
+    }
+
+    /// Submits a step now; applies it at once when the sequencer says so.
+    fn submit(&mut self, step: sequencer::Step) {
+        if matches!(step, sequencer::Step::Timeout) {
+            self.timeout_submitted = true;
+        }
+        let entry = sequencer::Entry { at: now(), step };
+        if let Some(entry) = self.sequencer.submit(entry) {
+            self.apply(entry, true);
+        }
+    }
+
+    /// Applies one ordered step to the core; carries the effects out when `execute` (this
+    /// node leads), drops them otherwise (a standby).
+    fn apply(&mut self, entry: sequencer::Entry, execute: bool) {
         let started = Instant::now();
-        let kind = input_kind(&input);
-        self.core.handle(now(), input);
-        self.carried_out(kind, started);
+        let sequencer::Entry { at, step } = entry;
+        let mut closed = None;
+        let mut client = false;
+        let kind = match step {
+            sequencer::Step::Start { id_seed, today } => {
+                self.start_core(at, id_seed, today);
+                "start"
+            }
+            sequencer::Step::Input(input) => {
+                let kind = input_kind(&input);
+                if self.sequencer.is_replicated() {
+                    self.open_ops.answered(&input);
+                }
+                let histograms = &self.stats.histograms;
+                match &input {
+                    Input::Client { conn, message } => {
+                        self.timing.client(histograms, started, *conn, message);
+                        client = true;
+                    }
+                    Input::Disconnected { conn } => {
+                        self.timing.gone(*conn);
+                        closed = Some(*conn);
+                    }
+                    Input::Store { op, result } => {
+                        self.timing.store_answer(histograms, *op, result.is_ok());
+                    }
+                    _ => {}
+                }
+                self.core.handle(at, input);
+                kind
+            }
+            sequencer::Step::Timeout => {
+                self.timeout_submitted = false;
+                self.core.handle_timeout(at);
+                "timeout"
+            }
+        };
+        let relay = match self.takeover_left {
+            0 => true,
+            _ => {
+                self.takeover_left -= 1;
+                false
+            }
+        };
+        if execute {
+            self.carried_out(kind, started, relay);
+            if client {
+                timing::message_handled(&self.stats.histograms, kind, started.elapsed());
+            }
+        } else {
+            while let Some(effect) = self.core.poll_effect() {
+                self.open_ops.emitted(&effect);
+            }
+        }
+        // A connection with a message in flight is kept until it is answered (the core then
+        // emits `Close`); its writer flushes the answer, then closes.
+        if let Some(conn) = closed
+            && !self.core.has_connection(conn)
+        {
+            self.outboxes.remove(&conn);
+        }
+    }
+
+    /// A log's `Start`: the core is built again, as every replica builds it.
+    fn start_core(&mut self, at: UnixMs, id_seed: u64, today: BTreeMap<String, DayCounts>) {
+        let mut config = self.core_config.clone();
+        config.id_seed = id_seed;
+        config.wallboard.today = today;
+        self.core = CallCenter::new(config, at, Instant::now());
+        self.epoch = (tokio::time::Instant::now(), now_ms());
+        self.open_ops.clear();
+        self.published = CoreStats::default();
+        self.started_from_log = true;
+    }
+
+    /// What the cluster's order brought: entries to apply, or a change of role.
+    async fn ordered(&mut self, ordered: sequencer::Ordered) {
+        match ordered {
+            sequencer::Ordered::Apply { entries, execute, seq } => {
+                for entry in entries {
+                    self.apply(entry, execute);
+                }
+                self.applied_seq = seq;
+            }
+            sequencer::Ordered::Leading { epoch } => {
+                self.leading = true;
+                let mut first = 0;
+                if !self.started_from_log {
+                    let config = &self.core_config.wallboard;
+                    let today = today_counts(
+                        self.store.as_ref(),
+                        config.utc_offset_minutes,
+                        config.service_level_seconds,
+                    )
+                    .await;
+                    self.submit(sequencer::Step::Start { id_seed: rand::random(), today });
+                    first = 1;
+                }
+                self.takeover_left = first + self.take_over(epoch);
+                self.foreign_grace = Some(tokio::time::Instant::now() + self.reconnect_grace);
+                self.reload_catalogue().await;
+            }
+            sequencer::Ordered::Following => {
+                tracing::warn!(
+                    connections = self.outboxes.len(),
+                    "no longer leading: effects stop, this node's clients reconnect elsewhere"
+                );
+                self.leading = false;
+                self.timeout_submitted = false;
+                self.takeover_left = 0;
+                self.foreign_grace = None;
+                self.outboxes.clear();
+            }
+        }
     }
 
     /// Carries out what the core decided, and logs (debug) how long deciding and handing the
-    /// effects out took: the driver's own share of every input's latency.
-    fn carried_out(&mut self, kind: &'static str, started: Instant) {
+    /// effects out took: the driver's own share of every input's latency. `relay`: false
+    /// while a takeover's inputs are applied (their relay commands name the old node's legs).
+    fn carried_out(&mut self, kind: &'static str, started: Instant, relay: bool) {
         let decided = started.elapsed();
-        self.carry_out();
+        self.carry_out(relay);
         tracing::debug!(
             input = kind,
             decide_us = decided.as_micros() as u64,

@@ -1,0 +1,337 @@
+//! Cluster mode with the real binary: two `voicedesk --cluster` nodes on a local three-server
+//! NATS JetStream cluster and one Postgres. The standby's core equals the leader's after the
+//! same log (compared by `/healthz/core`); the leader is killed with SIGKILL, the standby leads,
+//! and the queued citizens, reconnecting to it, keep their places and their order; an agent
+//! signing in there is offered the first of them.
+//!
+//! Needs `nats-server` (`scripts/nats-cluster install`) and `VOICEDESK_TEST_POSTGRES_URL`;
+//! without either it says SKIPPED loudly and passes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use voicedesk_cluster::local_cluster::{LocalClusterError, LocalNatsCluster};
+use voicedesk_protocol::{AgentAvailability, ClientMessage, ServerMessage};
+use voicedesk_softphone::{MediaLeg, SignalingClient, login};
+use voicedesk_tests::http;
+
+const STEP: Duration = Duration::from_secs(15);
+
+/// One cluster test at a time: two nodes and three NATS servers each are enough load for a
+/// 2-core machine whose leases must be renewed in time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n!!!!!!!! SKIPPED cluster_failover: {why} !!!!!!!!\n");
+}
+
+/// A `voicedesk` node of the cluster.
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Node {
+    fn start(name: &str, nats: &[String], database_url: &str, dir: &std::path::Path) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voicedesk"))
+            .args(["--demo", "--listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0"])
+            .args(["--cluster", &nats.join(","), "--node-name", name])
+            .args(["--database-url", database_url, "--data-dir"])
+            .arg(dir.join(name))
+            .env("RUST_LOG", "info,voicedesk_signaling=debug,rtc=warn,rtc_ice=warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("voicedesk listening on ").map(str::to_owned))
+            .expect("the listening line");
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Node { child, url }
+    }
+
+    async fn health(&self) -> String {
+        match http(&self.url, "GET", "/healthz", None).await {
+            Ok((200, body)) => body,
+            Ok((status, body)) => format!("status {status}: {body}"),
+            Err(e) => format!("unreachable: {e}"),
+        }
+    }
+
+    /// Waits until `/healthz` says `leading: <leading>` (and, following, no replay lag).
+    async fn wait_leading(&self, leading: bool) -> String {
+        let want = format!("leading: {leading}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.health().await;
+            if body.contains(&want) && (leading || body.contains("replay lag: 0")) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{} never said {want}: {body}", self.url);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `(last record applied, digest of the core's state)`.
+    async fn core(&self) -> (u64, String) {
+        let (status, body) = http(&self.url, "GET", "/healthz/core", None).await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        let (seq, digest) = body.trim().split_once(' ').expect("<seq> <digest>");
+        (seq.parse().unwrap(), digest.to_owned())
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A citizen's connection and resumable token.
+async fn citizen(url: &str) -> (SignalingClient, String) {
+    let ws_url = format!("{}/ws", url.replacen("http", "ws", 1));
+    let mut ws = SignalingClient::connect(&ws_url, url, None).await.unwrap();
+    let welcome =
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let ServerMessage::Welcome { citizen_token: Some(token), .. } = welcome else {
+        panic!("a citizen's welcome carries a token: {welcome:?}");
+    };
+    (ws, token)
+}
+
+/// A citizen calls and is queued with media up; returns the connection, token, leg, call id.
+async fn queued_citizen(url: &str) -> (SignalingClient, String, MediaLeg, String) {
+    let (mut ws, token) = citizen(url).await;
+    let media = MediaLeg::new("citizen", 2).await.unwrap();
+    let offer = media.create_offer().await.unwrap();
+    let service = Some("pension_transfer".to_owned());
+    ws.send(&ClientMessage::Call { service, sdp: offer }).await.unwrap();
+    let (call_id, answer) = match ws
+        .recv_until(STEP, |m| {
+            matches!(m, ServerMessage::CallQueued { .. } | ServerMessage::Error { .. })
+        })
+        .await
+        .unwrap()
+    {
+        ServerMessage::CallQueued { call_id, sdp } => (call_id, sdp),
+        other => panic!("expected call_queued, got {other:?}"),
+    };
+    media.apply_answer(&answer).await.unwrap();
+    media.wait_connected(STEP).await.unwrap();
+    (ws, token, media, call_id)
+}
+
+/// Waits until both nodes report the same applied record, then returns both digests.
+async fn digests_at_the_same_record(a: &Node, b: &Node) -> (u64, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (seq_a, digest_a) = a.core().await;
+        let (seq_b, digest_b) = b.core().await;
+        if seq_a == seq_b {
+            return (seq_a, digest_a, digest_b);
+        }
+        assert!(Instant::now() < deadline, "never at the same record: {seq_a} / {seq_b}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// NATS, a fresh Postgres schema and a data directory for one test; `None` (after a loud
+/// SKIPPED) without a nats-server binary or `VOICEDESK_TEST_POSTGRES_URL`.
+struct Setup {
+    nats: LocalNatsCluster,
+    admin: voicedesk_store::PostgresStore,
+    schema: String,
+    database_url: String,
+    dir: std::path::PathBuf,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Setup {
+    async fn new(name: &str) -> Option<Setup> {
+        let guard = ONE_AT_A_TIME.lock().await;
+        let Ok(pg) = std::env::var("VOICEDESK_TEST_POSTGRES_URL") else {
+            skipped("VOICEDESK_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let nats = match LocalNatsCluster::start().await {
+            Ok(nats) => nats,
+            Err(LocalClusterError::NoBinary) => {
+                skipped("no nats-server binary");
+                return None;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        // A fresh schema shared by the nodes, so repeated runs and other tests do not meet.
+        let schema = format!("vd_{name}_{}", std::process::id());
+        let separator = if pg.contains('?') { '&' } else { '?' };
+        let database_url = format!("{pg}{separator}options[search_path]={schema}");
+        let admin = voicedesk_store::PostgresStore::connect(&pg).await.unwrap();
+        sql(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+        sql(&admin, &format!("CREATE SCHEMA {schema}")).await;
+        let dir = std::env::temp_dir().join(format!("voicedesk-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Some(Setup { nats, admin, schema, database_url, dir, _one_at_a_time: guard })
+    }
+
+    fn node(&self, name: &str) -> Node {
+        Node::start(name, &self.nats.urls(), &self.database_url, &self.dir)
+    }
+
+    async fn finish(self) {
+        drop(self.nats);
+        sql(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.schema)).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_killed() {
+    let Some(setup) = Setup::new("failover").await else { return };
+    let mut a = setup.node("node-a");
+    eprintln!("node a: {}", a.wait_leading(true).await);
+    let b = setup.node("node-b");
+    eprintln!("node b: {}", b.wait_leading(false).await);
+    // A standby serves no connection until it leads.
+    let refused =
+        SignalingClient::connect(&format!("{}/ws", b.url.replacen("http", "ws", 1)), &b.url, None)
+            .await;
+    assert!(refused.is_err(), "a standby refuses WebSockets");
+
+    // An agent signed in at the leader (away): the queue admits calls. Two citizens wait.
+    let cookie = login(&a.url, "agent1", "demo").await.unwrap();
+    let agent_ws = format!("{}/ws?role=agent", a.url.replacen("http", "ws", 1));
+    let mut agent = SignalingClient::connect(&agent_ws, &a.url, Some(&cookie)).await.unwrap();
+    agent.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let (_ws1, token1, _media1, call1) = queued_citizen(&a.url).await;
+    let (_ws2, token2, _media2, call2) = queued_citizen(&a.url).await;
+
+    // The replay property, on the running system: same record, same state.
+    let (seq, digest_a, digest_b) = digests_at_the_same_record(&a, &b).await;
+    assert_eq!(digest_a, digest_b, "the standby's core equals the leader's at record {seq}");
+    assert!(seq > 3, "the calls are in the log (record {seq})");
+
+    // SIGKILL the leader: the standby leads.
+    let killed = Instant::now();
+    a.kill();
+    let health = b.wait_leading(true).await;
+    let takeover = killed.elapsed();
+    eprintln!("takeover after SIGKILL: {} ms; node b: {health}", takeover.as_millis());
+
+    // An agent signs in at the new leader (away for now): the queue admits calls again.
+    let cookie = login(&b.url, "agent2", "demo").await.unwrap();
+    let agent_ws = format!("{}/ws?role=agent", b.url.replacen("http", "ws", 1));
+    let mut agent_b = SignalingClient::connect(&agent_ws, &b.url, Some(&cookie)).await.unwrap();
+    agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+
+    // The citizens come back to the surviving node, the second first: each keeps its place.
+    let mut back = Vec::new();
+    for (token, call, place) in [(&token2, &call2, 2), (&token1, &call1, 1)] {
+        let (mut ws, _) = citizen(&b.url).await;
+        ws.send(&ClientMessage::Resume { citizen_token: token.clone() }).await.unwrap();
+        match ws.recv_until(STEP, |m| matches!(m, ServerMessage::Resumed { .. })).await.unwrap() {
+            ServerMessage::Resumed { parked_call: Some(parked), .. } => {
+                assert_eq!(&parked.call_id, call);
+                assert_eq!(parked.position, place, "{call} keeps its place");
+            }
+            other => panic!("expected resumed with the parked call, got {other:?}"),
+        }
+        // Back on the line with new media: queued again.
+        let media = MediaLeg::new("citizen-again", 2).await.unwrap();
+        let offer = media.create_offer().await.unwrap();
+        ws.send(&ClientMessage::RejoinCall { call_id: call.clone(), sdp: offer }).await.unwrap();
+        let reply = ws
+            .recv_until(STEP, |m| {
+                matches!(m, ServerMessage::CallQueued { .. } | ServerMessage::Error { .. })
+            })
+            .await
+            .unwrap();
+        let ServerMessage::CallQueued { sdp, .. } = reply else {
+            panic!("expected call_queued after rejoining, got {reply:?}");
+        };
+        media.apply_answer(&sdp).await.unwrap();
+        back.push((ws, media));
+    }
+
+    // The agent connects a headset and becomes available: offered the first citizen's call.
+    let headset = MediaLeg::new("agent", 2).await.unwrap();
+    let offer = headset.create_offer().await.unwrap();
+    agent_b.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
+    let ServerMessage::MediaAnswer { sdp } =
+        agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await.unwrap()
+    else {
+        unreachable!()
+    };
+    headset.apply_answer(&sdp).await.unwrap();
+    headset.wait_connected(STEP).await.unwrap();
+    agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await.unwrap();
+    let available = ClientMessage::SetState { state: AgentAvailability::Available, reason: None };
+    agent_b.send(&available).await.unwrap();
+    let offered =
+        agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::CallOffered { .. })).await.unwrap();
+    let ServerMessage::CallOffered { call_id, .. } = offered else { unreachable!() };
+    assert_eq!(call_id, call1, "the order is kept: the first citizen is offered first");
+    drop(agent);
+
+    drop(b);
+    setup.finish().await;
+}
+
+/// A leader paused (SIGSTOP) until its lease ran out and the standby took over cannot change
+/// anything when it wakes (SIGCONT): a citizen's call sent to it is never queued (its
+/// connection is closed instead: the node steps down, fenced if it tried to append), and the
+/// woken node follows the new leader, its core equal to the new leader's at the same record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_leader_that_wakes_after_a_takeover_changes_nothing_and_follows() {
+    let Some(setup) = Setup::new("stale").await else { return };
+    let a = setup.node("node-a");
+    a.wait_leading(true).await;
+    let b = setup.node("node-b");
+    b.wait_leading(false).await;
+    let cookie = login(&a.url, "agent1", "demo").await.unwrap();
+    let agent_ws = format!("{}/ws?role=agent", a.url.replacen("http", "ws", 1));
+    let mut agent = SignalingClient::connect(&agent_ws, &a.url, Some(&cookie)).await.unwrap();
+    agent.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+    let (mut late, _) = citizen(&a.url).await;
+
+    let pid = a.child.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    b.wait_leading(true).await;
+    // The paused node's citizen asks for a call the moment the node wakes.
+    let media = MediaLeg::new("late-citizen", 2).await.unwrap();
+    let offer = media.create_offer().await.unwrap();
+    let service = Some("pension_transfer".to_owned());
+    late.send(&ClientMessage::Call { service, sdp: offer }).await.unwrap();
+    signal("-CONT");
+    late.wait_closed(STEP).await.expect("the stepped-down node closes its connections");
+    let heard = late.take_skipped();
+    assert!(
+        !heard.iter().any(|m| matches!(m, ServerMessage::CallQueued { .. })),
+        "the stale leader queued no call: {heard:?}"
+    );
+    a.wait_leading(false).await;
+    let (seq, digest_a, digest_b) = digests_at_the_same_record(&a, &b).await;
+    assert_eq!(digest_a, digest_b, "the woken node mirrors the new leader at record {seq}");
+
+    drop(a);
+    drop(b);
+    setup.finish().await;
+}
+
+async fn sql(store: &voicedesk_store::PostgresStore, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(store.pool()).await.unwrap();
+}
