@@ -68,6 +68,10 @@ pub enum LocalClusterError {
     /// The servers did not form a JetStream cluster in time.
     #[error("the local NATS cluster did not become ready: {0}")]
     NotReady(String),
+    /// A server exited while the cluster was starting (most likely a port it was given was
+    /// taken meanwhile by another process).
+    #[error("nats-server {0} exited while the local cluster was starting")]
+    ServerExited(String),
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -76,7 +80,24 @@ fn free_port() -> std::io::Result<u16> {
 
 impl LocalNatsCluster {
     /// Starts three servers and waits until JetStream answers with a meta leader.
+    ///
+    /// The ports are picked free, but another process (another test's connection) can take
+    /// one before its server binds it; a server that exits during start-up is therefore
+    /// retried, twice, on new ports.
     pub async fn start() -> Result<Self, LocalClusterError> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_on_free_ports().await {
+                Err(LocalClusterError::ServerExited(name)) if attempt < 3 => {
+                    tracing::warn!(server = %name, attempt, "nats-server exited at start; new ports");
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn start_on_free_ports() -> Result<Self, LocalClusterError> {
         let binary = find_server_binary().ok_or(LocalClusterError::NoBinary)?;
         let dir = tempfile::tempdir()?;
         let client_ports = [free_port()?, free_port()?, free_port()?];
@@ -176,10 +197,17 @@ impl LocalNatsCluster {
 
     /// Waits until JetStream answers on every server with a meta leader elected: a probe stream
     /// with three replicas can be created (and is deleted again).
-    async fn wait_ready(&self) -> Result<(), LocalClusterError> {
+    async fn wait_ready(&mut self) -> Result<(), LocalClusterError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut last_error = String::new();
         while Instant::now() < deadline {
+            for server in &mut self.servers {
+                let exited =
+                    server.process.as_mut().is_some_and(|p| !matches!(p.try_wait(), Ok(None)));
+                if exited {
+                    return Err(LocalClusterError::ServerExited(server.name.clone()));
+                }
+            }
             match self.probe().await {
                 Ok(()) => return Ok(()),
                 Err(e) => last_error = e,

@@ -214,7 +214,7 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
             .await
             .map_err(|e| read(&e))?;
         let messages = consumer.messages().await.map_err(|e| read(&e))?;
-        Ok(Replay { messages, _entries: PhantomData })
+        Ok(Replay { messages, next_seq: from.max(1), _entries: PhantomData })
     }
 
     /// Every record from `from` up to the log's last at the time of the call.
@@ -406,20 +406,30 @@ pub struct Replayed<E> {
 /// The log read in order from some sequence, then followed.
 pub struct Replay<E> {
     messages: consumer::pull::Ordered,
+    /// The first sequence not delivered yet. async-nats 0.52 recreates an ordered consumer
+    /// that has delivered nothing yet (a missed heartbeat on a loaded machine) with
+    /// `DeliverPolicy::All`, forgetting the start sequence: what comes before is skipped here.
+    next_seq: u64,
     _entries: PhantomData<fn() -> E>,
 }
 
 impl<E: DeserializeOwned> Replay<E> {
     /// The next record; waits for one to be appended when the reader is at the end.
     pub async fn next(&mut self) -> Option<Result<Replayed<E>, ReplayError>> {
-        let message = match self.messages.next().await? {
-            Ok(message) => message,
-            Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
+        let (message, seq, pending) = loop {
+            let message = match self.messages.next().await? {
+                Ok(message) => message,
+                Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
+            };
+            let (seq, pending) = match message.info() {
+                Ok(info) => (info.stream_sequence, info.pending),
+                Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
+            };
+            if seq >= self.next_seq {
+                break (message, seq, pending);
+            }
         };
-        let (seq, pending) = match message.info() {
-            Ok(info) => (info.stream_sequence, info.pending),
-            Err(e) => return Some(Err(ReplayError::Read(e.to_string()))),
-        };
+        self.next_seq = seq + 1;
         Some(
             serde_json::from_slice(&message.payload)
                 .map(|record| Replayed { seq, record, caught_up: pending == 0 })
