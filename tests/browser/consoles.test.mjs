@@ -122,7 +122,7 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
       queues: [
         { name: "all", available_agents: 1, staffed_agents: 3, waiting: 2, longest_wait_ms: 41_000, answered_today: 57, abandoned_today: 3, service_level_pct: 91.7, service_level_seconds: 20 },
         { name: "pension", available_agents: 1, staffed_agents: 2, waiting: 1, longest_wait_ms: 41_000, answered_today: 40, abandoned_today: 2, service_level_pct: 90.0, service_level_seconds: 20 },
-        { name: "medical", available_agents: 0, staffed_agents: 1, waiting: 1, longest_wait_ms: 12_000, answered_today: 17, abandoned_today: 1, service_level_pct: null, service_level_seconds: 20 },
+        { name: "medical", available_agents: 0, staffed_agents: 1, waiting: 1, longest_wait_ms: 12_000, answered_today: 17, abandoned_today: 1, service_level_pct: null, service_level_seconds: 20, service_level_target_pct: 90 },
       ],
       agents: [
         { user_id: "a-1", name: AGENT.display_name, state: "on_call", since_ms: now - 65_000, reason: null, skills: ["pension", "medical"] },
@@ -157,11 +157,11 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     assert.equal(await queue.locator("th").textContent(), "All queues");
     assert.equal(await queue.locator("td").nth(0).textContent(), "2");
     assert.match(await queue.locator("td").nth(1).textContent(), /^0:4[12]$/);
-    assert.equal(await queue.locator("td").nth(4).textContent(), "91.7 % (within 20 s)");
+    assert.equal(await queue.locator("td").nth(4).textContent(), "91.7 % (target 80 % within 20 s)");
     assert.equal(await queue.locator("td").nth(5).textContent(), "1 / 3");
     const medical = page.locator('#queue-table tr[data-queue="medical"]');
     assert.equal(await medical.locator("th").textContent(), "Medical insurance");
-    assert.equal(await medical.locator("td").nth(4).textContent(), "—");
+    assert.equal(await medical.locator("td").nth(4).textContent(), "— (target 90 % within 20 s)");
     assert.equal(await medical.locator("td").nth(5).textContent(), "0 / 1");
     assert.equal(await page.locator('#agents-table tr[data-agent-id="a-3"] td').nth(0).textContent(), "Away · Meal");
     const agentRow = page.locator('#agents-table tr[data-agent-id="a-1"]');
