@@ -200,6 +200,30 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
     /// then each new record as it is appended. Each item says whether it was the last record
     /// the server knew of when it was delivered ([`Replayed::caught_up`]).
     pub async fn replay(&self, from: u64) -> Result<Replay<E>, ReplayError> {
+        self.retrying_reads(|| self.replay_once(from)).await
+    }
+
+    /// Retries a read while NATS fails it (a timeout, JetStream unavailable in the seconds a
+    /// stream takes to elect a new leader after a server's loss), until `append_deadline`.
+    async fn retrying_reads<T, F, Fut>(&self, mut read: F) -> Result<T, ReplayError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ReplayError>>,
+    {
+        let started = Instant::now();
+        loop {
+            match read().await {
+                Ok(value) => return Ok(value),
+                Err(e) if started.elapsed() < self.config.append_deadline => {
+                    tracing::debug!(stream = %self.config.stream, error = %e, "read retried");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn replay_once(&self, from: u64) -> Result<Replay<E>, ReplayError> {
         let read = |e: &dyn std::fmt::Display| ReplayError::Read(e.to_string());
         let stream = self.js.get_stream_no_info(&self.config.stream).await.map_err(|e| read(&e))?;
         // An ordered consumer: ephemeral, flow-controlled, and recreated from the last sequence
@@ -219,7 +243,11 @@ impl<E: Serialize + DeserializeOwned> InputLog<E> {
 
     /// Every record from `from` up to the log's last at the time of the call.
     pub async fn read_to_end(&self, from: u64) -> Result<Vec<(u64, Record<E>)>, ReplayError> {
-        let last = self.last_sequence().await.map_err(|e| ReplayError::Read(e.to_string()))?;
+        let last = self
+            .retrying_reads(|| async {
+                self.last_sequence().await.map_err(|e| ReplayError::Read(e.to_string()))
+            })
+            .await?;
         let mut records = Vec::new();
         if last < from {
             return Ok(records);
