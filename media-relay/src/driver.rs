@@ -32,7 +32,7 @@ use crate::{RelayError, RelayEvent};
 pub const SOCKET_BUFFER_BYTES: usize = 8 << 20;
 /// Datagrams per `recvmmsg`.
 const BATCH: usize = 32;
-/// Batches read before commands and timers get a turn.
+/// Batches read before timers get a turn (commands get one after every batch).
 const MAX_BATCHES: usize = 16;
 
 /// Binds the media socket: large buffers, non-blocking, ready for tokio.
@@ -293,6 +293,30 @@ fn publish(core: &RelayCore, stats: &RelayStats, capacity: &mut CapacityWindow) 
     stats.busy_seconds_per_packet.set(per_packet);
 }
 
+/// Carries out one command and answers it.
+fn apply(core: &mut RelayCore, now: Instant, command: Command) {
+    match command {
+        Command::CreateLeg { offer, max_slots, reply } => {
+            let _ = reply.send(core.create_leg(now, &offer, max_slots));
+        }
+        Command::SetFeeds { feeds, reply } => {
+            let _ = reply.send(core.set_feeds(&feeds));
+        }
+        Command::CloseLeg { leg, reply } => {
+            let _ = reply.send(core.close_leg(leg));
+        }
+        Command::SetHold { leg, on, reply } => {
+            let _ = reply.send(core.set_hold(leg, on));
+        }
+        Command::StartRecording { leg, max, reply } => {
+            let _ = reply.send(core.start_recording(leg, max));
+        }
+        Command::StopRecording { leg, reply } => {
+            let _ = reply.send(core.stop_recording(leg));
+        }
+    }
+}
+
 async fn run(
     mut core: RelayCore,
     socket: UdpSocket,
@@ -341,26 +365,7 @@ async fn run(
                 let Some(command) = command else { break };
                 let now = Instant::now();
                 woke = now;
-                match command {
-                    Command::CreateLeg { offer, max_slots, reply } => {
-                        let _ = reply.send(core.create_leg(now, &offer, max_slots));
-                    }
-                    Command::SetFeeds { feeds, reply } => {
-                        let _ = reply.send(core.set_feeds(&feeds));
-                    }
-                    Command::CloseLeg { leg, reply } => {
-                        let _ = reply.send(core.close_leg(leg));
-                    }
-                    Command::SetHold { leg, on, reply } => {
-                        let _ = reply.send(core.set_hold(leg, on));
-                    }
-                    Command::StartRecording { leg, max, reply } => {
-                        let _ = reply.send(core.start_recording(leg, max));
-                    }
-                    Command::StopRecording { leg, reply } => {
-                        let _ = reply.send(core.stop_recording(leg));
-                    }
-                }
+                apply(&mut core, now, command);
             }
             ready = socket.readable() => {
                 woke = Instant::now();
@@ -396,6 +401,11 @@ async fn run(
                     }
                     send_all(&mut core, &socket, &mut send_batch).await;
                     stats.batch_seconds.observe(now.elapsed().as_secs_f64());
+                    // Commands between batches: a leg being created must not wait behind
+                    // hundreds of datagrams (a burst of DTLS handshakes costs ~0.5 ms each).
+                    while let Ok(command) = commands.try_recv() {
+                        apply(&mut core, Instant::now(), command);
+                    }
                     if n < BATCH {
                         break;
                     }

@@ -1,11 +1,12 @@
 //! The append-only audit logs: `audit_log` (staff monitoring, whispering, barging into and taking
 //! over calls) and `message_audit` (who opened a voice message's recording).
 
-use crate::backend::{Backend, first_missing, is_foreign_key_violation, on_pool};
+use crate::backend::{Backend, first_missing, is_foreign_key_violation, on_pool, value_rows};
 use crate::model::{self, AuditRow};
 use crate::{
     AuditEntry, AuditFilter, MessageAuditEntry, NewAuditEntry, NewMessageAudit, StoreError,
 };
+use sqlx::AssertSqlSafe;
 
 /// Columns of `audit_log`, in [`AuditRow`] order.
 macro_rules! audit_columns {
@@ -14,16 +15,16 @@ macro_rules! audit_columns {
     };
 }
 
-/// The audit logs. Entries are committed when the call returns and never updated or deleted.
-/// An entry of `audit_log` (shared with the group commit, `batch.rs`).
-macro_rules! insert_audit {
-    () => {
-        "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)"
-    };
+/// Entries of `audit_log`, `rows` at once (`batch.rs` groups them): tuples
+/// `(at_ms, actor_id, call_id, action, mode, detail)`.
+pub(crate) fn insert_audit(rows: usize) -> String {
+    format!(
+        "INSERT INTO audit_log (at_ms, actor_id, call_id, action, mode, detail) VALUES {}",
+        value_rows(rows, 6)
+    )
 }
-pub(crate) use insert_audit;
 
+/// The audit logs. Entries are committed when the call returns and never updated or deleted.
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends one audit entry and returns its id; committed when this returns. An actor or a
@@ -51,7 +52,7 @@ pub trait AuditStore: Send + Sync {
 impl<S: Backend> AuditStore for S {
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
         let inserted = on_pool!(self.db(), |pool| {
-            sqlx::query_scalar::<_, i64>(concat!(insert_audit!(), " RETURNING id"))
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!("{} RETURNING id", insert_audit(1))))
                 .bind(entry.at_ms)
                 .bind(&entry.actor_id)
                 .bind(&entry.call_id)

@@ -70,6 +70,24 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// `rows` tuples of `width` numbered placeholders, row after row: `($1, $2), ($3, $4)` — the
+/// `VALUES` list of a statement that writes several rows at once (both backends number `$n`).
+pub(crate) fn value_rows(rows: usize, width: usize) -> String {
+    let mut list = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        list.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..width {
+            if column > 0 {
+                list.push_str(", ");
+            }
+            list.push('$');
+            list.push_str(&(row * width + column + 1).to_string());
+        }
+        list.push(')');
+    }
+    list
+}
+
 /// A lookup of one referenced row: what it is ("user", "call"), a query selecting `1` for an id
 /// (`$1`), and the id the write referred to.
 pub(crate) type Reference<'a> = (&'static str, &'static str, &'a str);

@@ -1,6 +1,9 @@
 //! Call records: table `calls`, one row per call from queueing to hang-up.
 
-use crate::backend::{Backend, Db, is_foreign_key_violation, is_unique_violation, on_pool};
+use crate::backend::{
+    Backend, Db, is_foreign_key_violation, is_unique_violation, on_pool, value_rows,
+};
+use sqlx::AssertSqlSafe;
 use std::collections::BTreeMap;
 
 use crate::model::{self, CallRow};
@@ -16,22 +19,65 @@ macro_rules! call_columns {
 }
 pub(crate) use call_columns;
 
-/// The life of each call. Every write is committed before the call returns.
-// The writes of a call's record, shared with the group commit (`batch.rs`).
-pub(crate) const INSERT_CALL: &str = "INSERT INTO calls \
-     (id, citizen_session, service, queued_at_ms, skill_id, priority) \
-     VALUES ($1, $2, $3, $4, $5, $6)";
-pub(crate) const MARK_OFFERED: &str = "UPDATE calls SET offered_at_ms = COALESCE(offered_at_ms, $3), \
-     agent_id = $2, offer_count = offer_count + 1 WHERE id = $1";
-pub(crate) const MARK_ANSWERED: &str =
-    "UPDATE calls SET answered_at_ms = $3, agent_id = $2 WHERE id = $1";
-pub(crate) const MARK_ENDED: &str = "UPDATE calls SET ended_at_ms = $2, outcome = $3 \
-     WHERE id = $1 AND ended_at_ms IS NULL";
-pub(crate) const MARK_TAKEN_OVER: &str = "UPDATE calls SET handled_by = $2, taken_over_at_ms = $3 \
-     WHERE id = $1 AND ended_at_ms IS NULL";
-pub(crate) const MARK_TRANSFERRED: &str = "UPDATE calls SET skill_id = $2, transferred_at_ms = $3, \
-     transfer_count = transfer_count + 1 WHERE id = $1 AND ended_at_ms IS NULL";
+/// The writes of a call's record, for `rows` calls at once (one statement; `rows` is 1 for the
+/// single-write methods below, more for the group commit, `batch.rs`). Placeholders are numbered
+/// row by row in the order of each function's documented tuple.
+///
+/// `(id, citizen_session, service, queued_at_ms, skill_id, priority)`.
+pub(crate) fn insert_calls(rows: usize) -> String {
+    format!(
+        "INSERT INTO calls (id, citizen_session, service, queued_at_ms, skill_id, priority) \
+         VALUES {}",
+        value_rows(rows, 6)
+    )
+}
 
+/// An update of calls from tuples `(id, column2, column3)` (a `VALUES` list is named
+/// `column1`, `column2`, … on both backends), only of calls still open when `open_only`.
+fn update_calls(set: &str, rows: usize, open_only: bool) -> String {
+    format!(
+        "UPDATE calls SET {set} FROM (VALUES {}) AS v WHERE calls.id = v.column1{}",
+        value_rows(rows, 3),
+        if open_only { " AND calls.ended_at_ms IS NULL" } else { "" }
+    )
+}
+
+/// `(id, agent_id, at_ms)`: the first offer's time is kept, the offers are counted.
+pub(crate) fn mark_offered(rows: usize) -> String {
+    update_calls(
+        "offered_at_ms = COALESCE(calls.offered_at_ms, v.column3), agent_id = v.column2, \
+         offer_count = calls.offer_count + 1",
+        rows,
+        false,
+    )
+}
+
+/// `(id, agent_id, at_ms)`.
+pub(crate) fn mark_answered(rows: usize) -> String {
+    update_calls("answered_at_ms = v.column3, agent_id = v.column2", rows, false)
+}
+
+/// `(id, at_ms, outcome)`: only a call that has not ended.
+pub(crate) fn mark_ended(rows: usize) -> String {
+    update_calls("ended_at_ms = v.column2, outcome = v.column3", rows, true)
+}
+
+/// `(id, staff_id, at_ms)`: only a call that has not ended.
+pub(crate) fn mark_taken_over(rows: usize) -> String {
+    update_calls("handled_by = v.column2, taken_over_at_ms = v.column3", rows, true)
+}
+
+/// `(id, to_skill, at_ms)`: only a call that has not ended.
+pub(crate) fn mark_transferred(rows: usize) -> String {
+    update_calls(
+        "skill_id = v.column2, transferred_at_ms = v.column3, \
+         transfer_count = calls.transfer_count + 1",
+        rows,
+        true,
+    )
+}
+
+/// The life of each call. Every write is committed before the call returns.
 #[async_trait::async_trait]
 pub trait CallStore: Send + Sync {
     /// Records a newly queued call. A duplicate id is [`StoreError::Conflict`]; a `skill_id`
@@ -117,7 +163,7 @@ impl<S: Backend> CallStore for S {
     async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
         validate::call(call)?;
         on_pool!(self.db(), |pool| {
-            sqlx::query(INSERT_CALL)
+            sqlx::query(AssertSqlSafe(insert_calls(1)))
                 .bind(&call.id)
                 .bind(&call.citizen_session)
                 .bind(&call.service)
@@ -150,7 +196,7 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(MARK_OFFERED)
+            sqlx::query(AssertSqlSafe(mark_offered(1)))
                 .bind(call_id)
                 .bind(agent_id)
                 .bind(at_ms)
@@ -169,7 +215,7 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(MARK_ANSWERED)
+            sqlx::query(AssertSqlSafe(mark_answered(1)))
                 .bind(call_id)
                 .bind(agent_id)
                 .bind(at_ms)
@@ -188,7 +234,7 @@ impl<S: Backend> CallStore for S {
         outcome: &str,
     ) -> Result<bool, StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(MARK_ENDED)
+            sqlx::query(AssertSqlSafe(mark_ended(1)))
                 .bind(call_id)
                 .bind(at_ms)
                 .bind(outcome)
@@ -253,7 +299,7 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(MARK_TAKEN_OVER)
+            sqlx::query(AssertSqlSafe(mark_taken_over(1)))
                 .bind(call_id)
                 .bind(staff_id)
                 .bind(at_ms)
@@ -287,7 +333,7 @@ impl<S: Backend> CallStore for S {
         at_ms: i64,
     ) -> Result<bool, StoreError> {
         let rows = on_pool!(self.db(), |pool| {
-            sqlx::query(MARK_TRANSFERRED)
+            sqlx::query(AssertSqlSafe(mark_transferred(1)))
                 .bind(call_id)
                 .bind(to_skill)
                 .bind(at_ms)

@@ -1,9 +1,10 @@
 //! Agents' wrap-ups of their calls: table `call_wrapups` (a disposition and notes per call and
 //! agent).
 
-use crate::backend::{Backend, on_pool, reference_error};
+use crate::backend::{Backend, on_pool, reference_error, value_rows};
 use crate::model::{self, WrapUpRow};
 use crate::{NewWrapUp, StoreError, WrapUp, validate};
+use sqlx::AssertSqlSafe;
 
 /// Columns of `call_wrapups`, in [`WrapUpRow`] order.
 macro_rules! wrapup_columns {
@@ -12,15 +13,18 @@ macro_rules! wrapup_columns {
     };
 }
 
-/// A wrap-up, created or replaced (shared with the group commit, `batch.rs`).
-pub(crate) const SAVE_WRAPUP: &str = concat!(
-    "INSERT INTO call_wrapups (",
-    wrapup_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (call_id, agent_id) DO UPDATE SET \
-     disposition = excluded.disposition, notes = excluded.notes, \
-     at_ms = excluded.at_ms"
-);
+/// Wrap-ups, created or replaced, `rows` at once (`batch.rs` groups them; one statement must
+/// not name the same call and agent twice): tuples `(call_id, agent_id, disposition, notes,
+/// at_ms)`.
+pub(crate) fn save_wrapups(rows: usize) -> String {
+    format!(
+        "INSERT INTO call_wrapups ({}) VALUES {} \
+         ON CONFLICT (call_id, agent_id) DO UPDATE SET \
+         disposition = excluded.disposition, notes = excluded.notes, at_ms = excluded.at_ms",
+        wrapup_columns!(),
+        value_rows(rows, 5)
+    )
+}
 
 /// What agents record after a call. Every write is committed before the call returns.
 #[async_trait::async_trait]
@@ -42,7 +46,7 @@ impl<S: Backend> WrapUpStore for S {
     async fn save_wrapup(&self, wrapup: &NewWrapUp) -> Result<(), StoreError> {
         validate::wrapup(wrapup)?;
         let done = on_pool!(self.db(), |pool| {
-            sqlx::query(SAVE_WRAPUP)
+            sqlx::query(AssertSqlSafe(save_wrapups(1)))
                 .bind(&wrapup.call_id)
                 .bind(&wrapup.agent_id)
                 .bind(&wrapup.disposition)

@@ -200,6 +200,7 @@ suite!(
     call_lifecycle_records_queued_offered_answered_ended,
     a_group_of_call_writes_commits_in_order_in_one_transaction,
     a_group_with_a_write_that_changes_nothing_writes_nothing,
+    a_burst_of_calls_written_as_one_group_gives_each_call_its_own_record,
     call_ends_only_once,
     duplicate_call_id_is_a_conflict,
     unknown_call_is_not_found,
@@ -548,6 +549,45 @@ mod cases {
         assert_eq!(store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap().len(), 1);
         let c2 = store.call("c2").await.unwrap().unwrap();
         assert_eq!(c2.outcome.as_deref(), Some("abandoned"));
+    }
+
+    pub(crate) async fn a_burst_of_calls_written_as_one_group_gives_each_call_its_own_record(
+        db: TestDb,
+    ) {
+        // More calls than one statement writes (256), interleaved as the driver queues them: each
+        // call's insert, then offers, answers and ends of earlier calls between later inserts.
+        let store = db.open().await;
+        store.create_user(&new_user("a1", "agent1", Role::Agent)).await.unwrap();
+        let n = 300;
+        let id = |i: usize| format!("burst-{i:03}");
+        let mut writes = Vec::new();
+        for i in 0..n {
+            writes.push(CallWrite::Insert(new_call(&id(i), 1_000 + i as i64)));
+            if i >= 2 {
+                let (call_id, agent_id) = (id(i - 2), "a1".to_owned());
+                writes.push(CallWrite::Offered { call_id, agent_id, at_ms: 2_000 + i as i64 });
+            }
+            if i >= 4 && i % 2 == 0 {
+                let call_id = id(i - 4);
+                let at_ms = 3_000 + i as i64;
+                writes.push(CallWrite::Ended { call_id, at_ms, outcome: "abandoned".into() });
+            }
+        }
+        store.commit_call_writes(&writes).await.unwrap();
+        assert_eq!(store.count_calls().await.unwrap(), n as u64);
+        for i in [0, 1, 2, 150, 255, 256, 257, 295, 296, 297, 299] {
+            let call = store.call(&id(i)).await.unwrap().unwrap();
+            assert_eq!(call.queued_at_ms, 1_000 + i as i64, "{}", id(i));
+            let offered = (i + 2 < n).then(|| 2_000 + i as i64 + 2);
+            assert_eq!(call.offered_at_ms, offered, "{}", id(i));
+            assert_eq!(call.offer_count, u32::from(offered.is_some()), "{}", id(i));
+            let ended = (i % 2 == 0 && i + 4 < n).then(|| 3_000 + i as i64 + 4);
+            assert_eq!(call.ended_at_ms, ended, "{}", id(i));
+        }
+        // The same group again is refused as a whole (every insert is a duplicate) and changes
+        // nothing.
+        assert!(store.commit_call_writes(&writes[..3]).await.is_err());
+        assert_eq!(store.count_calls().await.unwrap(), n as u64);
     }
 
     pub(crate) async fn a_group_with_a_write_that_changes_nothing_writes_nothing(db: TestDb) {
