@@ -75,6 +75,49 @@ pub(crate) async fn metrics(http_base: &str) -> Result<HashMap<String, f64>> {
         .collect())
 }
 
+/// The cumulative buckets `(upper bound in seconds, count)` of one series of a histogram on a
+/// `/metrics` page read by [`metrics`], ascending; `selector` is the series' labels before `le`
+/// (`step="queued"`). `+Inf` is `f64::INFINITY`.
+pub(crate) fn histogram_buckets(
+    page: &HashMap<String, f64>,
+    name: &str,
+    selector: &str,
+) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{{selector},le=\"");
+    let mut buckets: Vec<(f64, f64)> = page
+        .iter()
+        .filter_map(|(key, count)| {
+            let le = key.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((bound, *count))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The `q`-quantile (0..1) of cumulative `buckets`, interpolated linearly inside its bucket
+/// (as Prometheus' `histogram_quantile`); `None` without observations.
+pub(crate) fn bucket_quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut below = (0.0, 0.0);
+    for &(bound, count) in buckets {
+        if count >= rank {
+            if bound.is_infinite() {
+                return Some(below.0);
+            }
+            let inside = (rank - below.1) / (count - below.1).max(f64::MIN_POSITIVE);
+            return Some(below.0 + (bound - below.0) * inside);
+        }
+        below = (bound, count);
+    }
+    None
+}
+
 /// One plain-HTTP GET over a fresh connection; returns the body. Enough for `/metrics`
 /// (axum sends it with a Content-Length).
 async fn http_get(http_base: &str, path: &str) -> Result<String> {
@@ -150,6 +193,24 @@ pub(crate) fn udp_rcvbuf_errors() -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quantile_is_interpolated_inside_its_bucket() {
+        let page: HashMap<String, f64> = [
+            ("h_bucket{step=\"queued\",le=\"0.1\"}", 50.0),
+            ("h_bucket{step=\"queued\",le=\"0.2\"}", 100.0),
+            ("h_bucket{step=\"queued\",le=\"+Inf\"}", 100.0),
+            ("h_bucket{step=\"bridged\",le=\"0.1\"}", 7.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let buckets = histogram_buckets(&page, "h", "step=\"queued\"");
+        assert_eq!(buckets, [(0.1, 50.0), (0.2, 100.0), (f64::INFINITY, 100.0)]);
+        assert!((bucket_quantile(&buckets, 0.5).unwrap() - 0.1).abs() < 1e-9);
+        assert!((bucket_quantile(&buckets, 0.75).unwrap() - 0.15).abs() < 1e-9);
+        assert_eq!(bucket_quantile(&[], 0.5), None);
+    }
 
     #[test]
     fn this_process_can_be_read() {

@@ -653,8 +653,21 @@ pub(crate) async fn run_burst(args: BurstArgs) -> Result<Value> {
         ice_check_interval_ms: args.ice_check_interval_ms,
         service: args.service,
     };
+    let server = calls.server.clone();
     let running = set_up(calls, within, None).await?;
     let (agents_ready, established) = (running.agents_ready, running.established);
+    // The server's own measure of `call` → `call_queued` (from a fresh server: this burst's
+    // calls only), free of this process's scheduling on a loaded machine.
+    let page = probe::metrics(&server).await?;
+    let queued = probe::histogram_buckets(&page, "voicedesk_call_setup_seconds", "step=\"queued\"");
+    let bridged =
+        probe::histogram_buckets(&page, "voicedesk_call_setup_seconds", "step=\"bridged\"");
+    let server_ms =
+        |b: &[(f64, f64)], q: f64| probe::bucket_quantile(b, q).map(|s| round3(s * 1e3));
+    let within_100ms =
+        queued.iter().find(|(bound, _)| *bound >= 0.1).zip(queued.last()).map(
+            |((bound, count), (_, total))| (round3(bound * 1e3), round3(100.0 * count / total)),
+        );
     let finished = tear_down(running, ticks).await?;
     let times = SetUpTimes::of(&finished);
     let p = |v: &[f64], q: f64| percentile(v, q);
@@ -671,6 +684,11 @@ pub(crate) async fn run_burst(args: BurstArgs) -> Result<Value> {
         "call_queued_ms_p95": p(&times.queued_ms, 95.0),
         "call_queued_ms_p99": p(&times.queued_ms, 99.0),
         "call_queued_ms_max": times.queued_ms.last(),
+        "server_call_queued_ms_p50": server_ms(&queued, 0.50),
+        "server_call_queued_ms_p95": server_ms(&queued, 0.95),
+        "server_call_queued_ms_p99": server_ms(&queued, 0.99),
+        "server_call_queued_pct_within": within_100ms,
+        "server_call_connected_ms_p95": server_ms(&bridged, 0.95),
         "citizen_media_ms_p50": p(&times.media_ms, 50.0),
         "citizen_media_ms_p95": p(&times.media_ms, 95.0),
         "call_connected_ms_p50": p(&times.connected_ms, 50.0),

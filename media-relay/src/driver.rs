@@ -32,7 +32,7 @@ use crate::{RelayError, RelayEvent};
 pub const SOCKET_BUFFER_BYTES: usize = 8 << 20;
 /// Datagrams per `recvmmsg`.
 const BATCH: usize = 32;
-/// Batches read before timers get a turn (commands get one after every batch).
+/// Batches read before timers get a turn (commands get one after every datagram).
 const MAX_BATCHES: usize = 16;
 
 /// Binds the media socket: large buffers, non-blocking, ready for tokio.
@@ -68,6 +68,8 @@ enum Command {
     CreateLeg {
         offer: String,
         max_slots: usize,
+        /// When it was asked for (the debug log says how long it waited for the loop).
+        asked: Instant,
         reply: oneshot::Sender<Result<(LegId, String), RelayError>>,
     },
     SetFeeds {
@@ -115,7 +117,6 @@ pub struct StartedRelay {
 /// Binds the media port and spawns the relay task.
 pub async fn start(config: RelayConfig) -> Result<StartedRelay, RelayError> {
     let socket = bind_socket(config.listen)
-        .and_then(UdpSocket::from_std)
         .map_err(|e| RelayError::Io(format!("cannot bind media port {}: {e}", config.listen)))?;
     let local_addr = socket.local_addr().map_err(|e| RelayError::Io(e.to_string()))?;
     let ip = match config.public_ip {
@@ -128,7 +129,27 @@ pub async fn start(config: RelayConfig) -> Result<StartedRelay, RelayError> {
     let core = RelayCore::new(Instant::now(), advertised, config.timeouts, stats.clone())?;
     let (commands, command_rx) = mpsc::channel(1024);
     let (event_tx, events) = mpsc::unbounded_channel();
-    tokio::spawn(run(core, socket, command_rx, event_tx, stats.clone()));
+    // The packet loop gets a thread of its own (with a runtime of its own for the socket and
+    // the timers), as media servers' workers do: it is busy for long stretches under load (a
+    // burst of DTLS handshakes), and on the service's shared runtime it would hold up the
+    // signaling tasks on its worker while they hold it up in the run queue. The kernel shares
+    // the cores between it and the runtime's workers.
+    let loop_stats = stats.clone();
+    std::thread::Builder::new()
+        .name("media-relay".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => return tracing::error!(error = %e, "media relay runtime failed"),
+            };
+            runtime.block_on(async move {
+                match UdpSocket::from_std(socket) {
+                    Ok(socket) => run(core, socket, command_rx, event_tx, loop_stats).await,
+                    Err(e) => tracing::error!(error = %e, "media socket setup failed"),
+                }
+            });
+        })
+        .map_err(|e| RelayError::Io(format!("cannot start the media relay thread: {e}")))?;
     tracing::info!(%local_addr, %advertised, "media relay listening");
     Ok(StartedRelay { handle: RelayHandle { commands, stats, local_addr, advertised }, events })
 }
@@ -150,7 +171,8 @@ impl RelayHandle {
         offer: String,
         max_slots: usize,
     ) -> Result<(LegId, String), RelayError> {
-        self.call(|reply| Command::CreateLeg { offer, max_slots, reply }).await
+        self.call(|reply| Command::CreateLeg { offer, max_slots, asked: Instant::now(), reply })
+            .await
     }
 
     /// Changes routing all at once (see [`crate::RoutingTable`]).
@@ -296,8 +318,15 @@ fn publish(core: &RelayCore, stats: &RelayStats, capacity: &mut CapacityWindow) 
 /// Carries out one command and answers it.
 fn apply(core: &mut RelayCore, now: Instant, command: Command) {
     match command {
-        Command::CreateLeg { offer, max_slots, reply } => {
-            let _ = reply.send(core.create_leg(now, &offer, max_slots));
+        Command::CreateLeg { offer, max_slots, asked, reply } => {
+            let created = core.create_leg(now, &offer, max_slots);
+            tracing::debug!(
+                waited_us = now.saturating_duration_since(asked).as_micros() as u64,
+                create_us = now.elapsed().as_micros() as u64,
+                ok = created.is_ok(),
+                "leg created"
+            );
+            let _ = reply.send(created);
         }
         Command::SetFeeds { feeds, reply } => {
             let _ = reply.send(core.set_feeds(&feeds));
@@ -397,15 +426,20 @@ async fn run(
                         let stride = if m.stride == 0 { m.len } else { m.stride };
                         for datagram in buf[..m.len].chunks(stride.max(1)) {
                             core.handle_datagram(now, m.addr, datagram);
+                            // A command waits for one datagram at most, not a batch: a leg
+                            // being created (a citizen waiting for `call_queued`) must not
+                            // wait behind a batch of DTLS handshakes (each costs ~0.5 ms of
+                            // CPU, many times that on a busy machine). An atomic load when
+                            // there is none.
+                            if !commands.is_empty() {
+                                while let Ok(command) = commands.try_recv() {
+                                    apply(&mut core, Instant::now(), command);
+                                }
+                            }
                         }
                     }
                     send_all(&mut core, &socket, &mut send_batch).await;
                     stats.batch_seconds.observe(now.elapsed().as_secs_f64());
-                    // Commands between batches: a leg being created must not wait behind
-                    // hundreds of datagrams (a burst of DTLS handshakes costs ~0.5 ms each).
-                    while let Ok(command) = commands.try_recv() {
-                        apply(&mut core, Instant::now(), command);
-                    }
                     if n < BATCH {
                         break;
                     }
