@@ -15,6 +15,7 @@ pub mod accounts;
 mod admin;
 pub mod admin_audit;
 mod announcements;
+mod canned_replies;
 mod audit_view;
 pub mod auth;
 pub mod catalogue;
@@ -132,6 +133,19 @@ fn app(state: AppState) -> Router {
                 .put(announcements::update)
                 .delete(announcements::delete)
                 .layer(DefaultBodyLimit::max(announcements::MAX_BODY_BYTES)),
+        )
+        .route("/api/canned-replies", get(canned_replies::for_service))
+        .route(
+            "/api/admin/canned-replies",
+            get(canned_replies::list)
+                .post(canned_replies::create)
+                .layer(DefaultBodyLimit::max(canned_replies::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/admin/canned-replies/{id}",
+            put(canned_replies::update)
+                .delete(canned_replies::delete)
+                .layer(DefaultBodyLimit::max(canned_replies::MAX_BODY_BYTES)),
         )
         .route("/api/tickets/{ticket}", get(inbox::ticket))
         .route("/api/tickets/{ticket}/rating", post(inbox::rate_ticket))
