@@ -23,6 +23,7 @@ import {
 } from "./common.js";
 import { Headset, Login } from "./console.js";
 import { Notifier, Ringer, announce, bindShortcuts } from "./console-care.js";
+import { setupAgentChat } from "./agent-chat.js";
 
 const $ = (id) => document.getElementById(id);
 /** The shortest time between two headset offers made to recover a broken headset. */
@@ -139,6 +140,7 @@ const login = new Login({
   onLeave: leaveConsole,
 });
 
+const chats = setupAgentChat({ send, onOffer: (text) => announce(el.announcer, text) });
 setupLang(() => {
   renderChoices();
   render();
@@ -229,6 +231,10 @@ function send(msg) {
 }
 
 async function onMessage(msg) {
+  if (chats.handle(msg)) {
+    render();
+    return;
+  }
   switch (msg.type) {
     case "welcome":
       await onWelcome(msg);
@@ -256,6 +262,7 @@ async function onMessage(msg) {
       session.queues = msg.queues;
       break;
     case "wrap_up_saved":
+      if (chats.wrapUpSaved(msg.call_id)) break;
       if (session.wrapUp?.id === msg.call_id) {
         session.wrapUp.saved = true;
         if (session.wrapUp.readyAfterSave) {
@@ -496,6 +503,7 @@ async function onDrop(retrySeconds, welcomed) {
   stopHeadsetRecovery();
   if (session.call) session.lostCall = session.call;
   forgetCall();
+  chats.onDrop();
   session.agentState = null;
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
   render();
@@ -590,6 +598,7 @@ function currentSupporters() {
 
 /** The choices that come from the catalogue: away reasons, dispositions, transfer targets. */
 function renderChoices() {
+  chats.renderChoices();
   const { away_reasons, dispositions, services } = getCatalogue();
   fillSelect(el.awayReason, [
     { value: "", label: t("reason.none") },
@@ -633,6 +642,7 @@ function renderQueues() {
 /** Brings every element in line with `session` (after each message and language switch). */
 function render() {
   headset.render();
+  chats.render();
   const activity = session.agentState?.state ?? "unknown";
   el.agentState.dataset.state = activity;
   el.agentState.textContent = t(`activity.${activity}`);
