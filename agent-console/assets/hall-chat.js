@@ -191,6 +191,12 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
         status.set("queued", "chat.queued");
         break;
       case "chat_position": {
+        // After a transfer the chat waits again, in the new service's queue.
+        if (chat.phase === "connected") {
+          chat.phase = "queued";
+          peerTyping = false;
+          onChange();
+        }
         const minutes = msg.estimated_wait_ms != null ? Math.max(1, Math.round(msg.estimated_wait_ms / 60000)) : null;
         const params = { position: msg.position, ahead: msg.position - 1, minutes };
         const key = msg.estimated_wait_ms == null
