@@ -286,10 +286,11 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
           chat = blank();
           forget();
           onChange();
-          showError(el.error, msg);
           status.set("failed", "chat.start_failed");
-          el.section.hidden = false;
-          if (typed) onTurnedAway(null, typed);
+          render();
+          showError(el.error, msg);
+          // The other ways to get help, with anything already written for the agent.
+          onTurnedAway(null, typed);
           return true;
         }
         break;
@@ -367,7 +368,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
 
   function render() {
     el.section.hidden = chat.phase === "idle" && !status.key;
-    el.section.dataset.phase = chat.phase;
+    el.section.dataset.state = chat.phase;
     el.form.hidden = !active();
     el.after.hidden = !(chat.phase === "ended" && chat.answered && chat.log.lastSeq());
     el.send.disabled = !["queued", "connected", "starting"].includes(chat.phase);

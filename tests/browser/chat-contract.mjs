@@ -9,7 +9,8 @@
 // `chat_sent` to the writer (once per client id) and `chat_message` to the other side, refusing
 // a blank text or one over 2,000 characters (`invalid_state`) and more than `floodLimit` texts
 // a second (`rate_limited`); `chat_typing` and `chat_read` (as `chat_marks`) to the other side;
-// `rejoin_chat` → `chat_rejoined` with the texts after the seq; `end_chat` → `chat_ended` to
+// `resume` of a citizen with a live chat → `resumed`; `rejoin_chat` → `chat_rejoined` with the
+// texts after the seq; `end_chat` → `chat_ended` to
 // both; `transfer` → `chat_ended` `transferred` at the agent; `wrap_up` → `wrap_up_saved`.
 
 const MAX_TEXT_CHARS = 2000;
@@ -46,7 +47,9 @@ export class ChatContract {
       });
       server.onMessage((text) => {
         try {
-          this.seen.push({ to: name, msg: JSON.parse(text) });
+          const msg = JSON.parse(text);
+          if (msg.type === "welcome") page.token = msg.citizen_token ?? null;
+          this.seen.push({ to: name, msg });
         } catch {
           // Not JSON: passed on as it is.
         }
@@ -82,6 +85,15 @@ export class ChatContract {
   /** Whether `msg` is the chat's (answered here) rather than the server's. */
   handle(page, msg) {
     switch (msg.type) {
+      case "resume": {
+        // The server keeps a citizen's identity while it has a call; while a chat is live the
+        // chat keeps it (the contract's `resumed`, with the chat then taken back by `rejoin_chat`).
+        const live = [...this.chats.values()].some((c) => c.phase !== "ended" && c.citizen.token === msg.citizen_token);
+        if (!live) return false;
+        page.token = msg.citizen_token;
+        page.send({ type: "resumed", citizen_token: msg.citizen_token });
+        return true;
+      }
       case "start_chat": {
         const id = `chat-${++this.serial}-7f3a9c2e`;
         const chat = {

@@ -9,7 +9,7 @@
 // service, transfer and wrap-up. Axe on the new states at 1280 and 360 px; keyboard only from
 // the hall to a sent text.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import { FAILING_IMPACTS, VIEWPORTS, focusState, formatViolations, horizontalOverflow, runAxe, settle } from "./a11y.mjs";
 import { ChatContract } from "./chat-contract.mjs";
 import { DEMO_PASSWORD, launchBrowser, openPage, pollUntil, startServer, waitForState } from "./harness.mjs";
@@ -26,8 +26,12 @@ before(async () => {
   browser = await launchBrowser();
 });
 
+// Each test's pages go with it: an agent signed in twice would take the chats of another test.
+afterEach(async () => {
+  for (const { context } of opened.splice(0)) await context.close().catch(() => {});
+});
+
 after(async () => {
-  for (const { context } of opened) await context.close().catch(() => {});
   await browser?.close();
   await server?.stop();
 });
@@ -106,10 +110,8 @@ test("a citizen chats with an agent: position, typing, texts both ways in order,
 
   await citizen.page.click("#chat-button");
   await waitForState(citizen.page, "#chat", "queued");
-  await pollUntil(async () => (await citizen.page.textContent("#chat-status")).includes("position 1") || null, {
-    what: "the position and the estimated wait",
-  });
-  assert.match(await citizen.page.textContent("#chat-status"), /about 1 min/);
+  await citizen.page.locator("#chat-status[data-position='1']").waitFor({ state: "attached" });
+  assert.match(await citizen.page.textContent("#chat-status"), /you are next; estimated wait about 1 min/);
   await axeClean(t, citizen.page, "the hall with a queued chat");
 
   // The offer at the agent: the service, the wait, accept or reject.
@@ -193,7 +195,8 @@ test("a reload restores the conversation and a text sent before it is stored onc
   await pollUntil(async () => (await lines(citizen.page)).length === 2 || null, { what: "two texts" });
 
   await citizen.page.reload();
-  await waitForState(citizen.page, "#chat", "connected");
+  // The reloaded page starts "rejoining"; it says "connected" once `chat_rejoined` came.
+  await waitForState(citizen.page, "#chat-status", "connected");
   assert.deepEqual(await lines(citizen.page), ["before the reload", "an answer"]);
   const rejoin = contract.seen.filter((s) => s.from === "hall" && s.msg.type === "rejoin_chat");
   assert.equal(rejoin.length, 1);

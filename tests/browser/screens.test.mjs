@@ -356,7 +356,7 @@ const chatQueued = stagePerWidth(async (width) => {
   await page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
   await page.selectOption("#service-select", SERVICE);
   await page.click("#chat-button");
-  await page.locator('#chat[data-phase="queued"] #chat-status[data-position]').waitFor();
+  await page.locator('#chat[data-state="queued"] #chat-status[data-position]').waitFor();
   return page;
 });
 screenTests("hall-chat-queued", "hall with a chat queued", chatQueued);
@@ -379,7 +379,7 @@ const chatTalking = stage(async () => {
   }
   const desktop = await chatQueued("desktop");
   const phone = await chatQueued("360");
-  for (const page of [desktop, phone]) await page.locator('#chat[data-phase="connected"]').waitFor();
+  for (const page of [desktop, phone]) await page.locator('#chat[data-state="connected"]').waitFor();
   await agentPage.locator("[data-testid=chat-tab]").first().click();
   const say = async (page, text) => {
     await page.fill("#chat-input", text);
