@@ -247,6 +247,18 @@ export function setupAgentChat({ send, onOffer }) {
   /** Handles a server message; whether it was a chat's (`accept`/`reject` errors included). */
   function handle(msg) {
     if (msg.type === "error") return onError(msg);
+    if (["offer_withdrawn", "peer_reconnecting", "peer_reconnected"].includes(msg.type)) {
+      // A chat's, when they carry its id as `call_id`.
+      if (msg.type === "offer_withdrawn" && offers.delete(msg.call_id)) {
+        status.set("withdrawn", "status.withdrawn", { reason: () => tOr("withdraw.", msg.reason) });
+      } else if (chats.has(msg.call_id)) {
+        chats.get(msg.call_id).peerLostUntil = msg.type === "peer_reconnecting" ? msg.reconnect_by_ms : null;
+      } else {
+        return false;
+      }
+      render();
+      return true;
+    }
     if (!msg.type.startsWith("chat_")) return false;
     const chat = chats.get(msg.chat_id);
     switch (msg.type) {
@@ -274,6 +286,7 @@ export function setupAgentChat({ send, onOffer }) {
           phase: "connected",
           ending: false,
           peerTyping: false,
+          peerLostUntil: null,
           reason: null,
           wrap: null,
           draft: "",
@@ -379,6 +392,11 @@ export function setupAgentChat({ send, onOffer }) {
     render();
   }
 
+  /** Whether a chat offer waits for an answer (the console rings for it as for a call). */
+  function ringing() {
+    return [...offers.values()].some((o) => !o.answering);
+  }
+
   /** Whether any chat is offered, on or waiting for its wrap-up. */
   function busy() {
     return offers.size > 0 || chats.size > 0;
@@ -420,9 +438,7 @@ export function setupAgentChat({ send, onOffer }) {
     el.transfer.disabled = chat.ending;
     el.wrapUp.hidden = chat.phase !== "ended";
     el.wrapUpSave.disabled = Boolean(chat.wrap?.saving);
-    el.facts.textContent = chat.phase === "ended"
-      ? t("chat_agent.ended_reason", { reason: tOr("end.", chat.reason) })
-      : "";
+    renderFacts(chat);
     el.typing.textContent = chat.peerTyping ? t("chat.peer_typing", { peer: chat.peer }) : "";
     el.typing.dataset.typing = String(chat.peerTyping);
     chat.log.render(el.log, (line) => (line.from === "agent" ? t("chat.you") : chat.peer));
@@ -516,9 +532,23 @@ export function setupAgentChat({ send, onOffer }) {
     );
   }
 
+  /** Under the chat's heading: why it ended, or that the citizen's connection is lost. */
+  function renderFacts(chat) {
+    let text = "";
+    if (chat.phase === "ended") text = t("chat_agent.ended_reason", { reason: tOr("end.", chat.reason) });
+    else if (chat.peerLostUntil) {
+      const seconds = Math.max(0, Math.ceil((chat.peerLostUntil - Date.now()) / 1000));
+      text = t("status.citizen_reconnecting", { seconds });
+    }
+    el.facts.hidden = !text;
+    if (el.facts.textContent !== text) el.facts.textContent = text;
+  }
+
   /** The offers' wait and countdown, and each chat's wait for an answer, every second. */
   function renderClocks() {
     const now = Date.now();
+    const shownChat = current();
+    if (shownChat?.peerLostUntil) renderFacts(shownChat);
     for (const box of el.offers.children) {
       const offer = offers.get(box.dataset.chat);
       if (!offer) continue;
@@ -543,5 +573,5 @@ export function setupAgentChat({ send, onOffer }) {
 
   renderChoices();
   render();
-  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy };
+  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy, ringing };
 }

@@ -681,7 +681,7 @@ function render() {
   }
   renderTranscript(el.incomingTranscript, session.offer?.transcript);
   // The ring goes on until the offer is answered, taken back or times out.
-  if (session.offer && !session.offer.answering) ringer.start();
+  if ((session.offer && !session.offer.answering) || chats.ringing()) ringer.start();
   else ringer.stop();
   el.incoming.dataset.ringing = String(ringer.playing);
   el.ringerMute.setAttribute("aria-pressed", String(ringer.muted));

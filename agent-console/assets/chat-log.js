@@ -90,6 +90,11 @@ export class Conversation {
     return this.lines.reduce((max, l) => (l.seq != null && l.seq > max ? l.seq : max), 0);
   }
 
+  /** Every text of this side's, committed or not. */
+  mine() {
+    return this.lines.filter((l) => l.from === this.side).map((l) => l.text);
+  }
+
   /** This side's texts that were never committed. */
   unsent() {
     return this.lines.filter((l) => l.from === this.side && l.seq == null).map((l) => l.text);

@@ -153,9 +153,14 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     el.input.focus();
   }
 
-  /** The waiting texts go once an agent is there, one at a time (chat-log.js). */
+  /**
+   * The waiting texts go one at a time (chat-log.js), from `chat_queued` on: the agent who
+   * answers gets what was written while waiting.
+   */
   function flush() {
-    if (chat.phase === "connected" && !chat.rejoining) chat.log.flush(chat.id, (msg) => signaling.send(msg));
+    if (["queued", "connected"].includes(chat.phase) && !chat.rejoining) {
+      chat.log.flush(chat.id, (msg) => signaling.send(msg));
+    }
   }
 
   function typing(now) {
@@ -179,6 +184,21 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
 
   /** Handles a server message; whether it was the chat's. */
   function handle(msg) {
+    if (["call_transferred", "wait_limit_reached"].includes(msg.type)) {
+      // The chat's own, when they carry its id as `call_id`.
+      if (!chat.id || msg.call_id !== chat.id) return false;
+      if (msg.type === "call_transferred") {
+        chat.phase = "queued";
+        peerTyping = false;
+        status.set("queued", "chat.transferred", { service: () => serviceName(msg.service) });
+        onChange();
+      } else {
+        status.set("queued", "chat.wait_limit");
+      }
+      save();
+      render();
+      return true;
+    }
     if (!msg.type.startsWith("chat_")) return false;
     if (msg.chat_id !== chat.id && !(msg.type === "chat_queued" && chat.phase === "starting") &&
         !(msg.type === "chat_ended" && chat.phase === "starting" && !chat.id)) {
@@ -191,12 +211,6 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
         status.set("queued", "chat.queued");
         break;
       case "chat_position": {
-        // After a transfer the chat waits again, in the new service's queue.
-        if (chat.phase === "connected") {
-          chat.phase = "queued";
-          peerTyping = false;
-          onChange();
-        }
         const minutes = msg.estimated_wait_ms != null ? Math.max(1, Math.round(msg.estimated_wait_ms / 60000)) : null;
         const params = { position: msg.position, ahead: msg.position - 1, minutes };
         const key = msg.estimated_wait_ms == null
@@ -256,7 +270,9 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
 
   function ended(reason) {
     const { id, answered } = chat;
-    const typed = [...chat.log.unsent(), el.input.value.trim()].filter(Boolean).join("\n\n");
+    // Unanswered, everything the citizen wrote is for the message form; answered, what never went.
+    const written = answered ? chat.log.unsent() : chat.log.mine();
+    const typed = [...written, el.input.value.trim()].filter(Boolean).join("\n\n");
     chat.phase = "ended";
     peerTyping = false;
     clearTimeout(typingTimer);
@@ -267,7 +283,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     });
     forget();
     onChange();
-    if (TURNED_AWAY.includes(reason) || (!answered && reason !== "citizen_hang_up")) {
+    if (TURNED_AWAY.includes(reason) || (!answered && !["citizen_hang_up", "abandoned"].includes(reason))) {
       // Nobody could answer: what was typed goes to the message form.
       el.input.value = "";
       onTurnedAway(TURNED_AWAY.includes(reason) ? reason : null, typed);
@@ -278,6 +294,15 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
 
   /** Errors of the chat's requests; whether it was one. */
   function onError(msg) {
+    if (msg.code === "session_expired" && !msg.request_type && chat.id && msg.message?.includes(chat.id)) {
+      // The chat went on in another window of this citizen: this page hears no more of it.
+      chat.phase = "ended";
+      chat.rejoining = false;
+      status.set("ended", "chat.moved");
+      onChange();
+      render();
+      return true;
+    }
     if (!CHAT_REQUESTS.includes(msg.request_type)) return false;
     switch (msg.request_type) {
       case "start_chat":

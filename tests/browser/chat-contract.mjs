@@ -5,19 +5,23 @@
 // the contract says, and everything else passes through unchanged.
 //
 // What it plays: `start_chat` → `chat_queued`, `chat_position`, and `chat_offered` at the
-// agent console that last logged in; `accept` → `chat_connected` to both sides; `send_chat` →
+// agent console that last logged in; `accept` → `chat_connected` to both sides, then the texts
+// written while waiting to the agent; `send_chat` (the citizen's from `chat_queued` on) →
 // `chat_sent` to the writer (once per client id) and `chat_message` to the other side, refusing
 // a blank text or one over 2,000 characters (`invalid_state`) and more than `floodLimit` texts
-// a second (`rate_limited`); `chat_typing` and `chat_read` (as `chat_marks`) to the other side;
+// of one side in `floodWindowMs` (`rate_limited`); `chat_typing` and `chat_read` (as
+// `chat_marks`) to the other side;
 // `resume` of a citizen with a live chat → `resumed`; `rejoin_chat` → `chat_rejoined` with the
-// texts after the seq; `end_chat` → `chat_ended` to
-// both; `transfer` → `chat_ended` `transferred` at the agent; `wrap_up` → `wrap_up_saved`.
+// texts after the seq, then `chat_connected` or `chat_position`; `end_chat` → `chat_ended` to
+// both; `transfer` → `chat_ended` `transferred` at the agent and `call_transferred` at the
+// citizen; `wrap_up` → `wrap_up_saved`.
 
 const MAX_TEXT_CHARS = 2000;
 
 export class ChatContract {
-  constructor({ floodLimit = 5, agentName = "王芳 Wang Fang", citizenName = "群众 Citizen" } = {}) {
+  constructor({ floodLimit = 10, floodWindowMs = 10_000, agentName = "王芳 Wang Fang", citizenName = "群众 Citizen" } = {}) {
     this.floodLimit = floodLimit;
+    this.floodWindowMs = floodWindowMs;
     this.agentName = agentName;
     this.citizenName = citizenName;
     /** id → `{ id, service, citizen, agent, lines, clientIds, phase, queuedAt }`. */
@@ -123,6 +127,7 @@ export class ChatContract {
         chat.phase = "connected";
         page.send({ type: "chat_connected", chat_id: chat.id, peer_name: this.citizenName });
         chat.citizen.send({ type: "chat_connected", chat_id: chat.id, peer_name: this.agentName });
+        for (const line of chat.lines) page.send({ type: "chat_message", ...line });
         return true;
       }
       case "send_chat":
@@ -145,6 +150,8 @@ export class ChatContract {
         }
         chat.citizen = page;
         page.send({ type: "chat_rejoined", chat_id: chat.id, messages: chat.lines.filter((l) => l.seq > msg.after_seq) });
+        if (chat.phase === "connected") page.send({ type: "chat_connected", chat_id: chat.id, peer_name: this.agentName });
+        else page.send({ type: "chat_position", chat_id: chat.id, position: 1, estimated_wait_ms: 60_000 });
         return true;
       }
       case "end_chat": {
@@ -159,7 +166,8 @@ export class ChatContract {
         chat.agent.send({ type: "chat_ended", chat_id: chat.id, reason: "transferred" });
         chat.phase = "queued";
         chat.agent = null;
-        chat.citizen.send({ type: "chat_position", chat_id: chat.id, position: 1, estimated_wait_ms: 60_000 });
+        chat.service = msg.service;
+        chat.citizen.send({ type: "call_transferred", call_id: chat.id, service: msg.service });
         return true;
       }
       case "wrap_up":
@@ -184,20 +192,23 @@ export class ChatContract {
       page.send(done);
       return true;
     }
-    if (!from || chat.phase !== "connected") return refuse("invalid_state", "not your chat, or not connected");
+    const open = chat.phase === "connected" || (chat.phase === "queued" && from === "citizen");
+    if (!from || !open) return refuse("invalid_state", "not your chat, or not connected");
     if (!msg.text.trim() || [...msg.text].length > MAX_TEXT_CHARS) {
       return refuse("invalid_state", `a text is 1 to ${MAX_TEXT_CHARS} characters`);
     }
     const now = Date.now();
-    chat.sends = chat.sends.filter((at) => now - at < 1000);
-    if (chat.sends.length >= this.floodLimit) return refuse("rate_limited", "too many texts too fast");
-    chat.sends.push(now);
+    chat.sends = chat.sends.filter((s) => now - s.at < this.floodWindowMs);
+    if (chat.sends.filter((s) => s.from === from).length >= this.floodLimit) {
+      return refuse("rate_limited", "too many texts too fast");
+    }
+    chat.sends.push({ at: now, from });
     const line = { chat_id: chat.id, seq: chat.lines.length + 1, from, text: msg.text, sent_at_ms: now };
     chat.lines.push(line);
     const sent = { type: "chat_sent", chat_id: chat.id, client_id: msg.client_id, seq: line.seq, sent_at_ms: now };
     chat.clientIds.set(msg.client_id, sent);
     page.send(sent);
-    (from === "citizen" ? chat.agent : chat.citizen)?.send({ type: "chat_message", ...line });
+    if (chat.phase === "connected") (from === "citizen" ? chat.agent : chat.citizen)?.send({ type: "chat_message", ...line });
     return true;
   }
 
