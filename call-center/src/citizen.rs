@@ -9,7 +9,7 @@ use crate::core::CallCenter;
 use crate::error::{Refusal, refuse};
 use crate::pending::{Pending, RatingTarget};
 use crate::store::{
-    MessageReason, MessageRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
+    CallFacts, MessageReason, MessageRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
 };
 use crate::{AssistantAnswer, CallId, ConnId, OpId};
 
@@ -341,6 +341,7 @@ impl CallCenter {
         }
         let request = match (&target, code) {
             (RatingTarget::Call(call_id), _) => StoreRequest::ReadCall { call_id: call_id.clone() },
+            (RatingTarget::Chat(chat_id), _) => StoreRequest::ReadChat { chat_id: chat_id.clone() },
             (RatingTarget::Ticket { ticket }, Some(code)) => {
                 StoreRequest::VerifyTicket { ticket: ticket.clone(), code }
             }
@@ -366,16 +367,20 @@ impl CallCenter {
         result: Result<StoreReply, StoreFailure>,
     ) {
         let found = match (target, result) {
-            (RatingTarget::Call(call_id), Ok(StoreReply::Call(facts))) => match facts
-                .filter(|f| f.citizen_session == citizen_id)
-            {
-                None => Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call_id}"))),
-                Some(f) if !f.answered || !f.ended => Err(refuse(
-                    ErrorCode::InvalidState,
-                    "only a call that was answered and has ended can be rated",
-                )),
-                Some(_) => Ok((RatingKind::Call, call_id.clone(), call_id)),
-            },
+            (RatingTarget::Call(call_id), Ok(StoreReply::Call(None))) => {
+                // Not a call: perhaps one of the citizen's chats (rated the same way).
+                let request = StoreRequest::ReadChat { chat_id: call_id.clone() };
+                let target = RatingTarget::Chat(call_id);
+                let then = Pending::RatingLookup { conn, citizen_id, target, level, comment };
+                self.store(None, request, then);
+                return;
+            }
+            (RatingTarget::Call(id), Ok(StoreReply::Call(facts))) => {
+                rateable(facts, &citizen_id, RatingKind::Call, id)
+            }
+            (RatingTarget::Chat(id), Ok(StoreReply::Call(facts))) => {
+                rateable(facts, &citizen_id, RatingKind::Chat, id)
+            }
             (RatingTarget::Ticket { ticket }, Ok(StoreReply::Ticket(facts))) => match facts {
                 None => Err(refuse(ErrorCode::InvalidState, "unknown ticket or wrong code")),
                 Some(f) if !f.replied => {
@@ -422,5 +427,22 @@ impl CallCenter {
                 self.send(conn, ServerMessage::error(r.code, r.text, Some("rate")));
             }
         }
+    }
+}
+
+/// A call or chat of this citizen that was answered and has ended may be rated.
+fn rateable(
+    facts: Option<CallFacts>,
+    citizen_id: &str,
+    kind: RatingKind,
+    id: String,
+) -> Result<(RatingKind, String, String), Refusal> {
+    match facts.filter(|f| f.citizen_session == citizen_id) {
+        None => Err(refuse(ErrorCode::UnknownCall, format!("you have no call or chat {id}"))),
+        Some(f) if !f.answered || !f.ended => Err(refuse(
+            ErrorCode::InvalidState,
+            "only a call or chat that was answered and has ended can be rated",
+        )),
+        Some(_) => Ok((kind, id.clone(), id)),
     }
 }

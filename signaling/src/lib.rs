@@ -158,6 +158,7 @@ fn app(state: AppState) -> Router {
         .route("/api/follow-ups/{kind}/{id}/handled", post(inbox::follow_up_handled))
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
+        .route("/api/admin/agents/{user_id}/chat_capacity", put(admin::put_chat_capacity))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route(
             "/api/admin/holidays/import",
@@ -366,6 +367,7 @@ pub async fn start(
                     tracing::error!(error = %e, "could not close call records of an earlier run")
                 }
             }
+            driver::end_open_chats(store.as_ref()).await;
             (driver::sequencer::Sequencer::Local, None)
         }
         Some(cluster) => {

@@ -86,7 +86,7 @@ pub use accounts::{
     Account, AccountProfile, AccountStore, ActiveSession, AdminAuditEntry, MAX_NAME_CHARS,
     NewAccount, NewAdminAudit, SignInFailures, validate_username,
 };
-pub use agent_skills::AgentSkillStore;
+pub use agent_skills::{AgentSkillStore, MAX_CHAT_CAPACITY};
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
 pub use batch::{CallWrite, CallWriteStore};
