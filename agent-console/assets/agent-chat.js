@@ -493,6 +493,10 @@ export function setupAgentChat({ send, onOffer }) {
       tab.tabIndex = chat.id === shown ? 0 : -1;
       const name = document.createElement("span");
       name.textContent = chat.peer;
+      // Tabs of citizens with the same name told apart by their service.
+      const service = document.createElement("span");
+      service.className = "chat-tab-service";
+      service.textContent = serviceName(chat.service);
       const wait = document.createElement("span");
       wait.className = "chat-tab-wait";
       wait.dataset.role = "wait";
@@ -502,7 +506,7 @@ export function setupAgentChat({ send, onOffer }) {
       unread.hidden = !chat.unread;
       unread.textContent = String(chat.unread);
       unread.setAttribute("aria-label", t("chat_agent.unread", { count: chat.unread }));
-      tab.append(name, wait, unread);
+      tab.append(name, service, wait, unread);
       return tab;
     });
     const focused = el.tabs.contains(document.activeElement) ? document.activeElement.dataset.chat : null;

@@ -394,6 +394,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
   function render() {
     el.section.hidden = chat.phase === "idle" && !status.key;
     el.section.dataset.state = chat.phase;
+    // The page's layout follows the chat as it follows a call (hall.css).
+    document.body.dataset.chatPhase = chat.phase;
     el.form.hidden = !active();
     el.after.hidden = !(chat.phase === "ended" && chat.answered && chat.log.lastSeq());
     el.send.disabled = !["queued", "connected", "starting"].includes(chat.phase);

@@ -125,9 +125,8 @@ pub use wrapups::WrapUpStore;
 pub mod prelude {
     pub use crate::{
         AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
-        CannedReplyStore,
-        CatalogueStore, ChatStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store,
-        UserStore, WrapUpStore,
+        CannedReplyStore, CatalogueStore, ChatStore, KnowledgeStore, MessageStore, RatingStore,
+        ReportStore, Store, UserStore, WrapUpStore,
     };
 }
 

@@ -270,11 +270,11 @@ mod cases {
 
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
-        AgentSkill, Announcement, AuditAction, CannedReply, AuditEntry, AuditFilter, CallCounts, CallQuality,
-        FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind,
-        MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit,
-        NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill,
-        StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
+        AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
+        CannedReply, FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter,
+        MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage,
+        NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service,
+        ServiceKind, Skill, StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -2932,7 +2932,10 @@ mod cases {
         db: TestDb,
     ) {
         let store = db.open().await;
-        store.upsert_service(&service("pension_calculator", "self_service", "pension")).await.unwrap();
+        store
+            .upsert_service(&service("pension_calculator", "self_service", "pension"))
+            .await
+            .unwrap();
         let b = canned_reply("calc-b", "pension_calculator", 1);
         let a = canned_reply("calc-a", "pension_calculator", 1);
         let first = canned_reply("calc-first", "pension_calculator", 0);
@@ -2965,10 +2968,7 @@ mod cases {
             "calc-a"
         );
         let err = store.update_canned_reply(&canned_reply("ghost", "service_guide", 0)).await;
-        assert!(
-            matches!(err, Err(StoreError::NotFound { entity: "canned reply", .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Err(StoreError::NotFound { entity: "canned reply", .. })), "{err:?}");
         assert!(store.canned_reply("ghost").await.unwrap().is_none());
 
         assert!(store.delete_canned_reply("calc-a").await.unwrap());

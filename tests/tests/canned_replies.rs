@@ -72,9 +72,8 @@ async fn admins_keep_canned_replies_per_service_and_agents_read_them() {
     assert_eq!(titles_for(&server, &agent, "pension_benefit_inquiry").await[0], "材料 Documents");
     assert_eq!(audit(&server).await[0], ("canned_reply.update".to_owned(), target.clone()));
 
-    let (status, text) = http(&server.base_url, "GET", "/api/admin/canned-replies", Some(&admin))
-        .await
-        .unwrap();
+    let (status, text) =
+        http(&server.base_url, "GET", "/api/admin/canned-replies", Some(&admin)).await.unwrap();
     assert_eq!(status, 200, "{text}");
     assert_eq!(parse(&text)["canned_replies"].as_array().unwrap().len(), 4);
 
