@@ -14,14 +14,14 @@ import {
   localName,
   serviceName,
   showError,
+  showNote,
   skillName,
   t,
   tOr,
 } from "./common.js";
-import { Conversation } from "./chat-log.js";
+import { Conversation, TypingNotice } from "./chat-log.js";
 
 const $ = (id) => document.getElementById(id);
-const TYPING_IDLE_MS = 3000;
 const CHAT_REQUESTS = ["send_chat", "chat_typing", "chat_read", "end_chat"];
 
 /**
@@ -64,10 +64,9 @@ export function setupAgentChat({ send, onOffer }) {
   const chats = new Map();
   /** The chat shown. */
   let shown = null;
+  const typingNotice = new TypingNotice(send);
   /** Canned replies by service id (loaded once per service). */
   const canned = new Map();
-  let typingSent = false;
-  let typingTimer = null;
 
   el.offers.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-answer]");
@@ -209,11 +208,11 @@ export function setupAgentChat({ send, onOffer }) {
     if (!chat || chat.phase !== "connected") return;
     const text = el.input.value.trim();
     if (!text) {
-      note("chat.empty");
+      showNote(el.error, "chat.empty");
       return;
     }
     if ([...text].length > MESSAGE_MAX) {
-      note("chat.too_long");
+      showNote(el.error, "chat.too_long");
       return;
     }
     chat.log.queue(text);
@@ -225,16 +224,13 @@ export function setupAgentChat({ send, onOffer }) {
     el.input.focus();
   }
 
+  /** The typing notice of the chat written in (only while it takes texts). */
   function typing(now) {
-    clearTimeout(typingTimer);
     const chat = current();
-    if (!chat || chat.phase !== "connected") return;
-    if (now) typingTimer = setTimeout(() => typing(false), TYPING_IDLE_MS);
-    if (now !== typingSent && (!now || el.input.value.trim())) {
-      typingSent = now;
-      send({ type: "chat_typing", chat_id: chat.id, typing: now });
-    }
+    const open = chat?.phase === "connected" ? chat.id : null;
+    typingNotice.set(open, now && el.input.value.trim() !== "");
   }
+
 
   /** The citizen's texts reached this console; read when the chat is shown and in view. */
   function markRead(chat) {
@@ -400,13 +396,6 @@ export function setupAgentChat({ send, onOffer }) {
   /** Whether any chat is offered, on or waiting for its wrap-up. */
   function busy() {
     return offers.size > 0 || chats.size > 0;
-  }
-
-  function note(key) {
-    el.error.dataset.code = "client";
-    el.error.dataset.i18n = key;
-    el.error.textContent = t(key);
-    el.error.hidden = false;
   }
 
   function renderCounter() {

@@ -5,6 +5,35 @@
 // nodes (links and lists by `renderChatText`, never markup).
 import { formatClock, renderChatText, t } from "./common.js";
 
+/** After the last key press, typing counts as stopped. */
+const TYPING_IDLE_MS = 3000;
+
+/**
+ * This side's typing notice (`chat_typing`, never stored): sent when it changes, and "stopped"
+ * by itself `TYPING_IDLE_MS` after the last key press.
+ */
+export class TypingNotice {
+  constructor(send) {
+    this.send = send;
+    this.typing = false;
+    this.timer = null;
+  }
+
+  /** `chatId` (null: no chat that takes texts now) is typing now or not. */
+  set(chatId, typing) {
+    clearTimeout(this.timer);
+    if (!chatId) {
+      this.typing = false;
+      return;
+    }
+    if (typing) this.timer = setTimeout(() => this.set(chatId, false), TYPING_IDLE_MS);
+    if (typing !== this.typing) {
+      this.typing = typing;
+      this.send({ type: "chat_typing", chat_id: chatId, typing });
+    }
+  }
+}
+
 export class Conversation {
   /**
    * `side` is the one this page writes as (`citizen` or `agent`); `lines` restores a kept

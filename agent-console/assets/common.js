@@ -311,6 +311,14 @@ export function showError(element, error) {
   element.hidden = false;
 }
 
+/** A client-side note (a missing field, no connection) in an alert element, in words only. */
+export function showNote(element, key) {
+  element.dataset.code = "client";
+  element.dataset.i18n = key;
+  element.textContent = t(key);
+  element.hidden = false;
+}
+
 /** "陈静 Chen Jing — whispering": one staff member on a call, from `support_changed`. */
 export function supporterText(supporter) {
   return t("support.supporter", { name: supporter.name, mode: tOr("mode_ing.", supporter.mode) });

@@ -7,13 +7,11 @@
 // the unsent texts are kept in sessionStorage like the call's resume data). At the end: the
 // transcript to keep or print, and the rating (hall.js). Turned away: the call's fallbacks with
 // what was typed carried over.
-import { MESSAGE_MAX, StatusLine, hasKey, serviceName, showError, t, tOr } from "./common.js";
-import { Conversation } from "./chat-log.js";
+import { MESSAGE_MAX, StatusLine, hasKey, serviceName, showError, showNote, t, tOr } from "./common.js";
+import { Conversation, TypingNotice } from "./chat-log.js";
 
 /** The chat kept across a reload. */
 const STORE_KEY = "voicedesk.chat";
-/** After the last key press, typing counts as stopped. */
-const TYPING_IDLE_MS = 3000;
 /** Why a chat can be turned away at once: the same fallbacks as a call. */
 const TURNED_AWAY = ["closed", "queue_full", "no_agents"];
 const CHAT_REQUESTS = ["start_chat", "send_chat", "chat_typing", "chat_read", "end_chat", "rejoin_chat"];
@@ -48,8 +46,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
    * reload or a lost connection.
    */
   let chat = blank();
-  let typingSent = false;
-  let typingTimer = null;
+  const typingNotice = new TypingNotice((msg) => signaling.send(msg));
   let peerTyping = false;
 
   el.form.addEventListener("submit", (event) => {
@@ -135,11 +132,11 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     showError(el.error, null);
     const text = el.input.value.trim();
     if (!text) {
-      note("chat.empty");
+      showNote(el.error, "chat.empty");
       return;
     }
     if ([...text].length > MESSAGE_MAX) {
-      note("chat.too_long");
+      showNote(el.error, "chat.too_long");
       return;
     }
     if (!active()) return;
@@ -163,15 +160,12 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     }
   }
 
+  /** The typing notice of the chat written in (only while it takes texts). */
   function typing(now) {
-    clearTimeout(typingTimer);
-    if (chat.phase !== "connected") return;
-    if (now) typingTimer = setTimeout(() => typing(false), TYPING_IDLE_MS);
-    if (now !== typingSent && (!now || el.input.value.trim())) {
-      typingSent = now;
-      signaling.send({ type: "chat_typing", chat_id: chat.id, typing: now });
-    }
+    const open = chat.phase === "connected" ? chat.id : null;
+    typingNotice.set(open, now && el.input.value.trim() !== "");
   }
+
 
   /** Tells the agent what reached this page and, when it is in view, what was read. */
   function markRead() {
@@ -275,8 +269,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     const typed = [...written, el.input.value.trim()].filter(Boolean).join("\n\n");
     chat.phase = "ended";
     peerTyping = false;
-    clearTimeout(typingTimer);
-    typingSent = false;
+    typingNotice.set(null, false);
     delete status.element.dataset.position;
     status.set("ended", "chat.ended", {
       reason: () => (hasKey(`chat_end.${reason}`) ? t(`chat_end.${reason}`) : hasKey(`hall_end.${reason}`) ? t(`hall_end.${reason}`) : tOr("end.", reason)),
@@ -322,7 +315,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
       case "send_chat": {
         chat.log.failed(msg.code);
         showError(el.error, msg);
-        if (msg.code === "rate_limited") note("chat.too_fast");
+        if (msg.code === "rate_limited") showNote(el.error, "chat.too_fast");
         save();
         // A refused text stays on the page with "Send again"; the next one goes.
         if (msg.code !== "internal") flush();
@@ -378,13 +371,6 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     peerTyping = false;
     status.set("reconnecting", "chat.reconnecting");
     render();
-  }
-
-  function note(key) {
-    el.error.dataset.code = "client";
-    el.error.dataset.i18n = key;
-    el.error.textContent = t(key);
-    el.error.hidden = false;
   }
 
   function renderCounter() {

@@ -31,6 +31,7 @@ import {
   serviceName,
   setupLang,
   showError,
+  showNote,
   t,
   tOr,
 } from "./common.js";
@@ -1354,12 +1355,4 @@ function sendRating() {
     return;
   }
   rating.submit.disabled = true;
-}
-
-/** A client-side note (a missing field, no connection) in an alert element, in words only. */
-function showNote(element, key) {
-  element.dataset.code = "client";
-  element.dataset.i18n = key;
-  element.textContent = t(key);
-  element.hidden = false;
 }
