@@ -612,3 +612,38 @@ fn shutdown_ends_every_chat_as_server_shutdown() {
     assert_eq!(ended(&sim.take(citizen)), Some(EndReason::ServerShutdown));
     assert_eq!(sim.chats[&chat.0].ended, Some(EndReason::ServerShutdown));
 }
+
+#[test]
+fn an_agents_chat_capacity_set_by_an_admin_bounds_their_chats_and_waits_while_something_rings() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let capacity = |n: Option<u8>| voicedesk_call_center::Input::ChatCapacities {
+        capacities: [("a1".to_owned(), n)].into_iter().collect(),
+    };
+    sim.input(capacity(Some(1)));
+    let (_c1, _chat) = sim.connected_chat(agent);
+    let second_citizen = sim.citizen();
+    let second = sim.start_chat(second_citizen, Some("pension"));
+    assert!(
+        !sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { .. })),
+        "at a capacity of one, the second chat waits"
+    );
+    // Back to the default (3): the waiting chat rings at once, and while it rings a new
+    // capacity waits for the next tick after it stopped ringing.
+    sim.input(capacity(None));
+    assert!(
+        sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { chat_id, .. } if *chat_id == second.0))
+    );
+    sim.input(capacity(Some(0)));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.accept(agent, &second);
+    sim.secs(1);
+    let third_citizen = sim.citizen();
+    sim.say(third_citizen, ClientMessage::StartChat { service: Some("pension".into()) });
+    assert!(
+        !sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { .. })),
+        "a capacity of 0 (applied at the tick) takes no new chat"
+    );
+    let view = sim.core.engine().agents().find(|a| a.id.0 == "a1").map(|a| a.profile.chat_capacity);
+    assert_eq!(view, Some(0));
+}
