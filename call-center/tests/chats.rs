@@ -632,7 +632,9 @@ fn an_agents_chat_capacity_set_by_an_admin_bounds_their_chats_and_waits_while_so
     // capacity waits for the next tick after it stopped ringing.
     sim.input(capacity(None));
     assert!(
-        sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { chat_id, .. } if *chat_id == second.0))
+        sim.take(agent).iter().any(
+            |m| matches!(m, ServerMessage::ChatOffered { chat_id, .. } if *chat_id == second.0)
+        )
     );
     sim.input(capacity(Some(0)));
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
