@@ -939,6 +939,20 @@ impl CallCenter {
         }
     }
 
+    /// Each live chat for the wallboard: (queue, waiting 0/1, wait in ms if waiting, answered
+    /// 0/1).
+    pub(crate) fn chat_figures(&self) -> Vec<(String, u32, u64, u32)> {
+        self.chats
+            .values()
+            .filter(|c| c.recorded && !c.ending())
+            .map(|c| {
+                let waiting = !c.connected;
+                let wait = if waiting { self.now.since(c.queued_at).as_millis() as u64 } else { 0 };
+                (c.skill.clone(), u32::from(waiting), wait, u32::from(c.connected))
+            })
+            .collect()
+    }
+
     /// The chat positions held back since the last tick.
     pub(crate) fn push_due_chat_positions(&mut self) {
         let now = self.now;

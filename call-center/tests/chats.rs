@@ -649,3 +649,34 @@ fn an_agents_chat_capacity_set_by_an_admin_bounds_their_chats_and_waits_while_so
     let view = sim.core.engine().agents().find(|a| a.id.0 == "a1").map(|a| a.profile.chat_capacity);
     assert_eq!(view, Some(0));
 }
+
+#[test]
+fn the_wallboard_shows_chats_waiting_the_longest_chat_wait_active_chats_and_each_agents_load() {
+    let mut sim = Sim::new();
+    let staff = sim.ready_staff("staff1");
+    let agent = sim.ready_agent("a1");
+    sim.input(voicedesk_call_center::Input::ChatCapacities {
+        capacities: [("a1".to_owned(), Some(1))].into_iter().collect(),
+    });
+    let (_citizen, _chat) = sim.connected_chat(agent);
+    let waiting = sim.citizen();
+    sim.start_chat(waiting, Some("pension"));
+    sim.secs(30);
+    let board = sim
+        .heard(staff)
+        .into_iter()
+        .rev()
+        .find_map(|m| match m {
+            ServerMessage::Wallboard(board) => Some(board),
+            _ => None,
+        })
+        .expect("a wallboard");
+    let general = board.queues.iter().find(|q| q.name == "general").expect("the general queue");
+    assert_eq!((general.chats_waiting, general.active_chats), (1, 1));
+    assert!(general.longest_chat_wait_ms >= 29_000, "{general:?}");
+    let all = &board.queues[0];
+    assert_eq!((all.name.as_str(), all.chats_waiting, all.active_chats), ("all", 1, 1));
+    let a1 = board.agents.iter().find(|a| a.user_id == "a1").expect("a1 on the board");
+    assert_eq!((a1.chats, a1.chat_capacity), (1, 1));
+    assert!(board.calls.is_empty(), "chats are not calls");
+}
