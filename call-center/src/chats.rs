@@ -953,6 +953,23 @@ impl CallCenter {
             .collect()
     }
 
+    /// Whether `chat` is recorded and still waits for an agent (queued, ringing or parked).
+    pub(crate) fn chat_waiting(&self, chat: &CallId) -> bool {
+        self.chats.get(chat).is_some_and(|c| c.recorded && !c.connected && !c.ending())
+    }
+
+    /// The citizen's waiting chat on this connection (a message may be left from it).
+    pub(crate) fn waiting_chat_of(&self, conn: ConnId, chat: &CallId) -> Result<(), Refusal> {
+        let mine = self.chats.get(chat).is_some_and(|c| c.citizen_conn == Some(conn));
+        if !mine {
+            return Err(gone(chat));
+        }
+        if !self.chat_waiting(chat) {
+            return Err(refuse(ErrorCode::InvalidState, "the chat is no longer waiting"));
+        }
+        Ok(())
+    }
+
     /// The chat positions held back since the last tick.
     pub(crate) fn push_due_chat_positions(&mut self) {
         let now = self.now;

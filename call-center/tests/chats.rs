@@ -680,3 +680,31 @@ fn the_wallboard_shows_chats_waiting_the_longest_chat_wait_active_chats_and_each
     assert_eq!((a1.chats, a1.chat_capacity), (1, 1));
     assert!(board.calls.is_empty(), "chats are not calls");
 }
+
+#[test]
+fn a_citizen_waiting_in_a_chat_may_leave_a_message_instead_and_the_chat_ends_message_left() {
+    let mut sim = Sim::new();
+    let _agent = sim.member("a1", Role::Agent);
+    let citizen = sim.citizen();
+    let chat = sim.start_chat(citizen, Some("pension"));
+    sim.say(
+        citizen,
+        ClientMessage::LeaveMessage {
+            client_id: client_id(1),
+            service: Some("pension".into()),
+            name: None,
+            phone: None,
+            body: "what I typed in the chat".into(),
+            call_id: Some(chat.0.clone()),
+        },
+    );
+    let heard = sim.take(citizen);
+    assert!(heard.iter().any(|m| matches!(m, ServerMessage::MessageSaved { .. })), "{heard:?}");
+    assert_eq!(ended(&heard), Some(EndReason::MessageLeft));
+    let message_call = sim.store_log.iter().find_map(|(r, _)| match r {
+        StoreRequest::InsertMessage(m) => Some(m.call.clone()),
+        _ => None,
+    });
+    assert_eq!(message_call, Some(None), "a message row names calls only");
+    assert_eq!(sim.chats[&chat.0].ended, Some(EndReason::MessageLeft));
+}
