@@ -939,6 +939,37 @@ impl CallCenter {
         }
     }
 
+    /// Each live chat for the wallboard: (queue, waiting 0/1, wait in ms if waiting, answered
+    /// 0/1).
+    pub(crate) fn chat_figures(&self) -> Vec<(String, u32, u64, u32)> {
+        self.chats
+            .values()
+            .filter(|c| c.recorded && !c.ending())
+            .map(|c| {
+                let waiting = !c.connected;
+                let wait = if waiting { self.now.since(c.queued_at).as_millis() as u64 } else { 0 };
+                (c.skill.clone(), u32::from(waiting), wait, u32::from(c.connected))
+            })
+            .collect()
+    }
+
+    /// Whether `chat` is recorded and still waits for an agent (queued, ringing or parked).
+    pub(crate) fn chat_waiting(&self, chat: &CallId) -> bool {
+        self.chats.get(chat).is_some_and(|c| c.recorded && !c.connected && !c.ending())
+    }
+
+    /// The citizen's waiting chat on this connection (a message may be left from it).
+    pub(crate) fn waiting_chat_of(&self, conn: ConnId, chat: &CallId) -> Result<(), Refusal> {
+        let mine = self.chats.get(chat).is_some_and(|c| c.citizen_conn == Some(conn));
+        if !mine {
+            return Err(gone(chat));
+        }
+        if !self.chat_waiting(chat) {
+            return Err(refuse(ErrorCode::InvalidState, "the chat is no longer waiting"));
+        }
+        Ok(())
+    }
+
     /// The chat positions held back since the last tick.
     pub(crate) fn push_due_chat_positions(&mut self) {
         let now = self.now;

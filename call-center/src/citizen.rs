@@ -262,8 +262,13 @@ impl CallCenter {
             return Err(refuse(ErrorCode::UnknownService, format!("unknown service {id:?}")));
         }
         let call = call_id.map(CallId);
-        if let Some(call) = &call {
-            self.waiting_call_of(conn, call)?;
+        // A waiting chat may be left for a message too (the chat ends once it is saved); the
+        // message row names calls only.
+        let chat = call.clone().filter(|c| self.chats.contains_key(c));
+        match (&call, &chat) {
+            (Some(chat), Some(_)) => self.waiting_chat_of(conn, chat)?,
+            (Some(call), None) => self.waiting_call_of(conn, call)?,
+            (None, _) => {}
         }
         let created_at = self.now;
         let due_ms = self.routing.calendar.add_working_days(created_at.0, DUE_WORKING_DAYS);
@@ -273,7 +278,7 @@ impl CallCenter {
             name,
             phone,
             body,
-            call: call.clone(),
+            call: call.clone().filter(|_| chat.is_none()),
             reason: self.message_reason(conn, call.as_ref()),
             created_at,
             due_at: crate::UnixMs(due_ms),
@@ -303,8 +308,9 @@ impl CallCenter {
                     due_at_ms: due_at_ms.max(0) as u64,
                 };
                 self.send(conn, saved);
+                let waiting_chat = |call: &CallId| self.chat_waiting(call);
                 if let Some(call) = call
-                    && self.calls.get(&call).is_some_and(|c| !c.answered())
+                    && (self.calls.get(&call).is_some_and(|c| !c.answered()) || waiting_chat(&call))
                 {
                     self.engine_must(EngineInput::EndCall { call, reason: EndReason::MessageLeft });
                 }

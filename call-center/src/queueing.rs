@@ -76,7 +76,7 @@ impl CallCenter {
         };
         let profile = RoutingProfile {
             chat_capacity: capacity,
-            ..self.config.engine.routing_profile.clone()
+            ..self.config.engine.routing_profile
         };
         let input = EngineInput::SetRoutingProfile { agent: AgentId(user_id.to_owned()), profile };
         let now = self.instant();

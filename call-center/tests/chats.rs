@@ -612,3 +612,99 @@ fn shutdown_ends_every_chat_as_server_shutdown() {
     assert_eq!(ended(&sim.take(citizen)), Some(EndReason::ServerShutdown));
     assert_eq!(sim.chats[&chat.0].ended, Some(EndReason::ServerShutdown));
 }
+
+#[test]
+fn an_agents_chat_capacity_set_by_an_admin_bounds_their_chats_and_waits_while_something_rings() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let capacity = |n: Option<u8>| voicedesk_call_center::Input::ChatCapacities {
+        capacities: [("a1".to_owned(), n)].into_iter().collect(),
+    };
+    sim.input(capacity(Some(1)));
+    let (_c1, _chat) = sim.connected_chat(agent);
+    let second_citizen = sim.citizen();
+    let second = sim.start_chat(second_citizen, Some("pension"));
+    assert!(
+        !sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { .. })),
+        "at a capacity of one, the second chat waits"
+    );
+    // Back to the default (3): the waiting chat rings at once, and while it rings a new
+    // capacity waits for the next tick after it stopped ringing.
+    sim.input(capacity(None));
+    assert!(
+        sim.take(agent).iter().any(
+            |m| matches!(m, ServerMessage::ChatOffered { chat_id, .. } if *chat_id == second.0)
+        )
+    );
+    sim.input(capacity(Some(0)));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.accept(agent, &second);
+    sim.secs(1);
+    let third_citizen = sim.citizen();
+    sim.say(third_citizen, ClientMessage::StartChat { service: Some("pension".into()) });
+    assert!(
+        !sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { .. })),
+        "a capacity of 0 (applied at the tick) takes no new chat"
+    );
+    let view = sim.core.engine().agents().find(|a| a.id.0 == "a1").map(|a| a.profile.chat_capacity);
+    assert_eq!(view, Some(0));
+}
+
+#[test]
+fn the_wallboard_shows_chats_waiting_the_longest_chat_wait_active_chats_and_each_agents_load() {
+    let mut sim = Sim::new();
+    let staff = sim.ready_staff("staff1");
+    let agent = sim.ready_agent("a1");
+    sim.input(voicedesk_call_center::Input::ChatCapacities {
+        capacities: [("a1".to_owned(), Some(1))].into_iter().collect(),
+    });
+    let (_citizen, _chat) = sim.connected_chat(agent);
+    let waiting = sim.citizen();
+    sim.start_chat(waiting, Some("pension"));
+    sim.secs(30);
+    let board = sim
+        .heard(staff)
+        .into_iter()
+        .rev()
+        .find_map(|m| match m {
+            ServerMessage::Wallboard(board) => Some(board),
+            _ => None,
+        })
+        .expect("a wallboard");
+    let general = board.queues.iter().find(|q| q.name == "general").expect("the general queue");
+    assert_eq!((general.chats_waiting, general.active_chats), (1, 1));
+    assert!(general.longest_chat_wait_ms >= 29_000, "{general:?}");
+    let all = &board.queues[0];
+    assert_eq!((all.name.as_str(), all.chats_waiting, all.active_chats), ("all", 1, 1));
+    let a1 = board.agents.iter().find(|a| a.user_id == "a1").expect("a1 on the board");
+    assert_eq!((a1.chats, a1.chat_capacity), (1, 1));
+    assert!(board.calls.is_empty(), "chats are not calls");
+}
+
+#[test]
+fn a_citizen_waiting_in_a_chat_may_leave_a_message_instead_and_the_chat_ends_message_left() {
+    let mut sim = Sim::new();
+    let _agent = sim.member("a1", Role::Agent);
+    let citizen = sim.citizen();
+    let chat = sim.start_chat(citizen, Some("pension"));
+    sim.say(
+        citizen,
+        ClientMessage::LeaveMessage {
+            client_id: client_id(1),
+            service: Some("pension".into()),
+            name: None,
+            phone: None,
+            body: "what I typed in the chat".into(),
+            call_id: Some(chat.0.clone()),
+        },
+    );
+    let heard = sim.take(citizen);
+    assert!(heard.iter().any(|m| matches!(m, ServerMessage::MessageSaved { .. })), "{heard:?}");
+    assert_eq!(ended(&heard), Some(EndReason::MessageLeft));
+    let message_call = sim.store_log.iter().find_map(|(r, _)| match r {
+        StoreRequest::InsertMessage(m) => Some(m.call.clone()),
+        _ => None,
+    });
+    assert_eq!(message_call, Some(None), "a message row names calls only");
+    assert_eq!(sim.chats[&chat.0].ended, Some(EndReason::MessageLeft));
+}

@@ -1082,6 +1082,15 @@ pub struct QueueRow {
     /// (`--service-level-target-pct`).
     #[serde(default)]
     pub service_level_target_pct: u32,
+    /// Of `waiting`, the live chats (queued, ringing or parked; issue 16).
+    #[serde(default)]
+    pub chats_waiting: u32,
+    /// The longest current wait of a chat (since it was started; a transfer keeps it).
+    #[serde(default)]
+    pub longest_chat_wait_ms: u64,
+    /// Chats answered and in progress in this queue.
+    #[serde(default)]
+    pub active_chats: u32,
 }
 
 /// An agent on the wallboard.
@@ -1101,6 +1110,12 @@ pub struct AgentRow {
     /// The agent's skills (queue ids).
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Chats the agent holds now (issue 16).
+    #[serde(default)]
+    pub chats: u32,
+    /// How many the agent may hold at once.
+    #[serde(default)]
+    pub chat_capacity: u32,
 }
 
 /// How one side's audio reaches the relay: an E-model estimate from the loss and jitter the

@@ -3668,7 +3668,22 @@ chat_suite!(
     chat_marks_only_move_forward_within_the_chat,
     invalid_chats_are_refused_before_writing,
     a_chat_is_rated_once_and_a_low_rating_is_followed_up,
+    an_agents_chat_capacity_is_set_cleared_and_checked,
+    a_chat_is_wrapped_up_once_per_agent_and_saving_again_replaces_it,
 );
+
+#[test]
+fn migration_0014_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0014_chat_capacity.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0014 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0014 (Postgres)"));
+}
 
 #[test]
 fn migration_0013_is_the_same_on_both_backends_but_for_its_header() {

@@ -5,7 +5,7 @@
 
 use voicedesk_protocol::{ChatLine, ClientMessage, EndReason, ErrorCode, Role, ServerMessage};
 use voicedesk_softphone::SignalingClient;
-use voicedesk_tests::{Agent, STEP, TestServer};
+use voicedesk_tests::{Agent, STEP, TestServer, http_json};
 
 const SERVICE: &str = "pension_benefit_inquiry";
 
@@ -332,4 +332,47 @@ async fn bad_chat_input_is_refused_clearly_and_nothing_is_stored() {
     citizen_ws.send(&send(&chat_id, 100, "after the end")).await.unwrap();
     assert_eq!(wait_error(&mut citizen_ws, "send_chat").await, ErrorCode::InvalidState);
     assert_eq!(server.store.chat_messages(&chat_id, 0, 100).await.unwrap().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_an_agents_chat_capacity_and_it_routes_at_once() {
+    let server = TestServer::start().await.unwrap();
+    let mut agent = server.ready_agent("agent1").await.unwrap();
+    let admin =
+        voicedesk_softphone::login(&server.base_url, "admin1", voicedesk_tests::DEMO_PASSWORD)
+            .await
+            .unwrap();
+    let path = format!("/api/admin/agents/{}/chat_capacity", agent.user_id);
+    let one = serde_json::json!({ "chat_capacity": 1 });
+    let (status, _) =
+        http_json(&server.base_url, "PUT", &path, Some(&agent.cookie), Some(&one)).await.unwrap();
+    assert_eq!(status, 403, "agents may not set it");
+    let eleven = serde_json::json!({ "chat_capacity": 11 });
+    let (status, body) =
+        http_json(&server.base_url, "PUT", &path, Some(&admin), Some(&eleven)).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(server.store.chat_capacity(&agent.user_id).await.unwrap(), None);
+    let (status, body) =
+        http_json(&server.base_url, "PUT", &path, Some(&admin), Some(&one)).await.unwrap();
+    assert_eq!(status, 204, "{body}");
+    let (_, listed) =
+        voicedesk_tests::http(&server.base_url, "GET", "/api/admin/agents", Some(&admin))
+            .await
+            .unwrap();
+    assert!(listed.contains("\"chat_capacity\":1"), "{listed}");
+
+    // The change reaches the routing engine before the next chat (the catalogue reload is
+    // read before the next input), so the second chat waits.
+    let (_first, _, _) = connected_chat(&server, &mut agent).await;
+    let (mut second, _) = citizen(&server).await;
+    let second_id = start_chat(&mut second, SERVICE).await;
+    second
+        .recv_until(STEP, |m| matches!(m, ServerMessage::ChatPosition { position: 1, .. }))
+        .await
+        .unwrap();
+    let back = serde_json::json!({ "chat_capacity": null });
+    let (status, _) =
+        http_json(&server.base_url, "PUT", &path, Some(&admin), Some(&back)).await.unwrap();
+    assert_eq!(status, 204);
+    assert_eq!(wait_chat_offer(&mut agent).await, second_id, "the default (3) again");
 }
