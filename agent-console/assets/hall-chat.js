@@ -276,7 +276,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     });
     forget();
     onChange();
-    if (TURNED_AWAY.includes(reason) || (!answered && !["citizen_hang_up", "abandoned"].includes(reason))) {
+    if (TURNED_AWAY.includes(reason) || (!answered && !["citizen_hang_up", "abandoned", "message_left"].includes(reason))) {
       // Nobody could answer: what was typed goes to the message form.
       el.input.value = "";
       onTurnedAway(TURNED_AWAY.includes(reason) ? reason : null, typed);
@@ -450,6 +450,10 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     onResumed,
     onResumeFailed,
     onDrop,
+    /** The chat waiting in a queue, if any: a message left now ends it (`message_left`). */
+    get queuedId() {
+      return chat.phase === "queued" ? chat.id : null;
+    },
     /** Whether a chat is starting, waiting or on (no call then). */
     get busy() {
       return active() || chat.rejoining;

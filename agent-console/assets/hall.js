@@ -981,6 +981,8 @@ function sendTextMessage() {
     body,
     // From a queued call: the call then ends as `message_left`.
     ...(call.phase === "queued" && call.id ? { call_id: call.id } : {}),
+    // From a waiting chat, likewise: the chat ends `message_left`.
+    ...(chat.queuedId ? { call_id: chat.queuedId } : {}),
   };
   // The same content as the last unanswered attempt is a retry: the same client id.
   const previous = textMessage.request;

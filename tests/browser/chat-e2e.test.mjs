@@ -46,6 +46,8 @@ test("a citizen and an agent chat through the server: typing, texts in order, a 
       await waitForState(agent.page, "#agent-state", "available");
     }
 
+    // Connected: the page keeps the citizen token the server's welcome gave it.
+    await citizen.page.waitForFunction(() => sessionStorage.getItem("voicedesk.citizen_token"));
     await citizen.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
     await citizen.page.selectOption("#service-select", SERVICE);
     await citizen.page.click("#chat-button");

@@ -57,6 +57,8 @@ async function agentConsole(contract, name = "agent", username = "agent1") {
 /** A hall page with the services loaded and `SERVICE` chosen. */
 async function hall(contract, name = "hall", options = EN) {
   const citizen = await open(contract, name, "/", options);
+  // Connected: the page keeps the citizen token the server's welcome gave it.
+  await citizen.page.waitForFunction(() => sessionStorage.getItem("voicedesk.citizen_token"));
   await citizen.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
   await citizen.page.selectOption("#service-select", SERVICE);
   return citizen;

@@ -353,6 +353,8 @@ const chatAgent = stage(async () => {
 const chatQueued = stagePerWidth(async (width) => {
   await chatAgent();
   const { page } = await openChatPage(`hall-chat-${width}`, "/", { ...ZH, viewport: VIEWPORTS[width] });
+  // Connected: the page keeps the citizen token the server's welcome gave it.
+  await page.waitForFunction(() => sessionStorage.getItem("voicedesk.citizen_token"));
   await page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
   await page.selectOption("#service-select", SERVICE);
   await page.click("#chat-button");
