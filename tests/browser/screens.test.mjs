@@ -12,7 +12,7 @@
 // so the first call rings; answers (a second agent answers the other); the staff member watches
 // the wallboard and listens to a call; a citizen leaves a message, which staff open in the inbox
 // and answer; the citizen reads the answer on the ticket page. Last, a live chat (issue 16)
-// between a hall and agent2's console, its messages played by chat-contract.mjs: queued,
+// between a hall and agent3's console, its messages played by chat-contract.mjs: queued,
 // offered, talking (a materials list and a link), ended with the transcript and the rating. Each state is reached once
 // (`stage`) and checked at both widths by resizing the same page — except the hall, which picks
 // its view by the width it opens at: it is opened at each width (one citizen per width).
@@ -345,7 +345,7 @@ async function openChatPage(name, path, options) {
 
 const chatAgent = stage(async () => {
   const { page } = await openChatPage("chat-agent", "/agent", ZH);
-  await logIn(page, "agent2");
+  await logIn(page, "agent3");
   return page;
 });
 
