@@ -4,7 +4,8 @@
 // staff for help (and see who supports the call and how), transfer to another service's
 // queue, hang up, wrap up (disposition and notes) during after-call work, log out. A call
 // outlives a reload or a lost connection of the console (`call_resumed`) or of the citizen
-// (`peer_reconnecting`), and a broken headset is offered again by itself.
+// (`peer_reconnecting`), and a broken headset is offered again by itself. Live chats (offers,
+// tabs, composer, transfer, wrap-up) are agent-chat.js.
 import {
   Signaling,
   StatusLine,

@@ -7,7 +7,7 @@
 // call is turned away or has waited too long; every answered call ends with a rating.
 // The hall around the call (the scene, the menu, the area panels) is hall-areas.js; the call's
 // audio (the microphone explained first, devices, level, timer, network quality) is
-// audio-controls.js.
+// audio-controls.js; the live text chat, which excludes a call while it lasts, is hall-chat.js.
 import {
   MESSAGE_MAX,
   Signaling,
@@ -355,7 +355,7 @@ function renderButtons() {
   if (phaseChanged) revealCall();
 }
 
-/** The areas' "Call an agent" buttons can start a call only when there is none. */
+/** The areas' "Call an agent" and "Chat" buttons start one only when no call or chat is on. */
 function syncAreaCallButtons() {
   const busy = call.phase !== "idle" || chat.busy;
   for (const button of document.querySelectorAll("button[data-call], button[data-chat]")) {
