@@ -1,7 +1,8 @@
 // The admin console (`/admin`, role admin): users and roles (create, edit, disable, enable, reset
 // password, unlock), who is signed in (end a session), queues with business hours as a form and a
 // service level target, the holiday calendar (one day, or a CSV file), services with a preview
-// of the hall, announcements with a preview, dispositions and away reasons, knowledge articles
+// of the hall, announcements with a preview, the chat's canned replies per service, dispositions
+// and away reasons, knowledge articles
 // with "try a question", and the admin audit log.
 // Every change goes through the admin API, which validates it with the same rules whatever the
 // client; a refusal is shown next to the field it names (`field` in the error body).
@@ -44,6 +45,9 @@ const state = {
   announcements: [],
   /** The announcement being edited, or null while the form creates one. */
   editingAnn: null,
+  /** Every service's canned replies, and the one being edited (null: the form adds one). */
+  canned: [],
+  editingCanned: null,
 };
 
 /** `fetch` for the admin API: JSON in and out; resolves to `{ ok, status, body }`. */
@@ -872,6 +876,103 @@ async function loadAnnouncements() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Canned replies (常用语) of the live chat, per service: the chosen service's list and the form.
+
+function renderCanned() {
+  const pick = $("canned-service");
+  const keep = pick.value;
+  fillSelect(pick, state.services.map((s) => ({ value: s.id, label: `${s.name_zh} / ${s.name_en}` })));
+  if (keep && state.services.some((s) => s.id === keep)) pick.value = keep;
+  const replies = state.canned.filter((r) => r.service === pick.value);
+  $("canned-table").tBodies[0].replaceChildren(
+    ...replies.map((reply) => {
+      const row = document.createElement("tr");
+      row.dataset.id = reply.id;
+      for (const text of [reply.title, reply.body, String(reply.sort)]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "actions compact";
+      box.append(
+        actionButton("users.edit", () => editCanned(reply), { name: reply.title }),
+        actionButton("canned.delete", () => deleteCanned(reply), { danger: true, name: reply.title }),
+      );
+      td.append(box);
+      row.append(td);
+      return row;
+    }),
+  );
+  $("canned-empty").hidden = replies.length > 0;
+}
+
+function resetCannedForm() {
+  state.editingCanned = null;
+  const form = $("canned-form");
+  form.reset();
+  clearFieldErrors(form);
+  $("canned-error").hidden = true;
+  $("canned-cancel").hidden = true;
+  $("canned-form-heading").textContent = t("canned.create");
+  $("canned-submit").textContent = t("canned.add");
+}
+
+function editCanned(reply) {
+  resetCannedForm();
+  state.editingCanned = reply;
+  $("canned-title").value = reply.title;
+  $("canned-body").value = reply.body;
+  $("canned-sort").value = String(reply.sort);
+  $("canned-cancel").hidden = false;
+  $("canned-form-heading").textContent = t("canned.edit_title");
+  $("canned-submit").textContent = t("button.save");
+  $("canned-title").focus();
+}
+
+async function submitCanned() {
+  const form = $("canned-form");
+  clearFieldErrors(form);
+  $("canned-error").hidden = true;
+  $("canned-result").textContent = "";
+  const sort = Number($("canned-sort").value || 0);
+  const body = {
+    service: state.editingCanned?.service ?? $("canned-service").value,
+    title: $("canned-title").value.trim(),
+    body: $("canned-body").value.trim(),
+    sort,
+  };
+  if (!body.title) return fieldError("canned", "title", t("admin.error.required"));
+  if (!body.body) return fieldError("canned", "body", t("admin.error.required"));
+  if (!Number.isInteger(sort)) return fieldError("canned", "sort", t("canned.sort_whole"));
+  const editing = state.editingCanned;
+  const response = editing
+    ? await api("PUT", `/api/admin/canned-replies/${encodeURIComponent(editing.id)}`, body)
+    : await api("POST", "/api/admin/canned-replies", body);
+  if (!response.ok) return showRefusal("canned", response, $("canned-error"));
+  resetCannedForm();
+  $("canned-result").textContent = t(editing ? "canned.saved" : "canned.created", { title: body.title });
+  await loadCanned();
+}
+
+async function deleteCanned(reply) {
+  const response = await api("DELETE", `/api/admin/canned-replies/${encodeURIComponent(reply.id)}`);
+  $("canned-result").textContent = response.ok
+    ? t("canned.deleted", { title: reply.title })
+    : t("admin.error.generic", { message: response.body.message || response.status });
+  if (state.editingCanned?.id === reply.id) resetCannedForm();
+  await Promise.all([loadCanned(), loadAudit()]);
+}
+
+async function loadCanned() {
+  const response = await api("GET", "/api/admin/canned-replies");
+  if (!response.ok) return;
+  state.canned = response.body.canned_replies;
+  renderCanned();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dispositions and away reasons: editable lists (code, names, order); system codes are not shown.
 
 const CODE_LISTS = {
@@ -1257,6 +1358,7 @@ async function refreshAll() {
     loadSessions(),
     loadArticles(),
     loadAnnouncements(),
+    loadCanned(),
     loadSynonyms(),
     loadUnanswered(),
     loadAudit(),
@@ -1308,6 +1410,15 @@ $("ann-form").addEventListener("submit", (event) => {
   submitAnnouncement().then(loadAudit);
 });
 $("ann-cancel").addEventListener("click", resetAnnForm);
+$("canned-service").addEventListener("change", () => {
+  resetCannedForm();
+  renderCanned();
+});
+$("canned-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submitCanned().then(loadAudit);
+});
+$("canned-cancel").addEventListener("click", resetCannedForm);
 for (const prefix of Object.keys(CODE_LISTS)) {
   $(`${prefix}-add`).addEventListener("click", () => {
     const list = $(`${prefix}-list`);
@@ -1347,6 +1458,7 @@ setupLang(() => {
     renderServicePreview();
     renderAnnouncements();
     renderAnnPreview();
+    renderCanned();
     for (const prefix of Object.keys(CODE_LISTS)) renumberCodeRows(prefix);
   }
 });

@@ -4,7 +4,8 @@
 // staff for help (and see who supports the call and how), transfer to another service's
 // queue, hang up, wrap up (disposition and notes) during after-call work, log out. A call
 // outlives a reload or a lost connection of the console (`call_resumed`) or of the citizen
-// (`peer_reconnecting`), and a broken headset is offered again by itself.
+// (`peer_reconnecting`), and a broken headset is offered again by itself. Live chats (offers,
+// tabs, composer, transfer, wrap-up) are agent-chat.js.
 import {
   Signaling,
   StatusLine,
@@ -23,6 +24,7 @@ import {
 } from "./common.js";
 import { Headset, Login } from "./console.js";
 import { Notifier, Ringer, announce, bindShortcuts } from "./console-care.js";
+import { setupAgentChat } from "./agent-chat.js";
 
 const $ = (id) => document.getElementById(id);
 /** The shortest time between two headset offers made to recover a broken headset. */
@@ -139,6 +141,7 @@ const login = new Login({
   onLeave: leaveConsole,
 });
 
+const chats = setupAgentChat({ send, onOffer: (text) => announce(el.announcer, text) });
 setupLang(() => {
   renderChoices();
   render();
@@ -229,6 +232,10 @@ function send(msg) {
 }
 
 async function onMessage(msg) {
+  if (chats.handle(msg)) {
+    render();
+    return;
+  }
   switch (msg.type) {
     case "welcome":
       await onWelcome(msg);
@@ -256,6 +263,7 @@ async function onMessage(msg) {
       session.queues = msg.queues;
       break;
     case "wrap_up_saved":
+      if (chats.wrapUpSaved(msg.call_id)) break;
       if (session.wrapUp?.id === msg.call_id) {
         session.wrapUp.saved = true;
         if (session.wrapUp.readyAfterSave) {
@@ -496,6 +504,7 @@ async function onDrop(retrySeconds, welcomed) {
   stopHeadsetRecovery();
   if (session.call) session.lostCall = session.call;
   forgetCall();
+  chats.onDrop();
   session.agentState = null;
   status.set("reconnecting", "status.reconnecting", { seconds: retrySeconds });
   render();
@@ -590,6 +599,7 @@ function currentSupporters() {
 
 /** The choices that come from the catalogue: away reasons, dispositions, transfer targets. */
 function renderChoices() {
+  chats.renderChoices();
   const { away_reasons, dispositions, services } = getCatalogue();
   fillSelect(el.awayReason, [
     { value: "", label: t("reason.none") },
@@ -633,6 +643,7 @@ function renderQueues() {
 /** Brings every element in line with `session` (after each message and language switch). */
 function render() {
   headset.render();
+  chats.render();
   const activity = session.agentState?.state ?? "unknown";
   el.agentState.dataset.state = activity;
   el.agentState.textContent = t(`activity.${activity}`);
@@ -671,7 +682,7 @@ function render() {
   }
   renderTranscript(el.incomingTranscript, session.offer?.transcript);
   // The ring goes on until the offer is answered, taken back or times out.
-  if (session.offer && !session.offer.answering) ringer.start();
+  if ((session.offer && !session.offer.answering) || chats.ringing()) ringer.start();
   else ringer.stop();
   el.incoming.dataset.ringing = String(ringer.playing);
   el.ringerMute.setAttribute("aria-pressed", String(ringer.muted));

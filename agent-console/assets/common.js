@@ -311,6 +311,14 @@ export function showError(element, error) {
   element.hidden = false;
 }
 
+/** A client-side note (a missing field, no connection) in an alert element, in words only. */
+export function showNote(element, key) {
+  element.dataset.code = "client";
+  element.dataset.i18n = key;
+  element.textContent = t(key);
+  element.hidden = false;
+}
+
 /** "陈静 Chen Jing — whispering": one staff member on a call, from `support_changed`. */
 export function supporterText(supporter) {
   return t("support.supporter", { name: supporter.name, mode: tOr("mode_ing.", supporter.mode) });
@@ -669,4 +677,55 @@ export function renderText(container, text) {
     }
   }
   container.replaceChildren(...nodes);
+}
+
+/** Web addresses in a chat text: made links (http and https only, nothing else). */
+const CHAT_LINK = /\bhttps?:\/\/[^\s<>"'()（）【】，。；！？]+[^\s<>"'()（）【】，。；！？.,;:!?]/gi;
+
+/**
+ * A chat text (issue 16) as DOM text nodes, never markup: lines starting with `1.` / `1、` make
+ * an ordered list, lines starting with `-`, `*`, `•` or `·` a bulleted list (the materials an
+ * agent sends), other lines paragraphs; web addresses become links that open in a new tab.
+ * Whatever the text holds (`<b>`, `<script>`), it is shown as the characters typed.
+ */
+export function renderChatText(container, text) {
+  const nodes = [];
+  let list = null;
+  for (const line of String(text ?? "").split(/\r?\n/)) {
+    const step = /^\s*(\d+)\s*[.、)）]\s*(.*)$/.exec(line);
+    const bullet = step ? null : /^\s*[-*•·]\s+(.*)$/.exec(line);
+    if (step || bullet) {
+      const kind = step ? "OL" : "UL";
+      if (list?.tagName !== kind) {
+        list = document.createElement(kind.toLowerCase());
+        if (step) list.start = Number(step[1]);
+        nodes.push(list);
+      }
+      const item = document.createElement("li");
+      appendLinked(item, step ? step[2] : bullet[1]);
+      list.append(item);
+    } else if (line.trim()) {
+      list = null;
+      const paragraph = document.createElement("p");
+      appendLinked(paragraph, line);
+      nodes.push(paragraph);
+    }
+  }
+  container.replaceChildren(...nodes);
+}
+
+/** `text` into `element` as text nodes, its web addresses as links. */
+function appendLinked(element, text) {
+  let at = 0;
+  for (const match of text.matchAll(CHAT_LINK)) {
+    if (match.index > at) element.append(document.createTextNode(text.slice(at, match.index)));
+    const link = document.createElement("a");
+    link.href = match[0];
+    link.textContent = match[0];
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    element.append(link);
+    at = match.index + match[0].length;
+  }
+  if (at < text.length) element.append(document.createTextNode(text.slice(at)));
 }

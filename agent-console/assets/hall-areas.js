@@ -43,7 +43,7 @@ function storeView(view) {
  * for the queue, a re-render), so hall.js can keep the focus in reach. Returns the hall's handle
  * for hall.js.
  */
-export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () => {} }) {
+export function setupHall({ onCallService, onChatService, onAsk, onLeaveMessage, onChange = () => {} }) {
   const el = {
     menu: $("hall-menu"),
     toggle: $("view-toggle"),
@@ -104,10 +104,11 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
   });
   // Links inside the panels: go to an area, call about a service, ask about it.
   document.addEventListener("click", (event) => {
-    const target = event.target.closest?.("[data-goto], [data-call], [data-ask], [data-leave-message]");
+    const target = event.target.closest?.("[data-goto], [data-call], [data-chat], [data-ask], [data-leave-message]");
     if (!target) return;
     if (target.dataset.goto) goTo(target.dataset.goto, { focus: true });
     else if (target.dataset.call !== undefined) onCallService(target.dataset.call || null);
+    else if (target.dataset.chat !== undefined) onChatService(target.dataset.chat || null);
     else if (target.dataset.ask !== undefined) onAsk(target.dataset.ask || null);
     else onLeaveMessage();
   });
@@ -329,6 +330,8 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
     if (focused) {
       const again = focused.dataset.call !== undefined
         ? container.querySelector(`[data-call="${focused.dataset.call}"]`)
+        : focused.dataset.chat !== undefined
+        ? container.querySelector(`[data-chat="${focused.dataset.chat}"]`)
         : focused.dataset.ask !== undefined
           ? container.querySelector(`[data-ask="${focused.dataset.ask}"]`)
           : focused.closest("details")
@@ -373,7 +376,13 @@ export function setupHall({ onCallService, onAsk, onLeaveMessage, onChange = () 
     call.dataset.testid = "call-service";
     call.textContent = t("area.call");
     call.setAttribute("aria-label", t("area.call_label", { service: localName(service) }));
-    actions.append(call);
+    const chat = document.createElement("button");
+    chat.type = "button";
+    chat.dataset.chat = service.id;
+    chat.dataset.testid = "chat-service";
+    chat.textContent = t("area.chat");
+    chat.setAttribute("aria-label", t("area.chat_label", { service: localName(service) }));
+    actions.append(call, chat);
     item.append(text, actions);
     return item;
   }

@@ -7,7 +7,7 @@
 // call is turned away or has waited too long; every answered call ends with a rating.
 // The hall around the call (the scene, the menu, the area panels) is hall-areas.js; the call's
 // audio (the microphone explained first, devices, level, timer, network quality) is
-// audio-controls.js.
+// audio-controls.js; the live text chat, which excludes a call while it lasts, is hall-chat.js.
 import {
   MESSAGE_MAX,
   Signaling,
@@ -31,6 +31,7 @@ import {
   serviceName,
   setupLang,
   showError,
+  showNote,
   t,
   tOr,
 } from "./common.js";
@@ -45,6 +46,7 @@ import {
   switchMicrophone,
 } from "./audio-controls.js";
 import { setupHall } from "./hall-areas.js";
+import { setupChat } from "./hall-chat.js";
 
 const TOKEN_KEY = "voicedesk.citizen_token";
 
@@ -54,6 +56,7 @@ const serviceSelect = $("service-select");
 const callButton = $("call-button");
 const muteButton = $("mute-button");
 const hangupButton = $("hangup-button");
+const chatButton = $("chat-button");
 const errorBox = $("error-message");
 const hoursLine = $("service-hours");
 const waitLimit = $("wait-limit");
@@ -175,8 +178,23 @@ document.addEventListener("focusin", (event) => {
 const lastPositionRead = { position: null, noAgent: false, at: 0 };
 const POSITION_REREAD_MS = 30_000;
 
+const chat = setupChat({
+  signaling,
+  onChange: renderButtons,
+  onTurnedAway: (reason, typed) => {
+    // What the citizen typed for the agent is not lost: it is the message's text.
+    if (typed) {
+      const before = msgEl.body.value.trim();
+      msgEl.body.value = before ? `${before}\n\n${typed}` : typed;
+      renderCounter();
+    }
+    bringForward(reason === "closed" ? "closed_unknown" : reason, {}, msgEl.body);
+  },
+  onAnswered: (chatId) => showRating(chatId, "chat"),
+});
 const hall = setupHall({
   onCallService: callAbout,
+  onChatService: chatAbout,
   onChange: () => {
     syncAreaCallButtons();
     keepFocus();
@@ -222,6 +240,7 @@ form.addEventListener("submit", (event) => {
   startCall();
 });
 hangupButton.addEventListener("click", hangUp);
+chatButton.addEventListener("click", () => chatAbout(serviceSelect.value || null));
 other.button.addEventListener("click", () =>
   bringForward(call.phase === "queued" ? "queued" : null, {}, msgEl.body),
 );
@@ -310,7 +329,8 @@ function renderHours() {
 }
 
 function renderButtons() {
-  callButton.disabled = call.phase !== "idle";
+  callButton.disabled = call.phase !== "idle" || chat.busy;
+  chatButton.disabled = call.phase !== "idle" || chat.busy;
   serviceSelect.disabled = call.phase !== "idle" || !getCatalogue().services.length;
   hangupButton.disabled = call.phase === "idle" || call.phase === "ending";
   // Mute works from the start of a call: a microphone that arrives later starts muted.
@@ -327,19 +347,20 @@ function renderButtons() {
   msgEl.voiceStop.disabled = voice.phase !== "recording";
   msgEl.voiceCancel.disabled = voice.phase !== "recording";
   msgEl.submit.disabled = textMessage.inFlight;
-  for (const button of assistant.log.querySelectorAll("button[data-action=talk]")) {
-    button.disabled = call.phase !== "idle";
+  for (const button of assistant.log.querySelectorAll("button[data-action=talk], button[data-action=chat]")) {
+    button.disabled = call.phase !== "idle" || chat.busy;
   }
   syncAreaCallButtons();
   keepFocus();
   if (phaseChanged) revealCall();
 }
 
-/** The areas' "Call an agent" buttons can start a call only when there is none. */
+/** The areas' "Call an agent" and "Chat" buttons start one only when no call or chat is on. */
 function syncAreaCallButtons() {
-  for (const button of document.querySelectorAll("button[data-call]")) {
-    button.disabled = call.phase !== "idle";
-    if (call.phase !== "idle") button.title = t("area.call_busy");
+  const busy = call.phase !== "idle" || chat.busy;
+  for (const button of document.querySelectorAll("button[data-call], button[data-chat]")) {
+    button.disabled = busy;
+    if (busy) button.title = t(chat.busy ? "area.chat_busy" : "area.call_busy");
     else button.removeAttribute("title");
   }
 }
@@ -397,7 +418,7 @@ function keepFocus() {
  * `call_rejoined`). Every offer uses a new RTCPeerConnection.
  */
 async function startCall(rejoinId = null, active = null) {
-  if (call.phase !== "idle" || voice.phase !== "idle") return;
+  if (call.phase !== "idle" || voice.phase !== "idle" || chat.busy) return;
   showError(errorBox, null);
   hideRating();
   otherReason.element.hidden = true;
@@ -497,6 +518,17 @@ function callAbout(serviceId) {
     renderHours();
   }
   startCall();
+}
+
+/** A service's "Chat with an agent" in an area panel: a live text chat about that service. */
+function chatAbout(serviceId, transcript = "") {
+  const known = serviceId && getCatalogue().services.some((s) => s.id === serviceId);
+  if (known && call.phase === "idle") {
+    serviceSelect.value = serviceId;
+    msgEl.service.value = serviceId;
+    renderHours();
+  }
+  if (call.phase === "idle") chat.start(known ? serviceId : serviceSelect.value || null, transcript);
 }
 
 /** "Ask the assistant" (about a service): the self-service area, the question box. */
@@ -605,6 +637,7 @@ function endCall(reason, opensAtMs) {
 }
 
 async function onMessage(msg) {
+  if (chat.handle(msg)) return;
   switch (msg.type) {
     case "welcome":
       onWelcome(msg);
@@ -612,6 +645,7 @@ async function onMessage(msg) {
     case "resumed":
       storeToken(msg.citizen_token);
       freshToken = null;
+      chat.onResumed();
       if (msg.active_call && call.phase === "idle") {
         resumeActiveCall(msg.active_call);
       } else if (msg.parked_call && call.phase === "idle") {
@@ -765,6 +799,8 @@ function onWelcome(msg) {
     signaling.send({ type: "resume", citizen_token: stored });
   } else if (msg.citizen_token) {
     storeToken(msg.citizen_token);
+    // Nothing to resume under: a chat kept on this page cannot come back.
+    chat.onResumeFailed();
   }
   if (call.phase === "idle" && status.element.dataset.state === "reconnecting") {
     status.set("idle", "status.idle");
@@ -837,8 +873,10 @@ function onError(msg) {
     // The stored identity is gone; keep the one this connection was given.
     if (freshToken) storeToken(freshToken);
     freshToken = null;
+    chat.onResumeFailed();
     return;
   }
+  if (chat.onError(msg)) return;
   if (["leave_message", "start_voice_message", "finish_voice_message", "cancel_voice_message"].includes(msg.request_type)) {
     onMessageError(msg);
     return;
@@ -863,6 +901,7 @@ function onDrop(retrySeconds) {
   // The server keeps a queued call (parked) and an answered one for its grace period; after
   // `resume` this page offers new media for it (`parked_call` / `active_call`).
   if (call.phase !== "idle") resetCall();
+  chat.onDrop();
   // The recording goes with the connection; nothing was kept.
   if (voice.phase !== "idle") endVoice();
   if (textMessage.inFlight) msgEl.status.set("retrying", "message.retry");
@@ -942,6 +981,8 @@ function sendTextMessage() {
     body,
     // From a queued call: the call then ends as `message_left`.
     ...(call.phase === "queued" && call.id ? { call_id: call.id } : {}),
+    // From a waiting chat, likewise: the chat ends `message_left`.
+    ...(chat.queuedId ? { call_id: chat.queuedId } : {}),
   };
   // The same content as the last unanswered attempt is a retry: the same client id.
   const previous = textMessage.request;
@@ -1200,13 +1241,20 @@ function onAnswer(msg) {
   talk.dataset.action = "talk";
   talk.dataset.service = service ?? "";
   talk.textContent = t("assistant.talk");
-  talk.disabled = call.phase !== "idle";
+  talk.disabled = call.phase !== "idle" || chat.busy;
+  const chatWith = document.createElement("button");
+  chatWith.type = "button";
+  chatWith.dataset.action = "chat";
+  chatWith.dataset.service = service ?? "";
+  chatWith.dataset.testid = "assistant-chat";
+  chatWith.textContent = t("assistant.chat");
+  chatWith.disabled = talk.disabled;
   const leave = document.createElement("button");
   leave.type = "button";
   leave.dataset.action = "leave";
   leave.dataset.service = service ?? "";
   leave.textContent = t("assistant.leave_message");
-  actions.append(talk, leave);
+  actions.append(talk, chatWith, leave);
   body.append(actions);
 }
 
@@ -1243,6 +1291,8 @@ function onAssistantClick(event) {
     callButton.scrollIntoView({ block: "center", behavior: "smooth" });
     callButton.focus({ preventScroll: true });
     startCall();
+  } else if (action === "chat") {
+    chatAbout(button.dataset.service, assistantTranscript());
   } else if (action === "leave") {
     const service = button.dataset.service;
     if (service && getCatalogue().services.some((s) => s.id === service)) msgEl.service.value = service;
@@ -1253,10 +1303,29 @@ function onAssistantClick(event) {
   }
 }
 
+/**
+ * The conversation with the assistant so far, for the agent of a chat started from it: the
+ * citizen's questions and the titles of the answers, newest kept when it is long.
+ */
+function assistantTranscript() {
+  const lines = [...assistant.log.querySelectorAll(".chat-line")].map((line) => {
+    const who = line.querySelector(".chat-who")?.textContent ?? "";
+    const body = line.querySelector(".chat-body");
+    const said = body?.querySelector(".chat-article h4")?.textContent ?? body?.querySelector("p")?.textContent ?? "";
+    return `${who}: ${said.trim()}`;
+  });
+  if (!lines.length) return "";
+  const text = `${t("chat.from_assistant")}\n${lines.join("\n")}`;
+  return [...text].length > MESSAGE_MAX ? [...text].slice(-MESSAGE_MAX).join("") : text;
+}
+
 // --- Rating -------------------------------------------------------------------------------------
 
-function showRating(callId) {
+/** Asks for the rating of an answered call, or (`kind` "chat") of a chat, by its id. */
+function showRating(callId, kind = "call") {
   ratingCallId = callId;
+  rating.heading.dataset.i18n = `rating.title_${kind}`;
+  rating.heading.textContent = t(rating.heading.dataset.i18n);
   for (const input of rating.levels.querySelectorAll("input")) input.checked = false;
   rating.comment.value = "";
   rating.submit.disabled = false;
@@ -1288,12 +1357,4 @@ function sendRating() {
     return;
   }
   rating.submit.disabled = true;
-}
-
-/** A client-side note (a missing field, no connection) in an alert element, in words only. */
-function showNote(element, key) {
-  element.dataset.code = "client";
-  element.dataset.i18n = key;
-  element.textContent = t(key);
-  element.hidden = false;
 }

@@ -612,11 +612,21 @@ function renderQueues(queues) {
   syncRows(el.queues, queues, {
     key: (q) => q.name,
     attr: "data-queue",
-    columns: 7,
+    columns: 8,
     empty: "queues.empty",
-    create: () => row(["th", "td.num", "td.num", "td.num", "td.num", "td.num", "td.num"]),
+    create: () => row(["th", "td.num", "td.num", "td.num", "td.num", "td.num", "td.num", "td"]),
     update(tr, q) {
-      const [name, waiting, longest, answered, abandoned, level, agents] = tr.cells;
+      const [name, waiting, longest, answered, abandoned, level, agents, chats] = tr.cells;
+      // Live chats (issue 16): of the waiting, the chats, their longest wait, and those on.
+      const chatsWaiting = q.chats_waiting ?? 0;
+      setText(
+        chats,
+        t(chatsWaiting ? "queues.chats_value_waiting" : "queues.chats_value", {
+          waiting: chatsWaiting,
+          active: q.active_chats ?? 0,
+          longest: formatDuration(q.longest_chat_wait_ms ?? 0),
+        }),
+      );
       tr.classList.toggle("total", q.name === "all");
       setText(
         agents,
@@ -649,11 +659,13 @@ function renderAgents(agents) {
   syncRows(el.agents, agents, {
     key: (a) => a.user_id,
     attr: "data-agent-id",
-    columns: 3,
+    columns: 4,
     empty: "agents.empty",
-    create: () => row(["th", "td", "td.num"]),
+    create: () => row(["th", "td", "td.num", "td.num"]),
     update(tr, a) {
-      const [name, state, since] = tr.cells;
+      const [name, state, since, chats] = tr.cells;
+      // The agent's chat load against their capacity (issue 16).
+      setText(chats, a.chat_capacity == null ? "—" : `${a.chats ?? 0} / ${a.chat_capacity}`);
       name.scope = "row";
       setText(name, a.name);
       state.dataset.state = a.state;

@@ -49,6 +49,9 @@ const ASSETS: &[(&str, Asset)] = &[
     ("hall.css", Asset { body: include_bytes!("../assets/hall.css"), content_type: CSS }),
     ("hall-scene.js", Asset { body: include_bytes!("../assets/hall-scene.js"), content_type: JS }),
     ("hall-areas.js", Asset { body: include_bytes!("../assets/hall-areas.js"), content_type: JS }),
+    ("hall-chat.js", Asset { body: include_bytes!("../assets/hall-chat.js"), content_type: JS }),
+    ("chat-log.js", Asset { body: include_bytes!("../assets/chat-log.js"), content_type: JS }),
+    ("agent-chat.js", Asset { body: include_bytes!("../assets/agent-chat.js"), content_type: JS }),
     (
         "audio-controls.js",
         Asset { body: include_bytes!("../assets/audio-controls.js"), content_type: JS },

@@ -7,6 +7,7 @@ use voicedesk_protocol::{
 };
 use voicedesk_queue_engine::{Command, Input as EngineInput, Party, TurnAway};
 
+use crate::chats::ChatParty;
 use crate::core::{CallCenter, TICK};
 use crate::error::{Refusal, refuse};
 use crate::feeds::{CallLegs, call_feeds, silence};
@@ -79,6 +80,9 @@ impl CallCenter {
                 };
                 self.rate(conn, citizen_id, target.0, target.1, level, comment)
             }
+            ClientMessage::HangUp { call_id } if self.is_chat(&call_id) => {
+                self.end_chat(conn, ChatParty::Citizen(citizen_id), CallId(call_id))
+            }
             ClientMessage::HangUp { call_id } => {
                 self.citizen_hang_up(conn, &citizen_id, CallId(call_id))
             }
@@ -89,10 +93,36 @@ impl CallCenter {
                 self.finish_voice_message(conn, citizen_id, client_id, name, phone)
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
-            message if is_chat_message(&message) => Err(chat_not_served()),
+            ClientMessage::StartChat { service } => self.start_chat(conn, citizen_id, service),
+            ClientMessage::RejoinChat { chat_id, after_seq } => {
+                self.rejoin_chat(conn, &citizen_id, CallId(chat_id), after_seq)
+            }
+            message => self.chat_message(conn, ChatParty::Citizen(citizen_id), message, "citizen"),
+        }
+    }
+
+    /// A chat message either side may send (texts, typing, marks, the end).
+    fn chat_message(
+        &mut self,
+        conn: ConnId,
+        party: ChatParty,
+        message: ClientMessage,
+        role: &str,
+    ) -> Result<(), Refusal> {
+        match message {
+            ClientMessage::SendChat { chat_id, client_id, text } => {
+                self.send_chat(conn, party, CallId(chat_id), client_id, text)
+            }
+            ClientMessage::ChatTyping { chat_id, typing } => {
+                self.chat_typing(conn, party, CallId(chat_id), typing)
+            }
+            ClientMessage::ChatRead { chat_id, delivered_seq, read_seq } => {
+                self.chat_read(conn, party, CallId(chat_id), delivered_seq, read_seq)
+            }
+            ClientMessage::EndChat { chat_id } => self.end_chat(conn, party, CallId(chat_id)),
             other => Err(refuse(
                 ErrorCode::Forbidden,
-                format!("\"{}\" is not allowed for a citizen connection", other.type_name()),
+                format!("\"{}\" is not allowed for a {role} connection", other.type_name()),
             )),
         }
     }
@@ -117,7 +147,10 @@ impl CallCenter {
                 self.engine_input(EngineInput::AgentAway { agent, reason })
             }
             ClientMessage::Accept { call_id } => {
-                if self.members.get(&agent.0).is_none_or(|m| m.leg.is_none()) {
+                // A chat needs no headset.
+                if !self.is_chat(&call_id)
+                    && self.members.get(&agent.0).is_none_or(|m| m.leg.is_none())
+                {
                     return Err(refuse(
                         ErrorCode::InvalidState,
                         "your headset is not connected; connect it (media_connect) to take the call",
@@ -136,17 +169,19 @@ impl CallCenter {
                 self.request_help(&agent, CallId(call_id), reason)
             }
             ClientMessage::CancelHelp { call_id } => self.cancel_help(&agent, CallId(call_id)),
+            ClientMessage::Transfer { call_id, service } if self.is_chat(&call_id) => {
+                self.transfer_chat(agent, CallId(call_id), &service)
+            }
             ClientMessage::Transfer { call_id, service } => {
                 self.transfer(agent, CallId(call_id), &service)
             }
             ClientMessage::WrapUp { call_id, disposition, notes } => {
                 self.wrap_up(&agent, CallId(call_id), disposition, notes)
             }
-            message if is_chat_message(&message) => Err(chat_not_served()),
-            other => Err(refuse(
-                ErrorCode::Forbidden,
-                format!("\"{}\" is not allowed for an agent connection", other.type_name()),
-            )),
+            message => {
+                let conn = self.members.get(&agent.0).map(|m| m.conn).unwrap_or(ConnId(0));
+                self.chat_message(conn, ChatParty::Agent(agent), message, "agent")
+            }
         }
     }
 
@@ -187,15 +222,7 @@ impl CallCenter {
         if self.conns.get(&conn).is_some_and(|c| c.call.is_some()) {
             return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
         }
-        if service.as_ref().is_some_and(|s| s.chars().count() > MAX_SERVICE_CHARS) {
-            return Err(refuse(ErrorCode::UnknownService, "service is longer than 200 characters"));
-        }
-        let route = self.routing.route(service.as_deref()).ok_or_else(|| {
-            refuse(
-                ErrorCode::UnknownService,
-                format!("unknown service {:?}; see GET /api/catalogue", service.as_deref()),
-            )
-        })?;
+        let route = self.route_of(service.as_deref())?;
         let call = self.new_call_id();
         let record = NewCallRecord {
             call: call.clone(),
@@ -207,8 +234,7 @@ impl CallCenter {
         };
         // Admission before any media: a turned-away call gets no leg, only its record. The
         // calls of the same queue still being placed count as the engine will see them.
-        let arriving =
-            self.placing.values().filter(|p| p.skill == route.skill.0 && !p.abandoned).count();
+        let arriving = self.arriving_in(&route.skill.0);
         let now = self.instant();
         if let Err(turned_away) = self.engine.admission_expecting(&route.skill, now, arriving) {
             let reason = turned_away.end_reason();
@@ -242,6 +268,19 @@ impl CallCenter {
         // The relay's own check first (pure, no leg made): a broken offer gets no record.
         self.check_offer(sdp.clone(), Pending::PlaceOffer { call, sdp });
         Ok(())
+    }
+
+    /// The queue of a service chosen in the hall (none: the general consultation queue).
+    pub(crate) fn route_of(&self, service: Option<&str>) -> Result<crate::Route, Refusal> {
+        if service.is_some_and(|s| s.chars().count() > MAX_SERVICE_CHARS) {
+            return Err(refuse(ErrorCode::UnknownService, "service is longer than 200 characters"));
+        }
+        self.routing.route(service).ok_or_else(|| {
+            refuse(
+                ErrorCode::UnknownService,
+                format!("unknown service {service:?}; see GET /api/catalogue"),
+            )
+        })
     }
 
     /// The relay's verdict on a pure check of an offer (no leg made).
@@ -523,6 +562,10 @@ impl CallCenter {
     /// Carries out every command the engine queued.
     pub(crate) fn carry_out(&mut self) {
         while let Some(command) = self.engine.poll_command() {
+            if command.call().is_some_and(|c| self.chats.contains_key(c)) {
+                self.chat_command(command);
+                continue;
+            }
             match command {
                 Command::Offer { call, agent, ring_timeout, waited, service, skill } => {
                     let priority = self.engine.call(&call).map_or(0, |v| v.priority);
@@ -680,12 +723,7 @@ impl CallCenter {
         }
         // A citizen recording a voice message from this call gets the agent instead.
         self.drop_voice_draft_of(&call);
-        if let Some(m) = self.members.get_mut(&agent.0) {
-            m.handled.retain(|c| *c != call);
-            m.handled.push(call.clone());
-            let excess = m.handled.len().saturating_sub(MAX_WRAP_UP_BACKLOG);
-            m.handled.drain(..excess);
-        }
+        self.remember_handled(&agent, &call);
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.connected = true;
         c.answered_at = Some(at);
@@ -708,6 +746,17 @@ impl CallCenter {
         let to_agent =
             ServerMessage::CallConnected { call_id: call.0, peer_name: CITIZEN_NAME.into() };
         self.send_to_member(&agent.0, to_agent);
+    }
+
+    /// A call or chat the agent answered may be wrapped up (the most recent ones).
+    pub(crate) fn remember_handled(&mut self, agent: &AgentId, call: &CallId) {
+        let chat = self.chats.contains_key(call);
+        if let Some(m) = self.members.get_mut(&agent.0) {
+            m.handled.retain(|(c, _)| c != call);
+            m.handled.push((call.clone(), chat));
+            let excess = m.handled.len().saturating_sub(MAX_WRAP_UP_BACKLOG);
+            m.handled.drain(..excess);
+        }
     }
 
     // ----- media routing ------------------------------------------------------------------------
@@ -868,6 +917,7 @@ impl CallCenter {
                 });
             }
         }
+        self.shutdown_chats();
         let legs: Vec<LegId> = self.legs.keys().copied().collect();
         for leg in legs {
             self.relay(RelayCommand::CloseLeg { leg });
@@ -875,22 +925,4 @@ impl CallCenter {
         self.legs.clear();
         self.stopped = true;
     }
-}
-
-/// The live-chat messages of the protocol (issue 16), which the core does not serve yet.
-fn is_chat_message(message: &ClientMessage) -> bool {
-    matches!(
-        message,
-        ClientMessage::StartChat { .. }
-            | ClientMessage::SendChat { .. }
-            | ClientMessage::ChatTyping { .. }
-            | ClientMessage::ChatRead { .. }
-            | ClientMessage::EndChat { .. }
-            | ClientMessage::RejoinChat { .. }
-    )
-}
-
-/// The clear refusal of a chat message until the core serves chats.
-fn chat_not_served() -> Refusal {
-    refuse(ErrorCode::InvalidState, "live chat with an agent is not available on this server yet")
 }

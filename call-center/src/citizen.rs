@@ -9,7 +9,7 @@ use crate::core::CallCenter;
 use crate::error::{Refusal, refuse};
 use crate::pending::{Pending, RatingTarget};
 use crate::store::{
-    MessageReason, MessageRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
+    CallFacts, MessageReason, MessageRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
 };
 use crate::{AssistantAnswer, CallId, ConnId, OpId};
 
@@ -262,8 +262,13 @@ impl CallCenter {
             return Err(refuse(ErrorCode::UnknownService, format!("unknown service {id:?}")));
         }
         let call = call_id.map(CallId);
-        if let Some(call) = &call {
-            self.waiting_call_of(conn, call)?;
+        // A waiting chat may be left for a message too (the chat ends once it is saved); the
+        // message row names calls only.
+        let chat = call.clone().filter(|c| self.chats.contains_key(c));
+        match (&call, &chat) {
+            (Some(chat), Some(_)) => self.waiting_chat_of(conn, chat)?,
+            (Some(call), None) => self.waiting_call_of(conn, call)?,
+            (None, _) => {}
         }
         let created_at = self.now;
         let due_ms = self.routing.calendar.add_working_days(created_at.0, DUE_WORKING_DAYS);
@@ -273,7 +278,7 @@ impl CallCenter {
             name,
             phone,
             body,
-            call: call.clone(),
+            call: call.clone().filter(|_| chat.is_none()),
             reason: self.message_reason(conn, call.as_ref()),
             created_at,
             due_at: crate::UnixMs(due_ms),
@@ -303,8 +308,9 @@ impl CallCenter {
                     due_at_ms: due_at_ms.max(0) as u64,
                 };
                 self.send(conn, saved);
+                let waiting_chat = |call: &CallId| self.chat_waiting(call);
                 if let Some(call) = call
-                    && self.calls.get(&call).is_some_and(|c| !c.answered())
+                    && (self.calls.get(&call).is_some_and(|c| !c.answered()) || waiting_chat(&call))
                 {
                     self.engine_must(EngineInput::EndCall { call, reason: EndReason::MessageLeft });
                 }
@@ -341,6 +347,7 @@ impl CallCenter {
         }
         let request = match (&target, code) {
             (RatingTarget::Call(call_id), _) => StoreRequest::ReadCall { call_id: call_id.clone() },
+            (RatingTarget::Chat(chat_id), _) => StoreRequest::ReadChat { chat_id: chat_id.clone() },
             (RatingTarget::Ticket { ticket }, Some(code)) => {
                 StoreRequest::VerifyTicket { ticket: ticket.clone(), code }
             }
@@ -366,16 +373,20 @@ impl CallCenter {
         result: Result<StoreReply, StoreFailure>,
     ) {
         let found = match (target, result) {
-            (RatingTarget::Call(call_id), Ok(StoreReply::Call(facts))) => match facts
-                .filter(|f| f.citizen_session == citizen_id)
-            {
-                None => Err(refuse(ErrorCode::UnknownCall, format!("you have no call {call_id}"))),
-                Some(f) if !f.answered || !f.ended => Err(refuse(
-                    ErrorCode::InvalidState,
-                    "only a call that was answered and has ended can be rated",
-                )),
-                Some(_) => Ok((RatingKind::Call, call_id.clone(), call_id)),
-            },
+            (RatingTarget::Call(call_id), Ok(StoreReply::Call(None))) => {
+                // Not a call: perhaps one of the citizen's chats (rated the same way).
+                let request = StoreRequest::ReadChat { chat_id: call_id.clone() };
+                let target = RatingTarget::Chat(call_id);
+                let then = Pending::RatingLookup { conn, citizen_id, target, level, comment };
+                self.store(None, request, then);
+                return;
+            }
+            (RatingTarget::Call(id), Ok(StoreReply::Call(facts))) => {
+                rateable(facts, &citizen_id, RatingKind::Call, id)
+            }
+            (RatingTarget::Chat(id), Ok(StoreReply::Call(facts))) => {
+                rateable(facts, &citizen_id, RatingKind::Chat, id)
+            }
             (RatingTarget::Ticket { ticket }, Ok(StoreReply::Ticket(facts))) => match facts {
                 None => Err(refuse(ErrorCode::InvalidState, "unknown ticket or wrong code")),
                 Some(f) if !f.replied => {
@@ -422,5 +433,22 @@ impl CallCenter {
                 self.send(conn, ServerMessage::error(r.code, r.text, Some("rate")));
             }
         }
+    }
+}
+
+/// A call or chat of this citizen that was answered and has ended may be rated.
+fn rateable(
+    facts: Option<CallFacts>,
+    citizen_id: &str,
+    kind: RatingKind,
+    id: String,
+) -> Result<(RatingKind, String, String), Refusal> {
+    match facts.filter(|f| f.citizen_session == citizen_id) {
+        None => Err(refuse(ErrorCode::UnknownCall, format!("you have no call or chat {id}"))),
+        Some(f) if !f.answered || !f.ended => Err(refuse(
+            ErrorCode::InvalidState,
+            "only a call or chat that was answered and has ended can be rated",
+        )),
+        Some(_) => Ok((kind, id.clone(), id)),
     }
 }

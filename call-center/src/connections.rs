@@ -88,6 +88,7 @@ impl CallCenter {
                 handled: Vec::new(),
                 queue_status: Vec::new(),
                 sign_out_when_free: false,
+                chat_capacity_due: None,
             },
         );
     }
@@ -190,6 +191,7 @@ impl CallCenter {
         self.voice_of_gone_connection(c.citizen.voice);
         match c.who {
             Who::Citizen(_) => {
+                self.chat_citizen_gone(conn);
                 if let Some(call) = c.call {
                     if let Some(p) = self.placing.get_mut(&call) {
                         p.abandoned = true;

@@ -90,6 +90,8 @@ pub struct CallCenter {
     pub(crate) members: BTreeMap<String, Member>,
     pub(crate) calls: BTreeMap<CallId, Call>,
     pub(crate) placing: BTreeMap<CallId, Placing>,
+    /// Live chats, from `start_chat` until their end is written (ids from the calls' space).
+    pub(crate) chats: BTreeMap<CallId, crate::chats::LiveChat>,
     pub(crate) legs: BTreeMap<LegId, LegOwner>,
     /// Sides of answered calls waited for, by the end of their grace (also in `timers`).
     pub(crate) lost: BTreeMap<(CallId, crate::Side), UnixMs>,
@@ -137,6 +139,7 @@ impl CallCenter {
             members: BTreeMap::new(),
             calls: BTreeMap::new(),
             placing: BTreeMap::new(),
+            chats: BTreeMap::new(),
             legs: BTreeMap::new(),
             lost: BTreeMap::new(),
             timers,
@@ -172,6 +175,7 @@ impl CallCenter {
             Input::SignedOut { user_id } => self.signed_out(&user_id),
             Input::SignOutWhenFree { user_id } => self.sign_out_when_free(&user_id),
             Input::Catalogue { routing, agent_skills } => self.catalogue(routing, agent_skills),
+            Input::ChatCapacities { capacities } => self.chat_capacities(capacities),
             Input::LegCreated { op, result } => self.leg_created(op, result),
             Input::LegConnected { leg } => self.leg_connected(leg),
             Input::LegEnded { leg, reason } => self.leg_ended(leg, reason),

@@ -110,6 +110,12 @@ pub enum Input {
         /// Agents' skills by user id.
         agent_skills: BTreeMap<String, BTreeMap<SkillId, u8>>,
     },
+    /// Agents' chat capacities as an admin set them (`None`: the engine's default), read by
+    /// the driver at sign-in and after every admin change; agents not signed in are ignored.
+    ChatCapacities {
+        /// Capacity by user id.
+        capacities: BTreeMap<String, Option<u8>>,
+    },
     /// The relay's answer to [`crate::Effect::CreateLeg`].
     LegCreated {
         /// The request.

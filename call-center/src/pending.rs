@@ -22,6 +22,8 @@ pub(crate) enum RatingTarget {
     Call(String),
     /// An answered message, proven by its code.
     Ticket { ticket: String },
+    /// One of the citizen's chats (a call id the store did not know as a call).
+    Chat(String),
 }
 
 /// One awaited answer.
@@ -79,6 +81,25 @@ pub(crate) enum Pending {
     VoiceStart { conn: ConnId, answer: Option<String> },
     /// A voice message's file and row: then `message_saved`, and the leg let go.
     VoiceSave { conn: ConnId, client_id: String, draft: crate::state::VoiceDraft },
+    /// A new chat's row: then `chat_queued` and the queue.
+    ChatRecord { chat: CallId },
+    /// A turned-away chat's row (then its end).
+    ChatTurnedAway { chat: CallId, conn: ConnId, reason: EndReason },
+    /// The end of a turned-away chat: then the citizen is told.
+    ChatTurnedAwayEnd { chat: CallId, conn: ConnId, reason: EndReason },
+    /// A chat's answer: then both sides are told.
+    ChatAnswer { chat: CallId, agent: AgentId },
+    /// A chat text: then `chat_sent` to the sender and the text to the other side.
+    ChatText {
+        chat: CallId,
+        conn: ConnId,
+        client_id: String,
+        author: crate::store::ChatAuthor,
+        text: String,
+    },
+    /// A chat's texts read back: for a rejoining citizen (`chat_rejoined`) or the agent who
+    /// just took the chat.
+    ChatLines { chat: CallId, conn: ConnId, rejoin: bool },
     /// A question to the assistant.
     Search { conn: ConnId, question: String },
     /// The count of a citizen's messages of the last day: under the cap, the message that

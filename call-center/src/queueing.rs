@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use voicedesk_protocol::Role;
 use voicedesk_protocol::{EndReason, ErrorCode, QueueSummary, ServerMessage};
-use voicedesk_queue_engine::Input as EngineInput;
+use voicedesk_queue_engine::{EngineError, Input as EngineInput, RoutingProfile};
 
 use crate::core::{CallCenter, HEADSET_AWAY_REASON};
 use crate::error::{Refusal, refuse};
@@ -53,6 +54,40 @@ impl CallCenter {
         }
         self.routing = routing;
         self.carry_out();
+    }
+
+    /// Agents' chat capacities (an admin's setting): each signed-in agent's routing profile
+    /// takes it now, or at the next tick if something rings at the agent.
+    pub(crate) fn chat_capacities(&mut self, capacities: BTreeMap<String, Option<u8>>) {
+        let default = self.config.engine.routing_profile.chat_capacity;
+        for (user_id, capacity) in capacities {
+            let Some(m) = self.members.get_mut(&user_id).filter(|m| m.role == Role::Agent) else {
+                continue;
+            };
+            m.chat_capacity_due = Some(capacity.unwrap_or(default));
+            self.apply_chat_capacity(&user_id);
+        }
+    }
+
+    /// Gives the engine an agent's due chat capacity, unless something rings at the agent.
+    fn apply_chat_capacity(&mut self, user_id: &str) {
+        let Some(capacity) = self.members.get(user_id).and_then(|m| m.chat_capacity_due) else {
+            return;
+        };
+        let profile = RoutingProfile {
+            chat_capacity: capacity,
+            ..self.config.engine.routing_profile
+        };
+        let input = EngineInput::SetRoutingProfile { agent: AgentId(user_id.to_owned()), profile };
+        let now = self.instant();
+        match self.engine.handle_input(now, input) {
+            Err(EngineError::AgentBusy { .. }) => return,
+            Err(e) => self.violation(format!("engine refused the chat capacity of {user_id}: {e}")),
+            Ok(()) => self.carry_out(),
+        }
+        if let Some(m) = self.members.get_mut(user_id) {
+            m.chat_capacity_due = None;
+        }
     }
 
     /// `transfer`: the agent sends the connected call to another service's queue.
@@ -161,12 +196,12 @@ impl CallCenter {
         let Some(member) = self.members.get(&agent.0) else {
             return Err(refuse(ErrorCode::InvalidState, "not signed in"));
         };
-        if !member.handled.contains(&call) {
+        let Some(&(_, chat)) = member.handled.iter().find(|(c, _)| *c == call) else {
             return Err(refuse(
                 ErrorCode::UnknownCall,
-                format!("call {call} is not one of your recent calls"),
+                format!("call {call} is not one of your recent calls or chats"),
             ));
-        }
+        };
         let conn = member.conn;
         let request = StoreRequest::WrapUp {
             call: call.clone(),
@@ -174,6 +209,7 @@ impl CallCenter {
             disposition: disposition.clone(),
             notes,
             at: self.now,
+            chat,
         };
         self.store(Some(call.clone()), request, Pending::WrapUp { conn, call, disposition });
         Ok(())
@@ -205,6 +241,16 @@ impl CallCenter {
     /// wallboard when it changed or is getting old.
     pub(crate) fn tick(&mut self) {
         self.push_due_positions();
+        self.push_due_chat_positions();
+        let due: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.chat_capacity_due.is_some())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for user_id in due {
+            self.apply_chat_capacity(&user_id);
+        }
         self.push_queue_status();
         self.wallboard_tick();
     }

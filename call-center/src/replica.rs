@@ -18,7 +18,8 @@ impl CallCenter {
         let _ = write!(
             out,
             "now={:?} stopped={} next_op={} next_call={} undrained={} stats={:?}\n\
-             routing={:?}\nconns={:?}\nmembers={:?}\ncalls={:?}\nplacing={:?}\nlegs={:?}\n\
+             routing={:?}\nconns={:?}\nmembers={:?}\ncalls={:?}\nplacing={:?}\nchats={:?}\n\
+             legs={:?}\n\
              lost={:?}\ntimers={:?}\npending={:?}\nheld={:?}\nmessage_gate={:?}\n\
              closing={:?}\ntake_over_write={:?}\nfreed={:?}\nwallboard={:?}\n",
             self.now,
@@ -32,6 +33,7 @@ impl CallCenter {
             self.members,
             self.calls,
             self.placing,
+            self.chats,
             self.legs,
             self.lost,
             self.timers,

@@ -57,6 +57,20 @@ impl CallCenter {
             Pending::MessageCap { conn, citizen_id, message } => {
                 self.message_cap_counted(conn, citizen_id, message, result)
             }
+            Pending::ChatRecord { chat } => self.chat_recorded(chat, ok),
+            Pending::ChatTurnedAway { chat, conn, reason } => {
+                self.chat_turned_away_recorded(chat, conn, reason, ok)
+            }
+            Pending::ChatTurnedAwayEnd { chat, conn, reason } => {
+                self.tell_chat_turned_away(chat, conn, reason)
+            }
+            Pending::ChatAnswer { chat, agent } => self.chat_answer_recorded(chat, agent, ok),
+            Pending::ChatText { chat, conn, client_id, author, text } => {
+                self.chat_text_stored(chat, conn, client_id, author, text, result)
+            }
+            Pending::ChatLines { chat, conn, rejoin } => {
+                self.chat_lines_read(chat, conn, rejoin, result)
+            }
             other @ (Pending::PlaceLeg { .. }
             | Pending::PlaceOffer { .. }
             | Pending::Headset { .. }
@@ -102,6 +116,24 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         Pending::Rating { .. } => ("rating", None, "the citizen is told; nothing acknowledged"),
         Pending::VoiceSave { .. } => {
             ("voice message", None, "the citizen is told; nothing acknowledged")
+        }
+        Pending::ChatRecord { chat } => {
+            ("insert chat", Some(chat.clone()), "chat refused; the citizen is told to try again")
+        }
+        Pending::ChatTurnedAway { chat, .. } => {
+            ("insert chat", Some(chat.clone()), "the citizen is told to try again")
+        }
+        Pending::ChatTurnedAwayEnd { chat, .. } => {
+            ("end chat", Some(chat.clone()), "told anyway; the row stays open")
+        }
+        Pending::ChatAnswer { chat, .. } => {
+            ("answer chat", Some(chat.clone()), "chat ended; nobody told of an answer")
+        }
+        Pending::ChatText { chat, .. } => {
+            ("chat text", Some(chat.clone()), "the sender is told; nothing acknowledged")
+        }
+        Pending::ChatLines { chat, .. } => {
+            ("read chat", Some(chat.clone()), "a rejoining citizen is told to try again")
         }
         Pending::PlaceLeg { .. }
         | Pending::PlaceOffer { .. }

@@ -66,12 +66,16 @@ pub(crate) struct Member {
     /// Staff: a join or mode change waits for its audit entry.
     pub(crate) audit_pending: bool,
     /// Agent: recent calls that may still be wrapped up, newest last.
-    pub(crate) handled: Vec<CallId>,
+    /// (A chat is wrapped up the same way; `true` marks one.)
+    pub(crate) handled: Vec<(CallId, bool)>,
     /// Agent: the queue status last sent.
     pub(crate) queue_status: Vec<QueueSummary>,
     /// Agent: signed out (account disabled …) as soon as the call in progress has ended and
     /// the agent has been told.
     pub(crate) sign_out_when_free: bool,
+    /// Agent: a chat capacity the engine could not take yet (something rang at the agent);
+    /// tried again every tick.
+    pub(crate) chat_capacity_due: Option<u8>,
 }
 
 /// A staff member on a call.

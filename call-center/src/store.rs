@@ -126,6 +126,17 @@ pub enum RatingKind {
     Call,
     /// An answered message.
     Message,
+    /// A live chat that was answered and has ended.
+    Chat,
+}
+
+/// Who wrote a chat text.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum ChatAuthor {
+    /// The chat's citizen.
+    Citizen,
+    /// The agent connected to the chat, by user id.
+    Agent(String),
 }
 
 /// One store operation.
@@ -192,6 +203,9 @@ pub enum StoreRequest {
         notes: String,
         /// When.
         at: UnixMs,
+        /// The id is a chat's (kept beside the chat, not the calls).
+        #[serde(default)]
+        chat: bool,
     },
     /// A text message.
     InsertMessage(MessageRecord),
@@ -222,6 +236,73 @@ pub enum StoreRequest {
         /// Its secret code.
         code: String,
     },
+    /// A new live chat (issue 16), before it waits in the queue.
+    InsertChat {
+        /// The chat (an id from the calls' id space).
+        chat: CallId,
+        /// The citizen's opaque identity id.
+        citizen_id: String,
+        /// The service chosen in the hall.
+        service: Option<String>,
+        /// Its queue.
+        skill: String,
+        /// When it started.
+        at: UnixMs,
+    },
+    /// An agent accepted the chat (again, after a transfer).
+    ChatAnswered {
+        /// The chat.
+        chat: CallId,
+        /// The agent.
+        agent: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// The chat ended.
+    ChatEnded {
+        /// The chat.
+        chat: CallId,
+        /// Why.
+        reason: EndReason,
+        /// When.
+        at: UnixMs,
+    },
+    /// Append one text to a chat; a retry with the same `client_id` is stored once.
+    AppendChat {
+        /// The chat.
+        chat: CallId,
+        /// The sender's own id for the text.
+        client_id: String,
+        /// Who wrote it.
+        author: ChatAuthor,
+        /// The text (checked by the core: not blank, at most 2,000 characters).
+        text: String,
+        /// When the server received it.
+        at: UnixMs,
+    },
+    /// Move one side's delivered/read marks forward.
+    MarkChat {
+        /// The chat.
+        chat: CallId,
+        /// Whose marks: the citizen's or the agent's.
+        citizen: bool,
+        /// Highest seq delivered to that side.
+        delivered_seq: u64,
+        /// Highest seq read by that side.
+        read_seq: u64,
+    },
+    /// Read a chat's texts after a seq (a rejoin, or an agent taking the chat).
+    ReadChatLines {
+        /// The chat.
+        chat: CallId,
+        /// Texts with a greater seq, oldest first.
+        after_seq: u64,
+    },
+    /// Read what a rating of a chat needs to know.
+    ReadChat {
+        /// The chat id.
+        chat_id: String,
+    },
     /// Count the messages a citizen left since a time (for the per-citizen daily cap).
     CountMessages {
         /// The citizen's opaque identity id.
@@ -239,6 +320,8 @@ impl StoreRequest {
         !matches!(
             self,
             StoreRequest::ReadCall { .. }
+                | StoreRequest::ReadChat { .. }
+                | StoreRequest::ReadChatLines { .. }
                 | StoreRequest::VerifyTicket { .. }
                 | StoreRequest::CountMessages { .. }
         )
@@ -279,12 +362,24 @@ pub enum StoreReply {
         /// When it is due.
         due_at_ms: i64,
     },
-    /// [`StoreRequest::ReadCall`]: the call, if it exists.
+    /// [`StoreRequest::ReadCall`] and [`StoreRequest::ReadChat`]: the call or chat, if it
+    /// exists.
     Call(Option<CallFacts>),
     /// [`StoreRequest::VerifyTicket`]: the message, if ticket and code match.
     Ticket(Option<TicketFacts>),
     /// [`StoreRequest::CountMessages`]: how many.
     Count(u64),
+    /// [`StoreRequest::AppendChat`]: the text's place in the chat.
+    ChatAppended {
+        /// Its seq (for a retry: the one stored the first time).
+        seq: u64,
+        /// When it was first received.
+        sent_at: UnixMs,
+        /// `false` for a retry: nothing new was written.
+        created: bool,
+    },
+    /// [`StoreRequest::ReadChatLines`]: the texts, oldest first.
+    ChatLines(Vec<voicedesk_protocol::ChatLine>),
 }
 
 /// Why a store operation failed.

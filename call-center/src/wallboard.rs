@@ -160,6 +160,9 @@ impl CallCenter {
             service_level_pct: counts.service_level_pct(),
             service_level_seconds: seconds,
             service_level_target_pct: pct,
+            chats_waiting: 0,
+            longest_chat_wait_ms: 0,
+            active_chats: 0,
         };
         let defaults = (
             self.wallboard.config.service_level_seconds,
@@ -182,9 +185,24 @@ impl CallCenter {
                 .count() as u32,
             ..row("all".into(), self.wallboard.all, defaults)
         }];
+        let chats = self.chat_figures();
+        let of = |skill: Option<&str>| {
+            chats
+                .iter()
+                .filter(|(s, ..)| skill.is_none_or(|skill| s == skill))
+                .fold((0, 0, 0), |(w, l, a), (_, waiting, wait, active)| {
+                    (w + waiting, l.max(*wait), a + active)
+                })
+        };
+        (queues[0].chats_waiting, queues[0].longest_chat_wait_ms, queues[0].active_chats) =
+            of(None);
         for q in self.engine.queues(now) {
             let counts = self.wallboard.by_skill.get(&q.skill.0).copied().unwrap_or_default();
+            let (chats_waiting, longest_chat_wait_ms, active_chats) = of(Some(&q.skill.0));
             queues.push(QueueRow {
+                chats_waiting,
+                longest_chat_wait_ms,
+                active_chats,
                 waiting: q.waiting as u32,
                 longest_wait_ms: q.longest_wait.map_or(0, |d| d.as_millis() as u64),
                 available_agents: q.available as u32,
@@ -203,6 +221,8 @@ impl CallCenter {
                 reason: a.reason.map(str::to_owned),
                 since_ms: self.clock.unix(a.since).as_u64(),
                 skills: a.skills.keys().map(|s| s.0.clone()).collect(),
+                chats: a.chats.len() as u32,
+                chat_capacity: u32::from(a.profile.chat_capacity),
             })
             .collect();
         let mut calls: Vec<CallRow> = self

@@ -1,10 +1,11 @@
 //! The call-center core fed arbitrary days: the same small hall as the property tests (four
 //! citizens, two agents, two staff, the fake store and relay of the scenario harness, which this
-//! target includes from `call-center/tests/common`), with acts, store and relay failures and the
-//! passing of time drawn from the fuzzer's bytes. After every act: no promise broken, staff audio
-//! never feeds a citizen in monitor or whisper. At the end of the day: every call ended exactly
-//! once, nobody told of an uncommitted record, no invariant violation; and a second run of the
-//! same day gives the same effects, byte for byte. A panic anywhere is a finding.
+//! target includes from `call-center/tests/common`), with acts (chats among them), store and
+//! relay failures and the passing of time drawn from the fuzzer's bytes. After every act: no
+//! promise broken, staff audio never feeds a citizen in monitor or whisper. At the end of the
+//! day: every call and every recorded chat ended exactly once, nobody told of an uncommitted
+//! record, no invariant violation; and a second run of the same day gives the same effects,
+//! byte for byte. A panic anywhere is a finding.
 #![no_main]
 
 #[path = "../../call-center/tests/common/mod.rs"]
@@ -27,7 +28,7 @@ fn act(u: &mut Unstructured) -> Result<Act> {
             SupportMode::TakeOver,
         ])?)
     };
-    Ok(match u.int_in_range(0u8..=23)? {
+    Ok(match u.int_in_range(0u8..=29)? {
         0 => Act::Call(citizen(u)?, u.arbitrary()?),
         1 => Act::HangUp(citizen(u)?),
         2 => Act::Drop(citizen(u)?),
@@ -51,6 +52,12 @@ fn act(u: &mut Unstructured) -> Result<Act> {
         20 => Act::RelayFails,
         21 => Act::Release(u.arbitrary()?),
         22 => Act::StoreMode(u.int_in_range(0..=3)?),
+        23 => Act::Chat(citizen(u)?, u.arbitrary()?),
+        24 => Act::CitizenText(citizen(u)?),
+        25 => Act::AgentText(agent_or_staff(u)?),
+        26 => Act::EndChat(citizen(u)?),
+        27 => Act::RejoinChat(citizen(u)?),
+        28 => Act::ChatRead(citizen(u)?),
         _ => Act::Wait(u.int_in_range(0..=74)?),
     })
 }

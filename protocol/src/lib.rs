@@ -459,8 +459,7 @@ pub enum ClientMessage {
         /// The call the request is for.
         call_id: String,
     },
-    /// Citizen only: start a live text chat with an agent of `service` (issue 16). Planned:
-    /// the server does not serve chats yet and refuses it.
+    /// Citizen only: start a live text chat with an agent of `service` (issue 16).
     StartChat {
         /// A service id from the catalogue; none means the general consultation queue.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,7 +467,7 @@ pub enum ClientMessage {
     },
     /// Citizen or agent: send a text in a chat of one's own. Acknowledged with
     /// [`ServerMessage::ChatSent`] only after it is committed; a retry with the same
-    /// `client_id` is stored once. Planned (issue 16).
+    /// `client_id` is stored once.
     SendChat {
         /// The chat.
         chat_id: String,
@@ -477,7 +476,7 @@ pub enum ClientMessage {
         /// The text, at most [`MAX_CHAT_TEXT_CHARS`] characters; shown as text, never markup.
         text: String,
     },
-    /// Citizen or agent: typing started or stopped (not stored). Planned (issue 16).
+    /// Citizen or agent: typing started or stopped (not stored).
     ChatTyping {
         /// The chat.
         chat_id: String,
@@ -485,7 +484,7 @@ pub enum ClientMessage {
         typing: bool,
     },
     /// Citizen or agent: the other side's texts up to these seqs reached this client / were
-    /// read. Marks only move forward. Planned (issue 16).
+    /// read. Marks only move forward.
     ChatRead {
         /// The chat.
         chat_id: String,
@@ -494,13 +493,13 @@ pub enum ClientMessage {
         /// Highest seq read.
         read_seq: u64,
     },
-    /// Citizen or agent: end the chat. Planned (issue 16).
+    /// Citizen or agent: end the chat.
     EndChat {
         /// The chat.
         chat_id: String,
     },
-    /// Citizen only: after a reload, take the chat back with every text after `after_seq`.
-    /// Planned (issue 16).
+    /// Citizen only: after a reload, take the chat back with every text after `after_seq`
+    /// (within the reconnect grace).
     RejoinChat {
         /// The chat.
         chat_id: String,
@@ -851,13 +850,13 @@ pub enum ServerMessage {
     /// Staff only: the live state of the hall, pushed on change and every few seconds.
     Wallboard(Wallboard),
     /// Reply to [`ClientMessage::StartChat`]: the chat is recorded and waits in the queue
-    /// (positions follow as [`ServerMessage::ChatPosition`]). Planned (issue 16).
+    /// (positions follow as [`ServerMessage::ChatPosition`]).
     ChatQueued {
         /// The new chat.
         chat_id: String,
     },
     /// The chat's place in its queue changed (1 = next). Calls and chats of a service wait in
-    /// one queue, so the position counts both. Planned (issue 16).
+    /// one queue, so the position counts both.
     ChatPosition {
         /// The chat.
         chat_id: String,
@@ -868,7 +867,7 @@ pub enum ServerMessage {
         estimated_wait_ms: Option<u64>,
     },
     /// Agent only: a chat rings at this agent; answer with `accept` / `reject` and the chat id
-    /// as `call_id`. Planned (issue 16).
+    /// as `call_id`.
     ChatOffered {
         /// The chat.
         chat_id: String,
@@ -880,17 +879,17 @@ pub enum ServerMessage {
         /// How long it rings before it goes to another agent.
         ring_timeout_ms: u64,
     },
-    /// To both sides: the agent accepted; texts may flow. Planned (issue 16).
+    /// To both sides: the agent accepted; texts may flow.
     ChatConnected {
         /// The chat.
         chat_id: String,
         /// The other party's name as shown to this side.
         peer_name: String,
     },
-    /// A committed text of the chat, to the side that did not write it (and to a rejoining
-    /// client). Planned (issue 16).
+    /// A committed text of the chat, to the side that did not write it (and, when an agent
+    /// takes the chat, each text written before).
     ChatMessage(ChatLine),
-    /// To the sender: the text with this `client_id` is committed as `seq`. Planned (issue 16).
+    /// To the sender: the text with this `client_id` is committed as `seq`.
     ChatSent {
         /// The chat.
         chat_id: String,
@@ -901,14 +900,14 @@ pub enum ServerMessage {
         /// When the server received it (Unix epoch ms).
         sent_at_ms: u64,
     },
-    /// The other side is typing, or stopped. Planned (issue 16).
+    /// The other side is typing, or stopped.
     ChatTyping {
         /// The chat.
         chat_id: String,
         /// Whether typing now.
         typing: bool,
     },
-    /// The other side's delivered/read marks moved. Planned (issue 16).
+    /// The other side's delivered/read marks moved.
     ChatMarks {
         /// The chat.
         chat_id: String,
@@ -918,14 +917,14 @@ pub enum ServerMessage {
         read_seq: u64,
     },
     /// Reply to [`ClientMessage::RejoinChat`]: the chat is back on this connection, with the
-    /// texts after the seq asked for. Planned (issue 16).
+    /// texts after the seq asked for.
     ChatRejoined {
         /// The chat.
         chat_id: String,
         /// The texts after `after_seq`, oldest first.
         messages: Vec<ChatLine>,
     },
-    /// The chat is over for this side. Planned (issue 16).
+    /// The chat is over for this side.
     ChatEnded {
         /// The chat.
         chat_id: String,
@@ -1083,6 +1082,15 @@ pub struct QueueRow {
     /// (`--service-level-target-pct`).
     #[serde(default)]
     pub service_level_target_pct: u32,
+    /// Of `waiting`, the live chats (queued, ringing or parked; issue 16).
+    #[serde(default)]
+    pub chats_waiting: u32,
+    /// The longest current wait of a chat (since it was started; a transfer keeps it).
+    #[serde(default)]
+    pub longest_chat_wait_ms: u64,
+    /// Chats answered and in progress in this queue.
+    #[serde(default)]
+    pub active_chats: u32,
 }
 
 /// An agent on the wallboard.
@@ -1102,6 +1110,12 @@ pub struct AgentRow {
     /// The agent's skills (queue ids).
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Chats the agent holds now (issue 16).
+    #[serde(default)]
+    pub chats: u32,
+    /// How many the agent may hold at once.
+    #[serde(default)]
+    pub chat_capacity: u32,
 }
 
 /// How one side's audio reaches the relay: an E-model estimate from the loss and jitter the

@@ -508,17 +508,22 @@ pub(crate) async fn agents(State(app): State<AppState>, headers: HeaderMap) -> R
             (Ok(users), Ok(skills)) => (users, skills),
             (Err(e), _) | (_, Err(e)) => return store_failure(e),
         };
-    let agents: Vec<_> = users
-        .iter()
-        .map(|u| {
-            let mine: Vec<_> = skills
-                .iter()
-                .filter(|s| s.user_id == u.id)
-                .map(|s| json!({ "skill_id": s.skill_id, "level": s.level }))
-                .collect();
-            json!({ "id": u.id, "username": u.username, "display_name": u.display_name, "skills": mine })
-        })
-        .collect();
+    let mut agents = Vec::with_capacity(users.len());
+    for u in &users {
+        let mine: Vec<_> = skills
+            .iter()
+            .filter(|s| s.user_id == u.id)
+            .map(|s| json!({ "skill_id": s.skill_id, "level": s.level }))
+            .collect();
+        let chat_capacity = match app.store.chat_capacity(&u.id).await {
+            Ok(c) => c,
+            Err(e) => return store_failure(e),
+        };
+        agents.push(json!({
+            "id": u.id, "username": u.username, "display_name": u.display_name, "skills": mine,
+            "chat_capacity": chat_capacity,
+        }));
+    }
     Json(json!({ "agents": agents })).into_response()
 }
 
@@ -563,6 +568,51 @@ pub(crate) async fn put_agent_skills(
         ("agent_skills", &user_id, Some(before), Some(json!(skills))),
         async {
             app.store.set_agent_skills(&user_id, &skills).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChatCapacityBody {
+    /// 0 to 10 chats at once; `null`: the server's default (3).
+    chat_capacity: Option<i64>,
+}
+
+/// `PUT /api/admin/agents/{user_id}/chat_capacity` — how many chats the agent holds at once
+/// (`null`: the default); a signed-in agent is routed by it at once (or as soon as nothing
+/// rings at them).
+pub(crate) async fn put_chat_capacity(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    request: Result<Json<ChatCapacityBody>, JsonRejection>,
+) -> Response {
+    let (user, b) = match admin_body(&app, &headers, request).await {
+        Ok(b) => b,
+        Err(refused) => return refused,
+    };
+    let max = voicedesk_store::MAX_CHAT_CAPACITY;
+    let capacity = match b.chat_capacity.map(u8::try_from) {
+        None => None,
+        Some(Ok(c)) if c <= max => Some(c),
+        Some(_) => {
+            let message = format!("chat_capacity must be 0 to {max}, or null for the default");
+            return api_error(StatusCode::BAD_REQUEST, "bad_request", &message);
+        }
+    };
+    let before = match app.store.chat_capacity(&user_id).await {
+        Ok(c) => c,
+        Err(e) => return store_failure(e),
+    };
+    commit_audited(
+        &app,
+        &user,
+        ("chat_capacity", &user_id, Some(json!(before)), Some(json!(capacity))),
+        async {
+            app.store.set_chat_capacity(&user_id, capacity).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         },
     )

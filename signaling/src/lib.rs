@@ -17,6 +17,7 @@ pub mod admin_audit;
 mod announcements;
 mod audit_view;
 pub mod auth;
+mod canned_replies;
 pub mod catalogue;
 mod clock;
 pub mod cluster;
@@ -133,6 +134,19 @@ fn app(state: AppState) -> Router {
                 .delete(announcements::delete)
                 .layer(DefaultBodyLimit::max(announcements::MAX_BODY_BYTES)),
         )
+        .route("/api/canned-replies", get(canned_replies::for_service))
+        .route(
+            "/api/admin/canned-replies",
+            get(canned_replies::list)
+                .post(canned_replies::create)
+                .layer(DefaultBodyLimit::max(canned_replies::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/admin/canned-replies/{id}",
+            put(canned_replies::update)
+                .delete(canned_replies::delete)
+                .layer(DefaultBodyLimit::max(canned_replies::MAX_BODY_BYTES)),
+        )
         .route("/api/tickets/{ticket}", get(inbox::ticket))
         .route("/api/tickets/{ticket}/rating", post(inbox::rate_ticket))
         .route("/api/inbox", get(inbox::inbox))
@@ -144,6 +158,7 @@ fn app(state: AppState) -> Router {
         .route("/api/follow-ups/{kind}/{id}/handled", post(inbox::follow_up_handled))
         .route("/api/admin/articles/{id}", put(admin::put_article).delete(admin::delete_article))
         .route("/api/admin/agents/{user_id}/skills", put(admin::put_agent_skills))
+        .route("/api/admin/agents/{user_id}/chat_capacity", put(admin::put_chat_capacity))
         .route("/api/admin/holidays/{day}", put(admin::put_holiday).delete(admin::delete_holiday))
         .route(
             "/api/admin/holidays/import",
@@ -352,6 +367,7 @@ pub async fn start(
                     tracing::error!(error = %e, "could not close call records of an earlier run")
                 }
             }
+            driver::end_open_chats(store.as_ref()).await;
             (driver::sequencer::Sequencer::Local, None)
         }
         Some(cluster) => {

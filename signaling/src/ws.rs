@@ -141,12 +141,15 @@ async fn authenticate_member(
         Some(user) if user.role == wanted || (wanted == Role::Staff && user.role.is_staff()) => {
             // An agent's skills are read here, beside the socket, so the core gets the agent
             // whole and the driver never waits for the store.
-            let skills = if user.role == Role::Agent {
-                crate::driver::agent_skills_of(app.store.as_ref(), &user.id).await
+            let (skills, chat_capacity) = if user.role == Role::Agent {
+                let skills = crate::driver::agent_skills_of(app.store.as_ref(), &user.id).await;
+                // Unreadable: the default capacity (the agent still gets chats).
+                let capacity = app.store.chat_capacity(&user.id).await.unwrap_or(None);
+                (skills, capacity)
             } else {
                 Default::default()
             };
-            Ok(Identity::Member { user: user_info(&user), skills })
+            Ok(Identity::Member { user: user_info(&user), skills, chat_capacity })
         }
         Some(_) => Err((
             StatusCode::FORBIDDEN,
@@ -208,14 +211,14 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     // was left on it to come back to (see `Usage`).
     let mut fresh_token = None;
     let welcome = match identity {
-        Some(Identity::Member { user, skills }) => {
+        Some(Identity::Member { user, skills, chat_capacity }) => {
             let welcome = ServerMessage::Welcome {
                 protocol: PROTOCOL_VERSION,
                 role: user.role,
                 citizen_token: None,
                 user: Some(user.clone()),
             };
-            (Identity::Member { user, skills }, welcome)
+            (Identity::Member { user, skills, chat_capacity }, welcome)
         }
         _ => match app.sessions.open(Role::Citizen, None).await {
             Ok(token) => {

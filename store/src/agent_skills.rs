@@ -23,7 +23,23 @@ pub trait AgentSkillStore: Send + Sync {
         user_id: &str,
         skills: &[AgentSkill],
     ) -> Result<(), StoreError>;
+
+    /// How many chats the user holds at once (change 0014); `None`: the server's default. An
+    /// unknown user has none set.
+    async fn chat_capacity(&self, user_id: &str) -> Result<Option<u8>, StoreError>;
+
+    /// Sets (or with `None` clears) the user's chat capacity. Above
+    /// [`MAX_CHAT_CAPACITY`] is [`StoreError::InvalidValue`]; an unknown user
+    /// [`StoreError::InvalidReference`] (entity `"chat capacity"`, target `"user"`).
+    async fn set_chat_capacity(
+        &self,
+        user_id: &str,
+        capacity: Option<u8>,
+    ) -> Result<(), StoreError>;
 }
+
+/// The most chats one agent may be set to hold at once (the routing engine's limit).
+pub const MAX_CHAT_CAPACITY: u8 = 10;
 
 #[async_trait::async_trait]
 impl<S: Backend> AgentSkillStore for S {
@@ -105,5 +121,46 @@ impl<S: Backend> AgentSkillStore for S {
             tx.commit().await?;
             Ok(())
         })
+    }
+
+    async fn chat_capacity(&self, user_id: &str) -> Result<Option<u8>, StoreError> {
+        let row = on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, (Option<i32>,)>("SELECT chat_capacity FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row.and_then(|(c,)| c).map(|c| c.clamp(0, i32::from(MAX_CHAT_CAPACITY)) as u8))
+    }
+
+    async fn set_chat_capacity(
+        &self,
+        user_id: &str,
+        capacity: Option<u8>,
+    ) -> Result<(), StoreError> {
+        if capacity.is_some_and(|c| c > MAX_CHAT_CAPACITY) {
+            return Err(StoreError::InvalidValue {
+                entity: "chat capacity",
+                field: "chat_capacity",
+                value: format!("{capacity:?}"),
+                expected: "0 to 10",
+            });
+        }
+        let done = on_pool!(self.db(), |pool| {
+            sqlx::query("UPDATE users SET chat_capacity = $1 WHERE id = $2")
+                .bind(capacity.map(i32::from))
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::InvalidReference {
+                entity: "chat capacity",
+                target: "user",
+                id: user_id.to_owned(),
+            });
+        }
+        Ok(())
     }
 }

@@ -191,6 +191,16 @@ pub trait ChatStore: Send + Sync {
         side: ChatSide,
         marks: ChatMarks,
     ) -> Result<Chat, StoreError>;
+
+    /// Saves the agent's wrap-up of a chat (change 0014), like a call's
+    /// ([`crate::WrapUpStore::save_wrapup`], with the chat id as `call_id`): one per (chat,
+    /// agent), saving again replaces it. An unknown chat, agent or disposition is
+    /// [`StoreError::InvalidReference`] (entity `"chat wrap-up"`, target `"chat"`, `"agent"` or
+    /// `"disposition"`).
+    async fn save_chat_wrapup(&self, wrapup: &crate::NewWrapUp) -> Result<(), StoreError>;
+
+    /// The wrap-ups of a chat, oldest first.
+    async fn chat_wrapups(&self, chat_id: &str) -> Result<Vec<crate::WrapUp>, StoreError>;
 }
 
 /// The most messages [`ChatStore::chat_messages`] returns at once.
@@ -634,5 +644,57 @@ impl<S: Backend> ChatStore for S {
                 .map(drop)
         })?;
         self.chat(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    async fn save_chat_wrapup(&self, wrapup: &crate::NewWrapUp) -> Result<(), StoreError> {
+        crate::validate::wrapup(wrapup)?;
+        let done = on_pool!(self.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO chat_wrapups (chat_id, agent_id, disposition, notes, at_ms) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (chat_id, agent_id) DO UPDATE SET \
+                 disposition = excluded.disposition, notes = excluded.notes, \
+                 at_ms = excluded.at_ms",
+            )
+            .bind(&wrapup.call_id)
+            .bind(&wrapup.agent_id)
+            .bind(&wrapup.disposition)
+            .bind(&wrapup.notes)
+            .bind(wrapup.at_ms)
+            .execute(pool)
+            .await
+            .map(drop)
+        });
+        match done {
+            Ok(()) => Ok(()),
+            Err(e) => Err(crate::backend::reference_error(
+                self.db(),
+                e,
+                "chat wrap-up",
+                &[
+                    ("chat", "SELECT 1 FROM chats WHERE id = $1", &wrapup.call_id),
+                    ("agent", "SELECT 1 FROM users WHERE id = $1", &wrapup.agent_id),
+                    (
+                        "disposition",
+                        "SELECT 1 FROM dispositions WHERE code = $1",
+                        &wrapup.disposition,
+                    ),
+                ],
+            )
+            .await),
+        }
+    }
+
+    async fn chat_wrapups(&self, chat_id: &str) -> Result<Vec<crate::WrapUp>, StoreError> {
+        let rows = on_pool!(self.db(), |pool| {
+            sqlx::query_as::<_, crate::model::WrapUpRow>(
+                "SELECT chat_id, agent_id, disposition, notes, at_ms FROM chat_wrapups \
+                 WHERE chat_id = $1 ORDER BY at_ms, agent_id",
+            )
+            .bind(chat_id)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows.into_iter().map(crate::model::wrapup_from_row).collect())
     }
 }

@@ -27,6 +27,7 @@
 //! | `knowledge.rs` | [`KnowledgeStore`] | `kb_articles` |
 //! | `announcements.rs` | [`AnnouncementStore`] | `announcements` |
 //! | `chats.rs` | [`ChatStore`] | `chats`, `chat_messages` |
+//! | `canned_replies.rs` | [`CannedReplyStore`] | `canned_replies` |
 //! | `reports.rs` | [`ReportStore`] | reads `calls`, `messages`, `ratings`, `audit_log` |
 //!
 //! [`Store`] is all of them together (plus [`Store::ping`]); a component that needs one
@@ -61,6 +62,7 @@ mod audit;
 mod backend;
 mod batch;
 mod calls;
+mod canned_replies;
 mod catalogue;
 mod chats;
 mod error;
@@ -84,11 +86,12 @@ pub use accounts::{
     Account, AccountProfile, AccountStore, ActiveSession, AdminAuditEntry, MAX_NAME_CHARS,
     NewAccount, NewAdminAudit, SignInFailures, validate_username,
 };
-pub use agent_skills::AgentSkillStore;
+pub use agent_skills::{AgentSkillStore, MAX_CHAT_CAPACITY};
 pub use announcements::AnnouncementStore;
 pub use audit::AuditStore;
 pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
+pub use canned_replies::{CannedReply, CannedReplyStore, MAX_CANNED_REPLY_CHARS};
 pub use catalogue::CatalogueStore;
 pub use chats::{
     AppendedChatMessage, CHAT_PAGE_MAX, Chat, ChatMarks, ChatMessage, ChatSender, ChatSide,
@@ -122,8 +125,8 @@ pub use wrapups::WrapUpStore;
 pub mod prelude {
     pub use crate::{
         AccountStore, AgentSkillStore, AnnouncementStore, AuditStore, CallStore, CallWriteStore,
-        CatalogueStore, ChatStore, KnowledgeStore, MessageStore, RatingStore, ReportStore, Store,
-        UserStore, WrapUpStore,
+        CannedReplyStore, CatalogueStore, ChatStore, KnowledgeStore, MessageStore, RatingStore,
+        ReportStore, Store, UserStore, WrapUpStore,
     };
 }
 
@@ -146,6 +149,7 @@ pub trait Store:
     + ReportStore
     + CallQualityStore
     + ChatStore
+    + CannedReplyStore
     + Send
     + Sync
     + 'static

@@ -471,6 +471,22 @@ pub(crate) fn announcement(a: &Announcement) -> Result<(), StoreError> {
     text(E, "created_by", &a.created_by, 64, false, "a user id")
 }
 
+/// A canned reply: an id like an announcement's, a title, a body the chat can send as it is.
+pub(crate) fn canned_reply(r: &crate::CannedReply) -> Result<(), StoreError> {
+    const E: &str = "canned reply";
+    let id_ok = (1..=64).contains(&r.id.len())
+        && r.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !id_ok {
+        return Err(invalid(E, "id", &r.id, "1 to 64 characters of a-z, 0-9, _ and -"));
+    }
+    name(E, "title", &r.title)?;
+    let body_expected = "a non-blank text of at most 2000 characters";
+    text(E, "body", &r.body, crate::MAX_CANNED_REPLY_CHARS, false, body_expected)?;
+    text(E, "updated_by", &r.updated_by, 64, false, "a user id")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

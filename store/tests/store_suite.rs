@@ -258,6 +258,9 @@ suite!(
     seeded_announcements_are_listed_when_current_pinned_first,
     announcements_are_created_updated_and_deleted,
     announcement_refusals_write_nothing,
+    seeded_canned_replies_are_listed_per_service_in_order,
+    canned_replies_are_created_updated_and_deleted_with_their_service,
+    canned_reply_refusals_write_nothing,
     narrow_store_handles_share_one_database,
     call_quality_is_kept_per_side_and_replaced,
     call_quality_refusals_change_nothing,
@@ -269,10 +272,10 @@ mod cases {
     use voicedesk_protocol::{EndReason, Role, SupportMode};
     use voicedesk_store::{
         AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
-        FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter, MessageKind,
-        MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage, NewMessageAudit,
-        NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service, ServiceKind, Skill,
-        StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
+        CannedReply, FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter,
+        MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage,
+        NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service,
+        ServiceKind, Skill, StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -2935,6 +2938,119 @@ mod cases {
     /// A component given one narrow trait (upcast from the `Arc<dyn Store>` the binary opens)
     /// writes to the same database the others read: what one aggregate's handle commits, the
     /// whole store and another aggregate's handle see.
+    fn canned_reply(id: &str, service: &str, sort: i32) -> CannedReply {
+        CannedReply {
+            id: id.to_owned(),
+            service: service.to_owned(),
+            title: format!("标题 {id}"),
+            body: "请携带身份证原件办理。 Please bring your ID card.".to_owned(),
+            sort,
+            updated_by: "admin-1".to_owned(),
+            updated_at_ms: DEC_1_2026,
+        }
+    }
+
+    fn canned_ids(list: &[CannedReply]) -> Vec<&str> {
+        list.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    pub(crate) async fn seeded_canned_replies_are_listed_per_service_in_order(db: TestDb) {
+        let store = db.open().await;
+        let pension = store.canned_replies(Some("pension_benefit_inquiry")).await.unwrap();
+        assert_eq!(
+            canned_ids(&pension),
+            ["pension_greeting", "pension_card_number", "pension_payment_date"],
+            "by sort"
+        );
+        assert!(pension.iter().all(|r| r.body.chars().count() <= 2000 && r.updated_by == "system"));
+        assert!(store.canned_replies(Some("service_guide")).await.unwrap().is_empty());
+        assert!(store.canned_replies(Some("no_such_service")).await.unwrap().is_empty());
+        assert_eq!(store.canned_replies(None).await.unwrap(), pension);
+    }
+
+    pub(crate) async fn canned_replies_are_created_updated_and_deleted_with_their_service(
+        db: TestDb,
+    ) {
+        let store = db.open().await;
+        store
+            .upsert_service(&service("pension_calculator", "self_service", "pension"))
+            .await
+            .unwrap();
+        let b = canned_reply("calc-b", "pension_calculator", 1);
+        let a = canned_reply("calc-a", "pension_calculator", 1);
+        let first = canned_reply("calc-first", "pension_calculator", 0);
+        for r in [&b, &a, &first] {
+            store.insert_canned_reply(r).await.unwrap();
+        }
+        let listed = store.canned_replies(Some("pension_calculator")).await.unwrap();
+        assert_eq!(canned_ids(&listed), ["calc-first", "calc-a", "calc-b"], "sort, then title");
+        assert_eq!(store.canned_reply("calc-a").await.unwrap(), Some(a.clone()));
+        let err = store.insert_canned_reply(&a).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { entity: "canned reply", key: "id", .. }),
+            "{err:?}"
+        );
+        assert_eq!(store.canned_replies(None).await.unwrap().len(), 6, "three seeded");
+
+        // An update replaces everything, the service included.
+        let moved = CannedReply {
+            service: "pension_benefit_inquiry".to_owned(),
+            title: "改 Changed".to_owned(),
+            body: "新的文字 <b>new</b>".to_owned(),
+            sort: 9,
+            updated_by: "admin-2".to_owned(),
+            updated_at_ms: DEC_1_2026 + 1,
+            ..a.clone()
+        };
+        assert_eq!(store.update_canned_reply(&moved).await.unwrap(), moved);
+        assert_eq!(
+            canned_ids(&store.canned_replies(Some("pension_benefit_inquiry")).await.unwrap())[3],
+            "calc-a"
+        );
+        let err = store.update_canned_reply(&canned_reply("ghost", "service_guide", 0)).await;
+        assert!(matches!(err, Err(StoreError::NotFound { entity: "canned reply", .. })), "{err:?}");
+        assert!(store.canned_reply("ghost").await.unwrap().is_none());
+
+        assert!(store.delete_canned_reply("calc-a").await.unwrap());
+        assert!(!store.delete_canned_reply("calc-a").await.unwrap());
+        // A service's replies go with it.
+        assert!(store.delete_service("pension_calculator").await.unwrap());
+        assert!(store.canned_reply("calc-b").await.unwrap().is_none());
+        assert_eq!(store.canned_replies(None).await.unwrap().len(), 3);
+    }
+
+    pub(crate) async fn canned_reply_refusals_write_nothing(db: TestDb) {
+        let store = db.open().await;
+        let before = store.canned_replies(None).await.unwrap();
+        let ok = canned_reply("ok", "service_guide", 0);
+        let cases: Vec<(CannedReply, &str)> = vec![
+            (CannedReply { id: String::new(), ..ok.clone() }, "id"),
+            (CannedReply { id: "Bad Id".to_owned(), ..ok.clone() }, "id"),
+            (CannedReply { id: "x".repeat(65), ..ok.clone() }, "id"),
+            (CannedReply { title: " ".to_owned(), ..ok.clone() }, "title"),
+            (CannedReply { title: "t".repeat(201), ..ok.clone() }, "title"),
+            (CannedReply { body: "\n".to_owned(), ..ok.clone() }, "body"),
+            (CannedReply { body: "字".repeat(2001), ..ok.clone() }, "body"),
+            (CannedReply { service: "no_such_service".to_owned(), ..ok.clone() }, "service"),
+        ];
+        for (bad, field) in &cases {
+            let err = store.insert_canned_reply(bad).await.unwrap_err();
+            assert_invalid(&err, "canned reply", field);
+        }
+        // The same refusals on an existing reply change nothing either.
+        let seeded = before[0].clone();
+        for (bad, field) in cases.into_iter().filter(|(_, field)| *field != "id") {
+            let bad = CannedReply { id: seeded.id.clone(), ..bad };
+            let err = store.update_canned_reply(&bad).await.unwrap_err();
+            assert_invalid(&err, "canned reply", field);
+        }
+        // 2,000 characters is the limit, not over it.
+        store.insert_canned_reply(&CannedReply { body: "字".repeat(2000), ..ok }).await.unwrap();
+        let mut after = store.canned_replies(None).await.unwrap();
+        after.retain(|r| r.id != "ok");
+        assert_eq!(after, before, "nothing else was written");
+    }
+
     pub(crate) async fn narrow_store_handles_share_one_database(db: TestDb) {
         use std::sync::Arc;
         use voicedesk_store::{AuditStore, CallStore, Store, UserStore};
@@ -3592,7 +3708,22 @@ chat_suite!(
     chat_marks_only_move_forward_within_the_chat,
     invalid_chats_are_refused_before_writing,
     a_chat_is_rated_once_and_a_low_rating_is_followed_up,
+    an_agents_chat_capacity_is_set_cleared_and_checked,
+    a_chat_is_wrapped_up_once_per_agent_and_saving_again_replaces_it,
 );
+
+#[test]
+fn migration_0014_is_the_same_on_both_backends_but_for_its_header() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0014_chat_capacity.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0014 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0014 (Postgres)"));
+}
 
 #[test]
 fn migration_0013_is_the_same_on_both_backends_but_for_its_header() {

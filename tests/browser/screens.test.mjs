@@ -11,7 +11,9 @@
 // available; goes away so that two citizens' calls wait in the queue; becomes available again,
 // so the first call rings; answers (a second agent answers the other); the staff member watches
 // the wallboard and listens to a call; a citizen leaves a message, which staff open in the inbox
-// and answer; the citizen reads the answer on the ticket page. Each state is reached once
+// and answer; the citizen reads the answer on the ticket page. Last, a live chat (issue 16)
+// between a hall and agent3's console, its messages played by chat-contract.mjs: queued,
+// offered, talking (a materials list and a link), ended with the transcript and the rating. Each state is reached once
 // (`stage`) and checked at both widths by resizing the same page — except the hall, which picks
 // its view by the width it opens at: it is opened at each width (one citizen per width).
 import assert from "node:assert/strict";
@@ -25,6 +27,7 @@ import {
   screenshot,
   settle,
 } from "./a11y.mjs";
+import { ChatContract } from "./chat-contract.mjs";
 import { DEMO_PASSWORD, launchBrowser, openPage, pollUntil, startServer, waitForState } from "./harness.mjs";
 
 // An offer rings for 15 s by default: longer here, so the ringing console can be checked at
@@ -327,3 +330,91 @@ const ticketReply = stage(async () => {
   return view.page;
 });
 screenTests("ticket-reply", "ticket page with a reply", ticketReply);
+
+// --- A live chat: queued, offered, talking, ended ---------------------------------------------
+
+const chatContract = new ChatContract();
+
+async function openChatPage(name, path, options) {
+  const page = await openPage(browser, `screens-${name}`, `${server.url}${path}`, { viewport: VIEWPORTS.desktop, ...options }, (context) =>
+    chatContract.attach(context, name),
+  );
+  opened.push(page);
+  return page;
+}
+
+const chatAgent = stage(async () => {
+  const { page } = await openChatPage("chat-agent", "/agent", ZH);
+  await logIn(page, "agent3");
+  return page;
+});
+
+/** A citizen at `width` starts a chat about SERVICE; resolves once queued. */
+const chatQueued = stagePerWidth(async (width) => {
+  await chatAgent();
+  const { page } = await openChatPage(`hall-chat-${width}`, "/", { ...ZH, viewport: VIEWPORTS[width] });
+  // Connected: the page keeps the citizen token the server's welcome gave it.
+  await page.waitForFunction(() => sessionStorage.getItem("voicedesk.citizen_token"));
+  await page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
+  await page.selectOption("#service-select", SERVICE);
+  await page.click("#chat-button");
+  await page.locator('#chat[data-state="queued"] #chat-status[data-position]').waitFor();
+  return page;
+});
+screenTests("hall-chat-queued", "hall with a chat queued", chatQueued);
+
+const chatOffered = stage(async () => {
+  await chatQueued("desktop");
+  const page = await chatAgent();
+  await page.locator("[data-testid=chat-offer]").first().waitFor({ state: "visible" });
+  return page;
+});
+screenTests("agent-chat-offered", "agent console with a chat offered", chatOffered);
+
+/** Both chats accepted and talking; the desktop hall's with a few texts each way. */
+const chatTalking = stage(async () => {
+  await chatQueued("360");
+  const agentPage = await chatOffered();
+  for (let i = 0; i < 2; i += 1) {
+    await agentPage.locator("[data-testid=chat-accept]").first().click();
+    await pollUntil(async () => (await agentPage.locator("[data-testid=chat-tab]").count()) === i + 1 || null, { what: "the chat's tab" });
+  }
+  const desktop = await chatQueued("desktop");
+  const phone = await chatQueued("360");
+  for (const page of [desktop, phone]) await page.locator('#chat[data-state="connected"]').waitFor();
+  await agentPage.locator("[data-testid=chat-tab]").first().click();
+  const say = async (page, text) => {
+    await page.fill("#chat-input", text);
+    await page.click("#chat-send");
+  };
+  for (const page of [desktop, phone]) {
+    await say(page, "您好，我想查询养老金到账时间，社保卡号是 <b>6222</b>。");
+  }
+  await say(agentPage, "您好，请准备以下材料：\n- 身份证\n- 社会保障卡\n办事指南：https://example.org/pension");
+  await desktop.locator("#chat-log [data-from=agent]").waitFor();
+  await say(desktop, "好的，谢谢！");
+  await desktop.fill("#chat-input", "还有一个问题");
+  await agentPage.locator("#chat-typing[data-typing=true]").waitFor({ state: "attached" });
+  return { agentPage, desktop, phone };
+});
+screenTests("hall-chat-talking", "hall in a chat", async (width) => {
+  const { desktop, phone } = await chatTalking();
+  return width === "desktop" ? desktop : phone;
+});
+screenTests("agent-chat-talking", "agent console with two chats", async () => (await chatTalking()).agentPage);
+
+const chatEnded = stage(async () => {
+  const { agentPage, desktop, phone } = await chatTalking();
+  for (let i = 0; i < 2; i += 1) {
+    await agentPage.locator("[data-testid=chat-tab]").nth(i).click();
+    await agentPage.click("#chat-end");
+    await agentPage.locator("#chat-wrap-up").waitFor({ state: "visible" });
+  }
+  for (const page of [desktop, phone]) await page.locator("#rating-form").waitFor({ state: "visible" });
+  return { agentPage, desktop, phone };
+});
+screenTests("hall-chat-ended", "hall after a chat: transcript and rating", async (width) => {
+  const { desktop, phone } = await chatEnded();
+  return width === "desktop" ? desktop : phone;
+});
+screenTests("agent-chat-wrap-up", "agent console wrapping up a chat", async () => (await chatEnded()).agentPage);

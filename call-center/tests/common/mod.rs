@@ -18,7 +18,7 @@ use voicedesk_call_center::{
     LegFailure, LegId, OpId, RelayCommand, Report, Route, Routing, SkillId, SlotRef, UnixMs,
 };
 use voicedesk_protocol::{
-    AgentAvailability, ClientMessage, Role, ServerMessage, SupportMode, UserInfo,
+    AgentAvailability, ChatLine, ClientMessage, Role, ServerMessage, SupportMode, UserInfo,
 };
 use voicedesk_queue_engine::{EngineConfig, QueueSettings};
 
@@ -43,6 +43,18 @@ pub(crate) enum Step {
     Input(UnixMs, Input),
     /// `handle_timeout(now)`.
     Timeout(UnixMs),
+}
+
+/// A chat as the fake store keeps it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FakeChat {
+    pub(crate) citizen_id: String,
+    pub(crate) agent: Option<String>,
+    pub(crate) ended: Option<voicedesk_protocol::EndReason>,
+    /// Committed texts with their client ids, in seq order.
+    pub(crate) lines: Vec<(String, ChatLine)>,
+    /// Marks as committed: (citizen delivered, citizen read, agent delivered, agent read).
+    pub(crate) marks: (u64, u64, u64, u64),
 }
 
 /// A decision of the fake store for each request.
@@ -89,6 +101,8 @@ pub(crate) struct Sim {
     /// Client ids of the messages committed, by citizen (the daily cap counts them).
     pub(crate) messages_by_citizen: BTreeMap<String, BTreeSet<String>>,
     pub(crate) ratings_committed: usize,
+    /// The fake store's chats by id.
+    pub(crate) chats: BTreeMap<String, FakeChat>,
     /// Broken promises seen (a client told of something not committed): must stay empty.
     pub(crate) broken: Vec<String>,
     /// When true, leg requests fail as the relay being unavailable.
@@ -150,6 +164,7 @@ impl Sim {
             messages_committed: BTreeSet::new(),
             messages_by_citizen: BTreeMap::new(),
             ratings_committed: 0,
+            chats: BTreeMap::new(),
             broken: Vec::new(),
             relay_down: false,
             hold_legs: false,
@@ -271,6 +286,25 @@ impl Sim {
                 self.messages_committed.contains(client_id)
             }
             ServerMessage::RatingSaved { .. } => self.ratings_committed > 0,
+            ServerMessage::ChatQueued { chat_id } => self.chats.contains_key(chat_id),
+            ServerMessage::ChatConnected { chat_id, .. } => {
+                self.chats.get(chat_id).is_some_and(|c| c.agent.is_some())
+            }
+            ServerMessage::ChatSent { chat_id, client_id, seq, .. } => {
+                self.chats.get(chat_id).is_some_and(|c| {
+                    c.lines.iter().any(|(id, line)| id == client_id && line.seq == *seq)
+                })
+            }
+            ServerMessage::ChatMessage(line) => self.chats.get(&line.chat_id).is_some_and(|c| {
+                c.lines.iter().any(|(_, l)| l == line)
+            }),
+            // Like a call's end: told once its write was answered (a failed one too).
+            ServerMessage::ChatEnded { chat_id, reason } => {
+                *reason == voicedesk_protocol::EndReason::Transferred
+                    || self.store_log.iter().any(|(r, _)| {
+                        matches!(r, StoreRequest::ChatEnded { chat, .. } if chat.0 == *chat_id)
+                    })
+            }
             _ => true,
         };
         if !ok {
@@ -352,6 +386,75 @@ impl Sim {
             }
             StoreRequest::ReadCall { call_id } => {
                 StoreReply::Call(self.records.get(call_id).cloned())
+            }
+            StoreRequest::InsertChat { chat, citizen_id, .. } => {
+                let fresh = FakeChat { citizen_id: citizen_id.clone(), ..FakeChat::default() };
+                self.chats.insert(chat.0.clone(), fresh);
+                StoreReply::Done
+            }
+            StoreRequest::ChatAnswered { chat, agent, .. } => {
+                if let Some(c) = self.chats.get_mut(&chat.0) {
+                    c.agent = Some(agent.clone());
+                }
+                StoreReply::Done
+            }
+            StoreRequest::ChatEnded { chat, reason, .. } => {
+                if let Some(c) = self.chats.get_mut(&chat.0) {
+                    if c.ended.is_some() {
+                        self.broken.push(format!("chat {chat} ended twice"));
+                    }
+                    c.ended = Some(*reason);
+                }
+                StoreReply::Done
+            }
+            StoreRequest::AppendChat { chat, client_id, author, text, at } => {
+                let c = self.chats.entry(chat.0.clone()).or_default();
+                if let Some((_, line)) = c.lines.iter().find(|(id, _)| id == client_id) {
+                    return StoreReply::ChatAppended {
+                        seq: line.seq,
+                        sent_at: UnixMs(line.sent_at_ms as i64),
+                        created: false,
+                    };
+                }
+                let from = match author {
+                    voicedesk_call_center::store::ChatAuthor::Citizen => Role::Citizen,
+                    voicedesk_call_center::store::ChatAuthor::Agent(_) => Role::Agent,
+                };
+                let seq = c.lines.len() as u64 + 1;
+                let line = ChatLine {
+                    chat_id: chat.0.clone(),
+                    seq,
+                    from,
+                    text: text.clone(),
+                    sent_at_ms: at.as_u64(),
+                };
+                c.lines.push((client_id.clone(), line));
+                StoreReply::ChatAppended { seq, sent_at: *at, created: true }
+            }
+            StoreRequest::MarkChat { chat, citizen, delivered_seq, read_seq } => {
+                if let Some(c) = self.chats.get_mut(&chat.0) {
+                    if *citizen {
+                        c.marks.0 = *delivered_seq;
+                        c.marks.1 = *read_seq;
+                    } else {
+                        c.marks.2 = *delivered_seq;
+                        c.marks.3 = *read_seq;
+                    }
+                }
+                StoreReply::Done
+            }
+            StoreRequest::ReadChatLines { chat, after_seq } => {
+                let lines = self.chats.get(&chat.0).map_or_else(Vec::new, |c| {
+                    c.lines.iter().map(|(_, l)| l.clone()).filter(|l| l.seq > *after_seq).collect()
+                });
+                StoreReply::ChatLines(lines)
+            }
+            StoreRequest::ReadChat { chat_id } => {
+                StoreReply::Call(self.chats.get(chat_id).map(|c| CallFacts {
+                    citizen_session: c.citizen_id.clone(),
+                    answered: c.agent.is_some(),
+                    ended: c.ended.is_some(),
+                }))
             }
             StoreRequest::VerifyTicket { ticket, code } => {
                 StoreReply::Ticket((code == "secret").then(|| TicketFacts {
@@ -538,6 +641,44 @@ impl Sim {
         (citizen, call)
     }
 
+    /// A citizen starts a chat; returns its id from `chat_queued`.
+    pub(crate) fn start_chat(&mut self, conn: ConnId, service: Option<&str>) -> CallId {
+        self.say(conn, ClientMessage::StartChat { service: service.map(str::to_owned) });
+        self.heard(conn)
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                ServerMessage::ChatQueued { chat_id } => Some(CallId(chat_id.clone())),
+                _ => None,
+            })
+            .expect("chat_queued")
+    }
+
+    /// Sends a chat text with a client id made from `n`.
+    pub(crate) fn text(&mut self, conn: ConnId, chat: &CallId, n: u32, text: &str) {
+        let message = ClientMessage::SendChat {
+            chat_id: chat.0.clone(),
+            client_id: client_id(n),
+            text: text.to_owned(),
+        };
+        self.say(conn, message);
+    }
+
+    /// A citizen with a chat accepted by `agent` (who must be able to take it).
+    pub(crate) fn connected_chat(&mut self, agent: ConnId) -> (ConnId, CallId) {
+        let citizen = self.citizen();
+        let chat = self.start_chat(citizen, Some("pension"));
+        self.accept(agent, &chat);
+        assert!(
+            self.heard(citizen).iter().any(|m| matches!(m, ServerMessage::ChatConnected { .. })),
+            "the chat connected: {:?}",
+            self.heard(citizen)
+        );
+        self.take(citizen);
+        self.take(agent);
+        (citizen, chat)
+    }
+
     pub(crate) fn join(&mut self, staff: ConnId, call: &CallId, mode: SupportMode) {
         self.say(staff, ClientMessage::JoinCall { call_id: call.0.clone(), mode });
     }
@@ -603,4 +744,9 @@ pub(crate) fn mode(m: &str) -> SupportMode {
         "barge" => SupportMode::Barge,
         _ => SupportMode::TakeOver,
     }
+}
+
+/// A client id (a UUID) for text number `n`.
+pub(crate) fn client_id(n: u32) -> String {
+    format!("5b1f0c9e-8a2d-4f3b-9c7e-{n:012}")
 }

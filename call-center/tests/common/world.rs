@@ -37,6 +37,12 @@ pub(crate) enum Act {
     Release(bool),
     StoreMode(u8),
     Wait(u64),
+    Chat(usize, bool),
+    CitizenText(usize),
+    AgentText(usize),
+    EndChat(usize),
+    RejoinChat(usize),
+    ChatRead(usize),
 }
 
 fn mode() -> impl Strategy<Value = SupportMode> {
@@ -74,6 +80,12 @@ pub(crate) fn act() -> impl Strategy<Value = Act> {
         2 => any::<bool>().prop_map(Act::Release),
         1 => (0..4u8).prop_map(Act::StoreMode),
         2 => (0..75u64).prop_map(Act::Wait),
+        3 => (0..4usize, any::<bool>()).prop_map(|(c, s)| Act::Chat(c, s)),
+        3 => (0..4usize).prop_map(Act::CitizenText),
+        3 => (0..2usize).prop_map(Act::AgentText),
+        1 => (0..4usize).prop_map(Act::EndChat),
+        1 => (0..4usize).prop_map(Act::RejoinChat),
+        1 => (0..4usize).prop_map(Act::ChatRead),
     ]
 }
 
@@ -90,11 +102,32 @@ fn last_call(sim: &Sim, conn: ConnId) -> Option<CallId> {
     sim.heard(conn).iter().rev().find_map(|m| match m {
         ServerMessage::CallQueued { call_id, .. }
         | ServerMessage::CallOffered { call_id, .. }
+        | ServerMessage::ChatOffered { chat_id: call_id, .. }
         | ServerMessage::CallResumed(voicedesk_protocol::LiveCall { call_id, .. }) => {
             Some(CallId(call_id.clone()))
         }
         _ => None,
     })
+}
+
+fn last_chat(sim: &Sim, conn: ConnId) -> Option<CallId> {
+    sim.heard(conn).iter().rev().find_map(|m| match m {
+        ServerMessage::ChatQueued { chat_id } | ServerMessage::ChatOffered { chat_id, .. } => {
+            Some(CallId(chat_id.clone()))
+        }
+        _ => None,
+    })
+}
+
+fn last_seq(sim: &Sim, conn: ConnId) -> u64 {
+    sim.heard(conn)
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::ChatMessage(line) => Some(line.seq),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn live_call_of_board(sim: &Sim, conn: ConnId) -> Option<CallId> {
@@ -272,6 +305,59 @@ impl World {
                 });
             }
             Act::Wait(s) => sim.advance(Duration::from_secs(s)),
+            Act::Chat(c, with_service) => {
+                let service = with_service.then(|| "medical".to_owned());
+                sim.say(self.citizens[c], ClientMessage::StartChat { service });
+            }
+            Act::CitizenText(c) => {
+                if let Some(chat) = last_chat(sim, self.citizens[c]) {
+                    let n = sim.effects.len() as u32;
+                    sim.text(self.citizens[c], &chat, n, "citizen text");
+                }
+            }
+            Act::AgentText(a) => {
+                if let Some(chat) = last_chat(sim, self.agents[a]) {
+                    let n = sim.effects.len() as u32;
+                    sim.text(self.agents[a], &chat, n, "agent text");
+                }
+            }
+            Act::EndChat(c) => {
+                if let Some(chat) = last_chat(sim, self.citizens[c]) {
+                    sim.say(self.citizens[c], ClientMessage::EndChat { chat_id: chat.0 });
+                }
+            }
+            Act::RejoinChat(c) => {
+                let old = self.citizens[c];
+                let chat = last_chat(sim, old);
+                let after_seq = last_seq(sim, old);
+                let new = sim.citizen();
+                self.citizens[c] = new;
+                sim.input(Input::Resumed {
+                    conn: new,
+                    citizen_id: self.citizen_ids[c].clone(),
+                    citizen_token: "t".into(),
+                });
+                if let Some(chat) = chat {
+                    let rejoin = ClientMessage::RejoinChat { chat_id: chat.0.clone(), after_seq };
+                    sim.say(new, rejoin);
+                    // The page keeps the chat it rejoined.
+                    sim.heard
+                        .entry(new)
+                        .or_default()
+                        .push(ServerMessage::ChatQueued { chat_id: chat.0 });
+                }
+            }
+            Act::ChatRead(c) => {
+                if let Some(chat) = last_chat(sim, self.citizens[c]) {
+                    let seq = last_seq(sim, self.citizens[c]);
+                    let read = ClientMessage::ChatRead {
+                        chat_id: chat.0,
+                        delivered_seq: seq,
+                        read_seq: seq,
+                    };
+                    sim.say(self.citizens[c], read);
+                }
+            }
         }
     }
 
@@ -304,16 +390,21 @@ pub(crate) fn a_day(seed: u64) -> Vec<Act> {
         acts.push(Act::Call(c1, rnd(2) == 0));
         acts.push(Act::Call(c2, rnd(2) == 0));
         acts.push(Act::Ask(rnd(4)));
+        acts.push(Act::Chat(rnd(4), rnd(2) == 0));
+        acts.push(Act::CitizenText(rnd(4)));
         acts.push(Act::Accept(0));
         acts.push(Act::Accept(1));
+        acts.push(Act::AgentText(rnd(2)));
+        acts.push(Act::CitizenText(rnd(4)));
         acts.push(Act::Join(rnd(2), modes[rnd(4)]));
         acts.push(Act::Wait(rnd(10) as u64));
-        match rnd(6) {
+        match rnd(7) {
             0 => acts.extend([Act::Drop(c1), Act::Wait(5), Act::ComeBack(c1)]),
             1 => acts.push(Act::AgentDrop(rnd(2))),
             2 => acts.push(Act::SetMode(rnd(2), modes[rnd(3)])),
             3 => acts.extend([Act::Voice(c2, rnd(2) == 0), Act::FinishVoice(c2), Act::Message(c2)]),
             4 => acts.push(Act::RelayFails),
+            5 => acts.extend([Act::RejoinChat(rnd(4)), Act::ChatRead(rnd(4))]),
             _ => acts.push(Act::LegLost(rnd(64), false)),
         }
         while acts.len() % 3 != 0 {
@@ -353,6 +444,19 @@ pub(crate) fn broken_promises(sim: &Sim) -> Vec<String> {
     for call in ends.keys() {
         if !sim.records.contains_key(call) {
             broken.push(format!("an end written for {call}, which has no record"));
+        }
+    }
+    // Every chat recorded ends exactly once.
+    let mut chat_ends: std::collections::BTreeMap<String, usize> = Default::default();
+    for (request, _) in &sim.store_log {
+        if let StoreRequest::ChatEnded { chat, .. } = request {
+            *chat_ends.entry(chat.0.clone()).or_default() += 1;
+        }
+    }
+    for chat in sim.chats.keys() {
+        let n = chat_ends.get(chat).copied().unwrap_or(0);
+        if n != 1 {
+            broken.push(format!("chat {chat} ended {n} times"));
         }
     }
     broken

@@ -44,7 +44,7 @@ use voicedesk_call_center::{
     WallboardConfig,
 };
 use voicedesk_media_relay::{LegEndReason, RelayEvent, RelayHandle};
-use voicedesk_protocol::{ServerMessage, UserInfo};
+use voicedesk_protocol::{Role, ServerMessage, UserInfo};
 use voicedesk_queue_engine::EngineConfig;
 use voicedesk_store::Store;
 
@@ -78,6 +78,8 @@ pub enum Identity {
         user: UserInfo,
         /// An agent's skills (read by the handler before the connection is handed in).
         skills: BTreeMap<SkillId, u8>,
+        /// An agent's chat capacity as an admin set it (`None`: the default).
+        chat_capacity: Option<u8>,
     },
 }
 
@@ -225,6 +227,27 @@ pub(crate) struct Driver {
 
 fn now() -> UnixMs {
     UnixMs(now_ms())
+}
+
+/// Ends the chats left open (by a crash, or a shutdown that could not write their end) as
+/// `server_shutdown`: a core that starts knows no chat, so none can go on. Their texts stay.
+pub(crate) async fn end_open_chats(store: &dyn Store) {
+    let reason = voicedesk_protocol::EndReason::ServerShutdown.as_str();
+    let open = match store.open_chats().await {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read open chats");
+            return;
+        }
+    };
+    for chat in &open {
+        if let Err(e) = store.end_chat(&chat.id, reason, now_ms()).await {
+            tracing::error!(chat = %chat.id, error = %e, "could not end an open chat");
+        }
+    }
+    if !open.is_empty() {
+        tracing::warn!(n = open.len(), "ended chats left open");
+    }
 }
 
 /// Reads the catalogue and the signed-in agents' skills into an [`Input::Catalogue`].
@@ -450,15 +473,23 @@ impl Driver {
         match input {
             DriverInput::Connected { conn, identity, outbox, kick } => {
                 self.outboxes.insert(conn, Outbox { tx: outbox, _kick: kick });
+                let mut capacity = None;
                 let identity = match identity {
                     Identity::Citizen { citizen_id } => {
                         voicedesk_call_center::Identity::Citizen { citizen_id }
                     }
-                    Identity::Member { user, skills } => {
+                    Identity::Member { user, skills, chat_capacity } => {
+                        if user.role == Role::Agent {
+                            capacity = Some((user.id.clone(), chat_capacity));
+                        }
                         voicedesk_call_center::Identity::Member { user, skills }
                     }
                 };
                 self.feed(Input::Connected { conn, identity });
+                if let Some((user_id, capacity)) = capacity {
+                    let capacities = BTreeMap::from([(user_id, capacity)]);
+                    self.feed(Input::ChatCapacities { capacities });
+                }
             }
             DriverInput::Resumed { conn, citizen_id, citizen_token } => {
                 self.feed(Input::Resumed { conn, citizen_id, citizen_token })
@@ -483,8 +514,20 @@ impl Driver {
     async fn reload_catalogue(&mut self) {
         let agents = self.core.signed_in_agents();
         let (offset, always_open) = (self.utc_offset_minutes, self.always_open);
+        let mut capacities = BTreeMap::new();
+        for user_id in &agents {
+            match self.store.chat_capacity(user_id).await {
+                Ok(capacity) => {
+                    capacities.insert(user_id.clone(), capacity);
+                }
+                Err(e) => tracing::error!(%user_id, error = %e, "could not read a chat capacity"),
+            }
+        }
         if let Some(input) = catalogue_input(&self.store, agents, offset, always_open).await {
             self.feed(input);
+        }
+        if !capacities.is_empty() {
+            self.feed(Input::ChatCapacities { capacities });
         }
     }
 
@@ -667,6 +710,7 @@ impl Driver {
             Ok(n) => tracing::warn!(n, "ended call records left open"),
             Err(e) => tracing::error!(error = %e, "could not close open call records"),
         }
+        end_open_chats(self.store.as_ref()).await;
         self.outboxes.clear();
         tracing::info!("call center stopped: every call ended and recorded");
     }
@@ -701,6 +745,7 @@ fn input_kind(input: &Input) -> &'static str {
         Input::SignedOut { .. } => "signed_out",
         Input::SignOutWhenFree { .. } => "sign_out_when_free",
         Input::Catalogue { .. } => "catalogue",
+        Input::ChatCapacities { .. } => "chat_capacities",
         Input::LegCreated { .. } => "leg_created",
         Input::LegConnected { .. } => "leg_connected",
         Input::LegEnded { .. } => "leg_ended",

@@ -4,14 +4,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use voicedesk_call_center::UnixMs;
 use voicedesk_call_center::store::{
-    AuditAction as CoreAudit, AuditRecord, CallFacts, MessageReason as CoreReason, NewCallRecord,
-    RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts, VoiceMessageRecord,
+    AuditAction as CoreAudit, AuditRecord, CallFacts, ChatAuthor, MessageReason as CoreReason,
+    NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts,
+    VoiceMessageRecord,
 };
 use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle};
+use voicedesk_protocol::{ChatLine, Role};
 use voicedesk_store::{
-    AuditAction, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall, NewMessage,
-    NewRating, NewWrapUp, RatingSubject, Store, StoreError,
+    AuditAction, CHAT_PAGE_MAX, CallWrite, ChatMarks, ChatSender, ChatSide, MessageKind,
+    MessageReason, NewAuditEntry, NewCall, NewChat, NewChatMessage, NewMessage, NewRating,
+    NewWrapUp, RatingSubject, Store, StoreError,
 };
 
 /// How a store error reaches the core.
@@ -24,6 +28,15 @@ fn failure(e: StoreError) -> StoreFailure {
         }
         other => StoreFailure::Unavailable(other.to_string()),
     }
+}
+
+/// How a chat write's error reaches the core: an ended chat (or one no longer connected to
+/// the agent) is a refused value the sender is told about, not an outage.
+fn chat_failure(e: StoreError) -> StoreFailure {
+    if e.is_invalid_transition() {
+        return StoreFailure::InvalidValue(e.to_string());
+    }
+    failure(e)
 }
 
 fn reason(r: CoreReason) -> MessageReason {
@@ -66,7 +79,7 @@ pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
             outcome: reason.as_str().to_owned(),
         },
         StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
-        StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
+        StoreRequest::WrapUp { call, agent, disposition, notes, at, chat: false } => {
             CallWrite::WrapUp(NewWrapUp {
                 call_id: call.0.clone(),
                 agent_id: agent.clone(),
@@ -132,10 +145,14 @@ pub(super) async fn run(
             done(store.mark_call_ended(&call.0, at.0, reason.as_str()).await.map(|_| ()))
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
-        StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
+        StoreRequest::WrapUp { call, agent, disposition, notes, at, chat } => {
             let wrap_up =
                 NewWrapUp { call_id: call.0, agent_id: agent, disposition, notes, at_ms: at.0 };
-            done(store.save_wrapup(&wrap_up).await)
+            if chat {
+                done(store.save_chat_wrapup(&wrap_up).await)
+            } else {
+                done(store.save_wrapup(&wrap_up).await)
+            }
         }
         StoreRequest::InsertMessage(m) => {
             let message = NewMessage {
@@ -162,6 +179,7 @@ pub(super) async fn run(
                 subject_kind: match kind {
                     RatingKind::Call => RatingSubject::Call,
                     RatingKind::Message => RatingSubject::Message,
+                    RatingKind::Chat => RatingSubject::Chat,
                 },
                 subject_id,
                 level: i32::from(level),
@@ -176,6 +194,87 @@ pub(super) async fn run(
                 citizen_session: r.citizen_session,
                 answered: r.answered_at_ms.is_some(),
                 ended: r.outcome.is_some(),
+            })))
+        }
+        StoreRequest::InsertChat { chat, citizen_id, service, skill, at } => {
+            let new = NewChat {
+                id: chat.0,
+                citizen_id,
+                service,
+                skill: Some(skill),
+                created_at_ms: at.0,
+            };
+            store.insert_chat(&new).await.map(|_| StoreReply::Done).map_err(failure)
+        }
+        StoreRequest::ChatAnswered { chat, agent, at } => store
+            .answer_chat(&chat.0, &agent, at.0)
+            .await
+            .map(|_| StoreReply::Done)
+            .map_err(failure),
+        StoreRequest::ChatEnded { chat, reason, at } => store
+            .end_chat(&chat.0, reason.as_str(), at.0)
+            .await
+            .map(|_| StoreReply::Done)
+            .map_err(failure),
+        StoreRequest::AppendChat { chat, client_id, author, text, at } => {
+            let message = NewChatMessage {
+                chat_id: chat.0,
+                client_id,
+                sender: match author {
+                    ChatAuthor::Citizen => ChatSender::Citizen,
+                    ChatAuthor::Agent(id) => ChatSender::Agent(id),
+                },
+                body: text,
+                sent_at_ms: at.0,
+            };
+            let appended = store.append_chat_message(&message).await.map_err(chat_failure)?;
+            Ok(StoreReply::ChatAppended {
+                seq: appended.message.seq.max(0) as u64,
+                sent_at: UnixMs(appended.message.sent_at_ms),
+                created: appended.created,
+            })
+        }
+        StoreRequest::MarkChat { chat, citizen, delivered_seq, read_seq } => {
+            let side = if citizen { ChatSide::Citizen } else { ChatSide::Agent };
+            let marks = ChatMarks {
+                delivered_seq: i64::try_from(delivered_seq).unwrap_or(i64::MAX),
+                read_seq: i64::try_from(read_seq).unwrap_or(i64::MAX),
+            };
+            store.mark_chat(&chat.0, side, marks).await.map(|_| StoreReply::Done).map_err(failure)
+        }
+        StoreRequest::ReadChatLines { chat, after_seq } => {
+            // Every text after the seq, page by page.
+            let mut lines = Vec::new();
+            let mut after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+            loop {
+                let page =
+                    store.chat_messages(&chat.0, after, CHAT_PAGE_MAX).await.map_err(failure)?;
+                let full = page.len() == CHAT_PAGE_MAX as usize;
+                for m in page {
+                    after = m.seq;
+                    lines.push(ChatLine {
+                        chat_id: m.chat_id,
+                        seq: m.seq.max(0) as u64,
+                        from: match m.sender {
+                            ChatSender::Citizen => Role::Citizen,
+                            ChatSender::Agent(_) => Role::Agent,
+                        },
+                        text: m.body,
+                        sent_at_ms: m.sent_at_ms.max(0) as u64,
+                    });
+                }
+                if !full {
+                    break;
+                }
+            }
+            Ok(StoreReply::ChatLines(lines))
+        }
+        StoreRequest::ReadChat { chat_id } => {
+            let chat = store.chat(&chat_id).await.map_err(failure)?;
+            Ok(StoreReply::Call(chat.map(|c| CallFacts {
+                citizen_session: c.citizen_id,
+                answered: c.answered_at_ms.is_some(),
+                ended: c.ended_at_ms.is_some(),
             })))
         }
         StoreRequest::CountMessages { citizen_id, since, except_client_id } => store

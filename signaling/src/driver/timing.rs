@@ -193,6 +193,13 @@ pub(super) fn operation(request: &StoreRequest) -> &'static str {
         StoreRequest::ReadCall { .. } => "read_call",
         StoreRequest::VerifyTicket { .. } => "verify_ticket",
         StoreRequest::CountMessages { .. } => "count_messages",
+        StoreRequest::InsertChat { .. } => "insert_chat",
+        StoreRequest::ChatAnswered { .. } => "chat_answered",
+        StoreRequest::ChatEnded { .. } => "chat_ended",
+        StoreRequest::AppendChat { .. } => "append_chat",
+        StoreRequest::MarkChat { .. } => "mark_chat",
+        StoreRequest::ReadChatLines { .. } => "read_chat_lines",
+        StoreRequest::ReadChat { .. } => "read_chat",
     }
 }
 

@@ -311,3 +311,52 @@ pub(crate) async fn a_chat_is_rated_once_and_a_low_rating_is_followed_up(db: Tes
     assert_eq!(subjects, [(RatingSubject::Chat, "h1")], "a low chat rating is followed up");
     assert_eq!(store.rating(RatingSubject::Chat, "h2").await.unwrap().unwrap().level, 5);
 }
+
+pub(crate) async fn an_agents_chat_capacity_is_set_cleared_and_checked(db: TestDb) {
+    let store = db.open().await;
+    store.create_user(&agent("a1")).await.unwrap();
+    assert_eq!(store.chat_capacity("a1").await.unwrap(), None, "the default until set");
+    store.set_chat_capacity("a1", Some(5)).await.unwrap();
+    assert_eq!(store.chat_capacity("a1").await.unwrap(), Some(5));
+    let err = store.set_chat_capacity("a1", Some(11)).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidValue { .. }), "{err:?}");
+    let err = store.set_chat_capacity("ghost", Some(2)).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidReference { .. }), "{err:?}");
+    assert_eq!(store.chat_capacity("a1").await.unwrap(), Some(5), "refusals change nothing");
+    store.set_chat_capacity("a1", Some(0)).await.unwrap();
+    assert_eq!(store.chat_capacity("a1").await.unwrap(), Some(0));
+    store.set_chat_capacity("a1", None).await.unwrap();
+    assert_eq!(store.chat_capacity("a1").await.unwrap(), None);
+    assert_eq!(store.chat_capacity("ghost").await.unwrap(), None);
+}
+
+pub(crate) async fn a_chat_is_wrapped_up_once_per_agent_and_saving_again_replaces_it(db: TestDb) {
+    let store = db.open().await;
+    store.create_user(&agent("a1")).await.unwrap();
+    store.insert_chat(&new_chat("h1", 1_000)).await.unwrap();
+    let wrap = |disposition: &str, notes: &str, at_ms| voicedesk_store::NewWrapUp {
+        call_id: "h1".to_owned(),
+        agent_id: "a1".to_owned(),
+        disposition: disposition.to_owned(),
+        notes: notes.to_owned(),
+        at_ms,
+    };
+    store.save_chat_wrapup(&wrap("other", "first", 2_000)).await.unwrap();
+    store.save_chat_wrapup(&wrap("other", "corrected", 3_000)).await.unwrap();
+    let saved = store.chat_wrapups("h1").await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].notes.as_str(), saved[0].at_ms), ("corrected", 3_000));
+    let err = store.save_chat_wrapup(&wrap("no_such_code", "", 4_000)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InvalidReference { target, .. } if *target == "disposition"),
+        "{err:?}"
+    );
+    let mut unknown = wrap("other", "", 4_000);
+    unknown.call_id = "h404".to_owned();
+    let err = store.save_chat_wrapup(&unknown).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InvalidReference { target, .. } if *target == "chat"),
+        "{err:?}"
+    );
+    assert_eq!(store.chat_wrapups("h1").await.unwrap(), saved, "refusals change nothing");
+}
