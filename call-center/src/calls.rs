@@ -169,9 +169,6 @@ impl CallCenter {
                 self.request_help(&agent, CallId(call_id), reason)
             }
             ClientMessage::CancelHelp { call_id } => self.cancel_help(&agent, CallId(call_id)),
-            ClientMessage::Transfer { call_id, service } if self.is_chat(&call_id) => {
-                self.transfer_chat(agent, CallId(call_id), &service)
-            }
             ClientMessage::Transfer { call_id, service } => {
                 self.transfer(agent, CallId(call_id), &service)
             }

@@ -208,13 +208,7 @@ impl CallCenter {
             let conn = c.citizen_conn;
             self.chats.remove(&chat);
             if let Some(conn) = conn {
-                self.stats.client_errors += 1;
-                let error = ServerMessage::error(
-                    ErrorCode::Internal,
-                    "the chat could not be started; please try again",
-                    Some("start_chat"),
-                );
-                self.send(conn, error);
+                self.chat_not_started(conn);
             }
             return;
         }
@@ -250,18 +244,23 @@ impl CallCenter {
         ok: bool,
     ) {
         if !ok {
-            self.stats.client_errors += 1;
-            let error = ServerMessage::error(
-                ErrorCode::Internal,
-                "the chat could not be started; please try again",
-                Some("start_chat"),
-            );
-            self.send(conn, error);
+            self.chat_not_started(conn);
             return;
         }
         let request = StoreRequest::ChatEnded { chat: chat.clone(), reason, at: self.now };
         let then = Pending::ChatTurnedAwayEnd { chat: chat.clone(), conn, reason };
         self.store(Some(chat), request, then);
+    }
+
+    /// A chat's row could not be written: the citizen is told to try again (nothing queued).
+    fn chat_not_started(&mut self, conn: ConnId) {
+        self.stats.client_errors += 1;
+        let error = ServerMessage::error(
+            ErrorCode::Internal,
+            "the chat could not be started; please try again",
+            Some("start_chat"),
+        );
+        self.send(conn, error);
     }
 
     /// The citizen hears the chat was turned away; a message left next carries the reason
@@ -749,37 +748,6 @@ impl CallCenter {
             }
         };
         self.engine_input(EngineInput::HangUp { call: chat, by })
-    }
-
-    /// `transfer` of a chat: to another service's queue, keeping the original queue time.
-    pub(crate) fn transfer_chat(
-        &mut self,
-        agent: AgentId,
-        chat: CallId,
-        service: &str,
-    ) -> Result<(), Refusal> {
-        if self.chats.get(&chat).is_some_and(|c| c.citizen_lost) {
-            return Err(refuse(
-                ErrorCode::InvalidState,
-                "the citizen's connection is lost; wait for them to come back or end the chat",
-            ));
-        }
-        let route = self.routing.route(Some(service)).ok_or_else(|| {
-            refuse(ErrorCode::UnknownService, format!("unknown service {service:?}"))
-        })?;
-        let input = EngineInput::Transfer {
-            agent,
-            call: chat.clone(),
-            to_skill: route.skill,
-            priority: Some(route.priority),
-        };
-        let now = self.instant();
-        self.engine.handle_input(now, input).map_err(|e| refuse(e.code(), e.to_string()))?;
-        if let Some(c) = self.chats.get_mut(&chat) {
-            c.service = Some(service.to_owned());
-        }
-        self.carry_out();
-        Ok(())
     }
 
     // ----- the citizen away and back ------------------------------------------------------------

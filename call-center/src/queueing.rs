@@ -74,10 +74,8 @@ impl CallCenter {
         let Some(capacity) = self.members.get(user_id).and_then(|m| m.chat_capacity_due) else {
             return;
         };
-        let profile = RoutingProfile {
-            chat_capacity: capacity,
-            ..self.config.engine.routing_profile
-        };
+        let profile =
+            RoutingProfile { chat_capacity: capacity, ..self.config.engine.routing_profile };
         let input = EngineInput::SetRoutingProfile { agent: AgentId(user_id.to_owned()), profile };
         let now = self.instant();
         match self.engine.handle_input(now, input) {
@@ -90,14 +88,16 @@ impl CallCenter {
         }
     }
 
-    /// `transfer`: the agent sends the connected call to another service's queue.
+    /// `transfer`: the agent sends the connected call (or chat) to another service's queue,
+    /// keeping its original queue time.
     pub(crate) fn transfer(
         &mut self,
         agent: AgentId,
         call: CallId,
         service: &str,
     ) -> Result<(), Refusal> {
-        if self.is_lost(&call, Side::Citizen) {
+        let chat_lost = self.chats.get(&call).is_some_and(|c| c.citizen_lost);
+        if self.is_lost(&call, Side::Citizen) || chat_lost {
             return Err(refuse(
                 ErrorCode::InvalidState,
                 "the citizen's connection is lost; wait for them to come back or hang up",
@@ -115,6 +115,9 @@ impl CallCenter {
         let now = self.instant();
         self.engine.handle_input(now, input).map_err(|e| refuse(e.code(), e.to_string()))?;
         if let Some(c) = self.calls.get_mut(&call) {
+            c.service = Some(service.to_owned());
+        }
+        if let Some(c) = self.chats.get_mut(&call) {
             c.service = Some(service.to_owned());
         }
         self.carry_out();

@@ -10,6 +10,13 @@ use voicedesk_call_center::CallId;
 use voicedesk_call_center::store::{RatingKind, StoreFailure, StoreRequest};
 use voicedesk_protocol::{ChatLine, ClientMessage, EndReason, ErrorCode, Role, ServerMessage};
 
+/// The fake store holds every chat text until the test releases it.
+fn hold_texts(sim: &mut Sim) {
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::AppendChat { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+}
+
 fn appends(sim: &Sim) -> usize {
     sim.store_log.iter().filter(|(r, _)| matches!(r, StoreRequest::AppendChat { .. })).count()
 }
@@ -125,9 +132,7 @@ fn a_text_is_acknowledged_after_its_commit_and_relayed_to_the_other_side() {
     let mut sim = Sim::new();
     let agent = sim.ready_agent("a1");
     let (citizen, chat) = sim.connected_chat(agent);
-    sim.store_policy = Box::new(|r| {
-        if matches!(r, StoreRequest::AppendChat { .. }) { Answer::Hold } else { Answer::Ok }
-    });
+    hold_texts(&mut sim);
     sim.text(citizen, &chat, 1, "我想查询养老金到账时间 <b>not html</b>");
     assert!(sim.take(citizen).is_empty() && sim.take(agent).is_empty());
     sim.release(Answer::Ok);
@@ -180,9 +185,7 @@ fn texts_of_one_chat_are_written_one_at_a_time_in_the_order_sent() {
     let mut sim = Sim::new();
     let agent = sim.ready_agent("a1");
     let (citizen, chat) = sim.connected_chat(agent);
-    sim.store_policy = Box::new(|r| {
-        if matches!(r, StoreRequest::AppendChat { .. }) { Answer::Hold } else { Answer::Ok }
-    });
+    hold_texts(&mut sim);
     sim.text(citizen, &chat, 1, "first");
     sim.text(agent, &chat, 2, "second");
     sim.text(citizen, &chat, 3, "third");
@@ -574,9 +577,7 @@ fn a_chat_ending_while_a_text_is_written_ends_after_it_and_the_other_side_hears_
     let mut sim = Sim::new();
     let agent = sim.ready_agent("a1");
     let (citizen, chat) = sim.connected_chat(agent);
-    sim.store_policy = Box::new(|r| {
-        if matches!(r, StoreRequest::AppendChat { .. }) { Answer::Hold } else { Answer::Ok }
-    });
+    hold_texts(&mut sim);
     sim.text(citizen, &chat, 1, "last words");
     sim.text(citizen, &chat, 2, "never written");
     sim.say(agent, ClientMessage::EndChat { chat_id: chat.0.clone() });
