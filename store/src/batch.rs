@@ -14,11 +14,12 @@ use crate::backend::{Backend, on_pool};
 use crate::calls::{
     INSERT_CALL, MARK_ANSWERED, MARK_ENDED, MARK_OFFERED, MARK_TAKEN_OVER, MARK_TRANSFERRED,
 };
+use crate::quality::{UPSERT_CALL_QUALITY, check as check_quality};
 use crate::wrapups::SAVE_WRAPUP;
-use crate::{NewAuditEntry, NewCall, NewWrapUp, StoreError, validate};
+use crate::{CallQuality, NewAuditEntry, NewCall, NewWrapUp, StoreError, validate};
 
 /// One write of a call's record, its audit log or its wrap-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallWrite {
     /// [`CallStore::insert_call`](crate::CallStore::insert_call).
     Insert(NewCall),
@@ -58,7 +59,9 @@ pub enum CallWrite {
         /// When.
         at_ms: i64,
     },
-    /// [`CallStore::mark_call_ended`](crate::CallStore::mark_call_ended).
+    /// [`CallStore::mark_call_ended`](crate::CallStore::mark_call_ended), then
+    /// [`CallQualityStore::record_call_quality`](crate::CallQualityStore::record_call_quality)
+    /// for each measured side, in the same transaction.
     Ended {
         /// The call.
         call_id: String,
@@ -66,6 +69,8 @@ pub enum CallWrite {
         at_ms: i64,
         /// The end reason.
         outcome: String,
+        /// The audio quality of the call's sides as the relay measured them (empty: none).
+        quality: Vec<CallQuality>,
     },
     /// [`AuditStore::append_audit`](crate::AuditStore::append_audit).
     Audit(NewAuditEntry),
@@ -103,6 +108,7 @@ impl<S: Backend> CallWriteStore for S {
             match write {
                 CallWrite::Insert(call) => validate::call(call)?,
                 CallWrite::WrapUp(wrapup) => validate::wrapup(wrapup)?,
+                CallWrite::Ended { quality, .. } => quality.iter().try_for_each(check_quality)?,
                 _ => {}
             }
         }
@@ -129,7 +135,7 @@ impl<S: Backend> CallWriteStore for S {
                     CallWrite::TakenOver { call_id, staff_id, at_ms } => {
                         sqlx::query(MARK_TAKEN_OVER).bind(call_id).bind(staff_id).bind(*at_ms)
                     }
-                    CallWrite::Ended { call_id, at_ms, outcome } => {
+                    CallWrite::Ended { call_id, at_ms, outcome, .. } => {
                         sqlx::query(MARK_ENDED).bind(call_id).bind(*at_ms).bind(outcome)
                     }
                     CallWrite::Audit(a) => sqlx::query(insert_audit!())
@@ -149,6 +155,19 @@ impl<S: Backend> CallWriteStore for S {
                 // Dropping `tx` on the way out rolls the batch back.
                 if query.execute(&mut *tx).await?.rows_affected() == 0 {
                     return Err(unchanged(write));
+                }
+                if let CallWrite::Ended { call_id, quality, .. } = write {
+                    for q in quality {
+                        sqlx::query(UPSERT_CALL_QUALITY)
+                            .bind(call_id)
+                            .bind(q.side)
+                            .bind(q.mos)
+                            .bind(q.loss_pct)
+                            .bind(q.jitter_ms)
+                            .bind(q.rtt_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
             }
             tx.commit().await?;

@@ -5,13 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use voicedesk_call_center::store::{
-    AuditAction as CoreAudit, AuditRecord, CallFacts, MessageReason as CoreReason, NewCallRecord,
-    RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts, VoiceMessageRecord,
+    AuditAction as CoreAudit, AuditRecord, CallFacts, MeasuredLegs, MessageReason as CoreReason,
+    NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts,
+    VoiceMessageRecord,
 };
-use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle};
+use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle, RelayStats};
 use voicedesk_store::{
-    AuditAction, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall, NewMessage,
-    NewRating, NewWrapUp, RatingSubject, Store, StoreError,
+    AuditAction, CallQuality, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall,
+    NewMessage, NewRating, NewWrapUp, RatingSubject, Store, StoreError,
 };
 
 /// How a store error reaches the core.
@@ -44,8 +45,28 @@ fn saved(inserted: voicedesk_store::InsertedMessage) -> StoreReply {
     }
 }
 
-/// The group-commit form of a call-record write (`None` for anything else).
-pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
+/// The audio figures the relay last published for a finished call's legs, as rows to keep
+/// with its record (a side without audio has none). Clamped into the ranges the store
+/// accepts, so a measurement can never make the end's write fail.
+fn measured_quality(relay: &RelayStats, measured: &MeasuredLegs) -> Vec<CallQuality> {
+    [("citizen", measured.citizen), ("agent", measured.agent)]
+        .into_iter()
+        .filter_map(|(side, leg)| {
+            let q = relay.live_quality(RelayLeg(leg?.0))?;
+            Some(CallQuality {
+                side,
+                mos: q.mos?.clamp(1.0, 4.5),
+                loss_pct: (q.loss * 100.0).clamp(0.0, 100.0),
+                jitter_ms: q.jitter_ms.max(0.0),
+                rtt_ms: q.rtt_ms.filter(|rtt| rtt.is_finite()).map(|rtt| rtt.max(0.0)),
+            })
+        })
+        .collect()
+}
+
+/// The group-commit form of a call-record write (`None` for anything else). The end of a call
+/// takes its sides' audio figures from `relay` now, while its legs' figures are still there.
+pub(super) fn call_write(request: &StoreRequest, relay: &RelayStats) -> Option<CallWrite> {
     Some(match request {
         StoreRequest::InsertCall(r) => CallWrite::Insert(new_call(r)),
         StoreRequest::CallOffered { call, agent, at } => {
@@ -60,10 +81,11 @@ pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
         StoreRequest::CallTakenOver { call, staff, at } => {
             CallWrite::TakenOver { call_id: call.0.clone(), staff_id: staff.clone(), at_ms: at.0 }
         }
-        StoreRequest::CallEnded { call, at, reason } => CallWrite::Ended {
+        StoreRequest::CallEnded { call, at, reason, measured } => CallWrite::Ended {
             call_id: call.0.clone(),
             at_ms: at.0,
             outcome: reason.as_str().to_owned(),
+            quality: measured_quality(relay, measured),
         },
         StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
         StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
@@ -106,6 +128,25 @@ fn audit_entry(a: &AuditRecord) -> NewAuditEntry {
     }
 }
 
+/// Carries out one call-record write on its own (its group failed): the end of a call as it
+/// was taken (its audio figures with it, in one transaction), anything else as `request`.
+pub(super) async fn run_alone(
+    store: &Arc<dyn Store>,
+    relay: &RelayHandle,
+    voice_dir: &Path,
+    write: CallWrite,
+    request: StoreRequest,
+) -> Result<StoreReply, StoreFailure> {
+    match write {
+        CallWrite::Ended { .. } => store
+            .commit_call_writes(&[write])
+            .await
+            .map(|()| StoreReply::Done)
+            .map_err(failure),
+        _ => run(store, relay, voice_dir, request).await,
+    }
+}
+
 /// Carries out one request.
 pub(super) async fn run(
     store: &Arc<dyn Store>,
@@ -128,8 +169,9 @@ pub(super) async fn run(
         StoreRequest::CallTakenOver { call, staff, at } => {
             done(store.mark_call_taken_over(&call.0, &staff, at.0).await.map(|_| ()))
         }
-        StoreRequest::CallEnded { call, at, reason } => {
-            done(store.mark_call_ended(&call.0, at.0, reason.as_str()).await.map(|_| ()))
+        request @ StoreRequest::CallEnded { .. } => {
+            let write = call_write(&request, relay.stats());
+            done(store.commit_call_writes(write.as_slice()).await)
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
         StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
