@@ -343,6 +343,19 @@ impl RelayCore {
             return;
         };
         leg.last_rx = now;
+        // The participant's RTCP, once its keys are proven, is read here for the round-trip
+        // time (rtc would drop it: its interceptor chain ends inbound RTCP) and goes no further.
+        if kind == DatagramKind::Rtp
+            && is_rtcp(data)
+            && let FastPath::Ready(fast) = &mut leg.fast
+            && let Some(plain) = fast.decrypt_rtcp(data)
+        {
+            match rtc::rtcp::packet::unmarshal(&mut &plain[..]) {
+                Ok(packets) => round_trips(leg, &packets, ntp_time(self.epoch, now)),
+                Err(_) => self.stats.datagrams_dropped.inc(),
+            }
+            return;
+        }
         if kind == DatagramKind::Rtp
             && !is_rtcp(data)
             && let FastPath::Ready(fast) = &mut leg.fast
@@ -548,18 +561,12 @@ impl RelayCore {
                 }
             }
             while let Some(message) = leg.pc.poll_read() {
-                match message.message {
-                    RTCMessage::RtpPacket(_, packet) => {
-                        if !self.recordings.is_idle() {
-                            let h = &packet.header;
-                            self.recordings.tap(id, h.ssrc, h.timestamp, &packet.payload);
-                        }
-                        media.push(packet);
+                if let RTCMessage::RtpPacket(_, packet) = message.message {
+                    if !self.recordings.is_idle() {
+                        let h = &packet.header;
+                        self.recordings.tap(id, h.ssrc, h.timestamp, &packet.payload);
                     }
-                    RTCMessage::RtcpPacket(_, packets) => {
-                        round_trips(leg, &packets, ntp_time(self.epoch, message.now));
-                    }
-                    _ => {}
+                    media.push(packet);
                 }
             }
         }
@@ -798,7 +805,7 @@ fn send_sender_reports(leg: &mut Leg, now: Instant, ntp: u64) -> bool {
 /// Takes the round-trip times out of a participant's RTCP: every reception report block (in a
 /// receiver or a sender report) about one of the leg's slots that echoes a sender report of
 /// ours gives RTT = arrival − LSR − DLSR (RFC 3550 §6.4.1, in 1/65536 s). `arrival` is the
-/// NTP time the compound packet was read.
+/// NTP time the compound packet arrived.
 fn round_trips(leg: &mut Leg, packets: &[Box<dyn rtc::rtcp::Packet>], arrival: u64) {
     use rtc::rtcp::receiver_report::ReceiverReport;
     use rtc::rtcp::sender_report::SenderReport;

@@ -242,7 +242,7 @@ mod tests {
         assert_eq!(short.rtt_ms, Some(40.0));
         assert!((short.mos.unwrap() - assumed.mos.unwrap()).abs() < 0.01, "{short:?}");
         // A satellite-like path: 600 ms round trip, smoothed in over a few reports.
-        for _ in 0..40 {
+        for _ in 0..60 {
             m.on_round_trip(600.0);
         }
         let long = m.quality();
