@@ -9,7 +9,9 @@ use voicedesk_call_center::store::{
     NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts,
     VoiceMessageRecord,
 };
+use voicedesk_call_center::{CallId, UnixMs};
 use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle, RelayStats};
+use voicedesk_protocol::EndReason;
 use voicedesk_store::{
     AuditAction, CallQuality, CallWrite, MessageKind, MessageReason, NewAuditEntry, NewCall,
     NewMessage, NewRating, NewWrapUp, RatingSubject, Store, StoreError,
@@ -64,6 +66,22 @@ fn measured_quality(relay: &RelayStats, measured: &MeasuredLegs) -> Vec<CallQual
         .collect()
 }
 
+/// The end of a call with its sides' audio figures as the relay last published them.
+fn ended(
+    call: &CallId,
+    at: UnixMs,
+    reason: EndReason,
+    measured: &MeasuredLegs,
+    relay: &RelayStats,
+) -> CallWrite {
+    CallWrite::Ended {
+        call_id: call.0.clone(),
+        at_ms: at.0,
+        outcome: reason.as_str().to_owned(),
+        quality: measured_quality(relay, measured),
+    }
+}
+
 /// The group-commit form of a call-record write (`None` for anything else). The end of a call
 /// takes its sides' audio figures from `relay` now, while its legs' figures are still there.
 pub(super) fn call_write(request: &StoreRequest, relay: &RelayStats) -> Option<CallWrite> {
@@ -81,12 +99,9 @@ pub(super) fn call_write(request: &StoreRequest, relay: &RelayStats) -> Option<C
         StoreRequest::CallTakenOver { call, staff, at } => {
             CallWrite::TakenOver { call_id: call.0.clone(), staff_id: staff.clone(), at_ms: at.0 }
         }
-        StoreRequest::CallEnded { call, at, reason, measured } => CallWrite::Ended {
-            call_id: call.0.clone(),
-            at_ms: at.0,
-            outcome: reason.as_str().to_owned(),
-            quality: measured_quality(relay, measured),
-        },
+        StoreRequest::CallEnded { call, at, reason, measured } => {
+            ended(call, *at, *reason, measured, relay)
+        }
         StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
         StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
             CallWrite::WrapUp(NewWrapUp {
@@ -129,7 +144,7 @@ fn audit_entry(a: &AuditRecord) -> NewAuditEntry {
 }
 
 /// Carries out one call-record write on its own (its group failed): the end of a call as it
-/// was taken (its audio figures with it, in one transaction), anything else as `request`.
+/// was taken (see [`end_call`]), anything else as `request`.
 pub(super) async fn run_alone(
     store: &Arc<dyn Store>,
     relay: &RelayHandle,
@@ -138,12 +153,24 @@ pub(super) async fn run_alone(
     request: StoreRequest,
 ) -> Result<StoreReply, StoreFailure> {
     match write {
-        CallWrite::Ended { .. } => store
-            .commit_call_writes(&[write])
-            .await
-            .map(|()| StoreReply::Done)
-            .map_err(failure),
+        CallWrite::Ended { .. } => end_call(store, write).await,
         _ => run(store, relay, voice_dir, request).await,
+    }
+}
+
+/// The end of a call and its audio figures in one transaction. If that changed nothing, the
+/// call had already ended (fine, as [`voicedesk_store::CallStore::mark_call_ended`] says; its
+/// figures were kept then) or does not exist (`NotFound`).
+async fn end_call(store: &Arc<dyn Store>, write: CallWrite) -> Result<StoreReply, StoreFailure> {
+    let done = |r: Result<(), StoreError>| r.map(|()| StoreReply::Done).map_err(failure);
+    match store.commit_call_writes(std::slice::from_ref(&write)).await {
+        Err(e) if e.is_not_found() => {
+            let CallWrite::Ended { call_id, at_ms, outcome, .. } = write else {
+                return Err(failure(e));
+            };
+            done(store.mark_call_ended(&call_id, at_ms, &outcome).await.map(|_| ()))
+        }
+        result => done(result),
     }
 }
 
@@ -169,9 +196,8 @@ pub(super) async fn run(
         StoreRequest::CallTakenOver { call, staff, at } => {
             done(store.mark_call_taken_over(&call.0, &staff, at.0).await.map(|_| ()))
         }
-        request @ StoreRequest::CallEnded { .. } => {
-            let write = call_write(&request, relay.stats());
-            done(store.commit_call_writes(write.as_slice()).await)
+        StoreRequest::CallEnded { call, at, reason, measured } => {
+            end_call(store, ended(&call, at, reason, &measured, relay.stats())).await
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
         StoreRequest::WrapUp { call, agent, disposition, notes, at } => {
