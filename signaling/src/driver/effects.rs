@@ -300,7 +300,7 @@ impl Driver {
                 tracing::error!(%what, "call-center invariant violated; input refused, service goes on")
             }
             Report::StoreFailed { what, call, error, then } => {
-                tracing::error!(what, call = ?call.map(|c| c.0), %error, then, "store operation failed")
+                tracing::error!(what, call = call.as_ref().map(|c| c.0.as_str()), %error, then, "store operation failed")
             }
             Report::RelayFailed { error, then } => {
                 tracing::warn!(%error, then, "relay command failed")
