@@ -822,7 +822,8 @@ impl CallCenter {
         // Everyone is told once the end is written (or its write failed: the call is over
         // anyway, and an open record is closed as `server_shutdown` at the next start); what
         // follows for them (after-call work) waits behind it.
-        let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason, measured };
+        let request =
+            StoreRequest::CallEnded { call: call.clone(), at: self.now, reason, measured };
         let then = Pending::Note { what: "end of a call", call: Some(call.clone()) };
         let op = self.store(Some(call.clone()), request, then);
         for conn in tell {

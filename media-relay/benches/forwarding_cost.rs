@@ -36,7 +36,9 @@ fn relay_round() -> f64 {
     let (a, b) = (sim.join(2), sim.join(2));
     sim.connect_all();
     let (la, lb) = (sim.leg(a), sim.leg(b));
-    sim.relay.set_feeds(&[SlotFeed { slot: SlotRef { leg: lb, slot: 0 }, source: Some(la) }]).unwrap();
+    sim.relay
+        .set_feeds(&[SlotFeed { slot: SlotRef { leg: lb, slot: 0 }, source: Some(la) }])
+        .unwrap();
     // A first packet proves the fast path's keys.
     let now = sim.now;
     sim.participants[a].send_tagged(now, *b"WARM");

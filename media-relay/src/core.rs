@@ -793,7 +793,8 @@ fn send_sender_reports(leg: &mut Leg, now: Instant, ntp: u64) -> bool {
             octet_count: slot.octets_sent,
             ..Default::default()
         };
-        match leg.pc.rtp_sender(slot.sender).map(|mut s| s.write_rtcp(now, vec![Box::new(report)])) {
+        match leg.pc.rtp_sender(slot.sender).map(|mut s| s.write_rtcp(now, vec![Box::new(report)]))
+        {
             Some(Ok(())) => wrote = true,
             Some(Err(e)) => tracing::debug!(leg = %leg.id, error = %e, "sender report not written"),
             None => {}

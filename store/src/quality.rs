@@ -64,8 +64,7 @@ fn from_row((side, mos, loss_pct, jitter_ms, rtt_ms): Row) -> CallQuality {
 }
 
 /// Writes (or replaces) one side's row; the same text for both backends.
-pub(crate) const UPSERT_CALL_QUALITY: &str =
-    "INSERT INTO call_quality (call_id, side, mos, loss_pct, jitter_ms, rtt_ms) \
+pub(crate) const UPSERT_CALL_QUALITY: &str = "INSERT INTO call_quality (call_id, side, mos, loss_pct, jitter_ms, rtt_ms) \
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_id, side) DO UPDATE SET \
      mos = excluded.mos, loss_pct = excluded.loss_pct, jitter_ms = excluded.jitter_ms, \
      rtt_ms = excluded.rtt_ms";
@@ -118,8 +117,8 @@ impl<S: Backend> CallQualityStore for S {
                 .bind(quality.jitter_ms)
                 .bind(quality.rtt_ms)
                 .execute(pool)
-            .await
-            .map(drop)
+                .await
+                .map(drop)
         })?;
         Ok(())
     }
@@ -143,19 +142,20 @@ impl<S: Backend> CallQualityStore for S {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(String, CallQuality)>, StoreError> {
-        let rows: Vec<(String, String, f64, f64, f64, Option<f64>)> = on_pool!(self.db(), |pool| {
-            sqlx::query_as(
-                "SELECT q.call_id, q.side, q.mos, q.loss_pct, q.jitter_ms, q.rtt_ms \
+        let rows: Vec<(String, String, f64, f64, f64, Option<f64>)> =
+            on_pool!(self.db(), |pool| {
+                sqlx::query_as(
+                    "SELECT q.call_id, q.side, q.mos, q.loss_pct, q.jitter_ms, q.rtt_ms \
                  FROM call_quality q \
                  JOIN calls c ON c.id = q.call_id \
                  WHERE c.queued_at_ms >= $1 AND c.queued_at_ms <= $2 \
                  ORDER BY q.call_id, CASE q.side WHEN 'citizen' THEN 0 ELSE 1 END",
-            )
-            .bind(from_ms)
-            .bind(to_ms)
-            .fetch_all(pool)
-            .await
-        })?;
+                )
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(pool)
+                .await
+            })?;
         Ok(rows
             .into_iter()
             .map(|(call, side, mos, loss, jitter, rtt)| {

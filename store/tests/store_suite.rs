@@ -509,8 +509,13 @@ mod cases {
         let offered = |(call_id, agent_id, at_ms)| CallWrite::Offered { call_id, agent_id, at_ms };
         let answered =
             |(call_id, agent_id, at_ms)| CallWrite::Answered { call_id, agent_id, at_ms };
-        let kept_quality =
-            CallQuality { side: "citizen", mos: 3.9, loss_pct: 1.0, jitter_ms: 2.0, rtt_ms: Some(41.5) };
+        let kept_quality = CallQuality {
+            side: "citizen",
+            mos: 3.9,
+            loss_pct: 1.0,
+            jitter_ms: 2.0,
+            rtt_ms: Some(41.5),
+        };
         let writes = vec![
             CallWrite::Insert(new_call("c1", 1_000)),
             CallWrite::Insert(new_call("c2", 1_100)),
@@ -586,7 +591,8 @@ mod cases {
         assert!(store.commit_call_writes(&writes).await.is_err());
         assert!(store.call("c2").await.unwrap().is_none());
         // An end whose quality figure is out of range: refused before anything is written.
-        let bad = CallQuality { side: "agent", mos: 7.0, loss_pct: 0.0, jitter_ms: 0.0, rtt_ms: None };
+        let bad =
+            CallQuality { side: "agent", mos: 7.0, loss_pct: 0.0, jitter_ms: 0.0, rtt_ms: None };
         let writes = [
             CallWrite::Insert(new_call("c3", 1_000)),
             CallWrite::Ended {

@@ -64,8 +64,14 @@ pub(super) fn spawn_writer(
                 let result = match &committed {
                     Ok(()) => Ok(StoreReply::Done),
                     Err(_) => {
-                        super::store_ops::run_alone(&store, &relay, &voice_dir, job.write, job.request)
-                            .await
+                        super::store_ops::run_alone(
+                            &store,
+                            &relay,
+                            &voice_dir,
+                            job.write,
+                            job.request,
+                        )
+                        .await
                     }
                 };
                 answered(&results, &outstanding, Input::Store { op: job.op, result });
