@@ -156,18 +156,21 @@ impl<S: Backend> CallWriteStore for S {
                 if query.execute(&mut *tx).await?.rows_affected() == 0 {
                     return Err(unchanged(write));
                 }
-                if let CallWrite::Ended { call_id, quality, .. } = write {
-                    for q in quality {
-                        sqlx::query(UPSERT_CALL_QUALITY)
-                            .bind(call_id)
-                            .bind(q.side)
-                            .bind(q.mos)
-                            .bind(q.loss_pct)
-                            .bind(q.jitter_ms)
-                            .bind(q.rtt_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+            }
+            // The audio figures of the calls that ended, once every write ran (their calls
+            // exist), in the same transaction.
+            for write in writes {
+                let CallWrite::Ended { call_id, quality, .. } = write else { continue };
+                for q in quality {
+                    sqlx::query(UPSERT_CALL_QUALITY)
+                        .bind(call_id)
+                        .bind(q.side)
+                        .bind(q.mos)
+                        .bind(q.loss_pct)
+                        .bind(q.jitter_ms)
+                        .bind(q.rtt_ms)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             tx.commit().await?;
