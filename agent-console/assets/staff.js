@@ -780,6 +780,7 @@ function renderQuality(cell, call) {
         mos: q.mos.toFixed(2),
         loss: q.loss_pct.toFixed(1),
         jitter: q.jitter_ms.toFixed(0),
+        rtt: q.rtt_ms == null ? "—" : q.rtt_ms.toFixed(0),
       }),
     )
     .join("\n");

@@ -375,8 +375,12 @@ impl CallCenter {
                     // the leg: the record is closed at once.
                     let reason =
                         if abandoned { EndReason::Abandoned } else { EndReason::MediaFailed };
-                    let request =
-                        StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+                    let request = StoreRequest::CallEnded {
+                        call: call.clone(),
+                        at: self.now,
+                        reason,
+                        measured: Default::default(),
+                    };
                     let then = Pending::Note {
                         what: "end of a call left or failed while placing",
                         call: Some(call.clone()),
@@ -484,7 +488,12 @@ impl CallCenter {
             self.send(conn, error);
             return;
         }
-        let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+        let request = StoreRequest::CallEnded {
+            call: call.clone(),
+            at: self.now,
+            reason,
+            measured: Default::default(),
+        };
         let then = Pending::TurnedAwayEnd { call: call.clone(), conn, reason, opens_at_ms };
         self.store(Some(call), request, then);
     }
@@ -734,7 +743,7 @@ impl CallCenter {
         }
         self.stats.calls_answered += 1;
         self.wallboard.answered(self.now, &skill, waited);
-        self.emit(crate::Effect::Report(Report::Answered { skill, waited }));
+        self.emit(crate::Effect::Report(Report::Answered { call: call.clone(), skill, waited }));
         let agent_name = self.members.get(&agent.0).map(|m| m.name.clone()).unwrap_or_default();
         self.send(
             citizen_conn,
@@ -794,10 +803,10 @@ impl CallCenter {
             self.timers.stop(&crate::timer::Timer::Grace(call.clone(), side));
         }
         let agent = agent.or(active.agent.clone());
-        // The legs the call had, for the driver's quality figures (read before they close).
-        let finished_legs = {
+        // The legs the call had, whose audio figures its end keeps (read before they close).
+        let measured = {
             let legs = self.call_legs(&active);
-            (legs.citizen, legs.agent)
+            crate::store::MeasuredLegs { citizen: legs.citizen, agent: legs.agent }
         };
         let mut silenced: Vec<SlotFeed> = Vec::new();
         if let Some(leg) = agent.as_ref().and_then(|a| self.members.get(&a.0)).and_then(|m| m.leg)
@@ -853,14 +862,14 @@ impl CallCenter {
             reason,
             waited: answered.is_none().then(|| self.now.since(active.queued_at)),
             talked: answered.map(|at| self.now.since(at)),
-            legs: finished_legs,
         }));
         let message =
             ServerMessage::CallEnded { call_id: call.0.clone(), reason, opens_at_ms: None };
         // Everyone is told once the end is written (or its write failed: the call is over
         // anyway, and an open record is closed as `server_shutdown` at the next start); what
         // follows for them (after-call work) waits behind it.
-        let request = StoreRequest::CallEnded { call: call.clone(), at: self.now, reason };
+        let request =
+            StoreRequest::CallEnded { call: call.clone(), at: self.now, reason, measured };
         let then = Pending::Note { what: "end of a call", call: Some(call.clone()) };
         let op = self.store(Some(call.clone()), request, then);
         for conn in tell {

@@ -362,7 +362,7 @@ impl CallCenter {
         let (citizen_conn, skill, waited, last_seq) =
             (c.citizen_conn, c.skill.clone(), self.now.since(c.queued_at), c.last_seq);
         self.wallboard.answered(self.now, &skill, waited);
-        self.emit(crate::Effect::Report(Report::Answered { skill, waited }));
+        self.emit(crate::Effect::Report(Report::Answered { call: chat.clone(), skill, waited }));
         let agent_name = self.members.get(&agent.0).map(|m| m.name.clone()).unwrap_or_default();
         if let Some(conn) = citizen_conn {
             let message =

@@ -156,11 +156,11 @@ pub enum Report {
         waited: Option<Duration>,
         /// Answered: how long from the answer to the end.
         talked: Option<Duration>,
-        /// Its media legs at the end: (citizen, agent).
-        legs: (Option<LegId>, Option<LegId>),
     },
     /// How long a waiting call waited before the answer, for the wallboard's service level.
     Answered {
+        /// The call.
+        call: CallId,
         /// The call's queue.
         skill: String,
         /// How long it waited.

@@ -4,7 +4,7 @@
 
 use voicedesk_protocol::{EndReason, SupportMode};
 
-use crate::{CallId, UnixMs};
+use crate::{CallId, LegId, UnixMs};
 
 /// A call's first record.
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -139,6 +139,16 @@ pub enum ChatAuthor {
     Agent(String),
 }
 
+/// The media legs of a call's two sides as it ended, whose audio quality is kept with its
+/// record (none for a call that never reached anyone).
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MeasuredLegs {
+    /// The citizen's leg.
+    pub citizen: Option<LegId>,
+    /// The agent's headset leg, if the agent was on the call.
+    pub agent: Option<LegId>,
+}
+
 /// One store operation.
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub enum StoreRequest {
@@ -180,7 +190,9 @@ pub enum StoreRequest {
         /// When.
         at: UnixMs,
     },
-    /// The call ended.
+    /// The call ended. The write keeps, in the same commit, the audio figures the relay
+    /// measured on `measured`'s legs (the driver reads them when it carries the write out:
+    /// a measurement the core cannot know).
     CallEnded {
         /// The call.
         call: CallId,
@@ -188,6 +200,9 @@ pub enum StoreRequest {
         at: UnixMs,
         /// Why.
         reason: EndReason,
+        /// Whose audio figures to keep with the record.
+        #[serde(default)]
+        measured: MeasuredLegs,
     },
     /// An audit entry.
     Audit(AuditRecord),

@@ -64,8 +64,14 @@ pub struct Transmit {
     pub payload: BytesMut,
 }
 
-/// How often connect and silence limits are checked.
+/// How often connect and silence limits are checked (and sender reports are due).
 const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often the relay sends a sender report on each slot that carries audio. Browsers answer
+/// with receiver reports at their own pace (Chrome about every 5 s for audio), so the relay's
+/// round-trip figure is never fresher than that anyway; one SRTCP packet per slot per 2 s is
+/// ~1 % of the slot's 50 packets a second.
+const REPORT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The hold tick: one 20 ms Opus frame.
 const HOLD_FRAME: Duration = Duration::from_millis(20);
@@ -97,6 +103,9 @@ pub struct RelayCore {
     /// Steady-state demultiplexing: remote address → leg.
     by_addr: HashMap<SocketAddr, LegId>,
     routes: RoutingTable,
+    /// The zero of the relay's NTP timestamps in sender reports (no wall clock in the core:
+    /// participants only echo the timestamps back, see [`crate::quality`]).
+    epoch: Instant,
     /// (deadline, leg) of every leg stack's next timeout; stale entries are skipped.
     timers: BinaryHeap<Reverse<(Instant, LegId)>>,
     next_sweep: Instant,
@@ -143,6 +152,7 @@ impl RelayCore {
             by_ufrag: HashMap::new(),
             by_addr: HashMap::new(),
             routes: RoutingTable::new(),
+            epoch: now,
             timers: BinaryHeap::new(),
             next_sweep: now + SWEEP_INTERVAL,
             held: Vec::new(),
@@ -333,6 +343,19 @@ impl RelayCore {
             return;
         };
         leg.last_rx = now;
+        // The participant's RTCP, once its keys are proven, is read here for the round-trip
+        // time (rtc would drop it: its interceptor chain ends inbound RTCP) and goes no further.
+        if kind == DatagramKind::Rtp
+            && is_rtcp(data)
+            && let FastPath::Ready(fast) = &mut leg.fast
+            && let Some(plain) = fast.decrypt_rtcp(data)
+        {
+            match rtc::rtcp::packet::unmarshal(&mut &plain[..]) {
+                Ok(packets) => round_trips(leg, &packets, ntp_time(self.epoch, now)),
+                Err(_) => self.stats.datagrams_dropped.inc(),
+            }
+            return;
+        }
         if kind == DatagramKind::Rtp
             && !is_rtcp(data)
             && let FastPath::Ready(fast) = &mut leg.fast
@@ -430,10 +453,19 @@ impl RelayCore {
         self.events.pop_front()
     }
 
-    /// Ends legs that never connected or went silent.
+    /// Ends legs that never connected or went silent; sends the sender reports that are due.
     fn sweep(&mut self, now: Instant) {
         let mut expired = Vec::new();
-        for leg in self.legs.values() {
+        let mut reported = Vec::new();
+        for leg in self.legs.values_mut() {
+            // A leg none of whose slots has sent yet is looked at again at the next sweep.
+            if leg.state == LegState::Connected
+                && now >= leg.next_report
+                && send_sender_reports(leg, now, ntp_time(self.epoch, now))
+            {
+                leg.next_report = now + REPORT_INTERVAL;
+                reported.push(leg.id);
+            }
             let reason = match leg.state {
                 LegState::Connecting
                     if now.duration_since(leg.created_at) > self.timeouts.connect =>
@@ -448,6 +480,9 @@ impl RelayCore {
             if let Some(reason) = reason {
                 expired.push((leg.id, reason));
             }
+        }
+        for leg in reported {
+            self.flush(now, leg);
         }
         for (leg, reason) in expired {
             self.fail_leg(leg, reason);
@@ -464,8 +499,12 @@ impl RelayCore {
 
     fn remove_leg(&mut self, id: LegId) -> Option<Leg> {
         let mut leg = self.legs.remove(&id)?;
-        if let Some(mos) = leg.quality.quality().mos {
+        let quality = leg.quality.quality();
+        if let Some(mos) = quality.mos {
             self.stats.leg_mos.observe(mos);
+        }
+        if let Some(rtt_ms) = quality.rtt_ms {
+            self.stats.leg_rtt_seconds.observe(rtt_ms / 1000.0);
         }
         if leg.hold.is_some() {
             self.held.retain(|l| *l != id);
@@ -665,6 +704,8 @@ impl RelayCore {
         }
         let slot = &mut leg.slots[dest.slot as usize];
         let out = slot.rewriter.rewrite(now, source, seq, ts);
+        slot.packets_sent = slot.packets_sent.wrapping_add(1);
+        slot.octets_sent = slot.octets_sent.wrapping_add(payload.len() as u32);
         let header = rtc::rtp::header::Header {
             version: 2,
             marker,
@@ -727,5 +768,70 @@ impl RelayCore {
     #[doc(hidden)]
     pub fn routes(&self) -> &RoutingTable {
         &self.routes
+    }
+}
+
+/// `now` as a 64-bit NTP timestamp (32.32 fixed point seconds) counted from `epoch`, plus one
+/// second so that its middle 32 bits — what a receiver report echoes — are never 0 ("no
+/// sender report received") at the start.
+fn ntp_time(epoch: Instant, now: Instant) -> u64 {
+    let since = now.saturating_duration_since(epoch) + Duration::from_secs(1);
+    (since.as_secs() << 32) | ((u64::from(since.subsec_nanos()) << 32) / 1_000_000_000)
+}
+
+/// Writes one sender report (RFC 3550 §6.4.1) per slot that has sent audio into the leg's
+/// stack (SRTCP is the stack's). True if any was written.
+fn send_sender_reports(leg: &mut Leg, now: Instant, ntp: u64) -> bool {
+    let mut wrote = false;
+    for slot in &leg.slots {
+        let Some(rtp_time) = slot.rewriter.timestamp_at(now) else { continue };
+        let report = rtc::rtcp::sender_report::SenderReport {
+            ssrc: slot.rewriter.ssrc,
+            ntp_time: ntp,
+            rtp_time,
+            packet_count: slot.packets_sent,
+            octet_count: slot.octets_sent,
+            ..Default::default()
+        };
+        match leg.pc.rtp_sender(slot.sender).map(|mut s| s.write_rtcp(now, vec![Box::new(report)]))
+        {
+            Some(Ok(())) => wrote = true,
+            Some(Err(e)) => tracing::debug!(leg = %leg.id, error = %e, "sender report not written"),
+            None => {}
+        }
+    }
+    wrote
+}
+
+/// Takes the round-trip times out of a participant's RTCP: every reception report block (in a
+/// receiver or a sender report) about one of the leg's slots that echoes a sender report of
+/// ours gives RTT = arrival − LSR − DLSR (RFC 3550 §6.4.1, in 1/65536 s). `arrival` is the
+/// NTP time the compound packet arrived.
+fn round_trips(leg: &mut Leg, packets: &[Box<dyn rtc::rtcp::Packet>], arrival: u64) {
+    use rtc::rtcp::receiver_report::ReceiverReport;
+    use rtc::rtcp::sender_report::SenderReport;
+    let arrival = (arrival >> 16) as u32;
+    for packet in packets {
+        let any = packet.as_any();
+        let blocks = if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
+            &rr.reports
+        } else if let Some(sr) = any.downcast_ref::<SenderReport>() {
+            &sr.reports
+        } else {
+            continue;
+        };
+        for block in blocks {
+            if block.last_sender_report == 0
+                || !leg.slots.iter().any(|s| s.rewriter.ssrc == block.ssrc)
+            {
+                continue;
+            }
+            let rtt = arrival.wrapping_sub(block.last_sender_report).wrapping_sub(block.delay);
+            // A "negative" round trip (a report older than our clock's start, or a
+            // participant that miscounts its delay) is no measurement.
+            if rtt < 1 << 31 {
+                leg.quality.on_round_trip(f64::from(rtt) * 1000.0 / 65536.0);
+            }
+        }
     }
 }

@@ -47,6 +47,10 @@ pub(crate) struct Slot {
     pub(crate) payload_type: u8,
     /// Keeps the slot's stream continuous across source changes.
     pub(crate) rewriter: SlotRewriter,
+    /// RTP packets and payload octets sent on this slot (a sender report's counts, RFC 3550
+    /// §6.4.1: they wrap).
+    pub(crate) packets_sent: u32,
+    pub(crate) octets_sent: u32,
 }
 
 /// A participant's connection.
@@ -74,8 +78,11 @@ pub(crate) struct Leg {
     /// Where the fast path sends: the participant's address on the selected pair (the last
     /// address authenticated media came from, or the stack last sent DTLS/SRTCP to).
     pub(crate) peer: Option<SocketAddr>,
-    /// Receiver statistics of the audio the participant sends (loss, jitter, MOS estimate).
+    /// Receiver statistics of the audio the participant sends (loss, jitter, round trip, MOS
+    /// estimate).
     pub(crate) quality: crate::quality::QualityMeter,
+    /// When the relay sends this leg its next sender reports.
+    pub(crate) next_report: Instant,
 }
 
 impl Leg {
@@ -137,7 +144,8 @@ pub(crate) fn answer_offer(
     let media_engine = opus_media_engine().map_err(stack)?;
     // No interceptors: RTP takes the fast path past the stack (crate::srtp_fast), so report
     // interceptors would see none of it; they cost ~12 % of the relay's CPU when it did. The
-    // relay sends no RTCP reports of its own; the participants' reports are read and ignored.
+    // relay writes its own sender reports every few seconds and reads the participants'
+    // reports for the round-trip time (crate::core, crate::quality).
     let registry = Registry::new();
     let config =
         RTCConfigurationBuilder::new().with_certificates(vec![certificate.clone()]).build();
@@ -201,6 +209,8 @@ pub(crate) fn answer_offer(
             sender,
             payload_type,
             rewriter: SlotRewriter::new(ssrc, rng.random(), rng.random()),
+            packets_sent: 0,
+            octets_sent: 0,
         });
     }
 
@@ -220,6 +230,7 @@ pub(crate) fn answer_offer(
             fast: FastPath::Pending,
             peer: None,
             quality: Default::default(),
+            next_report: now,
         },
         answer,
     })

@@ -72,6 +72,9 @@ pub struct RelayStats {
     pub busy_seconds_per_packet: Gauge<f64, AtomicU64>,
     /// E-model MOS estimate of each leg's received audio, observed when the leg closes.
     pub leg_mos: Histogram,
+    /// Each leg's round-trip time between relay and participant (RTCP), seconds, observed when
+    /// the leg closes (legs without a measurement are not counted).
+    pub leg_rtt_seconds: Histogram,
     /// The audio quality of every open leg that has sent audio, published once a second by
     /// the driver (the staff console's live calls read it).
     pub live_quality: Mutex<HashMap<LegId, LegQuality>>,
@@ -102,6 +105,11 @@ impl Default for RelayStats {
             busy_seconds_per_packet: Gauge::default(),
             // MOS 1 … 4.5: "bad" below 2.6, "poor" below 3.1, "fair" below 3.6, "good" below 4.0.
             leg_mos: Histogram::new([1.5, 2.0, 2.6, 3.1, 3.6, 4.0, 4.3, 4.5]),
+            // 5 ms … 1.3 s: a city network to a bad mobile one (G.114: one way past 150 ms
+            // is noticed).
+            leg_rtt_seconds: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 9),
+            ),
             live_quality: Mutex::new(HashMap::new()),
         }
     }

@@ -6,17 +6,28 @@
 //! number, packets received, the interarrival jitter — for the stream each leg *sends*. These
 //! are the figures of the leg's uplink, the part of the path that belongs to that participant
 //! (their network, their Wi-Fi): a lossy citizen shows as a low figure on the citizen's leg,
-//! not on the agent's. Round-trip time is not measured: the relay sends no sender reports of
-//! its own (they cost CPU per packet; see `leg.rs`), so a receiver report's delay fields stay
-//! empty; the estimate assumes a fixed one-way delay ([`ASSUMED_DELAY_MS`]).
+//! not on the agent's. Round-trip time is measured the RFC 3550 way (§6.4.1): the relay sends
+//! a sender report on each of the leg's slots every few seconds (`crate::core`), the
+//! participant's receiver report echoes its NTP time (LSR) with the delay since (DLSR), and
+//! RTT = arrival − LSR − DLSR. Half of it is the leg's network delay in the estimate, beside a
+//! fixed codec and playout delay ([`CODEC_AND_PLAYOUT_MS`]); until a first report comes back
+//! the network's share is assumed ([`ASSUMED_NETWORK_MS`]).
 //!
 //! Pure arithmetic on values handed in: no clock, no I/O.
 
 use std::time::Instant;
 
-/// One-way mouth-to-ear delay assumed for the E-model besides the jitter buffer: codec frame,
-/// look-ahead, a typical city network. Only delays past ~150 ms lower the estimate much.
-pub const ASSUMED_DELAY_MS: f64 = 60.0;
+/// The one-way delay of the audio besides the network and the jitter buffer: a 20 ms Opus
+/// frame, the encoder's look-ahead, capture and playout. Only mouth-to-ear delays past ~150 ms
+/// lower the estimate much.
+pub const CODEC_AND_PLAYOUT_MS: f64 = 40.0;
+
+/// The one-way network delay taken before the leg's round-trip time is measured (a city
+/// network).
+pub const ASSUMED_NETWORK_MS: f64 = 20.0;
+
+/// Weight of a new round-trip sample in the smoothed figure (RFC 6298's 1/8).
+const RTT_GAIN: f64 = 0.125;
 
 /// Opus at voice bit rates with its loss concealment: equipment impairment `Ie` 0 and packet
 /// loss robustness `Bpl` 10 — conservative values (G.113 gives G.711 with PLC Bpl 25.1; Opus
@@ -40,6 +51,9 @@ pub struct LegQuality {
     pub loss: f64,
     /// Interarrival jitter (RFC 3550 A.8), milliseconds.
     pub jitter_ms: f64,
+    /// Round-trip time between the relay and the participant (smoothed), milliseconds;
+    /// `None` until a receiver report answered one of the relay's sender reports.
+    pub rtt_ms: Option<f64>,
     /// The E-model estimate: mean opinion score, 1.0..=4.5 (`None` before any audio).
     pub mos: Option<f64>,
 }
@@ -61,6 +75,8 @@ pub struct QualityMeter {
     /// Transit (arrival − RTP timestamp, in timestamp units) of the previous packet.
     last_transit: Option<f64>,
     started: Option<Instant>,
+    /// Smoothed round-trip time, milliseconds.
+    rtt_ms: Option<f64>,
 }
 
 impl QualityMeter {
@@ -101,6 +117,17 @@ impl QualityMeter {
         self.last_transit = Some(transit);
     }
 
+    /// Takes one round-trip measurement (from a receiver report) into the smoothed figure.
+    pub fn on_round_trip(&mut self, rtt_ms: f64) {
+        if !(rtt_ms.is_finite() && rtt_ms >= 0.0) {
+            return;
+        }
+        self.rtt_ms = Some(match self.rtt_ms {
+            None => rtt_ms,
+            Some(srtt) => srtt + RTT_GAIN * (rtt_ms - srtt),
+        });
+    }
+
     /// The figures so far.
     pub fn quality(&self) -> LegQuality {
         let expected =
@@ -109,8 +136,10 @@ impl QualityMeter {
         let lost = expected.saturating_sub(received);
         let loss = if expected == 0 { 0.0 } else { lost as f64 / expected as f64 };
         let jitter_ms = self.jitter / CLOCK_RATE * 1000.0;
-        let mos = (received > 0).then(|| e_model_mos(loss, jitter_ms, ASSUMED_DELAY_MS));
-        LegQuality { received, lost, loss, jitter_ms, mos }
+        let network_ms = self.rtt_ms.map_or(ASSUMED_NETWORK_MS, |rtt| rtt / 2.0);
+        let delay_ms = CODEC_AND_PLAYOUT_MS + network_ms;
+        let mos = (received > 0).then(|| e_model_mos(loss, jitter_ms, delay_ms));
+        LegQuality { received, lost, loss, jitter_ms, rtt_ms: self.rtt_ms, mos }
     }
 }
 
@@ -199,6 +228,30 @@ mod tests {
         m.on_packet(Instant::now(), 99, 6, 960);
         assert_eq!(m.quality().lost, before);
         assert_eq!(m.quality().received, 90 + 2);
+    }
+
+    #[test]
+    fn a_measured_round_trip_replaces_the_assumed_delay_and_a_long_one_lowers_the_score() {
+        let mut m = QualityMeter::default();
+        feed(&mut m, 500, 0);
+        let assumed = m.quality();
+        assert_eq!(assumed.rtt_ms, None);
+        // A short round trip: about the assumed delay, about the same score.
+        m.on_round_trip(40.0);
+        let short = m.quality();
+        assert_eq!(short.rtt_ms, Some(40.0));
+        assert!((short.mos.unwrap() - assumed.mos.unwrap()).abs() < 0.01, "{short:?}");
+        // A satellite-like path: 600 ms round trip, smoothed in over a few reports.
+        for _ in 0..60 {
+            m.on_round_trip(600.0);
+        }
+        let long = m.quality();
+        assert!((long.rtt_ms.unwrap() - 600.0).abs() < 1.0, "{long:?}");
+        assert!(long.mos.unwrap() < short.mos.unwrap() - 0.3, "{long:?} vs {short:?}");
+        // Nonsense is not a measurement.
+        m.on_round_trip(f64::NAN);
+        m.on_round_trip(-5.0);
+        assert!((m.quality().rtt_ms.unwrap() - 600.0).abs() < 1.0);
     }
 
     #[test]

@@ -111,6 +111,16 @@ impl SlotRewriter {
         out
     }
 
+    /// The slot's RTP timestamp for the instant `now`: the last one sent, advanced by the time
+    /// since (a sender report's RTP time). `None` before the first packet.
+    pub fn timestamp_at(&self, now: Instant) -> Option<u32> {
+        let last = self.last_out?;
+        let ticks = now.saturating_duration_since(last.at).as_micros() as u64
+            * OPUS_CLOCK_RATE as u64
+            / 1_000_000;
+        Some(last.ts.wrapping_add(ticks as u32))
+    }
+
     /// Forgets the current source, so its next packet (even from the same stream) is treated
     /// as a switch. Called when the slot is re-routed.
     pub fn detach(&mut self) {

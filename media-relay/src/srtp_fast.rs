@@ -21,8 +21,10 @@
 //! own pipeline — a wrong guess costs the slow path, never a wrong packet (SRTP authenticates
 //! every packet).
 //!
-//! Only RTP takes the fast path. STUN, DTLS and RTCP still go through the connection, whose
-//! own SRTCP contexts are independent of the SRTP ones.
+//! RTP takes the fast path both ways, and so does the participant's RTCP once RTP proved the
+//! keys ([`FastSrtp::decrypt_rtcp`]: the relay reads its reports for the round-trip time).
+//! STUN, DTLS and the relay's own RTCP (its sender reports) go through the connection, whose
+//! SRTCP contexts are independent of these.
 //!
 //! [`SettingEngineBuilder::with_crypto_provider`]: rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder::with_crypto_provider
 
@@ -291,6 +293,17 @@ impl FastSrtp {
                 }
             }
         }
+    }
+
+    /// Decrypts one received SRTCP packet, once an RTP packet proved the receiving keys
+    /// (`None` before that, or if it does not authenticate). The SRTCP keys come from the same
+    /// master key as the SRTP ones (RFC 3711 §4.3); rtc's own SRTCP contexts then see none of
+    /// the participant's RTCP (the relay reads it itself, see `crate::core`).
+    pub fn decrypt_rtcp(&mut self, datagram: &[u8]) -> Option<BytesMut> {
+        if self.verified != Verified::Yes {
+            return None;
+        }
+        self.remote.decrypt_rtcp(datagram).ok()
     }
 
     /// Encrypts one RTP packet (`plain` = marshalled header, then payload; `header` is that

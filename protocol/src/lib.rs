@@ -1119,7 +1119,7 @@ pub struct AgentRow {
 }
 
 /// How one side's audio reaches the relay: an E-model estimate from the loss and jitter the
-/// relay measures on the side's incoming stream.
+/// relay measures on the side's incoming stream and the round-trip time its RTCP reports give.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AudioQuality {
     /// Mean opinion score estimate, 1.0 (bad) … 4.5 (excellent); below 3.1 is poor.
@@ -1128,6 +1128,9 @@ pub struct AudioQuality {
     pub loss_pct: f32,
     /// Interarrival jitter, milliseconds.
     pub jitter_ms: f32,
+    /// Round-trip time between the relay and the side, milliseconds (`None` until measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f32>,
 }
 
 /// A call on the wallboard.

@@ -29,6 +29,7 @@ pub mod ice;
 mod inbox;
 pub mod limits;
 mod listener;
+pub mod logs;
 pub mod metrics;
 mod origin;
 pub mod passwords;

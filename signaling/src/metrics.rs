@@ -351,8 +351,13 @@ pub fn render(
     );
     reg_.register(
         "voicedesk_relay_leg_mos",
-        "E-model MOS estimate of each media leg's received audio (loss, jitter), observed when the leg closes",
+        "E-model MOS estimate of each media leg's received audio (loss, jitter, round trip), observed when the leg closes",
         r.leg_mos.clone(),
+    );
+    reg_.register(
+        "voicedesk_relay_leg_rtt_seconds",
+        "Round-trip time between the relay and each media leg's participant (RTCP sender/receiver reports), observed when the leg closes",
+        r.leg_rtt_seconds.clone(),
     );
     let h = &s.histograms;
     reg_.register(
@@ -387,7 +392,7 @@ pub fn render(
     );
     reg_.register(
         "voicedesk_call_mos",
-        "Audio quality of finished calls per side (E-model MOS estimate of what that side sent: loss, jitter)",
+        "Audio quality of finished calls per side (E-model MOS estimate of what that side sent: loss, jitter, round trip)",
         h.call_mos.clone(),
     );
     reg_.register(

@@ -248,6 +248,8 @@ const RECORD_COLUMNS: &[&str] = &[
     "citizen_loss_pct",
     "agent_mos",
     "agent_loss_pct",
+    "citizen_rtt_ms",
+    "agent_rtt_ms",
 ];
 
 /// `calls.csv`: the call records of the period, streamed a page at a time. A store failure
@@ -338,10 +340,17 @@ fn records_csv(
             side_figure(quality, &c.id, "citizen", |q| format!("{:.1}", q.loss_pct)),
             side_figure(quality, &c.id, "agent", |q| format!("{:.2}", q.mos)),
             side_figure(quality, &c.id, "agent", |q| format!("{:.1}", q.loss_pct)),
+            side_figure(quality, &c.id, "citizen", rtt),
+            side_figure(quality, &c.id, "agent", rtt),
         ]);
     }
     drop(writer);
     Bytes::from(out)
+}
+
+/// A side's round-trip time in whole ms, empty where none was measured.
+fn rtt(q: &voicedesk_store::CallQuality) -> String {
+    q.rtt_ms.map(|rtt| format!("{rtt:.0}")).unwrap_or_default()
 }
 
 /// One side's figure of a call, or empty where that side was not measured.

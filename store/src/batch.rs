@@ -21,11 +21,12 @@ use crate::backend::{Backend, on_pool};
 use crate::calls::{
     insert_calls, mark_answered, mark_ended, mark_offered, mark_taken_over, mark_transferred,
 };
+use crate::quality::{UPSERT_CALL_QUALITY, check as check_quality};
 use crate::wrapups::save_wrapups;
-use crate::{NewAuditEntry, NewCall, NewWrapUp, StoreError, validate};
+use crate::{CallQuality, NewAuditEntry, NewCall, NewWrapUp, StoreError, validate};
 
 /// One write of a call's record, its audit log or its wrap-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallWrite {
     /// [`CallStore::insert_call`](crate::CallStore::insert_call).
     Insert(NewCall),
@@ -65,7 +66,9 @@ pub enum CallWrite {
         /// When.
         at_ms: i64,
     },
-    /// [`CallStore::mark_call_ended`](crate::CallStore::mark_call_ended).
+    /// [`CallStore::mark_call_ended`](crate::CallStore::mark_call_ended), then
+    /// [`CallQualityStore::record_call_quality`](crate::CallQualityStore::record_call_quality)
+    /// for each measured side, in the same transaction.
     Ended {
         /// The call.
         call_id: String,
@@ -73,6 +76,8 @@ pub enum CallWrite {
         at_ms: i64,
         /// The end reason.
         outcome: String,
+        /// The audio quality of the call's sides as the relay measured them (empty: none).
+        quality: Vec<CallQuality>,
     },
     /// [`AuditStore::append_audit`](crate::AuditStore::append_audit).
     Audit(NewAuditEntry),
@@ -188,6 +193,7 @@ impl<S: Backend> CallWriteStore for S {
             match write {
                 CallWrite::Insert(call) => validate::call(call)?,
                 CallWrite::WrapUp(wrapup) => validate::wrapup(wrapup)?,
+                CallWrite::Ended { quality, .. } => quality.iter().try_for_each(check_quality)?,
                 _ => {}
             }
         }
@@ -219,7 +225,7 @@ impl<S: Backend> CallWriteStore for S {
                         CallWrite::TakenOver { call_id, staff_id, at_ms } => {
                             query.bind(call_id).bind(staff_id).bind(*at_ms)
                         }
-                        CallWrite::Ended { call_id, at_ms, outcome } => {
+                        CallWrite::Ended { call_id, at_ms, outcome, .. } => {
                             query.bind(call_id).bind(*at_ms).bind(outcome)
                         }
                         CallWrite::Audit(a) => query
@@ -243,6 +249,22 @@ impl<S: Backend> CallWriteStore for S {
                     return Err(unchanged(rows, changed));
                 }
             }
+            // The audio figures of the calls that ended, once every write ran (their calls
+            // exist), in the same transaction.
+            for write in writes {
+                let CallWrite::Ended { call_id, quality, .. } = write else { continue };
+                for q in quality {
+                    sqlx::query(UPSERT_CALL_QUALITY)
+                        .bind(call_id)
+                        .bind(q.side)
+                        .bind(q.mos)
+                        .bind(q.loss_pct)
+                        .bind(q.jitter_ms)
+                        .bind(q.rtt_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             tx.commit().await?;
             Ok(())
         })
@@ -254,7 +276,12 @@ mod tests {
     use super::*;
 
     fn ended(call_id: &str) -> CallWrite {
-        CallWrite::Ended { call_id: call_id.into(), at_ms: 1, outcome: "abandoned".into() }
+        CallWrite::Ended {
+            call_id: call_id.into(),
+            at_ms: 1,
+            outcome: "abandoned".into(),
+            quality: vec![],
+        }
     }
 
     fn offered(call_id: &str) -> CallWrite {

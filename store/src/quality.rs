@@ -17,6 +17,9 @@ pub struct CallQuality {
     pub loss_pct: f64,
     /// Interarrival jitter, milliseconds (>= 0).
     pub jitter_ms: f64,
+    /// Round-trip time between the relay and the side, milliseconds (>= 0); `None` when no
+    /// RTCP report measured it.
+    pub rtt_ms: Option<f64>,
 }
 
 /// The sides a quality row may name.
@@ -47,16 +50,27 @@ pub trait CallQualityStore: Send + Sync {
     ) -> Result<Vec<(String, CallQuality)>, StoreError>;
 }
 
-fn from_row((side, mos, loss_pct, jitter_ms): (String, f64, f64, f64)) -> CallQuality {
+/// A row of `call_quality` as read: side, mos, loss, jitter, round trip.
+type Row = (String, f64, f64, f64, Option<f64>);
+
+fn from_row((side, mos, loss_pct, jitter_ms, rtt_ms): Row) -> CallQuality {
     CallQuality {
         side: if side == "citizen" { "citizen" } else { "agent" },
         mos,
         loss_pct,
         jitter_ms,
+        rtt_ms,
     }
 }
 
-fn check(q: &CallQuality) -> Result<(), StoreError> {
+/// Writes (or replaces) one side's row; the same text for both backends.
+pub(crate) const UPSERT_CALL_QUALITY: &str = "INSERT INTO call_quality (call_id, side, mos, loss_pct, jitter_ms, rtt_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (call_id, side) DO UPDATE SET \
+     mos = excluded.mos, loss_pct = excluded.loss_pct, jitter_ms = excluded.jitter_ms, \
+     rtt_ms = excluded.rtt_ms";
+
+/// Checks one side's figures (see [`CallQualityStore::record_call_quality`]).
+pub(crate) fn check(q: &CallQuality) -> Result<(), StoreError> {
     let bad = |field: &'static str, value: String, expected: &'static str| {
         StoreError::InvalidValue { entity: "call_quality", field, value, expected }
     };
@@ -71,6 +85,11 @@ fn check(q: &CallQuality) -> Result<(), StoreError> {
     }
     if !(q.jitter_ms.is_finite() && q.jitter_ms >= 0.0) {
         return Err(bad("jitter_ms", q.jitter_ms.to_string(), "milliseconds, 0 or more"));
+    }
+    if let Some(rtt) = q.rtt_ms
+        && !(rtt.is_finite() && rtt >= 0.0)
+    {
+        return Err(bad("rtt_ms", rtt.to_string(), "milliseconds, 0 or more"));
     }
     Ok(())
 }
@@ -90,27 +109,25 @@ impl<S: Backend> CallQualityStore for S {
             return Err(StoreError::InvalidReference { entity: "call_quality", target, id });
         }
         on_pool!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO call_quality (call_id, side, mos, loss_pct, jitter_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_id, side) DO UPDATE SET \
-                 mos = excluded.mos, loss_pct = excluded.loss_pct, jitter_ms = excluded.jitter_ms",
-            )
-            .bind(call_id)
-            .bind(quality.side)
-            .bind(quality.mos)
-            .bind(quality.loss_pct)
-            .bind(quality.jitter_ms)
-            .execute(pool)
-            .await
-            .map(drop)
+            sqlx::query(UPSERT_CALL_QUALITY)
+                .bind(call_id)
+                .bind(quality.side)
+                .bind(quality.mos)
+                .bind(quality.loss_pct)
+                .bind(quality.jitter_ms)
+                .bind(quality.rtt_ms)
+                .execute(pool)
+                .await
+                .map(drop)
         })?;
         Ok(())
     }
 
     async fn call_quality(&self, call_id: &str) -> Result<Vec<CallQuality>, StoreError> {
-        let rows: Vec<(String, f64, f64, f64)> = on_pool!(self.db(), |pool| {
+        let rows: Vec<Row> = on_pool!(self.db(), |pool| {
             sqlx::query_as(
-                "SELECT side, mos, loss_pct, jitter_ms FROM call_quality WHERE call_id = $1 \
+                "SELECT side, mos, loss_pct, jitter_ms, rtt_ms FROM call_quality \
+                 WHERE call_id = $1 \
                  ORDER BY CASE side WHEN 'citizen' THEN 0 ELSE 1 END",
             )
             .bind(call_id)
@@ -125,21 +142,25 @@ impl<S: Backend> CallQualityStore for S {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(String, CallQuality)>, StoreError> {
-        let rows: Vec<(String, String, f64, f64, f64)> = on_pool!(self.db(), |pool| {
-            sqlx::query_as(
-                "SELECT q.call_id, q.side, q.mos, q.loss_pct, q.jitter_ms FROM call_quality q \
+        let rows: Vec<(String, String, f64, f64, f64, Option<f64>)> =
+            on_pool!(self.db(), |pool| {
+                sqlx::query_as(
+                    "SELECT q.call_id, q.side, q.mos, q.loss_pct, q.jitter_ms, q.rtt_ms \
+                 FROM call_quality q \
                  JOIN calls c ON c.id = q.call_id \
                  WHERE c.queued_at_ms >= $1 AND c.queued_at_ms <= $2 \
                  ORDER BY q.call_id, CASE q.side WHEN 'citizen' THEN 0 ELSE 1 END",
-            )
-            .bind(from_ms)
-            .bind(to_ms)
-            .fetch_all(pool)
-            .await
-        })?;
+                )
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(pool)
+                .await
+            })?;
         Ok(rows
             .into_iter()
-            .map(|(call, side, mos, loss, jitter)| (call, from_row((side, mos, loss, jitter))))
+            .map(|(call, side, mos, loss, jitter, rtt)| {
+                (call, from_row((side, mos, loss, jitter, rtt)))
+            })
             .collect())
     }
 }

@@ -513,6 +513,13 @@ mod cases {
         let offered = |(call_id, agent_id, at_ms)| CallWrite::Offered { call_id, agent_id, at_ms };
         let answered =
             |(call_id, agent_id, at_ms)| CallWrite::Answered { call_id, agent_id, at_ms };
+        let kept_quality = CallQuality {
+            side: "citizen",
+            mos: 3.9,
+            loss_pct: 1.0,
+            jitter_ms: 2.0,
+            rtt_ms: Some(41.5),
+        };
         let writes = vec![
             CallWrite::Insert(new_call("c1", 1_000)),
             CallWrite::Insert(new_call("c2", 1_100)),
@@ -530,6 +537,7 @@ mod cases {
                 call_id: "c1".into(),
                 at_ms: 5_000,
                 outcome: "staff_hang_up".into(),
+                quality: vec![kept_quality],
             },
             CallWrite::WrapUp(NewWrapUp {
                 call_id: "c1".into(),
@@ -538,7 +546,12 @@ mod cases {
                 notes: String::new(),
                 at_ms: 5_500,
             }),
-            CallWrite::Ended { call_id: "c2".into(), at_ms: 6_000, outcome: "abandoned".into() },
+            CallWrite::Ended {
+                call_id: "c2".into(),
+                at_ms: 6_000,
+                outcome: "abandoned".into(),
+                quality: vec![],
+            },
         ];
         store.commit_call_writes(&writes).await.unwrap();
         let c1 = store.call("c1").await.unwrap().unwrap();
@@ -552,6 +565,9 @@ mod cases {
         assert_eq!(store.audit_entries(&filter(Some("c1"), None, 10)).await.unwrap().len(), 1);
         let c2 = store.call("c2").await.unwrap().unwrap();
         assert_eq!(c2.outcome.as_deref(), Some("abandoned"));
+        // The end kept its call's audio quality in the same commit.
+        assert_eq!(store.call_quality("c1").await.unwrap(), vec![kept_quality]);
+        assert!(store.call_quality("c2").await.unwrap().is_empty());
     }
 
     pub(crate) async fn a_burst_of_calls_written_as_one_group_gives_each_call_its_own_record(
@@ -573,7 +589,8 @@ mod cases {
             if i >= 4 && i % 2 == 0 {
                 let call_id = id(i - 4);
                 let at_ms = 3_000 + i as i64;
-                writes.push(CallWrite::Ended { call_id, at_ms, outcome: "abandoned".into() });
+                let outcome = "abandoned".into();
+                writes.push(CallWrite::Ended { call_id, at_ms, outcome, quality: vec![] });
             }
         }
         store.commit_call_writes(&writes).await.unwrap();
@@ -600,7 +617,12 @@ mod cases {
             CallWrite::Insert(new_call("c1", 1_000)),
             CallWrite::Offered { call_id: "c1".into(), agent_id: "a1".into(), at_ms: 2_000 },
             // No such call: the single write would be `NotFound`.
-            CallWrite::Ended { call_id: "nope".into(), at_ms: 3_000, outcome: "abandoned".into() },
+            CallWrite::Ended {
+                call_id: "nope".into(),
+                at_ms: 3_000,
+                outcome: "abandoned".into(),
+                quality: vec![],
+            },
         ];
         let err = store.commit_call_writes(&writes).await.unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
@@ -612,6 +634,21 @@ mod cases {
         ];
         assert!(store.commit_call_writes(&writes).await.is_err());
         assert!(store.call("c2").await.unwrap().is_none());
+        // An end whose quality figure is out of range: refused before anything is written.
+        let bad =
+            CallQuality { side: "agent", mos: 7.0, loss_pct: 0.0, jitter_ms: 0.0, rtt_ms: None };
+        let writes = [
+            CallWrite::Insert(new_call("c3", 1_000)),
+            CallWrite::Ended {
+                call_id: "c3".into(),
+                at_ms: 2_000,
+                outcome: "abandoned".into(),
+                quality: vec![bad],
+            },
+        ];
+        let err = store.commit_call_writes(&writes).await.unwrap_err();
+        assert!(err.is_invalid_value(), "{err:?}");
+        assert!(store.call("c3").await.unwrap().is_none());
         assert_eq!(store.count_calls().await.unwrap(), 0);
     }
 
@@ -3091,8 +3128,15 @@ mod cases {
         let store = db.open().await;
         store.insert_call(&new_call("c1", 1)).await.unwrap();
         assert!(store.call_quality("c1").await.unwrap().is_empty());
-        let agent = CallQuality { side: "agent", mos: 4.38, loss_pct: 0.0, jitter_ms: 1.5 };
-        let citizen = CallQuality { side: "citizen", mos: 3.1, loss_pct: 5.0, jitter_ms: 2.25 };
+        let agent =
+            CallQuality { side: "agent", mos: 4.38, loss_pct: 0.0, jitter_ms: 1.5, rtt_ms: None };
+        let citizen = CallQuality {
+            side: "citizen",
+            mos: 3.1,
+            loss_pct: 5.0,
+            jitter_ms: 2.25,
+            rtt_ms: Some(120.5),
+        };
         store.record_call_quality("c1", &agent).await.unwrap();
         store.record_call_quality("c1", &citizen).await.unwrap();
         assert_eq!(store.call_quality("c1").await.unwrap(), vec![citizen, agent]);
@@ -3113,7 +3157,8 @@ mod cases {
     pub(crate) async fn call_quality_refusals_change_nothing(db: TestDb) {
         let store = db.open().await;
         store.insert_call(&new_call("c1", 1)).await.unwrap();
-        let ok = CallQuality { side: "citizen", mos: 4.0, loss_pct: 0.5, jitter_ms: 3.0 };
+        let ok =
+            CallQuality { side: "citizen", mos: 4.0, loss_pct: 0.5, jitter_ms: 3.0, rtt_ms: None };
         assert!(matches!(
             store.record_call_quality("nope", &ok).await.unwrap_err(),
             StoreError::InvalidReference { entity: "call_quality", target: "call", .. }
@@ -3124,6 +3169,8 @@ mod cases {
             CallQuality { mos: f64::NAN, ..ok },
             CallQuality { loss_pct: 101.0, ..ok },
             CallQuality { jitter_ms: -1.0, ..ok },
+            CallQuality { rtt_ms: Some(-3.0), ..ok },
+            CallQuality { rtt_ms: Some(f64::INFINITY), ..ok },
         ] {
             let e = store.record_call_quality("c1", &bad).await.unwrap_err();
             assert!(e.is_invalid_value(), "{bad:?}: {e:?}");
@@ -3406,6 +3453,19 @@ fn migration_0012_is_the_same_on_both_backends_but_for_its_header_and_float_type
     );
     assert!(sqlite.starts_with("-- voicedesk store, change 0012 (SQLite)"));
     assert!(postgres.starts_with("-- voicedesk store, change 0012 (Postgres)"));
+}
+
+#[test]
+fn migration_0016_is_the_same_on_both_backends_but_for_its_header_and_float_type() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let read = |backend: &str| {
+        std::fs::read_to_string(dir.join(backend).join("0016_call_quality_rtt.sql")).expect("read")
+    };
+    let (sqlite, postgres) = (read("sqlite"), read("postgres"));
+    let body = |sql: &str| sql.lines().skip(2).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&sqlite), body(&postgres).replace("DOUBLE PRECISION", "REAL"));
+    assert!(sqlite.starts_with("-- voicedesk store, change 0016 (SQLite)"));
+    assert!(postgres.starts_with("-- voicedesk store, change 0016 (Postgres)"));
 }
 
 #[test]

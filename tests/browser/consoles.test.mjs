@@ -132,7 +132,7 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
       calls: [
         {
           call_id: "c-1", service: SERVICE, skill: "pension", phase: "talking", agent_name: AGENT.display_name, queued_at_ms: now - 90_000, answered_at_ms: now - 30_000, supporters: [],
-          citizen_quality: { mos: 2.84, loss_pct: 5.2, jitter_ms: 4.4 },
+          citizen_quality: { mos: 2.84, loss_pct: 5.2, jitter_ms: 4.4, rtt_ms: 38.4 },
           agent_quality: { mos: 4.38, loss_pct: 0, jitter_ms: 1.2 },
         },
         { call_id: "c-2", service: "medical_reimbursement", skill: "medical", phase: "talking", agent_name: "李明 Li Ming", queued_at_ms: now - 50_000, answered_at_ms: now - 20_000, supporters: [] },
@@ -179,7 +179,10 @@ test("staff console: wallboard, chart, help requests, join/switch/leave, errors 
     const quality = call.locator("td.quality");
     assert.equal(await quality.textContent(), "Citizen 2.8 (poor); Agent 4.4");
     assert.equal(await quality.getAttribute("data-poor"), "citizen");
-    assert.match(await quality.getAttribute("title"), /^Citizen: estimated MOS 2\.84 of 4\.5, loss 5\.2 %, jitter 4 ms\nAgent: estimated MOS 4\.38/);
+    assert.match(
+      await quality.getAttribute("title"),
+      /^Citizen: estimated MOS 2\.84 of 4\.5, loss 5\.2 %, jitter 4 ms, round trip 38 ms\nAgent: estimated MOS 4\.38 of 4\.5, loss 0\.0 %, jitter 1 ms, round trip — ms$/,
+    );
     assert.equal(await page.locator('#calls-table tr[data-call-id="c-2"] td.quality').textContent(), "—");
     for (const action of ["monitor", "whisper", "barge", "take_over"]) {
       assert.ok(await call.locator(`[data-action=${action}]`).isEnabled(), `${action} is enabled`);

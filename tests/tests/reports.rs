@@ -182,7 +182,9 @@ async fn an_answered_call_is_in_the_report_and_in_the_csv_files() {
     assert_eq!(lines.len(), 2, "{records}");
     assert!(lines[0].starts_with("id,queued_at,queue,service,agent,"));
     // Each side's audio quality, kept with the record (issue 22).
-    assert!(lines[0].ends_with(",citizen_mos,citizen_loss_pct,agent_mos,agent_loss_pct"));
+    assert!(lines[0].ends_with(
+        ",citizen_mos,citizen_loss_pct,agent_mos,agent_loss_pct,citizen_rtt_ms,agent_rtt_ms"
+    ));
     let agent_id = server.store.user_by_username("agent1").await.unwrap().unwrap().id;
     let prefix = format!("{call_id},{day} ");
     assert!(lines[1].starts_with(&prefix), "{records}");

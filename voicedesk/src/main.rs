@@ -211,14 +211,14 @@ enum LogFormat {
     Json,
 }
 
-/// Starts the log subscriber. `RUST_LOG` filters as usual.
+/// Starts the log subscriber (to stderr; also takes `log` records). `RUST_LOG` filters as
+/// usual.
 fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,rtc=warn,rtc_ice=warn,rtc_dtls=error,rtc_srtp=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use tracing_subscriber::util::SubscriberInitExt;
+    use voicedesk_signaling::logs;
     match format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => logs::text(logs::filter(), std::io::stderr).init(),
+        LogFormat::Json => logs::json(logs::filter(), std::io::stderr).init(),
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Participant {
     pub connected: bool,
     /// When false, the network drops everything this participant sends.
     pub online: bool,
+    /// How long the network takes to bring the relay's datagrams to this participant (zero:
+    /// at once).
+    pub delay: Duration,
 }
 
 impl Participant {
@@ -108,6 +111,7 @@ impl Participant {
             payloads: vec![Vec::new(); slots],
             connected: false,
             online: true,
+            delay: Duration::ZERO,
         };
         (participant, sdp)
     }
@@ -179,6 +183,8 @@ pub struct Sim {
     pub participants: Vec<Participant>,
     pub events: Vec<RelayEvent>,
     pub stats: Arc<RelayStats>,
+    /// The relay's datagrams on their way to delayed participants: (due, to, payload).
+    in_flight: Vec<(Instant, SocketAddr, BytesMut)>,
 }
 
 impl Sim {
@@ -187,7 +193,15 @@ impl Sim {
         let relay_addr: SocketAddr = RELAY_ADDR.parse().unwrap();
         let stats = Arc::new(RelayStats::default());
         let relay = RelayCore::new(now, relay_addr, timeouts, stats.clone()).unwrap();
-        Self { now, relay, relay_addr, participants: Vec::new(), events: Vec::new(), stats }
+        Self {
+            now,
+            relay,
+            relay_addr,
+            participants: Vec::new(),
+            events: Vec::new(),
+            stats,
+            in_flight: Vec::new(),
+        }
     }
 
     /// Adds a participant whose offer the relay answers; returns its index.
@@ -202,10 +216,19 @@ impl Sim {
         index
     }
 
-    /// Moves every pending datagram until nothing is in flight (zero network delay).
+    /// Moves every pending datagram until nothing is left to move now (datagrams to a delayed
+    /// participant wait until their time).
     pub fn pump(&mut self) {
         for _ in 0..100 {
             let mut moved = false;
+            let now = self.now;
+            let (due, later): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.in_flight).into_iter().partition(|(at, ..)| *at <= now);
+            self.in_flight = later;
+            for (_, to, payload) in due {
+                moved = true;
+                self.deliver(to, payload);
+            }
             for i in 0..self.participants.len() {
                 while let Some(out) = self.participants[i].pc.poll_write() {
                     moved = true;
@@ -218,19 +241,10 @@ impl Sim {
             }
             while let Some(t) = self.relay.poll_transmit() {
                 moved = true;
-                if let Some(p) = self.participants.iter_mut().find(|p| p.addr == t.to) {
-                    let message = TaggedBytesMut {
-                        now: self.now,
-                        transport: TransportContext {
-                            local_addr: p.addr,
-                            peer_addr: self.relay_addr,
-                            ecn: None,
-                            transport_protocol: TransportProtocol::UDP,
-                        },
-                        message: BytesMut::from(&t.payload[..]),
-                    };
-                    p.pc.handle_read(message).unwrap();
-                    p.drain();
+                let delay = self.participants.iter().find(|p| p.addr == t.to).map(|p| p.delay);
+                match delay {
+                    Some(d) if !d.is_zero() => self.in_flight.push((self.now + d, t.to, t.payload)),
+                    _ => self.deliver(t.to, t.payload),
                 }
             }
             while let Some(e) = self.relay.poll_event() {
@@ -239,6 +253,24 @@ impl Sim {
             if !moved {
                 return;
             }
+        }
+    }
+
+    /// Hands one of the relay's datagrams to the participant at `to`.
+    fn deliver(&mut self, to: SocketAddr, payload: BytesMut) {
+        if let Some(p) = self.participants.iter_mut().find(|p| p.addr == to) {
+            let message = TaggedBytesMut {
+                now: self.now,
+                transport: TransportContext {
+                    local_addr: p.addr,
+                    peer_addr: self.relay_addr,
+                    ecn: None,
+                    transport_protocol: TransportProtocol::UDP,
+                },
+                message: payload,
+            };
+            p.pc.handle_read(message).unwrap();
+            p.drain();
         }
     }
 

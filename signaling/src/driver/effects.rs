@@ -63,7 +63,16 @@ pub(super) fn spawn_writer(
             for job in group.drain(..) {
                 let result = match &committed {
                     Ok(()) => Ok(StoreReply::Done),
-                    Err(_) => super::store_ops::run(&store, &relay, &voice_dir, job.request).await,
+                    Err(_) => {
+                        super::store_ops::run_alone(
+                            &store,
+                            &relay,
+                            &voice_dir,
+                            job.write,
+                            job.request,
+                        )
+                        .await
+                    }
                 };
                 answered(&results, &outstanding, Input::Store { op: job.op, result });
             }
@@ -268,7 +277,14 @@ impl Driver {
     fn store_op(&mut self, op: OpId, call: Option<CallId>, request: StoreRequest) {
         self.timing.store_op(op, &request);
         self.outstanding.fetch_add(1, Ordering::AcqRel);
-        if let (Some(call), Some(write)) = (&call, super::store_ops::call_write(&request)) {
+        if let (Some(call), Some(write)) =
+            (&call, super::store_ops::call_write(&request, self.relay.stats()))
+        {
+            if let CallWrite::Ended { quality, .. } = &write {
+                for q in quality {
+                    super::timing::call_quality(&self.stats.histograms, q.side, q.mos);
+                }
+            }
             let writer = writer_of(call, self.writers.len());
             let job = StoreJob { op, write, request, queued: Instant::now() };
             if self.writers[writer].send(job).is_err() {
@@ -290,7 +306,7 @@ impl Driver {
                 tracing::error!(%what, "call-center invariant violated; input refused, service goes on")
             }
             Report::StoreFailed { what, call, error, then } => {
-                tracing::error!(what, call = ?call.map(|c| c.0), %error, then, "store operation failed")
+                tracing::error!(what, call = call.as_ref().map(|c| c.0.as_str()), %error, then, "store operation failed")
             }
             Report::RelayFailed { error, then } => {
                 tracing::warn!(%error, then, "relay command failed")
@@ -298,13 +314,12 @@ impl Driver {
             Report::CallEnded { call, reason } => {
                 tracing::info!(%call, reason = reason.as_str(), "call ended")
             }
-            Report::Answered { skill, waited } => {
+            Report::Answered { call, skill, waited } => {
                 super::timing::answered(&self.stats.histograms, &skill, waited);
-                tracing::info!(%skill, waited_ms = waited.as_millis() as u64, "call answered")
+                tracing::info!(%call, %skill, waited_ms = waited.as_millis() as u64, "call answered")
             }
-            Report::CallFinished { call, skill, reason, waited, talked, legs } => {
+            Report::CallFinished { skill, reason, waited, talked, .. } => {
                 super::timing::finished(&self.stats.histograms, &skill, reason, waited, talked);
-                self.keep_quality(call, legs);
             }
         }
     }
@@ -320,39 +335,6 @@ impl Driver {
                 row.agent_quality = super::timing::leg_quality(relay, agent.map(|l| l.0));
             }
         }
-    }
-
-    /// Keeps a finished call's audio figures with its record (the relay's last published
-    /// figures for its legs; a side without audio has none). A measurement, not a decision:
-    /// written on its own task, and a failure is only logged.
-    fn keep_quality(&self, call: CallId, legs: (Option<LegId>, Option<LegId>)) {
-        let relay = self.relay.stats();
-        let sides = [("citizen", legs.0), ("agent", legs.1)];
-        let figures: Vec<voicedesk_store::CallQuality> = sides
-            .into_iter()
-            .filter_map(|(side, leg)| {
-                let q = relay.live_quality(RelayLeg(leg?.0))?;
-                let mos = q.mos?;
-                super::timing::call_quality(&self.stats.histograms, side, mos);
-                Some(voicedesk_store::CallQuality {
-                    side,
-                    mos: mos.clamp(1.0, 4.5),
-                    loss_pct: (q.loss * 100.0).clamp(0.0, 100.0),
-                    jitter_ms: q.jitter_ms.max(0.0),
-                })
-            })
-            .collect();
-        if figures.is_empty() {
-            return;
-        }
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            for q in figures {
-                if let Err(e) = store.record_call_quality(&call.0, &q).await {
-                    tracing::warn!(call = %call, side = q.side, error = %e, "could not keep the call's audio quality");
-                }
-            }
-        });
     }
 }
 

@@ -4,18 +4,19 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use voicedesk_call_center::CallId;
 use voicedesk_call_center::UnixMs;
 use voicedesk_call_center::store::{
-    AuditAction as CoreAudit, AuditRecord, CallFacts, ChatAuthor, MessageReason as CoreReason,
-    NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest, TicketFacts,
-    VoiceMessageRecord,
+    AuditAction as CoreAudit, AuditRecord, CallFacts, ChatAuthor, MeasuredLegs,
+    MessageReason as CoreReason, NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
+    TicketFacts, VoiceMessageRecord,
 };
-use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle};
-use voicedesk_protocol::{ChatLine, Role};
+use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle, RelayStats};
+use voicedesk_protocol::{ChatLine, EndReason, Role};
 use voicedesk_store::{
-    AuditAction, CHAT_PAGE_MAX, CallWrite, ChatMarks, ChatSender, ChatSide, MessageKind,
-    MessageReason, NewAuditEntry, NewCall, NewChat, NewChatMessage, NewMessage, NewRating,
-    NewWrapUp, RatingSubject, Store, StoreError,
+    AuditAction, CHAT_PAGE_MAX, CallQuality, CallWrite, ChatMarks, ChatSender, ChatSide,
+    MessageKind, MessageReason, NewAuditEntry, NewCall, NewChat, NewChatMessage, NewMessage,
+    NewRating, NewWrapUp, RatingSubject, Store, StoreError,
 };
 
 /// How a store error reaches the core.
@@ -57,8 +58,44 @@ fn saved(inserted: voicedesk_store::InsertedMessage) -> StoreReply {
     }
 }
 
-/// The group-commit form of a call-record write (`None` for anything else).
-pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
+/// The audio figures the relay last published for a finished call's legs, as rows to keep
+/// with its record (a side without audio has none). Clamped into the ranges the store
+/// accepts, so a measurement can never make the end's write fail.
+fn measured_quality(relay: &RelayStats, measured: &MeasuredLegs) -> Vec<CallQuality> {
+    [("citizen", measured.citizen), ("agent", measured.agent)]
+        .into_iter()
+        .filter_map(|(side, leg)| {
+            let q = relay.live_quality(RelayLeg(leg?.0))?;
+            Some(CallQuality {
+                side,
+                mos: q.mos?.clamp(1.0, 4.5),
+                loss_pct: (q.loss * 100.0).clamp(0.0, 100.0),
+                jitter_ms: q.jitter_ms.max(0.0),
+                rtt_ms: q.rtt_ms.filter(|rtt| rtt.is_finite()).map(|rtt| rtt.max(0.0)),
+            })
+        })
+        .collect()
+}
+
+/// The end of a call with its sides' audio figures as the relay last published them.
+fn ended(
+    call: &CallId,
+    at: UnixMs,
+    reason: EndReason,
+    measured: &MeasuredLegs,
+    relay: &RelayStats,
+) -> CallWrite {
+    CallWrite::Ended {
+        call_id: call.0.clone(),
+        at_ms: at.0,
+        outcome: reason.as_str().to_owned(),
+        quality: measured_quality(relay, measured),
+    }
+}
+
+/// The group-commit form of a call-record write (`None` for anything else). The end of a call
+/// takes its sides' audio figures from `relay` now, while its legs' figures are still there.
+pub(super) fn call_write(request: &StoreRequest, relay: &RelayStats) -> Option<CallWrite> {
     Some(match request {
         StoreRequest::InsertCall(r) => CallWrite::Insert(new_call(r)),
         StoreRequest::CallOffered { call, agent, at } => {
@@ -73,11 +110,9 @@ pub(super) fn call_write(request: &StoreRequest) -> Option<CallWrite> {
         StoreRequest::CallTakenOver { call, staff, at } => {
             CallWrite::TakenOver { call_id: call.0.clone(), staff_id: staff.clone(), at_ms: at.0 }
         }
-        StoreRequest::CallEnded { call, at, reason } => CallWrite::Ended {
-            call_id: call.0.clone(),
-            at_ms: at.0,
-            outcome: reason.as_str().to_owned(),
-        },
+        StoreRequest::CallEnded { call, at, reason, measured } => {
+            ended(call, *at, *reason, measured, relay)
+        }
         StoreRequest::Audit(a) => CallWrite::Audit(audit_entry(a)),
         StoreRequest::WrapUp { call, agent, disposition, notes, at, chat: false } => {
             CallWrite::WrapUp(NewWrapUp {
@@ -119,6 +154,37 @@ fn audit_entry(a: &AuditRecord) -> NewAuditEntry {
     }
 }
 
+/// Carries out one call-record write on its own (its group failed): the end of a call as it
+/// was taken (see [`end_call`]), anything else as `request`.
+pub(super) async fn run_alone(
+    store: &Arc<dyn Store>,
+    relay: &RelayHandle,
+    voice_dir: &Path,
+    write: CallWrite,
+    request: StoreRequest,
+) -> Result<StoreReply, StoreFailure> {
+    match write {
+        CallWrite::Ended { .. } => end_call(store, write).await,
+        _ => run(store, relay, voice_dir, request).await,
+    }
+}
+
+/// The end of a call and its audio figures in one transaction. If that changed nothing, the
+/// call had already ended (fine, as [`voicedesk_store::CallStore::mark_call_ended`] says; its
+/// figures were kept then) or does not exist (`NotFound`).
+async fn end_call(store: &Arc<dyn Store>, write: CallWrite) -> Result<StoreReply, StoreFailure> {
+    let done = |r: Result<(), StoreError>| r.map(|()| StoreReply::Done).map_err(failure);
+    match store.commit_call_writes(std::slice::from_ref(&write)).await {
+        Err(e) if e.is_not_found() => {
+            let CallWrite::Ended { call_id, at_ms, outcome, .. } = write else {
+                return Err(failure(e));
+            };
+            done(store.mark_call_ended(&call_id, at_ms, &outcome).await.map(|_| ()))
+        }
+        result => done(result),
+    }
+}
+
 /// Carries out one request.
 pub(super) async fn run(
     store: &Arc<dyn Store>,
@@ -141,8 +207,8 @@ pub(super) async fn run(
         StoreRequest::CallTakenOver { call, staff, at } => {
             done(store.mark_call_taken_over(&call.0, &staff, at.0).await.map(|_| ()))
         }
-        StoreRequest::CallEnded { call, at, reason } => {
-            done(store.mark_call_ended(&call.0, at.0, reason.as_str()).await.map(|_| ()))
+        StoreRequest::CallEnded { call, at, reason, measured } => {
+            end_call(store, ended(&call, at, reason, &measured, relay.stats())).await
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
         StoreRequest::WrapUp { call, agent, disposition, notes, at, chat } => {

@@ -215,6 +215,7 @@ pub(super) fn audio_quality(q: &LegQuality) -> Option<AudioQuality> {
         mos: q.mos? as f32,
         loss_pct: (q.loss * 100.0) as f32,
         jitter_ms: q.jitter_ms as f32,
+        rtt_ms: q.rtt_ms.map(|rtt| rtt as f32),
     })
 }
 
