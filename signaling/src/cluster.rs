@@ -124,9 +124,8 @@ impl Replicated {
         self.submits.send(entry).unwrap_or(());
     }
 
-    /// The next thing for the driver. `leading` (which lets `/ws` accept connections) is set
-    /// here, when the driver takes the lead over — after the takeover's entries are submitted
-    /// no connection of this node can be taken for the old leader's.
+    /// The next thing for the driver. `leading` (`/healthz`) is set here, when the driver
+    /// takes the lead over.
     pub(crate) async fn next(&mut self) -> Option<Ordered> {
         let ordered = self.ordered.recv().await?;
         if let Ordered::Leading { .. } = ordered {
@@ -154,7 +153,7 @@ const JOIN_DEADLINE: Duration = Duration::from_secs(30);
 /// Connects to NATS, opens the log and the lease, and starts the node's cluster task.
 pub(crate) async fn join(
     config: &ClusterConfig,
-) -> Result<(Replicated, Arc<ClusterStatus>), JoinError> {
+) -> Result<(Replicated, Arc<ClusterStatus>, voicedesk_cluster::async_nats::Client), JoinError> {
     // A client that keeps reconnecting, to another server when one is gone.
     let client = voicedesk_cluster::local_cluster::connect(&config.nats)
         .await
@@ -182,7 +181,7 @@ pub(crate) async fn join(
     let (submits, submits_rx) = mpsc::unbounded_channel();
     let (ordered_tx, ordered) = mpsc::unbounded_channel();
     tokio::spawn(run(log, lease, submits_rx, ordered_tx, status.clone()));
-    Ok((Replicated { submits, ordered, status: status.clone() }, status))
+    Ok((Replicated { submits, ordered, status: status.clone() }, status, client))
 }
 
 /// Opens (creating if needed) the log's stream and the lease bucket.

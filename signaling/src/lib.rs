@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod gateway;
 mod http;
 pub mod ice;
 mod inbox;
@@ -71,6 +72,8 @@ pub(crate) struct App {
     pub(crate) limiters: limits::Limiters,
     /// The node's place in the cluster (`None` alone).
     pub(crate) cluster: Option<Arc<cluster::ClusterStatus>>,
+    /// The node's gateway to the leader (`None` alone).
+    pub(crate) gateway: Option<Arc<gateway::Gateway>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -343,7 +346,7 @@ pub async fn start(
     let redirect_addr = redirect.as_ref().map(|l| l.local_addr()).transpose()?;
     // In a cluster the open calls are the other nodes' (the leader's core ends them); alone,
     // they were left by an earlier run of this process.
-    let (sequencer, cluster) = match &config.cluster {
+    let (sequencer, cluster, gateways) = match &config.cluster {
         None => {
             match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
                 Ok(0) => {}
@@ -352,20 +355,25 @@ pub async fn start(
                     tracing::error!(error = %e, "could not close call records of an earlier run")
                 }
             }
-            (driver::sequencer::Sequencer::Local, None)
+            (driver::sequencer::Sequencer::Local, None, None)
         }
         Some(cluster) => {
-            let (replicated, status) =
+            let (replicated, status, client) =
                 cluster::join(cluster).await.map_err(std::io::Error::other)?;
             ws::number_connections_from_random_base();
             tracing::info!(node = %cluster.node, roles = %cluster.roles.names(), "joined the cluster");
-            (driver::sequencer::Sequencer::Replicated(replicated), Some(status))
+            let gateway = gateway::Gateway::start(client.clone(), &cluster.stream, &cluster.node);
+            let (link, forwarded) =
+                gateway::LeaderLink::new(client, &cluster.stream, &cluster.node);
+            let gateways = driver::Gateways { gateway, link, forwarded };
+            (driver::sequencer::Sequencer::Replicated(replicated), Some(status), Some(gateways))
         }
     };
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
     record_unanswered(store.clone(), &knowledge);
+    let gateway = gateways.as_ref().map(|g| g.gateway.clone());
     let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),
@@ -374,6 +382,7 @@ pub async fn start(
         knowledge.clone(),
         stats.clone(),
         sequencer,
+        gateways,
     )
     .await;
     let state = AppState(Arc::new(App {
@@ -391,6 +400,7 @@ pub async fn start(
         stats: stats.clone(),
         knowledge,
         cluster,
+        gateway,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use voicedesk_cluster::local_cluster::{LocalClusterError, LocalNatsCluster};
 use voicedesk_protocol::{AgentAvailability, ClientMessage, ServerMessage};
 use voicedesk_softphone::{MediaLeg, SignalingClient, login};
-use voicedesk_tests::http;
+use voicedesk_tests::{Agent, http, place_call_at, ready_agent_at, wait_offer};
 
 const STEP: Duration = Duration::from_secs(15);
 
@@ -31,6 +31,7 @@ fn skipped(why: &str) {
 struct Node {
     child: Child,
     url: String,
+    name: String,
 }
 
 impl Node {
@@ -52,7 +53,7 @@ impl Node {
             .find_map(|l| l.strip_prefix("voicedesk listening on ").map(str::to_owned))
             .expect("the listening line");
         std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Node { child, url }
+        Node { child, url, name: name.to_owned() }
     }
 
     async fn health(&self) -> String {
@@ -63,18 +64,42 @@ impl Node {
         }
     }
 
-    /// Waits until `/healthz` says `leading: <leading>` (and, following, no replay lag).
+    /// Waits until `/healthz` says `leading: <leading>` (and, following, no replay lag);
+    /// leading, until its own gateway forwards to it.
     async fn wait_leading(&self, leading: bool) -> String {
         let want = format!("leading: {leading}");
+        let forwarding = format!("gateway forwards to: {} ", self.name);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let body = self.health().await;
-            if body.contains(&want) && (leading || body.contains("replay lag: 0")) {
+            let ready = match leading {
+                true => body.contains(&forwarding),
+                false => body.contains("replay lag: 0"),
+            };
+            if body.contains(&want) && ready {
                 return body;
             }
             assert!(Instant::now() < deadline, "{} never said {want}: {body}", self.url);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits until this node's gateway forwards to `leader`.
+    async fn wait_forwarding_to(&self, leader: &Node) -> String {
+        let want = format!("gateway forwards to: {} ", leader.name);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.health().await;
+            if body.contains(&want) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{} never forwarded to {}: {body}", self.url, leader.name);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn ws(&self) -> String {
+        format!("{}/ws", self.url.replacen("http", "ws", 1))
     }
 
     /// `(last record applied, digest of the core's state)`.
@@ -202,11 +227,6 @@ async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_kill
     eprintln!("node a: {}", a.wait_leading(true).await);
     let b = setup.node("node-b");
     eprintln!("node b: {}", b.wait_leading(false).await);
-    // A standby serves no connection until it leads.
-    let refused =
-        SignalingClient::connect(&format!("{}/ws", b.url.replacen("http", "ws", 1)), &b.url, None)
-            .await;
-    assert!(refused.is_err(), "a standby refuses WebSockets");
 
     // An agent signed in at the leader (away): the queue admits calls. Two citizens wait.
     let cookie = login(&a.url, "agent1", "demo").await.unwrap();
@@ -284,6 +304,104 @@ async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_kill
     drop(agent);
 
     drop(b);
+    setup.finish().await;
+}
+
+const CITIZEN: [u8; 4] = *b"CIT1";
+const AGENT: [u8; 4] = *b"AGT1";
+const AGENT_AGAIN: [u8; 4] = *b"AGT2";
+
+/// Every node serves `/ws` and forwards to the leader: a citizen on gateway A (the leader),
+/// an agent on gateway B (the standby); the call is offered, accepted and carries audio both
+/// ways, and a second citizen waits at B. Then B is killed with SIGKILL: the agent's console
+/// reconnects to A, gets its call back and, with a new headset, audio flows both ways again;
+/// the waiting citizen resumes at A with its parked call at its place and rejoins the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and_place() {
+    let Some(setup) = Setup::new("gateway").await else { return };
+    let a = setup.node("node-a");
+    a.wait_leading(true).await;
+    let mut b = setup.node("node-b");
+    b.wait_leading(false).await;
+    b.wait_forwarding_to(&a).await;
+
+    // The agent's console at the standby's gateway; the citizen at the leader's.
+    let mut agent = ready_agent_at(&b.url, "agent1", "demo").await.unwrap();
+    let mut citizen = place_call_at(&a.url, "pension_transfer").await.unwrap();
+    citizen.media.start_sending(CITIZEN);
+    agent.media.start_sending(AGENT);
+    let offered = wait_offer(&mut agent).await.unwrap();
+    assert_eq!(offered, citizen.call_id, "the call reached the agent through B's gateway");
+    agent.ws.send(&ClientMessage::Accept { call_id: offered.clone() }).await.unwrap();
+    citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    agent.media.wait_tag_count(0, CITIZEN, 25, STEP).await.unwrap();
+    citizen.media.wait_tag_count(0, AGENT, 25, STEP).await.unwrap();
+
+    // A second citizen waits at B (the only agent is busy).
+    let (mut waiting, token, _media, waiting_call) = queued_citizen(&b.url).await;
+    waiting
+        .recv_until(STEP, |m| matches!(m, ServerMessage::QueuePosition { position: 1, .. }))
+        .await
+        .unwrap();
+
+    // Gateway B dies.
+    b.kill();
+    let Agent { media: headset, cookie, .. } = agent;
+    headset.close().await.unwrap();
+
+    // The agent's console comes back at A: still on the call.
+    let mut console =
+        SignalingClient::connect(&format!("{}?role=agent", a.ws()), &a.url, Some(&cookie))
+            .await
+            .unwrap();
+    let resumed =
+        console.recv_until(STEP, |m| matches!(m, ServerMessage::CallResumed(_))).await.unwrap();
+    let ServerMessage::CallResumed(live) = resumed else { unreachable!() };
+    assert_eq!(live.call_id, citizen.call_id, "the agent keeps the call");
+    let headset = MediaLeg::new("agent1-again", 2).await.unwrap();
+    let offer = headset.create_offer().await.unwrap();
+    console.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
+    let ServerMessage::MediaAnswer { sdp } =
+        console.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await.unwrap()
+    else {
+        unreachable!()
+    };
+    headset.apply_answer(&sdp).await.unwrap();
+    headset.wait_connected(STEP).await.unwrap();
+    headset.start_sending(AGENT_AGAIN);
+    citizen.media.wait_tag_count(0, AGENT_AGAIN, 25, STEP).await.unwrap();
+    let heard = headset.received(0).count(&CITIZEN);
+    headset.wait_tag_count(0, CITIZEN, heard + 25, STEP).await.unwrap();
+    assert!(
+        !citizen.ws.take_skipped().iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
+        "the call did not end for the citizen"
+    );
+
+    // The waiting citizen comes back at A: its call parked at its place, queued again.
+    let (mut ws, _) = citizen(&a.url).await;
+    ws.send(&ClientMessage::Resume { citizen_token: token }).await.unwrap();
+    match ws.recv_until(STEP, |m| matches!(m, ServerMessage::Resumed { .. })).await.unwrap() {
+        ServerMessage::Resumed { parked_call: Some(parked), .. } => {
+            assert_eq!(parked.call_id, waiting_call);
+            assert_eq!(parked.position, 1, "the waiting citizen keeps its place");
+        }
+        other => panic!("expected resumed with the parked call, got {other:?}"),
+    }
+    let media = MediaLeg::new("citizen-again", 2).await.unwrap();
+    let offer = media.create_offer().await.unwrap();
+    ws.send(&ClientMessage::RejoinCall { call_id: waiting_call.clone(), sdp: offer })
+        .await
+        .unwrap();
+    let reply = ws
+        .recv_until(STEP, |m| {
+            matches!(m, ServerMessage::CallQueued { .. } | ServerMessage::Error { .. })
+        })
+        .await
+        .unwrap();
+    assert!(matches!(reply, ServerMessage::CallQueued { .. }), "queued again: {reply:?}");
+
+    drop(a);
     setup.finish().await;
 }
 

@@ -142,20 +142,43 @@ pub enum DriverInput {
     },
 }
 
-/// Sends inputs to the driver.
+impl From<Identity> for voicedesk_call_center::Identity {
+    fn from(identity: Identity) -> Self {
+        match identity {
+            Identity::Citizen { citizen_id } => voicedesk_call_center::Identity::Citizen { citizen_id },
+            Identity::Member { user, skills } => {
+                voicedesk_call_center::Identity::Member { user, skills }
+            }
+        }
+    }
+}
+
+/// Sends inputs to the driver — in a cluster, the inputs of connections, sign-outs and
+/// catalogue changes to the leader's, through this node's gateway.
 #[derive(Clone)]
 pub struct DriverHandle {
     inputs: mpsc::Sender<DriverInput>,
+    gateway: Option<Arc<crate::gateway::Gateway>>,
 }
 
 impl DriverHandle {
-    /// Queues an input; false if the driver has stopped.
+    /// Queues an input; false if the driver has stopped (or, in a cluster, a connection
+    /// cannot be served: no leader is known).
     pub async fn send(&self, input: DriverInput) -> bool {
-        self.inputs.send(input).await.is_ok()
+        match (&self.gateway, input) {
+            (_, input @ (DriverInput::Digest { .. } | DriverInput::Shutdown { .. })) | (None, input) => {
+                self.inputs.send(input).await.is_ok()
+            }
+            (Some(gateway), input) => gateway.forward(input).await,
+        }
     }
 
-    /// Ends every call and stops the driver; returns when that is done.
+    /// Ends every call and stops the driver; returns when that is done. A cluster node's
+    /// gateway closes its connections (their clients resume at another node).
     pub async fn shutdown(&self) {
+        if let Some(gateway) = &self.gateway {
+            gateway.close_all("the node stops");
+        }
         let (done, rx) = oneshot::channel();
         if self.inputs.send(DriverInput::Shutdown { done }).await.is_ok() {
             // The driver answers once every call is ended and recorded; a dropped sender
@@ -166,10 +189,20 @@ impl DriverHandle {
 }
 
 /// A connection's outgoing side.
-struct Outbox {
-    tx: mpsc::Sender<ServerMessage>,
-    /// Dropping it ends the connection's handler.
-    _kick: oneshot::Sender<()>,
+enum Outbox {
+    /// Terminated by this process (alone).
+    Local {
+        tx: mpsc::Sender<ServerMessage>,
+        /// Dropping it ends the connection's handler.
+        _kick: oneshot::Sender<()>,
+    },
+    /// Terminated by a gateway (a cluster; this node leads): its messages go there.
+    Remote {
+        /// The gateway's node.
+        node: String,
+        /// Its boot id: a gateway lost or restarted loses its connections.
+        boot: u64,
+    },
 }
 
 /// The driver's state: the core, and the handles its effects need.
@@ -221,6 +254,9 @@ pub(crate) struct Driver {
     reconnect_grace: Duration,
     /// Set-up steps being timed for `/metrics`.
     timing: timing::Timing,
+    /// A cluster's gateways: their inputs come from it while this node leads, and the
+    /// messages of their connections go through it.
+    link: Option<crate::gateway::LeaderLink>,
 }
 
 fn now() -> UnixMs {
@@ -274,6 +310,7 @@ pub(crate) async fn spawn(
     knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     stats: Arc<SignalingStats>,
     sequencer: sequencer::Sequencer,
+    gateways: Option<Gateways>,
 ) -> DriverHandle {
     let (inputs, rx) = mpsc::channel(4096);
     let started = now();
@@ -340,6 +377,14 @@ pub(crate) async fn spawn(
         foreign_grace: None,
         reconnect_grace: config.reconnect_grace,
         timing: timing::Timing::default(),
+        link: None,
+    };
+    let (gateway, forwarded) = match gateways {
+        Some(Gateways { gateway, link, forwarded }) => {
+            driver.link = Some(link);
+            (Some(gateway), Some(forwarded))
+        }
+        None => (None, None),
     };
     // A cluster's core gets its catalogue from the log, or reads it when it takes over.
     if leading
@@ -353,8 +398,18 @@ pub(crate) async fn spawn(
     {
         driver.feed(input);
     }
-    tokio::spawn(driver.run(rx, results_rx, relay_events));
-    DriverHandle { inputs }
+    tokio::spawn(driver.run(rx, results_rx, relay_events, forwarded));
+    DriverHandle { inputs, gateway }
+}
+
+/// A cluster node's gateway and the leader's end of the gateways' link.
+pub(crate) struct Gateways {
+    /// This node's gateway (where its `/ws` connections go).
+    pub(crate) gateway: Arc<crate::gateway::Gateway>,
+    /// The leader's end.
+    pub(crate) link: crate::gateway::LeaderLink,
+    /// The gateways' inputs while this node leads.
+    pub(crate) forwarded: mpsc::UnboundedReceiver<crate::gateway::Forwarded>,
 }
 
 /// Today's answered and abandoned calls so far by queue, from the store (none if it cannot
@@ -397,6 +452,7 @@ impl Driver {
         mut inputs: mpsc::Receiver<DriverInput>,
         mut results: mpsc::UnboundedReceiver<Input>,
         mut relay_events: mpsc::UnboundedReceiver<RelayEvent>,
+        mut forwarded: Option<mpsc::UnboundedReceiver<crate::gateway::Forwarded>>,
     ) {
         loop {
             // Only the leader times the core out; a standby applies the leader's timeouts.
@@ -429,6 +485,7 @@ impl Driver {
                 },
                 Some(input) = results.recv() => self.feed(input),
                 Some(event) = relay_events.recv() => self.feed(relay_input(event)),
+                Some(input) = next_forwarded(&mut forwarded) => self.forwarded(input).await,
                 ordered = self.sequencer.next() => self.ordered(ordered).await,
                 _ = sleep_until(self.foreign_grace) => {
                     self.foreign_grace = None;
@@ -449,16 +506,8 @@ impl Driver {
     fn http_input(&mut self, input: DriverInput) {
         match input {
             DriverInput::Connected { conn, identity, outbox, kick } => {
-                self.outboxes.insert(conn, Outbox { tx: outbox, _kick: kick });
-                let identity = match identity {
-                    Identity::Citizen { citizen_id } => {
-                        voicedesk_call_center::Identity::Citizen { citizen_id }
-                    }
-                    Identity::Member { user, skills } => {
-                        voicedesk_call_center::Identity::Member { user, skills }
-                    }
-                };
-                self.feed(Input::Connected { conn, identity });
+                self.outboxes.insert(conn, Outbox::Local { tx: outbox, _kick: kick });
+                self.feed(Input::Connected { conn, identity: identity.into() });
             }
             DriverInput::Resumed { conn, citizen_id, citizen_token } => {
                 self.feed(Input::Resumed { conn, citizen_id, citizen_token })
@@ -476,6 +525,69 @@ impl Driver {
             DriverInput::CatalogueChanged
             | DriverInput::Shutdown { .. }
             | DriverInput::Digest { .. } => {}
+        }
+    }
+
+    /// An input of a gateway (this node leads): handled as this node's own, with the
+    /// connection's messages sent back to its gateway.
+    async fn forwarded(&mut self, input: crate::gateway::Forwarded) {
+        use crate::gateway::{Forwarded, ToLeader};
+        if !self.leading {
+            return;
+        }
+        match input {
+            Forwarded::Input(ToLeader::Connected { conn, node, boot, identity }) => {
+                self.outboxes.insert(conn, Outbox::Remote { node, boot });
+                self.feed(Input::Connected { conn, identity });
+            }
+            Forwarded::Input(ToLeader::Resumed { conn, citizen_id, citizen_token }) => {
+                self.feed(Input::Resumed { conn, citizen_id, citizen_token })
+            }
+            Forwarded::Input(ToLeader::Message { conn, message }) => {
+                self.feed(Input::Client { conn, message })
+            }
+            Forwarded::Input(ToLeader::Disconnected { conn }) => {
+                if self.outboxes.contains_key(&conn) {
+                    self.feed(Input::Disconnected { conn });
+                }
+            }
+            Forwarded::Input(ToLeader::SignedOut { user_id }) => {
+                self.feed(Input::SignedOut { user_id })
+            }
+            Forwarded::Input(ToLeader::SignOutWhenFree { user_id }) => {
+                self.feed(Input::SignOutWhenFree { user_id })
+            }
+            Forwarded::Input(ToLeader::CatalogueChanged) => self.reload_catalogue().await,
+            Forwarded::GatewayLost { node, boot } => {
+                let gone: Vec<ConnId> = self
+                    .outboxes
+                    .iter()
+                    .filter(|(_, out)| {
+                        matches!(out, Outbox::Remote { node: n, boot: b } if *n == node && *b == boot)
+                    })
+                    .map(|(conn, _)| *conn)
+                    .collect();
+                tracing::warn!(gateway = %node, connections = gone.len(), "a gateway was lost");
+                for conn in gone {
+                    self.outboxes.remove(&conn);
+                    self.feed(Input::Disconnected { conn });
+                }
+            }
+        }
+    }
+
+    /// Forgets a connection's outbox; a gateway's connection is closed there (after what was
+    /// sent to it before).
+    pub(super) fn drop_outbox(&mut self, conn: ConnId) -> bool {
+        match self.outboxes.remove(&conn) {
+            Some(Outbox::Remote { node, .. }) => {
+                if let Some(link) = &self.link {
+                    link.close(&node, conn);
+                }
+                true
+            }
+            Some(Outbox::Local { .. }) => true,
+            None => false,
         }
     }
 
@@ -567,7 +679,7 @@ impl Driver {
         if let Some(conn) = closed
             && !self.core.has_connection(conn)
         {
-            self.outboxes.remove(&conn);
+            self.drop_outbox(conn);
         }
     }
 
@@ -609,8 +721,16 @@ impl Driver {
                 self.takeover_left = first + self.take_over(epoch);
                 self.foreign_grace = Some(tokio::time::Instant::now() + self.reconnect_grace);
                 self.reload_catalogue().await;
+                // Announced only now: a gateway's connection opened under this epoch is
+                // submitted after the takeover's entries.
+                if let Some(link) = &mut self.link {
+                    link.lead(epoch);
+                }
             }
             sequencer::Ordered::Following => {
+                if let Some(link) = &mut self.link {
+                    link.follow();
+                }
                 tracing::warn!(
                     connections = self.outboxes.len(),
                     "no longer leading: effects stop, this node's clients reconnect elsewhere"
@@ -725,6 +845,16 @@ fn relay_input(event: RelayEvent) -> Input {
                 }
             },
         },
+    }
+}
+
+/// The next input of a gateway (never, alone).
+async fn next_forwarded(
+    forwarded: &mut Option<mpsc::UnboundedReceiver<crate::gateway::Forwarded>>,
+) -> Option<crate::gateway::Forwarded> {
+    match forwarded {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
