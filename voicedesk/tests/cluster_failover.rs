@@ -327,16 +327,16 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
 
     // The agent's console at the standby's gateway; the citizen at the leader's.
     let mut agent = ready_agent_at(&b.url, "agent1", "demo").await.unwrap();
-    let mut citizen = place_call_at(&a.url, "pension_transfer").await.unwrap();
-    citizen.media.start_sending(CITIZEN);
+    let mut caller = place_call_at(&a.url, "pension_transfer").await.unwrap();
+    caller.media.start_sending(CITIZEN);
     agent.media.start_sending(AGENT);
     let offered = wait_offer(&mut agent).await.unwrap();
-    assert_eq!(offered, citizen.call_id, "the call reached the agent through B's gateway");
+    assert_eq!(offered, caller.call_id, "the call reached the agent through B's gateway");
     agent.ws.send(&ClientMessage::Accept { call_id: offered.clone() }).await.unwrap();
-    citizen.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    caller.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
     agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
     agent.media.wait_tag_count(0, CITIZEN, 25, STEP).await.unwrap();
-    citizen.media.wait_tag_count(0, AGENT, 25, STEP).await.unwrap();
+    caller.media.wait_tag_count(0, AGENT, 25, STEP).await.unwrap();
 
     // A second citizen waits at B (the only agent is busy).
     let (mut waiting, token, _media, waiting_call) = queued_citizen(&b.url).await;
@@ -358,7 +358,7 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
     let resumed =
         console.recv_until(STEP, |m| matches!(m, ServerMessage::CallResumed(_))).await.unwrap();
     let ServerMessage::CallResumed(live) = resumed else { unreachable!() };
-    assert_eq!(live.call_id, citizen.call_id, "the agent keeps the call");
+    assert_eq!(live.call_id, caller.call_id, "the agent keeps the call");
     let headset = MediaLeg::new("agent1-again", 2).await.unwrap();
     let offer = headset.create_offer().await.unwrap();
     console.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
@@ -370,11 +370,11 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
     headset.apply_answer(&sdp).await.unwrap();
     headset.wait_connected(STEP).await.unwrap();
     headset.start_sending(AGENT_AGAIN);
-    citizen.media.wait_tag_count(0, AGENT_AGAIN, 25, STEP).await.unwrap();
+    caller.media.wait_tag_count(0, AGENT_AGAIN, 25, STEP).await.unwrap();
     let heard = headset.received(0).count(&CITIZEN);
     headset.wait_tag_count(0, CITIZEN, heard + 25, STEP).await.unwrap();
     assert!(
-        !citizen.ws.take_skipped().iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
+        !caller.ws.take_skipped().iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
         "the call did not end for the citizen"
     );
 
