@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use voicedesk_cluster::local_cluster::{LocalClusterError, LocalNatsCluster};
-use voicedesk_protocol::{AgentAvailability, ClientMessage, ServerMessage};
+use voicedesk_protocol::{AgentAvailability, ClientMessage, Role, ServerMessage};
 use voicedesk_softphone::{MediaLeg, SignalingClient, login};
 use voicedesk_tests::{Agent, http, place_call_at, ready_agent_at, wait_offer};
 
@@ -345,8 +345,18 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
         .await
         .unwrap();
 
-    // Gateway B dies.
+    // Gateway B dies. The leader notices its silence and ends its connections: the citizen
+    // hears that the agent is reconnecting (the agent's headset, on A's relay, is still up,
+    // so nothing else tells the core).
     b.kill();
+    let lost = caller
+        .ws
+        .recv_until(STEP, |m| {
+            matches!(m, ServerMessage::PeerReconnecting { peer: Role::Agent, .. })
+        })
+        .await
+        .unwrap();
+    assert!(matches!(lost, ServerMessage::PeerReconnecting { ref call_id, .. } if *call_id == caller.call_id));
     let Agent { media: headset, cookie, .. } = agent;
     headset.close().await.unwrap();
 
