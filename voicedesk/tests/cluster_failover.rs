@@ -35,13 +35,29 @@ struct Node {
 }
 
 impl Node {
+    /// A node of the cluster at `nats` (none: one process alone, on the same store).
     fn start(name: &str, nats: &[String], database_url: &str, dir: &std::path::Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voicedesk"))
-            .args(["--demo", "--listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0"])
-            .args(["--cluster", &nats.join(","), "--node-name", name])
+        Node::start_with(name, nats, database_url, dir, &[])
+    }
+
+    /// [`Node::start`] with environment settings (flags by their variables).
+    fn start_with(
+        name: &str,
+        nats: &[String],
+        database_url: &str,
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Node {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_voicedesk"));
+        command.args(["--demo", "--listen", "127.0.0.1:0", "--media-listen", "127.0.0.1:0"]);
+        if !nats.is_empty() {
+            command.args(["--cluster", &nats.join(","), "--node-name", name]);
+        }
+        let mut child = command
             .args(["--database-url", database_url, "--data-dir"])
             .arg(dir.join(name))
             .env("RUST_LOG", "info,voicedesk_signaling=debug,rtc=warn,rtc_ice=warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -462,4 +478,192 @@ async fn a_paused_leader_that_wakes_after_a_takeover_changes_nothing_and_follows
 
 async fn sql(store: &voicedesk_store::PostgresStore, sql: &str) {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(store.pool()).await.unwrap();
+}
+
+// ----- measurements (run by hand; figures in docs/benchmarks.md) ---------------------------
+
+/// Limits out of the way of a measurement's one client address, and no after-call work
+/// between two measured calls.
+const MEASURE_ENV: [(&str, &str); 5] = [
+    ("VOICEDESK_WS_MESSAGES_PER_SEC", "100000"),
+    ("VOICEDESK_ADDRESS_MESSAGES_PER_SEC", "1000000"),
+    ("VOICEDESK_ADDRESS_CONNECTIONS_PER_MIN", "100000"),
+    ("VOICEDESK_AFTER_CALL_WORK_SECS", "0"),
+    ("RUST_LOG", "warn"),
+];
+
+fn percentiles(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    eprintln!(
+        "MEASURED {name}: n={} p50 {:.1} ms, p95 {:.1} ms, min {:.1} ms, max {:.1} ms",
+        samples.len(),
+        ms(at(0.5)),
+        ms(at(0.95)),
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+    );
+}
+
+/// Takeover after SIGKILL of the leader, 20 times: from the kill until the standby leads and
+/// its gateway forwards to it (new connections are served). The killed node is replaced by a
+/// fresh standby each round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand: figures in docs/benchmarks.md"]
+async fn measure_takeover_over_20_sigkills() {
+    let Some(setup) = Setup::new("takeovers").await else { return };
+    let mut leader = setup.node("node-0");
+    leader.wait_leading(true).await;
+    let mut standby = setup.node("node-1");
+    let mut times = Vec::new();
+    for round in 0..20 {
+        standby.wait_leading(false).await;
+        standby.wait_forwarding_to(&leader).await;
+        let killed = Instant::now();
+        leader.kill();
+        standby.wait_leading(true).await;
+        let took = killed.elapsed();
+        eprintln!("round {round}: takeover {} ms", took.as_millis());
+        times.push(took);
+        let fresh = setup.node(&format!("node-{}", round + 2));
+        leader = std::mem::replace(&mut standby, fresh);
+    }
+    percentiles("takeover after SIGKILL", times);
+    drop(leader);
+    drop(standby);
+    setup.finish().await;
+}
+
+/// `call` → `call_queued` and `accept` → `call_connected` as the clients see them, through a
+/// cluster's leader (both clients at its gateway) and through one process alone on the same
+/// Postgres: the difference is what the log (and the gateway's hops) add.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand: figures in docs/benchmarks.md"]
+async fn measure_the_logs_added_latency_on_call_queued_and_call_connected() {
+    const CALLS: usize = 40;
+    let Some(setup) = Setup::new("latency").await else { return };
+    let env = MEASURE_ENV;
+    {
+        let alone = Node::start_with("alone", &[], &setup.database_url, &setup.dir, &env);
+        let (queued, connected) = call_latencies(&alone, CALLS).await;
+        percentiles("alone: call -> call_queued", queued);
+        percentiles("alone: accept -> call_connected", connected);
+    }
+    let nats = setup.nats.urls();
+    let a = Node::start_with("node-a", &nats, &setup.database_url, &setup.dir, &env);
+    a.wait_leading(true).await;
+    let b = Node::start_with("node-b", &nats, &setup.database_url, &setup.dir, &env);
+    b.wait_leading(false).await;
+    let (queued, connected) = call_latencies(&a, CALLS).await;
+    percentiles("cluster leader: call -> call_queued", queued);
+    percentiles("cluster leader: accept -> call_connected", connected);
+    drop(a);
+    drop(b);
+    setup.finish().await;
+}
+
+/// `calls` calls one after the other to one agent at `node`: the time from `call` to
+/// `call_queued` and from `accept` to the agent's `call_connected`.
+async fn call_latencies(node: &Node, calls: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let mut agent = ready_agent_at(&node.url, "agent1", "demo").await.unwrap();
+    let (mut queued, mut connected) = (Vec::new(), Vec::new());
+    for _ in 0..calls {
+        let (mut ws, _) = citizen(&node.url).await;
+        let media = MediaLeg::new("citizen", 2).await.unwrap();
+        let offer = media.create_offer().await.unwrap();
+        let service = Some("pension_transfer".to_owned());
+        let sent = Instant::now();
+        ws.send(&ClientMessage::Call { service, sdp: offer }).await.unwrap();
+        let reply = ws
+            .recv_until(STEP, |m| {
+                matches!(m, ServerMessage::CallQueued { .. } | ServerMessage::Error { .. })
+            })
+            .await
+            .unwrap();
+        queued.push(sent.elapsed());
+        let ServerMessage::CallQueued { call_id, sdp } = reply else { panic!("{reply:?}") };
+        media.apply_answer(&sdp).await.unwrap();
+        media.wait_connected(STEP).await.unwrap();
+        assert_eq!(wait_offer(&mut agent).await.unwrap(), call_id);
+        let sent = Instant::now();
+        agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
+        agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+        connected.push(sent.elapsed());
+        agent.ws.send(&ClientMessage::HangUp { call_id: call_id.clone() }).await.unwrap();
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallEnded { .. })).await.unwrap();
+        agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallEnded { .. })).await.unwrap();
+        let wrap_up =
+            ClientMessage::WrapUp { call_id, disposition: "resolved".into(), notes: String::new() };
+        agent.ws.send(&wrap_up).await.unwrap();
+        agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::WrapUpSaved { .. })).await.unwrap();
+        let _ = media.close().await;
+    }
+    (queued, connected)
+}
+
+/// Inputs per second: three agent consoles (no headset) each keep 100 `set_state available`
+/// in flight — every one an input of the core (through the log in a cluster), each refused
+/// with an error (no headset) — alone and through a cluster's leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand: figures in docs/benchmarks.md"]
+async fn measure_inputs_per_second_alone_and_through_the_leader() {
+    let Some(setup) = Setup::new("throughput").await else { return };
+    let env = MEASURE_ENV;
+    {
+        let alone = Node::start_with("alone", &[], &setup.database_url, &setup.dir, &env);
+        let rate = inputs_per_second(&alone).await;
+        eprintln!("MEASURED alone: {rate:.0} inputs/s");
+    }
+    let nats = setup.nats.urls();
+    let a = Node::start_with("node-a", &nats, &setup.database_url, &setup.dir, &env);
+    a.wait_leading(true).await;
+    let b = Node::start_with("node-b", &nats, &setup.database_url, &setup.dir, &env);
+    b.wait_leading(false).await;
+    let rate = inputs_per_second(&a).await;
+    eprintln!("MEASURED cluster leader: {rate:.0} inputs/s");
+    drop(a);
+    drop(b);
+    setup.finish().await;
+}
+
+async fn inputs_per_second(node: &Node) -> f64 {
+    const PER_CONSOLE: usize = 2_000;
+    const WINDOW: usize = 100;
+    let mut consoles = Vec::new();
+    for name in ["agent1", "agent2", "agent3"] {
+        let cookie = login(&node.url, name, "demo").await.unwrap();
+        let url = format!("{}?role=agent", node.ws());
+        let mut ws = SignalingClient::connect(&url, &node.url, Some(&cookie)).await.unwrap();
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Welcome { .. })).await.unwrap();
+        consoles.push(ws);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = consoles
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let available =
+                    ClientMessage::SetState { state: AgentAvailability::Available, reason: None };
+                let mut answered = 0;
+                for sent in 0..PER_CONSOLE {
+                    ws.send(&available).await.unwrap();
+                    if sent >= WINDOW {
+                        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. }))
+                            .await
+                            .unwrap();
+                        answered += 1;
+                    }
+                }
+                while answered < PER_CONSOLE {
+                    ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. })).await.unwrap();
+                    answered += 1;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (3 * PER_CONSOLE) as f64 / started.elapsed().as_secs_f64()
 }
