@@ -104,8 +104,12 @@ pub struct ClusterStatus {
 }
 
 impl ClusterStatus {
-    /// Records in the log not yet applied here (`None` when NATS does not answer).
+    /// Records in the log not yet applied here (`None` when NATS does not answer, or the node
+    /// has no core).
     pub async fn replay_lag(&self) -> Option<u64> {
+        if !self.roles.core {
+            return None;
+        }
         let last = self.log.last_sequence().await.ok()?;
         Some(last.saturating_sub(self.applied.load(Ordering::Acquire)))
     }
@@ -180,7 +184,11 @@ pub(crate) async fn join(
     });
     let (submits, submits_rx) = mpsc::unbounded_channel();
     let (ordered_tx, ordered) = mpsc::unbounded_channel();
-    tokio::spawn(run(log, lease, submits_rx, ordered_tx, status.clone()));
+    // A node without the core role (a gateway alone) neither replays nor stands for election:
+    // its driver's core stays empty and idle, and its gateway forwards to the leader.
+    if config.roles.core {
+        tokio::spawn(run(log, lease, submits_rx, ordered_tx, status.clone()));
+    }
     Ok((Replicated { submits, ordered, status: status.clone() }, status, client))
 }
 

@@ -89,6 +89,7 @@ pub(crate) async fn healthz(State(app): State<AppState>) -> Response {
                 use std::sync::atomic::Ordering::Acquire;
                 let lag = match cluster.replay_lag().await {
                     Some(lag) => lag.to_string(),
+                    None if !cluster.roles.core => "none (no core here)".into(),
                     None => "unknown (NATS does not answer)".into(),
                 };
                 let forwards_to = match app.gateway.as_ref().and_then(|g| g.leader()) {

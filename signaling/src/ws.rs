@@ -79,6 +79,13 @@ pub(crate) async fn upgrade(
     if !crate::origin::origin_allowed(&headers, &app.config.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
+    // A cluster node without the gateway role serves no clients.
+    if let Some(cluster) = &app.cluster
+        && !cluster.roles.gateway
+    {
+        return (StatusCode::NOT_FOUND, "this node serves no clients (not a gateway)")
+            .into_response();
+    }
     // A cluster's gateway forwards to the leader: with none known (a takeover under way),
     // the client tries again shortly.
     if let Some(gateway) = &app.gateway

@@ -431,6 +431,40 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
     setup.finish().await;
 }
 
+/// A node with the gateway role alone serves a citizen through the leader — the call is
+/// queued by the leader's core and offered to the agent at the leader — never leads, and when
+/// the leader dies with no other core to take over, its gateway closes the citizen's
+/// connection once the leader has fallen silent and refuses new ones (503) while none leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_only_node_serves_through_the_leader_and_refuses_clients_without_one() {
+    let Some(setup) = Setup::new("gatewayonly").await else { return };
+    let mut a = setup.node("node-a");
+    a.wait_leading(true).await;
+    let nats = setup.nats.urls();
+    let roles = [("VOICEDESK_ROLES", "gateway")];
+    let g = Node::start_with("gate", &nats, &setup.database_url, &setup.dir, &roles);
+    let health = g.wait_forwarding_to(&a).await;
+    assert!(health.contains("roles: gateway\n") && health.contains("leading: false"), "{health}");
+    assert!(health.contains("replay lag: none"), "a gateway alone replays nothing: {health}");
+
+    let mut agent = ready_agent_at(&a.url, "agent1", "demo").await.unwrap();
+    let (mut ws, _, _media, call_id) = queued_citizen(&g.url).await;
+    assert_eq!(wait_offer(&mut agent).await.unwrap(), call_id, "queued by the leader's core");
+
+    a.kill();
+    ws.wait_closed(STEP).await.expect("the gateway closes its connections without a leader");
+    let refused = SignalingClient::connect(&g.ws(), &g.url, None).await.unwrap_err();
+    assert_eq!(
+        voicedesk_softphone::handshake_status(&refused),
+        Some(503),
+        "no leader, no connection: {refused:#}"
+    );
+    assert!(g.health().await.contains("gateway forwards to: none"));
+
+    drop(g);
+    setup.finish().await;
+}
+
 /// A leader paused (SIGSTOP) until its lease ran out and the standby took over cannot change
 /// anything when it wakes (SIGCONT): a citizen's call sent to it is never queued (its
 /// connection is closed instead: the node steps down, fenced if it tried to append), and the
