@@ -202,18 +202,21 @@ impl Gateway {
                     let Some((_, epoch)) = state.leader.clone() else { return false };
                     state.conns.insert(conn, Local { epoch, outbox, _kick: kick });
                     let (node, boot) = (self.node.clone(), self.boot);
-                    (Some(epoch), ToLeader::Connected { conn, node, boot, identity: identity.into() })
+                    (
+                        Some(epoch),
+                        ToLeader::Connected { conn, node, boot, identity: identity.into() },
+                    )
                 }
                 DriverInput::Resumed { conn, citizen_id, citizen_token } => (
-                    conn_epoch(&*state, &conn),
+                    conn_epoch(&state, &conn),
                     ToLeader::Resumed { conn, citizen_id, citizen_token },
                 ),
                 DriverInput::Message { conn, message } => {
-                    (conn_epoch(&*state, &conn), ToLeader::Message { conn, message })
+                    (conn_epoch(&state, &conn), ToLeader::Message { conn, message })
                 }
                 // Kept until the leader closes it: an answer still on its way is delivered.
                 DriverInput::Disconnected { conn } => {
-                    (conn_epoch(&*state, &conn), ToLeader::Disconnected { conn })
+                    (conn_epoch(&state, &conn), ToLeader::Disconnected { conn })
                 }
                 DriverInput::SignedOut { user_id } => {
                     (state.leader.as_ref().map(|l| l.1), ToLeader::SignedOut { user_id })
@@ -317,14 +320,15 @@ impl Gateway {
             }
             match out {
                 Out::Send(message) => {
-                    let full = state.conns.get(&conn).map(|local| local.outbox.try_send(message));
-                    match full {
-                        Some(Err(mpsc::error::TrySendError::Full(_))) => {
-                            state.conns.remove(&conn);
-                            true
-                        }
-                        _ => false,
+                    let full = state
+                        .conns
+                        .get(&conn)
+                        .and_then(|local| local.outbox.try_send(message).err())
+                        .is_some_and(|e| matches!(e, mpsc::error::TrySendError::Full(_)));
+                    if full {
+                        state.conns.remove(&conn);
                     }
+                    full
                 }
                 Out::Close => {
                     state.conns.remove(&conn);

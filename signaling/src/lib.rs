@@ -346,7 +346,7 @@ pub async fn start(
     let redirect_addr = redirect.as_ref().map(|l| l.local_addr()).transpose()?;
     // In a cluster the open calls are the other nodes' (the leader's core ends them); alone,
     // they were left by an earlier run of this process.
-    let (sequencer, cluster, gateways) = match &config.cluster {
+    let (mode, cluster, gateway) = match &config.cluster {
         None => {
             match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
                 Ok(0) => {}
@@ -355,7 +355,7 @@ pub async fn start(
                     tracing::error!(error = %e, "could not close call records of an earlier run")
                 }
             }
-            (driver::sequencer::Sequencer::Local, None, None)
+            (driver::Mode::Alone, None, None)
         }
         Some(cluster) => {
             let (replicated, status, client) =
@@ -365,15 +365,14 @@ pub async fn start(
             let gateway = gateway::Gateway::start(client.clone(), &cluster.stream, &cluster.node);
             let (link, forwarded) =
                 gateway::LeaderLink::new(client, &cluster.stream, &cluster.node);
-            let gateways = driver::Gateways { gateway, link, forwarded };
-            (driver::sequencer::Sequencer::Replicated(replicated), Some(status), Some(gateways))
+            let gateways = driver::Gateways { gateway: gateway.clone(), link, forwarded };
+            (driver::Mode::Cluster { replicated, gateways }, Some(status), Some(gateway))
         }
     };
     sweep_voice_files(&config, store.as_ref()).await?;
     let stats = Arc::new(SignalingStats::default());
     let knowledge = Arc::new(load_knowledge(store.as_ref()).await?);
     record_unanswered(store.clone(), &knowledge);
-    let gateway = gateways.as_ref().map(|g| g.gateway.clone());
     let hub = driver::spawn(
         store.clone(),
         relay.handle.clone(),
@@ -381,8 +380,7 @@ pub async fn start(
         &config,
         knowledge.clone(),
         stats.clone(),
-        sequencer,
-        gateways,
+        mode,
     )
     .await;
     let state = AppState(Arc::new(App {

@@ -430,8 +430,7 @@ fn cluster_config(
         .clone()
         .unwrap_or_else(|| format!("node-{}-{}", listen.port(), std::process::id()));
     // The name is part of NATS subjects (a gateway's messages: `<stream>.node.<name>`).
-    if node.is_empty() || !node.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if node.is_empty() || !node.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         anyhow::bail!("--node-name {node:?}: letters, digits, '-' and '_' only");
     }
     Ok(Some(ClusterConfig {

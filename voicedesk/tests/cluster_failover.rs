@@ -109,7 +109,12 @@ impl Node {
             if body.contains(&want) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "{} never forwarded to {}: {body}", self.url, leader.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} never forwarded to {}: {body}",
+                self.url,
+                leader.name
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -372,7 +377,9 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
         })
         .await
         .unwrap();
-    assert!(matches!(lost, ServerMessage::PeerReconnecting { ref call_id, .. } if *call_id == caller.call_id));
+    assert!(
+        matches!(lost, ServerMessage::PeerReconnecting { ref call_id, .. } if *call_id == caller.call_id)
+    );
     let Agent { media: headset, cookie, .. } = agent;
     headset.close().await.unwrap();
 
@@ -622,7 +629,11 @@ async fn call_latencies(node: &Node, calls: usize) -> (Vec<Duration>, Vec<Durati
         assert_eq!(wait_offer(&mut agent).await.unwrap(), call_id);
         let sent = Instant::now();
         agent.ws.send(&ClientMessage::Accept { call_id: call_id.clone() }).await.unwrap();
-        agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+        agent
+            .ws
+            .recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. }))
+            .await
+            .unwrap();
         connected.push(sent.elapsed());
         agent.ws.send(&ClientMessage::HangUp { call_id: call_id.clone() }).await.unwrap();
         ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallEnded { .. })).await.unwrap();
@@ -630,7 +641,11 @@ async fn call_latencies(node: &Node, calls: usize) -> (Vec<Duration>, Vec<Durati
         let wrap_up =
             ClientMessage::WrapUp { call_id, disposition: "resolved".into(), notes: String::new() };
         agent.ws.send(&wrap_up).await.unwrap();
-        agent.ws.recv_until(STEP, |m| matches!(m, ServerMessage::WrapUpSaved { .. })).await.unwrap();
+        agent
+            .ws
+            .recv_until(STEP, |m| matches!(m, ServerMessage::WrapUpSaved { .. }))
+            .await
+            .unwrap();
         let _ = media.close().await;
     }
     (queued, connected)
@@ -690,7 +705,9 @@ async fn inputs_per_second(node: &Node) -> f64 {
                     }
                 }
                 while answered < PER_CONSOLE {
-                    ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. })).await.unwrap();
+                    ws.recv_until(STEP, |m| matches!(m, ServerMessage::Error { .. }))
+                        .await
+                        .unwrap();
                     answered += 1;
                 }
             })

@@ -145,7 +145,9 @@ pub enum DriverInput {
 impl From<Identity> for voicedesk_call_center::Identity {
     fn from(identity: Identity) -> Self {
         match identity {
-            Identity::Citizen { citizen_id } => voicedesk_call_center::Identity::Citizen { citizen_id },
+            Identity::Citizen { citizen_id } => {
+                voicedesk_call_center::Identity::Citizen { citizen_id }
+            }
             Identity::Member { user, skills } => {
                 voicedesk_call_center::Identity::Member { user, skills }
             }
@@ -166,9 +168,8 @@ impl DriverHandle {
     /// cannot be served: no leader is known).
     pub async fn send(&self, input: DriverInput) -> bool {
         match (&self.gateway, input) {
-            (_, input @ (DriverInput::Digest { .. } | DriverInput::Shutdown { .. })) | (None, input) => {
-                self.inputs.send(input).await.is_ok()
-            }
+            (_, input @ (DriverInput::Digest { .. } | DriverInput::Shutdown { .. }))
+            | (None, input) => self.inputs.send(input).await.is_ok(),
             (Some(gateway), input) => gateway.forward(input).await,
         }
     }
@@ -309,9 +310,14 @@ pub(crate) async fn spawn(
     config: &ServerConfig,
     knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     stats: Arc<SignalingStats>,
-    sequencer: sequencer::Sequencer,
-    gateways: Option<Gateways>,
+    mode: Mode,
 ) -> DriverHandle {
+    let (sequencer, gateways) = match mode {
+        Mode::Alone => (sequencer::Sequencer::Local, None),
+        Mode::Cluster { replicated, gateways } => {
+            (sequencer::Sequencer::Replicated(replicated), Some(gateways))
+        }
+    };
     let (inputs, rx) = mpsc::channel(4096);
     let started = now();
     let today =
@@ -400,6 +406,20 @@ pub(crate) async fn spawn(
     }
     tokio::spawn(driver.run(rx, results_rx, relay_events, forwarded));
     DriverHandle { inputs, gateway }
+}
+
+/// One process alone, or one node of a cluster: the one place the driver is told which.
+#[allow(clippy::large_enum_variant)] // made once per process
+pub(crate) enum Mode {
+    /// Every step applied at once; connections are this process's.
+    Alone,
+    /// Steps ordered by the replicated log; connections forwarded by the gateways.
+    Cluster {
+        /// The node's end of the log.
+        replicated: crate::cluster::Replicated,
+        /// Its gateway and the leader's link to every gateway.
+        gateways: Gateways,
+    },
 }
 
 /// A cluster node's gateway and the leader's end of the gateways' link.
