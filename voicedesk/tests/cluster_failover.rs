@@ -178,6 +178,21 @@ async fn queued_citizen(url: &str) -> (SignalingClient, String, MediaLeg, String
     (ws, token, media, call_id)
 }
 
+/// Connects a new headset on an agent's console (`media_connect`), up once it returns.
+async fn connect_headset(console: &mut SignalingClient, label: &str) -> MediaLeg {
+    let headset = MediaLeg::new(label, 2).await.unwrap();
+    let offer = headset.create_offer().await.unwrap();
+    console.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
+    let ServerMessage::MediaAnswer { sdp } =
+        console.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await.unwrap()
+    else {
+        unreachable!()
+    };
+    headset.apply_answer(&sdp).await.unwrap();
+    headset.wait_connected(STEP).await.unwrap();
+    headset
+}
+
 /// Waits until both nodes report the same applied record, then returns both digests.
 async fn digests_at_the_same_record(a: &Node, b: &Node) -> (u64, String, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -305,16 +320,7 @@ async fn the_standby_mirrors_the_leader_and_takes_over_its_queue_when_it_is_kill
     }
 
     // The agent connects a headset and becomes available: offered the first citizen's call.
-    let headset = MediaLeg::new("agent", 2).await.unwrap();
-    let offer = headset.create_offer().await.unwrap();
-    agent_b.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
-    let ServerMessage::MediaAnswer { sdp } =
-        agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await.unwrap()
-    else {
-        unreachable!()
-    };
-    headset.apply_answer(&sdp).await.unwrap();
-    headset.wait_connected(STEP).await.unwrap();
+    let _headset = connect_headset(&mut agent_b, "agent").await;
     agent_b.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await.unwrap();
     let available = ClientMessage::SetState { state: AgentAvailability::Available, reason: None };
     agent_b.send(&available).await.unwrap();
@@ -392,16 +398,7 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
         console.recv_until(STEP, |m| matches!(m, ServerMessage::CallResumed(_))).await.unwrap();
     let ServerMessage::CallResumed(live) = resumed else { unreachable!() };
     assert_eq!(live.call_id, caller.call_id, "the agent keeps the call");
-    let headset = MediaLeg::new("agent1-again", 2).await.unwrap();
-    let offer = headset.create_offer().await.unwrap();
-    console.send(&ClientMessage::MediaConnect { sdp: offer }).await.unwrap();
-    let ServerMessage::MediaAnswer { sdp } =
-        console.recv_until(STEP, |m| matches!(m, ServerMessage::MediaAnswer { .. })).await.unwrap()
-    else {
-        unreachable!()
-    };
-    headset.apply_answer(&sdp).await.unwrap();
-    headset.wait_connected(STEP).await.unwrap();
+    let headset = connect_headset(&mut console, "agent1-again").await;
     headset.start_sending(AGENT_AGAIN);
     caller.media.wait_tag_count(0, AGENT_AGAIN, 25, STEP).await.unwrap();
     let heard = headset.received(0).count(&CITIZEN);
