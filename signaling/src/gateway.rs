@@ -95,11 +95,36 @@ pub(crate) enum ToLeader {
     CatalogueChanged,
 }
 
-/// What the leader tells a gateway about one of its connections.
+/// A gateway's input as sent: numbered per connection (`Connected` is 0), so the leader
+/// sees one that was lost on the way; 0 for inputs of no connection.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct FromGateway {
+    pub(crate) seq: u64,
+    pub(crate) input: ToLeader,
+}
+
+impl ToLeader {
+    /// The connection the input is about (none: a sign-out, a catalogue change).
+    pub(crate) fn conn(&self) -> Option<ConnId> {
+        match self {
+            ToLeader::Connected { conn, .. }
+            | ToLeader::Resumed { conn, .. }
+            | ToLeader::Message { conn, .. }
+            | ToLeader::Disconnected { conn } => Some(*conn),
+            ToLeader::SignedOut { .. }
+            | ToLeader::SignOutWhenFree { .. }
+            | ToLeader::CatalogueChanged => None,
+        }
+    }
+}
+
+/// What the leader tells a gateway about one of its connections, numbered per connection
+/// from 0.
 #[derive(Serialize, Deserialize)]
 struct ToGateway {
     epoch: u64,
     conn: ConnId,
+    seq: u64,
     out: Out,
 }
 
@@ -112,7 +137,7 @@ enum Out {
 /// What the leader's link hands the driver.
 pub(crate) enum Forwarded {
     /// A gateway's input.
-    Input(ToLeader),
+    Input(FromGateway),
     /// Gateway `node` (boot `boot`) is gone: its connections are closed.
     GatewayLost { node: String, boot: u64 },
 }
@@ -147,6 +172,10 @@ struct GatewayState {
 
 struct Local {
     epoch: u64,
+    /// The number of this connection's next input to the leader (`Connected` is 0).
+    sent: u64,
+    /// The number of the next message expected from the leader.
+    received: u64,
     outbox: mpsc::Sender<ServerMessage>,
     /// Dropping it ends the connection's handler.
     _kick: oneshot::Sender<()>,
@@ -193,50 +222,53 @@ impl Gateway {
     /// Forwards an input of this node's HTTP side to the leader. False when a connection
     /// cannot be served (no leader known).
     pub(crate) async fn forward(&self, input: DriverInput) -> bool {
-        let (epoch, message) = {
+        let (to, input) = {
             let mut state = self.lock();
-            let conn_epoch =
-                |state: &GatewayState, conn: &ConnId| state.conns.get(conn).map(|l| l.epoch);
+            // A connection's epoch and the number of this input of it.
+            let numbered = |state: &mut GatewayState, conn: &ConnId| {
+                state.conns.get_mut(conn).map(|local| {
+                    local.sent += 1;
+                    (local.epoch, local.sent - 1)
+                })
+            };
+            let leader = |state: &GatewayState| state.leader.as_ref().map(|(_, epoch)| (*epoch, 0));
             match input {
                 DriverInput::Connected { conn, identity, outbox, kick } => {
                     let Some((_, epoch)) = state.leader.clone() else { return false };
-                    state.conns.insert(conn, Local { epoch, outbox, _kick: kick });
+                    let local = Local { epoch, sent: 1, received: 0, outbox, _kick: kick };
+                    state.conns.insert(conn, local);
                     let (node, boot) = (self.node.clone(), self.boot);
-                    (
-                        Some(epoch),
-                        ToLeader::Connected { conn, node, boot, identity: identity.into() },
-                    )
+                    let identity = identity.into();
+                    (Some((epoch, 0)), ToLeader::Connected { conn, node, boot, identity })
                 }
                 DriverInput::Resumed { conn, citizen_id, citizen_token } => (
-                    conn_epoch(&state, &conn),
+                    numbered(&mut state, &conn),
                     ToLeader::Resumed { conn, citizen_id, citizen_token },
                 ),
                 DriverInput::Message { conn, message } => {
-                    (conn_epoch(&state, &conn), ToLeader::Message { conn, message })
+                    (numbered(&mut state, &conn), ToLeader::Message { conn, message })
                 }
                 // Kept until the leader closes it: an answer still on its way is delivered.
                 DriverInput::Disconnected { conn } => {
-                    (conn_epoch(&state, &conn), ToLeader::Disconnected { conn })
+                    (numbered(&mut state, &conn), ToLeader::Disconnected { conn })
                 }
                 DriverInput::SignedOut { user_id } => {
-                    (state.leader.as_ref().map(|l| l.1), ToLeader::SignedOut { user_id })
+                    (leader(&state), ToLeader::SignedOut { user_id })
                 }
                 DriverInput::SignOutWhenFree { user_id } => {
-                    (state.leader.as_ref().map(|l| l.1), ToLeader::SignOutWhenFree { user_id })
+                    (leader(&state), ToLeader::SignOutWhenFree { user_id })
                 }
-                DriverInput::CatalogueChanged => {
-                    (state.leader.as_ref().map(|l| l.1), ToLeader::CatalogueChanged)
-                }
+                DriverInput::CatalogueChanged => (leader(&state), ToLeader::CatalogueChanged),
                 DriverInput::Digest { .. } | DriverInput::Shutdown { .. } => return true,
             }
         };
         // A connection closed here (a new leader) has nothing more to say; a sign-out without
         // a leader reaches none (the session is gone from the store anyway).
-        let Some(epoch) = epoch else {
-            tracing::debug!(?message, "no leader to forward to");
+        let Some((epoch, seq)) = to else {
+            tracing::debug!(?input, "no leader to forward to");
             return true;
         };
-        self.publish(self.subjects.core(epoch), encode(&message)).await;
+        self.publish(self.subjects.core(epoch), encode(&FromGateway { seq, input })).await;
         true
     }
 
@@ -310,37 +342,53 @@ impl Gateway {
 
     /// A message or a close from the leader for one of this node's connections.
     async fn deliver(&self, output: ToGateway) {
-        let ToGateway { epoch, conn, out } = output;
-        let too_slow = {
+        let ToGateway { epoch, conn, seq, out } = output;
+        let dropped = {
             let mut state = self.lock();
-            match state.conns.get(&conn) {
-                Some(local) if local.epoch == epoch => {}
-                // Closed here already, or a message of another leader's.
-                _ => return,
+            let Some(local) = state.conns.get_mut(&conn) else { return };
+            // A message of another leader's.
+            if local.epoch != epoch {
+                return;
             }
-            match out {
-                Out::Send(message) => {
-                    let full = state
-                        .conns
-                        .get(&conn)
-                        .and_then(|local| local.outbox.try_send(message).err())
-                        .is_some_and(|e| matches!(e, mpsc::error::TrySendError::Full(_)));
-                    if full {
-                        state.conns.remove(&conn);
+            // One lost on the way (core NATS does not resend, e.g. while this node's client
+            // moves to another server): the client cannot be told what it missed, so it is
+            // closed and resumes, and the leader is told.
+            if seq != local.received {
+                tracing::warn!(
+                    ?conn,
+                    seq,
+                    expected = local.received,
+                    "a message to a connection was lost"
+                );
+                let sent = local.sent;
+                state.conns.remove(&conn);
+                Some(sent)
+            } else {
+                local.received += 1;
+                let sent = local.sent;
+                match out {
+                    Out::Send(message) => {
+                        let full = matches!(
+                            local.outbox.try_send(message),
+                            Err(mpsc::error::TrySendError::Full(_))
+                        );
+                        if full {
+                            tracing::warn!(?conn, "outgoing queue full; dropping the connection");
+                            state.conns.remove(&conn);
+                        }
+                        full.then_some(sent)
                     }
-                    full
-                }
-                Out::Close => {
-                    state.conns.remove(&conn);
-                    false
+                    Out::Close => {
+                        state.conns.remove(&conn);
+                        None
+                    }
                 }
             }
         };
-        if too_slow {
-            // Dropped here (its handler's own `Disconnected` finds it gone): the leader is told.
-            tracing::warn!(?conn, "outgoing queue full; dropping the connection");
-            let message = encode(&ToLeader::Disconnected { conn });
-            self.publish(self.subjects.core(epoch), message).await;
+        // Dropped here (its handler's own `Disconnected` finds it gone): the leader is told.
+        if let Some(seq) = dropped {
+            let message = FromGateway { seq, input: ToLeader::Disconnected { conn } };
+            self.publish(self.subjects.core(epoch), encode(&message)).await;
         }
     }
 }
@@ -409,18 +457,19 @@ impl LeaderLink {
         self.epoch = 0;
     }
 
-    /// A message for connection `conn` at gateway `node`.
-    pub(crate) fn send(&self, node: &str, conn: ConnId, message: ServerMessage) {
-        self.output(node, conn, Out::Send(message));
+    /// Message number `seq` for connection `conn` at gateway `node`.
+    pub(crate) fn send(&self, node: &str, conn: ConnId, seq: u64, message: ServerMessage) {
+        self.output(node, conn, seq, Out::Send(message));
     }
 
-    /// Closes connection `conn` at gateway `node` (after what was sent before).
-    pub(crate) fn close(&self, node: &str, conn: ConnId) {
-        self.output(node, conn, Out::Close);
+    /// Closes connection `conn` at gateway `node` (after what was sent before; `seq`: the
+    /// number after the last message).
+    pub(crate) fn close(&self, node: &str, conn: ConnId, seq: u64) {
+        self.output(node, conn, seq, Out::Close);
     }
 
-    fn output(&self, node: &str, conn: ConnId, out: Out) {
-        let payload = encode(&ToGateway { epoch: self.epoch, conn, out });
+    fn output(&self, node: &str, conn: ConnId, seq: u64, out: Out) {
+        let payload = encode(&ToGateway { epoch: self.epoch, conn, seq, out });
         // The publishing task stops only with the node.
         self.outgoing.send((self.subjects.node(node), payload)).unwrap_or(());
     }
@@ -457,7 +506,7 @@ async fn serve(
     loop {
         tokio::select! {
             Some(message) = inputs.next() => {
-                match serde_json::from_slice::<ToLeader>(&message.payload) {
+                match serde_json::from_slice::<FromGateway>(&message.payload) {
                     Ok(input) => {
                         if forwarded.send(Forwarded::Input(input)).is_err() {
                             return;

@@ -184,7 +184,7 @@ impl Driver {
                 if let ServerMessage::Wallboard(board) = &mut message {
                     self.add_quality(board);
                 }
-                match self.outboxes.get(&conn) {
+                match self.outboxes.get_mut(&conn) {
                     Some(super::Outbox::Local { tx, .. }) => match tx.try_send(message) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => self.too_slow.push(conn),
@@ -192,10 +192,11 @@ impl Driver {
                         Err(mpsc::error::TrySendError::Closed(_)) => {}
                     },
                     // Its gateway drops it if it is too slow, and says so.
-                    Some(super::Outbox::Remote { node, .. }) => {
+                    Some(super::Outbox::Remote { node, next_out, .. }) => {
                         if let Some(link) = &self.link {
-                            link.send(node, conn, message);
+                            link.send(node, conn, *next_out, message);
                         }
+                        *next_out += 1;
                     }
                     None => {}
                 }

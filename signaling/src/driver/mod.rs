@@ -203,6 +203,10 @@ enum Outbox {
         node: String,
         /// Its boot id: a gateway lost or restarted loses its connections.
         boot: u64,
+        /// The number of the next input expected from the gateway (`Connected` was 0).
+        next_in: u64,
+        /// The number of the next message to it.
+        next_out: u64,
     },
 }
 
@@ -551,39 +555,54 @@ impl Driver {
     /// An input of a gateway (this node leads): handled as this node's own, with the
     /// connection's messages sent back to its gateway.
     async fn forwarded(&mut self, input: crate::gateway::Forwarded) {
-        use crate::gateway::{Forwarded, ToLeader};
+        use crate::gateway::{Forwarded, FromGateway, ToLeader};
         if !self.leading {
             return;
         }
+        // A connection's inputs come numbered: one lost on the way (core NATS does not resend)
+        // cannot be recovered, so the connection is ended and its client resumes.
+        if let Forwarded::Input(FromGateway { seq, input }) = &input
+            && let seq = *seq
+            && let Some(conn) = input.conn()
+            && let Some(Outbox::Remote { next_in, .. }) = self.outboxes.get_mut(&conn)
+        {
+            if *next_in != seq {
+                tracing::warn!(?conn, seq, expected = *next_in, "an input from a gateway was lost");
+                self.drop_outbox(conn);
+                self.feed(Input::Disconnected { conn });
+                return;
+            }
+            *next_in += 1;
+        }
+        let input = match input {
+            Forwarded::Input(FromGateway { input, .. }) => Ok(input),
+            Forwarded::GatewayLost { node, boot } => Err((node, boot)),
+        };
         match input {
-            Forwarded::Input(ToLeader::Connected { conn, node, boot, identity }) => {
-                self.outboxes.insert(conn, Outbox::Remote { node, boot });
+            Ok(ToLeader::Connected { conn, node, boot, identity }) => {
+                self.outboxes.insert(conn, Outbox::Remote { node, boot, next_in: 1, next_out: 0 });
                 self.feed(Input::Connected { conn, identity });
             }
-            Forwarded::Input(ToLeader::Resumed { conn, citizen_id, citizen_token }) => {
+            Ok(ToLeader::Resumed { conn, citizen_id, citizen_token }) => {
                 self.feed(Input::Resumed { conn, citizen_id, citizen_token })
             }
-            Forwarded::Input(ToLeader::Message { conn, message }) => {
-                self.feed(Input::Client { conn, message })
-            }
-            Forwarded::Input(ToLeader::Disconnected { conn }) => {
+            Ok(ToLeader::Message { conn, message }) => self.feed(Input::Client { conn, message }),
+            Ok(ToLeader::Disconnected { conn }) => {
                 if self.outboxes.contains_key(&conn) {
                     self.feed(Input::Disconnected { conn });
                 }
             }
-            Forwarded::Input(ToLeader::SignedOut { user_id }) => {
-                self.feed(Input::SignedOut { user_id })
-            }
-            Forwarded::Input(ToLeader::SignOutWhenFree { user_id }) => {
+            Ok(ToLeader::SignedOut { user_id }) => self.feed(Input::SignedOut { user_id }),
+            Ok(ToLeader::SignOutWhenFree { user_id }) => {
                 self.feed(Input::SignOutWhenFree { user_id })
             }
-            Forwarded::Input(ToLeader::CatalogueChanged) => self.reload_catalogue().await,
-            Forwarded::GatewayLost { node, boot } => {
+            Ok(ToLeader::CatalogueChanged) => self.reload_catalogue().await,
+            Err((node, boot)) => {
                 let gone: Vec<ConnId> = self
                     .outboxes
                     .iter()
                     .filter(|(_, out)| {
-                        matches!(out, Outbox::Remote { node: n, boot: b } if *n == node && *b == boot)
+                        matches!(out, Outbox::Remote { node: n, boot: b, .. } if *n == node && *b == boot)
                     })
                     .map(|(conn, _)| *conn)
                     .collect();
@@ -600,9 +619,9 @@ impl Driver {
     /// sent to it before).
     pub(super) fn drop_outbox(&mut self, conn: ConnId) -> bool {
         match self.outboxes.remove(&conn) {
-            Some(Outbox::Remote { node, .. }) => {
+            Some(Outbox::Remote { node, next_out, .. }) => {
                 if let Some(link) = &self.link {
-                    link.close(&node, conn);
+                    link.close(&node, conn, next_out);
                 }
                 true
             }
