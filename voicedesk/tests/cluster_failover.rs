@@ -435,6 +435,56 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
     setup.finish().await;
 }
 
+/// A NATS server killed (SIGKILL) under an answered call whose sides sit at two gateways and
+/// a waiting citizen: the call is not ended and its audio flows both ways (media never
+/// crosses NATS), the leader keeps leading, and a new call is queued after the loss.
+///
+/// Ignored: it fails when the killed server led the lease bucket's stream — the leader's
+/// renewals fail for longer than the lease ("no stream found for given subject" while the
+/// stream elects a new leader), it steps down, and the standby's epoch marker times out once
+/// before it leads: several seconds without a leader (seen in 2 of 3 runs on nats-server
+/// 2.9.10). The acceptance check for the lease riding out a server's loss (docs/cluster.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known to fail until the lease rides out a NATS server's loss (docs/cluster.md)"]
+async fn a_killed_nats_server_ends_no_call_and_new_calls_are_queued() {
+    let Some(mut setup) = Setup::new("natsloss").await else { return };
+    let a = setup.node("node-a");
+    a.wait_leading(true).await;
+    let b = setup.node("node-b");
+    b.wait_leading(false).await;
+    b.wait_forwarding_to(&a).await;
+    let mut agent = ready_agent_at(&b.url, "agent1", "demo").await.unwrap();
+    let mut caller = place_call_at(&a.url, "pension_transfer").await.unwrap();
+    caller.media.start_sending(CITIZEN);
+    agent.media.start_sending(AGENT);
+    let offered = wait_offer(&mut agent).await.unwrap();
+    agent.ws.send(&ClientMessage::Accept { call_id: offered.clone() }).await.unwrap();
+    caller.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+
+    setup.nats.kill(0);
+    // Audio both ways after the loss (counted from now), and no end.
+    let heard = agent.media.received(0).count(&CITIZEN);
+    agent.media.wait_tag_count(0, CITIZEN, heard + 50, STEP).await.unwrap();
+    let heard = caller.media.received(0).count(&AGENT);
+    caller.media.wait_tag_count(0, AGENT, heard + 50, STEP).await.unwrap();
+    // A new call, through the standby's gateway, is queued by the leader.
+    let (_ws, _token, _media, _call) = queued_citizen(&b.url).await;
+    assert!(a.health().await.contains("leading: true"), "the leader kept leading");
+    for ws in [&mut caller.ws, &mut agent.ws] {
+        let heard = ws.take_skipped();
+        assert!(
+            !heard.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
+            "the call did not end: {heard:?}"
+        );
+        ws.send(&ClientMessage::Ping).await.unwrap();
+        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Pong)).await.expect("still open");
+    }
+
+    drop(a);
+    drop(b);
+    setup.finish().await;
+}
+
 /// A node with the gateway role alone serves a citizen through the leader — the call is
 /// queued by the leader's core and offered to the agent at the leader — never leads, and when
 /// the leader dies with no other core to take over, its gateway closes the citizen's
