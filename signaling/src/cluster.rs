@@ -104,8 +104,12 @@ pub struct ClusterStatus {
 }
 
 impl ClusterStatus {
-    /// Records in the log not yet applied here (`None` when NATS does not answer).
+    /// Records in the log not yet applied here (`None` when NATS does not answer, or the node
+    /// has no core).
     pub async fn replay_lag(&self) -> Option<u64> {
+        if !self.roles.core {
+            return None;
+        }
         let last = self.log.last_sequence().await.ok()?;
         Some(last.saturating_sub(self.applied.load(Ordering::Acquire)))
     }
@@ -124,9 +128,8 @@ impl Replicated {
         self.submits.send(entry).unwrap_or(());
     }
 
-    /// The next thing for the driver. `leading` (which lets `/ws` accept connections) is set
-    /// here, when the driver takes the lead over — after the takeover's entries are submitted
-    /// no connection of this node can be taken for the old leader's.
+    /// The next thing for the driver. `leading` (`/healthz`) is set here, when the driver
+    /// takes the lead over.
     pub(crate) async fn next(&mut self) -> Option<Ordered> {
         let ordered = self.ordered.recv().await?;
         if let Ordered::Leading { .. } = ordered {
@@ -154,7 +157,7 @@ const JOIN_DEADLINE: Duration = Duration::from_secs(30);
 /// Connects to NATS, opens the log and the lease, and starts the node's cluster task.
 pub(crate) async fn join(
     config: &ClusterConfig,
-) -> Result<(Replicated, Arc<ClusterStatus>), JoinError> {
+) -> Result<(Replicated, Arc<ClusterStatus>, voicedesk_cluster::async_nats::Client), JoinError> {
     // A client that keeps reconnecting, to another server when one is gone.
     let client = voicedesk_cluster::local_cluster::connect(&config.nats)
         .await
@@ -181,8 +184,12 @@ pub(crate) async fn join(
     });
     let (submits, submits_rx) = mpsc::unbounded_channel();
     let (ordered_tx, ordered) = mpsc::unbounded_channel();
-    tokio::spawn(run(log, lease, submits_rx, ordered_tx, status.clone()));
-    Ok((Replicated { submits, ordered, status: status.clone() }, status))
+    // A node without the core role (a gateway alone) neither replays nor stands for election:
+    // its driver's core stays empty and idle, and its gateway forwards to the leader.
+    if config.roles.core {
+        tokio::spawn(run(log, lease, submits_rx, ordered_tx, status.clone()));
+    }
+    Ok((Replicated { submits, ordered, status: status.clone() }, status, client))
 }
 
 /// Opens (creating if needed) the log's stream and the lease bucket.

@@ -89,16 +89,22 @@ pub(crate) async fn healthz(State(app): State<AppState>) -> Response {
                 use std::sync::atomic::Ordering::Acquire;
                 let lag = match cluster.replay_lag().await {
                     Some(lag) => lag.to_string(),
+                    None if !cluster.roles.core => "none (no core here)".into(),
                     None => "unknown (NATS does not answer)".into(),
                 };
+                let forwards_to = match app.gateway.as_ref().and_then(|g| g.leader()) {
+                    Some((node, epoch)) => format!("{node} (epoch {epoch})"),
+                    None => "none".into(),
+                };
                 let body = format!(
-                    "ok\nnode: {}\nroles: {}\nleading: {}\nepoch: {}\napplied: {}\nreplay lag: {}\n",
+                    "ok\nnode: {}\nroles: {}\nleading: {}\nepoch: {}\napplied: {}\nreplay lag: {}\ngateway forwards to: {}\n",
                     cluster.node,
                     cluster.roles.names(),
                     cluster.leading.load(Acquire),
                     cluster.epoch.load(Acquire),
                     cluster.applied.load(Acquire),
                     lag,
+                    forwards_to,
                 );
                 (StatusCode::OK, body).into_response()
             }

@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
+pub mod gateway;
 mod http;
 pub mod ice;
 mod inbox;
@@ -73,6 +74,8 @@ pub(crate) struct App {
     pub(crate) limiters: limits::Limiters,
     /// The node's place in the cluster (`None` alone).
     pub(crate) cluster: Option<Arc<cluster::ClusterStatus>>,
+    /// The node's gateway to the leader (`None` alone).
+    pub(crate) gateway: Option<Arc<gateway::Gateway>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -359,7 +362,7 @@ pub async fn start(
     let redirect_addr = redirect.as_ref().map(|l| l.local_addr()).transpose()?;
     // In a cluster the open calls are the other nodes' (the leader's core ends them); alone,
     // they were left by an earlier run of this process.
-    let (sequencer, cluster) = match &config.cluster {
+    let (mode, cluster, gateway) = match &config.cluster {
         None => {
             match store.end_open_calls(clock::now_ms(), "server_shutdown").await {
                 Ok(0) => {}
@@ -369,14 +372,18 @@ pub async fn start(
                 }
             }
             driver::end_open_chats(store.as_ref()).await;
-            (driver::sequencer::Sequencer::Local, None)
+            (driver::Mode::Alone, None, None)
         }
         Some(cluster) => {
-            let (replicated, status) =
+            let (replicated, status, client) =
                 cluster::join(cluster).await.map_err(std::io::Error::other)?;
             ws::number_connections_from_random_base();
             tracing::info!(node = %cluster.node, roles = %cluster.roles.names(), "joined the cluster");
-            (driver::sequencer::Sequencer::Replicated(replicated), Some(status))
+            let gateway = gateway::Gateway::start(client.clone(), &cluster.stream, &cluster.node);
+            let (link, forwarded) =
+                gateway::LeaderLink::new(client, &cluster.stream, &cluster.node);
+            let gateways = driver::Gateways { gateway: gateway.clone(), link, forwarded };
+            (driver::Mode::Cluster { replicated, gateways }, Some(status), Some(gateway))
         }
     };
     sweep_voice_files(&config, store.as_ref()).await?;
@@ -390,7 +397,7 @@ pub async fn start(
         &config,
         knowledge.clone(),
         stats.clone(),
-        sequencer,
+        mode,
     )
     .await;
     let state = AppState(Arc::new(App {
@@ -408,6 +415,7 @@ pub async fn start(
         stats: stats.clone(),
         knowledge,
         cluster,
+        gateway,
     }));
     let (stop_http, stopped) = oneshot::channel::<()>();
     let housekeeping = tokio::spawn(housekeeping(state.clone()));

@@ -79,13 +79,20 @@ pub(crate) async fn upgrade(
     if !crate::origin::origin_allowed(&headers, &app.config.allowed_origins) {
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
-    // Until gateways forward to the leader, only the leader's node serves connections: a
-    // client of a standby tries again (another node, or this one once it leads).
+    // A cluster node without the gateway role serves no clients.
     if let Some(cluster) = &app.cluster
-        && !cluster.leading.load(Ordering::Acquire)
+        && !cluster.roles.gateway
+    {
+        return (StatusCode::NOT_FOUND, "this node serves no clients (not a gateway)")
+            .into_response();
+    }
+    // A cluster's gateway forwards to the leader: with none known (a takeover under way),
+    // the client tries again shortly.
+    if let Some(gateway) = &app.gateway
+        && gateway.leader().is_none()
     {
         let mut response =
-            (StatusCode::SERVICE_UNAVAILABLE, "this node does not lead the call center now")
+            (StatusCode::SERVICE_UNAVAILABLE, "no node leads the call center now; try again")
                 .into_response();
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;

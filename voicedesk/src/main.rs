@@ -163,8 +163,8 @@ struct ClusterArgs {
     /// `--database-url` shared by every node. Without it: one process, nothing shared.
     #[arg(long, env = "VOICEDESK_CLUSTER", value_delimiter = ',')]
     cluster: Vec<String>,
-    /// This node's roles in the cluster: `gateway,core,relay` (for now only all three
-    /// together).
+    /// This node's roles in the cluster: `gateway,core,relay` (for now all three, `core,relay`
+    /// or `gateway` alone).
     #[arg(long, env = "VOICEDESK_ROLES", default_value = "gateway,core,relay")]
     roles: String,
     /// This node's name in the cluster (lease holder, epoch markers); unique per node.
@@ -414,9 +414,11 @@ fn cluster_config(
         );
     }
     let roles = Roles::parse(&args.roles).map_err(anyhow::Error::msg)?;
-    if roles != Roles::ALL {
+    // Until relay-only nodes, the leader places every leg on its own relay: a core needs one,
+    // and a relay without a core would carry nothing.
+    if roles.core != roles.relay {
         anyhow::bail!(
-            "--roles {}: for now a node has every role (gateway,core,relay); gateways that forward to the leader and relay-only nodes come next (docs/cluster.md)",
+            "--roles {}: for now a core runs with its relay (core,relay, with or without gateway), or a node is a gateway alone; relay-only nodes come next (docs/cluster.md)",
             roles.names()
         );
     }
@@ -427,6 +429,10 @@ fn cluster_config(
         .node_name
         .clone()
         .unwrap_or_else(|| format!("node-{}-{}", listen.port(), std::process::id()));
+    // The name is part of NATS subjects (a gateway's messages: `<stream>.node.<name>`).
+    if node.is_empty() || !node.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        anyhow::bail!("--node-name {node:?}: letters, digits, '-' and '_' only");
+    }
     Ok(Some(ClusterConfig {
         nats: args.cluster.clone(),
         node,

@@ -176,7 +176,7 @@ impl Driver {
         self.publish();
         for conn in std::mem::take(&mut self.too_slow) {
             tracing::warn!(?conn, "outgoing queue full; dropping the connection");
-            if self.outboxes.remove(&conn).is_some() {
+            if self.drop_outbox(conn) {
                 self.feed(Input::Disconnected { conn });
             }
         }
@@ -193,19 +193,27 @@ impl Driver {
                 if let ServerMessage::Wallboard(board) = &mut message {
                     self.add_quality(board);
                 }
-                if let Some(out) = self.outboxes.get(&conn) {
-                    match out.tx.try_send(message) {
+                match self.outboxes.get_mut(&conn) {
+                    Some(super::Outbox::Local { tx, .. }) => match tx.try_send(message) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => self.too_slow.push(conn),
                         // The handler is gone; its `Disconnected` is on the way.
                         Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    },
+                    // Its gateway drops it if it is too slow, and says so.
+                    Some(super::Outbox::Remote { node, next_out, .. }) => {
+                        if let Some(link) = &self.link {
+                            link.send(node, conn, *next_out, message);
+                        }
+                        *next_out += 1;
                     }
+                    None => {}
                 }
             }
             Effect::Close { conn } => {
                 // Dropping the outbox and the kick ends the writer (after what is queued)
                 // and the reader.
-                self.outboxes.remove(&conn);
+                self.drop_outbox(conn);
             }
             Effect::Store { op, call, request } => self.store_op(op, call, request),
             Effect::CreateLeg { op, sdp, slots } => {

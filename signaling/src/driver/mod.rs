@@ -144,20 +144,46 @@ pub enum DriverInput {
     },
 }
 
-/// Sends inputs to the driver.
+impl Identity {
+    /// The core's identity, and the chat capacity an admin set for the member (fed to the core
+    /// after the connection, for an agent: [`Driver::connected`]).
+    pub(crate) fn into_core(self) -> (voicedesk_call_center::Identity, Option<u8>) {
+        match self {
+            Identity::Citizen { citizen_id } => {
+                (voicedesk_call_center::Identity::Citizen { citizen_id }, None)
+            }
+            Identity::Member { user, skills, chat_capacity } => {
+                (voicedesk_call_center::Identity::Member { user, skills }, chat_capacity)
+            }
+        }
+    }
+}
+
+/// Sends inputs to the driver — in a cluster, the inputs of connections, sign-outs and
+/// catalogue changes to the leader's, through this node's gateway.
 #[derive(Clone)]
 pub struct DriverHandle {
     inputs: mpsc::Sender<DriverInput>,
+    gateway: Option<Arc<crate::gateway::Gateway>>,
 }
 
 impl DriverHandle {
-    /// Queues an input; false if the driver has stopped.
+    /// Queues an input; false if the driver has stopped (or, in a cluster, a connection
+    /// cannot be served: no leader is known).
     pub async fn send(&self, input: DriverInput) -> bool {
-        self.inputs.send(input).await.is_ok()
+        match (&self.gateway, input) {
+            (_, input @ (DriverInput::Digest { .. } | DriverInput::Shutdown { .. }))
+            | (None, input) => self.inputs.send(input).await.is_ok(),
+            (Some(gateway), input) => gateway.forward(input).await,
+        }
     }
 
-    /// Ends every call and stops the driver; returns when that is done.
+    /// Ends every call and stops the driver; returns when that is done. A cluster node's
+    /// gateway closes its connections (their clients resume at another node).
     pub async fn shutdown(&self) {
+        if let Some(gateway) = &self.gateway {
+            gateway.close_all("the node stops");
+        }
         let (done, rx) = oneshot::channel();
         if self.inputs.send(DriverInput::Shutdown { done }).await.is_ok() {
             // The driver answers once every call is ended and recorded; a dropped sender
@@ -168,10 +194,24 @@ impl DriverHandle {
 }
 
 /// A connection's outgoing side.
-struct Outbox {
-    tx: mpsc::Sender<ServerMessage>,
-    /// Dropping it ends the connection's handler.
-    _kick: oneshot::Sender<()>,
+enum Outbox {
+    /// Terminated by this process (alone).
+    Local {
+        tx: mpsc::Sender<ServerMessage>,
+        /// Dropping it ends the connection's handler.
+        _kick: oneshot::Sender<()>,
+    },
+    /// Terminated by a gateway (a cluster; this node leads): its messages go there.
+    Remote {
+        /// The gateway's node.
+        node: String,
+        /// Its boot id: a gateway lost or restarted loses its connections.
+        boot: u64,
+        /// The number of the next input expected from the gateway (`Connected` was 0).
+        next_in: u64,
+        /// The number of the next message to it.
+        next_out: u64,
+    },
 }
 
 /// The driver's state: the core, and the handles its effects need.
@@ -223,6 +263,9 @@ pub(crate) struct Driver {
     reconnect_grace: Duration,
     /// Set-up steps being timed for `/metrics`.
     timing: timing::Timing,
+    /// A cluster's gateways: their inputs come from it while this node leads, and the
+    /// messages of their connections go through it.
+    link: Option<crate::gateway::LeaderLink>,
 }
 
 fn now() -> UnixMs {
@@ -296,8 +339,14 @@ pub(crate) async fn spawn(
     config: &ServerConfig,
     knowledge: Arc<voicedesk_knowledge::KnowledgeBase>,
     stats: Arc<SignalingStats>,
-    sequencer: sequencer::Sequencer,
+    mode: Mode,
 ) -> DriverHandle {
+    let (sequencer, gateways) = match mode {
+        Mode::Alone => (sequencer::Sequencer::Local, None),
+        Mode::Cluster { replicated, gateways } => {
+            (sequencer::Sequencer::Replicated(replicated), Some(gateways))
+        }
+    };
     let (inputs, rx) = mpsc::channel(4096);
     let started = now();
     let today =
@@ -363,6 +412,14 @@ pub(crate) async fn spawn(
         foreign_grace: None,
         reconnect_grace: config.reconnect_grace,
         timing: timing::Timing::default(),
+        link: None,
+    };
+    let (gateway, forwarded) = match gateways {
+        Some(Gateways { gateway, link, forwarded }) => {
+            driver.link = Some(link);
+            (Some(gateway), Some(forwarded))
+        }
+        None => (None, None),
     };
     // A cluster's core gets its catalogue from the log, or reads it when it takes over.
     if leading
@@ -376,8 +433,32 @@ pub(crate) async fn spawn(
     {
         driver.feed(input);
     }
-    tokio::spawn(driver.run(rx, results_rx, relay_events));
-    DriverHandle { inputs }
+    tokio::spawn(driver.run(rx, results_rx, relay_events, forwarded));
+    DriverHandle { inputs, gateway }
+}
+
+/// One process alone, or one node of a cluster: the one place the driver is told which.
+#[allow(clippy::large_enum_variant)] // made once per process
+pub(crate) enum Mode {
+    /// Every step applied at once; connections are this process's.
+    Alone,
+    /// Steps ordered by the replicated log; connections forwarded by the gateways.
+    Cluster {
+        /// The node's end of the log.
+        replicated: crate::cluster::Replicated,
+        /// Its gateway and the leader's link to every gateway.
+        gateways: Gateways,
+    },
+}
+
+/// A cluster node's gateway and the leader's end of the gateways' link.
+pub(crate) struct Gateways {
+    /// This node's gateway (where its `/ws` connections go).
+    pub(crate) gateway: Arc<crate::gateway::Gateway>,
+    /// The leader's end.
+    pub(crate) link: crate::gateway::LeaderLink,
+    /// The gateways' inputs while this node leads.
+    pub(crate) forwarded: mpsc::UnboundedReceiver<crate::gateway::Forwarded>,
 }
 
 /// Today's answered and abandoned calls so far by queue, from the store (none if it cannot
@@ -420,6 +501,7 @@ impl Driver {
         mut inputs: mpsc::Receiver<DriverInput>,
         mut results: mpsc::UnboundedReceiver<Input>,
         mut relay_events: mpsc::UnboundedReceiver<RelayEvent>,
+        mut forwarded: Option<mpsc::UnboundedReceiver<crate::gateway::Forwarded>>,
     ) {
         loop {
             // Only the leader times the core out; a standby applies the leader's timeouts.
@@ -452,6 +534,7 @@ impl Driver {
                 },
                 Some(input) = results.recv() => self.feed(input),
                 Some(event) = relay_events.recv() => self.feed(relay_input(event)),
+                Some(input) = next_forwarded(&mut forwarded) => self.forwarded(input).await,
                 ordered = self.sequencer.next() => self.ordered(ordered).await,
                 _ = sleep_until(self.foreign_grace) => {
                     self.foreign_grace = None;
@@ -469,27 +552,33 @@ impl Driver {
         base + Duration::from_millis(u64::try_from(at.0 - base_ms).unwrap_or(0))
     }
 
+    /// A connection opened (here or at a gateway): the core learns who it is, and an agent's
+    /// chat capacity as an admin set it.
+    fn connected(
+        &mut self,
+        conn: ConnId,
+        identity: voicedesk_call_center::Identity,
+        chat_capacity: Option<u8>,
+    ) {
+        let agent = match &identity {
+            voicedesk_call_center::Identity::Member { user, .. } if user.role == Role::Agent => {
+                Some(user.id.clone())
+            }
+            _ => None,
+        };
+        self.feed(Input::Connected { conn, identity });
+        if let Some(user_id) = agent {
+            let capacities = BTreeMap::from([(user_id, chat_capacity)]);
+            self.feed(Input::ChatCapacities { capacities });
+        }
+    }
+
     fn http_input(&mut self, input: DriverInput) {
         match input {
             DriverInput::Connected { conn, identity, outbox, kick } => {
-                self.outboxes.insert(conn, Outbox { tx: outbox, _kick: kick });
-                let mut capacity = None;
-                let identity = match identity {
-                    Identity::Citizen { citizen_id } => {
-                        voicedesk_call_center::Identity::Citizen { citizen_id }
-                    }
-                    Identity::Member { user, skills, chat_capacity } => {
-                        if user.role == Role::Agent {
-                            capacity = Some((user.id.clone(), chat_capacity));
-                        }
-                        voicedesk_call_center::Identity::Member { user, skills }
-                    }
-                };
-                self.feed(Input::Connected { conn, identity });
-                if let Some((user_id, capacity)) = capacity {
-                    let capacities = BTreeMap::from([(user_id, capacity)]);
-                    self.feed(Input::ChatCapacities { capacities });
-                }
+                self.outboxes.insert(conn, Outbox::Local { tx: outbox, _kick: kick });
+                let (identity, chat_capacity) = identity.into_core();
+                self.connected(conn, identity, chat_capacity);
             }
             DriverInput::Resumed { conn, citizen_id, citizen_token } => {
                 self.feed(Input::Resumed { conn, citizen_id, citizen_token })
@@ -507,6 +596,84 @@ impl Driver {
             DriverInput::CatalogueChanged
             | DriverInput::Shutdown { .. }
             | DriverInput::Digest { .. } => {}
+        }
+    }
+
+    /// An input of a gateway (this node leads): handled as this node's own, with the
+    /// connection's messages sent back to its gateway.
+    async fn forwarded(&mut self, input: crate::gateway::Forwarded) {
+        use crate::gateway::{Forwarded, FromGateway, ToLeader};
+        if !self.leading {
+            return;
+        }
+        // A connection's inputs come numbered: one lost on the way (core NATS does not resend)
+        // cannot be recovered, so the connection is ended and its client resumes.
+        if let Forwarded::Input(FromGateway { seq, input }) = &input
+            && let seq = *seq
+            && let Some(conn) = input.conn()
+            && let Some(Outbox::Remote { next_in, .. }) = self.outboxes.get_mut(&conn)
+        {
+            if *next_in != seq {
+                tracing::warn!(?conn, seq, expected = *next_in, "an input from a gateway was lost");
+                self.drop_outbox(conn);
+                self.feed(Input::Disconnected { conn });
+                return;
+            }
+            *next_in += 1;
+        }
+        let input = match input {
+            Forwarded::Input(FromGateway { input, .. }) => Ok(input),
+            Forwarded::GatewayLost { node, boot } => Err((node, boot)),
+        };
+        match input {
+            Ok(ToLeader::Connected { conn, node, boot, identity, chat_capacity }) => {
+                self.outboxes.insert(conn, Outbox::Remote { node, boot, next_in: 1, next_out: 0 });
+                self.connected(conn, identity, chat_capacity);
+            }
+            Ok(ToLeader::Resumed { conn, citizen_id, citizen_token }) => {
+                self.feed(Input::Resumed { conn, citizen_id, citizen_token })
+            }
+            Ok(ToLeader::Message { conn, message }) => self.feed(Input::Client { conn, message }),
+            Ok(ToLeader::Disconnected { conn }) => {
+                if self.outboxes.contains_key(&conn) {
+                    self.feed(Input::Disconnected { conn });
+                }
+            }
+            Ok(ToLeader::SignedOut { user_id }) => self.feed(Input::SignedOut { user_id }),
+            Ok(ToLeader::SignOutWhenFree { user_id }) => {
+                self.feed(Input::SignOutWhenFree { user_id })
+            }
+            Ok(ToLeader::CatalogueChanged) => self.reload_catalogue().await,
+            Err((node, boot)) => {
+                let gone: Vec<ConnId> = self
+                    .outboxes
+                    .iter()
+                    .filter(|(_, out)| {
+                        matches!(out, Outbox::Remote { node: n, boot: b, .. } if *n == node && *b == boot)
+                    })
+                    .map(|(conn, _)| *conn)
+                    .collect();
+                tracing::warn!(gateway = %node, connections = gone.len(), "a gateway was lost");
+                for conn in gone {
+                    self.outboxes.remove(&conn);
+                    self.feed(Input::Disconnected { conn });
+                }
+            }
+        }
+    }
+
+    /// Forgets a connection's outbox; a gateway's connection is closed there (after what was
+    /// sent to it before).
+    pub(super) fn drop_outbox(&mut self, conn: ConnId) -> bool {
+        match self.outboxes.remove(&conn) {
+            Some(Outbox::Remote { node, next_out, .. }) => {
+                if let Some(link) = &self.link {
+                    link.close(&node, conn, next_out);
+                }
+                true
+            }
+            Some(Outbox::Local { .. }) => true,
+            None => false,
         }
     }
 
@@ -610,7 +777,7 @@ impl Driver {
         if let Some(conn) = closed
             && !self.core.has_connection(conn)
         {
-            self.outboxes.remove(&conn);
+            self.drop_outbox(conn);
         }
     }
 
@@ -652,8 +819,16 @@ impl Driver {
                 self.takeover_left = first + self.take_over(epoch);
                 self.foreign_grace = Some(tokio::time::Instant::now() + self.reconnect_grace);
                 self.reload_catalogue().await;
+                // Announced only now: a gateway's connection opened under this epoch is
+                // submitted after the takeover's entries.
+                if let Some(link) = &mut self.link {
+                    link.lead(epoch);
+                }
             }
             sequencer::Ordered::Following => {
+                if let Some(link) = &mut self.link {
+                    link.follow();
+                }
                 tracing::warn!(
                     connections = self.outboxes.len(),
                     "no longer leading: effects stop, this node's clients reconnect elsewhere"
@@ -770,6 +945,16 @@ fn relay_input(event: RelayEvent) -> Input {
                 }
             },
         },
+    }
+}
+
+/// The next input of a gateway (never, alone).
+async fn next_forwarded(
+    forwarded: &mut Option<mpsc::UnboundedReceiver<crate::gateway::Forwarded>>,
+) -> Option<crate::gateway::Forwarded> {
+    match forwarded {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
