@@ -6,8 +6,10 @@
 //! server, keeps them talking (Opus-sized marked RTP both ways, 50 packets/s per direction)
 //! for a steady measurement window, hangs up, and prints ONE JSON object on stdout. Progress
 //! goes to stderr. `loadgen reports --url postgres://…` writes a month of a million call records
-//! and times the month's report. `loadgen burst --calls N --within-ms 1000` signs in N agents the same way,
-//! then has N citizens send `call` within the window and reports the set-up times. See `docs/benchmarks.md` for what every number means.
+//! and times the month's report. `loadgen burst --calls N --within-ms 1000` signs in N agents the
+//! same way, then has N citizens send `call` within the window and reports the set-up times.
+//! `loadgen chats --chats N` holds N live text chats (three per agent) and times their texts.
+//! See `docs/benchmarks.md` for what every number means.
 //!
 //! Every media leg is a sans-I/O `rtc` peer connection driven by one thread ([`engine`]),
 //! so the load generator costs far less per leg than the server it measures.
@@ -15,6 +17,7 @@
 // The report is one large `json!` literal.
 #![recursion_limit = "256"]
 
+mod chats;
 mod engine;
 mod other;
 mod probe;
@@ -46,6 +49,9 @@ enum Command {
     /// N agents available, then N citizens call within a short window: time to `call_queued`
     /// and `call_connected` under a burst (the hall opening at 09:00); prints one JSON object.
     Burst(scenario::BurstArgs),
+    /// N concurrent live text chats, several per agent, a text every few seconds each way:
+    /// delivery latency, server CPU and memory per chat; prints one JSON object.
+    Chats(chats::ChatsArgs),
     /// N idle citizen WebSockets: server RSS per connection; ping → pong round trips.
     WsIdle(other::WsIdleArgs),
     /// Committed call records per second on a store (SQLite or Postgres).
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Calls(args) => runtime.block_on(scenario::run(args)),
         Command::Burst(args) => runtime.block_on(scenario::run_burst(args)),
+        Command::Chats(args) => runtime.block_on(chats::run(args)),
         Command::WsIdle(args) => runtime.block_on(other::ws_idle(args)),
         Command::Store(args) => runtime.block_on(other::store(args)),
         Command::Soak(args) => runtime.block_on(soak::run(args)),

@@ -196,7 +196,7 @@ pub(crate) async fn wait_for(
     })
 }
 
-async fn agent_setup(
+pub(crate) async fn agent_setup(
     ctx: &Ctx,
     index: usize,
     tag: Tag,

@@ -40,6 +40,10 @@ const HARD_FRAME_LIMIT: usize = 4 * MAX_MESSAGE_BYTES;
 /// How long one frame may take to go out before the connection is given up.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a peer the server closed on (abuse, a frame too large) may take to answer the
+/// close frame, while what it still sends is read and discarded.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// A cluster node numbers its connections from a random base (the high 32 bits), so the
@@ -185,6 +189,12 @@ enum Ending {
 }
 
 impl Ending {
+    /// The server closed on a peer that is still sending: its close is awaited (and what it
+    /// sends meanwhile discarded) before the socket is dropped.
+    fn awaits_the_peers_close(self) -> bool {
+        matches!(self, Ending::Abusive | Ending::TooLarge)
+    }
+
     /// What the writer does once the reader has stopped.
     fn control(self) -> Control {
         let close = |code: u16, reason: &'static str| {
@@ -257,7 +267,7 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
         return;
     }
     app.stats.connections.fetch_add(1, Ordering::Relaxed);
-    let (sink, stream) = socket.split();
+    let (sink, mut stream) = socket.split();
     let (control, controls) = mpsc::channel(4);
     let writer = tokio::spawn(write_loop(sink, outgoing, controls));
     let mut usage = Usage::default();
@@ -269,7 +279,7 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
         control: &control,
         limiter: app.limiters.connection(),
     };
-    let ending = reader.run(stream, outbox.clone(), kicked, &mut usage).await;
+    let ending = reader.run(&mut stream, outbox.clone(), kicked, &mut usage).await;
     if ending != Ending::Closed && ending != Ending::Kicked {
         app.stats.connections_dropped.fetch_add(1, Ordering::Relaxed);
         tracing::info!(?conn, %peer, ?ending, "connection closed by the server");
@@ -294,7 +304,25 @@ async fn serve(app: AppState, socket: WebSocket, identity: Option<Identity>, pee
     drop(outbox);
     drop(control);
     let _ = writer.await;
+    if ending.awaits_the_peers_close() {
+        finish_close_handshake(&mut stream).await;
+    }
     app.stats.connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Reads and discards what the peer still sends until its close frame (or the stream's end,
+/// or [`CLOSE_HANDSHAKE_TIMEOUT`]). A socket closed with unread data is reset by the kernel,
+/// and the reset discards what the server had queued for the peer: the refusals and the
+/// close frame that say why the connection ended.
+async fn finish_close_handshake(stream: &mut futures::stream::SplitStream<WebSocket>) {
+    let drain = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, drain).await;
 }
 
 /// What a citizen connection did with the session it was given, to decide whether the
@@ -382,7 +410,7 @@ struct Full;
 impl Reader<'_> {
     async fn run(
         &self,
-        mut stream: futures::stream::SplitStream<WebSocket>,
+        stream: &mut futures::stream::SplitStream<WebSocket>,
         outbox: mpsc::Sender<ServerMessage>,
         mut kicked: oneshot::Receiver<()>,
         usage: &mut Usage,
