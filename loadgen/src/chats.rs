@@ -10,7 +10,8 @@
 //! 3. the steady window of `--duration` seconds: both sides of every chat send a text every
 //!    `--every` seconds (each chat at its own phase); the receiving side takes the text's send
 //!    instant from its body (`t=<µs since the run began>`; both sides live in this process)
-//!    and records the delivery latency; server CPU is read at the window's start and end;
+//!    and records the delivery latency; server CPU is read at the window's start and end, and
+//!    over a quiet stretch before it (chats connected, no text) to tell what texts cost;
 //! 4. citizens end their chats, everything closes.
 
 use std::collections::BTreeMap;
@@ -355,11 +356,20 @@ pub(crate) async fn run(args: ChatsArgs) -> Result<Value> {
     }
     drop(connected_tx);
     let mut connected = 0;
-    while let Some(ok) = connected_rx.recv().await {
+    for _ in 0..n {
+        // Each citizen reports once, then keeps its sender until the end.
+        let Some(ok) = connected_rx.recv().await else { break };
         connected += usize::from(ok);
     }
     eprintln!("loadgen: {connected}/{n} chats connected");
     let rss_chats = pid.as_deref().and_then(|p| probe::rss_kb(p).ok());
+
+    // The cost of holding the chats (and the agents' idle headsets) with no text flowing.
+    let quiet = Duration::from_secs_f64(args.duration.min(10.0));
+    let quiet_start = pid.as_deref().and_then(|p| probe::cpu_time(p, ticks).ok());
+    tokio::time::sleep(quiet).await;
+    let quiet_end = pid.as_deref().and_then(|p| probe::cpu_time(p, ticks).ok());
+    let quiet_cpu_s = quiet_start.zip(quiet_end).map(|(a, b)| b.saturating_sub(a).as_secs_f64());
 
     // 3. The window.
     let _ = phase_tx.send(Phase::Talk);
@@ -418,8 +428,12 @@ pub(crate) async fn run(args: ChatsArgs) -> Result<Value> {
         "agent_errors": agent_errors,
         "server_cpu_s": server_cpu_s.map(r3),
         "server_cpu_pct": server_cpu_s.map(|s| r3(100.0 * s / window.as_secs_f64())),
-        "server_cpu_us_per_chat_second": server_cpu_s
-            .map(|s| r3(1e6 * s / window.as_secs_f64() / connected.max(1) as f64)),
+        "server_cpu_quiet_pct": quiet_cpu_s.map(|s| r3(100.0 * s / quiet.as_secs_f64())),
+        // What the texts cost beyond holding the chats: the window's CPU less the quiet rate.
+        "server_cpu_us_per_text": server_cpu_s.zip(quiet_cpu_s).map(|(talk, quiet_s)| {
+            let extra = talk - quiet_s * window.as_secs_f64() / quiet.as_secs_f64();
+            r3(1e6 * extra.max(0.0) / (sent_by_citizens + sent_by_agents).max(1) as f64)
+        }),
         "server_rss_kb_idle": rss_idle,
         "server_rss_kb_agents": rss_agents,
         "server_rss_kb_chats": rss_chats,
