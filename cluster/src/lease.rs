@@ -1,18 +1,21 @@
-//! The leader lease: one key in a JetStream KV bucket whose values expire.
+//! The leader lease: one key in a JetStream KV bucket, renewed by revision.
 //!
 //! - **Acquire** with `create(key)`: succeeds only when the key holds no value (never written,
-//!   or expired). The revision it returns is the holder's proof, and — being a stream sequence,
+//!   or released). The revision it returns is the holder's proof, and — being a stream sequence,
 //!   strictly increasing — the new leader's epoch.
 //! - **Renew** with `update(key, value, revision)`: succeeds only while the key's last revision
-//!   is still ours. Each renewal writes a new value, whose age starts again at zero.
-//! - **Expire** through the bucket's `max_age`: JetStream deletes a value older than the TTL,
-//!   so a holder that stops renewing (crashed, paused, cut off) loses the key after one TTL.
+//!   is still ours.
+//! - **Take over** with `update(key, value, revision)` at a revision the candidate saw unchanged
+//!   for a TTL of successful reads (`election::ElectionCore`): a holder that stops renewing
+//!   (crashed, paused, cut off) loses the key after one TTL.
 //!
-//! Why `max_age` on the bucket and not a per-key TTL: per-key TTLs (`create_with_ttl`, ADR-43)
-//! need NATS ≥ 2.11, and Debian's `nats-server` (the fallback `scripts/nats-cluster` uses) is
-//! 2.9. The bucket holds nothing but leases, so the bucket's age limit *is* the lease's TTL. The
-//! cost: an expiry makes no watch event on 2.9, so candidates poll with `create` (one small
-//! request per retry interval per node).
+//! Why values do not expire on the server (no `max_age`, no per-key TTL): a server-side expiry
+//! runs on while the KV stream has no leader — for the 4–9 s JetStream takes to elect one when
+//! the server leading it is killed — so the key was gone when the stream came back and a
+//! candidate's `create` raced the holder's renewal: a NATS server's loss moved the lease. A
+//! candidate's count of unchanged reads starts again at every failed read instead, and the
+//! holder's renewal comes first. Reads go to the stream's leader (no direct get), for the same
+//! reason: a follower answering while there is no leader would let the count run on.
 
 use std::time::Duration;
 
@@ -59,8 +62,8 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Creates the bucket if needed (history 1, values expire after the TTL, file storage,
-    /// `replicas` copies).
+    /// Creates the bucket if needed (history 1, values never expire, reads through the stream's
+    /// leader, file storage, `replicas` copies).
     pub async fn open(
         client: async_nats::Client,
         config: LeaseConfig,
@@ -74,12 +77,11 @@ impl Lease {
             name: format!("KV_{}", config.bucket),
             subjects: vec![format!("$KV.{}.>", config.bucket)],
             max_messages_per_subject: 1,
-            max_age: config.ttl,
             storage: StorageType::File,
             num_replicas: config.replicas,
             allow_rollup: true,
             deny_delete: true,
-            allow_direct: true,
+            allow_direct: false,
             discard: DiscardPolicy::New,
             ..Default::default()
         })
@@ -121,6 +123,12 @@ impl Lease {
                 _ => LeaseError::Unavailable(e.to_string()),
             },
         )
+    }
+
+    /// Takes the lease from a holder that left it at `revision`: `Ok(new revision)`, or
+    /// [`LeaseError::Lost`] when the key moved on (renewed, or taken by another candidate).
+    pub async fn take_over(&self, revision: u64) -> Result<u64, LeaseError> {
+        self.renew(revision).await
     }
 
     /// Gives the lease up at once (a graceful shutdown or upgrade), if it is still ours.

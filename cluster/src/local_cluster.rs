@@ -195,6 +195,49 @@ impl LocalNatsCluster {
         Ok(())
     }
 
+    /// Index of the server leading `stream`'s Raft group, as JetStream's API reports it.
+    pub async fn stream_leader(&self, stream: &str) -> Result<usize, String> {
+        let client = self.connect().await.map_err(|e| e.to_string())?;
+        let mut handle = async_nats::jetstream::new(client)
+            .get_stream(stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = handle.info().await.map_err(|e| e.to_string())?;
+        let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+        leader
+            .and_then(|name| self.index_of(&name))
+            .ok_or_else(|| format!("stream {stream} has no leader: {:?}", info.cluster))
+    }
+
+    /// Waits until `stream` has a leader and every replica is current (a restarted server
+    /// caught up), so that killing another server next leaves a quorum that knows everything.
+    pub async fn wait_stream_whole(&self, stream: &str, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            match self.stream_replicas_current(stream).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => last = "replicas not current".into(),
+                Err(e) => last = e,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("stream {stream} not whole in {within:?}: {last}"))
+    }
+
+    async fn stream_replicas_current(&self, stream: &str) -> Result<bool, String> {
+        let client = self.connect().await.map_err(|e| e.to_string())?;
+        let mut handle = async_nats::jetstream::new(client)
+            .get_stream(stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = handle.info().await.map_err(|e| e.to_string())?;
+        let Some(cluster) = info.cluster.as_ref() else { return Ok(true) };
+        Ok(cluster.leader.is_some()
+            && cluster.replicas.len() + 1 == self.servers.len()
+            && cluster.replicas.iter().all(|peer| peer.current && !peer.offline))
+    }
+
     /// Waits until JetStream answers on every server with a meta leader elected: a probe stream
     /// with three replicas can be created (and is deleted again).
     async fn wait_ready(&mut self) -> Result<(), LocalClusterError> {

@@ -435,21 +435,21 @@ async fn a_killed_gateways_agent_and_citizen_resume_at_another_and_keep_call_and
     setup.finish().await;
 }
 
-/// A NATS server killed (SIGKILL) under an answered call whose sides sit at two gateways and
-/// a waiting citizen: the call is not ended and its audio flows both ways (media never
-/// crosses NATS), the leader keeps leading, and a new call is queued after the loss.
-///
-/// Ignored: it fails when the killed server led the lease bucket's stream — the leader's
-/// renewals fail for longer than the lease ("no stream found for given subject" while the
-/// stream elects a new leader), it steps down, and the standby's epoch marker times out once
-/// before it leads: several seconds without a leader (seen in 2 of 3 runs on nats-server
-/// 2.9.10). The acceptance check for the lease riding out a server's loss (docs/cluster.md).
+/// Each of the three NATS servers killed (SIGKILL) in turn — first the one leading the lease
+/// bucket's stream, then the one leading the log's stream (found through JetStream's API, so
+/// the test cannot pass by killing a follower), then the third; each restarted and caught up
+/// before the next — under an answered call whose sides sit at two gateways: after each loss
+/// the call is not ended and its audio flows both ways (media never crosses NATS), the same
+/// node keeps leading at the same epoch, a new call through the standby's gateway is queued,
+/// and both consoles still answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known to fail until the lease rides out a NATS server's loss (docs/cluster.md)"]
 async fn a_killed_nats_server_ends_no_call_and_new_calls_are_queued() {
+    const LEASE_STREAM: &str = "KV_voicedesk_core_leases";
+    const LOG_STREAM: &str = "voicedesk_core";
     let Some(mut setup) = Setup::new("natsloss").await else { return };
     let a = setup.node("node-a");
-    a.wait_leading(true).await;
+    let leading = a.wait_leading(true).await;
+    let epoch = leading.lines().find(|l| l.starts_with("epoch:")).unwrap().to_owned();
     let b = setup.node("node-b");
     b.wait_leading(false).await;
     b.wait_forwarding_to(&a).await;
@@ -461,23 +461,50 @@ async fn a_killed_nats_server_ends_no_call_and_new_calls_are_queued() {
     agent.ws.send(&ClientMessage::Accept { call_id: offered.clone() }).await.unwrap();
     caller.ws.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
 
-    setup.nats.kill(0);
-    // Audio both ways after the loss (counted from now), and no end.
-    let heard = agent.media.received(0).count(&CITIZEN);
-    agent.media.wait_tag_count(0, CITIZEN, heard + 50, STEP).await.unwrap();
-    let heard = caller.media.received(0).count(&AGENT);
-    caller.media.wait_tag_count(0, AGENT, heard + 50, STEP).await.unwrap();
-    // A new call, through the standby's gateway, is queued by the leader.
-    let (_ws, _token, _media, _call) = queued_citizen(&b.url).await;
-    assert!(a.health().await.contains("leading: true"), "the leader kept leading");
-    for ws in [&mut caller.ws, &mut agent.ws] {
-        let heard = ws.take_skipped();
-        assert!(
-            !heard.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
-            "the call did not end: {heard:?}"
-        );
-        ws.send(&ClientMessage::Ping).await.unwrap();
-        ws.recv_until(STEP, |m| matches!(m, ServerMessage::Pong)).await.expect("still open");
+    let mut killed = Vec::new();
+    for round in 0..3 {
+        let victim = match round {
+            0 => setup.nats.stream_leader(LEASE_STREAM).await.unwrap(),
+            _ => match setup.nats.stream_leader(LOG_STREAM).await.unwrap() {
+                leader if !killed.contains(&leader) => leader,
+                _ => (0..3).find(|i| !killed.contains(i)).unwrap(),
+            },
+        };
+        let what = match round {
+            0 => "the lease stream's leader",
+            _ if setup.nats.stream_leader(LOG_STREAM).await.unwrap() == victim => {
+                "the log stream's leader"
+            }
+            _ => "a follower of both",
+        };
+        eprintln!("round {round}: killing {} ({what})", setup.nats.servers()[victim].name);
+        killed.push(victim);
+        let started = Instant::now();
+        setup.nats.kill(victim);
+        // Audio both ways after the loss (counted from now), and no end.
+        let heard = agent.media.received(0).count(&CITIZEN);
+        agent.media.wait_tag_count(0, CITIZEN, heard + 50, STEP).await.unwrap();
+        let heard = caller.media.received(0).count(&AGENT);
+        caller.media.wait_tag_count(0, AGENT, heard + 50, STEP).await.unwrap();
+        // A new call, through the standby's gateway, is queued by the leader.
+        let (_ws, _token, _media, _call) = queued_citizen(&b.url).await;
+        eprintln!("round {round}: a new call queued {:?} after the kill", started.elapsed());
+        let health = a.health().await;
+        assert!(health.contains("leading: true"), "the leader kept leading: {health}");
+        assert!(health.contains(&format!("{epoch}\n")), "at the same {epoch}: {health}");
+        for ws in [&mut caller.ws, &mut agent.ws] {
+            let heard = ws.take_skipped();
+            assert!(
+                !heard.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })),
+                "the call did not end: {heard:?}"
+            );
+            ws.send(&ClientMessage::Ping).await.unwrap();
+            ws.recv_until(STEP, |m| matches!(m, ServerMessage::Pong)).await.expect("still open");
+        }
+        setup.nats.restart(victim).unwrap();
+        for stream in [LEASE_STREAM, LOG_STREAM] {
+            setup.nats.wait_stream_whole(stream, Duration::from_secs(30)).await.unwrap();
+        }
     }
 
     drop(a);

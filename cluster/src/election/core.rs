@@ -3,11 +3,27 @@
 //! The driver (`super::LeaderElection`) carries the actions out against NATS and hands back
 //! their outcomes; `tests/election_core.rs` moves fake time.
 //!
-//! The rule that keeps two nodes from both believing they lead: a holder counts its lease as
-//! valid until `sent + ttl`, where `sent` is when it *sent* the create or update that the server
-//! acknowledged. The server stamps the value later than that, so the server expires it later
-//! than the holder gives up. A holder that cannot renew in time (NATS unreachable, process
-//! paused) announces `Following` the moment it notices, before anything else.
+//! How a lease changes hands. The key does not expire by itself: a candidate **observes** it
+//! (a read through the KV stream's leader) and takes it over — `update` at the revision it saw —
+//! only once it has seen the *same* revision for a whole TTL of successful reads, by its own
+//! clock, counted from the first read that answered with it. A read that fails (the KV stream
+//! has no leader, NATS unreachable) starts the count again. A key that holds no value is taken
+//! with `create` at once.
+//!
+//! The holder counts its lease as valid until `sent + ttl`, where `sent` is when it *sent* the
+//! create or update that the server acknowledged: a candidate first saw that revision after it
+//! was stored, so it cannot take over before. A holder that cannot renew in time because the
+//! process was paused announces `Following` the moment it notices, before anything else.
+//!
+//! **Riding out a NATS server's loss.** When the server leading the KV's stream dies, JetStream
+//! takes seconds (its Raft election timeout is 4–9 s) to elect another; meanwhile every
+//! renewal, and every candidate's read, fails. No candidate can take over then (its count keeps
+//! starting again), and once the stream has a leader the holder's next renewal (every
+//! `retry_every`) comes long before a candidate's TTL of reads. So a holder whose renewals are
+//! *answered as failing* keeps leading past `valid_until`, for at most `ride_out`; a holder that
+//! heard nothing (paused) steps down. If the holder alone was cut off (its renewals fail, the
+//! candidates' reads do not), a candidate takes over and its epoch marker fences the holder's
+//! next append: the holder's core acts only on what it appended, so it changes nothing.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -34,23 +50,42 @@ pub struct ElectionTiming {
     pub ttl: Duration,
     /// The leader renews this long after its last successful renewal was sent.
     pub renew_every: Duration,
-    /// A follower tries to take the lease, and a failed renewal or marker is retried, this often.
+    /// A failed renewal or marker is retried this often.
     pub retry_every: Duration,
+    /// A candidate reads the lease this often.
+    pub observe_every: Duration,
+    /// How long past its lease a holder whose renewals keep failing (answered: no KV stream
+    /// leader, timeout) goes on leading: longer than JetStream takes to elect a stream leader.
+    pub ride_out: Duration,
 }
 
 impl ElectionTiming {
-    /// Renew three times per TTL (two renewals may fail before the lease is lost), try to take
-    /// over four times per TTL (a dead leader is replaced within 1.25 TTL).
+    /// Renew three times per TTL (two renewals may fail before the lease is lost), read the
+    /// lease eight times per TTL (a dead leader is replaced within about 1.25 TTL of its last
+    /// renewal), ride a KV outage out for 15 s (the log's append deadline).
     pub fn for_ttl(ttl: Duration) -> Self {
-        Self { ttl, renew_every: ttl / 3, retry_every: ttl / 4 }
+        Self {
+            ttl,
+            renew_every: ttl / 3,
+            retry_every: ttl / 4,
+            observe_every: ttl / 8,
+            ride_out: Duration::from_secs(15),
+        }
     }
 }
 
 /// What the driver must do against NATS; each is answered by one [`Outcome`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// `create` the lease key.
+    /// `create` the lease key (it holds no value).
     Acquire,
+    /// Read the lease key's revision (through the KV stream's leader).
+    Observe,
+    /// `update` the lease key at `revision`, which a holder left unrenewed for a TTL.
+    TakeOver {
+        /// The revision seen for a TTL.
+        revision: u64,
+    },
     /// Read the log's last sequence and append an epoch marker expecting it.
     AppendEpochMarker {
         /// The new epoch (the acquiring revision).
@@ -75,6 +110,15 @@ pub enum Outcome {
     },
     /// Someone else holds the lease, or NATS did not answer.
     NotAcquired,
+    /// The lease key's revision, `None` when it holds no value.
+    Observed {
+        /// The key's last revision, if it holds a value.
+        revision: Option<u64>,
+        /// When the read was sent.
+        sent: Instant,
+    },
+    /// The read failed (no KV stream leader, NATS unreachable).
+    ObserveFailed,
     /// The epoch marker is in the log at `seq`.
     MarkerAppended {
         /// The marker's sequence.
@@ -105,7 +149,24 @@ struct Held {
     /// When the next renewal is due (unless one is in flight).
     renew_at: Instant,
     renewing: bool,
+    /// Since when renewals have been answered as failing (none since the last success).
+    failing_since: Option<Instant>,
     phase: Phase,
+}
+
+impl Held {
+    /// Whether the lease still counts as ours at `now` (see "Riding out" above).
+    fn valid(&self, now: Instant, timing: ElectionTiming) -> bool {
+        now < self.valid_until || now < self.ride_out_until(timing)
+    }
+
+    /// While renewals are answered as failing, a leader leads until this instant.
+    fn ride_out_until(&self, timing: ElectionTiming) -> Instant {
+        match (self.failing_since, self.phase) {
+            (Some(_), Phase::Leading) => self.valid_until + timing.ride_out,
+            _ => self.valid_until,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,10 +179,12 @@ enum Phase {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    /// Not holding the lease; try to take it at `attempt_at` unless an attempt is in flight.
+    /// Not holding the lease; read it (or take it, as the last read said) at `attempt_at`
+    /// unless a request is in flight. `seen`: the revision every read since `since` answered.
     Candidate {
         attempt_at: Instant,
         in_flight: bool,
+        seen: Option<(u64, Instant)>,
     },
     Holding(Held),
 }
@@ -140,7 +203,7 @@ impl ElectionCore {
     pub fn new(now: Instant, timing: ElectionTiming) -> Self {
         let mut core = Self {
             timing,
-            state: State::Candidate { attempt_at: now, in_flight: false },
+            state: State::Candidate { attempt_at: now, in_flight: false, seen: None },
             actions: VecDeque::new(),
             roles: VecDeque::new(),
         };
@@ -156,15 +219,15 @@ impl ElectionCore {
     /// Advances time: gives up a lease that ran out, starts what is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         match &mut self.state {
-            State::Candidate { attempt_at, in_flight } => {
+            State::Candidate { attempt_at, in_flight, .. } => {
                 if !*in_flight && now >= *attempt_at {
                     *in_flight = true;
-                    self.actions.push_back(Action::Acquire);
+                    self.actions.push_back(Action::Observe);
                 }
             }
             State::Holding(held) => {
                 // First: a lease that may have run out is not ours any more.
-                if now >= held.valid_until {
+                if !held.valid(now, self.timing) {
                     self.step_down(now);
                     return;
                 }
@@ -198,15 +261,44 @@ impl ElectionCore {
                         valid_until: sent + timing.ttl,
                         renew_at: sent + timing.renew_every,
                         renewing: false,
+                        failing_since: None,
                         phase: Phase::Fencing { retry_at: now, in_flight: false },
                     });
                 } else {
-                    self.state = State::Candidate { attempt_at: now, in_flight: false };
+                    self.state = State::Candidate { attempt_at: now, in_flight: false, seen: None };
                 }
             }
-            (State::Candidate { attempt_at, in_flight }, Outcome::NotAcquired) => {
+            (State::Candidate { attempt_at, in_flight, seen }, Outcome::NotAcquired) => {
                 *in_flight = false;
-                *attempt_at = now + timing.retry_every;
+                *seen = None;
+                *attempt_at = now + timing.observe_every;
+            }
+            (
+                State::Candidate { attempt_at, in_flight, seen },
+                Outcome::Observed { revision, sent },
+            ) => match (revision, *seen) {
+                (None, _) => {
+                    *seen = None;
+                    self.actions.push_back(Action::Acquire);
+                }
+                (Some(revision), Some((seen_revision, since))) if seen_revision == revision => {
+                    if sent >= since + timing.ttl {
+                        self.actions.push_back(Action::TakeOver { revision });
+                    } else {
+                        *in_flight = false;
+                        *attempt_at = now + timing.observe_every;
+                    }
+                }
+                (Some(revision), _) => {
+                    *seen = Some((revision, now));
+                    *in_flight = false;
+                    *attempt_at = now + timing.observe_every;
+                }
+            },
+            (State::Candidate { attempt_at, in_flight, seen }, Outcome::ObserveFailed) => {
+                *seen = None;
+                *in_flight = false;
+                *attempt_at = now + timing.observe_every;
             }
             (State::Holding(held), Outcome::MarkerAppended { seq }) => {
                 if let Phase::Fencing { .. } = held.phase {
@@ -222,6 +314,7 @@ impl ElectionCore {
             }
             (State::Holding(held), Outcome::Renewed { revision, sent }) => {
                 held.renewing = false;
+                held.failing_since = None;
                 held.revision = revision;
                 held.valid_until = sent + timing.ttl;
                 held.renew_at = sent + timing.renew_every;
@@ -229,6 +322,7 @@ impl ElectionCore {
             (State::Holding(_), Outcome::RenewRejected) => self.step_down(now),
             (State::Holding(held), Outcome::RenewFailed) => {
                 held.renewing = false;
+                held.failing_since.get_or_insert(now);
                 held.renew_at = now + timing.retry_every;
             }
             // An answer to an action of a state this node has since left (a renewal that
@@ -252,9 +346,9 @@ impl ElectionCore {
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Candidate { attempt_at, in_flight } => (!in_flight).then_some(attempt_at),
+            State::Candidate { attempt_at, in_flight, .. } => (!in_flight).then_some(attempt_at),
             State::Holding(held) => {
-                let mut next = held.valid_until;
+                let mut next = held.ride_out_until(self.timing);
                 if !held.renewing {
                     next = next.min(held.renew_at);
                 }
@@ -270,7 +364,10 @@ impl ElectionCore {
         if self.is_leading() {
             self.roles.push_back(Role::Following);
         }
-        self.state =
-            State::Candidate { attempt_at: now + self.timing.retry_every, in_flight: false };
+        self.state = State::Candidate {
+            attempt_at: now + self.timing.observe_every,
+            in_flight: false,
+            seen: None,
+        };
     }
 }

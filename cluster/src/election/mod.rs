@@ -95,6 +95,17 @@ where
             Ok(revision) => Outcome::Acquired { revision, sent },
             Err(_) => Outcome::NotAcquired,
         },
+        Action::Observe => match lease.holder().await {
+            Ok(holder) => Outcome::Observed { revision: holder.map(|(_, r)| r), sent },
+            Err(e) => {
+                tracing::debug!(node = lease.node(), error = %e, "lease not read");
+                Outcome::ObserveFailed
+            }
+        },
+        Action::TakeOver { revision } => match lease.take_over(revision).await {
+            Ok(revision) => Outcome::Acquired { revision, sent },
+            Err(_) => Outcome::NotAcquired,
+        },
         Action::Renew { revision } => match lease.renew(revision).await {
             Ok(revision) => Outcome::Renewed { revision, sent },
             Err(LeaseError::Lost) => Outcome::RenewRejected,
