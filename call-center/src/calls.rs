@@ -94,6 +94,9 @@ impl CallCenter {
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
             ClientMessage::StartChat { service } => self.start_chat(conn, citizen_id, service),
+            ClientMessage::UpgradeChat { chat_id, sdp } => {
+                self.upgrade_chat(conn, &citizen_id, CallId(chat_id), sdp)
+            }
             ClientMessage::RejoinChat { chat_id, after_seq } => {
                 self.rejoin_chat(conn, &citizen_id, CallId(chat_id), after_seq)
             }
@@ -172,6 +175,7 @@ impl CallCenter {
             ClientMessage::Transfer { call_id, service } => {
                 self.transfer(agent, CallId(call_id), &service)
             }
+            ClientMessage::OfferUpgrade { chat_id } => self.offer_upgrade(&agent, CallId(chat_id)),
             ClientMessage::WrapUp { call_id, disposition, notes } => {
                 self.wrap_up(&agent, CallId(call_id), disposition, notes)
             }
@@ -568,7 +572,11 @@ impl CallCenter {
     /// Carries out every command the engine queued.
     pub(crate) fn carry_out(&mut self) {
         while let Some(command) = self.engine.poll_command() {
-            if command.call().is_some_and(|c| self.chats.contains_key(c)) {
+            // A chat upgraded to a call is the call's (its end ends the chat too).
+            if command
+                .call()
+                .is_some_and(|c| self.chats.contains_key(c) && !self.calls.contains_key(c))
+            {
                 self.chat_command(command);
                 continue;
             }
@@ -875,6 +883,8 @@ impl CallCenter {
         for conn in tell {
             self.send_after(op, conn, message.clone());
         }
+        // A chat upgraded to this call ends with it (its texts kept).
+        self.finish_chat(call, reason, None);
     }
 
     /// Agents who just left a call: one whose console was lost meanwhile is signed out

@@ -79,6 +79,9 @@ pub(crate) struct LiveChat {
     /// most one per chat per tick, as for calls).
     pub(crate) position_told_at: Option<UnixMs>,
     pub(crate) position_due: bool,
+    /// The citizen asked for a voice call with the agent and it is being set up
+    /// (`upgrade.rs`); once it is one, `calls` holds it too.
+    pub(crate) upgrading: bool,
 }
 
 impl LiveChat {
@@ -183,6 +186,7 @@ impl CallCenter {
                 citizen_lost: false,
                 position_told_at: None,
                 position_due: false,
+                upgrading: false,
             },
         );
         self.store(Some(chat.clone()), request, Pending::ChatRecord { chat });
@@ -765,6 +769,11 @@ impl CallCenter {
         for chat in mine {
             let Some(c) = self.chats.get_mut(&chat) else { continue };
             c.citizen_conn = None;
+            if self.calls.contains_key(&chat) {
+                // Upgraded to a call: the call's grace waits for the citizen (`rejoin_call`,
+                // then `rejoin_chat` for the texts).
+                continue;
+            }
             if !c.recorded {
                 c.abandoned = true;
             } else if c.ending() {

@@ -103,6 +103,12 @@ impl CallCenter {
                 "the citizen's connection is lost; wait for them to come back or hang up",
             ));
         }
+        if self.chats.contains_key(&call) && self.calls.contains_key(&call) {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "a chat upgraded to a call stays with you; end it, and the citizen may start again",
+            ));
+        }
         let route = self.routing.route(Some(service)).ok_or_else(|| {
             refuse(ErrorCode::UnknownService, format!("unknown service {service:?}"))
         })?;

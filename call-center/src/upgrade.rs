@@ -1,0 +1,304 @@
+//! A chat upgraded to a voice call with the same agent (issue 16), without queueing again.
+//!
+//! The citizen asks (`upgrade_chat` with the microphone's offer), or the agent proposes it
+//! (`offer_upgrade`, the citizen hears `upgrade_offered` and asks). In order:
+//! 1. checked: the citizen's own answered chat, no call on the connection, the agent's headset
+//!    connected and the agent on no other call (refused with a clear error, the chat goes on);
+//! 2. the citizen's leg is made by the relay (a failure is told, the chat goes on);
+//! 3. the engine's `UpgradeChat`: the chat's slot frees and the agent is on the call (the
+//!    agent's other chats stay open; nothing new rings while the call lasts);
+//! 4. the call's record, then its answer, are committed; then the media is bridged and both
+//!    sides hear `chat_upgraded` (the citizen with the relay's answer) and `call_connected`.
+//!
+//! From step 3 the id names a call (`calls`) and a chat (`chats`): the engine's commands go
+//! to the call, whose end also ends the chat; texts go on through the chat.
+
+use voicedesk_protocol::{ErrorCode, Role, ServerMessage};
+use voicedesk_queue_engine::Input as EngineInput;
+
+use crate::calls::{CITIZEN_NAME, leg_refusal};
+use crate::core::CallCenter;
+use crate::error::{Refusal, refuse};
+use crate::pending::Pending;
+use crate::state::{Call, LegOwner};
+use crate::store::{NewCallRecord, StoreRequest};
+use crate::{AgentId, CallId, ConnId, LegFailure, LegId, RelayCommand, UnixMs};
+
+impl CallCenter {
+    /// The agent of `chat` if the chat is answered, live, and not already a call (or
+    /// becoming one).
+    fn upgradable(&self, chat: &CallId) -> Result<AgentId, Refusal> {
+        let c = self.chats.get(chat).filter(|c| c.end_after.is_none()).ok_or_else(|| {
+            refuse(ErrorCode::InvalidState, format!("chat {chat} is not yours, or it has ended"))
+        })?;
+        if c.upgrading || self.calls.contains_key(chat) {
+            return Err(refuse(ErrorCode::InvalidState, "this chat is already a voice call"));
+        }
+        let Some(agent) = c.agent.clone().filter(|_| c.connected) else {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "no agent has answered this chat yet; a call can be asked for once one has",
+            ));
+        };
+        let headset =
+            self.members.get(&agent.0).is_some_and(|m| m.leg.is_some() && m.leg_connected);
+        if !headset {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "the agent's headset is not connected, so the chat cannot become a call now; the chat goes on",
+            ));
+        }
+        if let Some(busy) = self.engine.agent(&agent).and_then(|a| a.call.cloned()) {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                format!("the agent is busy with another call ({busy}); the chat goes on"),
+            ));
+        }
+        Ok(agent)
+    }
+
+    /// `offer_upgrade`: the agent proposes to go on by voice; the citizen is asked.
+    pub(crate) fn offer_upgrade(&mut self, agent: &AgentId, chat: CallId) -> Result<(), Refusal> {
+        let ours = self.chats.get(&chat).is_some_and(|c| c.agent.as_ref() == Some(agent));
+        if !ours {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                format!("chat {chat} is not yours, or it has ended"),
+            ));
+        }
+        self.upgradable(&chat)?;
+        let Some(conn) = self.chats.get(&chat).and_then(|c| c.citizen_conn) else {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "the citizen's connection is away; try again when they are back",
+            ));
+        };
+        self.send(conn, ServerMessage::UpgradeOffered { chat_id: chat.0 });
+        Ok(())
+    }
+
+    /// `upgrade_chat`: the citizen's chat becomes a voice call with its agent (see the
+    /// module documentation for the order).
+    pub(crate) fn upgrade_chat(
+        &mut self,
+        conn: ConnId,
+        citizen_id: &str,
+        chat: CallId,
+        sdp: String,
+    ) -> Result<(), Refusal> {
+        let mine = self
+            .chats
+            .get(&chat)
+            .is_some_and(|c| c.citizen_id == citizen_id && c.citizen_conn == Some(conn));
+        if !mine {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                format!("chat {chat} is not yours, or it has ended"),
+            ));
+        }
+        if self.conns.get(&conn).is_some_and(|c| c.call.is_some()) {
+            return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
+        }
+        self.upgradable(&chat)?;
+        if let Some(c) = self.chats.get_mut(&chat) {
+            c.upgrading = true;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.call = Some(chat.clone());
+        }
+        self.create_leg(sdp, Role::Citizen, Pending::UpgradeLeg { chat, conn });
+        Ok(())
+    }
+
+    /// The relay answered the citizen's offer: the engine puts the agent on the call, and the
+    /// call's record is written.
+    pub(crate) fn upgrade_leg_created(
+        &mut self,
+        chat: CallId,
+        conn: ConnId,
+        result: Result<(LegId, String), LegFailure>,
+    ) {
+        let still = self
+            .chats
+            .get(&chat)
+            .is_some_and(|c| c.upgrading && c.citizen_conn == Some(conn) && c.end_after.is_none());
+        let refusal = match (still, result) {
+            (false, result) => {
+                // The chat ended or the citizen left meanwhile: nothing to carry the leg.
+                if let Ok((leg, _)) = result {
+                    self.relay(RelayCommand::CloseLeg { leg });
+                }
+                self.upgrade_given_up(&chat, conn, None);
+                return;
+            }
+            (true, Err(e)) => leg_refusal(e),
+            (true, Ok((leg, answer))) => match self.upgrade_in_engine(&chat, conn, leg) {
+                Ok(agent) => {
+                    self.write_upgraded_call(chat, agent, answer);
+                    return;
+                }
+                Err(refusal) => {
+                    self.relay(RelayCommand::CloseLeg { leg });
+                    refusal
+                }
+            },
+        };
+        self.upgrade_given_up(&chat, conn, Some(refusal));
+    }
+
+    /// The engine's `UpgradeChat`; on success the call is the core's too (not yet answered).
+    fn upgrade_in_engine(
+        &mut self,
+        chat: &CallId,
+        conn: ConnId,
+        leg: LegId,
+    ) -> Result<AgentId, Refusal> {
+        // Checked again: the headset or the agent's state may have changed meanwhile.
+        let agent = self.upgradable_now(chat)?;
+        self.engine_input(EngineInput::UpgradeChat { chat: chat.clone(), agent: agent.clone() })?;
+        let Some(c) = self.chats.get(chat) else {
+            return Err(refuse(ErrorCode::Internal, "the chat ended meanwhile"));
+        };
+        self.legs.insert(leg, LegOwner::Citizen(chat.clone()));
+        let call = Call {
+            citizen_conn: conn,
+            citizen_leg: Some(leg),
+            citizen_id: c.citizen_id.clone(),
+            parked: false,
+            service: c.service.clone(),
+            skill: c.skill.clone(),
+            transfers: 0,
+            transcript: Vec::new(),
+            queued_at: c.queued_at,
+            answered_at: None,
+            agent: Some(agent.clone()),
+            // The agent knows the call (it is their chat): told of its end in any case.
+            offer_told: true,
+            connected: false,
+            supporters: Vec::new(),
+            taken_over_by: None,
+            help: None,
+            citizen_heard: Vec::new(),
+            position_told_at: None,
+            position_due: false,
+        };
+        self.calls.insert(chat.clone(), call);
+        Ok(agent)
+    }
+
+    /// [`Self::upgradable`] for a chat already marked as upgrading.
+    fn upgradable_now(&mut self, chat: &CallId) -> Result<AgentId, Refusal> {
+        let c = self.chats.get_mut(chat).expect("checked by the caller");
+        c.upgrading = false;
+        let verdict = self.upgradable(chat);
+        if let Some(c) = self.chats.get_mut(chat) {
+            c.upgrading = true;
+        }
+        verdict
+    }
+
+    /// The upgrade did not happen: the chat goes on as it was, the citizen is told why.
+    fn upgrade_given_up(&mut self, chat: &CallId, conn: ConnId, refusal: Option<Refusal>) {
+        if let Some(c) = self.chats.get_mut(chat) {
+            c.upgrading = false;
+        }
+        self.release_conn_call(conn, chat);
+        if let Some(r) = refusal
+            && self.conns.contains_key(&conn)
+        {
+            self.stats.client_errors += 1;
+            self.send(conn, ServerMessage::error(r.code, r.text, Some("upgrade_chat")));
+        }
+    }
+
+    /// The call's record first (then its answer): a call is never bridged unrecorded.
+    fn write_upgraded_call(&mut self, chat: CallId, agent: AgentId, answer: String) {
+        let Some(c) = self.chats.get(&chat) else { return };
+        let record = NewCallRecord {
+            call: chat.clone(),
+            citizen_session: c.citizen_id.clone(),
+            service: c.service.clone(),
+            queued_at: c.queued_at,
+            skill: c.skill.clone(),
+            priority: c.priority,
+        };
+        let then = Pending::UpgradeRecord { chat: chat.clone(), agent, answer };
+        self.store(Some(chat), StoreRequest::InsertCall(record), then);
+    }
+
+    /// The call's record came back: its answer is written next.
+    pub(crate) fn upgrade_recorded(
+        &mut self,
+        chat: CallId,
+        agent: AgentId,
+        answer: String,
+        ok: bool,
+    ) {
+        if !self.calls.contains_key(&chat) {
+            return;
+        }
+        if !ok {
+            // As for a call whose answer cannot be recorded: it cannot go on.
+            self.engine_must(EngineInput::MediaFailed { call: chat });
+            return;
+        }
+        let at = self.now;
+        let request = StoreRequest::CallAnswered { call: chat.clone(), agent: agent.0.clone(), at };
+        let then = Pending::UpgradeAnswer { chat: chat.clone(), agent, at, answer };
+        self.store(Some(chat), request, then);
+    }
+
+    /// The answer is committed: the media is bridged, both sides are told, and the agent
+    /// wraps the conversation up as a call.
+    pub(crate) fn upgrade_answered(
+        &mut self,
+        chat: CallId,
+        agent: AgentId,
+        at: UnixMs,
+        answer: String,
+        ok: bool,
+    ) {
+        let connected_here = self.engine.call(&chat).is_some_and(|v| {
+            v.agent == Some(&agent) && v.phase == voicedesk_queue_engine::CallPhase::Connected
+        });
+        if !connected_here || !self.calls.contains_key(&chat) {
+            return;
+        }
+        if !ok {
+            self.engine_must(EngineInput::MediaFailed { call: chat });
+            return;
+        }
+        if let Some(c) = self.chats.get_mut(&chat) {
+            c.upgrading = false;
+        }
+        if let Some(m) = self.members.get_mut(&agent.0) {
+            for entry in m.handled.iter_mut().filter(|(c, _)| *c == chat) {
+                entry.1 = false;
+            }
+        }
+        let Some(c) = self.calls.get_mut(&chat) else { return };
+        c.connected = true;
+        c.answered_at = Some(at);
+        let citizen_conn = c.citizen_conn;
+        self.route(&chat, &[]);
+        let headset = self.members.get(&agent.0).and_then(|m| m.leg.filter(|_| m.leg_connected));
+        if headset.is_none() {
+            self.mark_lost(&chat, crate::Side::Agent);
+        }
+        self.stats.calls_answered += 1;
+        let agent_name = self.members.get(&agent.0).map(|m| m.name.clone()).unwrap_or_default();
+        let upgraded = ServerMessage::ChatUpgraded { chat_id: chat.0.clone(), sdp: Some(answer) };
+        self.send(citizen_conn, upgraded);
+        self.send(
+            citizen_conn,
+            ServerMessage::CallConnected { call_id: chat.0.clone(), peer_name: agent_name },
+        );
+        self.send_to_member(
+            &agent.0,
+            ServerMessage::ChatUpgraded { chat_id: chat.0.clone(), sdp: None },
+        );
+        let to_agent =
+            ServerMessage::CallConnected { call_id: chat.0, peer_name: CITIZEN_NAME.into() };
+        self.send_to_member(&agent.0, to_agent);
+    }
+}

@@ -1,0 +1,246 @@
+//! A chat upgraded to a voice call with the same agent (issue 16): no queueing again, the
+//! media bridged as for a call once the call's record and answer are committed, the texts go
+//! on beside the call, and a refusal leaves the chat as it was.
+
+mod common;
+
+use common::{Answer, Sim, is_error};
+use voicedesk_call_center::AgentId;
+use voicedesk_call_center::CallId;
+use voicedesk_call_center::store::StoreRequest;
+use voicedesk_protocol::{AgentActivity, ClientMessage, EndReason, ErrorCode, ServerMessage};
+use voicedesk_queue_engine::Channel;
+
+fn upgrade(sim: &mut Sim, citizen: voicedesk_call_center::ConnId, chat: &CallId, sdp: &str) {
+    sim.say(citizen, ClientMessage::UpgradeChat { chat_id: chat.0.clone(), sdp: sdp.into() });
+}
+
+fn upgraded(heard: &[ServerMessage]) -> Option<Option<String>> {
+    heard.iter().find_map(|m| match m {
+        ServerMessage::ChatUpgraded { sdp, .. } => Some(sdp.clone()),
+        _ => None,
+    })
+}
+
+fn error_code(heard: &[ServerMessage], request: &str) -> Option<ErrorCode> {
+    heard.iter().find_map(|m| match m {
+        ServerMessage::Error { code, request_type: Some(r), .. } if r == request => Some(*code),
+        _ => None,
+    })
+}
+
+fn activity(sim: &Sim, agent: &str) -> Option<AgentActivity> {
+    sim.core.engine().agent_activity(&AgentId(agent.into()))
+}
+
+#[test]
+fn a_citizen_upgrades_a_chat_and_talks_to_the_same_agent_both_ways() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let agent_leg = *sim.legs_made.last().expect("headset");
+    let (citizen, chat) = sim.connected_chat(agent);
+    let (_, other) = sim.connected_chat(agent);
+    sim.text(citizen, &chat, 1, "before the call");
+
+    upgrade(&mut sim, citizen, &chat, "mic");
+    let to_citizen = sim.take(citizen);
+    assert_eq!(upgraded(&to_citizen), Some(Some(format!("answer-{}", sim.citizen_leg().0))));
+    assert!(
+        to_citizen.iter().any(
+            |m| matches!(m, ServerMessage::CallConnected { call_id, .. } if *call_id == chat.0)
+        ),
+        "{to_citizen:?}"
+    );
+    let to_agent = sim.take(agent);
+    assert_eq!(upgraded(&to_agent), Some(None), "the agent hears it, without an SDP");
+    assert!(to_agent.iter().any(|m| matches!(m, ServerMessage::CallConnected { .. })));
+
+    // Audio both ways through the relay, as for a call.
+    let citizen_leg = sim.citizen_leg();
+    assert_eq!(sim.hears(citizen_leg), [agent_leg]);
+    assert_eq!(sim.hears(agent_leg), [citizen_leg]);
+    assert_eq!(activity(&sim, "a1"), Some(AgentActivity::OnCall));
+    assert_eq!(sim.core.engine().channel(&chat), Some(Channel::Voice));
+    assert!(sim.records.get(&chat.0).is_some_and(|f| f.answered), "the call is recorded");
+    assert!(
+        !sim.store_log.iter().any(|(r, _)| matches!(r, StoreRequest::ChatEnded { .. })),
+        "the chat goes on"
+    );
+
+    // Texts go on beside the call, and the agent's other chat stays open.
+    sim.text(agent, &chat, 2, "https://example.org/form.pdf");
+    assert!(
+        sim.take(citizen)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ChatMessage(l) if l.text.contains("form.pdf")))
+    );
+    sim.text(agent, &other, 3, "still here");
+    assert!(sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatSent { .. })));
+
+    // Nothing new rings at the agent in the call.
+    let newcomer = sim.citizen();
+    sim.start_chat(newcomer, Some("pension"));
+    assert!(!sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatOffered { .. })));
+
+    // The agent hangs up: the call and the chat end together, each written once.
+    sim.say(agent, ClientMessage::HangUp { call_id: chat.0.clone() });
+    let heard = sim.take(citizen);
+    assert!(
+        heard
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { reason: EndReason::AgentHangUp, .. })),
+        "{heard:?}"
+    );
+    assert!(
+        heard
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ChatEnded { reason: EndReason::AgentHangUp, .. })),
+        "{heard:?}"
+    );
+    assert_eq!(sim.ends_written(), [(chat.clone(), EndReason::AgentHangUp)]);
+    assert_eq!(sim.chats[&chat.0].ended, Some(EndReason::AgentHangUp));
+    assert!(sim.closed_legs.contains(&citizen_leg));
+    assert_eq!(activity(&sim, "a1"), Some(AgentActivity::AfterCallWork));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn the_call_is_told_only_once_its_record_and_answer_are_committed() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::InsertCall(_) | StoreRequest::CallAnswered { .. }) {
+            Answer::Hold
+        } else {
+            Answer::Ok
+        }
+    });
+    upgrade(&mut sim, citizen, &chat, "mic");
+    assert_eq!(upgraded(&sim.take(citizen)), None, "nothing told before the record");
+    sim.release(Answer::Ok);
+    assert_eq!(upgraded(&sim.take(citizen)), None, "nothing told before the answer");
+    sim.release(Answer::Ok);
+    assert!(upgraded(&sim.take(citizen)).is_some());
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn an_upgrade_whose_answer_cannot_be_written_ends_as_media_failed_and_is_never_told() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::CallAnswered { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    upgrade(&mut sim, citizen, &chat, "mic");
+    sim.release(Answer::Fail(voicedesk_call_center::store::StoreFailure::Unavailable(
+        "disk".into(),
+    )));
+    let heard = sim.take(citizen);
+    assert_eq!(upgraded(&heard), None);
+    assert!(
+        heard
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ChatEnded { reason: EndReason::MediaFailed, .. })),
+        "{heard:?}"
+    );
+    assert!(sim.closed_legs.contains(&sim.legs_made[sim.legs_made.len() - 1]));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn an_agent_whose_headset_is_not_connected_cannot_take_the_upgrade_and_the_chat_goes_on() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let headset = *sim.legs_made.last().expect("headset");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.leg_lost(headset);
+    sim.take(agent);
+    let legs = sim.legs_made.len();
+    upgrade(&mut sim, citizen, &chat, "mic");
+    let heard = sim.take(citizen);
+    assert_eq!(error_code(&heard, "upgrade_chat"), Some(ErrorCode::InvalidState), "{heard:?}");
+    assert!(
+        heard.iter().any(
+            |m| matches!(m, ServerMessage::Error { message, .. } if message.contains("headset"))
+        )
+    );
+    assert_eq!(sim.legs_made.len(), legs, "no leg made");
+    assert_eq!(sim.core.engine().channel(&chat), Some(Channel::Chat));
+    sim.text(citizen, &chat, 1, "then by text");
+    assert!(sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::ChatSent { .. })));
+}
+
+#[test]
+fn bad_upgrades_are_refused_and_change_nothing() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    // Not one's chat.
+    let stranger = sim.citizen();
+    upgrade(&mut sim, stranger, &chat, "mic");
+    assert_eq!(error_code(&sim.take(stranger), "upgrade_chat"), Some(ErrorCode::InvalidState));
+    // A chat nobody answered yet.
+    sim.say(
+        agent,
+        ClientMessage::SetState {
+            state: voicedesk_protocol::AgentAvailability::Away,
+            reason: None,
+        },
+    );
+    let waiting = sim.citizen();
+    let queued = sim.start_chat(waiting, Some("pension"));
+    upgrade(&mut sim, waiting, &queued, "mic");
+    assert!(sim.take(waiting).iter().any(|m| is_error(m, "upgrade_chat")));
+    // The relay refuses the offer: told, the chat goes on, the agent is as before.
+    upgrade(&mut sim, citizen, &chat, "bad");
+    assert_eq!(error_code(&sim.take(citizen), "upgrade_chat"), Some(ErrorCode::BadSdp));
+    assert_eq!(sim.core.engine().channel(&chat), Some(Channel::Chat));
+    assert_eq!(activity(&sim, "a1"), Some(AgentActivity::Away));
+    assert!(sim.records.get(&chat.0).is_none(), "no call recorded");
+    // A second upgrade after the first succeeded is refused.
+    upgrade(&mut sim, citizen, &chat, "mic");
+    assert!(upgraded(&sim.take(citizen)).is_some(), "an agent away still takes their chat's call");
+    upgrade(&mut sim, citizen, &chat, "mic");
+    assert_eq!(error_code(&sim.take(citizen), "upgrade_chat"), Some(ErrorCode::InvalidState));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
+
+#[test]
+fn the_agent_proposes_the_call_and_the_citizen_accepts() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.say(agent, ClientMessage::OfferUpgrade { chat_id: chat.0.clone() });
+    assert!(
+        sim.take(citizen)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::UpgradeOffered { chat_id } if *chat_id == chat.0))
+    );
+    upgrade(&mut sim, citizen, &chat, "mic");
+    assert!(upgraded(&sim.take(citizen)).is_some());
+    // Not the agent's chat: refused.
+    let other = sim.ready_agent("a2");
+    sim.say(other, ClientMessage::OfferUpgrade { chat_id: chat.0.clone() });
+    assert_eq!(error_code(&sim.take(other), "offer_upgrade"), Some(ErrorCode::InvalidState));
+}
+
+#[test]
+fn a_chat_ended_while_its_leg_is_made_closes_the_leg_and_stays_ended() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.hold_legs = true;
+    upgrade(&mut sim, citizen, &chat, "mic");
+    sim.say(citizen, ClientMessage::EndChat { chat_id: chat.0.clone() });
+    sim.release_leg(true);
+    let leg = *sim.legs_made.last().expect("the leg");
+    assert!(sim.closed_legs.contains(&leg));
+    assert_eq!(upgraded(&sim.take(citizen)), None);
+    assert_eq!(activity(&sim, "a1"), Some(AgentActivity::Available));
+    assert!(sim.records.get(&chat.0).is_none());
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
