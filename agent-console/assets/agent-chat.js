@@ -46,6 +46,7 @@ export function setupAgentChat({ send, onOffer }) {
     canned: $("chat-canned"),
     cannedList: $("chat-canned-list"),
     end: $("chat-end"),
+    voice: $("chat-voice"),
     transferService: $("chat-transfer-service"),
     transfer: $("chat-transfer"),
     wrapUp: $("chat-wrap-up"),
@@ -125,6 +126,14 @@ export function setupAgentChat({ send, onOffer }) {
     if (!chat || chat.phase !== "connected" || chat.ending) return;
     chat.ending = send({ type: "end_chat", chat_id: chat.id });
     render();
+  });
+  el.voice.addEventListener("click", () => {
+    // The citizen is asked; their `upgrade_chat` makes the call (`chat_upgraded`).
+    const chat = current();
+    if (!chat || chat.phase !== "connected" || chat.ending || chat.voice) return;
+    if (send({ type: "offer_upgrade", chat_id: chat.id })) {
+      status.set("connected", "chat_agent.voice_offered", { peer: chat.peer });
+    }
   });
   el.transfer.addEventListener("click", () => {
     const chat = current();
@@ -308,9 +317,24 @@ export function setupAgentChat({ send, onOffer }) {
       case "chat_marks":
         chat?.log.marks(msg);
         break;
+      case "chat_upgraded":
+        if (!chat) break;
+        chat.voice = true;
+        status.set("connected", "chat_agent.voice_on", { peer: chat.peer });
+        break;
       case "chat_ended":
         if (offers.delete(msg.chat_id)) break;
         if (!chat) break;
+        if (chat.voice) {
+          // It ended as a call: wrapped up as a call (agent.js); the tab closes.
+          chats.delete(chat.id);
+          if (shown === chat.id) {
+            shown = null;
+            const next = chats.keys().next();
+            if (!next.done) show(next.value, true);
+          }
+          break;
+        }
         chat.phase = "ended";
         chat.ending = false;
         chat.peerTyping = false;
@@ -359,6 +383,11 @@ export function setupAgentChat({ send, onOffer }) {
     }
     if (msg.request_type === "transfer" && chat?.ending) {
       chat.ending = false;
+      showError(el.error, msg);
+      render();
+      return true;
+    }
+    if (msg.request_type === "offer_upgrade") {
       showError(el.error, msg);
       render();
       return true;
@@ -424,7 +453,9 @@ export function setupAgentChat({ send, onOffer }) {
     el.form.hidden = chat.phase !== "connected";
     el.send.disabled = chat.ending;
     el.end.disabled = chat.ending;
-    el.transfer.disabled = chat.ending;
+    el.transfer.disabled = chat.ending || Boolean(chat.voice);
+    el.voice.hidden = Boolean(chat.voice);
+    el.voice.disabled = chat.ending;
     el.wrapUp.hidden = chat.phase !== "ended";
     el.wrapUpSave.disabled = Boolean(chat.wrap?.saving);
     renderFacts(chat);

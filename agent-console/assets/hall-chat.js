@@ -1,6 +1,8 @@
 // The hall's live text chat with an agent (issue 16, docs/protocol.md "Live chat"): start a chat
 // about a service (from the call card, a service in any area, or the assistant's answer with its
 // transcript), the position and estimated wait like a call, then the conversation: texts in
+// order (and, once answered, a switch to a voice call with the same agent — hall.js makes the
+// call, `upgrade_chat`; the texts go on beside it),
 // order, the agent's typing indicator, delivered/read marks on the citizen's own texts, links
 // clickable and materials lists as lists (DOM text nodes only, never markup). A reload or a
 // dropped connection takes the chat back (`rejoin_chat` with the last seq; the conversation and
@@ -22,9 +24,9 @@ const $ = (id) => document.getElementById(id);
  * Sets the chat up. `signaling` is the page's connection; `onChange()` runs when the chat starts
  * or ends (the call buttons follow); `onTurnedAway(reason, typed)` brings the other ways to get
  * help forward with what the citizen had typed; `onAnswered(chatId)` after a chat an agent
- * answered has ended (the rating).
+ * answered has ended (the rating); `onUpgrade(chatId)` when the citizen asks to go on by voice.
  */
-export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
+export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpgrade }) {
   const el = {
     section: $("chat"),
     heading: $("chat-heading"),
@@ -36,6 +38,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     error: $("chat-error"),
     send: $("chat-send"),
     end: $("chat-end"),
+    voice: $("chat-voice"),
     after: $("chat-after"),
   };
   const status = new StatusLine($("chat-status"));
@@ -65,6 +68,9 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     }
   });
   el.end.addEventListener("click", end);
+  el.voice.addEventListener("click", () => {
+    if (chat.phase === "connected" && !chat.voice) onUpgrade(chat.id);
+  });
   el.log.addEventListener("click", (event) => {
     const retry = event.target.closest("button[data-retry]");
     if (retry) {
@@ -191,6 +197,13 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
       }
       save();
       render();
+      return true;
+    }
+    if (msg.type === "upgrade_offered") {
+      if (msg.chat_id !== chat.id || chat.phase !== "connected" || chat.voice) return true;
+      status.set("connected", "chat.upgrade_offered", { peer: chat.peerName ?? "" });
+      render();
+      el.voice.focus({ preventScroll: true });
       return true;
     }
     if (!msg.type.startsWith("chat_")) return false;
@@ -386,6 +399,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     el.after.hidden = !(chat.phase === "ended" && chat.answered && chat.log.lastSeq());
     el.send.disabled = !["queued", "connected", "starting"].includes(chat.phase);
     el.end.disabled = !chat.id || !["queued", "connected"].includes(chat.phase);
+    el.voice.hidden = !(chat.phase === "connected" && !chat.voice);
     el.typing.textContent = peerTyping && chat.phase === "connected" ? t("chat.peer_typing", { peer: chat.peerName ?? "" }) : "";
     el.typing.dataset.typing = String(peerTyping && chat.phase === "connected");
     renderCounter();
@@ -418,8 +432,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
   function save() {
     if (!chat.id || !["queued", "connected"].includes(chat.phase)) return;
     try {
-      const { phase, id, service, peerName, answered } = chat;
-      const kept = { phase, id, service, peerName, answered, lines: chat.log.lines };
+      const { phase, id, service, peerName, answered, voice } = chat;
+      const kept = { phase, id, service, peerName, answered, voice, lines: chat.log.lines };
       sessionStorage.setItem(STORE_KEY, JSON.stringify(kept));
     } catch {
       // Without storage a reload loses the chat on this page (the server ends it after its grace).
@@ -459,5 +473,11 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
       return active() || chat.rejoining;
     },
     render,
+    /** The chat is (`true`) or is no longer becoming (`false`) a voice call. */
+    setVoice(on) {
+      chat.voice = on;
+      if (on) status.set("connected", "chat.voice_on", { peer: chat.peerName ?? "" });
+      render();
+    },
   };
 }
