@@ -114,6 +114,8 @@ impl CallCenter {
     ) -> Result<(), Refusal> {
         match message {
             ClientMessage::SendChat { chat_id, client_id, text } => {
+                // The first text of a voice call opens its text panel.
+                self.open_call_texts(conn, &party, &CallId(chat_id.clone()));
                 self.send_chat(conn, party, CallId(chat_id), client_id, text)
             }
             ClientMessage::ChatTyping { chat_id, typing } => {
@@ -757,9 +759,13 @@ impl CallCenter {
             citizen_conn,
             ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name },
         );
-        let to_agent =
-            ServerMessage::CallConnected { call_id: call.0, peer_name: CITIZEN_NAME.into() };
+        let to_agent = ServerMessage::CallConnected {
+            call_id: call.0.clone(),
+            peer_name: CITIZEN_NAME.into(),
+        };
         self.send_to_member(&agent.0, to_agent);
+        // A transferred call's texts go on with the agent who answered it.
+        self.call_texts_answered(&call, &agent);
     }
 
     /// A call or chat the agent answered may be wrapped up (the most recent ones).

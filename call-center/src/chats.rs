@@ -82,6 +82,9 @@ pub(crate) struct LiveChat {
     /// The citizen asked for a voice call with the agent and it is being set up
     /// (`upgrade.rs`); once it is one, `calls` holds it too.
     pub(crate) upgrading: bool,
+    /// The texts of a voice call (a chat upgraded to one, or a call's text panel): the call
+    /// (`calls`, same id) is what the engine, the wallboard and the reports know.
+    pub(crate) call_side: bool,
 }
 
 impl LiveChat {
@@ -187,6 +190,7 @@ impl CallCenter {
                 position_told_at: None,
                 position_due: false,
                 upgrading: false,
+                call_side: false,
             },
         );
         self.store(Some(chat.clone()), request, Pending::ChatRecord { chat });
@@ -430,10 +434,12 @@ impl CallCenter {
             );
             self.send(send.conn, error);
         }
-        if reason == EndReason::Abandoned {
-            self.wallboard.abandoned(self.now, &c.skill);
+        if !c.call_side {
+            if reason == EndReason::Abandoned {
+                self.wallboard.abandoned(self.now, &c.skill);
+            }
+            self.emit(crate::Effect::Report(Report::CallEnded { call: chat.clone(), reason }));
         }
-        self.emit(crate::Effect::Report(Report::CallEnded { call: chat.clone(), reason }));
         let op = self.write_chat_end(chat, reason);
         let message = ServerMessage::ChatEnded { chat_id: chat.0.clone(), reason };
         if let Some(conn) = c.citizen_conn {
@@ -921,7 +927,7 @@ impl CallCenter {
     pub(crate) fn chat_figures(&self) -> Vec<(String, u32, u64, u32)> {
         self.chats
             .values()
-            .filter(|c| c.recorded && !c.ending())
+            .filter(|c| c.recorded && !c.ending() && !c.call_side)
             .map(|c| {
                 let waiting = !c.connected;
                 let wait = if waiting { self.now.since(c.queued_at).as_millis() as u64 } else { 0 };

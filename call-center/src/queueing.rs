@@ -103,12 +103,6 @@ impl CallCenter {
                 "the citizen's connection is lost; wait for them to come back or hang up",
             ));
         }
-        if self.chats.contains_key(&call) && self.calls.contains_key(&call) {
-            return Err(refuse(
-                ErrorCode::InvalidState,
-                "a chat upgraded to a call stays with you; end it, and the citizen may start again",
-            ));
-        }
         let route = self.routing.route(Some(service)).ok_or_else(|| {
             refuse(ErrorCode::UnknownService, format!("unknown service {service:?}"))
         })?;
@@ -151,6 +145,7 @@ impl CallCenter {
         let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
         self.lost.remove(&(call.clone(), Side::Agent));
         self.timers.stop(&crate::timer::Timer::Grace(call.clone(), Side::Agent));
+        self.call_texts_transferred(&call, &agent);
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.agent = None;
         c.offer_told = false;

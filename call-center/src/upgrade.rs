@@ -12,11 +12,20 @@
 //!
 //! From step 3 the id names a call (`calls`) and a chat (`chats`): the engine's commands go
 //! to the call, whose end also ends the chat; texts go on through the chat.
+//!
+//! Any answered voice call has the same text panel (issue 16): the first `send_chat` naming
+//! the call by either side opens a chat with the call's id, already answered by its agent
+//! (its row and answer written before its first text, in the call's store order), and from
+//! then on the chat's rules hold (committed before acknowledged, client ids, 2,000
+//! characters, the flood limit). A transfer hands the texts to the agent who answers next.
+
+use std::collections::VecDeque;
 
 use voicedesk_protocol::{ErrorCode, Role, ServerMessage};
 use voicedesk_queue_engine::Input as EngineInput;
 
 use crate::calls::{CITIZEN_NAME, leg_refusal};
+use crate::chats::{ChatParty, LiveChat};
 use crate::core::CallCenter;
 use crate::error::{Refusal, refuse};
 use crate::pending::Pending;
@@ -183,6 +192,9 @@ impl CallCenter {
             position_due: false,
         };
         self.calls.insert(chat.clone(), call);
+        if let Some(c) = self.chats.get_mut(chat) {
+            c.call_side = true;
+        }
         Ok(agent)
     }
 
@@ -300,5 +312,99 @@ impl CallCenter {
         let to_agent =
             ServerMessage::CallConnected { call_id: chat.0, peer_name: CITIZEN_NAME.into() };
         self.send_to_member(&agent.0, to_agent);
+    }
+
+    // ----- a voice call's text panel ---------------------------------------------------------
+
+    /// Opens the text panel of an answered voice call `call` for its citizen or agent on
+    /// `conn`, if it has none; anything else is left to `send_chat`'s own checks.
+    pub(crate) fn open_call_texts(&mut self, conn: ConnId, party: &ChatParty, call: &CallId) {
+        if self.chats.contains_key(call) {
+            return;
+        }
+        let Some(c) = self.calls.get(call).filter(|c| c.connected && c.taken_over_by.is_none())
+        else {
+            return;
+        };
+        let Some(agent) = c.agent.clone() else { return };
+        let ours = match party {
+            ChatParty::Citizen(id) => c.citizen_id == *id && c.citizen_conn == conn,
+            ChatParty::Agent(a) => *a == agent,
+        };
+        if !ours {
+            return;
+        }
+        let citizen_conn = self.conns.contains_key(&c.citizen_conn).then_some(c.citizen_conn);
+        let chat = LiveChat {
+            citizen_id: c.citizen_id.clone(),
+            citizen_conn,
+            service: c.service.clone(),
+            skill: c.skill.clone(),
+            priority: 0,
+            queued_at: c.queued_at,
+            recorded: true,
+            abandoned: false,
+            agent: Some(agent.clone()),
+            connected: true,
+            last_seq: 0,
+            writing: false,
+            outbox: VecDeque::new(),
+            end_after: None,
+            recent: [VecDeque::new(), VecDeque::new()],
+            marks: [(0, 0); 2],
+            citizen_lost: false,
+            position_told_at: None,
+            position_due: false,
+            upgrading: false,
+            call_side: true,
+        };
+        let insert = StoreRequest::InsertChat {
+            chat: call.clone(),
+            citizen_id: chat.citizen_id.clone(),
+            service: chat.service.clone(),
+            skill: chat.skill.clone(),
+            at: self.now,
+        };
+        self.chats.insert(call.clone(), chat);
+        // In the call's store order, before the first text: the row, then its agent.
+        let then = Pending::Note { what: "a call's text panel", call: Some(call.clone()) };
+        self.store(Some(call.clone()), insert, then);
+        let answered =
+            StoreRequest::ChatAnswered { chat: call.clone(), agent: agent.0, at: self.now };
+        let then = Pending::Note { what: "a call's text panel", call: Some(call.clone()) };
+        self.store(Some(call.clone()), answered, then);
+    }
+
+    /// The call was transferred: its texts wait for the next agent; the one who sent it on
+    /// hears the texts end for them.
+    pub(crate) fn call_texts_transferred(&mut self, call: &CallId, agent: &AgentId) {
+        let Some(c) = self.chats.get_mut(call) else { return };
+        c.agent = None;
+        c.connected = false;
+        let ended = ServerMessage::ChatEnded {
+            chat_id: call.0.clone(),
+            reason: voicedesk_protocol::EndReason::Transferred,
+        };
+        self.send_to_member(&agent.0, ended);
+    }
+
+    /// A transferred call with texts was answered: the texts go on with this agent, who gets
+    /// them (read back) once the new answer of the texts is committed.
+    pub(crate) fn call_texts_answered(&mut self, call: &CallId, agent: &AgentId) {
+        let Some(c) = self.chats.get_mut(call).filter(|c| c.agent.is_none()) else { return };
+        c.agent = Some(agent.clone());
+        c.connected = true;
+        let answered =
+            StoreRequest::ChatAnswered { chat: call.clone(), agent: agent.0.clone(), at: self.now };
+        let then = Pending::Note { what: "a call's texts answered", call: Some(call.clone()) };
+        self.store(Some(call.clone()), answered, then);
+        if let Some(conn) = self.members.get(&agent.0).map(|m| m.conn) {
+            let request = StoreRequest::ReadChatLines { chat: call.clone(), after_seq: 0 };
+            self.store(
+                Some(call.clone()),
+                request,
+                Pending::ChatLines { chat: call.clone(), conn, rejoin: false },
+            );
+        }
     }
 }

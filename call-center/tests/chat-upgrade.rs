@@ -244,3 +244,99 @@ fn a_chat_ended_while_its_leg_is_made_closes_the_leg_and_stays_ended() {
     assert!(sim.broken.is_empty(), "{:?}", sim.broken);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
+
+// ----- a voice call's text panel ---------------------------------------------------------------
+
+fn lines_heard(heard: &[ServerMessage]) -> Vec<String> {
+    heard
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::ChatMessage(line) => Some(line.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn send(sim: &mut Sim, conn: voicedesk_call_center::ConnId, call: &CallId, n: u32, text: &str) {
+    let message = ClientMessage::SendChat {
+        chat_id: call.0.clone(),
+        client_id: common::client_id(n),
+        text: text.to_owned(),
+    };
+    sim.say(conn, message);
+}
+
+#[test]
+fn a_voice_call_has_a_text_panel_with_the_chat_rules() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, call) = sim.connected_call(agent);
+    send(&mut sim, agent, &call, 1, "材料清单：\n- 身份证\n- https://example.org/form.pdf");
+    assert!(sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatSent { seq: 1, .. })));
+    assert_eq!(lines_heard(&sim.take(citizen)).len(), 1, "the citizen gets the list");
+    send(&mut sim, citizen, &call, 2, "收到");
+    assert!(sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::ChatSent { seq: 2, .. })));
+    assert_eq!(lines_heard(&sim.take(agent)), ["收到"]);
+    // A retry is answered the same and stored once; too long, blank or a stranger's: refused.
+    send(&mut sim, citizen, &call, 2, "收到");
+    assert!(sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::ChatSent { seq: 2, .. })));
+    send(&mut sim, citizen, &call, 3, &"长".repeat(2001));
+    assert_eq!(error_code(&sim.take(citizen), "send_chat"), Some(ErrorCode::InvalidState));
+    let stranger = sim.citizen();
+    send(&mut sim, stranger, &call, 4, "not mine");
+    assert_eq!(error_code(&sim.take(stranger), "send_chat"), Some(ErrorCode::InvalidState));
+    assert_eq!(sim.chats[&call.0].lines.len(), 2);
+    // The call's figures stay a call's: no live chat on the wallboard.
+    assert_eq!(sim.core.engine().agent(&AgentId("a1".into())).map(|a| a.chats.len()), Some(0));
+
+    // The call ends: its texts end with it, each end written once.
+    sim.say(agent, ClientMessage::HangUp { call_id: call.0.clone() });
+    let heard = sim.take(citizen);
+    assert!(heard.iter().any(|m| matches!(m, ServerMessage::CallEnded { .. })));
+    assert!(heard.iter().any(|m| matches!(m, ServerMessage::ChatEnded { .. })));
+    assert_eq!(sim.chats[&call.0].ended, Some(EndReason::AgentHangUp));
+    send(&mut sim, citizen, &call, 5, "after the end");
+    assert_eq!(error_code(&sim.take(citizen), "send_chat"), Some(ErrorCode::InvalidState));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn a_call_not_yet_answered_has_no_text_panel() {
+    let mut sim = Sim::new();
+    // Signed in, away: the call waits.
+    sim.member("a1", voicedesk_protocol::Role::Agent);
+    let citizen = sim.citizen();
+    let call = sim.place_call(citizen, Some("pension"));
+    send(&mut sim, citizen, &call, 1, "hello?");
+    assert_eq!(error_code(&sim.take(citizen), "send_chat"), Some(ErrorCode::InvalidState));
+    assert!(sim.chats.is_empty(), "nothing stored");
+}
+
+#[test]
+fn a_transferred_call_hands_its_texts_to_the_agent_who_answers_next() {
+    let mut sim = Sim::new();
+    let first = sim.ready_agent("a1");
+    let (citizen, call) = sim.connected_call(first);
+    send(&mut sim, citizen, &call, 1, "my card number is 123");
+    sim.take(first);
+    sim.say(first, ClientMessage::Transfer { call_id: call.0.clone(), service: "pension".into() });
+    assert!(
+        sim.take(first)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ChatEnded { reason: EndReason::Transferred, .. }))
+    );
+    let second = sim.ready_agent("a2");
+    sim.accept(second, &call);
+    assert_eq!(
+        lines_heard(&sim.take(second)),
+        ["my card number is 123"],
+        "what was written before"
+    );
+    send(&mut sim, second, &call, 2, "thanks, checking");
+    assert_eq!(lines_heard(&sim.take(citizen)), ["thanks, checking"]);
+    send(&mut sim, first, &call, 3, "not mine any more");
+    assert_eq!(error_code(&sim.take(first), "send_chat"), Some(ErrorCode::InvalidState));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
