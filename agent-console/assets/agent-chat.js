@@ -453,8 +453,11 @@ export function setupAgentChat({ send, onOffer }) {
     el.form.hidden = chat.phase !== "connected";
     el.send.disabled = chat.ending;
     el.end.disabled = chat.ending;
+    // A call's texts end with the call (its hang-up), and it is transferred as a call.
+    el.end.hidden = Boolean(chat.voice);
     el.transfer.disabled = chat.ending || Boolean(chat.voice);
     el.voice.hidden = Boolean(chat.voice);
+    el.transfer.closest(".transfer").hidden = Boolean(chat.voice);
     el.voice.disabled = chat.ending;
     el.wrapUp.hidden = chat.phase !== "ended";
     el.wrapUpSave.disabled = Boolean(chat.wrap?.saving);
@@ -597,5 +600,48 @@ export function setupAgentChat({ send, onOffer }) {
 
   renderChoices();
   render();
-  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy, ringing };
+  /**
+   * A voice call's text panel: a tab for the answered call `callId` (the first text either
+   * side sends opens it on the server). A chat upgraded to this call keeps its tab.
+   */
+  function attachCall(callId, peer, service) {
+    const chat = chats.get(callId);
+    if (chat) {
+      chat.voice = true;
+    } else {
+      chats.set(callId, {
+        id: callId,
+        service: service ?? null,
+        peer,
+        queuedAt: Date.now(),
+        log: new Conversation("agent"),
+        unread: 0,
+        phase: "connected",
+        ending: false,
+        peerTyping: false,
+        peerLostUntil: null,
+        reason: null,
+        wrap: null,
+        draft: "",
+        voice: true,
+      });
+      if (!current()) show(callId, false);
+    }
+    render();
+  }
+
+  /** The call ended: its text tab closes (the call is wrapped up as a call). */
+  function detachCall(callId) {
+    const chat = chats.get(callId);
+    if (!chat?.voice) return;
+    chats.delete(callId);
+    if (shown === callId) {
+      shown = null;
+      const next = chats.keys().next();
+      if (!next.done) show(next.value, false);
+    }
+    render();
+  }
+
+  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy, ringing, attachCall, detachCall };
 }

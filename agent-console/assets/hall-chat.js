@@ -255,7 +255,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
         chat.log.marks(msg);
         break;
       case "chat_ended":
-        ended(msg.reason);
+        // A call's texts may have ended with the call already (`detachCall`).
+        if (chat.phase !== "ended") ended(msg.reason);
         break;
       default:
         return true;
@@ -400,6 +401,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
     el.send.disabled = !["queued", "connected", "starting"].includes(chat.phase);
     el.end.disabled = !chat.id || !["queued", "connected"].includes(chat.phase);
     el.voice.hidden = !(chat.phase === "connected" && !chat.voice);
+    // A call's texts end with the call (its hang-up button).
+    el.end.hidden = Boolean(chat.voice);
     el.typing.textContent = peerTyping && chat.phase === "connected" ? t("chat.peer_typing", { peer: chat.peerName ?? "" }) : "";
     el.typing.dataset.typing = String(peerTyping && chat.phase === "connected");
     renderCounter();
@@ -431,6 +434,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
 
   function save() {
     if (!chat.id || !["queued", "connected"].includes(chat.phase)) return;
+    // A call's panel nobody wrote in has nothing on the server to take back.
+    if (chat.voice && !chat.log.lastSeq()) return;
     try {
       const { phase, id, service, peerName, answered, voice } = chat;
       const kept = { phase, id, service, peerName, answered, voice, lines: chat.log.lines };
@@ -457,7 +462,36 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
     }
   }
 
+  /** A voice call's text panel: the answered call `callId` shows the conversation beside it. */
+  function attachCall(callId, peerName) {
+    if (chat.id === callId) {
+      chat.voice = true;
+    } else if (!active()) {
+      chat = { ...blank(), phase: "connected", id: callId, peerName, answered: true, voice: true };
+      status.set("connected", "chat.voice_on", { peer: peerName ?? "" });
+    }
+    render();
+  }
+
+  /** The call ended: a panel nobody wrote in closes; one with texts ends like a chat. */
+  function detachCall(callId, reason) {
+    if (chat.id !== callId || !chat.voice || chat.phase !== "connected") return;
+    if (chat.log.lastSeq()) {
+      ended(reason);
+      render();
+    } else {
+      chat = blank();
+      status.key = null;
+      status.element.textContent = "";
+      forget();
+      render();
+      onChange();
+    }
+  }
+
   return {
+    attachCall,
+    detachCall,
     start,
     handle,
     onError,

@@ -760,6 +760,7 @@ async function onMessage(msg) {
     case "call_ended":
       // A call turned away at once (closed, full, nobody signed in) ends before `call_queued`.
       if (msg.call_id === call.id || (call.phase === "starting" && !call.id)) {
+        chat.detachCall(msg.call_id, msg.reason);
         endCall(msg.reason, msg.opens_at_ms);
       }
       break;
@@ -828,6 +829,7 @@ function onWelcome(msg) {
 
 /** The call is connected with an agent: from an answer, or taken back after `call_rejoined`. */
 function showConnected(peerName, answeredAtMs) {
+  chat.attachCall(call.id, peerName);
   call.phase = "connected";
   call.answered = true;
   call.peerName = peerName;

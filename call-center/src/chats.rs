@@ -89,7 +89,7 @@ pub(crate) struct LiveChat {
 
 impl LiveChat {
     /// The chat has ended for its sides (its end may still wait for a text in flight).
-    fn ending(&self) -> bool {
+    pub(crate) fn ending(&self) -> bool {
         self.end_after.is_some()
     }
 }
@@ -547,7 +547,7 @@ impl CallCenter {
     }
 
     /// Writes the chat's next waiting text, unless one is being written.
-    fn write_next_text(&mut self, chat: &CallId) {
+    pub(crate) fn write_next_text(&mut self, chat: &CallId) {
         let Some(c) = self.chats.get_mut(chat) else { return };
         if c.writing {
             return;

@@ -93,6 +93,11 @@ pub(crate) enum Pending {
     UpgradeRecord { chat: CallId, agent: AgentId, answer: String },
     /// The answer of a chat's call: then bridged, and both sides told.
     UpgradeAnswer { chat: CallId, agent: AgentId, at: crate::UnixMs, answer: String },
+    /// The row of a voice call's text panel: then its agent.
+    CallTextsRow { call: CallId, agent: AgentId },
+    /// The agent of a voice call's text panel: then its waiting texts (opening), or the texts
+    /// so far to `reader` (the agent who answered a transferred call).
+    CallTextsAgent { call: CallId, reader: Option<AgentId> },
     /// A chat's answer: then both sides are told.
     ChatAnswer { chat: CallId, agent: AgentId },
     /// A chat text: then `chat_sent` to the sender and the text to the other side.

@@ -65,6 +65,8 @@ impl CallCenter {
                 self.tell_chat_turned_away(chat, conn, reason)
             }
             Pending::ChatAnswer { chat, agent } => self.chat_answer_recorded(chat, agent, ok),
+            Pending::CallTextsRow { call, agent } => self.call_texts_row(call, agent, ok),
+            Pending::CallTextsAgent { call, reader } => self.call_texts_ready(call, ok, reader),
             Pending::UpgradeRecord { chat, agent, answer } => {
                 self.upgrade_recorded(chat, agent, answer, ok)
             }
@@ -141,6 +143,9 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         }
         Pending::ChatLines { chat, .. } => {
             ("read chat", Some(chat.clone()), "a rejoining citizen is told to try again")
+        }
+        Pending::CallTextsRow { call, .. } | Pending::CallTextsAgent { call, .. } => {
+            ("a call's texts", Some(call.clone()), "its waiting texts are refused")
         }
         Pending::UpgradeRecord { chat, .. } => {
             ("insert upgraded call", Some(chat.clone()), "call and chat ended as media_failed")

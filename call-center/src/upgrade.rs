@@ -347,7 +347,9 @@ impl CallCenter {
             agent: Some(agent.clone()),
             connected: true,
             last_seq: 0,
-            writing: false,
+            // Texts wait in the outbox until the row and its agent are committed (chat writes
+            // are not ordered by the driver: one after the other here).
+            writing: true,
             outbox: VecDeque::new(),
             end_after: None,
             recent: [VecDeque::new(), VecDeque::new()],
@@ -366,13 +368,54 @@ impl CallCenter {
             at: self.now,
         };
         self.chats.insert(call.clone(), chat);
-        // In the call's store order, before the first text: the row, then its agent.
-        let then = Pending::Note { what: "a call's text panel", call: Some(call.clone()) };
+        let then = Pending::CallTextsRow { call: call.clone(), agent };
         self.store(Some(call.clone()), insert, then);
+    }
+
+    /// The panel's row came back: its agent next.
+    pub(crate) fn call_texts_row(&mut self, call: CallId, agent: AgentId, ok: bool) {
+        if !ok {
+            self.call_texts_ready(call, false, None);
+            return;
+        }
         let answered =
-            StoreRequest::ChatAnswered { chat: call.clone(), agent: agent.0, at: self.now };
-        let then = Pending::Note { what: "a call's text panel", call: Some(call.clone()) };
-        self.store(Some(call.clone()), answered, then);
+            StoreRequest::ChatAnswered { chat: call.clone(), agent: agent.0.clone(), at: self.now };
+        let then = Pending::CallTextsAgent { call: call.clone(), reader: None };
+        self.store(Some(call), answered, then);
+    }
+
+    /// The panel's agent is committed (or not). Opening (`reader` none): the texts waiting go,
+    /// in order, or — not committed — are refused and the panel forgotten (the next text opens
+    /// it again). After a transfer: the agent who answered (`reader`) gets what was written.
+    pub(crate) fn call_texts_ready(&mut self, call: CallId, ok: bool, reader: Option<AgentId>) {
+        if let Some(agent) = reader {
+            let conn = self.members.get(&agent.0).map(|m| m.conn);
+            if let (true, Some(conn)) = (ok, conn) {
+                let request = StoreRequest::ReadChatLines { chat: call.clone(), after_seq: 0 };
+                self.store(None, request, Pending::ChatLines { chat: call, conn, rejoin: false });
+            }
+            return;
+        }
+        let Some(c) = self.chats.get_mut(&call) else { return };
+        c.writing = false;
+        if !ok && !c.ending() {
+            let Some(c) = self.chats.remove(&call) else { return };
+            for send in c.outbox {
+                self.stats.client_errors += 1;
+                let error = ServerMessage::error(
+                    ErrorCode::Internal,
+                    "the text could not be saved; please send it again",
+                    Some("send_chat"),
+                );
+                self.send(send.conn, error);
+            }
+            return;
+        }
+        if let Some((reason, by)) = c.end_after.take() {
+            self.finish_chat(&call, reason, by);
+            return;
+        }
+        self.write_next_text(&call);
     }
 
     /// The call was transferred: its texts wait for the next agent; the one who sent it on
@@ -396,15 +439,7 @@ impl CallCenter {
         c.connected = true;
         let answered =
             StoreRequest::ChatAnswered { chat: call.clone(), agent: agent.0.clone(), at: self.now };
-        let then = Pending::Note { what: "a call's texts answered", call: Some(call.clone()) };
+        let then = Pending::CallTextsAgent { call: call.clone(), reader: Some(agent.clone()) };
         self.store(Some(call.clone()), answered, then);
-        if let Some(conn) = self.members.get(&agent.0).map(|m| m.conn) {
-            let request = StoreRequest::ReadChatLines { chat: call.clone(), after_seq: 0 };
-            self.store(
-                Some(call.clone()),
-                request,
-                Pending::ChatLines { chat: call.clone(), conn, rejoin: false },
-            );
-        }
     }
 }

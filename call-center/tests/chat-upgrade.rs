@@ -340,3 +340,42 @@ fn a_transferred_call_hands_its_texts_to_the_agent_who_answers_next() {
     assert!(sim.broken.is_empty(), "{:?}", sim.broken);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
+
+#[test]
+fn a_calls_first_text_waits_for_the_panels_row_and_agent_and_a_failed_row_refuses_it() {
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, call) = sim.connected_call(agent);
+    sim.store_policy = Box::new(|r| {
+        if matches!(r, StoreRequest::InsertChat { .. }) { Answer::Hold } else { Answer::Ok }
+    });
+    send(&mut sim, agent, &call, 1, "the form");
+    let appended = |sim: &Sim| {
+        sim.store_log.iter().filter(|(r, _)| matches!(r, StoreRequest::AppendChat { .. })).count()
+    };
+    assert_eq!(appended(&sim), 0, "the text waits for the row");
+    sim.release(Answer::Fail(voicedesk_call_center::store::StoreFailure::Unavailable(
+        "disk".into(),
+    )));
+    assert_eq!(error_code(&sim.take(agent), "send_chat"), Some(ErrorCode::Internal));
+    assert_eq!(appended(&sim), 0, "nothing written without its row");
+    assert!(lines_heard(&sim.take(citizen)).is_empty());
+
+    // The next text opens the panel again; the row, then its agent, then the text.
+    sim.store_policy = Box::new(|_| Answer::Ok);
+    send(&mut sim, agent, &call, 1, "the form");
+    assert!(sim.take(agent).iter().any(|m| matches!(m, ServerMessage::ChatSent { seq: 1, .. })));
+    let order: Vec<&str> = sim
+        .store_log
+        .iter()
+        .filter_map(|(r, a)| match (r, a) {
+            (StoreRequest::InsertChat { .. }, Answer::Ok) => Some("row"),
+            (StoreRequest::ChatAnswered { .. }, _) => Some("agent"),
+            (StoreRequest::AppendChat { .. }, _) => Some("text"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["row", "agent", "text"]);
+    assert_eq!(lines_heard(&sim.take(citizen)), ["the form"]);
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}

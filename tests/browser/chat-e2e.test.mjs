@@ -208,3 +208,50 @@ test("a chat becomes a voice call with the same agent: the agent offers, the hal
     await citizen.context.close();
   }
 });
+
+test("a voice call has a text panel on both sides: a list of documents and a link from the agent, an answer from the citizen", async (t) => {
+  const agent = await openPage(browser, "call-texts-agent", `${server.url}/agent`, { ...EN, viewport: VIEWPORTS.desktop });
+  const citizen = await openPage(browser, "call-texts-hall", `${server.url}/`, { ...EN, viewport: VIEWPORTS.desktop });
+  try {
+    await agent.page.fill("#login-username", "agent1");
+    await agent.page.fill("#login-password", DEMO_PASSWORD);
+    await agent.page.click("#login-submit");
+    await waitForState(agent.page, "#media-state", "connected", 20_000);
+    await waitForState(agent.page, "#agent-state", ["away", "available", "after_call_work"]);
+    if ((await agent.page.getAttribute("#agent-state", "data-state")) !== "available") {
+      await agent.page.click("#available-button");
+      await waitForState(agent.page, "#agent-state", "available");
+    }
+    await citizen.page.locator(`#service-select option[value="${SERVICE}"]`).waitFor({ state: "attached" });
+    await citizen.page.selectOption("#service-select", SERVICE);
+    await citizen.page.click("#call-button");
+    await citizen.page.click("#mic-continue");
+    await agent.page.locator("#incoming-call").waitFor({ state: "visible", timeout: 15_000 });
+    await agent.page.click("#accept-button");
+    await waitForState(citizen.page, "#status", "connected");
+    await agent.page.locator("#chat-input").waitFor({ state: "visible" });
+    assert.ok(await citizen.page.locator("#chat-end").isHidden(), "the call's hang-up ends its texts");
+
+    await sendFrom(agent.page, "Please bring:\n- ID card\n- https://example.org/form.pdf");
+    const answer = citizen.page.locator("#chat-log [data-from=agent] .chat-body").first();
+    await answer.waitFor({ state: "visible" });
+    assert.equal(await answer.locator("ul > li").count(), 2);
+    assert.equal(await answer.locator("a[href='https://example.org/form.pdf']").count(), 1);
+    await sendFrom(citizen.page, "I have both <b>now</b>");
+    await pollUntil(async () => (await lines(agent.page)).includes("I have both <b>now</b>") || null, { what: "the citizen's answer as text" });
+    assert.equal(await agent.page.locator("#chat-log .chat-body b").count(), 0);
+    await axeClean(t, citizen.page, "the hall's call with its text panel");
+    await axeClean(t, agent.page, "the agent's call with its text panel");
+
+    await agent.page.click("#hangup-button");
+    await waitForState(citizen.page, "#status", "ended");
+    await waitForState(citizen.page, "#chat", "ended");
+    await agent.page.locator("#wrap-up").waitFor({ state: "visible" });
+    assert.ok(await agent.page.locator("#chats").isHidden(), "the call's text tab closed with the call");
+    assert.deepEqual(citizen.errors, []);
+    assert.deepEqual(agent.errors, []);
+  } finally {
+    await agent.context.close();
+    await citizen.context.close();
+  }
+});
