@@ -199,7 +199,7 @@ fn bad_upgrades_are_refused_and_change_nothing() {
     assert_eq!(error_code(&sim.take(citizen), "upgrade_chat"), Some(ErrorCode::BadSdp));
     assert_eq!(sim.core.engine().channel(&chat), Some(Channel::Chat));
     assert_eq!(activity(&sim, "a1"), Some(AgentActivity::Away));
-    assert!(sim.records.get(&chat.0).is_none(), "no call recorded");
+    assert!(!sim.records.contains_key(&chat.0), "no call recorded");
     // A second upgrade after the first succeeded is refused.
     upgrade(&mut sim, citizen, &chat, "mic");
     assert!(upgraded(&sim.take(citizen)).is_some(), "an agent away still takes their chat's call");
@@ -240,7 +240,7 @@ fn a_chat_ended_while_its_leg_is_made_closes_the_leg_and_stays_ended() {
     assert!(sim.closed_legs.contains(&leg));
     assert_eq!(upgraded(&sim.take(citizen)), None);
     assert_eq!(activity(&sim, "a1"), Some(AgentActivity::Available));
-    assert!(sim.records.get(&chat.0).is_none());
+    assert!(!sim.records.contains_key(&chat.0));
     assert!(sim.broken.is_empty(), "{:?}", sim.broken);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
