@@ -257,7 +257,13 @@ export function setupAgentChat({ send, onOffer }) {
       if (msg.type === "offer_withdrawn" && offers.delete(msg.call_id)) {
         status.set("withdrawn", "status.withdrawn", { reason: () => tOr("withdraw.", msg.reason) });
       } else if (chats.has(msg.call_id)) {
-        chats.get(msg.call_id).peerLostUntil = msg.type === "peer_reconnecting" ? msg.reconnect_by_ms : null;
+        const chat = chats.get(msg.call_id);
+        chat.peerLostUntil = msg.type === "peer_reconnecting" ? msg.reconnect_by_ms : null;
+        if (chat.voice) {
+          // A call's texts: the call (agent.js) hears it too.
+          render();
+          return false;
+        }
       } else {
         return false;
       }

@@ -468,7 +468,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
       chat.voice = true;
     } else if (!active()) {
       chat = { ...blank(), phase: "connected", id: callId, peerName, answered: true, voice: true };
-      status.set("connected", "chat.voice_on", { peer: peerName ?? "" });
+      status.set("voice", "chat.voice_on", { peer: peerName ?? "" });
     }
     render();
   }
@@ -510,7 +510,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpg
     /** The chat is (`true`) or is no longer becoming (`false`) a voice call. */
     setVoice(on) {
       chat.voice = on;
-      if (on) status.set("connected", "chat.voice_on", { peer: chat.peerName ?? "" });
+      // Its own state: the call's status line says "connected".
+      if (on) status.set("voice", "chat.voice_on", { peer: chat.peerName ?? "" });
       render();
     },
   };
