@@ -120,7 +120,7 @@ impl ChatParty {
     }
 }
 
-fn gone(chat: &CallId) -> Refusal {
+pub(crate) fn gone(chat: &CallId) -> Refusal {
     refuse(ErrorCode::InvalidState, format!("chat {chat} is not yours, or it has ended"))
 }
 

@@ -25,7 +25,7 @@ use voicedesk_protocol::{ErrorCode, Role, ServerMessage};
 use voicedesk_queue_engine::Input as EngineInput;
 
 use crate::calls::{CITIZEN_NAME, leg_refusal};
-use crate::chats::{ChatParty, LiveChat};
+use crate::chats::{ChatParty, LiveChat, gone};
 use crate::core::CallCenter;
 use crate::error::{Refusal, refuse};
 use crate::pending::Pending;
@@ -37,9 +37,7 @@ impl CallCenter {
     /// The agent of `chat` if the chat is answered, live, and not already a call (or
     /// becoming one).
     fn upgradable(&self, chat: &CallId) -> Result<AgentId, Refusal> {
-        let c = self.chats.get(chat).filter(|c| c.end_after.is_none()).ok_or_else(|| {
-            refuse(ErrorCode::InvalidState, format!("chat {chat} is not yours, or it has ended"))
-        })?;
+        let c = self.chats.get(chat).filter(|c| c.end_after.is_none()).ok_or_else(|| gone(chat))?;
         if c.upgrading || self.calls.contains_key(chat) {
             return Err(refuse(ErrorCode::InvalidState, "this chat is already a voice call"));
         }
@@ -70,10 +68,7 @@ impl CallCenter {
     pub(crate) fn offer_upgrade(&mut self, agent: &AgentId, chat: CallId) -> Result<(), Refusal> {
         let ours = self.chats.get(&chat).is_some_and(|c| c.agent.as_ref() == Some(agent));
         if !ours {
-            return Err(refuse(
-                ErrorCode::InvalidState,
-                format!("chat {chat} is not yours, or it has ended"),
-            ));
+            return Err(gone(&chat));
         }
         self.upgradable(&chat)?;
         let Some(conn) = self.chats.get(&chat).and_then(|c| c.citizen_conn) else {
@@ -100,10 +95,7 @@ impl CallCenter {
             .get(&chat)
             .is_some_and(|c| c.citizen_id == citizen_id && c.citizen_conn == Some(conn));
         if !mine {
-            return Err(refuse(
-                ErrorCode::InvalidState,
-                format!("chat {chat} is not yours, or it has ended"),
-            ));
+            return Err(gone(&chat));
         }
         if self.conns.get(&conn).is_some_and(|c| c.call.is_some()) {
             return Err(refuse(ErrorCode::InvalidState, "you already have a call in progress"));
