@@ -46,6 +46,7 @@ export function setupAgentChat({ send, onOffer }) {
     canned: $("chat-canned"),
     cannedList: $("chat-canned-list"),
     end: $("chat-end"),
+    voice: $("chat-voice"),
     transferService: $("chat-transfer-service"),
     transfer: $("chat-transfer"),
     wrapUp: $("chat-wrap-up"),
@@ -125,6 +126,14 @@ export function setupAgentChat({ send, onOffer }) {
     if (!chat || chat.phase !== "connected" || chat.ending) return;
     chat.ending = send({ type: "end_chat", chat_id: chat.id });
     render();
+  });
+  el.voice.addEventListener("click", () => {
+    // The citizen is asked; their `upgrade_chat` makes the call (`chat_upgraded`).
+    const chat = current();
+    if (!chat || chat.phase !== "connected" || chat.ending || chat.voice) return;
+    if (send({ type: "offer_upgrade", chat_id: chat.id })) {
+      status.set("connected", "chat_agent.voice_offered", { peer: chat.peer });
+    }
   });
   el.transfer.addEventListener("click", () => {
     const chat = current();
@@ -248,7 +257,13 @@ export function setupAgentChat({ send, onOffer }) {
       if (msg.type === "offer_withdrawn" && offers.delete(msg.call_id)) {
         status.set("withdrawn", "status.withdrawn", { reason: () => tOr("withdraw.", msg.reason) });
       } else if (chats.has(msg.call_id)) {
-        chats.get(msg.call_id).peerLostUntil = msg.type === "peer_reconnecting" ? msg.reconnect_by_ms : null;
+        const chat = chats.get(msg.call_id);
+        chat.peerLostUntil = msg.type === "peer_reconnecting" ? msg.reconnect_by_ms : null;
+        if (chat.voice) {
+          // A call's texts: the call (agent.js) hears it too.
+          render();
+          return false;
+        }
       } else {
         return false;
       }
@@ -308,9 +323,24 @@ export function setupAgentChat({ send, onOffer }) {
       case "chat_marks":
         chat?.log.marks(msg);
         break;
+      case "chat_upgraded":
+        if (!chat) break;
+        chat.voice = true;
+        status.set("connected", "chat_agent.voice_on", { peer: chat.peer });
+        break;
       case "chat_ended":
         if (offers.delete(msg.chat_id)) break;
         if (!chat) break;
+        if (chat.voice) {
+          // It ended as a call: wrapped up as a call (agent.js); the tab closes.
+          chats.delete(chat.id);
+          if (shown === chat.id) {
+            shown = null;
+            const next = chats.keys().next();
+            if (!next.done) show(next.value, true);
+          }
+          break;
+        }
         chat.phase = "ended";
         chat.ending = false;
         chat.peerTyping = false;
@@ -359,6 +389,11 @@ export function setupAgentChat({ send, onOffer }) {
     }
     if (msg.request_type === "transfer" && chat?.ending) {
       chat.ending = false;
+      showError(el.error, msg);
+      render();
+      return true;
+    }
+    if (msg.request_type === "offer_upgrade") {
       showError(el.error, msg);
       render();
       return true;
@@ -424,7 +459,12 @@ export function setupAgentChat({ send, onOffer }) {
     el.form.hidden = chat.phase !== "connected";
     el.send.disabled = chat.ending;
     el.end.disabled = chat.ending;
-    el.transfer.disabled = chat.ending;
+    // A call's texts end with the call (its hang-up), and it is transferred as a call.
+    el.end.hidden = Boolean(chat.voice);
+    el.transfer.disabled = chat.ending || Boolean(chat.voice);
+    el.voice.hidden = Boolean(chat.voice);
+    el.transfer.closest(".transfer").hidden = Boolean(chat.voice);
+    el.voice.disabled = chat.ending;
     el.wrapUp.hidden = chat.phase !== "ended";
     el.wrapUpSave.disabled = Boolean(chat.wrap?.saving);
     renderFacts(chat);
@@ -566,5 +606,48 @@ export function setupAgentChat({ send, onOffer }) {
 
   renderChoices();
   render();
-  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy, ringing };
+  /**
+   * A voice call's text panel: a tab for the answered call `callId` (the first text either
+   * side sends opens it on the server). A chat upgraded to this call keeps its tab.
+   */
+  function attachCall(callId, peer, service) {
+    const chat = chats.get(callId);
+    if (chat) {
+      chat.voice = true;
+    } else {
+      chats.set(callId, {
+        id: callId,
+        service: service ?? null,
+        peer,
+        queuedAt: Date.now(),
+        log: new Conversation("agent"),
+        unread: 0,
+        phase: "connected",
+        ending: false,
+        peerTyping: false,
+        peerLostUntil: null,
+        reason: null,
+        wrap: null,
+        draft: "",
+        voice: true,
+      });
+      if (!current()) show(callId, false);
+    }
+    render();
+  }
+
+  /** The call ended: its text tab closes (the call is wrapped up as a call). */
+  function detachCall(callId) {
+    const chat = chats.get(callId);
+    if (!chat?.voice) return;
+    chats.delete(callId);
+    if (shown === callId) {
+      shown = null;
+      const next = chats.keys().next();
+      if (!next.done) show(next.value, false);
+    }
+    render();
+  }
+
+  return { handle, wrapUpSaved, onDrop, renderChoices, render, busy, ringing, attachCall, detachCall };
 }

@@ -310,6 +310,8 @@ async function onMessage(msg) {
       setMuted(false);
       el.helpReason.value = "";
       status.set("connected", "status.connected", { peer: msg.peer_name });
+      // The call's text panel (links, lists of documents), as in a chat.
+      chats.attachCall(msg.call_id, msg.peer_name, session.call.service);
       break;
     case "call_resumed": {
       // The call went on while this console was away (a reload, a lost connection): it is
@@ -331,6 +333,7 @@ async function onMessage(msg) {
       if (!before) el.helpReason.value = "";
       setMuted(before ? session.muted : false);
       announceCall();
+      chats.attachCall(msg.call_id, msg.peer_name, session.call.service);
       break;
     }
     case "peer_reconnecting":
@@ -346,6 +349,7 @@ async function onMessage(msg) {
       }
       break;
     case "call_ended":
+      chats.detachCall(msg.call_id);
       if (session.offer?.id === msg.call_id) session.offer = null;
       if (session.lostCall?.id === msg.call_id) session.lostCall = null;
       if (session.call?.id === msg.call_id) {

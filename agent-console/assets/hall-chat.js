@@ -1,6 +1,8 @@
 // The hall's live text chat with an agent (issue 16, docs/protocol.md "Live chat"): start a chat
 // about a service (from the call card, a service in any area, or the assistant's answer with its
 // transcript), the position and estimated wait like a call, then the conversation: texts in
+// order (and, once answered, a switch to a voice call with the same agent — hall.js makes the
+// call, `upgrade_chat`; the texts go on beside it),
 // order, the agent's typing indicator, delivered/read marks on the citizen's own texts, links
 // clickable and materials lists as lists (DOM text nodes only, never markup). A reload or a
 // dropped connection takes the chat back (`rejoin_chat` with the last seq; the conversation and
@@ -22,9 +24,9 @@ const $ = (id) => document.getElementById(id);
  * Sets the chat up. `signaling` is the page's connection; `onChange()` runs when the chat starts
  * or ends (the call buttons follow); `onTurnedAway(reason, typed)` brings the other ways to get
  * help forward with what the citizen had typed; `onAnswered(chatId)` after a chat an agent
- * answered has ended (the rating).
+ * answered has ended (the rating); `onUpgrade(chatId)` when the citizen asks to go on by voice.
  */
-export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
+export function setupChat({ signaling, onChange, onTurnedAway, onAnswered, onUpgrade }) {
   const el = {
     section: $("chat"),
     heading: $("chat-heading"),
@@ -36,6 +38,7 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     error: $("chat-error"),
     send: $("chat-send"),
     end: $("chat-end"),
+    voice: $("chat-voice"),
     after: $("chat-after"),
   };
   const status = new StatusLine($("chat-status"));
@@ -65,6 +68,9 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     }
   });
   el.end.addEventListener("click", end);
+  el.voice.addEventListener("click", () => {
+    if (chat.phase === "connected" && !chat.voice) onUpgrade(chat.id);
+  });
   el.log.addEventListener("click", (event) => {
     const retry = event.target.closest("button[data-retry]");
     if (retry) {
@@ -193,6 +199,13 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
       render();
       return true;
     }
+    if (msg.type === "upgrade_offered") {
+      if (msg.chat_id !== chat.id || chat.phase !== "connected" || chat.voice) return true;
+      status.set("connected", "chat.upgrade_offered", { peer: chat.peerName ?? "" });
+      render();
+      el.voice.focus({ preventScroll: true });
+      return true;
+    }
     if (!msg.type.startsWith("chat_")) return false;
     if (msg.chat_id !== chat.id && !(msg.type === "chat_queued" && chat.phase === "starting") &&
         !(msg.type === "chat_ended" && chat.phase === "starting" && !chat.id)) {
@@ -242,7 +255,8 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
         chat.log.marks(msg);
         break;
       case "chat_ended":
-        ended(msg.reason);
+        // A call's texts may have ended with the call already (`detachCall`).
+        if (chat.phase !== "ended") ended(msg.reason);
         break;
       default:
         return true;
@@ -386,6 +400,9 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     el.after.hidden = !(chat.phase === "ended" && chat.answered && chat.log.lastSeq());
     el.send.disabled = !["queued", "connected", "starting"].includes(chat.phase);
     el.end.disabled = !chat.id || !["queued", "connected"].includes(chat.phase);
+    el.voice.hidden = !(chat.phase === "connected" && !chat.voice);
+    // A call's texts end with the call (its hang-up button).
+    el.end.hidden = Boolean(chat.voice);
     el.typing.textContent = peerTyping && chat.phase === "connected" ? t("chat.peer_typing", { peer: chat.peerName ?? "" }) : "";
     el.typing.dataset.typing = String(peerTyping && chat.phase === "connected");
     renderCounter();
@@ -417,9 +434,11 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
 
   function save() {
     if (!chat.id || !["queued", "connected"].includes(chat.phase)) return;
+    // A call's panel nobody wrote in has nothing on the server to take back.
+    if (chat.voice && !chat.log.lastSeq()) return;
     try {
-      const { phase, id, service, peerName, answered } = chat;
-      const kept = { phase, id, service, peerName, answered, lines: chat.log.lines };
+      const { phase, id, service, peerName, answered, voice } = chat;
+      const kept = { phase, id, service, peerName, answered, voice, lines: chat.log.lines };
       sessionStorage.setItem(STORE_KEY, JSON.stringify(kept));
     } catch {
       // Without storage a reload loses the chat on this page (the server ends it after its grace).
@@ -443,7 +462,36 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
     }
   }
 
+  /** A voice call's text panel: the answered call `callId` shows the conversation beside it. */
+  function attachCall(callId, peerName) {
+    if (chat.id === callId) {
+      chat.voice = true;
+    } else if (!active()) {
+      chat = { ...blank(), phase: "connected", id: callId, peerName, answered: true, voice: true };
+      status.set("voice", "chat.voice_on", { peer: peerName ?? "" });
+    }
+    render();
+  }
+
+  /** The call ended: a panel nobody wrote in closes; one with texts ends like a chat. */
+  function detachCall(callId, reason) {
+    if (chat.id !== callId || !chat.voice || chat.phase !== "connected") return;
+    if (chat.log.lastSeq()) {
+      ended(reason);
+      render();
+    } else {
+      chat = blank();
+      status.key = null;
+      status.element.textContent = "";
+      forget();
+      render();
+      onChange();
+    }
+  }
+
   return {
+    attachCall,
+    detachCall,
     start,
     handle,
     onError,
@@ -459,5 +507,12 @@ export function setupChat({ signaling, onChange, onTurnedAway, onAnswered }) {
       return active() || chat.rejoining;
     },
     render,
+    /** The chat is (`true`) or is no longer becoming (`false`) a voice call. */
+    setVoice(on) {
+      chat.voice = on;
+      // Its own state: the call's status line says "connected".
+      if (on) status.set("voice", "chat.voice_on", { peer: chat.peerName ?? "" });
+      render();
+    },
   };
 }

@@ -191,6 +191,7 @@ const chat = setupChat({
     bringForward(reason === "closed" ? "closed_unknown" : reason, {}, msgEl.body);
   },
   onAnswered: (chatId) => showRating(chatId, "chat"),
+  onUpgrade: (chatId) => startCall(null, null, chatId),
 });
 const hall = setupHall({
   onCallService: callAbout,
@@ -329,6 +330,8 @@ function renderHours() {
 }
 
 function renderButtons() {
+  // The call's hint ("choose a service and press Call") is not for a chat: the chat has its own.
+  status.element.hidden = call.phase === "idle" && chat.busy;
   callButton.disabled = call.phase !== "idle" || chat.busy;
   chatButton.disabled = call.phase !== "idle" || chat.busy;
   serviceSelect.disabled = call.phase !== "idle" || !getCatalogue().services.length;
@@ -417,8 +420,12 @@ function keepFocus() {
  * queued call (answered by `call_queued`) or, with `active`, an answered one (answered by
  * `call_rejoined`). Every offer uses a new RTCPeerConnection.
  */
-async function startCall(rejoinId = null, active = null) {
-  if (call.phase !== "idle" || voice.phase !== "idle" || chat.busy) return;
+/**
+ * Places a call, takes a call back (`rejoinId`, `active` once answered), or turns the answered
+ * chat `upgradeId` into a call with its agent (`upgrade_chat`, answered by `chat_upgraded`).
+ */
+async function startCall(rejoinId = null, active = null, upgradeId = null) {
+  if (call.phase !== "idle" || voice.phase !== "idle" || (chat.busy && !upgradeId && !active)) return;
   showError(errorBox, null);
   hideRating();
   otherReason.element.hidden = true;
@@ -488,9 +495,11 @@ async function startCall(rejoinId = null, active = null) {
     return;
   }
   if (call.pc !== pc || call.phase !== "starting") return;
-  const request = call.rejoin
-    ? { type: "rejoin_call", call_id: call.rejoin, sdp }
-    : { type: "call", ...(serviceSelect.value ? { service: serviceSelect.value } : {}), sdp };
+  const request = upgradeId
+    ? { type: "upgrade_chat", chat_id: upgradeId, sdp }
+    : call.rejoin
+      ? { type: "rejoin_call", call_id: call.rejoin, sdp }
+      : { type: "call", ...(serviceSelect.value ? { service: serviceSelect.value } : {}), sdp };
   if (!signaling.send(request)) {
     resetCall();
     status.set("idle", "status.idle");
@@ -637,6 +646,10 @@ function endCall(reason, opensAtMs) {
 }
 
 async function onMessage(msg) {
+  if (msg.type === "chat_upgraded") {
+    await onChatUpgraded(msg);
+    return;
+  }
   if (chat.handle(msg)) return;
   switch (msg.type) {
     case "welcome":
@@ -747,6 +760,7 @@ async function onMessage(msg) {
     case "call_ended":
       // A call turned away at once (closed, full, nobody signed in) ends before `call_queued`.
       if (msg.call_id === call.id || (call.phase === "starting" && !call.id)) {
+        chat.detachCall(msg.call_id, msg.reason);
         endCall(msg.reason, msg.opens_at_ms);
       }
       break;
@@ -815,6 +829,7 @@ function onWelcome(msg) {
 
 /** The call is connected with an agent: from an answer, or taken back after `call_rejoined`. */
 function showConnected(peerName, answeredAtMs) {
+  chat.attachCall(call.id, peerName);
   call.phase = "connected";
   call.answered = true;
   call.peerName = peerName;
@@ -841,6 +856,26 @@ async function onCallRejoined(msg) {
   }
   if (call.pc !== pc || call.phase !== "starting") return;
   showConnected(call.active.peer_name, call.active.answered_at_ms);
+}
+
+/** The chat became a call: the relay's answer applied; `call_connected` follows. */
+async function onChatUpgraded(msg) {
+  const pc = call.pc;
+  if (!pc || call.phase !== "starting") {
+    signaling.send({ type: "hang_up", call_id: msg.chat_id });
+    return;
+  }
+  call.id = msg.chat_id;
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+  } catch (error) {
+    signaling.send({ type: "hang_up", call_id: msg.chat_id });
+    resetCall();
+    status.set("idle", "status.idle");
+    showError(errorBox, { code: "bad_sdp", message: String(error) });
+    return;
+  }
+  chat.setVoice(true);
 }
 
 async function onCallQueued(msg) {
@@ -891,10 +926,11 @@ function onError(msg) {
     return;
   }
   showError(errorBox, msg);
-  if (["call", "rejoin_call"].includes(msg.request_type) && call.phase === "starting") {
+  if (["call", "rejoin_call", "upgrade_chat"].includes(msg.request_type) && call.phase === "starting") {
     resetCall();
     status.set("idle", "status.idle");
   }
+  if (msg.request_type === "upgrade_chat") chat.setVoice(false);
 }
 
 function onDrop(retrySeconds) {

@@ -94,6 +94,9 @@ impl CallCenter {
             }
             ClientMessage::CancelVoiceMessage => self.cancel_voice_message(conn),
             ClientMessage::StartChat { service } => self.start_chat(conn, citizen_id, service),
+            ClientMessage::UpgradeChat { chat_id, sdp } => {
+                self.upgrade_chat(conn, &citizen_id, CallId(chat_id), sdp)
+            }
             ClientMessage::RejoinChat { chat_id, after_seq } => {
                 self.rejoin_chat(conn, &citizen_id, CallId(chat_id), after_seq)
             }
@@ -111,6 +114,8 @@ impl CallCenter {
     ) -> Result<(), Refusal> {
         match message {
             ClientMessage::SendChat { chat_id, client_id, text } => {
+                // The first text of a voice call opens its text panel.
+                self.open_call_texts(conn, &party, &CallId(chat_id.clone()));
                 self.send_chat(conn, party, CallId(chat_id), client_id, text)
             }
             ClientMessage::ChatTyping { chat_id, typing } => {
@@ -172,6 +177,7 @@ impl CallCenter {
             ClientMessage::Transfer { call_id, service } => {
                 self.transfer(agent, CallId(call_id), &service)
             }
+            ClientMessage::OfferUpgrade { chat_id } => self.offer_upgrade(&agent, CallId(chat_id)),
             ClientMessage::WrapUp { call_id, disposition, notes } => {
                 self.wrap_up(&agent, CallId(call_id), disposition, notes)
             }
@@ -568,7 +574,11 @@ impl CallCenter {
     /// Carries out every command the engine queued.
     pub(crate) fn carry_out(&mut self) {
         while let Some(command) = self.engine.poll_command() {
-            if command.call().is_some_and(|c| self.chats.contains_key(c)) {
+            // A chat upgraded to a call is the call's (its end ends the chat too).
+            if command
+                .call()
+                .is_some_and(|c| self.chats.contains_key(c) && !self.calls.contains_key(c))
+            {
                 self.chat_command(command);
                 continue;
             }
@@ -749,9 +759,13 @@ impl CallCenter {
             citizen_conn,
             ServerMessage::CallConnected { call_id: call.0.clone(), peer_name: agent_name },
         );
-        let to_agent =
-            ServerMessage::CallConnected { call_id: call.0, peer_name: CITIZEN_NAME.into() };
+        let to_agent = ServerMessage::CallConnected {
+            call_id: call.0.clone(),
+            peer_name: CITIZEN_NAME.into(),
+        };
         self.send_to_member(&agent.0, to_agent);
+        // A transferred call's texts go on with the agent who answered it.
+        self.call_texts_answered(&call, &agent);
     }
 
     /// A call or chat the agent answered may be wrapped up (the most recent ones).
@@ -875,6 +889,8 @@ impl CallCenter {
         for conn in tell {
             self.send_after(op, conn, message.clone());
         }
+        // A chat upgraded to this call ends with it (its texts kept).
+        self.finish_chat(call, reason, None);
     }
 
     /// Agents who just left a call: one whose console was lost meanwhile is signed out

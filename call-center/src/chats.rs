@@ -79,11 +79,17 @@ pub(crate) struct LiveChat {
     /// most one per chat per tick, as for calls).
     pub(crate) position_told_at: Option<UnixMs>,
     pub(crate) position_due: bool,
+    /// The citizen asked for a voice call with the agent and it is being set up
+    /// (`upgrade.rs`); once it is one, `calls` holds it too.
+    pub(crate) upgrading: bool,
+    /// The texts of a voice call (a chat upgraded to one, or a call's text panel): the call
+    /// (`calls`, same id) is what the engine, the wallboard and the reports know.
+    pub(crate) call_side: bool,
 }
 
 impl LiveChat {
     /// The chat has ended for its sides (its end may still wait for a text in flight).
-    fn ending(&self) -> bool {
+    pub(crate) fn ending(&self) -> bool {
         self.end_after.is_some()
     }
 }
@@ -114,7 +120,7 @@ impl ChatParty {
     }
 }
 
-fn gone(chat: &CallId) -> Refusal {
+pub(crate) fn gone(chat: &CallId) -> Refusal {
     refuse(ErrorCode::InvalidState, format!("chat {chat} is not yours, or it has ended"))
 }
 
@@ -183,6 +189,8 @@ impl CallCenter {
                 citizen_lost: false,
                 position_told_at: None,
                 position_due: false,
+                upgrading: false,
+                call_side: false,
             },
         );
         self.store(Some(chat.clone()), request, Pending::ChatRecord { chat });
@@ -426,10 +434,12 @@ impl CallCenter {
             );
             self.send(send.conn, error);
         }
-        if reason == EndReason::Abandoned {
-            self.wallboard.abandoned(self.now, &c.skill);
+        if !c.call_side {
+            if reason == EndReason::Abandoned {
+                self.wallboard.abandoned(self.now, &c.skill);
+            }
+            self.emit(crate::Effect::Report(Report::CallEnded { call: chat.clone(), reason }));
         }
-        self.emit(crate::Effect::Report(Report::CallEnded { call: chat.clone(), reason }));
         let op = self.write_chat_end(chat, reason);
         let message = ServerMessage::ChatEnded { chat_id: chat.0.clone(), reason };
         if let Some(conn) = c.citizen_conn {
@@ -537,7 +547,7 @@ impl CallCenter {
     }
 
     /// Writes the chat's next waiting text, unless one is being written.
-    fn write_next_text(&mut self, chat: &CallId) {
+    pub(crate) fn write_next_text(&mut self, chat: &CallId) {
         let Some(c) = self.chats.get_mut(chat) else { return };
         if c.writing {
             return;
@@ -765,6 +775,11 @@ impl CallCenter {
         for chat in mine {
             let Some(c) = self.chats.get_mut(&chat) else { continue };
             c.citizen_conn = None;
+            if self.calls.contains_key(&chat) {
+                // Upgraded to a call: the call's grace waits for the citizen (`rejoin_call`,
+                // then `rejoin_chat` for the texts).
+                continue;
+            }
             if !c.recorded {
                 c.abandoned = true;
             } else if c.ending() {
@@ -912,7 +927,7 @@ impl CallCenter {
     pub(crate) fn chat_figures(&self) -> Vec<(String, u32, u64, u32)> {
         self.chats
             .values()
-            .filter(|c| c.recorded && !c.ending())
+            .filter(|c| c.recorded && !c.ending() && !c.call_side)
             .map(|c| {
                 let waiting = !c.connected;
                 let wait = if waiting { self.now.since(c.queued_at).as_millis() as u64 } else { 0 };

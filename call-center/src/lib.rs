@@ -56,6 +56,7 @@ pub mod store;
 mod support;
 mod time;
 mod timer;
+mod upgrade;
 mod voice;
 mod wallboard;
 

@@ -65,6 +65,9 @@ impl CallCenter {
             Some(Pending::Headset { user_id }) => self.headset_created(user_id, result),
             Some(Pending::Rejoin { conn, call }) => self.rejoin_leg_created(conn, call, result),
             Some(Pending::VoiceLeg { conn }) => self.voice_leg_created(conn, result),
+            Some(Pending::UpgradeLeg { chat, conn }) => {
+                self.upgrade_leg_created(chat, conn, result)
+            }
             other => {
                 self.violation(format!("leg answer for {op}, which awaits {other:?}"));
                 if let Ok((leg, _)) = result {

@@ -87,6 +87,17 @@ pub(crate) enum Pending {
     ChatTurnedAway { chat: CallId, conn: ConnId, reason: EndReason },
     /// The end of a turned-away chat: then the citizen is told.
     ChatTurnedAwayEnd { chat: CallId, conn: ConnId, reason: EndReason },
+    /// The citizen's leg of a chat becoming a call.
+    UpgradeLeg { chat: CallId, conn: ConnId },
+    /// The record of a chat's call: then its answer.
+    UpgradeRecord { chat: CallId, agent: AgentId, answer: String },
+    /// The answer of a chat's call: then bridged, and both sides told.
+    UpgradeAnswer { chat: CallId, agent: AgentId, at: crate::UnixMs, answer: String },
+    /// The row of a voice call's text panel: then its agent.
+    CallTextsRow { call: CallId, agent: AgentId },
+    /// The agent of a voice call's text panel: then its waiting texts (opening), or the texts
+    /// so far to `reader` (the agent who answered a transferred call).
+    CallTextsAgent { call: CallId, reader: Option<AgentId> },
     /// A chat's answer: then both sides are told.
     ChatAnswer { chat: CallId, agent: AgentId },
     /// A chat text: then `chat_sent` to the sender and the text to the other side.

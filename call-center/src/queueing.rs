@@ -145,6 +145,7 @@ impl CallCenter {
         let agent_leg = self.members.get(&agent.0).and_then(|m| m.leg);
         self.lost.remove(&(call.clone(), Side::Agent));
         self.timers.stop(&crate::timer::Timer::Grace(call.clone(), Side::Agent));
+        self.call_texts_transferred(&call, &agent);
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.agent = None;
         c.offer_told = false;

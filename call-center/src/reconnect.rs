@@ -100,7 +100,7 @@ impl CallCenter {
 
     /// A lost side did not come back in time: its call ends.
     pub(crate) fn grace_expired(&mut self, call: &CallId, side: Side) {
-        if self.chats.contains_key(call) {
+        if self.chats.contains_key(call) && !self.calls.contains_key(call) {
             self.chat_grace_expired(call);
             return;
         }

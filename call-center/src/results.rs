@@ -65,6 +65,14 @@ impl CallCenter {
                 self.tell_chat_turned_away(chat, conn, reason)
             }
             Pending::ChatAnswer { chat, agent } => self.chat_answer_recorded(chat, agent, ok),
+            Pending::CallTextsRow { call, agent } => self.call_texts_row(call, agent, ok),
+            Pending::CallTextsAgent { call, reader } => self.call_texts_ready(call, ok, reader),
+            Pending::UpgradeRecord { chat, agent, answer } => {
+                self.upgrade_recorded(chat, agent, answer, ok)
+            }
+            Pending::UpgradeAnswer { chat, agent, at, answer } => {
+                self.upgrade_answered(chat, agent, at, answer, ok)
+            }
             Pending::ChatText { chat, conn, client_id, author, text } => {
                 self.chat_text_stored(chat, conn, client_id, author, text, result)
             }
@@ -72,6 +80,7 @@ impl CallCenter {
                 self.chat_lines_read(chat, conn, rejoin, result)
             }
             other @ (Pending::PlaceLeg { .. }
+            | Pending::UpgradeLeg { .. }
             | Pending::PlaceOffer { .. }
             | Pending::Headset { .. }
             | Pending::Rejoin { .. }
@@ -135,7 +144,17 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         Pending::ChatLines { chat, .. } => {
             ("read chat", Some(chat.clone()), "a rejoining citizen is told to try again")
         }
+        Pending::CallTextsRow { call, .. } | Pending::CallTextsAgent { call, .. } => {
+            ("a call's texts", Some(call.clone()), "its waiting texts are refused")
+        }
+        Pending::UpgradeRecord { chat, .. } => {
+            ("insert upgraded call", Some(chat.clone()), "call and chat ended as media_failed")
+        }
+        Pending::UpgradeAnswer { chat, .. } => {
+            ("answer upgraded call", Some(chat.clone()), "call and chat ended as media_failed")
+        }
         Pending::PlaceLeg { .. }
+        | Pending::UpgradeLeg { .. }
         | Pending::PlaceOffer { .. }
         | Pending::Headset { .. }
         | Pending::Rejoin { .. }

@@ -498,6 +498,22 @@ pub enum ClientMessage {
         /// The chat.
         chat_id: String,
     },
+    /// Citizen only: turn one's connected chat into a voice call with the same agent, without
+    /// queueing again (the chat's texts go on beside the call). `sdp` is the microphone's
+    /// offer, as in `call`. Answered with [`ServerMessage::ChatUpgraded`]; refused when the
+    /// agent cannot take a call now (no headset connected, another call) and the chat goes on.
+    UpgradeChat {
+        /// The chat.
+        chat_id: String,
+        /// The WebRTC offer of the citizen's microphone.
+        sdp: String,
+    },
+    /// Agent only: propose to the citizen of one's chat to go on by voice; the citizen hears
+    /// [`ServerMessage::UpgradeOffered`] and accepts with `upgrade_chat`.
+    OfferUpgrade {
+        /// The chat.
+        chat_id: String,
+    },
     /// Citizen only: after a reload, take the chat back with every text after `after_seq`
     /// (within the reconnect grace).
     RejoinChat {
@@ -542,6 +558,8 @@ impl ClientMessage {
             ClientMessage::ChatRead { .. } => "chat_read",
             ClientMessage::EndChat { .. } => "end_chat",
             ClientMessage::RejoinChat { .. } => "rejoin_chat",
+            ClientMessage::UpgradeChat { .. } => "upgrade_chat",
+            ClientMessage::OfferUpgrade { .. } => "offer_upgrade",
         }
     }
 
@@ -569,7 +587,8 @@ impl ClientMessage {
             | ClientMessage::Ask { .. }
             | ClientMessage::Rate { .. }
             | ClientMessage::StartChat { .. }
-            | ClientMessage::RejoinChat { .. } => role == Role::Citizen,
+            | ClientMessage::RejoinChat { .. }
+            | ClientMessage::UpgradeChat { .. } => role == Role::Citizen,
             ClientMessage::MediaConnect { .. } => role != Role::Citizen,
             ClientMessage::SetState { .. }
             | ClientMessage::Accept { .. }
@@ -577,7 +596,8 @@ impl ClientMessage {
             | ClientMessage::Transfer { .. }
             | ClientMessage::WrapUp { .. }
             | ClientMessage::RequestHelp { .. }
-            | ClientMessage::CancelHelp { .. } => role == Role::Agent,
+            | ClientMessage::CancelHelp { .. }
+            | ClientMessage::OfferUpgrade { .. } => role == Role::Agent,
             ClientMessage::JoinCall { .. }
             | ClientMessage::SetMode { .. }
             | ClientMessage::LeaveCall { .. }
@@ -923,6 +943,22 @@ pub enum ServerMessage {
         chat_id: String,
         /// The texts after `after_seq`, oldest first.
         messages: Vec<ChatLine>,
+    },
+    /// Citizen only: the agent proposes to go on by voice (`upgrade_chat` accepts).
+    UpgradeOffered {
+        /// The chat.
+        chat_id: String,
+    },
+    /// Reply to [`ClientMessage::UpgradeChat`], to both sides once the call's answer is
+    /// committed: the chat is now also a voice call with the same id, connected to the same
+    /// agent; call messages follow (`call_ended` ends the call and the chat together). Texts
+    /// go on as in the chat.
+    ChatUpgraded {
+        /// The chat, and now the call.
+        chat_id: String,
+        /// Citizen: the relay's answer to the microphone's offer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp: Option<String>,
     },
     /// The chat is over for this side.
     ChatEnded {

@@ -450,6 +450,7 @@ impl Engine {
             Input::ChatArrived { chat, skill, priority, service } => {
                 self.call_arrived(now, chat, skill, priority, service, Channel::Chat)?;
             }
+            Input::UpgradeChat { chat, agent } => self.upgrade_chat(now, &agent, &chat)?,
             Input::SetRoutingProfile { agent, profile } => {
                 self.set_routing_profile(&agent, profile)?;
             }
@@ -782,6 +783,27 @@ impl Engine {
         } else {
             self.set_agent_state(now, agent, AgentState::OnCall(call.clone()), false);
         }
+        Ok(())
+    }
+
+    /// A connected chat becomes a voice call with its agent: the chat slot frees and the agent
+    /// is on the call (its handle time counts from here).
+    fn upgrade_chat(
+        &mut self,
+        now: Instant,
+        agent: &AgentId,
+        chat: &CallId,
+    ) -> Result<(), EngineError> {
+        self.check_connected_to(agent, chat)?;
+        self.idle_agent(agent)?;
+        if !self.calls[chat].is_chat() {
+            return Err(EngineError::NotYourCall { call: chat.clone(), agent: agent.clone() });
+        }
+        self.release_chat(agent, chat);
+        let c = self.calls.get_mut(chat).expect("checked");
+        c.channel = Channel::Voice;
+        c.phase_since = now;
+        self.set_agent_state(now, agent, AgentState::OnCall(chat.clone()), true);
         Ok(())
     }
 

@@ -373,6 +373,18 @@ pub enum Input {
         /// The service the citizen chose in the hall; carried into [`Command::Offer`].
         service: Option<String>,
     },
+    /// The agent's connected chat becomes a voice call with the same agent, without queueing
+    /// again (issue 16): the chat's slot frees, and the agent is on this call (no new chat
+    /// or call is offered until it ends; the agent's other chats stay open). When it ends the
+    /// agent goes to after-call work like after any call. Refused unless the chat is connected
+    /// to this agent ([`crate::EngineError::NotYourCall`]) and the agent holds no other call,
+    /// ringing or connected ([`crate::EngineError::AgentBusy`]).
+    UpgradeChat {
+        /// The connected chat; it keeps its id.
+        chat: CallId,
+        /// The agent it is connected to.
+        agent: AgentId,
+    },
     /// Replaces a logged-in agent's routing profile, effective at once. Refused while a call
     /// or chat rings at the agent ([`crate::EngineError::AgentBusy`]). Lowering the chat
     /// capacity below the chats the agent holds keeps them; no new chat is offered until the

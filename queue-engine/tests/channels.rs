@@ -335,3 +335,51 @@ fn a_chat_turned_away_ends_once_like_a_call() {
     assert_eq!(ends(&out), [("h1".to_owned(), None, EndReason::NoAgents)]);
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn an_upgraded_chat_is_a_call_with_the_same_agent_and_the_other_chats_stay() {
+    let mut h = Harness::with_config(EngineConfig::default());
+    h.login_available("a1");
+    for id in ["h1", "h2"] {
+        h.chat(id);
+        h.accept("a1", id);
+    }
+    let out = h.ok(Input::UpgradeChat { chat: call("h1"), agent: agent("a1") });
+    assert_eq!(h.activity("a1"), Some(AgentActivity::OnCall));
+    assert_eq!(agent_states(&out).len(), 1, "the agent's state is told: on the call");
+    assert_eq!(h.engine.channel(&call("h1")), Some(Channel::Voice));
+    assert_eq!(h.chats_of("a1"), ["h2"], "the other chat stays open, h1 left the chat slots");
+
+    // In the call nothing new rings at a1, neither a chat nor a call.
+    assert_eq!(offers(&h.chat("h3")), pairs(&[]));
+    assert_eq!(offers(&h.arrive("c1")), pairs(&[]));
+    // Upgrading a second chat while on the call is refused, nothing changes.
+    let refused = h.input(Input::UpgradeChat { chat: call("h2"), agent: agent("a1") });
+    assert!(matches!(refused, Err(EngineError::AgentBusy { .. })), "{refused:?}");
+    assert_eq!(h.chats_of("a1"), ["h2"]);
+
+    // The call ends like any call: after-call work, then the waiting contacts ring.
+    let out = h.agent_hangs_up("a1", "h1");
+    assert_eq!(ends(&out), [("h1".to_owned(), Some("a1".to_owned()), EndReason::AgentHangUp)]);
+    assert_eq!(h.activity("a1"), Some(AgentActivity::AfterCallWork));
+    let out = h.advance(EngineConfig::DEFAULT_AFTER_CALL_WORK);
+    assert_eq!(offers(&out), pairs(&[("h3", "a1")]), "h3 waited longest; c1 needs no chat held");
+}
+
+#[test]
+fn only_a_chat_connected_to_the_agent_can_be_upgraded() {
+    let mut h = Harness::new();
+    h.login_available("a1");
+    h.login_available("a2");
+    h.chat("h1");
+    let ringing = h.input(Input::UpgradeChat { chat: call("h1"), agent: agent("a1") });
+    assert!(matches!(ringing, Err(EngineError::NotYourCall { .. })), "{ringing:?}");
+    h.accept("a1", "h1");
+    let other = h.input(Input::UpgradeChat { chat: call("h1"), agent: agent("a2") });
+    assert!(matches!(other, Err(EngineError::NotYourCall { .. })), "{other:?}");
+    h.arrive("c1");
+    h.accept("a2", "c1");
+    let voice = h.input(Input::UpgradeChat { chat: call("c1"), agent: agent("a2") });
+    assert!(matches!(voice, Err(EngineError::AgentBusy { .. })), "{voice:?}");
+    assert_eq!(h.chats_of("a1"), ["h1"]);
+}

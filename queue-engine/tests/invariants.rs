@@ -54,6 +54,8 @@ enum Step {
     /// The agent hangs up whatever call they are on (if any; else a random call).
     HangUpOwn(usize, usize),
     TakenOver(usize),
+    /// The agent upgrades one of their chats to a voice call (if any; else a random call).
+    UpgradeOwn(usize, usize),
     /// The agent transfers whatever call they are on (if any; else a random call).
     TransferOwn(usize, usize, usize, Option<u8>),
     Login(usize, u8),
@@ -85,6 +87,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => c.clone().prop_map(Step::HangUpCitizen),
         3 => (a.clone(), c.clone()).prop_map(|(a, c)| Step::HangUpOwn(a, c)),
         1 => c.clone().prop_map(Step::TakenOver),
+        1 => (a.clone(), c.clone()).prop_map(|(a, c)| Step::UpgradeOwn(a, c)),
         2 => (a.clone(), c.clone(), s, proptest::option::of(0u8..3))
             .prop_map(|(a, c, s, p)| Step::TransferOwn(a, c, s, p)),
         2 => (a.clone(), 0u8..16).prop_map(|(a, m)| Step::Login(a, m)),
@@ -407,6 +410,10 @@ fn input_for(step: &Step, model: &mut Model) -> Option<Input> {
             by: Party::Agent(agent(a)),
         },
         Step::TakenOver(c) => Input::TakenOver { call: model.pick(c) },
+        Step::UpgradeOwn(a, c) => Input::UpgradeChat {
+            chat: model.chats_of(&agent(a)).into_iter().next().unwrap_or_else(|| model.pick(c)),
+            agent: agent(a),
+        },
         Step::TransferOwn(a, c, s, priority) => Input::Transfer {
             agent: agent(a),
             call: own(model, a).unwrap_or_else(|| model.pick(c)),
@@ -491,6 +498,10 @@ fn feed(engine: &mut Engine, model: &mut Model, now: Instant, input: Input) {
         }
         Input::CitizenReconnected { call } => {
             model.waiting.get_mut(call).expect("reconnect of a waiting call").parked = false;
+        }
+        Input::UpgradeChat { chat, .. } => {
+            model.chats.remove(chat);
+            model.connected.get_mut(chat).expect("upgrade of a connected chat").1.chat = false;
         }
         Input::Transfer { priority: Some(p), call, .. } => {
             model.connected.get_mut(call).expect("transfer of a connected call").1.priority = *p;

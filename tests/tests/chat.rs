@@ -1,11 +1,12 @@
 //! Live chat end to end (issue 16), over real WebSockets against the whole server and its
 //! store: a citizen chats with an agent; an agent holds three chats at once and a fourth waits
 //! until one ends; a transfer keeps the original queue time; a chat ends with a rating; a
-//! reload restores the conversation; bad input is refused and changes nothing.
+//! reload restores the conversation; bad input is refused and changes nothing; a chat upgraded
+//! to a voice call carries audio both ways beside the agent's other chats.
 
 use voicedesk_protocol::{ChatLine, ClientMessage, EndReason, ErrorCode, Role, ServerMessage};
-use voicedesk_softphone::SignalingClient;
-use voicedesk_tests::{Agent, STEP, TestServer, http_json};
+use voicedesk_softphone::{MediaLeg, SignalingClient};
+use voicedesk_tests::{Agent, STEP, TestServer, http_json, wait_ended};
 
 const SERVICE: &str = "pension_benefit_inquiry";
 
@@ -375,4 +376,123 @@ async fn an_admin_sets_an_agents_chat_capacity_and_it_routes_at_once() {
         http_json(&server.base_url, "PUT", &path, Some(&admin), Some(&back)).await.unwrap();
     assert_eq!(status, 204);
     assert_eq!(wait_chat_offer(&mut agent).await, second_id, "the default (3) again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_holds_three_chats_upgrades_one_to_voice_transfers_another_and_the_third_is_rated()
+{
+    const CITIZEN: [u8; 4] = *b"CIT1";
+    const AGENT: [u8; 4] = *b"AGT1";
+    let server = TestServer::start().await.unwrap();
+    let mut agent = server.ready_agent("agent1").await.unwrap();
+    let (mut voice, _, voice_id) = connected_chat(&server, &mut agent).await;
+    let (mut moved, _, moved_id) = connected_chat(&server, &mut agent).await;
+    let (mut rated, _, rated_id) = connected_chat(&server, &mut agent).await;
+    voice.send(&send(&voice_id, 1, "能电话说吗？")).await.unwrap();
+    assert_eq!(wait_sent(&mut voice).await, 1);
+
+    // The first becomes a voice call with the same agent, without queueing again.
+    let mic = MediaLeg::new("citizen", 2).await.unwrap();
+    let offer = mic.create_offer().await.unwrap();
+    voice
+        .send(&ClientMessage::UpgradeChat { chat_id: voice_id.clone(), sdp: offer })
+        .await
+        .unwrap();
+    let answer = match voice
+        .recv_until(STEP, |m| matches!(m, ServerMessage::ChatUpgraded { .. }))
+        .await
+        .unwrap()
+    {
+        ServerMessage::ChatUpgraded { sdp: Some(sdp), .. } => sdp,
+        other => panic!("expected the relay's answer, got {other:?}"),
+    };
+    mic.apply_answer(&answer).await.unwrap();
+    mic.wait_connected(STEP).await.unwrap();
+    voice.recv_until(STEP, |m| matches!(m, ServerMessage::CallConnected { .. })).await.unwrap();
+    agent
+        .ws
+        .recv_until(
+            STEP,
+            |m| matches!(m, ServerMessage::CallConnected { call_id, .. } if *call_id == voice_id),
+        )
+        .await
+        .unwrap();
+
+    // Audio both ways through the relay, on slot 0.
+    mic.start_sending(CITIZEN);
+    agent.media.start_sending(AGENT);
+    agent.media.wait_tag_count(0, CITIZEN, 25, STEP).await.unwrap();
+    mic.wait_tag_count(0, AGENT, 25, STEP).await.unwrap();
+    assert!(agent.media.received(0).per_tag.keys().all(|t| *t == CITIZEN));
+    assert!(mic.received(0).per_tag.keys().all(|t| *t == AGENT));
+
+    // The texts go on beside the call.
+    agent.ws.send(&send(&voice_id, 2, "材料清单：https://example.org/list")).await.unwrap();
+    assert_eq!(wait_sent(&mut agent.ws).await, 2);
+    assert!(wait_line(&mut voice).await.text.contains("example.org"));
+
+    // The second is transferred while the agent talks on the first.
+    let transfer = ClientMessage::Transfer {
+        call_id: moved_id.clone(),
+        service: "medical_reimbursement".into(),
+    };
+    agent.ws.send(&transfer).await.unwrap();
+    assert_eq!(wait_chat_ended(&mut agent.ws, &moved_id).await, EndReason::Transferred);
+    moved.recv_until(STEP, |m| matches!(m, ServerMessage::CallTransferred { .. })).await.unwrap();
+    let mut other = server.ready_agent("agent2").await.unwrap();
+    assert_eq!(wait_chat_offer(&mut other).await, moved_id);
+
+    // The third ends and is rated.
+    rated.send(&ClientMessage::EndChat { chat_id: rated_id.clone() }).await.unwrap();
+    assert_eq!(wait_chat_ended(&mut rated, &rated_id).await, EndReason::CitizenHangUp);
+    rated
+        .send(&ClientMessage::Rate {
+            call_id: Some(rated_id.clone()),
+            ticket: None,
+            code: None,
+            level: 5,
+            comment: String::new(),
+        })
+        .await
+        .unwrap();
+    rated
+        .recv_until(STEP, |m| matches!(m, ServerMessage::RatingSaved { level: 5, .. }))
+        .await
+        .unwrap();
+
+    // The call ends: the chat ends with it, both recorded.
+    agent.ws.send(&ClientMessage::HangUp { call_id: voice_id.clone() }).await.unwrap();
+    assert_eq!(wait_ended(&mut voice).await.unwrap(), EndReason::AgentHangUp);
+    assert_eq!(wait_chat_ended(&mut voice, &voice_id).await, EndReason::AgentHangUp);
+    let call = server.store.call(&voice_id).await.unwrap().expect("the call is recorded");
+    assert_eq!(call.agent_id.as_deref(), Some(agent.user_id.as_str()));
+    assert_eq!(call.outcome.as_deref(), Some("agent_hang_up"));
+    let chat = server.store.chat(&voice_id).await.unwrap().unwrap();
+    assert_eq!(chat.end_reason.as_deref(), Some("agent_hang_up"));
+    let texts = server.store.chat_messages(&voice_id, 0, 10).await.unwrap();
+    assert_eq!(texts.len(), 2, "the texts before and during the call are kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_the_agent_cannot_take_is_refused_and_the_chat_goes_on() {
+    let server = TestServer::start().await.unwrap();
+    let mut agent = server.ready_agent("agent1").await.unwrap();
+    let (mut citizen_ws, _, chat_id) = connected_chat(&server, &mut agent).await;
+    // A relay that cannot answer this offer: refused, and the chat goes on.
+    let bad = ClientMessage::UpgradeChat { chat_id: chat_id.clone(), sdp: "v=0 broken".into() };
+    citizen_ws.send(&bad).await.unwrap();
+    assert_eq!(wait_error(&mut citizen_ws, "upgrade_chat").await, ErrorCode::BadSdp);
+    assert!(server.store.call(&chat_id).await.unwrap().is_none(), "no call recorded");
+    // The agent proposes the call; a stranger cannot take it up.
+    agent.ws.send(&ClientMessage::OfferUpgrade { chat_id: chat_id.clone() }).await.unwrap();
+    citizen_ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::UpgradeOffered { .. }))
+        .await
+        .unwrap();
+    let (mut stranger, _) = citizen(&server).await;
+    let theirs = ClientMessage::UpgradeChat { chat_id: chat_id.clone(), sdp: "v=0".into() };
+    stranger.send(&theirs).await.unwrap();
+    assert_eq!(wait_error(&mut stranger, "upgrade_chat").await, ErrorCode::InvalidState);
+    citizen_ws.send(&send(&chat_id, 1, "then by text")).await.unwrap();
+    assert_eq!(wait_sent(&mut citizen_ws).await, 1);
 }
