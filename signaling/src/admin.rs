@@ -13,7 +13,8 @@ use serde_json::json;
 use voicedesk_protocol::Role;
 use voicedesk_queue_engine::WeeklyHours;
 use voicedesk_store::{
-    AgentSkill, Holiday, HolidayKind, LabelledCode, Service, ServiceKind, Skill, StoreError, User,
+    AgentSkill, Holiday, HolidayKind, LabelledCode, RecordingPolicy, Service, ServiceKind, Skill,
+    StoreError, User,
 };
 
 use crate::AppState;
@@ -248,6 +249,9 @@ pub(crate) struct SkillBody {
     service_level_pct: Option<u32>,
     #[serde(default)]
     sort: i32,
+    /// `none` (the default), `all` or `on_demand`: what the hall tells the citizen follows it.
+    #[serde(default)]
+    recording: RecordingPolicy,
 }
 
 /// `PUT /api/admin/skills/{id}` — creates or changes a queue.
@@ -278,6 +282,7 @@ pub(crate) async fn put_skill(
         service_level_pct: b.service_level_pct,
         sort: b.sort,
         updated_at_ms: now_ms(),
+        recording: b.recording,
     };
     let before = match current(&app).await {
         Ok(c) => c.skills.into_iter().find(|s| s.id == skill.id).map(|s| json!(s)),
