@@ -167,6 +167,37 @@ async function hallCatalogue(page) {
   return page.evaluate(async () => (await fetch("/api/catalogue")).json());
 }
 
+test("a queue's recording policy is saved and the hall's notice follows it", async () => {
+  const { context, page, errors } = await openAdmin("admin-recording");
+  try {
+    await page.selectOption("#queue-pick", "work_injury");
+    assert.equal(await page.inputValue("#queue-recording"), "none", "queues record nothing until set");
+    await page.selectOption("#queue-recording", "all");
+    await page.click("#queue-submit");
+    await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
+    const skill = (await hallCatalogue(page)).skills.find((s) => s.id === "work_injury");
+    assert.equal(skill.recording, "all");
+
+    const hall = await openPage(browser, "admin-recording-hall", `${server.url}/`, { locale: "en-US" });
+    try {
+      const service = (await hallCatalogue(hall.page)).services.find((s) => s.skill_id === "work_injury");
+      await hall.page.locator(`#service-select option[value="${service.id}"]`).waitFor({ state: "attached" });
+      await hall.page.selectOption("#service-select", service.id);
+      await hall.page.locator("#monitoring-notice", { hasText: "this call is recorded" }).waitFor();
+      assert.deepEqual(hall.errors, []);
+    } finally {
+      await hall.context.close();
+    }
+    await page.selectOption("#queue-recording", "none");
+    await page.click("#queue-submit");
+    await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
+    assert.equal((await hallCatalogue(page)).skills.find((s) => s.id === "work_injury").recording, "none");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test("a queue's service level target is saved; half a target is refused next to the field", async () => {
   const { context, page, errors } = await openAdmin("admin-service-level");
   try {
