@@ -271,6 +271,15 @@ pub(crate) async fn put_skill(
     if let Some(overlap) = overlapping_spans(&b.hours) {
         return field_error("hours", &format!("hours: {overlap}"));
     }
+    // The relay can record a call, but the call-center core does not start recordings yet
+    // (issue 18): until it does, a queue records nothing, so the hall never claims a recording
+    // that does not happen.
+    if b.recording != RecordingPolicy::None {
+        return field_error(
+            "recording",
+            "recording: calls are not recorded yet; only \"none\" can be set",
+        );
+    }
     let skill = Skill {
         id,
         name_zh: b.name_zh,

@@ -167,31 +167,29 @@ async function hallCatalogue(page) {
   return page.evaluate(async () => (await fetch("/api/catalogue")).json());
 }
 
-test("a queue's recording policy is saved and the hall's notice follows it", async () => {
+test("a queue's recording policy: only \"not recorded\" can be chosen while calls are not recorded", async () => {
   const { context, page, errors } = await openAdmin("admin-recording");
   try {
     await page.selectOption("#queue-pick", "work_injury");
-    assert.equal(await page.inputValue("#queue-recording"), "none", "queues record nothing until set");
-    await page.selectOption("#queue-recording", "all");
-    await page.click("#queue-submit");
-    await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
-    const skill = (await hallCatalogue(page)).skills.find((s) => s.id === "work_injury");
-    assert.equal(skill.recording, "all");
-
-    const hall = await openPage(browser, "admin-recording-hall", `${server.url}/`, { locale: "en-US" });
-    try {
-      const service = (await hallCatalogue(hall.page)).services.find((s) => s.skill_id === "work_injury");
-      await hall.page.locator(`#service-select option[value="${service.id}"]`).waitFor({ state: "attached" });
-      await hall.page.selectOption("#service-select", service.id);
-      await hall.page.locator("#monitoring-notice", { hasText: "this call is recorded" }).waitFor();
-      assert.deepEqual(hall.errors, []);
-    } finally {
-      await hall.context.close();
+    assert.equal(await page.inputValue("#queue-recording"), "none", "queues record nothing");
+    for (const policy of ["all", "on_demand"]) {
+      assert.ok(await page.locator(`#queue-recording option[value="${policy}"]`).isDisabled(), policy);
     }
-    await page.selectOption("#queue-recording", "none");
+    // The API refuses it too, next to the field, and nothing changes.
+    const refused = await page.evaluate(async () => {
+      const catalogue = await (await fetch("/api/catalogue")).json();
+      const skill = catalogue.skills.find((s) => s.id === "work_injury");
+      const response = await fetch("/api/admin/skills/work_injury", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name_zh: skill.name_zh, name_en: skill.name_en, hours: skill.hours, recording: "all" }),
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    assert.deepEqual([refused.status, refused.body.field], [400, "recording"]);
+    assert.equal((await hallCatalogue(page)).skills.find((s) => s.id === "work_injury").recording, "none");
     await page.click("#queue-submit");
     await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
-    assert.equal((await hallCatalogue(page)).skills.find((s) => s.id === "work_injury").recording, "none");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

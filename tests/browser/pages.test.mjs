@@ -71,6 +71,7 @@ test("the hall shows the monitoring notice and asks for nothing before Call", as
     // The notice says what the chosen service's queue does with the call: pension records on
     // demand (the citizen is told then), medical records every call, transfer records none.
     const notice = () => page.locator("#monitoring-notice").textContent();
+    await page.selectOption("#service-select", "pension_benefit_inquiry");
     assert.match(await notice(), /如工作人员开始录音，会当即告知您/);
     assert.equal(await page.getAttribute("#mic-explain-monitor", "data-recording"), "on_demand");
     await page.selectOption("#service-select", "medical_reimbursement");

@@ -82,8 +82,9 @@ async fn catalogue_changes_are_validated_field_by_field_and_apply_at_once() -> a
     let (status, body) = send(&server, &admin, "PUT", "/api/admin/skills/pension", queue).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("service_level_secs")), "{body}");
 
-    // The recording policy: an unknown one is refused and changes nothing; a known one reaches
-    // the public catalogue (the hall's notice follows it).
+    // The recording policy: an unknown one is refused; so are `all` and `on_demand` while the
+    // call-center does not start recordings (the hall must not claim a recording that does not
+    // happen). Nothing changes.
     let queue = |recording: &str| {
         json!({
             "name_zh": "养老保险", "name_en": "Pension insurance",
@@ -94,16 +95,18 @@ async fn catalogue_changes_are_validated_field_by_field_and_apply_at_once() -> a
         send(&server, &admin, "PUT", "/api/admin/skills/pension", queue("always")).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("recording"), "{body}");
-    let pension = |catalogue: &Value| {
-        catalogue["skills"].as_array().unwrap().iter().find(|s| s["id"] == "pension").cloned()
-    };
-    let (_, public) = http(&server.base_url, "GET", "/api/catalogue", None).await?;
-    assert_eq!(pension(&serde_json::from_str(&public)?).unwrap()["recording"], "none");
+    for policy in ["all", "on_demand"] {
+        let (status, body) =
+            send(&server, &admin, "PUT", "/api/admin/skills/pension", queue(policy)).await;
+        assert_eq!((status, body["field"].as_str()), (400, Some("recording")), "{body}");
+    }
     let (status, body) =
-        send(&server, &admin, "PUT", "/api/admin/skills/pension", queue("on_demand")).await;
+        send(&server, &admin, "PUT", "/api/admin/skills/pension", queue("none")).await;
     assert_eq!(status, 200, "{body}");
     let (_, public) = http(&server.base_url, "GET", "/api/catalogue", None).await?;
-    assert_eq!(pension(&serde_json::from_str(&public)?).unwrap()["recording"], "on_demand");
+    let public: Value = serde_json::from_str(&public)?;
+    let pension = public["skills"].as_array().unwrap().iter().find(|s| s["id"] == "pension");
+    assert_eq!(pension.unwrap()["recording"], "none");
 
     // A holiday file with one bad row: 400 naming the row's value, nothing added.
     let file = "day,kind,name_zh,name_en\n2028-01-01,holiday,元旦,New Year\n2028-02-30,holiday,春节,Spring\n";
