@@ -258,7 +258,10 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<OggOpus, OggError> {
 }
 
 /// One page of an Ogg stream: its serial, its granule position and its bytes.
-fn pages(data: &[u8]) -> Result<Vec<(u32, u64, &[u8])>, OggError> {
+type Page<'a> = (u32, u64, &'a [u8]);
+
+/// The pages of an Ogg stream, in order (not checked beyond their framing).
+fn pages(data: &[u8]) -> Result<Vec<Page<'_>>, OggError> {
     let mut offset = 0;
     let mut out = Vec::new();
     while offset < data.len() {
