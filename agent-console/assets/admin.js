@@ -456,6 +456,7 @@ function showQueue() {
   $("queue-max-wait").value = skill.max_wait_secs ?? "";
   $("queue-sl-pct").value = skill.service_level_pct ?? "";
   $("queue-sl-secs").value = skill.service_level_secs ?? "";
+  $("queue-recording").value = skill.recording ?? "none";
   fillHours(skill.hours);
 }
 
@@ -477,6 +478,7 @@ async function submitQueue() {
     max_wait_secs: number("queue-max-wait"),
     service_level_pct: number("queue-sl-pct"),
     service_level_secs: number("queue-sl-secs"),
+    recording: $("queue-recording").value,
     sort: skill.sort ?? 0,
   };
   if (!body.name_zh) return fieldError("queue", "name_zh", t("admin.error.required"));

@@ -327,6 +327,25 @@ function renderHours() {
   hoursLine.textContent = skill
     ? t(skill.open_now ? "hall.hours.open" : "hall.hours.closed", { hours: formatHours(skill.hours) })
     : "";
+  // A call without a service waits in the general queue.
+  renderRecordingNotice(skill || skills.find((k) => k.id === "general"));
+}
+
+/**
+ * The notice before a call says what the queue does with it: recorded (`all`), recorded only
+ * if the agent starts it, the citizen being told then (`on_demand`), or not recorded (`none`).
+ * Without the catalogue the queue is unknown: the notice says the call may be recorded.
+ */
+function renderRecordingNotice(skill) {
+  const policy = ["none", "all", "on_demand"].includes(skill?.recording) ? skill.recording : "unknown";
+  for (const [el, prefix] of [
+    [$("monitoring-notice"), "hall.notice"],
+    [$("mic-explain-monitor"), "mic.explain_monitor"],
+  ]) {
+    el.dataset.i18n = `${prefix}.${policy}`;
+    el.dataset.recording = policy;
+    el.textContent = t(el.dataset.i18n);
+  }
 }
 
 function renderButtons() {

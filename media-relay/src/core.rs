@@ -26,6 +26,7 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 
+use crate::call_recording::{CallRecording, CallRecordings, Speaker};
 use crate::demux::{DatagramKind, binding_request_local_ufrag, classify};
 use crate::hold::HoldTune;
 use crate::leg::{FastPath, HoldPlayer, Leg, LegState, answer_offer};
@@ -118,6 +119,8 @@ pub struct RelayCore {
     hold_tune: Arc<HoldTune>,
     /// Voice-message recordings (see [`RelayCore::start_recording`]).
     recordings: Recordings,
+    /// Call recordings (see [`RelayCore::start_call_recording`]).
+    call_recordings: CallRecordings,
     transmit: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     stats: Arc<RelayStats>,
@@ -160,6 +163,7 @@ impl RelayCore {
             hold_idle: true,
             hold_tune: HoldTune::builtin(),
             recordings: Recordings::default(),
+            call_recordings: CallRecordings::default(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             stats,
@@ -278,6 +282,73 @@ impl RelayCore {
             None if self.legs.contains_key(&leg) => Err(RelayError::NotRecording(leg)),
             None => Err(RelayError::UnknownLeg(leg)),
         }
+    }
+
+    /// Starts recording a call as `id` (the caller's number for it), up to `max` of call time,
+    /// with `legs` (its participants and who they are); see [`crate::call_recording`].
+    /// Forwarding is unchanged. Nothing changes on an error: an unknown leg
+    /// ([`RelayError::UnknownLeg`]), an id already recording
+    /// ([`RelayError::CallRecordingExists`]), a leg in another recording
+    /// ([`RelayError::LegInOtherRecording`]).
+    pub fn start_call_recording(
+        &mut self,
+        now: Instant,
+        id: u64,
+        legs: &[(LegId, Speaker)],
+        max: Duration,
+    ) -> Result<(), RelayError> {
+        if let Some((leg, _)) = legs.iter().find(|(leg, _)| !self.legs.contains_key(leg)) {
+            return Err(RelayError::UnknownLeg(*leg));
+        }
+        if let Some((leg, other)) =
+            legs.iter().find_map(|(leg, _)| Some((*leg, self.call_recordings.recording_of(*leg)?)))
+        {
+            return Err(RelayError::LegInOtherRecording(leg, other));
+        }
+        if !self.call_recordings.start(now, id, max) {
+            return Err(RelayError::CallRecordingExists(id));
+        }
+        for (leg, speaker) in legs {
+            let _ = self.call_recordings.add_leg(id, *leg, *speaker);
+        }
+        Ok(())
+    }
+
+    /// Adds a participant (a staff member joining, the staff member taking over) to call
+    /// recording `id`. Only what the leg says from now on, and only while somebody hears it, is
+    /// kept.
+    pub fn add_to_call_recording(
+        &mut self,
+        id: u64,
+        leg: LegId,
+        speaker: Speaker,
+    ) -> Result<(), RelayError> {
+        if !self.legs.contains_key(&leg) {
+            return Err(RelayError::UnknownLeg(leg));
+        }
+        match self.call_recordings.add_leg(id, leg, speaker) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RelayError::UnknownCallRecording(id)),
+            Err(other) => Err(RelayError::LegInOtherRecording(leg, other)),
+        }
+    }
+
+    /// The participant of `leg` left its call (the agent after a take over, staff leaving):
+    /// its headset is no longer recorded. A leg not recorded: nothing happens.
+    pub fn remove_from_call_recording(&mut self, leg: LegId) {
+        self.call_recordings.remove_leg(leg);
+    }
+
+    /// Stops call recording `id` and returns it (also after its legs ended).
+    pub fn stop_call_recording(&mut self, id: u64) -> Result<CallRecording, RelayError> {
+        self.call_recordings.stop(id).ok_or(RelayError::UnknownCallRecording(id))
+    }
+
+    /// Feeds one inbound packet of `source` to its call recording, if any: `heard` if the
+    /// routing table sends it anywhere.
+    fn tap_call(&mut self, now: Instant, source: LegId, ssrc: u32, ts: u32, payload: &[u8]) {
+        let heard = !self.routes.destinations(source).is_empty();
+        self.call_recordings.tap(now, source, heard, ssrc, ts, payload);
     }
 
     /// Closes a leg at the owner's request. No event is emitted for it.
@@ -515,6 +586,7 @@ impl RelayCore {
         }
         self.routes.remove_leg(id);
         self.recordings.leg_ended(id);
+        self.call_recordings.remove_leg(id);
         // Tell the participant (DTLS close_notify) so it does not wait for consent to fail.
         let _ = leg.pc.close();
         while let Some(out) = leg.pc.poll_write() {
@@ -571,6 +643,10 @@ impl RelayCore {
             }
         }
         for packet in media {
+            if !self.call_recordings.is_idle() {
+                let h = &packet.header;
+                self.tap_call(now, id, h.ssrc, h.timestamp, &packet.payload);
+            }
             self.forward(now, id, packet);
         }
         self.flush(now, id);
@@ -611,6 +687,9 @@ impl RelayCore {
         // Recording sees the fast path's packets as it sees the stack's.
         if !self.recordings.is_idle() {
             self.recordings.tap(source, h.ssrc, h.timestamp, &plain[start..end]);
+        }
+        if !self.call_recordings.is_idle() {
+            self.tap_call(now, source, h.ssrc, h.timestamp, &plain[start..end]);
         }
         let key = SourceKey { leg: source.0, ssrc: h.ssrc };
         self.forward_payload(

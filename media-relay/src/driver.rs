@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 
+use crate::call_recording::{CallRecording, Speaker};
 use crate::core::{RelayCore, RelayTimeouts, Transmit};
 use crate::metrics::{CapacityWindow, RelayStats};
 use crate::recording::Recording;
@@ -93,6 +94,26 @@ enum Command {
     StopRecording {
         leg: LegId,
         reply: oneshot::Sender<Result<Recording, RelayError>>,
+    },
+    StartCallRecording {
+        id: u64,
+        legs: Vec<(LegId, Speaker)>,
+        max: Duration,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    AddToCallRecording {
+        id: u64,
+        leg: LegId,
+        speaker: Speaker,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    RemoveFromCallRecording {
+        leg: LegId,
+        reply: oneshot::Sender<Result<(), RelayError>>,
+    },
+    StopCallRecording {
+        id: u64,
+        reply: oneshot::Sender<Result<CallRecording, RelayError>>,
     },
 }
 
@@ -194,6 +215,36 @@ impl RelayHandle {
     /// Stops recording a leg and returns the recording; see [`RelayCore::stop_recording`].
     pub async fn stop_recording(&self, leg: LegId) -> Result<Recording, RelayError> {
         self.call(|reply| Command::StopRecording { leg, reply }).await
+    }
+
+    /// Starts recording a call with its participants; see [`RelayCore::start_call_recording`].
+    pub async fn start_call_recording(
+        &self,
+        id: u64,
+        legs: Vec<(LegId, Speaker)>,
+        max: Duration,
+    ) -> Result<(), RelayError> {
+        self.call(|reply| Command::StartCallRecording { id, legs, max, reply }).await
+    }
+
+    /// Adds a participant to a call recording; see [`RelayCore::add_to_call_recording`].
+    pub async fn add_to_call_recording(
+        &self,
+        id: u64,
+        leg: LegId,
+        speaker: Speaker,
+    ) -> Result<(), RelayError> {
+        self.call(|reply| Command::AddToCallRecording { id, leg, speaker, reply }).await
+    }
+
+    /// A participant left its call; see [`RelayCore::remove_from_call_recording`].
+    pub async fn remove_from_call_recording(&self, leg: LegId) -> Result<(), RelayError> {
+        self.call(|reply| Command::RemoveFromCallRecording { leg, reply }).await
+    }
+
+    /// Stops a call recording and returns it; see [`RelayCore::stop_call_recording`].
+    pub async fn stop_call_recording(&self, id: u64) -> Result<CallRecording, RelayError> {
+        self.call(|reply| Command::StopCallRecording { id, reply }).await
     }
 
     /// Closes a leg; it stops feeding and hearing at once.
@@ -342,6 +393,19 @@ fn apply(core: &mut RelayCore, now: Instant, command: Command) {
         }
         Command::StopRecording { leg, reply } => {
             let _ = reply.send(core.stop_recording(leg));
+        }
+        Command::StartCallRecording { id, legs, max, reply } => {
+            let _ = reply.send(core.start_call_recording(now, id, &legs, max));
+        }
+        Command::AddToCallRecording { id, leg, speaker, reply } => {
+            let _ = reply.send(core.add_to_call_recording(id, leg, speaker));
+        }
+        Command::RemoveFromCallRecording { leg, reply } => {
+            core.remove_from_call_recording(leg);
+            let _ = reply.send(Ok(()));
+        }
+        Command::StopCallRecording { id, reply } => {
+            let _ = reply.send(core.stop_call_recording(id));
         }
     }
 }

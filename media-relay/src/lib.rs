@@ -19,12 +19,14 @@
 //! - [`sdp`]: offer checks.
 //! - [`ogg`]: Ogg/Opus reading and writing (pure).
 //! - [`hold`]: the embedded hold tune.
+//! - [`call_recording`]: call recording, one Opus stream per speaker in one Ogg file.
 //! - [`recording`]: voice-message recording from a leg's inbound RTP, and its Ogg/Opus file.
 //! - [`rtc_setup`]: codec and candidate settings shared with sans-I/O clients.
 //! - [`srtp_fast`]: RTP forwarded with our own SRTP contexts, past rtc's per-packet pipeline.
 //! - [`core`]: the relay state machine (sans-I/O: datagrams, commands and time in).
 //! - [`driver`]: the tokio task around it, and [`RelayHandle`] to control it.
 
+pub mod call_recording;
 pub mod core;
 pub mod demux;
 pub mod driver;
@@ -41,6 +43,7 @@ pub mod sdp;
 pub mod srtp_fast;
 
 pub use crate::core::{RelayCore, RelayTimeouts};
+pub use call_recording::{CallRecording, RecordedTrack, Speaker};
 pub use driver::{RelayConfig, RelayHandle, StartedRelay, start};
 pub use hold::HoldTune;
 pub use metrics::RelayStats;
@@ -63,6 +66,15 @@ pub enum RelayError {
     /// The leg is not being recorded (see [`RelayCore::stop_recording`]).
     #[error("media leg {0} is not being recorded")]
     NotRecording(LegId),
+    /// No call recording has this id (see [`RelayCore::stop_call_recording`]).
+    #[error("no call recording {0}")]
+    UnknownCallRecording(u64),
+    /// A call recording with this id is already running.
+    #[error("call recording {0} is already running")]
+    CallRecordingExists(u64),
+    /// The leg is already in another call recording.
+    #[error("media leg {0} is already in call recording {1}")]
+    LegInOtherRecording(LegId, u64),
     /// A leg cannot hear itself.
     #[error("media leg {0} cannot feed its own slot")]
     SelfFeed(LegId),

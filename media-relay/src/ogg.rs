@@ -257,6 +257,72 @@ pub fn parse_ogg_opus(data: &[u8]) -> Result<OggOpus, OggError> {
     Ok(OggOpus { head, vendor, comments, packets, final_granule })
 }
 
+/// One page of an Ogg stream: its serial, its granule position and its bytes.
+type Page<'a> = (u32, u64, &'a [u8]);
+
+/// The pages of an Ogg stream, in order (not checked beyond their framing).
+fn pages(data: &[u8]) -> Result<Vec<Page<'_>>, OggError> {
+    let mut offset = 0;
+    let mut out = Vec::new();
+    while offset < data.len() {
+        let page = data.get(offset..offset + HEADER_LEN).ok_or(OggError::Truncated)?;
+        if &page[..4] != b"OggS" {
+            return Err(OggError::BadCapture(offset));
+        }
+        let granule = u64::from_le_bytes(page[6..14].try_into().expect("8 bytes"));
+        let serial = u32::from_le_bytes(page[14..18].try_into().expect("4 bytes"));
+        let segments = page[26] as usize;
+        let lacing = data
+            .get(offset + HEADER_LEN..offset + HEADER_LEN + segments)
+            .ok_or(OggError::Truncated)?;
+        let end =
+            offset + HEADER_LEN + segments + lacing.iter().map(|&l| l as usize).sum::<usize>();
+        out.push((serial, granule, data.get(offset..end).ok_or(OggError::Truncated)?));
+        offset = end;
+    }
+    Ok(out)
+}
+
+/// Interleaves whole Ogg/Opus streams (each as [`OggOpusWriter`] writes it, distinct serials)
+/// into one grouped Ogg file (RFC 3533 §4): every stream's BOS page first, then every
+/// `OpusTags` page, then the data pages in time order (by granule position; a page on which
+/// no packet ends counts as its stream's previous granule), ties in stream order. Streams
+/// that share a time origin thus stay in time with each other in the file.
+pub fn multiplex(streams: &[Vec<u8>]) -> Result<Vec<u8>, OggError> {
+    let mut all: Vec<(u8, u64, usize, usize, &[u8])> = Vec::new();
+    for (index, stream) in streams.iter().enumerate() {
+        let mut last = 0;
+        for (seq, (_, granule, page)) in pages(stream)?.into_iter().enumerate() {
+            let phase = seq.min(2) as u8; // 0: OpusHead, 1: OpusTags, 2: data
+            if granule != NO_GRANULE {
+                last = granule;
+            }
+            all.push((phase, if phase < 2 { 0 } else { last }, index, seq, page));
+        }
+    }
+    all.sort_by_key(|&(phase, granule, index, seq, _)| (phase, granule, index, seq));
+    Ok(all.into_iter().flat_map(|(.., page)| page.iter().copied()).collect())
+}
+
+/// Splits a grouped Ogg file into its logical streams, in the order their BOS pages come,
+/// each as its own byte stream (for [`parse_ogg_opus`]). Page CRCs are checked by the parse.
+pub fn demultiplex(data: &[u8]) -> Result<Vec<Vec<u8>>, OggError> {
+    let mut serials: Vec<u32> = Vec::new();
+    let mut streams: Vec<Vec<u8>> = Vec::new();
+    for (serial, _, page) in pages(data)? {
+        let at = match serials.iter().position(|s| *s == serial) {
+            Some(at) => at,
+            None => {
+                serials.push(serial);
+                streams.push(Vec::new());
+                streams.len() - 1
+            }
+        };
+        streams[at].extend_from_slice(page);
+    }
+    Ok(streams)
+}
+
 /// The comment header (`OpusTags`, RFC 7845 §5.2): vendor string and user comments.
 fn parse_tags(packet: &[u8]) -> Result<(String, Vec<String>), OggError> {
     const BAD: OggError = OggError::NotOpus("the second packet is not a valid OpusTags");
@@ -317,6 +383,17 @@ impl<W: Write> OggOpusWriter<W> {
     /// `OpusTags` page (vendor "voicedesk", no comments). Only mapping family 0 (mono or
     /// stereo) is written; anything else is `InvalidInput`.
     pub fn new(out: W, head: OpusHead, serial: u32) -> io::Result<Self> {
+        Self::with_comments(out, head, serial, &[])
+    }
+
+    /// As [`OggOpusWriter::new`], with `comments` (`KEY=value`) in the `OpusTags` header. The
+    /// header must fit on one page (about 64 KB); longer is `InvalidInput`.
+    pub fn with_comments(
+        out: W,
+        head: OpusHead,
+        serial: u32,
+        comments: &[String],
+    ) -> io::Result<Self> {
         if head.mapping_family != 0 || !(1..=2).contains(&head.channels) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -341,8 +418,17 @@ impl<W: Write> OggOpusWriter<W> {
         tags.extend_from_slice(b"OpusTags");
         tags.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
         tags.extend_from_slice(vendor);
-        tags.extend_from_slice(&0u32.to_le_bytes());
-        writer.write_page(0, 0, &[tags.len() as u8], &tags)?;
+        tags.extend_from_slice(&(comments.len() as u32).to_le_bytes());
+        for comment in comments {
+            tags.extend_from_slice(&(comment.len() as u32).to_le_bytes());
+            tags.extend_from_slice(comment.as_bytes());
+        }
+        if tags.len() / 255 + 1 > MAX_SEGMENTS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "OpusTags too long"));
+        }
+        let mut lacing = vec![255u8; tags.len() / 255];
+        lacing.push((tags.len() % 255) as u8);
+        writer.write_page(0, 0, &lacing, &tags)?;
         Ok(writer)
     }
 

@@ -26,9 +26,9 @@ use crate::rewrite::FRAME_TICKS;
 use crate::routing::LegId;
 
 /// The RTP clock rate of Opus.
-const RATE: u64 = 48_000;
+pub(crate) const RATE: u64 = 48_000;
 /// The shortest Opus frame, in samples (2.5 ms).
-const MIN_FRAME: u64 = 120;
+pub(crate) const MIN_FRAME: u64 = 120;
 /// Recordings of legs that ended while recording, kept for `stop_recording`, at most.
 const ENDED_KEPT: usize = 64;
 
@@ -69,23 +69,38 @@ impl Recording {
         let serial = first ^ 0x766f_6963;
         let mut writer = OggOpusWriter::new(Vec::new(), OpusHead::new(1, 0), serial)
             .expect("a mono head is always writable");
-        let mut at: u64 = 0;
-        for packet in &self.packets {
-            let offset = u64::from(packet.rtp_timestamp.wrapping_sub(first));
-            while offset >= at + MIN_FRAME {
-                let gap = offset - at;
-                let (toc, samples) = [(0xF8u8, 960u64), (0xF0, 480), (0xE8, 240), (0xE0, 120)]
-                    .into_iter()
-                    .find(|&(_, samples)| samples <= gap)
-                    .expect("gap >= 120");
-                writer.write_packet(&[toc], samples as u32).expect("writing to memory");
-                at += samples;
-            }
-            let samples = opus_packet_samples(&packet.payload).unwrap_or(FRAME_TICKS);
-            writer.write_packet(&packet.payload, samples).expect("writing to memory");
-            at += u64::from(samples);
-        }
+        write_timed(
+            &mut writer,
+            self.packets
+                .iter()
+                .map(|p| (u64::from(p.rtp_timestamp.wrapping_sub(first)), p.payload.as_ref())),
+        );
         writer.finish().expect("writing to memory")
+    }
+}
+
+/// Writes `(offset, packet)` pairs (offsets in samples from the stream's start, ascending)
+/// so that each packet starts at its offset: a gap before a packet (the start, DTX, loss) is
+/// filled with zero-length Opus frames (TOC only, CELT 20/10/5/2.5 ms), which a decoder plays
+/// as concealment for exactly the gap (to 2.5 ms).
+pub(crate) fn write_timed<'a>(
+    writer: &mut OggOpusWriter<Vec<u8>>,
+    packets: impl Iterator<Item = (u64, &'a [u8])>,
+) {
+    let mut at: u64 = 0;
+    for (offset, payload) in packets {
+        while offset >= at + MIN_FRAME {
+            let gap = offset - at;
+            let (toc, samples) = [(0xF8u8, 960u64), (0xF0, 480), (0xE8, 240), (0xE0, 120)]
+                .into_iter()
+                .find(|&(_, samples)| samples <= gap)
+                .expect("gap >= 120");
+            writer.write_packet(&[toc], samples as u32).expect("writing to memory");
+            at += samples;
+        }
+        let samples = opus_packet_samples(payload).unwrap_or(FRAME_TICKS);
+        writer.write_packet(payload, samples).expect("writing to memory");
+        at += u64::from(samples);
     }
 }
 

@@ -13,7 +13,8 @@ use serde_json::json;
 use voicedesk_protocol::Role;
 use voicedesk_queue_engine::WeeklyHours;
 use voicedesk_store::{
-    AgentSkill, Holiday, HolidayKind, LabelledCode, Service, ServiceKind, Skill, StoreError, User,
+    AgentSkill, Holiday, HolidayKind, LabelledCode, RecordingPolicy, Service, ServiceKind, Skill,
+    StoreError, User,
 };
 
 use crate::AppState;
@@ -248,6 +249,9 @@ pub(crate) struct SkillBody {
     service_level_pct: Option<u32>,
     #[serde(default)]
     sort: i32,
+    /// `none` (the default), `all` or `on_demand`: what the hall tells the citizen follows it.
+    #[serde(default)]
+    recording: RecordingPolicy,
 }
 
 /// `PUT /api/admin/skills/{id}` — creates or changes a queue.
@@ -267,6 +271,15 @@ pub(crate) async fn put_skill(
     if let Some(overlap) = overlapping_spans(&b.hours) {
         return field_error("hours", &format!("hours: {overlap}"));
     }
+    // The relay can record a call, but the call-center core does not start recordings yet
+    // (issue 18): until it does, a queue records nothing, so the hall never claims a recording
+    // that does not happen.
+    if b.recording != RecordingPolicy::None {
+        return field_error(
+            "recording",
+            "recording: calls are not recorded yet; only \"none\" can be set",
+        );
+    }
     let skill = Skill {
         id,
         name_zh: b.name_zh,
@@ -278,6 +291,7 @@ pub(crate) async fn put_skill(
         service_level_pct: b.service_level_pct,
         sort: b.sort,
         updated_at_ms: now_ms(),
+        recording: b.recording,
     };
     let before = match current(&app).await {
         Ok(c) => c.skills.into_iter().find(|s| s.id == skill.id).map(|s| json!(s)),

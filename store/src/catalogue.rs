@@ -10,7 +10,7 @@ use crate::{Catalogue, Holiday, LabelledCode, Service, Skill, StoreError, valida
 macro_rules! skill_columns {
     () => {
         "id, name_zh, name_en, hours, max_waiting, max_wait_secs, sort, updated_at_ms, \
-         service_level_secs, service_level_pct"
+         service_level_secs, service_level_pct, recording"
     };
 }
 
@@ -159,13 +159,14 @@ impl<S: Backend> CatalogueStore for S {
             sqlx::query(concat!(
                 "INSERT INTO skills (",
                 skill_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (id) DO UPDATE SET name_zh = excluded.name_zh, \
                  name_en = excluded.name_en, hours = excluded.hours, \
                  max_waiting = excluded.max_waiting, max_wait_secs = excluded.max_wait_secs, \
                  sort = excluded.sort, updated_at_ms = excluded.updated_at_ms, \
                  service_level_secs = excluded.service_level_secs, \
-                 service_level_pct = excluded.service_level_pct"
+                 service_level_pct = excluded.service_level_pct, \
+                 recording = excluded.recording"
             ))
             .bind(&skill.id)
             .bind(&skill.name_zh)
@@ -177,6 +178,7 @@ impl<S: Backend> CatalogueStore for S {
             .bind(skill.updated_at_ms)
             .bind(service_level_secs)
             .bind(service_level_pct)
+            .bind(skill.recording.as_str())
             .execute(pool)
             .await
             .map(drop)

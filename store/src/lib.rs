@@ -105,7 +105,8 @@ pub use model::{
     Catalogue, FollowUp, HallArea, Holiday, HolidayKind, InsertedMessage, LabelledCode, Message,
     MessageAuditEntry, MessageFilter, MessageKind, MessageReason, MessageState, NewAuditEntry,
     NewCall, NewMessage, NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, Rating,
-    RatingSubject, Service, ServiceKind, Session, Skill, User, UserSkill, UserSummary, WrapUp,
+    RatingSubject, RecordingPolicy, Service, ServiceKind, Session, Skill, User, UserSkill,
+    UserSummary, WrapUp,
 };
 pub use postgres::PostgresStore;
 pub use quality::{CallQuality, CallQualityStore};

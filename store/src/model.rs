@@ -468,6 +468,42 @@ pub struct Skill {
     /// When an admin last changed the skill (0: as seeded). The caller sets it.
     #[serde(default)]
     pub updated_at_ms: i64,
+    /// Whether the queue's calls are recorded (and so what the hall tells the citizen).
+    #[serde(default)]
+    pub recording: RecordingPolicy,
+}
+
+/// A queue's call recording policy. Stored (and serialised) as its snake_case name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    /// No call is recorded; the hall says the call is not recorded.
+    #[default]
+    None,
+    /// Every answered call is recorded; the hall says so before the call.
+    All,
+    /// The agent or staff may start recording during the call; the citizen is told then.
+    OnDemand,
+}
+
+impl RecordingPolicy {
+    /// Every policy, in declaration order.
+    pub const ALL: [RecordingPolicy; 3] =
+        [RecordingPolicy::None, RecordingPolicy::All, RecordingPolicy::OnDemand];
+
+    /// The stable snake_case name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingPolicy::None => "none",
+            RecordingPolicy::All => "all",
+            RecordingPolicy::OnDemand => "on_demand",
+        }
+    }
+
+    /// The policy named by `name` ([`RecordingPolicy::as_str`]), if any.
+    pub fn parse(name: &str) -> Option<RecordingPolicy> {
+        RecordingPolicy::ALL.into_iter().find(|p| p.as_str() == name)
+    }
 }
 
 /// What a citizen does with a service. Stored (and serialised) as its snake_case name.
@@ -805,8 +841,19 @@ pub(crate) fn announcement_from_row(row: AnnouncementRow) -> Result<Announcement
 }
 
 pub(crate) type AreaRow = (String, String, String, i32);
-pub(crate) type SkillRow =
-    (String, String, String, String, Option<i32>, Option<i32>, i32, i64, Option<i32>, Option<i32>);
+pub(crate) type SkillRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<i32>,
+    i32,
+    i64,
+    Option<i32>,
+    Option<i32>,
+    String,
+);
 pub(crate) type ServiceRow =
     (String, String, String, String, String, String, String, String, i32, i32, i32, String, String);
 pub(crate) type CodeRow = (String, String, String, i32, i32);
@@ -847,7 +894,13 @@ pub(crate) fn skill_from_row(row: SkillRow) -> Result<Skill, StoreError> {
         updated_at_ms,
         service_level_secs,
         service_level_pct,
+        recording,
     ) = row;
+    let recording = RecordingPolicy::parse(&recording).ok_or(StoreError::Corrupt {
+        table: "skills",
+        column: "recording",
+        value: recording,
+    })?;
     Ok(Skill {
         id,
         name_zh,
@@ -859,6 +912,7 @@ pub(crate) fn skill_from_row(row: SkillRow) -> Result<Skill, StoreError> {
         service_level_pct: positive("skills", "service_level_pct", service_level_pct)?,
         sort,
         updated_at_ms,
+        recording,
     })
 }
 

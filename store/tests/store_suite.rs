@@ -274,8 +274,8 @@ mod cases {
         AgentSkill, Announcement, AuditAction, AuditEntry, AuditFilter, CallCounts, CallQuality,
         CannedReply, FollowUp, Holiday, HolidayKind, LabelledCode, Message, MessageFilter,
         MessageKind, MessageReason, MessageState, NewAuditEntry, NewCall, NewMessage,
-        NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, Service,
-        ServiceKind, Skill, StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
+        NewMessageAudit, NewRating, NewSession, NewUser, NewWrapUp, RatingSubject, RecordingPolicy,
+        Service, ServiceKind, Skill, StoreError, UnansweredQuestion, UserSkill, WrapUp, files,
     };
 
     use crate::TestDb;
@@ -1196,6 +1196,7 @@ mod cases {
             service_level_pct: Some(75),
             sort: 500,
             updated_at_ms: 1_000,
+            recording: RecordingPolicy::OnDemand,
         }
     }
 
@@ -1395,6 +1396,7 @@ mod cases {
             service_level_pct: None,
             sort: 5,
             updated_at_ms: 2_000,
+            recording: RecordingPolicy::All,
             ..new.clone()
         };
         store.upsert_skill(&changed).await.unwrap();
@@ -1404,6 +1406,7 @@ mod cases {
 
         // Seeded skills can be edited too (e.g. opening hours).
         let general = Skill { hours: "never".to_owned(), ..before.skills[7].clone() };
+        assert_eq!(general.recording, RecordingPolicy::None, "seeded queues record nothing");
         store.upsert_skill(&general).await.unwrap();
         let cat = store.catalogue().await.unwrap();
         assert_eq!(cat.skills.iter().find(|s| s.id == "general").unwrap().hours, "never");
@@ -3327,6 +3330,18 @@ fn catalogue_rows_serialise_and_deserialise_for_the_http_api() {
     .unwrap();
     assert_eq!((skill.max_waiting, skill.max_wait_secs, skill.updated_at_ms), (None, None, 0));
     assert_eq!(serde_json::to_value(&skill).unwrap()["max_waiting"], serde_json::Value::Null);
+    assert_eq!(skill.recording, voicedesk_store::RecordingPolicy::None, "not recorded by default");
+}
+
+#[test]
+fn recording_policy_names_round_trip_and_match_serde() {
+    use voicedesk_store::RecordingPolicy;
+    for policy in RecordingPolicy::ALL {
+        assert_eq!(RecordingPolicy::parse(policy.as_str()), Some(policy));
+        assert_eq!(serde_json::to_value(policy).unwrap(), policy.as_str());
+    }
+    assert_eq!(RecordingPolicy::OnDemand.as_str(), "on_demand");
+    assert_eq!(RecordingPolicy::parse("always"), None);
 }
 
 #[test]

@@ -167,6 +167,35 @@ async function hallCatalogue(page) {
   return page.evaluate(async () => (await fetch("/api/catalogue")).json());
 }
 
+test("a queue's recording policy: only \"not recorded\" can be chosen while calls are not recorded", async () => {
+  const { context, page, errors } = await openAdmin("admin-recording");
+  try {
+    await page.selectOption("#queue-pick", "work_injury");
+    assert.equal(await page.inputValue("#queue-recording"), "none", "queues record nothing");
+    for (const policy of ["all", "on_demand"]) {
+      assert.ok(await page.locator(`#queue-recording option[value="${policy}"]`).isDisabled(), policy);
+    }
+    // The API refuses it too, next to the field, and nothing changes.
+    const refused = await page.evaluate(async () => {
+      const catalogue = await (await fetch("/api/catalogue")).json();
+      const skill = catalogue.skills.find((s) => s.id === "work_injury");
+      const response = await fetch("/api/admin/skills/work_injury", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name_zh: skill.name_zh, name_en: skill.name_en, hours: skill.hours, recording: "all" }),
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    assert.deepEqual([refused.status, refused.body.field], [400, "recording"]);
+    assert.equal((await hallCatalogue(page)).skills.find((s) => s.id === "work_injury").recording, "none");
+    await page.click("#queue-submit");
+    await page.locator("#queue-result").filter({ hasText: "saved" }).waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test("a queue's service level target is saved; half a target is refused next to the field", async () => {
   const { context, page, errors } = await openAdmin("admin-service-level");
   try {

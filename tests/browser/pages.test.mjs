@@ -68,14 +68,28 @@ test("the hall shows the monitoring notice and asks for nothing before Call", as
     );
     // The chosen service's queue hours, and whether it is open now.
     assert.match(await page.locator("#service-hours").textContent(), /^服务时间：周一至周五 08:30–17:30；周六 09:00–12:00（现在可以呼叫）$/);
+    // The notice says what the chosen service's queue does with the call: pension records on
+    // demand (the citizen is told then), medical records every call, transfer records none.
+    const notice = () => page.locator("#monitoring-notice").textContent();
+    await page.selectOption("#service-select", "pension_benefit_inquiry");
+    assert.match(await notice(), /如工作人员开始录音，会当即告知您/);
+    assert.equal(await page.getAttribute("#mic-explain-monitor", "data-recording"), "on_demand");
     await page.selectOption("#service-select", "medical_reimbursement");
     assert.match(await page.locator("#service-hours").textContent(), /^服务时间：周一至周五 09:00–12:00、13:00–17:00（现在不在服务时间内）$/);
+    assert.match(await notice(), /本次通话将被录音/);
+    assert.equal(await page.getAttribute("#mic-explain-monitor", "data-recording"), "all");
+    const unrecorded = fixture.services.find((s) => s.skill_id === "transfer").id;
+    await page.selectOption("#service-select", unrecorded);
+    assert.match(await notice(), /但不会录音/);
+    assert.doesNotMatch(await notice(), /将被录音/);
+    await page.selectOption("#service-select", "medical_reimbursement");
 
     await page.selectOption("#lang-switch", "en");
     await page.locator(`html[lang="en"]`).waitFor({ state: "attached" });
     assert.equal(await page.getAttribute("html", "lang"), "en");
     assert.equal((await page.locator("#call-button").textContent()).trim(), "Call");
     assert.match(await page.locator("#monitoring-notice").textContent(), /monitored/);
+    assert.match(await page.locator("#monitoring-notice").textContent(), /this call is recorded/, "the queue's policy, in English");
     // The list follows the language and keeps the choice.
     assert.deepEqual((await groups()).map((g) => g.label), areas.map((a) => a.name_en));
     assert.equal(await page.inputValue("#service-select"), "medical_reimbursement");
@@ -112,6 +126,9 @@ test("without a catalogue the hall still calls: the general enquiries queue, in 
     assert.equal(await page.locator("#service-select option").count(), 1);
     assert.equal((await option.textContent()).trim(), "General enquiries (the service list cannot be loaded)");
     assert.equal(await page.locator("#service-hours").textContent(), "");
+    // The queue's recording policy is unknown: the notice claims no more than "may be recorded".
+    assert.equal(await page.getAttribute("#monitoring-notice", "data-recording"), "unknown");
+    assert.match(await page.locator("#monitoring-notice").textContent(), /may be monitored or recorded/);
     await page.selectOption("#lang-switch", "zh-CN");
     await page.locator(`html[lang="zh-CN"]`).waitFor({ state: "attached" });
     assert.equal((await option.textContent()).trim(), "综合咨询（业务列表暂时无法加载）");

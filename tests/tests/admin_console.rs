@@ -82,6 +82,32 @@ async fn catalogue_changes_are_validated_field_by_field_and_apply_at_once() -> a
     let (status, body) = send(&server, &admin, "PUT", "/api/admin/skills/pension", queue).await;
     assert_eq!((status, body["field"].as_str()), (400, Some("service_level_secs")), "{body}");
 
+    // The recording policy: an unknown one is refused; so are `all` and `on_demand` while the
+    // call-center does not start recordings (the hall must not claim a recording that does not
+    // happen). Nothing changes.
+    let queue = |recording: &str| {
+        json!({
+            "name_zh": "养老保险", "name_en": "Pension insurance",
+            "hours": "mon-fri 09:00-12:00,13:00-17:00", "recording": recording,
+        })
+    };
+    let (status, body) =
+        send(&server, &admin, "PUT", "/api/admin/skills/pension", queue("always")).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("recording"), "{body}");
+    for policy in ["all", "on_demand"] {
+        let (status, body) =
+            send(&server, &admin, "PUT", "/api/admin/skills/pension", queue(policy)).await;
+        assert_eq!((status, body["field"].as_str()), (400, Some("recording")), "{body}");
+    }
+    let (status, body) =
+        send(&server, &admin, "PUT", "/api/admin/skills/pension", queue("none")).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, public) = http(&server.base_url, "GET", "/api/catalogue", None).await?;
+    let public: Value = serde_json::from_str(&public)?;
+    let pension = public["skills"].as_array().unwrap().iter().find(|s| s["id"] == "pension");
+    assert_eq!(pension.unwrap()["recording"], "none");
+
     // A holiday file with one bad row: 400 naming the row's value, nothing added.
     let file = "day,kind,name_zh,name_en\n2028-01-01,holiday,元旦,New Year\n2028-02-30,holiday,春节,Spring\n";
     let (status, body) =
