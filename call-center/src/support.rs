@@ -25,6 +25,10 @@ impl CallCenter {
         conn: ConnId,
         message: ClientMessage,
     ) -> Result<(), Refusal> {
+        let message = match self.staff_chat_message(user_id, conn, message) {
+            Ok(done) => return done,
+            Err(other) => other,
+        };
         match message {
             ClientMessage::JoinCall { call_id, mode } => {
                 self.join_call(user_id, conn, CallId(call_id), mode)
