@@ -219,10 +219,20 @@ impl CallCenter {
             }
             ChatAudited::TakeOver => {
                 c.watchers.retain(|w| *w != user_id);
-                c.taken_over_by = Some(user_id);
+                c.taken_over_by = Some(user_id.clone());
+                let request = StoreRequest::ChatTakenOver {
+                    chat: chat.clone(),
+                    staff: user_id,
+                    at: self.now,
+                };
+                let then = Pending::Note { what: "chat take over", call: Some(chat.clone()) };
+                let op = self.store(Some(chat.clone()), request, then);
                 // The engine lets the chat go and frees the agent's capacity; its `End`
-                // (`taken_over`) comes back to `chat_handed_over`.
+                // (`taken_over`) comes back to `chat_handed_over`, which tells the sides once
+                // the take over is written (the staff member's texts are the agent's then).
+                self.take_over_write = Some(op);
                 self.engine_must(EngineInput::TakenOver { call: chat });
+                self.take_over_write = None;
             }
             ChatAudited::Leave => {
                 c.watchers.retain(|w| *w != user_id);
@@ -251,20 +261,27 @@ impl CallCenter {
         let agent = agent.or(c.agent.take());
         c.agent = Some(AgentId(staff.clone()));
         let citizen_conn = c.citizen_conn;
+        let write = self.take_over_write;
+        let tell =
+            |this: &mut Self, conn: Option<ConnId>, message: ServerMessage| match (conn, write) {
+                (Some(conn), Some(op)) => this.send_after(op, conn, message),
+                (Some(conn), None) => this.send(conn, message),
+                (None, _) => {}
+            };
         if let Some(agent) = agent {
             let ended =
                 ServerMessage::ChatEnded { chat_id: chat.0.clone(), reason: EndReason::TakenOver };
-            self.send_to_member(&agent.0, ended);
+            let conn = self.members.get(&agent.0).map(|m| m.conn);
+            tell(self, conn, ended);
         }
         let staff_name = self.name_of(&staff);
-        if let Some(conn) = citizen_conn {
-            let connected =
-                ServerMessage::ChatConnected { chat_id: chat.0.clone(), peer_name: staff_name };
-            self.send(conn, connected);
-        }
+        let connected =
+            ServerMessage::ChatConnected { chat_id: chat.0.clone(), peer_name: staff_name };
+        tell(self, citizen_conn, connected);
         let to_staff =
             ServerMessage::ChatConnected { chat_id: chat.0, peer_name: CITIZEN_NAME.into() };
-        self.send_to_member(&staff, to_staff);
+        let conn = self.members.get(&staff).map(|m| m.conn);
+        tell(self, conn, to_staff);
         self.push_wallboard();
     }
 

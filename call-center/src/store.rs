@@ -236,6 +236,15 @@ pub enum StoreRequest {
     Audit(AuditRecord),
     /// A chat audit entry.
     ChatAudit(ChatAuditRecord),
+    /// A staff member took the chat over: their texts are the chat's agent texts from now.
+    ChatTakenOver {
+        /// The chat.
+        chat: CallId,
+        /// The staff member.
+        staff: String,
+        /// When.
+        at: UnixMs,
+    },
     /// An agent's wrap-up of a call.
     WrapUp {
         /// The call.

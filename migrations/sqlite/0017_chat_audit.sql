@@ -22,3 +22,9 @@ CREATE TABLE chat_audit (
 CREATE INDEX chat_audit_chat_id_id ON chat_audit (chat_id, id);
 -- One staff member's actions, newest first.
 CREATE INDEX chat_audit_actor_id_id ON chat_audit (actor_id, id);
+
+-- A staff member who took a chat over writes as its agent: `agent_id` keeps the agent who
+-- answered, `handled_by` is the staff member who took over, at `taken_over_at_ms` (as for
+-- calls in 0002). A chat's agent texts must come from COALESCE(handled_by, agent_id).
+ALTER TABLE chats ADD COLUMN handled_by TEXT NULL REFERENCES users (id);
+ALTER TABLE chats ADD COLUMN taken_over_at_ms BIGINT NULL;

@@ -156,6 +156,11 @@ pub trait ChatStore: Send + Sync {
     /// [`StoreError::InvalidTransition`]; unknown: [`StoreError::NotFound`].
     async fn end_chat(&self, id: &str, reason: &str, at_ms: i64) -> Result<Chat, StoreError>;
 
+    /// A staff member took the open chat over: from now on the chat's agent texts are theirs
+    /// (`handled_by`); `agent_id` keeps the agent who answered. An ended chat is
+    /// [`StoreError::InvalidTransition`]; an unknown one [`StoreError::NotFound`].
+    async fn take_over_chat(&self, id: &str, staff_id: &str, at_ms: i64) -> Result<(), StoreError>;
+
     /// Appends a message, committed when this returns: acknowledge it to its sender only then.
     ///
     /// Idempotent by (`chat_id`, `client_id`): a stored `client_id` with the same sender and
@@ -471,6 +476,37 @@ impl<S: Backend> ChatStore for S {
         Ok(chat)
     }
 
+    async fn take_over_chat(&self, id: &str, staff_id: &str, at_ms: i64) -> Result<(), StoreError> {
+        let updated = on_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE chats SET handled_by = $2, taken_over_at_ms = $3 \
+                 WHERE id = $1 AND ended_at_ms IS NULL",
+            )
+            .bind(id)
+            .bind(staff_id)
+            .bind(at_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(|e| {
+            if is_foreign_key_violation(&e) {
+                StoreError::InvalidReference {
+                    entity: "chat",
+                    target: "user",
+                    id: staff_id.to_owned(),
+                }
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        if updated == 0 {
+            self.chat(id).await?.ok_or_else(|| not_found(id))?;
+            return Err(ended(id, "take over"));
+        }
+        Ok(())
+    }
+
     async fn append_chat_message(
         &self,
         m: &NewChatMessage,
@@ -519,7 +555,8 @@ impl<S: Backend> ChatStore for S {
                     }
                     let (ended_at, holder, last_seq): (Option<i64>, Option<String>, i64) =
                         sqlx::query_as(
-                            "SELECT ended_at_ms, agent_id, last_seq FROM chats WHERE id = $1",
+                            "SELECT ended_at_ms, COALESCE(handled_by, agent_id), last_seq \
+                             FROM chats WHERE id = $1",
                         )
                         .bind(&m.chat_id)
                         .fetch_one(&mut *tx)

@@ -211,6 +211,9 @@ pub(super) async fn run(
             end_call(store, ended(&call, at, reason, &measured, relay.stats())).await
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
+        StoreRequest::ChatTakenOver { chat, staff, at } => {
+            done(store.take_over_chat(&chat.0, &staff, at.0).await)
+        }
         StoreRequest::ChatAudit(a) => {
             let entry = voicedesk_store::NewChatAudit {
                 at_ms: a.at.0,

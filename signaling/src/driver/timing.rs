@@ -183,7 +183,9 @@ pub(super) fn operation(request: &StoreRequest) -> &'static str {
         StoreRequest::CallOffered { .. } => "call_offered",
         StoreRequest::CallAnswered { .. } => "call_answered",
         StoreRequest::CallTransferred { .. } => "call_transferred",
-        StoreRequest::CallTakenOver { .. } => "call_taken_over",
+        StoreRequest::CallTakenOver { .. } | StoreRequest::ChatTakenOver { .. } => {
+            "call_taken_over"
+        }
         StoreRequest::CallEnded { .. } => "call_ended",
         StoreRequest::Audit(_) | StoreRequest::ChatAudit(_) => "audit",
         StoreRequest::WrapUp { .. } => "wrap_up",
