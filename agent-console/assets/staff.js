@@ -21,6 +21,7 @@ import {
 import { Headset, Login } from "./console.js";
 import { setupInbox } from "./inbox.js";
 import { announce } from "./console-care.js";
+import { CHAT_REQUESTS, setupStaffChats } from "./staff-chat.js";
 
 /** The support modes, in the order of the buttons (DESIGN.md, the staff modes table). */
 const MODES = ["monitor", "whisper", "barge", "take_over"];
@@ -115,6 +116,7 @@ const session = {
 };
 
 const headset = new Headset({ audios, stateElement: el.mediaState, errorElement: el.error, send });
+const chats = setupStaffChats(send);
 const login = new Login({
   status,
   allowed: (role) => role === "staff" || role === "admin",
@@ -187,6 +189,7 @@ function send(msg) {
 // --- messages ---------------------------------------------------------------------------------
 
 async function onMessage(msg) {
+  if (chats.onMessage(msg)) return;
   switch (msg.type) {
     case "welcome":
       await onWelcome(msg);
@@ -280,6 +283,10 @@ function onCallEnded(msg) {
 }
 
 function onError(msg) {
+  if (CHAT_REQUESTS.has(msg.request_type)) {
+    chats.onError(msg);
+    return;
+  }
   showError(el.error, msg);
   if (msg.request_type === "media_connect") headset.setState("failed");
   if (session.pending && CALL_REQUESTS.has(msg.request_type)) replyArrived();
@@ -451,6 +458,7 @@ function render() {
   renderTiles(board);
   renderQueues(board?.queues ?? []);
   renderCalls(sortCalls(board?.calls ?? []));
+  chats.setBoard(board);
   renderAgents(board?.agents ?? []);
   renderHelp(board?.help_requests ?? [], board?.calls ?? []);
   renderChart(board?.history ?? []);
