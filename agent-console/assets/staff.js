@@ -189,7 +189,11 @@ function send(msg) {
 // --- messages ---------------------------------------------------------------------------------
 
 async function onMessage(msg) {
-  if (chats.onMessage(msg)) return;
+  if (chats.onMessage(msg)) {
+    // The effect of an audited chat action: its entry is in the log now.
+    if (["chat_watching", "chat_whisper", "chat_connected", "chat_ended"].includes(msg.type)) refreshAudit();
+    return;
+  }
   switch (msg.type) {
     case "welcome":
       await onWelcome(msg);
@@ -428,7 +432,13 @@ async function refreshAudit() {
     return;
   }
   auditError(null);
-  session.audit = body.entries;
+  // Staff on live chats (issue 16) are audited in a table of their own: shown with the calls'
+  // entries, keyed apart (the two tables number their rows independently).
+  const chatEntries = Array.isArray(body.chat_entries) ? body.chat_entries : [];
+  session.audit = [
+    ...body.entries,
+    ...chatEntries.map((e) => ({ ...e, id: `chat-${e.id}`, call_id: e.chat_id, chat: true })),
+  ];
   renderAudit();
 }
 

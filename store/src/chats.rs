@@ -66,6 +66,10 @@ pub struct Chat {
     pub agent: ChatMarks,
     /// The `seq` of its last message; 0 before the first.
     pub last_seq: i64,
+    /// The staff member who took it over (its agent texts are theirs from then).
+    pub handled_by: Option<String>,
+    /// When it was taken over.
+    pub taken_over_at_ms: Option<i64>,
 }
 
 /// Who wrote a chat message.
@@ -216,7 +220,7 @@ macro_rules! chat_select {
     () => {
         "SELECT id, citizen_id, service, skill, created_at_ms, answered_at_ms, agent_id, \
          ended_at_ms, end_reason, citizen_delivered_seq, citizen_read_seq, \
-         agent_delivered_seq, agent_read_seq, last_seq FROM chats"
+         agent_delivered_seq, agent_read_seq, last_seq, handled_by, taken_over_at_ms FROM chats"
     };
 }
 
@@ -243,6 +247,8 @@ struct ChatRow {
     agent_delivered_seq: i64,
     agent_read_seq: i64,
     last_seq: i64,
+    handled_by: Option<String>,
+    taken_over_at_ms: Option<i64>,
 }
 
 impl From<ChatRow> for Chat {
@@ -263,6 +269,8 @@ impl From<ChatRow> for Chat {
             },
             agent: ChatMarks { delivered_seq: r.agent_delivered_seq, read_seq: r.agent_read_seq },
             last_seq: r.last_seq,
+            handled_by: r.handled_by,
+            taken_over_at_ms: r.taken_over_at_ms,
         }
     }
 }
