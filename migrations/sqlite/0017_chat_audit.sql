@@ -1,4 +1,4 @@
--- voicedesk store, change 0017 (sqlite): staff on live chats (issue 16). Keep in step with
+-- voicedesk store, change 0017 (SQLite): staff on live chats (issue 16). Keep in step with
 -- migrations/postgres/0017_chat_audit.sql: the same table, columns, constraints and indexes.
 -- Never edit a migration once released (sqlx keeps its checksum): add a new numbered change.
 --
