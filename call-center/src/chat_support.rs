@@ -28,15 +28,31 @@ fn no_chat(chat: &CallId) -> Refusal {
     refuse(ErrorCode::UnknownCall, format!("no live chat {chat} (unknown, or it has ended)"))
 }
 
+/// Whether a staff connection's message is about a chat (handled by
+/// [`CallCenter::staff_chat_message`]).
+pub(crate) fn is_staff_chat_message(message: &ClientMessage) -> bool {
+    matches!(
+        message,
+        ClientMessage::WatchChat { .. }
+            | ClientMessage::WhisperChat { .. }
+            | ClientMessage::TakeOverChat { .. }
+            | ClientMessage::UnwatchChat { .. }
+            | ClientMessage::SendChat { .. }
+            | ClientMessage::ChatTyping { .. }
+            | ClientMessage::ChatRead { .. }
+            | ClientMessage::EndChat { .. }
+    )
+}
+
 impl CallCenter {
-    /// A staff connection's chat messages; `None` when `message` is not one.
+    /// A staff connection's chat messages ([`is_staff_chat_message`]).
     pub(crate) fn staff_chat_message(
         &mut self,
         user_id: &str,
         conn: ConnId,
         message: ClientMessage,
-    ) -> Result<Result<(), Refusal>, ClientMessage> {
-        Ok(match message {
+    ) -> Result<(), Refusal> {
+        match message {
             ClientMessage::WatchChat { chat_id } => self.watch_chat(user_id, conn, CallId(chat_id)),
             ClientMessage::WhisperChat { chat_id, text } => {
                 self.whisper_chat(user_id, conn, CallId(chat_id), text)
@@ -55,8 +71,11 @@ impl CallCenter {
                 let party = ChatParty::Agent(AgentId(user_id.to_owned()));
                 self.chat_message(conn, party, message, "staff")
             }
-            other => return Err(other),
-        })
+            other => Err(refuse(
+                ErrorCode::Forbidden,
+                format!("\"{}\" is not a chat message", other.type_name()),
+            )),
+        }
     }
 
     /// The rule for every staff action on a chat, checked when asked and again when its audit
