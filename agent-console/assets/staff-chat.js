@@ -155,7 +155,14 @@ export function setupStaffChats(send) {
     );
   }
 
+  let drawn = null;
+
   function renderRows() {
+    // Redrawn only when something shown changed: a wallboard push every few seconds must not
+    // take the keyboard focus off an "open" button.
+    const signature = JSON.stringify([rows, open?.id ?? null, document.documentElement.lang]);
+    if (signature === drawn) return;
+    drawn = signature;
     const body = el.table.tBodies[0];
     el.empty.hidden = rows.length > 0;
     body.replaceChildren(
