@@ -9,9 +9,11 @@ import {
   MESSAGE_MAX,
   StatusLine,
   fillSelect,
+  formatClock,
   formatDuration,
   getCatalogue,
   localName,
+  renderChatText,
   serviceName,
   showError,
   showNote,
@@ -301,6 +303,7 @@ export function setupAgentChat({ send, onOffer }) {
           reason: null,
           wrap: null,
           draft: "",
+          whispers: chat?.whispers ?? [],
         });
         status.set("connected", "chat_agent.connected", { peer: msg.peer_name });
         // A new chat is shown when nothing else is being written.
@@ -319,6 +322,18 @@ export function setupAgentChat({ send, onOffer }) {
         break;
       case "chat_typing":
         if (chat) chat.peerTyping = msg.typing;
+        break;
+      case "chat_whisper":
+        // A staff member's text to this agent only (the citizen never gets it): shown in the
+        // chat's log after the text it followed, marked as a whisper.
+        if (!chat) break;
+        chat.whispers.push({
+          afterSeq: Math.max(0, ...chat.log.lines.map((l) => l.seq ?? 0)),
+          text: msg.text,
+          staff: msg.staff_name,
+          at: msg.sent_at_ms,
+        });
+        if (msg.chat_id !== shown) chat.unread += 1;
         break;
       case "chat_marks":
         chat?.log.marks(msg);
@@ -471,8 +486,28 @@ export function setupAgentChat({ send, onOffer }) {
     el.typing.textContent = chat.peerTyping ? t("chat.peer_typing", { peer: chat.peer }) : "";
     el.typing.dataset.typing = String(chat.peerTyping);
     chat.log.render(el.log, (line) => (line.from === "agent" ? t("chat.you") : chat.peer));
+    renderWhispers(chat);
     renderCanned(chat);
     renderCounter();
+  }
+
+  /** A chat's whispers, each after the text it followed, marked (the log keeps only texts). */
+  function renderWhispers(chat) {
+    for (const w of chat.whispers) {
+      const item = document.createElement("div");
+      item.className = "chat-line chat-whisper";
+      item.dataset.testid = "chat-whisper";
+      item.dataset.from = "whisper";
+      const who = document.createElement("span");
+      who.className = "chat-who";
+      who.textContent = `${t("chat.whisper", { name: w.staff })} · ${formatClock(w.at)}`;
+      const body = document.createElement("div");
+      body.className = "chat-body";
+      renderChatText(body, w.text);
+      item.append(who, body);
+      const before = [...el.log.querySelectorAll("[data-seq]")].find((n) => Number(n.dataset.seq) > w.afterSeq);
+      el.log.insertBefore(item, before ?? null);
+    }
   }
 
   function renderOffers() {

@@ -21,6 +21,7 @@ import {
 import { Headset, Login } from "./console.js";
 import { setupInbox } from "./inbox.js";
 import { announce } from "./console-care.js";
+import { CHAT_REQUESTS, setupStaffChats } from "./staff-chat.js";
 
 /** The support modes, in the order of the buttons (DESIGN.md, the staff modes table). */
 const MODES = ["monitor", "whisper", "barge", "take_over"];
@@ -115,6 +116,7 @@ const session = {
 };
 
 const headset = new Headset({ audios, stateElement: el.mediaState, errorElement: el.error, send });
+const chats = setupStaffChats(send);
 const login = new Login({
   status,
   allowed: (role) => role === "staff" || role === "admin",
@@ -187,6 +189,11 @@ function send(msg) {
 // --- messages ---------------------------------------------------------------------------------
 
 async function onMessage(msg) {
+  if (chats.onMessage(msg)) {
+    // The effect of an audited chat action: its entry is in the log now.
+    if (["chat_watching", "chat_whisper", "chat_connected", "chat_ended"].includes(msg.type)) refreshAudit();
+    return;
+  }
   switch (msg.type) {
     case "welcome":
       await onWelcome(msg);
@@ -280,6 +287,10 @@ function onCallEnded(msg) {
 }
 
 function onError(msg) {
+  if (CHAT_REQUESTS.has(msg.request_type)) {
+    chats.onError(msg);
+    return;
+  }
   showError(el.error, msg);
   if (msg.request_type === "media_connect") headset.setState("failed");
   if (session.pending && CALL_REQUESTS.has(msg.request_type)) replyArrived();
@@ -421,7 +432,13 @@ async function refreshAudit() {
     return;
   }
   auditError(null);
-  session.audit = body.entries;
+  // Staff on live chats (issue 16) are audited in a table of their own: shown with the calls'
+  // entries, keyed apart (the two tables number their rows independently).
+  const chatEntries = Array.isArray(body.chat_entries) ? body.chat_entries : [];
+  session.audit = [
+    ...body.entries,
+    ...chatEntries.map((e) => ({ ...e, id: `chat-${e.id}`, call_id: e.chat_id, chat: true })),
+  ];
   renderAudit();
 }
 
@@ -451,6 +468,7 @@ function render() {
   renderTiles(board);
   renderQueues(board?.queues ?? []);
   renderCalls(sortCalls(board?.calls ?? []));
+  chats.setBoard(board);
   renderAgents(board?.agents ?? []);
   renderHelp(board?.help_requests ?? [], board?.calls ?? []);
   renderChart(board?.history ?? []);

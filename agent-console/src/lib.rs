@@ -51,6 +51,7 @@ const ASSETS: &[(&str, Asset)] = &[
     ("hall-areas.js", Asset { body: include_bytes!("../assets/hall-areas.js"), content_type: JS }),
     ("hall-chat.js", Asset { body: include_bytes!("../assets/hall-chat.js"), content_type: JS }),
     ("chat-log.js", Asset { body: include_bytes!("../assets/chat-log.js"), content_type: JS }),
+    ("staff-chat.js", Asset { body: include_bytes!("../assets/staff-chat.js"), content_type: JS }),
     ("agent-chat.js", Asset { body: include_bytes!("../assets/agent-chat.js"), content_type: JS }),
     (
         "audio-controls.js",

@@ -105,7 +105,7 @@ impl CallCenter {
     }
 
     /// A chat message either side may send (texts, typing, marks, the end).
-    fn chat_message(
+    pub(crate) fn chat_message(
         &mut self,
         conn: ConnId,
         party: ChatParty,

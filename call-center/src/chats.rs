@@ -85,6 +85,10 @@ pub(crate) struct LiveChat {
     /// The texts of a voice call (a chat upgraded to one, or a call's text panel): the call
     /// (`calls`, same id) is what the engine, the wallboard and the reports know.
     pub(crate) call_side: bool,
+    /// Staff members watching it read-only (`watch_chat`), in the order they came.
+    pub(crate) watchers: Vec<String>,
+    /// The staff member who took it over: its agent now, outside the engine.
+    pub(crate) taken_over_by: Option<String>,
 }
 
 impl LiveChat {
@@ -191,6 +195,8 @@ impl CallCenter {
                 position_due: false,
                 upgrading: false,
                 call_side: false,
+                watchers: Vec::new(),
+                taken_over_by: None,
             },
         );
         self.store(Some(chat.clone()), request, Pending::ChatRecord { chat });
@@ -322,6 +328,9 @@ impl CallCenter {
             Command::Transferred { call, agent, skill } => {
                 self.chat_transferred(call, agent, skill)
             }
+            Command::End { call, agent, reason: EndReason::TakenOver } => {
+                self.chat_handed_over(call, agent)
+            }
             Command::End { call, agent, reason } => self.finish_chat(&call, reason, agent),
             Command::Position { call, position, estimated_wait } => {
                 let now = self.now;
@@ -442,6 +451,12 @@ impl CallCenter {
         }
         let op = self.write_chat_end(chat, reason);
         let message = ServerMessage::ChatEnded { chat_id: chat.0.clone(), reason };
+        for user_id in &c.watchers {
+            self.chat_audit_note(chat, user_id, "chat ended");
+            if let Some(conn) = self.members.get(user_id).map(|m| m.conn) {
+                self.send_after(op, conn, message.clone());
+            }
+        }
         if let Some(conn) = c.citizen_conn {
             self.send_after(op, conn, message.clone());
         }
@@ -460,13 +475,17 @@ impl CallCenter {
     /// Every live chat ends as `server_shutdown` (those not yet recorded as soon as they are).
     pub(crate) fn shutdown_chats(&mut self) {
         // A chat already ending (its end waits for a text being written) is left to finish.
-        let chats: Vec<(CallId, bool)> = self
+        let chats: Vec<(CallId, bool, bool)> = self
             .chats
             .iter()
             .filter(|(_, c)| !c.ending())
-            .map(|(id, c)| (id.clone(), c.recorded))
+            .map(|(id, c)| (id.clone(), c.recorded, c.taken_over_by.is_some()))
             .collect();
-        for (chat, recorded) in chats {
+        for (chat, recorded, taken_over) in chats {
+            if taken_over {
+                self.finish_chat(&chat, EndReason::ServerShutdown, None);
+                continue;
+            }
             if !recorded {
                 if let Some(c) = self.chats.get_mut(&chat) {
                     c.abandoned = true;
@@ -645,9 +664,12 @@ impl CallCenter {
             ),
             ChatAuthor::Agent(_) => (Role::Agent, c.citizen_conn),
         };
+        let line =
+            ChatLine { chat_id: chat.0.clone(), seq, from, text, sent_at_ms: sent_at.as_u64() };
+        for watcher in self.chat_watcher_conns(chat) {
+            self.send(watcher, ServerMessage::ChatMessage(line.clone()));
+        }
         if let Some(conn) = to {
-            let line =
-                ChatLine { chat_id: chat.0.clone(), seq, from, text, sent_at_ms: sent_at.as_u64() };
             self.send(conn, ServerMessage::ChatMessage(line));
         }
     }
@@ -757,6 +779,15 @@ impl CallCenter {
                 Party::Agent(agent.clone())
             }
         };
+        if self.chats.get(&chat).is_some_and(|c| c.taken_over_by.is_some()) {
+            // The engine let go of a chat taken over: it ends here.
+            let reason = match by {
+                Party::Citizen => EndReason::CitizenHangUp,
+                Party::Agent(_) => EndReason::StaffHangUp,
+            };
+            self.finish_chat(&chat, reason, None);
+            return Ok(());
+        }
         self.engine_input(EngineInput::HangUp { call: chat, by })
     }
 
@@ -812,6 +843,10 @@ impl CallCenter {
             return;
         }
         c.citizen_lost = false;
+        if c.taken_over_by.is_some() {
+            self.finish_chat(chat, EndReason::CitizenLost, None);
+            return;
+        }
         let ended = EngineInput::EndCall { call: chat.clone(), reason: EndReason::CitizenLost };
         if !self.engine_must(ended) {
             self.finish_chat(chat, EndReason::CitizenLost, None);

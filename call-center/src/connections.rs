@@ -226,6 +226,7 @@ impl CallCenter {
             self.engine_must(EngineInput::AgentLoggedOut { agent });
         } else {
             self.staff_gone(user_id, "disconnected");
+            self.chat_staff_gone(user_id);
         }
         if let Some(leg) = self.members.remove(user_id).and_then(|m| m.leg) {
             self.legs.remove(&leg);

@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod calls;
+mod chat_support;
 mod chats;
 mod citizen;
 mod connections;

@@ -15,6 +15,19 @@ pub(crate) enum Audited {
     Leave,
 }
 
+/// What a staff member's audited action on a chat was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChatAudited {
+    /// Open the chat read-only.
+    Watch,
+    /// A text to the agent.
+    Whisper(String),
+    /// Take the chat over.
+    TakeOver,
+    /// Stop watching.
+    Leave,
+}
+
 /// What a rating is of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RatingTarget {
@@ -57,6 +70,10 @@ pub(crate) enum Pending {
     Note { what: &'static str, call: Option<CallId> },
     /// A staff member's audit entry: the action goes ahead only once it is committed.
     Audit { user_id: String, call: CallId, action: Audited, conn: ConnId },
+    /// A staff member's chat audit entry: the action goes ahead only once it is committed.
+    ChatAudit { user_id: String, chat: CallId, action: ChatAudited, conn: ConnId },
+    /// A watched chat's texts so far: then `chat_watching` to the staff member.
+    ChatWatchLines { chat: CallId, conn: ConnId },
     /// A wrap-up: then `wrap_up_saved`.
     WrapUp { conn: ConnId, call: CallId, disposition: String },
     /// A text message: then `message_saved` (and the waiting call it came from ends).

@@ -39,6 +39,10 @@ impl CallCenter {
             Pending::Audit { user_id, call, action, conn } => {
                 self.audited(user_id, call, action, conn, ok)
             }
+            Pending::ChatAudit { user_id, chat, action, conn } => {
+                self.chat_audited(user_id, chat, action, conn, ok)
+            }
+            Pending::ChatWatchLines { chat, conn } => self.chat_watch_lines(chat, conn, result),
             Pending::WrapUp { conn, call, disposition } => {
                 self.wrap_up_stored(conn, call, disposition, result)
             }
@@ -114,6 +118,12 @@ fn failure_note(pending: &Pending) -> (&'static str, Option<crate::CallId>, &'st
         }
         Pending::Note { what, call } => (what, call.clone(), "nothing waits on it"),
         Pending::Audit { call, .. } => ("audit", Some(call.clone()), "the action is refused"),
+        Pending::ChatAudit { chat, .. } => {
+            ("chat audit", Some(chat.clone()), "the action is refused")
+        }
+        Pending::ChatWatchLines { chat, .. } => {
+            ("read chat", Some(chat.clone()), "the staff member is told to open it again")
+        }
         Pending::WrapUp { call, .. } => {
             ("wrap-up", Some(call.clone()), "the agent is told to try again")
         }

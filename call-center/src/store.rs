@@ -53,6 +53,34 @@ pub struct AuditRecord {
     pub detail: Option<String>,
 }
 
+/// What a chat audit entry records (staff on a live chat, issue 16).
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatAuditAction {
+    /// A staff member opened the chat read-only.
+    Watch,
+    /// A staff member whispered to the chat's agent (the text is the entry's detail).
+    Whisper,
+    /// A staff member took the chat over.
+    TakeOver,
+    /// A staff member stopped watching.
+    Leave,
+}
+
+/// One chat audit entry.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ChatAuditRecord {
+    /// When.
+    pub at: UnixMs,
+    /// The staff member.
+    pub actor: String,
+    /// The chat.
+    pub chat: CallId,
+    /// What.
+    pub action: ChatAuditAction,
+    /// The whispered text, or why when not the actor's own choice ("chat ended" …).
+    pub detail: Option<String>,
+}
+
 /// Why a citizen leaves a message.
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageReason {
@@ -206,6 +234,17 @@ pub enum StoreRequest {
     },
     /// An audit entry.
     Audit(AuditRecord),
+    /// A chat audit entry.
+    ChatAudit(ChatAuditRecord),
+    /// A staff member took the chat over: their texts are the chat's agent texts from now.
+    ChatTakenOver {
+        /// The chat.
+        chat: CallId,
+        /// The staff member.
+        staff: String,
+        /// When.
+        at: UnixMs,
+    },
     /// An agent's wrap-up of a call.
     WrapUp {
         /// The call.

@@ -25,6 +25,9 @@ impl CallCenter {
         conn: ConnId,
         message: ClientMessage,
     ) -> Result<(), Refusal> {
+        if crate::chat_support::is_staff_chat_message(&message) {
+            return self.staff_chat_message(user_id, conn, message);
+        }
         match message {
             ClientMessage::JoinCall { call_id, mode } => {
                 self.join_call(user_id, conn, CallId(call_id), mode)

@@ -41,6 +41,12 @@ impl CallCenter {
         if c.upgrading || self.calls.contains_key(chat) {
             return Err(refuse(ErrorCode::InvalidState, "this chat is already a voice call"));
         }
+        if c.taken_over_by.is_some() {
+            return Err(refuse(
+                ErrorCode::InvalidState,
+                "a staff member has taken this chat over; it goes on as a chat",
+            ));
+        }
         let Some(agent) = c.agent.clone().filter(|_| c.connected) else {
             return Err(refuse(
                 ErrorCode::InvalidState,
@@ -351,6 +357,8 @@ impl CallCenter {
             position_due: false,
             upgrading: false,
             call_side: true,
+            watchers: Vec::new(),
+            taken_over_by: None,
         };
         let insert = StoreRequest::InsertChat {
             chat: call.clone(),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use voicedesk_protocol::{
-    AgentActivity, AgentRow, CallPhaseName, CallRow, HelpRow, HistoryPoint, QueueRow,
+    AgentActivity, AgentRow, CallPhaseName, CallRow, ChatRow, HelpRow, HistoryPoint, QueueRow,
     ServerMessage, Wallboard,
 };
 use voicedesk_queue_engine::CallPhase;
@@ -253,6 +253,22 @@ impl CallCenter {
             })
             .collect();
         calls.sort_by_key(|c| c.queued_at_ms);
+        let mut chats: Vec<ChatRow> = self
+            .chats
+            .iter()
+            .filter(|(_, c)| c.recorded && !c.abandoned && c.end_after.is_none())
+            .map(|(id, c)| ChatRow {
+                chat_id: id.0.clone(),
+                service: c.service.clone(),
+                skill: c.skill.clone(),
+                answered: c.connected,
+                agent_name: c.agent.as_ref().and_then(|a| name_of(&a.0)),
+                queued_at_ms: c.queued_at.as_u64(),
+                watchers: c.watchers.iter().filter_map(|w| name_of(w)).collect(),
+                taken_over: c.taken_over_by.is_some(),
+            })
+            .collect();
+        chats.sort_by_key(|c| c.queued_at_ms);
         let mut help_requests: Vec<HelpRow> = self
             .calls
             .iter()
@@ -273,6 +289,7 @@ impl CallCenter {
             queues,
             agents,
             calls,
+            chats,
             help_requests,
             history: self.wallboard.history.iter().cloned().collect(),
         }

@@ -523,6 +523,36 @@ pub enum ClientMessage {
         #[serde(default)]
         after_seq: u64,
     },
+    /// Staff only: open a live chat read-only. Audited first; then
+    /// [`ServerMessage::ChatWatching`] with the conversation so far, and every new text of
+    /// either side as [`ServerMessage::ChatMessage`] until [`ServerMessage::ChatEnded`].
+    WatchChat {
+        /// The chat.
+        chat_id: String,
+    },
+    /// Staff only: a text to the agent of a chat this staff member watches; the citizen never
+    /// gets it. Audited (with its text) first; then [`ServerMessage::ChatWhisper`] to the agent
+    /// and back to the sender.
+    WhisperChat {
+        /// The chat.
+        chat_id: String,
+        /// The text, at most [`MAX_CHAT_TEXT_CHARS`] characters.
+        text: String,
+    },
+    /// Staff only: take over a watched chat. Audited first; then the agent's part ends
+    /// ([`EndReason::TakenOver`]), the citizen gets [`ServerMessage::ChatConnected`] with the
+    /// staff member's name and the staff member writes as the chat's agent (`send_chat`,
+    /// `end_chat`).
+    TakeOverChat {
+        /// The chat.
+        chat_id: String,
+    },
+    /// Staff only: stop watching a chat (audited; answered with [`ServerMessage::ChatEnded`]
+    /// `staff_hang_up` for this side only).
+    UnwatchChat {
+        /// The chat.
+        chat_id: String,
+    },
 }
 
 impl ClientMessage {
@@ -560,6 +590,10 @@ impl ClientMessage {
             ClientMessage::RejoinChat { .. } => "rejoin_chat",
             ClientMessage::UpgradeChat { .. } => "upgrade_chat",
             ClientMessage::OfferUpgrade { .. } => "offer_upgrade",
+            ClientMessage::WatchChat { .. } => "watch_chat",
+            ClientMessage::WhisperChat { .. } => "whisper_chat",
+            ClientMessage::TakeOverChat { .. } => "take_over_chat",
+            ClientMessage::UnwatchChat { .. } => "unwatch_chat",
         }
     }
 
@@ -572,11 +606,12 @@ impl ClientMessage {
     pub fn allowed_for(&self, role: Role) -> bool {
         match self {
             ClientMessage::Ping => true,
-            ClientMessage::HangUp { .. }
-            | ClientMessage::SendChat { .. }
+            ClientMessage::HangUp { .. } => matches!(role, Role::Citizen | Role::Agent),
+            // Staff write to a chat they took over.
+            ClientMessage::SendChat { .. }
             | ClientMessage::ChatTyping { .. }
             | ClientMessage::ChatRead { .. }
-            | ClientMessage::EndChat { .. } => matches!(role, Role::Citizen | Role::Agent),
+            | ClientMessage::EndChat { .. } => true,
             ClientMessage::Resume { .. }
             | ClientMessage::Call { .. }
             | ClientMessage::RejoinCall { .. }
@@ -601,7 +636,11 @@ impl ClientMessage {
             ClientMessage::JoinCall { .. }
             | ClientMessage::SetMode { .. }
             | ClientMessage::LeaveCall { .. }
-            | ClientMessage::AcceptHelp { .. } => role.is_staff(),
+            | ClientMessage::AcceptHelp { .. }
+            | ClientMessage::WatchChat { .. }
+            | ClientMessage::WhisperChat { .. }
+            | ClientMessage::TakeOverChat { .. }
+            | ClientMessage::UnwatchChat { .. } => role.is_staff(),
         }
     }
 }
@@ -960,7 +999,30 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp: Option<String>,
     },
-    /// The chat is over for this side.
+    /// Staff only: the chat this staff member asked to watch, with every text so far (oldest
+    /// first); new texts follow as [`ServerMessage::ChatMessage`].
+    ChatWatching {
+        /// The chat.
+        chat_id: String,
+        /// The agent's name (empty while nobody answered).
+        agent_name: String,
+        /// The texts so far.
+        messages: Vec<ChatLine>,
+    },
+    /// A staff member's text to the agent of a chat (never sent to the citizen): to the agent,
+    /// shown as a whisper, and back to the staff member who wrote it.
+    ChatWhisper {
+        /// The chat.
+        chat_id: String,
+        /// The staff member's name.
+        staff_name: String,
+        /// The text.
+        text: String,
+        /// When it was committed to the audit (Unix epoch ms).
+        sent_at_ms: u64,
+    },
+    /// The chat is over for this side (for a watching staff member: the chat ended, or
+    /// `staff_hang_up` when the watch did).
     ChatEnded {
         /// The chat.
         chat_id: String,
@@ -1082,6 +1144,9 @@ pub struct Wallboard {
     pub agents: Vec<AgentRow>,
     /// Every call in progress.
     pub calls: Vec<CallRow>,
+    /// Every live chat (waiting or answered), oldest first.
+    #[serde(default)]
+    pub chats: Vec<ChatRow>,
     /// Open help requests, oldest first.
     pub help_requests: Vec<HelpRow>,
     /// Queue length and service level sampled over the last hours, oldest first.
@@ -1203,6 +1268,31 @@ pub struct CallRow {
     /// The agent's audio quality so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_quality: Option<AudioQuality>,
+}
+
+/// A live chat on the wallboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRow {
+    /// The chat.
+    pub chat_id: String,
+    /// The service the citizen chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The queue it waits or waited in.
+    pub skill: String,
+    /// Whether an agent (or a staff member who took it over) answered it.
+    pub answered: bool,
+    /// The agent it rings at or talks to (or the staff member who took it over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    /// When the citizen started it (Unix epoch ms).
+    pub queued_at_ms: u64,
+    /// The staff members watching it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchers: Vec<String>,
+    /// Taken over by a staff member.
+    #[serde(default)]
+    pub taken_over: bool,
 }
 
 /// The phase of a call on the wallboard.

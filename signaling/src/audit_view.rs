@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use voicedesk_store::{AuditEntry, CallRecord, Store};
+use voicedesk_store::{AuditEntry, CallRecord, Chat, ChatAuditEntry, Store};
 
 /// One audit entry with what a reader needs to know about its call at that moment.
 #[derive(Debug, Serialize)]
@@ -60,6 +60,51 @@ pub(crate) async fn with_call_context(
             None => None,
         };
         views.push(AuditView { entry, actor_name, service, agent_id, agent_name });
+    }
+    views
+}
+
+/// One chat audit entry (staff watching, whispering to, taking over a live chat) with the
+/// chat's service and the agent it had then (before a take over's own entry: the agent who
+/// answered; the staff member who took it over after).
+#[derive(Debug, Serialize)]
+pub(crate) struct ChatAuditView {
+    #[serde(flatten)]
+    entry: ChatAuditEntry,
+    actor_name: Option<String>,
+    service: Option<String>,
+    agent_id: Option<String>,
+    agent_name: Option<String>,
+}
+
+/// Adds each chat entry's chat context, as [`with_call_context`] does for calls.
+pub(crate) async fn with_chat_context(
+    store: &dyn Store,
+    entries: Vec<ChatAuditEntry>,
+) -> Vec<ChatAuditView> {
+    let mut chats: HashMap<String, Option<Chat>> = HashMap::new();
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    let mut views = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if !chats.contains_key(&entry.chat_id) {
+            let chat = store.chat(&entry.chat_id).await.unwrap_or_else(|e| {
+                tracing::warn!(chat = %entry.chat_id, error = %e, "audit: chat not read");
+                None
+            });
+            chats.insert(entry.chat_id.clone(), chat);
+        }
+        let chat = chats.get(&entry.chat_id).and_then(Option::as_ref);
+        let service = chat.and_then(|c| c.service.clone());
+        let agent_id = chat.and_then(|c| match (c.taken_over_at_ms, c.handled_by.as_deref()) {
+            (Some(at), Some(staff)) if entry.at_ms > at => Some(staff.to_owned()),
+            _ => c.agent_id.clone(),
+        });
+        let actor_name = name_of(store, &mut names, &entry.actor_id).await;
+        let agent_name = match &agent_id {
+            Some(id) => name_of(store, &mut names, id).await,
+            None => None,
+        };
+        views.push(ChatAuditView { entry, actor_name, service, agent_id, agent_name });
     }
     views
 }

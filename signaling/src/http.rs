@@ -384,12 +384,18 @@ pub(crate) async fn audit(
         actor_id: query.actor_id,
         limit: query.limit.unwrap_or(100).min(1000),
     };
-    match app.store.audit_entries(&filter).await {
-        Ok(entries) => {
+    let chat_entries = app.store.chat_audit_entries(filter.call_id.as_deref(), filter.limit).await;
+    match (app.store.audit_entries(&filter).await, chat_entries) {
+        (Ok(entries), Ok(mut chat_entries)) => {
             let entries = crate::audit_view::with_call_context(app.store.as_ref(), entries).await;
-            Json(json!({ "entries": entries })).into_response()
+            if let Some(actor) = &filter.actor_id {
+                chat_entries.retain(|e| e.actor_id == *actor);
+            }
+            let chat_entries =
+                crate::audit_view::with_chat_context(app.store.as_ref(), chat_entries).await;
+            Json(json!({ "entries": entries, "chat_entries": chat_entries })).into_response()
         }
-        Err(e) => {
+        (Err(e), _) | (_, Err(e)) => {
             tracing::error!(error = %e, "audit query failed");
             api_error(StatusCode::SERVICE_UNAVAILABLE, "internal", "store unavailable")
         }

@@ -66,6 +66,10 @@ pub struct Chat {
     pub agent: ChatMarks,
     /// The `seq` of its last message; 0 before the first.
     pub last_seq: i64,
+    /// The staff member who took it over (its agent texts are theirs from then).
+    pub handled_by: Option<String>,
+    /// When it was taken over.
+    pub taken_over_at_ms: Option<i64>,
 }
 
 /// Who wrote a chat message.
@@ -156,6 +160,11 @@ pub trait ChatStore: Send + Sync {
     /// [`StoreError::InvalidTransition`]; unknown: [`StoreError::NotFound`].
     async fn end_chat(&self, id: &str, reason: &str, at_ms: i64) -> Result<Chat, StoreError>;
 
+    /// A staff member took the open chat over: from now on the chat's agent texts are theirs
+    /// (`handled_by`); `agent_id` keeps the agent who answered. An ended chat is
+    /// [`StoreError::InvalidTransition`]; an unknown one [`StoreError::NotFound`].
+    async fn take_over_chat(&self, id: &str, staff_id: &str, at_ms: i64) -> Result<(), StoreError>;
+
     /// Appends a message, committed when this returns: acknowledge it to its sender only then.
     ///
     /// Idempotent by (`chat_id`, `client_id`): a stored `client_id` with the same sender and
@@ -211,7 +220,7 @@ macro_rules! chat_select {
     () => {
         "SELECT id, citizen_id, service, skill, created_at_ms, answered_at_ms, agent_id, \
          ended_at_ms, end_reason, citizen_delivered_seq, citizen_read_seq, \
-         agent_delivered_seq, agent_read_seq, last_seq FROM chats"
+         agent_delivered_seq, agent_read_seq, last_seq, handled_by, taken_over_at_ms FROM chats"
     };
 }
 
@@ -238,6 +247,8 @@ struct ChatRow {
     agent_delivered_seq: i64,
     agent_read_seq: i64,
     last_seq: i64,
+    handled_by: Option<String>,
+    taken_over_at_ms: Option<i64>,
 }
 
 impl From<ChatRow> for Chat {
@@ -258,6 +269,8 @@ impl From<ChatRow> for Chat {
             },
             agent: ChatMarks { delivered_seq: r.agent_delivered_seq, read_seq: r.agent_read_seq },
             last_seq: r.last_seq,
+            handled_by: r.handled_by,
+            taken_over_at_ms: r.taken_over_at_ms,
         }
     }
 }
@@ -471,6 +484,37 @@ impl<S: Backend> ChatStore for S {
         Ok(chat)
     }
 
+    async fn take_over_chat(&self, id: &str, staff_id: &str, at_ms: i64) -> Result<(), StoreError> {
+        let updated = on_pool!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE chats SET handled_by = $2, taken_over_at_ms = $3 \
+                 WHERE id = $1 AND ended_at_ms IS NULL",
+            )
+            .bind(id)
+            .bind(staff_id)
+            .bind(at_ms)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .map_err(|e| {
+            if is_foreign_key_violation(&e) {
+                StoreError::InvalidReference {
+                    entity: "chat",
+                    target: "user",
+                    id: staff_id.to_owned(),
+                }
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
+        if updated == 0 {
+            self.chat(id).await?.ok_or_else(|| not_found(id))?;
+            return Err(ended(id, "take over"));
+        }
+        Ok(())
+    }
+
     async fn append_chat_message(
         &self,
         m: &NewChatMessage,
@@ -519,7 +563,8 @@ impl<S: Backend> ChatStore for S {
                     }
                     let (ended_at, holder, last_seq): (Option<i64>, Option<String>, i64) =
                         sqlx::query_as(
-                            "SELECT ended_at_ms, agent_id, last_seq FROM chats WHERE id = $1",
+                            "SELECT ended_at_ms, COALESCE(handled_by, agent_id), last_seq \
+                             FROM chats WHERE id = $1",
                         )
                         .bind(&m.chat_id)
                         .fetch_one(&mut *tx)

@@ -88,7 +88,7 @@ pub use accounts::{
 };
 pub use agent_skills::{AgentSkillStore, MAX_CHAT_CAPACITY};
 pub use announcements::AnnouncementStore;
-pub use audit::AuditStore;
+pub use audit::{AuditStore, ChatAuditAction, ChatAuditEntry, NewChatAudit};
 pub use batch::{CallWrite, CallWriteStore};
 pub use calls::CallStore;
 pub use canned_replies::{CannedReply, CannedReplyStore, MAX_CANNED_REPLY_CHARS};

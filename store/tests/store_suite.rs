@@ -3785,6 +3785,7 @@ chat_suite!(
     a_chat_is_rated_once_and_a_low_rating_is_followed_up,
     an_agents_chat_capacity_is_set_cleared_and_checked,
     a_chat_is_wrapped_up_once_per_agent_and_saving_again_replaces_it,
+    a_chat_audit_needs_real_references_and_a_take_over_moves_the_agent_texts,
 );
 
 #[test]

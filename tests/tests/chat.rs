@@ -496,3 +496,96 @@ async fn an_upgrade_the_agent_cannot_take_is_refused_and_the_chat_goes_on() {
     citizen_ws.send(&send(&chat_id, 1, "then by text")).await.unwrap();
     assert_eq!(wait_sent(&mut citizen_ws).await, 1);
 }
+
+/// Staff on a live chat (issue 16): staff1 opens it read-only with the conversation so far,
+/// whispers to the agent — the citizen's socket never receives it (everything it got until a
+/// later marker text is read) —, then takes it over. Each audit row is committed before its
+/// effect reaches anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_watch_whisper_to_and_take_over_a_chat_each_audited_first() {
+    use voicedesk_store::ChatAuditAction;
+    let server = TestServer::start().await.unwrap();
+    let mut agent = server.ready_agent("agent1").await.unwrap();
+    let mut staff = server.ready_staff("staff1").await.unwrap();
+    let (mut citizen, _, chat_id) = connected_chat(&server, &mut agent).await;
+    citizen.send(&send(&chat_id, 1, "我想查询养老金")).await.unwrap();
+    assert_eq!(wait_sent(&mut citizen).await, 1);
+    wait_line(&mut agent.ws).await;
+    let audit_actions = |entries: Vec<voicedesk_store::ChatAuditEntry>| {
+        entries.iter().rev().map(|e| e.action).collect::<Vec<_>>()
+    };
+
+    // Watch: the audit row exists by the time the conversation arrives.
+    staff.ws.send(&ClientMessage::WatchChat { chat_id: chat_id.clone() }).await.unwrap();
+    let watching = staff
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::ChatWatching { .. }))
+        .await
+        .unwrap();
+    let entries = server.store.chat_audit_entries(Some(&chat_id), 10).await.unwrap();
+    assert_eq!(audit_actions(entries), [ChatAuditAction::Watch]);
+    let ServerMessage::ChatWatching { messages, .. } = watching else { unreachable!() };
+    assert_eq!(messages.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["我想查询养老金"]);
+    // New texts reach the watcher live.
+    agent.ws.send(&send(&chat_id, 2, "请稍等")).await.unwrap();
+    assert_eq!(wait_line(&mut staff.ws).await.text, "请稍等");
+    assert_eq!(wait_line(&mut citizen).await.text, "请稍等");
+
+    // Whisper: to the agent, audited with its text; never to the citizen.
+    let whisper = ClientMessage::WhisperChat {
+        chat_id: chat_id.clone(),
+        text: "先核对社保卡号 (staff only)".into(),
+    };
+    staff.ws.send(&whisper).await.unwrap();
+    let got = agent
+        .ws
+        .recv_until(STEP, |m| matches!(m, ServerMessage::ChatWhisper { .. }))
+        .await
+        .unwrap();
+    let entries = server.store.chat_audit_entries(Some(&chat_id), 10).await.unwrap();
+    assert_eq!(entries[0].action, ChatAuditAction::Whisper);
+    assert_eq!(entries[0].detail.as_deref(), Some("先核对社保卡号 (staff only)"));
+    assert!(
+        matches!(got, ServerMessage::ChatWhisper { text, .. } if text == "先核对社保卡号 (staff only)")
+    );
+    agent.ws.send(&send(&chat_id, 3, "marker after the whisper")).await.unwrap();
+    let mut to_citizen = Vec::new();
+    loop {
+        let m = citizen.recv(STEP).await.unwrap();
+        let done =
+            matches!(&m, ServerMessage::ChatMessage(l) if l.text == "marker after the whisper");
+        to_citizen.push(m);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        !to_citizen.iter().any(|m| matches!(m, ServerMessage::ChatWhisper { .. })
+            || serde_json::to_string(m).unwrap().contains("staff only")),
+        "the citizen got the whisper: {to_citizen:?}"
+    );
+
+    // Take over: the agent's part ends, the citizen sees the staff member's name.
+    staff.ws.send(&ClientMessage::TakeOverChat { chat_id: chat_id.clone() }).await.unwrap();
+    assert_eq!(wait_chat_ended(&mut agent.ws, &chat_id).await, EndReason::TakenOver);
+    let entries = server.store.chat_audit_entries(Some(&chat_id), 10).await.unwrap();
+    assert_eq!(entries[0].action, ChatAuditAction::TakeOver);
+    let connected = citizen
+        .recv_until(STEP, |m| matches!(m, ServerMessage::ChatConnected { .. }))
+        .await
+        .unwrap();
+    let staff_name = server.store.user_by_id(&staff.user_id).await.unwrap().unwrap().display_name;
+    assert!(
+        matches!(&connected, ServerMessage::ChatConnected { peer_name, .. } if *peer_name == staff_name),
+        "{connected:?}"
+    );
+    wait_connected(&mut staff.ws, &chat_id).await;
+    staff.ws.send(&send(&chat_id, 4, "我来为您处理")).await.unwrap();
+    assert_eq!(wait_sent(&mut staff.ws).await, 4);
+    let line = wait_line(&mut citizen).await;
+    assert_eq!((line.text.as_str(), line.from), ("我来为您处理", Role::Agent));
+    citizen.send(&ClientMessage::EndChat { chat_id: chat_id.clone() }).await.unwrap();
+    assert_eq!(wait_chat_ended(&mut staff.ws, &chat_id).await, EndReason::CitizenHangUp);
+    let stored = server.store.chat_messages(&chat_id, 0, 100).await.unwrap();
+    assert_eq!(stored.len(), 4, "the whisper is not a chat text");
+}

@@ -11,14 +11,15 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use voicedesk_call_center::store::{
-    CallFacts, StoreFailure, StoreReply, StoreRequest, TicketFacts,
+    CallFacts, ChatAuditAction, StoreFailure, StoreReply, StoreRequest, TicketFacts,
 };
 use voicedesk_call_center::{
     AssistantAnswer, CallCenter, CallId, ConnId, CoreConfig, Effect, Identity, Input, LegEnd,
     LegFailure, LegId, OpId, RelayCommand, Report, Route, Routing, SkillId, SlotRef, UnixMs,
 };
 use voicedesk_protocol::{
-    AgentAvailability, ChatLine, ClientMessage, Role, ServerMessage, SupportMode, UserInfo,
+    AgentAvailability, ChatLine, ClientMessage, EndReason, Role, ServerMessage, SupportMode,
+    UserInfo,
 };
 use voicedesk_queue_engine::{EngineConfig, QueueSettings};
 
@@ -85,6 +86,8 @@ pub(crate) struct Sim {
     pub(crate) held: VecDeque<(OpId, StoreRequest, usize)>,
     /// Every store request, with how it was answered.
     pub(crate) store_log: Vec<(StoreRequest, Answer)>,
+    /// Chat audit entries committed, in commit order.
+    pub(crate) chat_audits: Vec<voicedesk_call_center::store::ChatAuditRecord>,
     /// The fake store's call records: citizen, answered, ended.
     pub(crate) records: BTreeMap<String, CallFacts>,
     pub(crate) store_policy: StorePolicy,
@@ -155,6 +158,7 @@ impl Sim {
             hold: BTreeMap::new(),
             recording: BTreeSet::new(),
             store_log: Vec::new(),
+            chat_audits: Vec::new(),
             records: BTreeMap::new(),
             store_policy: Box::new(|_| Answer::Ok),
             users: BTreeMap::new(),
@@ -298,6 +302,18 @@ impl Sim {
             ServerMessage::ChatMessage(line) => self.chats.get(&line.chat_id).is_some_and(|c| {
                 c.lines.iter().any(|(_, l)| l == line)
             }),
+            // Staff on a chat: each effect only after its audit entry is committed.
+            ServerMessage::ChatWatching { chat_id, .. } => {
+                self.chat_audited(chat_id, ChatAuditAction::Watch, None)
+            }
+            ServerMessage::ChatWhisper { chat_id, text, .. } => {
+                self.chat_audited(chat_id, ChatAuditAction::Whisper, Some(text))
+            }
+            ServerMessage::ChatEnded { chat_id, reason: EndReason::TakenOver } => {
+                self.chat_audited(chat_id, ChatAuditAction::TakeOver, None)
+            }
+            ServerMessage::ChatEnded { chat_id, reason: EndReason::StaffHangUp }
+                if self.chat_audited(chat_id, ChatAuditAction::Leave, None) => true,
             // Like a call's end: told once its write was answered (a failed one too).
             ServerMessage::ChatEnded { chat_id, reason } => {
                 *reason == voicedesk_protocol::EndReason::Transferred
@@ -312,6 +328,16 @@ impl Sim {
         }
     }
 
+    /// Whether a chat audit entry of `chat` with `action` (and `detail`, when given) is
+    /// committed.
+    fn chat_audited(&self, chat: &str, action: ChatAuditAction, detail: Option<&str>) -> bool {
+        self.chat_audits.iter().any(|a| {
+            a.chat.0 == chat
+                && a.action == action
+                && detail.is_none_or(|d| a.detail.as_deref() == Some(d))
+        })
+    }
+
     /// The fake store commits a request and answers it.
     fn commit(&mut self, request: &StoreRequest, seq: usize) -> StoreReply {
         match request {
@@ -321,6 +347,10 @@ impl Sim {
             }
             StoreRequest::InsertRating { .. } => {
                 self.ratings_committed += 1;
+                StoreReply::Done
+            }
+            StoreRequest::ChatAudit(a) => {
+                self.chat_audits.push(a.clone());
                 StoreReply::Done
             }
             StoreRequest::Audit(a) => {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use voicedesk_call_center::CallId;
 use voicedesk_call_center::UnixMs;
 use voicedesk_call_center::store::{
-    AuditAction as CoreAudit, AuditRecord, CallFacts, ChatAuthor, MeasuredLegs,
-    MessageReason as CoreReason, NewCallRecord, RatingKind, StoreFailure, StoreReply, StoreRequest,
-    TicketFacts, VoiceMessageRecord,
+    AuditAction as CoreAudit, AuditRecord, CallFacts, ChatAuditAction as CoreChatAudit, ChatAuthor,
+    MeasuredLegs, MessageReason as CoreReason, NewCallRecord, RatingKind, StoreFailure, StoreReply,
+    StoreRequest, TicketFacts, VoiceMessageRecord,
 };
 use voicedesk_media_relay::{LegId as RelayLeg, RelayHandle, RelayStats};
 use voicedesk_protocol::{ChatLine, EndReason, Role};
@@ -211,6 +211,24 @@ pub(super) async fn run(
             end_call(store, ended(&call, at, reason, &measured, relay.stats())).await
         }
         StoreRequest::Audit(a) => done(store.append_audit(&audit_entry(&a)).await.map(|_| ())),
+        StoreRequest::ChatTakenOver { chat, staff, at } => {
+            done(store.take_over_chat(&chat.0, &staff, at.0).await)
+        }
+        StoreRequest::ChatAudit(a) => {
+            let entry = voicedesk_store::NewChatAudit {
+                at_ms: a.at.0,
+                actor_id: a.actor,
+                chat_id: a.chat.0,
+                action: match a.action {
+                    CoreChatAudit::Watch => voicedesk_store::ChatAuditAction::Watch,
+                    CoreChatAudit::Whisper => voicedesk_store::ChatAuditAction::Whisper,
+                    CoreChatAudit::TakeOver => voicedesk_store::ChatAuditAction::TakeOver,
+                    CoreChatAudit::Leave => voicedesk_store::ChatAuditAction::Leave,
+                },
+                detail: a.detail,
+            };
+            done(store.append_chat_audit(&entry).await.map(|_| ()))
+        }
         StoreRequest::WrapUp { call, agent, disposition, notes, at, chat } => {
             let wrap_up =
                 NewWrapUp { call_id: call.0, agent_id: agent, disposition, notes, at_ms: at.0 };

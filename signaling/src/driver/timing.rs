@@ -183,9 +183,11 @@ pub(super) fn operation(request: &StoreRequest) -> &'static str {
         StoreRequest::CallOffered { .. } => "call_offered",
         StoreRequest::CallAnswered { .. } => "call_answered",
         StoreRequest::CallTransferred { .. } => "call_transferred",
-        StoreRequest::CallTakenOver { .. } => "call_taken_over",
+        StoreRequest::CallTakenOver { .. } | StoreRequest::ChatTakenOver { .. } => {
+            "call_taken_over"
+        }
         StoreRequest::CallEnded { .. } => "call_ended",
-        StoreRequest::Audit(_) => "audit",
+        StoreRequest::Audit(_) | StoreRequest::ChatAudit(_) => "audit",
         StoreRequest::WrapUp { .. } => "wrap_up",
         StoreRequest::InsertMessage(_) => "insert_message",
         StoreRequest::InsertVoiceMessage(_) => "insert_voice_message",

@@ -360,3 +360,67 @@ pub(crate) async fn a_chat_is_wrapped_up_once_per_agent_and_saving_again_replace
     );
     assert_eq!(store.chat_wrapups("h1").await.unwrap(), saved, "refusals change nothing");
 }
+
+/// Staff on a live chat (change 0017): the chat audit is append-only with exact references, and
+/// a take over makes the staff member's texts the chat's agent texts (the agent's no longer).
+pub(crate) async fn a_chat_audit_needs_real_references_and_a_take_over_moves_the_agent_texts(
+    db: TestDb,
+) {
+    use voicedesk_store::{ChatAuditAction, NewChatAudit};
+    let store = db.open().await;
+    store.create_user(&agent("a1")).await.unwrap();
+    store.create_user(&NewUser { role: Role::Staff, ..agent("s1") }).await.unwrap();
+    store.insert_chat(&new_chat("w1", 1_000)).await.unwrap();
+    store.answer_chat("w1", "a1", 2_000).await.unwrap();
+    let entry = |actor: &str, chat: &str, action, detail: Option<&str>| NewChatAudit {
+        at_ms: 3_000,
+        actor_id: actor.to_owned(),
+        chat_id: chat.to_owned(),
+        action,
+        detail: detail.map(str::to_owned),
+    };
+    let err = store.append_chat_audit(&entry("nobody", "w1", ChatAuditAction::Watch, None)).await;
+    assert!(
+        matches!(
+            err,
+            Err(StoreError::InvalidReference { entity: "chat audit entry", target: "user", .. })
+        ),
+        "{err:?}"
+    );
+    let err = store.append_chat_audit(&entry("s1", "no-chat", ChatAuditAction::Watch, None)).await;
+    assert!(
+        matches!(
+            err,
+            Err(StoreError::InvalidReference { entity: "chat audit entry", target: "chat", .. })
+        ),
+        "{err:?}"
+    );
+    let watch =
+        store.append_chat_audit(&entry("s1", "w1", ChatAuditAction::Watch, None)).await.unwrap();
+    let whisper = store
+        .append_chat_audit(&entry("s1", "w1", ChatAuditAction::Whisper, Some("核对身份证号")))
+        .await
+        .unwrap();
+    assert!(whisper > watch);
+    let entries = store.chat_audit_entries(Some("w1"), 10).await.unwrap();
+    let got: Vec<_> = entries.iter().map(|e| (e.action, e.detail.as_deref())).collect();
+    assert_eq!(
+        got,
+        [(ChatAuditAction::Whisper, Some("核对身份证号")), (ChatAuditAction::Watch, None)],
+        "newest first"
+    );
+    assert_eq!(store.chat_audit_entries(None, 1).await.unwrap().len(), 1);
+
+    store.take_over_chat("w1", "s1", 4_000).await.unwrap();
+    let chat = store.chat("w1").await.unwrap().unwrap();
+    assert_eq!(
+        (chat.agent_id.as_deref(), chat.handled_by.as_deref(), chat.taken_over_at_ms),
+        (Some("a1"), Some("s1"), Some(4_000))
+    );
+    store.append_chat_message(&by_agent("w1", 1, "s1", "我来处理")).await.unwrap();
+    let err = store.append_chat_message(&by_agent("w1", 2, "a1", "还是我")).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err:?}");
+    store.end_chat("w1", "citizen_hang_up", 5_000).await.unwrap();
+    let err = store.take_over_chat("w1", "s1", 6_000).await.unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err:?}");
+}
