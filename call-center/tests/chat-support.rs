@@ -272,3 +272,34 @@ fn the_wallboard_lists_live_chats_with_their_watchers() {
     assert_eq!(row.agent_name.as_deref(), Some("Name of a1"));
     assert_eq!(row.watchers, vec!["Name of s1".to_owned()]);
 }
+
+#[test]
+fn a_chat_becoming_a_call_is_taken_over_as_the_call_and_a_taken_over_chat_stays_a_chat() {
+    // An upgraded chat's texts belong to the voice call: staff may watch and whisper, but a
+    // take over goes through the call's support.
+    let mut sim = Sim::new();
+    let agent = sim.ready_agent("a1");
+    let (citizen, chat) = sim.connected_chat(agent);
+    sim.say(citizen, ClientMessage::UpgradeChat { chat_id: chat.0.clone(), sdp: "mic".into() });
+    assert!(
+        sim.take(citizen).iter().any(|m| matches!(m, ServerMessage::ChatUpgraded { .. })),
+        "upgraded"
+    );
+    let staff = sim.ready_staff("s1");
+    watch(&mut sim, staff, &chat);
+    sim.take(staff);
+    sim.say(staff, ClientMessage::TakeOverChat { chat_id: chat.0.clone() });
+    assert_eq!(error_code(&sim.take(staff), "take_over_chat"), Some(ErrorCode::InvalidState));
+    assert!(ended_reason(&sim.take(agent)).is_none(), "the agent keeps the call's texts");
+
+    // A chat a staff member took over is not turned into a call with the agent who left it.
+    let agent = sim.ready_agent("a2");
+    let (citizen, chat) = sim.connected_chat(agent);
+    watch(&mut sim, staff, &chat);
+    sim.say(staff, ClientMessage::TakeOverChat { chat_id: chat.0.clone() });
+    assert_eq!(ended_reason(&sim.take(agent)), Some(EndReason::TakenOver));
+    sim.take(citizen);
+    sim.say(citizen, ClientMessage::UpgradeChat { chat_id: chat.0.clone(), sdp: "mic".into() });
+    assert_eq!(error_code(&sim.take(citizen), "upgrade_chat"), Some(ErrorCode::InvalidState));
+    assert!(sim.broken.is_empty(), "{:?}", sim.broken);
+}
