@@ -352,6 +352,8 @@ pub async fn ready_agent_at(base_url: &str, username: &str, password: &str) -> R
         };
     media.apply_answer(&answer).await?;
     media.wait_connected(STEP).await?;
+    // The server may learn of the headset after this side does: `available` waits for its word.
+    ws.recv_until(STEP, |m| matches!(m, ServerMessage::MediaState { .. })).await?;
     ws.send(&ClientMessage::SetState { state: AgentAvailability::Available, reason: None }).await?;
     ws.recv_until(STEP, |m| {
         matches!(m, ServerMessage::AgentState { state: AgentActivity::Available, .. })
