@@ -289,22 +289,14 @@ export function setupAgentChat({ send, onOffer }) {
       case "chat_connected": {
         const offer = offers.get(msg.chat_id);
         offers.delete(msg.chat_id);
-        chats.set(msg.chat_id, {
+        chats.set(msg.chat_id, connectedChat({
           id: msg.chat_id,
           service: offer?.service ?? chat?.service ?? null,
           peer: msg.peer_name,
           queuedAt: offer ? offer.receivedAt - offer.waitedMs : Date.now(),
           log: chat?.log ?? new Conversation("agent"),
-          unread: 0,
-          phase: "connected",
-          ending: false,
-          peerTyping: false,
-          peerLostUntil: null,
-          reason: null,
-          wrap: null,
-          draft: "",
           whispers: chat?.whispers ?? [],
-        });
+        }));
         status.set("connected", "chat_agent.connected", { peer: msg.peer_name });
         // A new chat is shown when nothing else is being written.
         if (!current() || !el.input.value.trim()) show(msg.chat_id, false);
@@ -645,27 +637,35 @@ export function setupAgentChat({ send, onOffer }) {
    * A voice call's text panel: a tab for the answered call `callId` (the first text either
    * side sends opens it on the server). A chat upgraded to this call keeps its tab.
    */
+  /** A connected chat's state: `fields` over the defaults (one place, so every chat has every field). */
+  function connectedChat(fields) {
+    return {
+      log: new Conversation("agent"),
+      unread: 0,
+      phase: "connected",
+      ending: false,
+      peerTyping: false,
+      peerLostUntil: null,
+      reason: null,
+      wrap: null,
+      draft: "",
+      whispers: [],
+      ...fields,
+    };
+  }
+
   function attachCall(callId, peer, service) {
     const chat = chats.get(callId);
     if (chat) {
       chat.voice = true;
     } else {
-      chats.set(callId, {
+      chats.set(callId, connectedChat({
         id: callId,
         service: service ?? null,
         peer,
         queuedAt: Date.now(),
-        log: new Conversation("agent"),
-        unread: 0,
-        phase: "connected",
-        ending: false,
-        peerTyping: false,
-        peerLostUntil: null,
-        reason: null,
-        wrap: null,
-        draft: "",
         voice: true,
-      });
+      }));
       if (!current()) show(callId, false);
     }
     render();
